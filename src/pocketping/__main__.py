@@ -1,0 +1,3 @@
+from pocketping.cli import main
+
+main()

@@ -1,0 +1,201 @@
+"""Sessions: connect (create or resume), close, reopen, identify, read receipts, erasure."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from pocketping import ids, tokens
+from pocketping.actions.unit import unit_of_work
+from pocketping.core.models import Message, Project, Session, iso
+from pocketping.core.useragent import parse_user_agent
+from pocketping.errors import Forbidden, InvalidInput, NotFound
+from pocketping.hub import Event
+from pocketping.services import Services
+from pocketping.store import projects as project_repo
+from pocketping.store import sessions as repo
+from pocketping.store.db import Tx
+
+_META_KEYS = {"url": 2000, "referrer": 2000, "title": 300, "language": 35, "timezone": 64, "screen": 32}
+NOTICES = {"closed": "Conversation closed", "reopened": "Conversation reopened"}
+
+
+def clean_metadata(raw: Any, user_agent: str | None) -> dict[str, Any]:
+    """Only known keys, strings, bounded; browser/os/device come from the User-Agent header."""
+    meta: dict[str, Any] = {}
+    if isinstance(raw, dict):
+        for key, limit in _META_KEYS.items():
+            value = raw.get(key)
+            if isinstance(value, str) and value:
+                meta[key] = value[:limit]
+    meta.update(parse_user_agent(user_agent))
+    return meta
+
+
+@dataclass(frozen=True)
+class Connected:
+    session: Session
+    token: str
+    created: bool
+
+
+def session_event(type_: str, session: Session, **extra: Any) -> Event:
+    data = {"session": session.to_api(), **extra}
+    return Event(type_, session.project_id, session.id, data=data)
+
+
+async def connect_visitor(svc: Services, project: Project, token: object, metadata: Any, *,
+                          user_agent: str | None, ip: str | None, country: str | None) -> Connected:
+    """Resume the session a valid token names, or start a new visitor with a new session."""
+    meta = clean_metadata(metadata, user_agent)
+    claims = tokens.read(svc.db.keyring, token)
+    ip_value = ip if project.store_ip else None
+    country_value = (country or "")[:8].upper() or None if project.collect_country else None
+    async with unit_of_work(svc) as tx:
+        if claims is not None and claims.project_id == project.id:
+            session = await repo.find_session(tx, project.id, claims.session_id)
+            if session is not None and session.visitor_id == claims.visitor_id:
+                values: dict[str, Any] = {"meta": {**session.metadata, **meta}}
+                if ip_value:
+                    values["ip"] = ip_value
+                if country_value:
+                    values["country"] = country_value
+                await repo.update_session(tx, session.id, **values)
+                session = await repo.get_session(tx, project.id, session.id)
+                return Connected(session, tokens.issue(tx.keyring, project.id, session.id, session.visitor_id), False)
+        visitor_id = ids.new_id(ids.VISITOR)
+        session = await repo.insert_session(tx, id=ids.new_id(ids.SESSION), project_id=project.id,
+                                            visitor_id=visitor_id, meta=meta, ip=ip_value, country=country_value)
+        tx.emit(session_event("session.created", session))
+        return Connected(session, tokens.issue(tx.keyring, project.id, session.id, visitor_id), True)
+
+
+async def add_notice(tx: Tx, session: Session, code: str) -> Message:
+    seq = await repo.next_seq(tx, session.id)
+    notice = await repo.insert_item(tx, id=ids.new_id(ids.MESSAGE), session_id=session.id, seq=seq, kind="notice",
+                                    sender="system", source="system", name=code, text=NOTICES[code])
+    tx.emit(Event("notice.created", session.project_id, session.id,
+                  data={"message": notice.to_api(), "session": session.to_api()},
+                  widget_frame={"type": "message", "message": notice.to_api()}))
+    return notice
+
+
+async def set_status(tx: Tx, session: Session, status: str, *, origin: str | None = None) -> Session:
+    """Close or reopen inside an open transaction; a no-op if already so."""
+    if session.status == status:
+        return session
+    closed_at = tx.now if status == "closed" else None
+    await repo.update_session(tx, session.id, status=status, closed_at=closed_at, last_activity=tx.now)
+    session = await repo.get_session(tx, session.project_id, session.id)
+    await add_notice(tx, session, "closed" if status == "closed" else "reopened")
+    event = session_event("session.closed" if status == "closed" else "session.reopened", session)
+    tx.emit(Event(event.type, event.project_id, event.session_id, data=event.data,
+                  widget_frame={"type": "session", "status": status}, origin=origin))
+    return session
+
+
+async def close_session(svc: Services, project_id: str, session_id: str, *, origin: str | None = None) -> Session:
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        return await set_status(tx, session, "closed", origin=origin)
+
+
+async def reopen_session(svc: Services, project_id: str, session_id: str, *, origin: str | None = None) -> Session:
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        return await set_status(tx, session, "active", origin=origin)
+
+
+async def get_session(svc: Services, project_id: str, session_id: str) -> Session:
+    async with svc.db.read() as tx:
+        return await repo.get_session(tx, project_id, session_id)
+
+
+def user_hash(identity_secret: str, user_id: str) -> str:
+    return hmac.new(identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+async def identify(svc: Services, project: Project, session_id: str, payload: dict[str, Any]) -> Session:
+    """Attach a known user to the session. With an identity secret, ``userHash`` must match."""
+    user_id = payload.get("id")
+    if not isinstance(user_id, str) or not user_id or len(user_id) > 200:
+        raise InvalidInput("identify needs an 'id' of 1-200 characters", code="invalid_identity")
+    email, name = payload.get("email"), payload.get("name")
+    for label, value in (("email", email), ("name", name)):
+        if value is not None and (not isinstance(value, str) or len(value) > 320):
+            raise InvalidInput(f"identity {label} must be text of at most 320 characters", code="invalid_identity")
+    traits = {k: v for k, v in payload.items() if k not in ("id", "email", "name", "userHash", "type")}
+    if len(str(traits)) > 4096:
+        raise InvalidInput("identity traits are limited to 4 KB", code="invalid_identity")
+    async with unit_of_work(svc) as tx:
+        secret = await project_repo.identity_secret(tx, project.id)
+        verified = False
+        if secret is not None:
+            given = payload.get("userHash")
+            if not isinstance(given, str) or not hmac.compare_digest(given.lower(), user_hash(secret, user_id)):
+                raise Forbidden("identity could not be verified: userHash must be HMAC-SHA256(identity secret, id)",
+                                code="identity_rejected")
+            verified = True
+        identity = {"id": user_id, "email": email, "name": name, "traits": traits, "verified": verified}
+        await repo.update_session(tx, session_id, identity=identity)
+        session = await repo.get_session(tx, project.id, session_id)
+        tx.emit(session_event("visitor.identified", session))
+        return session
+
+
+async def mark_read(svc: Services, session: Session, *, by: str, seq: int) -> bool:
+    """Raise the visitor's or the operators' read mark; tells the other side."""
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise InvalidInput("seq must be a non-negative integer", code="invalid_seq")
+    column = "visitor_read_seq" if by == "visitor" else "operator_read_seq"
+    async with unit_of_work(svc) as tx:
+        changed = await repo.raise_read_seq(tx, session.id, column, seq)
+        if changed:
+            tx.emit(Event("read", session.project_id, session.id, data={"by": by, "seq": seq},
+                          widget_frame={"type": "read", "by": by, "seq": seq}))
+    return changed
+
+
+async def erase_visitor(svc: Services, project_id: str, visitor_id: str) -> dict[str, int]:
+    async with unit_of_work(svc) as tx:
+        found = await repo.visitor_sessions(tx, project_id, visitor_id)
+        if not found:
+            raise NotFound(f"visitor {visitor_id} not found", code="visitor_not_found")
+        count = await repo.erase_sessions(tx, [s.id for s in found])
+    return {"sessions": len(found), "messages": count}
+
+
+async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dict[str, Any]:
+    async with svc.db.read() as tx:
+        found = await repo.visitor_sessions(tx, project_id, visitor_id)
+        if not found:
+            raise NotFound(f"visitor {visitor_id} not found", code="visitor_not_found")
+        out = []
+        for session in found:
+            items = []
+            after = 0
+            while True:
+                page = await repo.list_items(tx, session.id, after_seq=after, limit=500)
+                items.extend(m.to_api() for m in page)
+                if len(page) < 500:
+                    break
+                after = page[-1].seq
+            out.append({"session": session.to_api(), "messages": items})
+    return {"visitorId": visitor_id, "exportedAt": iso(svc.clock.now()), "sessions": out}
+
+
+def operators_online(project: Project, now_ts: float, timeout_seconds: int) -> bool:
+    if project.operator_status == "away":
+        return False
+    if project.operator_status == "online":
+        return True
+    active = project.operator_active_at
+    return active is not None and now_ts - active.timestamp() < timeout_seconds
+
+
+def presence_frame(project: Project, svc: Services) -> dict[str, Any]:
+    return {"type": "presence", "online": operators_online(project, svc.clock.now().timestamp(),
+                                                            svc.settings.presence_timeout_seconds)}
+

@@ -1,0 +1,71 @@
+"""Typed server settings, read from ``POCKETPING_*`` environment variables.
+
+Every setting is documented in ``docs/configuration.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POCKETPING_", extra="ignore")
+
+    # Storage
+    database_url: str = "sqlite:///data/pocketping.db"
+    data_dir: Path = Path("data")
+    encryption_key: SecretStr | None = None
+    previous_encryption_keys: SecretStr | None = None
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    log_level: str = "info"
+    forwarded_allow_ips: str = "127.0.0.1"
+    cors_origins: str = ""
+
+    # Widget protocol limits
+    max_frame_bytes: int = 65536
+    max_text_chars: int = 4000
+    rate_limit_messages_per_minute: int = Field(default=30, ge=0)
+    rate_limit_connections_per_minute: int = Field(default=120, ge=0)
+    auth_timeout_seconds: float = 10.0
+    session_token_days: int = 365
+
+    # Background work
+    config_poll_seconds: float = 2.0
+    outbox_poll_seconds: float = 1.0
+    outbox_retry_window_seconds: int = 86400
+    outbox_lease_seconds: float = 60.0
+    presence_timeout_seconds: int = 300
+
+    # Platforms (fakes in tests, self-hosted servers in production)
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: Literal["auto", "polling", "webhook"] = "auto"
+    slack_api_url: str = "https://slack.com/api/"
+    discord_api_url: str = "https://discord.com/api/v10"
+    allow_private_urls: bool = True
+
+    # Background workers can be switched off, e.g. for a CLI process.
+    workers: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        from pocketping.store.engine import async_database_url
+
+        async_database_url(value)  # raises ValueError with a helpful message
+        return value
+
+    def public_base(self) -> str | None:
+        return self.public_url.rstrip("/") if self.public_url else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,31 @@
+"""Where feature modules plug in: their CLI command groups, outbox planners and start-up hooks.
+
+Planners go in ``pocketping.actions.fanout.PLANNERS``; start-up hooks (background tasks,
+bridge connections) in ``pocketping.server.app.STARTUP_HOOKS``. A feature module appends to
+those lists when imported, and ``load`` imports every feature module.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+FEATURE_MODULES: tuple[str, ...] = ()
+CLI_GROUPS: tuple[tuple[str, str], ...] = ()  # (module with a Typer `app`, command name)
+
+_loaded = False
+
+
+def load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in FEATURE_MODULES:
+        importlib.import_module(module)
+
+
+def register_cli(app: typer.Typer) -> None:
+    for module, name in CLI_GROUPS:
+        app.add_typer(importlib.import_module(module).app, name=name)

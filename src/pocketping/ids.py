@@ -1,0 +1,37 @@
+"""Identifiers: a readable prefix and a random, URL-safe body."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+_ALPHABET = string.ascii_letters + string.digits
+
+PROJECT = "proj"
+SESSION = "sess"
+MESSAGE = "msg"
+VISITOR = "vis"
+BRIDGE = "brg"
+WEBHOOK = "wh"
+OPERATOR = "op"
+EVENT = "evt"
+
+
+def random_token(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_id(prefix: str, length: int = 20) -> str:
+    return f"{prefix}_{random_token(length)}"
+
+
+def new_public_key() -> str:
+    return f"pk_live_{random_token(32)}"
+
+
+def new_secret_key() -> str:
+    return f"sk_live_{random_token(40)}"
+
+
+def has_prefix(value: str, prefix: str) -> bool:
+    return value.startswith(prefix + "_") and len(value) <= 64

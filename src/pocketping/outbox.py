@@ -1,0 +1,198 @@
+"""The durable delivery queue shared by bridges and webhooks.
+
+Rows are written in the same transaction as the change they deliver (see
+``pocketping.actions.fanout``). This worker delivers them:
+
+* in order per chain, a chain being one target (a bridge, a webhook endpoint) and one session;
+* concurrently across chains;
+* with exponential backoff and jitter, honouring ``retry_after`` from the target;
+* at least once, with a lease so several workers (or nodes) never deliver the same row at
+  the same time; handlers make the step after the platform call idempotent by recording
+  progress with ``checkpoint``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from pocketping.clock import Clock
+from pocketping.core.models import OutboxItem
+from pocketping.errors import DeliveryError
+from pocketping.store import outbox as q
+from pocketping.store.db import Database
+
+log = logging.getLogger(__name__)
+
+Checkpoint = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class OutboxHandler(Protocol):
+    async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        """Deliver one row; return what to record (platform ids). Raise DeliveryError to retry."""
+        ...
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, capped at 10 minutes; ``retry_after`` wins if longer."""
+    base = min(600.0, 1.0 * (2 ** min(attempts, 12)))
+    delay = base / 2 + random.uniform(0, base / 2)
+    if retry_after is not None:
+        delay = max(delay, retry_after) if attempts > 3 else retry_after
+    return delay
+
+
+class OutboxWorker:
+    def __init__(self, db: Database, clock: Clock, *, poll_seconds: float = 1.0, lease_seconds: float = 60.0,
+                 retry_window_seconds: float = 86400.0, concurrency: int = 64,
+                 on_delivered: Callable[[OutboxItem, dict[str, Any] | None], None] | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.retry_window = timedelta(seconds=retry_window_seconds)
+        self.handlers: dict[str, OutboxHandler] = {}
+        self.on_delivered = on_delivered
+        self._wake = asyncio.Event()
+        self._active: set[tuple[str, str | None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sem = asyncio.Semaphore(concurrency)
+        self._runner: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def register(self, target: str, handler: OutboxHandler) -> None:
+        self.handlers[target] = handler
+
+    def notify(self) -> None:
+        """New rows were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="outbox-worker")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox poll failed; trying again shortly")
+            await self._wait()
+
+    async def _wait(self) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(self.poll_seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def run_once(self) -> int:
+        """Start delivering every due chain; returns how many chains were started."""
+        async with self.db.read() as tx:
+            heads = await q.due_chain_heads(tx, limit=500)
+        started = 0
+        for chain in heads:
+            if chain in self._active:
+                continue
+            self._active.add(chain)
+            self._idle.clear()
+            task = asyncio.create_task(self._drain_chain(*chain))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _drain_chain(self, target_id: str, session_id: str | None) -> None:
+        try:
+            async with self._sem:
+                while await self._deliver_head(target_id, session_id):
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox chain %s/%s failed", target_id, session_id)
+        finally:
+            self._active.discard((target_id, session_id))
+            if not self._active:
+                self._idle.set()
+            # Something may have become due while we were busy.
+            self._wake.set()
+
+    async def _deliver_head(self, target_id: str, session_id: str | None) -> bool:
+        """Deliver the chain's oldest pending row if it is due; True to keep going."""
+        async with self.db.transaction() as tx:
+            item = await q.chain_head(tx, target_id, session_id)
+            if item is None or item.next_attempt_at > tx.now:
+                return False
+            if not await q.lease(tx, item.id, tx.now + timedelta(seconds=self.lease_seconds)):
+                return False
+        handler = self.handlers.get(item.target)
+        if handler is None:
+            await self._fail(item, DeliveryError(f"no handler for target {item.target!r}"), retry_in=60.0)
+            return False
+
+        async def checkpoint(result: dict[str, Any]) -> None:
+            async with self.db.transaction() as ctx:
+                await q.checkpoint(ctx, item.id, result)
+
+        try:
+            result = await handler.deliver(item, checkpoint)
+        except asyncio.CancelledError:
+            raise
+        except DeliveryError as exc:
+            delay = 0.0 if exc.permanent else backoff_seconds(item.attempts, exc.retry_after)
+            failed = await self._fail(item, exc, retry_in=delay, permanent=exc.permanent)
+            return failed  # a failed row no longer blocks its chain; a retried one does
+        except Exception as exc:
+            log.exception("delivery of outbox row %s crashed", item.id)
+            await self._fail(item, DeliveryError(f"{type(exc).__name__}: {exc}"),
+                             retry_in=backoff_seconds(item.attempts))
+            return False
+        async with self.db.transaction() as tx:
+            await q.mark_done(tx, item.id, result)
+        if self.on_delivered is not None:
+            try:
+                self.on_delivered(item, result)
+            except Exception:
+                log.exception("on_delivered hook failed")
+        return True
+
+    async def _fail(self, item: OutboxItem, exc: DeliveryError, *, retry_in: float,
+                    permanent: bool = False) -> bool:
+        now = self.clock.now()
+        failed = permanent or (now - item.created_at) >= self.retry_window
+        if failed:
+            log.warning("outbox row %s (%s %s) failed for good: %s", item.id, item.target, item.action, exc.message)
+        else:
+            log.info("outbox row %s (%s %s) will be retried in %.1fs: %s", item.id, item.target, item.action,
+                     retry_in, exc.message)
+        async with self.db.transaction() as tx:
+            await q.mark_retry(tx, item.id, exc.message, now + timedelta(seconds=retry_in), failed)
+        return failed
+
+    async def wait_idle(self) -> None:
+        """For tests and shutdown: wait until no chain is being delivered."""
+        await self._idle.wait()
+

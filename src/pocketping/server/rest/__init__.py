@@ -1,0 +1,17 @@
+"""REST API for backends, under /api/v1 (secret key as Bearer token)."""
+
+from fastapi import APIRouter
+
+from pocketping.server.rest import project, sessions, visitors
+from pocketping.server.rest.schemas import ErrorResponse
+
+_errors: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "missing or invalid secret key"},
+    404: {"model": ErrorResponse, "description": "no such object in this project"},
+    422: {"model": ErrorResponse, "description": "invalid input"},
+}
+
+router = APIRouter(prefix="/api/v1", responses=_errors)
+router.include_router(sessions.router)
+router.include_router(visitors.router)
+router.include_router(project.router)

@@ -1,0 +1,124 @@
+"""Request and response shapes of the REST API (camelCase, as the protocol)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable machine-readable error code")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Identity(BaseModel):
+    id: str
+    email: str | None = None
+    name: str | None = None
+    traits: dict[str, Any] = {}
+    verified: bool = False
+
+
+class SessionOut(BaseModel):
+    id: str
+    projectId: str
+    visitorId: str
+    status: Literal["active", "closed"]
+    metadata: dict[str, Any]
+    identity: Identity | None = None
+    createdAt: str
+    lastActivity: str
+    closedAt: str | None = None
+    lastSeq: int
+    visitorReadSeq: int
+    operatorReadSeq: int
+    aiEnabled: bool
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+    nextCursor: str | None = None
+
+
+class MessageOut(BaseModel):
+    id: str
+    sessionId: str
+    seq: int
+    kind: Literal["message", "event", "notice"]
+    sender: Literal["visitor", "operator", "ai", "system"]
+    source: str
+    text: str
+    operatorName: str | None = None
+    clientId: str | None = None
+    createdAt: str
+    editedAt: str | None = None
+    deletedAt: str | None = None
+    name: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class MessageList(BaseModel):
+    messages: list[MessageOut]
+    nextCursor: str | None = None
+
+
+class MessageIn(Strict):
+    text: str = Field(min_length=1, max_length=100_000, description="the reply; at most the server's text limit")
+    operatorName: str | None = Field(default=None, min_length=1, max_length=100)
+    clientId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                 description="makes the call idempotent: a retry with the same id is stored once")
+
+
+class EventIn(Strict):
+    name: str = Field(pattern=r"^[a-zA-Z0-9_.:-]{1,64}$")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventOut(BaseModel):
+    id: str
+    sessionId: str
+    seq: int
+    name: str | None
+    data: dict[str, Any] | None
+    sender: str
+    createdAt: str
+
+
+class ErasureOut(BaseModel):
+    visitorId: str
+    deleted: dict[str, int]
+
+
+class ExportSession(BaseModel):
+    session: SessionOut
+    messages: list[MessageOut]
+
+
+class ExportOut(BaseModel):
+    visitorId: str
+    exportedAt: str
+    sessions: list[ExportSession]
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    publicKey: str
+    secretKeyHint: str
+    allowedOrigins: list[str]
+    widget: dict[str, Any]
+    collectCountry: bool
+    storeIp: bool
+    notifyEvents: list[str]
+    identityVerification: bool
+    createdAt: str
+    updatedAt: str

@@ -1,0 +1,355 @@
+"""The widget protocol at ``/ws`` (see docs/protocol.md for every frame)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from pocketping.actions import messages as message_actions
+from pocketping.actions import sessions as session_actions
+from pocketping.actions.access import access_project_by_public_key
+from pocketping.core.models import Project, Session
+from pocketping.core.rules import origin_allowed
+from pocketping.errors import InvalidInput, PocketPingError, RateLimited
+from pocketping.hub import Event
+from pocketping.services import Services
+from pocketping.store import sessions as session_repo
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+REPLAY_PAGE = 200
+TYPING_MIN_INTERVAL = 2.0
+
+# Close codes (4000-4999 are ours; see docs/protocol.md).
+CLOSE_INVALID_KEY = 4001
+CLOSE_ORIGIN = 4003
+CLOSE_AUTH_TIMEOUT = 4008
+CLOSE_RATE_LIMITED = 4029
+CLOSE_SESSION_GONE = 4004
+
+
+def _frame(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data)
+
+
+def error_frame(code: str, message: str, **extra: Any) -> bytes:
+    return _frame({"type": "error", "code": code, "message": message, **extra})
+
+
+class _Closed(Exception):
+    pass
+
+
+class WidgetConnection:
+    __slots__ = ("_buffer", "_last_seq_hint", "_replayed_to", "_typing_at", "_unsubscribe", "_writer", "project",
+                 "queue", "session", "svc", "ws")
+
+    def __init__(self, ws: WebSocket, svc: Services) -> None:
+        self.ws = ws
+        self.svc = svc
+        self.queue: asyncio.Queue[bytes | Event | None] = asyncio.Queue()
+        self.project: Project | None = None
+        self.session: Session | None = None
+        self._replayed_to = 0
+        self._typing_at = 0.0
+        self._unsubscribe: list[Any] = []
+        self._writer: asyncio.Task[None] | None = None
+        # Live events that arrive while the replay is read wait here, to keep seq order.
+        self._buffer: list[Event] | None = []
+        self._last_seq_hint: object = 0
+
+    # --- sending -------------------------------------------------------------------------
+    def send(self, frame: bytes) -> None:
+        self.queue.put_nowait(frame)
+
+    def _on_event(self, event: Event) -> None:
+        if event.widget_frame is None:
+            return
+        if self._buffer is not None:
+            self._buffer.append(event)
+        else:
+            self.queue.put_nowait(event)
+
+    async def _write_loop(self) -> None:
+        ws = self.ws
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, Event):
+                frame = item.widget_frame or {}
+                seq = _seq_of(frame)
+                if seq is not None and seq <= self._replayed_to:
+                    continue  # already sent by the replay
+                data = item.widget_bytes()
+                if data is None:
+                    continue
+            else:
+                data = item
+            try:
+                await ws.send_text(data.decode())
+            except Exception:
+                return
+
+    # --- receiving -----------------------------------------------------------------------
+    async def _receive(self) -> dict[str, Any] | None:
+        """The next frame as a dict; None after an error frame was sent for a bad one."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise _Closed
+        text = message.get("text")
+        if text is None:
+            raw = message.get("bytes") or b""
+            if len(raw) > self.svc.settings.max_frame_bytes:
+                self.send(error_frame("frame_too_large", f"frames are limited to {self.svc.settings.max_frame_bytes} bytes"))
+                return None
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                self.send(error_frame("invalid_json", "frames must be UTF-8 JSON text"))
+                return None
+        limit = self.svc.settings.max_frame_bytes
+        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            self.send(error_frame("frame_too_large", f"frames are limited to {limit} bytes", limit=limit))
+            return None
+        try:
+            frame = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            self.send(error_frame("invalid_json", "the frame is not valid JSON"))
+            return None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            self.send(error_frame("invalid_frame", "a frame is a JSON object with a string 'type'"))
+            return None
+        return frame
+
+    async def run(self) -> None:
+        try:
+            if not await self._authenticate():
+                return
+            await self._replay()
+            self._writer = asyncio.create_task(self._write_loop())
+            while True:
+                frame = await self._receive()
+                if frame is None:
+                    continue
+                await self._dispatch(frame)
+        except (_Closed, WebSocketDisconnect):
+            pass
+        finally:
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            if self._writer is not None:
+                self.queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._writer, 5)
+
+    async def _close(self, code: int, frame: bytes) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.send_text(frame.decode())
+            await self.ws.close(code)
+
+    async def _authenticate(self) -> bool:
+        svc = self.svc
+        while True:
+            try:
+                frame = await asyncio.wait_for(self._receive(), svc.settings.auth_timeout_seconds)
+            except TimeoutError:
+                await self._close(CLOSE_AUTH_TIMEOUT, error_frame("auth_timeout", "send a 'hello' frame first"))
+                return False
+            if frame is None:
+                await self._flush_direct()
+                continue
+            if frame["type"] != "hello":
+                await self._direct(error_frame("not_authenticated", "the first frame must be 'hello'"))
+                continue
+            break
+        try:
+            project = await access_project_by_public_key(svc, frame.get("publicKey"))
+        except PocketPingError as exc:
+            await self._close(CLOSE_INVALID_KEY, error_frame(exc.code, exc.message))
+            return False
+        origin = self.ws.headers.get("origin")
+        if not origin_allowed(origin, project.allowed_origins):
+            await self._close(CLOSE_ORIGIN, error_frame(
+                "origin_not_allowed", f"origin {origin!r} is not allowed for this project"))
+            return False
+        if not project.allowed_origins:
+            log.debug("project %s has no allowed origins configured: accepting %r", project.id, origin)
+        headers = self.ws.headers
+        ip = self.ws.client.host if self.ws.client else None
+        connected = await session_actions.connect_visitor(
+            svc, project, frame.get("token"), frame.get("metadata"), user_agent=headers.get("user-agent"),
+            ip=ip, country=headers.get("cf-ipcountry") or headers.get("x-country-code"))
+        self.project = project
+        self.session = connected.session
+        # Subscribe before reading the replay, so nothing falls between the two.
+        self._unsubscribe.append(svc.hub.subscribe_session(connected.session.id, self._on_event))
+        self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))
+        session = connected.session
+        welcome = {
+            "type": "welcome",
+            "protocol": PROTOCOL_VERSION,
+            "sessionId": session.id,
+            "visitorId": session.visitor_id,
+            "token": connected.token,
+            "status": session.status,
+            "lastSeq": session.last_seq,
+            "visitorReadSeq": session.visitor_read_seq,
+            "operatorReadSeq": session.operator_read_seq,
+            "settings": project.widget.to_public(),
+            "online": session_actions.presence_frame(project, svc)["online"],
+            "identity": session.identity.to_api() if session.identity else None,
+            "limits": {"maxTextChars": svc.settings.max_text_chars, "maxFrameBytes": svc.settings.max_frame_bytes},
+        }
+        await self._direct(_frame(welcome))
+        hint = frame.get("lastSeq")
+        valid = isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 and not connected.created
+        # A hint from another (or an erased) session means nothing here.
+        self._last_seq_hint = min(hint, session.last_seq) if valid else 0  # type: ignore[type-var]
+        return True
+
+    async def _direct(self, data: bytes) -> None:
+        await self.ws.send_text(data.decode())
+
+    async def _flush_direct(self) -> None:
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, bytes):
+                await self._direct(item)
+
+    async def _replay(self) -> None:
+        """Queue every item after the client's ``lastSeq`` hint, then ``synced``, then live events."""
+        assert self.session is not None
+        hint = self._last_seq_hint
+        after = hint if isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 else 0
+        async with self.svc.db.read() as tx:
+            while True:
+                page = await session_repo.list_items(tx, self.session.id, after_seq=after, limit=REPLAY_PAGE,
+                                                     exclude_visitor_events=True)
+                for item in page:
+                    self.send(_frame(message_actions.widget_frame_for(item)))
+                if page:
+                    after = page[-1].seq
+                if len(page) < REPLAY_PAGE:
+                    break
+        # Seqs are allocated under a row lock, so everything up to `after` was in what we read.
+        self._replayed_to = after
+        self.send(_frame({"type": "synced", "lastSeq": after}))
+        buffered, self._buffer = self._buffer or [], None
+        for event in buffered:
+            self.queue.put_nowait(event)
+
+    # --- frames --------------------------------------------------------------------------
+    async def _dispatch(self, frame: dict[str, Any]) -> None:
+        handler = _HANDLERS.get(frame["type"])
+        if handler is None:
+            self.send(error_frame("unknown_type", f"unknown frame type {frame['type'][:40]!r}"))
+            return
+        try:
+            await handler(self, frame)
+        except PocketPingError as exc:
+            extra: dict[str, Any] = {}
+            if "clientId" in frame and isinstance(frame["clientId"], str):
+                extra["clientId"] = frame["clientId"][:64]
+            self.send(_frame({"type": "error", **exc.to_dict(), **extra}))
+
+    def _rate_check(self) -> None:
+        assert self.session is not None
+        retry = self.svc.visitor_limiter.hit(self.session.id)
+        if retry is not None:
+            raise RateLimited("too many messages; slow down", retry_after=retry)
+
+    async def on_message(self, frame: dict[str, Any]) -> None:
+        assert self.session is not None and self.project is not None
+        self._rate_check()
+        sent = await message_actions.send_visitor_message(self.svc, self.project.id, self.session.id,
+                                                          frame.get("text"), frame.get("clientId"))
+        self.send(_frame({"type": "ack", "clientId": sent.message.client_id, "id": sent.message.id,
+                          "seq": sent.message.seq, "createdAt": sent.message.to_api()["createdAt"],
+                          "duplicate": sent.duplicate}))
+
+    async def on_event(self, frame: dict[str, Any]) -> None:
+        assert self.session is not None and self.project is not None
+        self._rate_check()
+        sent = await message_actions.trigger_event(self.svc, self.project.id, self.session.id, frame.get("name"),
+                                                   frame.get("data"), frame.get("clientId"))
+        self.send(_frame({"type": "ack", "clientId": sent.message.client_id, "id": sent.message.id,
+                          "seq": sent.message.seq, "createdAt": sent.message.to_api()["createdAt"],
+                          "duplicate": sent.duplicate}))
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        assert self.session is not None and self.project is not None
+        active = bool(frame.get("active", True))
+        now = self.svc.clock.now().timestamp()
+        if active and now - self._typing_at < TYPING_MIN_INTERVAL:
+            return
+        self._typing_at = now if active else 0.0
+        self.svc.hub.publish(Event("typing", self.project.id, self.session.id,
+                                   data={"sender": "visitor", "active": active}, origin="widget"))
+
+    async def on_read(self, frame: dict[str, Any]) -> None:
+        assert self.session is not None
+        seq = frame.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise InvalidInput("read needs a non-negative integer 'seq'", code="invalid_seq")
+        await session_actions.mark_read(self.svc, self.session, by="visitor", seq=seq)
+
+    async def on_identify(self, frame: dict[str, Any]) -> None:
+        assert self.session is not None and self.project is not None
+        self._rate_check()
+        session = await session_actions.identify(self.svc, self.project, self.session.id, frame)
+        self.session = session
+        self.send(_frame({"type": "identified", "identity": session.identity.to_api() if session.identity else None}))
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        self.send(_frame({"type": "pong", "t": frame.get("t")}))
+
+    async def on_hello(self, frame: dict[str, Any]) -> None:
+        raise InvalidInput("already authenticated", code="already_authenticated")
+
+
+_HANDLERS = {
+    "message": WidgetConnection.on_message,
+    "event": WidgetConnection.on_event,
+    "typing": WidgetConnection.on_typing,
+    "read": WidgetConnection.on_read,
+    "identify": WidgetConnection.on_identify,
+    "ping": WidgetConnection.on_ping,
+    "hello": WidgetConnection.on_hello,
+}
+
+
+def _seq_of(frame: dict[str, Any]) -> int | None:
+    if frame.get("type") == "message":
+        seq = frame["message"].get("seq")
+        return seq if isinstance(seq, int) else None
+    if frame.get("type") == "event":
+        seq = frame.get("seq")
+        return seq if isinstance(seq, int) else None
+    return None
+
+
+async def widget_socket(ws: WebSocket) -> None:
+    svc: Services = ws.app.state.svc
+    ip = ws.client.host if ws.client else "unknown"
+    await ws.accept()
+    retry = svc.connection_limiter.hit(ip)
+    if retry is not None:
+        with contextlib.suppress(Exception):
+            await ws.send_text(error_frame("rate_limited", "too many connections from this address",
+                                           retryAfter=round(retry, 3)).decode())
+            await ws.close(CLOSE_RATE_LIMITED)
+        return
+    connection = WidgetConnection(ws, svc)
+    try:
+        await connection.run()
+    finally:
+        if ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close()

@@ -1,0 +1,71 @@
+"""The database handle and its transactions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pocketping.clock import Clock
+from pocketping.crypto import Keyring
+from pocketping.hub import Event
+from pocketping.store import migrate
+from pocketping.store.engine import backend_name, create_engine
+
+
+@dataclass
+class Tx:
+    """One open transaction (or a read-only connection) plus what happened in it."""
+
+    conn: AsyncConnection
+    keyring: Keyring
+    now: datetime
+    dialect: str
+    events: list[Event] = field(default_factory=list)
+    outbox_rows: int = 0
+    after_commit: list[Callable[[], Any]] = field(default_factory=list)
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def encrypt(self, value: str) -> str:
+        return self.keyring.encrypt(value)
+
+    def decrypt(self, value: str) -> str:
+        return self.keyring.decrypt(value)
+
+
+class Database:
+    def __init__(self, url: str, keyring: Keyring, clock: Clock, engine: AsyncEngine | None = None) -> None:
+        self.url = url
+        self.backend = backend_name(url)
+        self.engine = engine or create_engine(url)
+        self.keyring = keyring
+        self.clock = clock
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self.engine.begin() as conn:
+            yield Tx(conn, self.keyring, self.clock.now(), self.backend)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        async with self.engine.connect() as conn:
+            yield Tx(conn, self.keyring, self.clock.now(), self.backend)
+            await conn.rollback()
+
+    async def migrate(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return await migrate.upgrade(self.engine)
+
+    async def ping(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

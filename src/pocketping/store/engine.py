@@ -1,0 +1,104 @@
+"""Database URLs and engines for SQLite, PostgreSQL and MySQL/MariaDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "mysql+aiomysql": "mysql+aiomysql",
+}
+
+
+def async_database_url(url: str) -> str:
+    """Map a user-facing URL (``postgres://``, ``mariadb://`` ...) to its async driver URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        raise ValueError(
+            f"unsupported database URL {redact(url)!r}: use sqlite:///path.db, postgresql://... or mysql://..."
+        )
+    driver = _SCHEMES[scheme.lower()]
+    if driver.startswith("sqlite"):
+        if not rest.startswith("/") or rest == "/":
+            raise ValueError("SQLite URLs look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        return f"{driver}://{rest}"
+    parts = urlsplit(f"{driver}://{rest}")
+    query = dict(parse_qsl(parts.query))
+    if driver.startswith("postgresql") and "sslmode" in query:
+        # libpq spelling -> asyncpg spelling
+        query["ssl"] = query.pop("sslmode")
+    if driver.startswith("mysql"):
+        query.setdefault("charset", "utf8mb4")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def backend_name(url: str) -> str:
+    driver = async_database_url(url)
+    if driver.startswith("sqlite"):
+        return "sqlite"
+    if driver.startswith("postgresql"):
+        return "postgresql"
+    return "mysql"
+
+
+def sqlite_path(url: str) -> Path | None:
+    driver = async_database_url(url)
+    if not driver.startswith("sqlite"):
+        return None
+    return Path(driver.split(":///", 1)[1])
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    driver_url = async_database_url(url)
+    if driver_url.startswith("sqlite"):
+        path = sqlite_path(url)
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per process: SQLite has one writer anyway, and BEGIN IMMEDIATE
+        # below makes other processes (the CLI) wait for it instead of failing.
+        engine = create_async_engine(driver_url, pool_size=1, max_overflow=0, pool_timeout=60,
+                                     connect_args={"timeout": 30}, **kwargs)
+        _sqlite_setup(engine)
+        return engine
+    if driver_url.startswith("mysql"):
+        return create_async_engine(driver_url, pool_size=10, max_overflow=20, pool_recycle=3600,
+                                   pool_pre_ping=True, isolation_level="READ COMMITTED", **kwargs)
+    return create_async_engine(driver_url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

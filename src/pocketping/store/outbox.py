@@ -1,0 +1,131 @@
+"""Queries behind the durable outbox (see pocketping.outbox for the worker)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from pocketping.core.models import OutboxItem
+from pocketping.store.db import Tx
+from pocketping.store.schema import outbox
+
+
+def _item(tx: Tx, row: RowMapping) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"], project_id=row["project_id"], session_id=row["session_id"], message_id=row["message_id"],
+        target=row["target"], target_id=row["target_id"], action=row["action"],
+        payload=orjson.loads(tx.decrypt(row["payload"])), status=row["status"], attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"], last_error=row["last_error"], result=row["result"],
+        created_at=row["created_at"], done_at=row["done_at"],
+    )
+
+
+async def enqueue(tx: Tx, *, project_id: str, target: str, target_id: str, action: str,
+                  payload: dict[str, Any], session_id: str | None = None, message_id: str | None = None,
+                  delay_seconds: float = 0.0) -> None:
+    await tx.conn.execute(outbox.insert().values(
+        project_id=project_id, session_id=session_id, message_id=message_id, target=target, target_id=target_id,
+        action=action, payload=tx.encrypt(orjson.dumps(payload).decode()), status="pending", attempts=0,
+        next_attempt_at=tx.now + timedelta(seconds=delay_seconds), created_at=tx.now,
+    ))
+    tx.outbox_rows += 1
+
+
+def _chain(target_id: str, session_id: str | None) -> Any:
+    if session_id is None:
+        return and_(outbox.c.target_id == target_id, outbox.c.session_id.is_(None))
+    return and_(outbox.c.target_id == target_id, outbox.c.session_id == session_id)
+
+
+async def due_chain_heads(tx: Tx, limit: int) -> list[tuple[str, str | None]]:
+    """(target_id, session_id) chains whose oldest pending row is due and not leased."""
+    free = or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < tx.now)
+    rows = (await tx.conn.execute(
+        select(outbox.c.id, outbox.c.target_id, outbox.c.session_id)
+        .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= tx.now, free)
+        .order_by(outbox.c.id).limit(limit))).all()
+    chains: dict[tuple[str, str | None], int] = {}
+    for row_id, target_id, session_id in rows:
+        chains.setdefault((target_id, session_id), row_id)
+    return list(chains)
+
+
+async def chain_head(tx: Tx, target_id: str, session_id: str | None) -> OutboxItem | None:
+    row = (await tx.conn.execute(select(outbox).where(outbox.c.status == "pending", _chain(target_id, session_id))
+                                 .order_by(outbox.c.id).limit(1))).mappings().first()
+    return _item(tx, row) if row else None
+
+
+async def lease(tx: Tx, item_id: int, until: datetime) -> bool:
+    result = await tx.conn.execute(update(outbox).where(
+        outbox.c.id == item_id, outbox.c.status == "pending",
+        or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < tx.now),
+    ).values(locked_until=until))
+    return bool(result.rowcount)
+
+
+async def checkpoint(tx: Tx, item_id: int, result: dict[str, Any]) -> None:
+    await tx.conn.execute(update(outbox).where(outbox.c.id == item_id).values(result=result))
+
+
+async def mark_done(tx: Tx, item_id: int, result: dict[str, Any] | None) -> None:
+    values: dict[str, Any] = {"status": "done", "done_at": tx.now, "locked_until": None,
+                              "attempts": outbox.c.attempts + 1, "last_error": None}
+    if result is not None:
+        values["result"] = result
+    await tx.conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
+
+
+async def mark_retry(tx: Tx, item_id: int, error: str, next_at: datetime, failed: bool) -> None:
+    await tx.conn.execute(update(outbox).where(outbox.c.id == item_id).values(
+        status="failed" if failed else "pending", attempts=outbox.c.attempts + 1, last_error=error[:2000],
+        next_attempt_at=next_at, locked_until=None, done_at=tx.now if failed else None))
+
+
+async def list_items(tx: Tx, *, project_id: str | None = None, target: str | None = None,
+                     target_id: str | None = None, status: str | None = None, limit: int = 50) -> list[OutboxItem]:
+    query = select(outbox)
+    if project_id:
+        query = query.where(outbox.c.project_id == project_id)
+    if target:
+        query = query.where(outbox.c.target == target)
+    if target_id:
+        query = query.where(outbox.c.target_id == target_id)
+    if status:
+        query = query.where(outbox.c.status == status)
+    query = query.order_by(outbox.c.id.desc()).limit(limit)
+    return [_item(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+
+
+async def get_item(tx: Tx, item_id: int) -> OutboxItem | None:
+    row = (await tx.conn.execute(select(outbox).where(outbox.c.id == item_id))).mappings().first()
+    return _item(tx, row) if row else None
+
+
+async def retry_failed(tx: Tx, *, target_id: str | None = None, item_id: int | None = None,
+                       project_id: str | None = None) -> int:
+    query = update(outbox).where(outbox.c.status == "failed")
+    if target_id:
+        query = query.where(outbox.c.target_id == target_id)
+    if item_id is not None:
+        query = query.where(outbox.c.id == item_id)
+    if project_id:
+        query = query.where(outbox.c.project_id == project_id)
+    result = await tx.conn.execute(query.values(status="pending", next_attempt_at=tx.now, locked_until=None,
+                                                created_at=tx.now, done_at=None))
+    return int(result.rowcount)
+
+
+async def counts(tx: Tx, *, target_id: str) -> dict[str, int]:
+    rows = (await tx.conn.execute(select(outbox.c.status, func.count()).where(outbox.c.target_id == target_id)
+                                  .group_by(outbox.c.status))).all()
+    return {status: int(n) for status, n in rows}
+
+
+async def prune_done(tx: Tx, older_than: datetime) -> int:
+    result = await tx.conn.execute(delete(outbox).where(outbox.c.status == "done", outbox.c.done_at < older_than))
+    return int(result.rowcount)

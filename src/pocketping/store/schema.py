@@ -1,0 +1,240 @@
+"""Tables. Alembic migrations under ``migrations/`` create exactly these; a test checks it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from pocketping.store.types import BigId, JSONText, LongText, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    },
+)
+
+ID = 40  # length of our prefixed ids
+
+# Ids and keys are case-sensitive: MySQL/MariaDB must compare them byte for byte.
+MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("public_key", String(64), nullable=False, unique=True),
+    Column("secret_key_hash", String(64), nullable=False, unique=True),
+    Column("secret_key_hint", String(16), nullable=False),
+    Column("allowed_origins", JSONText, nullable=False),
+    Column("settings", JSONText, nullable=False),
+    Column("identity_secret", Text, nullable=True),  # encrypted
+    Column("is_demo", Boolean, nullable=False, default=False),
+    Column("operator_status", String(16), nullable=False, default="auto"),
+    Column("operator_active_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    **MYSQL,
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_id", String(ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("meta", JSONText, nullable=False),
+    Column("identity", Text, nullable=True),  # encrypted JSON
+    Column("ip", String(64), nullable=True),
+    Column("country", String(8), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_activity", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("first_message_at", UTCDateTime, nullable=True),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("visitor_read_seq", Integer, nullable=False, default=0),
+    Column("operator_read_seq", Integer, nullable=False, default=0),
+    Column("ai_enabled", Boolean, nullable=False, default=True),
+    Column("ai_due_at", UTCDateTime, nullable=True),
+    Column("ai_reply_count", Integer, nullable=False, default=0),
+    UniqueConstraint("project_id", "visitor_id"),
+    Index(None, "project_id", "status", "last_activity"),
+    Index(None, "ai_due_at"),
+    **MYSQL,
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("session_id", String(ID), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    # "message" (chat text), "event" (custom event; text holds its JSON data), "notice" (system line)
+    Column("kind", String(16), nullable=False),
+    Column("sender", String(16), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("name", String(64), nullable=True),
+    Column("text", LongText, nullable=False),  # encrypted
+    Column("operator_name", String(200), nullable=True),
+    Column("client_id", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("edited_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    UniqueConstraint("session_id", "seq"),
+    UniqueConstraint("session_id", "client_id"),
+    **MYSQL,
+)
+
+# The durable delivery queue shared by bridges and webhooks: rows are written in the
+# same transaction as the change they deliver.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("project_id", String(ID), nullable=False),
+    Column("session_id", String(ID), nullable=True),
+    Column("message_id", String(ID), nullable=True),
+    Column("target", String(16), nullable=False),  # "bridge" | "webhook" | ...
+    Column("target_id", String(ID), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("payload", LongText, nullable=False),  # encrypted JSON
+    Column("status", String(12), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("result", JSONText, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "target_id", "session_id", "status", "id"),
+    **MYSQL,
+)
+
+bridges = Table(
+    "bridges",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("config", Text, nullable=False),  # encrypted JSON (tokens, ids)
+    Column("status", String(16), nullable=False),
+    Column("status_detail", Text, nullable=True),
+    Column("state", JSONText, nullable=False),  # offsets, gateway resume data
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "project_id"),
+    **MYSQL,
+)
+
+bridge_threads = Table(
+    "bridge_threads",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("bridge_id", String(ID), ForeignKey("bridges.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(ID), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("bridge_id", "session_id"),
+    Index(None, "bridge_id", "external_id"),
+    **MYSQL,
+)
+
+bridge_messages = Table(
+    "bridge_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("bridge_id", String(ID), ForeignKey("bridges.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(ID), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "bridge_id", "external_id"),
+    Index(None, "message_id"),
+    **MYSQL,
+)
+
+# Inbound deduplication (Telegram update_id, Slack event_id, Discord message id, ...).
+inbound_seen = Table(
+    "inbound_seen",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    **MYSQL,
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", JSONText, nullable=False),
+    Column("secret", Text, nullable=False),  # encrypted
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "project_id"),
+    **MYSQL,
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=True),
+    Column("password_hash", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    **MYSQL,
+)
+
+operator_projects = Table(
+    "operator_projects",
+    metadata,
+    Column("operator_id", String(ID), ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    **MYSQL,
+)
+
+ai_settings = Table(
+    "ai_settings",
+    metadata,
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("enabled", Boolean, nullable=False, default=False),
+    Column("delay_seconds", Integer, nullable=False, default=120),
+    Column("provider", String(16), nullable=False, default="openai"),
+    Column("model", String(200), nullable=True),
+    Column("base_url", Text, nullable=True),
+    Column("api_key_env", String(200), nullable=True),
+    Column("api_key", Text, nullable=True),  # encrypted
+    Column("system_prompt", LongText, nullable=True),
+    Column("options", JSONText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    **MYSQL,
+)
+
+# Small key/value table: the configuration version that running servers poll, and such.
+server_state = Table(
+    "server_state",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    **MYSQL,
+)

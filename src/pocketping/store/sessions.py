@@ -1,0 +1,197 @@
+"""Sessions and their timeline (messages, custom events, notices)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from pocketping.core.models import Identity, Message, Session
+from pocketping.errors import NotFound
+from pocketping.store.db import Tx
+from pocketping.store.schema import messages, outbox, sessions
+
+
+def _session(tx: Tx, row: RowMapping) -> Session:
+    identity = None
+    if row["identity"]:
+        raw = orjson.loads(tx.decrypt(row["identity"]))
+        identity = Identity(id=raw["id"], email=raw.get("email"), name=raw.get("name"),
+                            traits=raw.get("traits") or {}, verified=bool(raw.get("verified")))
+    return Session(
+        id=row["id"], project_id=row["project_id"], visitor_id=row["visitor_id"], status=row["status"],
+        metadata=dict(row["meta"] or {}), identity=identity, created_at=row["created_at"],
+        last_activity=row["last_activity"], closed_at=row["closed_at"], first_message_at=row["first_message_at"],
+        last_seq=row["last_seq"], visitor_read_seq=row["visitor_read_seq"],
+        operator_read_seq=row["operator_read_seq"], ai_enabled=bool(row["ai_enabled"]),
+        ai_due_at=row["ai_due_at"], ai_reply_count=row["ai_reply_count"], ip=row["ip"], country=row["country"],
+    )
+
+
+async def insert_session(tx: Tx, *, id: str, project_id: str, visitor_id: str, meta: dict[str, Any],
+                         ip: str | None, country: str | None) -> Session:
+    await tx.conn.execute(sessions.insert().values(
+        id=id, project_id=project_id, visitor_id=visitor_id, status="active", meta=meta, identity=None,
+        ip=ip, country=country, created_at=tx.now, last_activity=tx.now, last_seq=0, visitor_read_seq=0,
+        operator_read_seq=0, ai_enabled=True, ai_reply_count=0,
+    ))
+    return await get_session(tx, project_id, id)
+
+
+async def find_session(tx: Tx, project_id: str, session_id: str, *, for_update: bool = False) -> Session | None:
+    """The session, only if it belongs to ``project_id`` (anything else looks like a missing id)."""
+    query = select(sessions).where(sessions.c.id == session_id, sessions.c.project_id == project_id)
+    if for_update and tx.dialect != "sqlite":
+        query = query.with_for_update()
+    row = (await tx.conn.execute(query)).mappings().first()
+    return _session(tx, row) if row else None
+
+
+async def get_session(tx: Tx, project_id: str, session_id: str, *, for_update: bool = False) -> Session:
+    session = await find_session(tx, project_id, session_id, for_update=for_update)
+    if session is None:
+        raise NotFound(f"session {session_id} not found", code="session_not_found")
+    return session
+
+
+async def find_session_any_project(tx: Tx, session_id: str) -> Session | None:
+    """For trusted internal callers (outbox workers, bridges) that already know the id is ours."""
+    row = (await tx.conn.execute(select(sessions).where(sessions.c.id == session_id))).mappings().first()
+    return _session(tx, row) if row else None
+
+
+async def find_visitor_session(tx: Tx, project_id: str, visitor_id: str) -> Session | None:
+    row = (await tx.conn.execute(select(sessions).where(
+        sessions.c.project_id == project_id, sessions.c.visitor_id == visitor_id))).mappings().first()
+    return _session(tx, row) if row else None
+
+
+async def list_sessions(tx: Tx, project_id: str, *, status: str | None, limit: int,
+                        before: tuple[datetime, str] | None) -> list[Session]:
+    query = select(sessions).where(sessions.c.project_id == project_id)
+    if status:
+        query = query.where(sessions.c.status == status)
+    if before:
+        at, sid = before
+        query = query.where(or_(sessions.c.last_activity < at,
+                                and_(sessions.c.last_activity == at, sessions.c.id < sid)))
+    query = query.order_by(sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
+    return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+
+
+async def update_session(tx: Tx, session_id: str, **values: Any) -> None:
+    if "identity" in values and values["identity"] is not None:
+        values["identity"] = tx.encrypt(orjson.dumps(values["identity"]).decode())
+    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
+
+
+async def next_seq(tx: Tx, session_id: str) -> int:
+    """Allocate the session's next sequence number (the UPDATE locks the row until commit)."""
+    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id)
+                          .values(last_seq=sessions.c.last_seq + 1, last_activity=tx.now))
+    return int((await tx.conn.execute(select(sessions.c.last_seq).where(sessions.c.id == session_id))).scalar_one())
+
+
+async def raise_read_seq(tx: Tx, session_id: str, column: str, seq: int) -> bool:
+    col = sessions.c[column]
+    result = await tx.conn.execute(update(sessions).where(
+        sessions.c.id == session_id, col < seq, sessions.c.last_seq >= seq).values({column: seq}))
+    return bool(result.rowcount)
+
+
+# --- timeline ------------------------------------------------------------------------------
+
+def _message(tx: Tx, row: RowMapping) -> Message:
+    plain = tx.decrypt(row["text"])
+    data = None
+    text = plain
+    if row["kind"] == "event":
+        data = orjson.loads(plain)
+        text = ""
+    return Message(
+        id=row["id"], session_id=row["session_id"], seq=row["seq"], kind=row["kind"], sender=row["sender"],
+        source=row["source"], text=text, created_at=row["created_at"], operator_name=row["operator_name"],
+        client_id=row["client_id"], name=row["name"], data=data, edited_at=row["edited_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+async def insert_item(tx: Tx, *, id: str, session_id: str, seq: int, kind: str, sender: str, source: str,
+                      text: str = "", data: dict[str, Any] | None = None, name: str | None = None,
+                      operator_name: str | None = None, client_id: str | None = None) -> Message:
+    plain = orjson.dumps(data or {}).decode() if kind == "event" else text
+    await tx.conn.execute(messages.insert().values(
+        id=id, session_id=session_id, seq=seq, kind=kind, sender=sender, source=source, name=name,
+        text=tx.encrypt(plain), operator_name=operator_name, client_id=client_id, created_at=tx.now,
+    ))
+    return Message(id=id, session_id=session_id, seq=seq, kind=kind,  # type: ignore[arg-type]
+                   sender=sender, source=source, text=text if kind != "event" else "",  # type: ignore[arg-type]
+                   created_at=tx.now, operator_name=operator_name, client_id=client_id, name=name,
+                   data=data if kind == "event" else None)
+
+
+async def find_by_client_id(tx: Tx, session_id: str, client_id: str) -> Message | None:
+    row = (await tx.conn.execute(select(messages).where(
+        messages.c.session_id == session_id, messages.c.client_id == client_id))).mappings().first()
+    return _message(tx, row) if row else None
+
+
+async def find_message(tx: Tx, session_id: str, message_id: str) -> Message | None:
+    row = (await tx.conn.execute(select(messages).where(
+        messages.c.session_id == session_id, messages.c.id == message_id))).mappings().first()
+    return _message(tx, row) if row else None
+
+
+async def find_message_by_id(tx: Tx, message_id: str) -> Message | None:
+    row = (await tx.conn.execute(select(messages).where(messages.c.id == message_id))).mappings().first()
+    return _message(tx, row) if row else None
+
+
+async def list_items(tx: Tx, session_id: str, *, after_seq: int = 0, limit: int = 100,
+                     kinds: tuple[str, ...] | None = None, exclude_visitor_events: bool = False) -> list[Message]:
+    query = select(messages).where(messages.c.session_id == session_id, messages.c.seq > after_seq)
+    if kinds:
+        query = query.where(messages.c.kind.in_(kinds))
+    if exclude_visitor_events:
+        query = query.where(or_(messages.c.kind != "event", messages.c.sender != "visitor"))
+    query = query.order_by(messages.c.seq).limit(limit)
+    return [_message(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+
+
+async def last_message(tx: Tx, session_id: str) -> Message | None:
+    row = (await tx.conn.execute(select(messages).where(
+        messages.c.session_id == session_id, messages.c.kind == "message")
+        .order_by(messages.c.seq.desc()).limit(1))).mappings().first()
+    return _message(tx, row) if row else None
+
+
+async def count_unread_for_operators(tx: Tx, session: Session) -> int:
+    return int((await tx.conn.execute(select(func.count()).select_from(messages).where(
+        messages.c.session_id == session.id, messages.c.kind == "message", messages.c.sender == "visitor",
+        messages.c.seq > session.operator_read_seq))).scalar_one())
+
+
+async def update_message(tx: Tx, message_id: str, **values: Any) -> None:
+    if "text" in values:
+        values["text"] = tx.encrypt(values["text"])
+    await tx.conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+
+
+async def visitor_sessions(tx: Tx, project_id: str, visitor_id: str) -> list[Session]:
+    rows = (await tx.conn.execute(select(sessions).where(
+        sessions.c.project_id == project_id, sessions.c.visitor_id == visitor_id))).mappings()
+    return [_session(tx, r) for r in rows]
+
+
+async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
+    if not session_ids:
+        return 0
+    count = int((await tx.conn.execute(select(func.count()).select_from(messages).where(
+        messages.c.session_id.in_(session_ids)))).scalar_one())
+    await tx.conn.execute(delete(outbox).where(outbox.c.session_id.in_(session_ids)))
+    await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
+    await tx.conn.execute(delete(sessions).where(sessions.c.id.in_(session_ids)))
+    return count
