@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 import pocketping.store.types
-from sqlalchemy.dialects import mysql
 
 revision: str = '0001'
 down_revision: str | None = None

@@ -1,0 +1,113 @@
+"""The small interface every bridge (Telegram, Discord, Slack, the web inbox) implements.
+
+A bridge translates and talks to its platform; it never touches the store. Outgoing
+work arrives through the outbox (one call per delivery, retried on ``DeliveryError``);
+incoming platform traffic is parsed by the bridge and handed to the ``InboundSink``,
+which resolves threads to sessions and calls the same actions as every other edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pocketping.core.models import Message, Session
+
+
+@dataclass(frozen=True)
+class SessionCard:
+    """What the team sees when a conversation starts: who, from where."""
+
+    session: Session
+    title: str  # a readable thread name: identity or short visitor label, plus the page
+    lines: tuple[tuple[str, str], ...]  # ("Page", "https://..."), ("Browser", "Chrome 131") ...
+    link: str | None = None  # the session in the inbox, when the server has a public URL
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One timeline item to post into a thread."""
+
+    message: Message
+    # How it should read on the platform: "Visitor: hi", "Sarah (via Slack): hello", "AI: ..."
+    author: str
+    text: str
+    kind: Literal["visitor", "operator", "ai", "notice", "event"]
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What a platform answered: its ids for the thread (if created) and the posted parts."""
+
+    thread_id: str | None = None
+    message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of ``pocketping doctor``."""
+
+    ok: bool
+    check: str
+    detail: str
+    fix: str | None = None
+
+
+@dataclass
+class InboundReply:
+    """An operator wrote in a thread."""
+
+    bridge_id: str
+    thread_id: str
+    text: str
+    operator_name: str
+    external_id: str  # the platform's message id (dedupe, edits, deletions)
+    platform_label: str  # "Telegram", "Discord", "Slack"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class InboundSink(Protocol):
+    """Implemented by the bridge manager; bridges call it for what operators do."""
+
+    async def reply(self, reply: InboundReply) -> None: ...
+
+    async def edited(self, bridge_id: str, thread_id: str, external_id: str, text: str) -> None: ...
+
+    async def deleted(self, bridge_id: str, thread_id: str, external_id: str) -> None: ...
+
+    async def typing(self, bridge_id: str, thread_id: str, operator_name: str) -> None: ...
+
+    async def seen(self, source: str, key: str) -> bool:
+        """Record an inbound id (update_id, event_id ...); False if it was already seen."""
+        ...
+
+
+class Bridge(Protocol):
+    id: str
+    type: str  # "telegram" | "discord" | "slack" | "inbox"
+    label: str  # "Telegram" ...
+
+    async def start(self, sink: InboundSink) -> None:
+        """Begin receiving (long polling, gateway, socket mode); return quickly."""
+
+    async def stop(self) -> None: ...
+
+    async def open_thread(self, card: SessionCard) -> Posted:
+        """Create the topic/thread for a session, posting the card. Returns its thread id."""
+
+    async def post(self, thread_id: str, item: Outgoing) -> Posted:
+        """Post one item (split over several platform messages if too long)."""
+
+    async def close_thread(self, thread_id: str) -> None: ...
+
+    async def reopen_thread(self, thread_id: str) -> None: ...
+
+    async def typing(self, thread_id: str) -> None: ...
+
+    async def check(self) -> list[Finding]:
+        """Real checks against the platform for ``pocketping doctor``."""
+
+
+class ThreadGone(Exception):
+    """The platform says the thread no longer exists (a deleted Telegram topic, a deleted
+    Discord thread): the manager opens a new one, remaps the session, and posts again."""
