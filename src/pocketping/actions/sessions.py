@@ -199,3 +199,19 @@ def presence_frame(project: Project, svc: Services) -> dict[str, Any]:
     return {"type": "presence", "online": operators_online(project, svc.clock.now().timestamp(),
                                                             svc.settings.presence_timeout_seconds)}
 
+
+
+async def set_ai_enabled(svc: Services, project_id: str, session_id: str, enabled: bool, *,
+                         origin: str | None = None) -> Session:
+    """Turn the AI fallback on or off for one session (``/ai on`` and ``/ai off`` in a thread,
+    the inbox toggle). Turning it off also cancels a pending AI answer."""
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        values: dict[str, Any] = {"ai_enabled": enabled}
+        if not enabled:
+            values["ai_due_at"] = None
+        await repo.update_session(tx, session.id, **values)
+        session = await repo.get_session(tx, project_id, session_id)
+        tx.emit(Event("session.ai_changed", project_id, session_id,
+                      data={"session": session.to_api(), "aiEnabled": enabled}, origin=origin))
+        return session
