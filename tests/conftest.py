@@ -110,3 +110,9 @@ def project(server: ServerThread) -> ProjectKeys:
 async def api(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as client:
         yield client
+
+
+@pytest.fixture
+def make_project(server: ServerThread) -> Callable[..., ProjectKeys]:
+    """Another project on the shared server: make_project(name=..., origins=[...], **widget)."""
+    return lambda name="Test", origins=None, **widget: create_project_on(server, name, origins, **widget)

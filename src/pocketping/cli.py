@@ -282,8 +282,10 @@ def project_rotate_secret(project_id: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def demo(as_json: JsonOpt = False,
-         base_url: Annotated[str, typer.Option(help="Where the server is reachable")] = "http://127.0.0.1:8000") -> None:
+def demo(
+    as_json: JsonOpt = False,
+    base_url: Annotated[str, typer.Option(help="Where the server is reachable")] = "http://127.0.0.1:8000",
+) -> None:
     """Create the demo project (once) and print how to try it."""
     from pocketping.demo import demo_info, print_demo
 

@@ -39,12 +39,12 @@ class OutboxHandler(Protocol):
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, capped at 10 minutes; ``retry_after`` wins if longer."""
-    base = min(600.0, 1.0 * (2 ** min(attempts, 12)))
-    delay = base / 2 + random.uniform(0, base / 2)
+    """Exponential backoff with jitter (1 s, 2 s, 4 s ... capped at 10 minutes). When the target said
+    when to come back (``retry_after``), that wins, plus a little jitter so retries don't stampede."""
     if retry_after is not None:
-        delay = max(delay, retry_after) if attempts > 3 else retry_after
-    return delay
+        return float(retry_after) + random.uniform(0, min(1.0, retry_after * 0.1))
+    base = min(600.0, float(2 ** min(attempts, 12)))
+    return base / 2 + random.uniform(0, base / 2)
 
 
 class OutboxWorker:

@@ -21,7 +21,7 @@ ENCRYPTED: list[tuple[Table, str]] = [
 
 
 def _pk(table: Table) -> Column[object]:
-    return list(table.primary_key.columns)[0]
+    return next(iter(table.primary_key.columns))
 
 
 async def reencrypt_all(db: Database, batch_size: int = 500) -> dict[str, int]:

@@ -90,6 +90,7 @@ async def set_status(tx: Tx, session: Session, status: str, *, origin: str | Non
     await repo.update_session(tx, session.id, status=status, closed_at=closed_at, last_activity=tx.now)
     session = await repo.get_session(tx, session.project_id, session.id)
     await add_notice(tx, session, "closed" if status == "closed" else "reopened")
+    session = await repo.get_session(tx, session.project_id, session.id)  # with the notice's seq
     event = session_event("session.closed" if status == "closed" else "session.reopened", session)
     tx.emit(Event(event.type, event.project_id, event.session_id, data=event.data,
                   widget_frame={"type": "session", "status": status}, origin=origin))
@@ -174,7 +175,7 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
             raise NotFound(f"visitor {visitor_id} not found", code="visitor_not_found")
         out = []
         for session in found:
-            items = []
+            items: list[dict[str, Any]] = []
             after = 0
             while True:
                 page = await repo.list_items(tx, session.id, after_seq=after, limit=500)

@@ -174,8 +174,9 @@ class Message:
             "editedAt": iso(self.edited_at),
             "deletedAt": iso(self.deleted_at),
         }
+        if self.kind != "message":
+            body["name"] = self.name  # the event's name, or the notice's code (closed/reopened)
         if self.kind == "event":
-            body["name"] = self.name
             body["data"] = self.data
         return body
 

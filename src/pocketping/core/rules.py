@@ -75,7 +75,7 @@ def clean_text(text: Any, max_chars: int) -> str:
     if len(text) > max_chars:
         raise InvalidInput(f"text is {len(text)} characters long; the limit is {max_chars}",
                            code="text_too_long", limit=max_chars)
-    return text
+    return str(text)
 
 
 def check_event(name: Any, data: Any) -> tuple[str, dict[str, Any]]:

@@ -106,8 +106,9 @@ class WidgetConnection:
         text = message.get("text")
         if text is None:
             raw = message.get("bytes") or b""
-            if len(raw) > self.svc.settings.max_frame_bytes:
-                self.send(error_frame("frame_too_large", f"frames are limited to {self.svc.settings.max_frame_bytes} bytes"))
+            limit = self.svc.settings.max_frame_bytes
+            if len(raw) > limit:
+                self.send(error_frame("frame_too_large", f"frames are limited to {limit} bytes", limit=limit))
                 return None
             try:
                 text = raw.decode()

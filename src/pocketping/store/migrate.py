@@ -41,7 +41,7 @@ async def _migration_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
         db_file = engine.url.database or "pocketping.db"
         lock_path = Path(db_file + ".migrate-lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a+") as fh:
+        with open(lock_path, "a+") as fh:  # noqa: ASYNC230  (a lock file, opened once at start-up)
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 async with engine.connect() as conn:

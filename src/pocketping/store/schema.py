@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -29,7 +31,7 @@ metadata = MetaData(
 ID = 40  # length of our prefixed ids
 
 # Ids and keys are case-sensitive: MySQL/MariaDB must compare them byte for byte.
-MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 
 projects = Table(
     "projects",

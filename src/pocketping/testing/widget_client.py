@@ -63,14 +63,14 @@ class WidgetClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
-            for i, frame in enumerate(self.pending):
-                if _matches(frame, type_, match):
+            for i, held in enumerate(self.pending):
+                if _matches(held, type_, match):
                     return self.pending.pop(i)
             while True:
                 left = deadline - loop.time()
                 if left <= 0:
                     raise TimeoutError(f"no {type_!r} frame matching {match} (saw {skipped})")
-                frame = orjson.loads(await asyncio.wait_for(self.ws.recv(), left))
+                frame: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), left))
                 if _matches(frame, type_, match):
                     return frame
                 skipped.append(frame)

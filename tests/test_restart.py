@@ -1,0 +1,47 @@
+"""Kill the server (SIGKILL) and start it again: everything acknowledged is still there."""
+
+from __future__ import annotations
+
+import httpx
+
+from pocketping.crypto import generate_key
+from pocketping.testing.process import ServerProcess
+from pocketping.testing.widget_client import WidgetClient
+
+
+async def test_data_survives_a_killed_server(database, tmp_path):
+    from pocketping.actions.projects import create_project
+    from pocketping.services import build_services
+    from pocketping.testing.server import make_settings
+
+    key = generate_key()
+    admin = build_services(make_settings(database.url, str(tmp_path), encryption_key=key))
+    await admin.db.migrate()
+    project, secret = await create_project(admin, "Restart")  # as `pocketping project create` would
+    await admin.db.dispose()
+
+    first = ServerProcess(database.url, tmp_path, encryption_key=key).start()
+    try:
+        w = await WidgetClient.connect(first.ws_url, project.public_key)
+        await w.synced()
+        acks = [await w.say(f"before crash {i}") for i in range(5)]
+        async with httpx.AsyncClient(base_url=first.base_url) as api:
+            r = await api.post(f"/api/v1/sessions/{w.session_id}/messages",
+                               headers={"Authorization": f"Bearer {secret}"}, json={"text": "reply"})
+            assert r.status_code == 201
+        first.kill()
+        await w.close()
+    finally:
+        first.kill()
+
+    second = ServerProcess(database.url, tmp_path, encryption_key=key).start()
+    try:
+        back = await WidgetClient.connect(second.ws_url, project.public_key, token=w.token, last_seq=0)
+        assert back.session_id == w.session_id
+        replay = await back.synced()
+        assert [f["message"]["text"] for f in replay] == [f"before crash {i}" for i in range(5)] + ["reply"]
+        assert [f["message"]["id"] for f in replay[:5]] == [a["id"] for a in acks]
+        assert (await back.say("after restart"))["seq"] == 7
+        await back.close()
+    finally:
+        second.stop()
