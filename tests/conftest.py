@@ -116,3 +116,14 @@ async def api(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
 def make_project(server: ServerThread) -> Callable[..., ProjectKeys]:
     """Another project on the shared server: make_project(name=..., origins=[...], **widget)."""
     return lambda name="Test", origins=None, **widget: create_project_on(server, name, origins, **widget)
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A new, empty database of its own for one test, on each backend (migrations not applied)."""
+    url, name = create_database(request.param, tmp_path)
+    _ran[request.param] = _ran.get(request.param, 0) + 1
+    try:
+        yield Db(request.param, url)
+    finally:
+        drop_database(request.param, name)

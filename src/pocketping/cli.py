@@ -255,11 +255,7 @@ def project_update(
         widget["locale"] = None if locale == "auto" else locale
     extra: dict[str, Any] = {}
     if notify_event is not None or clear_notify_events:
-        from pocketping.core.rules import check_event
-
-        for event_name in notify_event or []:
-            check_event(event_name, {})
-        extra["notify_events"] = list(dict.fromkeys(notify_event or []))
+        extra["notify_events"] = notify_event or []
     if collect_country is not None:
         extra["collect_country"] = collect_country
     if store_ip is not None:

@@ -65,6 +65,7 @@ class OutboxWorker:
         self._runner: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stopping = False
 
     def register(self, target: str, handler: OutboxHandler) -> None:
         self.handlers[target] = handler
@@ -74,19 +75,24 @@ class OutboxWorker:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name="outbox-worker")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop polling, let deliveries in flight finish their current row, then cancel the rest."""
+        self._stopping = True
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
             self._runner = None
-        for task in list(self._tasks):
-            task.cancel()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
@@ -127,7 +133,7 @@ class OutboxWorker:
     async def _drain_chain(self, target_id: str, session_id: str | None) -> None:
         try:
             async with self._sem:
-                while await self._deliver_head(target_id, session_id):
+                while not self._stopping and await self._deliver_head(target_id, session_id):
                     pass
         except asyncio.CancelledError:
             raise

@@ -12,18 +12,15 @@ from alembic.runtime.migration import MigrationContext
 from pocketping.store.engine import create_engine
 from pocketping.store.migrate import current_revisions, head_revisions, upgrade
 from pocketping.store.schema import metadata
-from pocketping.testing.databases import create_database, drop_database, wanted_backends
 
 
 def test_exactly_one_head():
     assert len(head_revisions()) == 1
 
 
-@pytest.fixture(params=wanted_backends())
-def empty_db(request, tmp_path):
-    url, name = create_database(request.param, tmp_path)
-    yield request.param, url
-    drop_database(request.param, name)
+@pytest.fixture
+def empty_db(fresh_db):
+    return fresh_db.backend, fresh_db.url
 
 
 async def test_migrations_build_exactly_the_declared_schema(empty_db):

@@ -8,7 +8,7 @@ from typing import Any
 from pocketping import ids
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Project
-from pocketping.core.rules import check_widget_setting, normalize_origin
+from pocketping.core.rules import check_event, check_widget_setting, normalize_origin
 from pocketping.crypto import sha256_hex
 from pocketping.errors import InvalidInput
 from pocketping.services import Services
@@ -33,6 +33,19 @@ def _clean_origins(origins: list[str] | tuple[str, ...]) -> list[str]:
         if value not in seen:
             seen.append(value)
     return seen
+
+
+def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key == "notify_events":
+            names = [check_event(name, {})[0] for name in value]
+            clean[key] = list(dict.fromkeys(names))
+        elif key in ("collect_country", "store_ip"):
+            clean[key] = bool(value)
+        else:
+            clean[key] = value
+    return clean
 
 
 async def create_project(svc: Services, name: str, origins: list[str] | tuple[str, ...] = (), *,
@@ -72,7 +85,7 @@ async def update_project(svc: Services, project_id: str, *, name: str | None = N
                     raise InvalidInput(f"unknown widget setting {key!r}", code="invalid_setting")
                 merged_widget[key] = check_widget_setting(key, value)
             merged["widget"] = merged_widget
-            merged.update(settings or {})
+            merged.update(_clean_settings(settings or {}))
             values["settings"] = merged
         if identity_secret is not None:
             if len(identity_secret) < 16:

@@ -1,0 +1,198 @@
+"""The durable outbox: order per chain, retries with backoff, leases, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from pocketping.clock import FakeClock
+from pocketping.core.models import OutboxItem
+from pocketping.errors import DeliveryError
+from pocketping.outbox import OutboxWorker, backoff_seconds
+from pocketping.services import build_services
+from pocketping.store import outbox as q
+from pocketping.testing.server import make_settings
+
+
+class Recorder:
+    """A delivery target that records what it got and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[str | None, int]] = []
+        self.failures: dict[int, list[DeliveryError]] = {}
+        self.changed = asyncio.Event()
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def deliver(self, item: OutboxItem, checkpoint: Any) -> dict[str, Any]:
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        n = item.payload["n"]
+        pending = self.failures.get(n)
+        if pending:
+            self.changed.set()
+            raise pending.pop(0)
+        self.delivered.append((item.session_id, n))
+        self.changed.set()
+        return {"posted": n}
+
+    async def wait_for(self, count: int, timeout: float = 10) -> None:
+        async def loop() -> None:
+            while len(self.delivered) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        await asyncio.wait_for(loop(), timeout)
+
+
+@pytest.fixture
+async def svc(fresh_db, tmp_path):
+    clock = FakeClock()
+    services = build_services(make_settings(fresh_db.url, str(tmp_path), outbox_poll_seconds=1.0), clock=clock)
+    await services.db.migrate()
+    yield services
+    await services.outbox.stop()
+    await services.db.dispose()
+
+
+async def enqueue(svc, n: int, session: str | None = "s1", target_id: str = "t1") -> None:
+    async with svc.db.transaction() as tx:
+        await q.enqueue(tx, project_id="p", target="test", target_id=target_id, action="post",
+                        payload={"n": n}, session_id=session)
+    svc.outbox.notify()
+
+
+async def test_delivers_in_order_per_chain_and_records_results(svc):
+    rec = Recorder()
+    svc.outbox.register("test", rec)
+    svc.outbox.start()
+    for n in range(10):
+        await enqueue(svc, n, session="a" if n % 2 else "b")
+    await rec.wait_for(10)
+    await svc.outbox.wait_idle()
+    for session in ("a", "b"):
+        got = [n for s, n in rec.delivered if s == session]
+        assert got == sorted(got)
+    async with svc.db.read() as tx:
+        items = await q.list_items(tx, target="test")
+    assert {i.status for i in items} == {"done"} and all(i.result == {"posted": i.payload["n"]} for i in items)
+
+
+async def test_a_failing_head_holds_its_chain_back_until_the_retry(svc):
+    clock: FakeClock = svc.clock
+    rec = Recorder()
+    rec.failures[0] = [DeliveryError("platform down", retry_after=30)]
+    svc.outbox.register("test", rec)
+    svc.outbox.start()
+    for n in range(3):
+        await enqueue(svc, n)
+    await enqueue(svc, 100, session="other")  # another chain is not blocked
+    await rec.wait_for(1)
+    assert rec.delivered == [("other", 100)]
+    async with svc.db.read() as tx:
+        head = await q.chain_head(tx, "t1", "s1")
+    assert head is not None and head.attempts == 1 and head.last_error == "platform down"
+    assert head.next_attempt_at >= clock.now() + timedelta(seconds=30)
+    clock.advance(29)
+    clock.advance(3)  # past retry_after (+ at most 10% jitter)
+    await rec.wait_for(4)
+    assert [n for s, n in rec.delivered if s == "s1"] == [0, 1, 2]
+
+
+async def test_gives_up_after_the_retry_window_and_can_be_retried(svc):
+    clock: FakeClock = svc.clock
+    worker = OutboxWorker(svc.db, clock, poll_seconds=1, retry_window_seconds=60)
+    rec = Recorder()
+    rec.failures[0] = [DeliveryError("nope")] * 50
+    worker.register("test", rec)
+    worker.start()
+    try:
+        await enqueue(svc, 0)
+        await enqueue(svc, 1)
+        worker.notify()
+        for _ in range(12):
+            rec.changed.clear()
+            clock.advance(30)
+            worker.notify()
+            if rec.delivered:
+                break
+            await asyncio.wait_for(rec.changed.wait(), 10)
+        await rec.wait_for(1)
+        assert rec.delivered == [("s1", 1)]  # the failed head no longer blocks its chain
+        async with svc.db.transaction() as tx:
+            [failed] = await q.list_items(tx, target="test", status="failed")
+            assert failed.payload == {"n": 0}
+            rec.failures[0] = []
+            assert await q.retry_failed(tx, item_id=failed.id) == 1
+        worker.notify()
+        await rec.wait_for(2)
+        assert rec.delivered[-1] == ("s1", 0)
+    finally:
+        await worker.stop()
+
+
+async def test_a_permanent_error_fails_at_once(svc):
+    rec = Recorder()
+    rec.failures[0] = [DeliveryError("bad request", permanent=True)]
+    svc.outbox.register("test", rec)
+    svc.outbox.start()
+    await enqueue(svc, 0)
+    await enqueue(svc, 1)
+    await rec.wait_for(1)
+    await svc.outbox.wait_idle()
+    async with svc.db.read() as tx:
+        assert [i.payload["n"] for i in await q.list_items(tx, status="failed")] == [0]
+
+
+async def test_two_workers_never_deliver_the_same_row(svc):
+    clock = svc.clock
+    rec = Recorder()
+    workers = [OutboxWorker(svc.db, clock, poll_seconds=1) for _ in range(3)]
+    for w in workers:
+        w.register("test", rec)
+        w.start()
+    try:
+        for n in range(30):
+            await enqueue(svc, n, session=f"s{n % 4}")
+            for w in workers:
+                w.notify()
+        await rec.wait_for(30)
+        assert sorted(n for _, n in rec.delivered) == list(range(30))
+    finally:
+        for w in workers:
+            await w.stop()
+
+
+async def test_a_crashed_workers_lease_expires_and_the_row_is_delivered_once(svc):
+    clock: FakeClock = svc.clock
+    stuck = Recorder()
+    stuck.gate = asyncio.Event()  # never opened: the worker "hangs" mid-delivery, then dies
+    first = OutboxWorker(svc.db, clock, poll_seconds=1, lease_seconds=30)
+    first.register("test", stuck)
+    first.start()
+    await enqueue(svc, 7)
+    first.notify()
+
+    await asyncio.wait_for(stuck.entered.wait(), 10)  # leased and in the platform call
+    await first.stop(grace_seconds=0)  # the crash
+    rec = Recorder()
+    second = OutboxWorker(svc.db, clock, poll_seconds=1, lease_seconds=30)
+    second.register("test", rec)
+    second.start()
+    try:
+        assert await second.run_once() == 0  # still leased by the dead worker
+        clock.advance(31)
+        second.notify()
+        await rec.wait_for(1)
+        assert rec.delivered == [("s1", 7)] and stuck.delivered == []
+    finally:
+        await second.stop()
+
+
+def test_backoff_grows_and_honours_retry_after():
+    delays = [backoff_seconds(a) for a in range(12)]
+    assert delays[0] <= 1 and delays[5] >= 16 and max(delays) <= 600
+    assert 42 <= backoff_seconds(0, retry_after=42) <= 43
