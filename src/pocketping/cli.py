@@ -92,32 +92,29 @@ def serve(
                                                       "to try it")] = False,
 ) -> None:
     """Run the server (applies pending migrations first)."""
-    import ssl
+    import os
 
-    import uvicorn
-
-    from pocketping.server.app import create_app
-
-    cfg = settings(host=host, port=port)
-    if (ssl_certfile is None) != (ssl_keyfile is None):
+    cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    if (cfg.ssl_certfile is None) != (cfg.ssl_keyfile is None):
         fail("give both --ssl-certfile and --ssl-keyfile", False)
-    if demo:
-        from pocketping.demo import print_demo
 
-        scheme = "https" if ssl_certfile else "http"
-        run(lambda svc: print_demo(svc, f"{scheme}://{cfg.host}:{cfg.port}"))
-    config = uvicorn.Config(
-        create_app(cfg), host=cfg.host, port=cfg.port, log_level=cfg.log_level, lifespan="on",
-        ws_per_message_deflate=False, ws_max_size=max(1 << 20, cfg.max_frame_bytes * 4),
-        proxy_headers=True, forwarded_allow_ips=cfg.forwarded_allow_ips, server_header=False,
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        timeout_graceful_shutdown=5,
-    )
-    config.load()
-    if config.ssl is not None:
-        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_3
-    uvicorn.Server(config).run()
+    async def prepare(svc: Any) -> None:
+        # (run() has already applied pending migrations)
+        if demo:
+            from pocketping.demo import print_demo
+
+            scheme = "https" if cfg.ssl_certfile else "http"
+            await print_demo(svc, f"{scheme}://{cfg.host}:{cfg.port}")
+
+    run(prepare)
+    env = dict(os.environ)
+    for name, value in (("DATABASE_URL", cfg.database_url), ("HOST", cfg.host), ("PORT", cfg.port),
+                        ("SSL_CERTFILE", cfg.ssl_certfile), ("SSL_KEYFILE", cfg.ssl_keyfile)):
+        if value is not None:
+            env[f"POCKETPING_{name}"] = str(value)
+    sys.stdout.flush()
+    # A fresh interpreter for the long-running server (see pocketping.server.run).
+    os.execve(sys.executable, [sys.executable, "-m", "pocketping.server.run"], env)  # noqa: S606
 
 
 @app.command()

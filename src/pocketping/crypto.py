@@ -125,7 +125,7 @@ def load_keyring(encryption_key: str | None, previous: str | None, data_dir: Pat
         if not path.exists():
             if not create:
                 raise ConfigurationError(f"no encryption key: set POCKETPING_ENCRYPTION_KEY or create {path}")
-            data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(generate_key() + "\n")
