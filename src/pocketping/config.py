@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = 60.0
     presence_timeout_seconds: int = 300
 
+    # Web inbox sign-in
+    inbox_session_hours: int = Field(default=168, ge=1)
+    inbox_login_failures_per_account: int = Field(default=5, ge=0)
+    inbox_login_failures_per_ip: int = Field(default=20, ge=0)
+    inbox_login_window_seconds: int = Field(default=900, ge=1)
+
     # Platforms (fakes in tests, self-hosted servers in production)
     telegram_api_url: str = "https://api.telegram.org"
     telegram_mode: Literal["auto", "polling", "webhook"] = "auto"

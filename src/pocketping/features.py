@@ -11,8 +11,12 @@ import importlib
 
 import typer
 
-FEATURE_MODULES: tuple[str, ...] = ()
-CLI_GROUPS: tuple[tuple[str, str], ...] = ()  # (module with a Typer `app`, command name)
+FEATURE_MODULES: tuple[str, ...] = (
+    "pocketping.server.inbox",
+)
+CLI_GROUPS: tuple[tuple[str, str], ...] = (  # (module with a Typer `app`, command name)
+    ("pocketping.operator_cli", "operator"),
+)
 
 _loaded = False
 

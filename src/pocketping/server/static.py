@@ -24,8 +24,8 @@ class Asset:
 
 
 @cache
-def load_asset(name: str, media_type: str) -> Asset | None:
-    path = STATIC / name
+def load_asset(name: str, media_type: str, root: Path = STATIC) -> Asset | None:
+    path = root / name
     if not path.is_file():
         return None
     body = path.read_bytes()

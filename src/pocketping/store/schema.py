@@ -240,3 +240,30 @@ server_state = Table(
     Column("value", Text, nullable=False),
     **MYSQL,
 )
+
+# Web inbox sign-ins: the cookie holds a random token; only its SHA-256 is stored.
+inbox_logins = Table(
+    "inbox_logins",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie token
+    Column("operator_id", String(ID), ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "operator_id"),
+    Index(None, "expires_at"),
+    **MYSQL,
+)
+
+# Failed inbox sign-ins, for rate limiting per account and per address across restarts and
+# nodes. ``key`` is a keyed hash of "account:<email>" or "ip:<address>": no address is stored.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "key", "created_at"),
+    Index(None, "created_at"),
+    **MYSQL,
+)

@@ -1,0 +1,108 @@
+"""The inbox page's JSON API under ``/inbox/api``: signed-in cookie, CSRF token on every change.
+
+Only the operator's projects are reachable; any other session answers 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from pocketping.actions import inbox as inbox_actions
+from pocketping.server.inbox.deps import ChangeDep, LoginDep, ServicesDep
+from pocketping.server.inbox.security import PAGE_HEADERS
+from pocketping.server.inbox.views import conversation_json, me_json, message_json, session_json
+from pocketping.server.rest.sessions import _decode_cursor, _encode_cursor
+from pocketping.store import inbox as inbox_repo
+
+router = APIRouter(prefix="/inbox/api", include_in_schema=False)
+
+_NO_STORE = {"Cache-Control": PAGE_HEADERS["Cache-Control"]}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReplyIn(_Body):
+    text: str = Field(max_length=100_000)
+    clientId: str | None = None
+
+
+class AiIn(_Body):
+    enabled: bool
+
+
+class ReadIn(_Body):
+    seq: int = Field(ge=0, le=2**31 - 1)
+
+
+@router.get("/me")
+async def me(login: LoginDep, svc: ServicesDep, response: Response) -> dict[str, Any]:
+    response.headers.update(_NO_STORE)
+    async with svc.db.read() as tx:
+        names = await inbox_repo.project_names(tx, login.project_ids)
+    return me_json(login, names)
+
+
+@router.get("/conversations")
+async def conversations(login: LoginDep, svc: ServicesDep, response: Response,
+                        status: Annotated[Literal["active", "closed"], Query()] = "active",
+                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                        cursor: Annotated[str | None, Query(max_length=500)] = None,
+                        project: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    response.headers.update(_NO_STORE)
+    found, more = await inbox_actions.list_conversations(
+        svc, login, status=status, limit=limit, before=_decode_cursor(cursor) if cursor else None,
+        project_id=project)
+    next_cursor = _encode_cursor(found[-1].session.last_activity, found[-1].session.id) if more and found else None
+    return {"conversations": [conversation_json(c) for c in found], "nextCursor": next_cursor}
+
+
+@router.get("/conversations/{session_id}")
+async def conversation(session_id: str, login: LoginDep, svc: ServicesDep, response: Response,
+                       after_seq: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
+    """The conversation and its timeline after ``after_seq``, in seq order (page with ``nextCursor``)."""
+    response.headers.update(_NO_STORE)
+    conv, items = await inbox_actions.open_conversation(svc, login, session_id, after_seq=after_seq,
+                                                        limit=limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    return {"conversation": conversation_json(conv), "messages": [message_json(m) for m in items],
+            "nextCursor": str(items[-1].seq) if more and items else None}
+
+
+@router.post("/conversations/{session_id}/messages", status_code=201)
+async def reply(session_id: str, body: ReplyIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    sent = await inbox_actions.reply(svc, login, session_id, body.text, body.clientId)
+    return {"message": message_json(sent.message), "duplicate": sent.duplicate}
+
+
+async def _session_answer(svc: ServicesDep, session: Any) -> dict[str, Any]:
+    async with svc.db.read() as tx:
+        names = await inbox_repo.project_names(tx, (session.project_id,))
+    return {"session": session_json(session.to_api(), names.get(session.project_id, ""))}
+
+
+@router.post("/conversations/{session_id}/close")
+async def close(session_id: str, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    return await _session_answer(svc, await inbox_actions.set_status(svc, login, session_id, open_=False))
+
+
+@router.post("/conversations/{session_id}/reopen")
+async def reopen(session_id: str, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    return await _session_answer(svc, await inbox_actions.set_status(svc, login, session_id, open_=True))
+
+
+@router.post("/conversations/{session_id}/ai")
+async def set_ai(session_id: str, body: AiIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    return await _session_answer(svc, await inbox_actions.set_ai(svc, login, session_id, body.enabled))
+
+
+@router.post("/conversations/{session_id}/read")
+async def read(session_id: str, body: ReadIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    changed = await inbox_actions.mark_read(svc, login, session_id, body.seq)
+    return {"changed": changed}

@@ -1,0 +1,419 @@
+// The PocketPing inbox page. Plain browser JavaScript, no framework, no build step.
+// Every text a visitor or an operator wrote goes into the page with textContent, never as HTML.
+(() => {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const T = JSON.parse($("inbox-strings").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const fmt = (key, vars) => T[key].replace(/\{(\w+)\}/g, (_, k) => String(vars[k]));
+  const SOURCES = { telegram: "Telegram", discord: "Discord", slack: "Slack", api: "API", inbox: "Inbox" };
+  const TYPING_SHOWN_MS = 6000;
+
+  const convs = new Map(); // session id -> conversation summary
+  const cursors = { closed: null };
+  let open = null; // { id, lastSeq, items: Map(seq -> li), loading }
+  let ws = null;
+  let wsAttempt = 0;
+  let typingTimer = 0;
+  let typingSentAt = 0;
+
+  // --- HTTP ---------------------------------------------------------------------------
+  async function api(method, path, body) {
+    const headers = { "X-CSRF-Token": csrf };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch("/inbox/api" + path, {
+      method, headers, credentials: "same-origin", cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status === 401) { location.reload(); throw new Error("signed out"); }
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error((data.error && data.error.message) || res.statusText);
+    return data;
+  }
+
+  // --- small DOM helpers ---------------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v; else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function safeUrl(value) {
+    try {
+      const url = new URL(value);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (_) { return null; }
+  }
+
+  function when(iso) {
+    const d = new Date(iso);
+    const sameDay = d.toDateString() === new Date().toDateString();
+    return sameDay ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  function pagePath(url) {
+    const safe = url && safeUrl(url);
+    if (!safe) return url || "";
+    const u = new URL(safe);
+    return u.host + (u.pathname === "/" ? "" : u.pathname);
+  }
+
+  // --- the conversation list -------------------------------------------------------------
+  function upsert(session, extra) {
+    const prev = convs.get(session.id) || { unread: 0, lastMessage: null };
+    const next = Object.assign({}, prev, session, extra || {});
+    convs.set(session.id, next);
+    return next;
+  }
+
+  function sorted() {
+    return [...convs.values()].sort((a, b) =>
+      (a.status === b.status ? 0 : a.status === "active" ? -1 : 1)
+      || (b.lastActivity > a.lastActivity ? 1 : b.lastActivity < a.lastActivity ? -1 : 0)
+      || (b.id > a.id ? 1 : -1));
+  }
+
+  function renderItem(c) {
+    const descId = "d-" + c.id;
+    const link = el("a", { href: "#" + c.id, "aria-describedby": descId,
+      "aria-current": open && open.id === c.id ? "page" : null }, c.label);
+    const last = c.lastMessage;
+    const preview = last ? (last.sender === "visitor" ? "" : senderName(last) + ": ") + (last.text || "") : "";
+    const desc = el("p", { id: descId, class: "desc" },
+      c.unread > 0 ? el("span", { class: "badge" }, fmt("unread", { n: c.unread })) : null,
+      c.status === "closed" ? el("span", { class: "tag" }, T.closed) : null,
+      el("span", { class: "preview" }, preview),
+      el("span", { class: "meta" }, [c.projectName, pagePath(c.metadata && c.metadata.url)]
+        .filter(Boolean).join(" · ")));
+    return el("li", { class: "conv" + (c.unread > 0 ? " unread" : "") + (c.status === "closed" ? " closed" : ""),
+      "data-id": c.id }, link, desc);
+  }
+
+  function renderList() {
+    const list = $("conversations");
+    const focusedId = document.activeElement && document.activeElement.closest("#conversations li")
+      ? document.activeElement.closest("li").dataset.id : null;
+    const items = sorted().map(renderItem);
+    list.replaceChildren(...items);
+    $("list-empty").hidden = items.length > 0;
+    $("more").hidden = !cursors.closed;
+    if (focusedId) {
+      const again = list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] a`);
+      if (again) again.focus();
+    }
+    const unread = sorted().reduce((n, c) => n + (c.unread > 0 ? 1 : 0), 0);
+    document.title = (unread ? `(${unread}) ` : "") + T.inbox + " · PocketPing";
+  }
+
+  async function loadPage(status, cursor) {
+    const q = new URLSearchParams({ status, limit: "100" });
+    if (cursor) q.set("cursor", cursor);
+    const data = await api("GET", "/conversations?" + q);
+    for (const c of data.conversations) upsert(c);
+    return data.nextCursor;
+  }
+
+  async function loadList() {
+    let cursor = null;
+    let pages = 0;
+    do { cursor = await loadPage("active", cursor); pages += 1; } while (cursor && pages < 20);
+    cursors.closed = await loadPage("closed", null);
+    renderList();
+  }
+
+  // --- one conversation ----------------------------------------------------------------
+  function senderName(m) {
+    if (m.sender === "visitor") {
+      const c = convs.get(m.sessionId);
+      return c ? c.label : T.visitor;
+    }
+    if (m.sender === "ai") return T.aiSender;
+    const name = m.operatorName || T.inbox;
+    return m.source && m.source !== "inbox" && SOURCES[m.source]
+      ? fmt("via", { name, source: SOURCES[m.source] }) : name;
+  }
+
+  function renderMessage(m) {
+    if (m.kind === "notice") {
+      return el("li", { class: "notice", "data-seq": m.seq }, el("span", {}, m.text),
+        " ", el("time", { datetime: m.createdAt }, when(m.createdAt)));
+    }
+    if (m.kind === "event") {
+      return el("li", { class: "notice event", "data-seq": m.seq }, el("span", {}, fmt("event", { name: m.name })),
+        " ", el("code", {}, JSON.stringify(m.data || {})), " ", el("time", { datetime: m.createdAt }, when(m.createdAt)));
+    }
+    const deleted = Boolean(m.deletedAt);
+    return el("li", { class: "msg " + m.sender, "data-seq": m.seq, "data-id": m.id },
+      el("p", { class: "who" }, senderName(m), " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
+      el("p", { class: "text" + (deleted ? " deleted" : "") }, deleted ? "—" : m.text));
+  }
+
+  function addToTimeline(m) {
+    if (!open || m.sessionId !== open.id || open.items.has(m.seq)) return;
+    const timeline = $("timeline");
+    const li = renderMessage(m);
+    open.items.set(m.seq, li);
+    // Keep seq order even if a page and a live frame cross.
+    const after = [...timeline.children].find((n) => Number(n.dataset.seq) > m.seq);
+    timeline.insertBefore(li, after || null);
+    if (m.seq > open.lastSeq) open.lastSeq = m.seq;
+    timeline.scrollTop = timeline.scrollHeight;
+  }
+
+  function renderDetails(c) {
+    const meta = c.metadata || {};
+    const rows = [
+      [T.project, c.projectName],
+      [T.status, c.status === "active" ? T.active : T.closed],
+      [T.identityEmail, c.identity && c.identity.email],
+      [T.page, meta.url], [T.referrer, meta.referrer],
+      [T.browser, meta.browser], [T.os, meta.os], [T.device, meta.device],
+      [T.language, meta.language], [T.timezone, meta.timezone], [T.country, meta.country],
+      [T.started, c.createdAt && when(c.createdAt)],
+    ];
+    const out = [];
+    for (const [label, value] of rows) {
+      if (!value) continue;
+      const url = (label === T.page || label === T.referrer) && safeUrl(value);
+      out.push(el("dt", {}, label),
+        el("dd", {}, url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, value) : value));
+    }
+    $("details").replaceChildren(...out);
+  }
+
+  function renderHead(c) {
+    $("conversation-title").textContent = c.label;
+    const toggle = $("status-toggle");
+    toggle.textContent = c.status === "active" ? T.close : T.reopen;
+    $("ai-toggle").checked = Boolean(c.aiEnabled);
+    renderDetails(c);
+  }
+
+  async function fetchTimeline(after) {
+    let cursor = String(after);
+    while (cursor !== null && open) {
+      const id = open.id;
+      const data = await api("GET", `/conversations/${encodeURIComponent(id)}?after_seq=${cursor}&limit=500`);
+      if (!open || open.id !== id) return;
+      upsert(data.conversation);
+      for (const m of data.messages) addToTimeline(m);
+      cursor = data.nextCursor;
+    }
+  }
+
+  async function openConversation(id) {
+    if (open && open.id === id) return;
+    open = { id, lastSeq: 0, items: new Map() };
+    $("timeline").replaceChildren();
+    $("typing").textContent = "";
+    $("reply-error").textContent = "";
+    $("placeholder").hidden = true;
+    $("conversation").hidden = false;
+    const known = convs.get(id);
+    if (known) renderHead(known);
+    renderList();
+    try {
+      await fetchTimeline(0);
+    } catch (err) {
+      $("reply-error").textContent = fmt("failed", { reason: err.message });
+      return;
+    }
+    const c = convs.get(id);
+    if (c) { renderHead(c); renderList(); }
+    markRead();
+  }
+
+  function closeConversation() {
+    open = null;
+    $("conversation").hidden = true;
+    $("placeholder").hidden = false;
+    renderList();
+  }
+
+  function route() {
+    const id = decodeURIComponent(location.hash.slice(1));
+    if (id.startsWith("sess_")) openConversation(id); else closeConversation();
+  }
+
+  async function markRead() {
+    if (!open || document.visibilityState !== "visible") return;
+    const c = convs.get(open.id);
+    if (!c || open.lastSeq <= (c.operatorReadSeq || 0)) return;
+    const seq = open.lastSeq;
+    c.operatorReadSeq = seq;
+    c.unread = 0;
+    renderList();
+    try { await api("POST", `/conversations/${encodeURIComponent(open.id)}/read`, { seq }); } catch (_) { /* next time */ }
+  }
+
+  // --- live updates --------------------------------------------------------------------
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "message": {
+        const m = frame.message;
+        const prev = convs.get(m.sessionId);
+        const c = upsert(frame.session, m.kind === "message" ? { lastMessage: m } : {});
+        if (m.kind === "message" && m.sender === "visitor" && m.seq > (c.operatorReadSeq || 0)) {
+          c.unread = (prev ? prev.unread : 0) + 1;
+          if (open && open.id === m.sessionId) $("typing").textContent = "";
+        }
+        if (open && open.id === m.sessionId) {
+          if (m.seq > open.lastSeq + 1) fetchTimeline(open.lastSeq).catch(() => {});
+          else addToTimeline(m);
+          renderHead(c);
+          markRead();
+        }
+        renderList();
+        break;
+      }
+      case "session": {
+        const c = upsert(frame.session);
+        if (open && open.id === c.id) renderHead(c);
+        renderList();
+        break;
+      }
+      case "read": {
+        const c = convs.get(frame.sessionId);
+        if (!c) break;
+        if (frame.by === "operator") {
+          c.operatorReadSeq = Math.max(c.operatorReadSeq || 0, frame.seq);
+          if (frame.seq >= (c.lastSeq || 0)) c.unread = 0;
+        } else {
+          c.visitorReadSeq = Math.max(c.visitorReadSeq || 0, frame.seq);
+        }
+        renderList();
+        break;
+      }
+      case "typing": {
+        if (!open || open.id !== frame.sessionId) break;
+        const c = convs.get(frame.sessionId);
+        clearTimeout(typingTimer);
+        $("typing").textContent = frame.active ? fmt("typing", { name: c ? c.label : T.visitor }) : "";
+        if (frame.active) typingTimer = setTimeout(() => { $("typing").textContent = ""; }, TYPING_SHOWN_MS);
+        break;
+      }
+      case "message_changed": {
+        if (!open || open.id !== frame.sessionId) break;
+        const old = open.items.get(frame.message.seq);
+        if (old) {
+          const li = renderMessage(frame.message);
+          old.replaceWith(li);
+          open.items.set(frame.message.seq, li);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(scheme + location.host + "/inbox/ws");
+    ws.onmessage = (e) => {
+      let frame;
+      try { frame = JSON.parse(e.data); } catch (_) { return; }
+      if (frame.type === "ready") {
+        $("connection").textContent = "";
+        const again = wsAttempt > 0;
+        wsAttempt = 0;
+        // Subscribed first, then (re)read: nothing falls between the two.
+        loadList().then(() => { if (again && open) fetchTimeline(open.lastSeq).then(markRead); })
+          .catch((err) => { $("connection").textContent = fmt("failed", { reason: err.message }); });
+        return;
+      }
+      onFrame(frame);
+    };
+    ws.onclose = (e) => {
+      ws = null;
+      if (e.code === 4001) { location.reload(); return; }
+      $("connection").textContent = T.reconnecting;
+      wsAttempt += 1;
+      setTimeout(connect, Math.min(30000, 500 * 2 ** Math.min(wsAttempt, 6)));
+    };
+  }
+
+  // --- operator actions ----------------------------------------------------------------
+  let clientSeq = 0;
+  async function send(event) {
+    event.preventDefault();
+    const box = $("reply");
+    const text = box.value;
+    if (!open || !text.trim()) return;
+    const id = open.id;
+    const clientId = "inbox-" + Date.now().toString(36) + "-" + (clientSeq += 1);
+    const button = $("reply-form").querySelector("button");
+    button.disabled = true;
+    $("reply-error").textContent = "";
+    try {
+      const data = await api("POST", `/conversations/${encodeURIComponent(id)}/messages`, { text, clientId });
+      if (box.value === text) box.value = "";
+      sendTyping(false);
+      if (open && open.id === id) addToTimeline(data.message);
+    } catch (err) {
+      $("reply-error").textContent = fmt("failed", { reason: err.message });
+    } finally {
+      button.disabled = false;
+      box.focus();
+    }
+  }
+
+  function sendTyping(active) {
+    if (!open || !ws || ws.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    if (active && now - typingSentAt < 2000) return;
+    typingSentAt = active ? now : 0;
+    ws.send(JSON.stringify({ type: "typing", sessionId: open.id, active }));
+  }
+
+  async function toggleStatus() {
+    if (!open) return;
+    const c = convs.get(open.id);
+    const action = c && c.status === "closed" ? "reopen" : "close";
+    try {
+      const data = await api("POST", `/conversations/${encodeURIComponent(open.id)}/${action}`);
+      const next = upsert(data.session);
+      renderHead(next);
+      renderList();
+    } catch (err) {
+      $("reply-error").textContent = fmt("failed", { reason: err.message });
+    }
+  }
+
+  async function toggleAi() {
+    if (!open) return;
+    const box = $("ai-toggle");
+    try {
+      const data = await api("POST", `/conversations/${encodeURIComponent(open.id)}/ai`, { enabled: box.checked });
+      upsert(data.session);
+    } catch (err) {
+      box.checked = !box.checked;
+      $("reply-error").textContent = fmt("failed", { reason: err.message });
+    }
+  }
+
+  $("reply-form").addEventListener("submit", send);
+  $("reply").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit(); }
+  });
+  $("reply").addEventListener("input", () => sendTyping(true));
+  $("reply").addEventListener("blur", () => sendTyping(false));
+  $("status-toggle").addEventListener("click", toggleStatus);
+  $("ai-toggle").addEventListener("change", toggleAi);
+  $("more").addEventListener("click", async () => {
+    cursors.closed = await loadPage("closed", cursors.closed);
+    renderList();
+  });
+  document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("hashchange", route);
+  connect();
+  route();
+})();

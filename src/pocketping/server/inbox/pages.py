@@ -1,0 +1,222 @@
+"""``GET /inbox`` (sign-in form or the inbox), ``POST /inbox/login``, ``POST /inbox/logout``, assets.
+
+Server-rendered HTML; the inbox itself is driven by one small script (``assets/inbox.js``),
+no framework and no build step. Everything a visitor or an operator wrote is put in the
+page as text (escaped here, ``textContent`` in the script), never as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from pocketping.actions.logins import sign_in, sign_out
+from pocketping.core.operators import InboxLogin
+from pocketping.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from pocketping.server.inbox import security
+from pocketping.server.inbox.deps import optional_login, services
+from pocketping.server.inbox.strings import DEFAULT_LOCALE, strings
+from pocketping.server.static import load_asset, serve_asset
+
+router = APIRouter(include_in_schema=False)
+
+ASSETS = Path(__file__).parent / "assets"
+_MEDIA = {"inbox.js": "application/javascript; charset=utf-8", "inbox.css": "text/css; charset=utf-8"}
+MAX_FORM_BYTES = 8192
+
+_HEAD = """<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{title}</title>
+<link rel="stylesheet" href="/inbox/assets/inbox.css">
+"""
+
+_SIGN_IN = """<body class="signin">
+<main>
+<h1>{app}</h1>
+{alert}
+<form method="post" action="/inbox/login">
+<input type="hidden" name="csrf_token" value="{token}">
+<label for="email">{email}</label>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="{email_value}"
+ {autofocus_email}>
+<label for="password">{password}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"
+ {autofocus_password}>
+<button type="submit">{sign_in}</button>
+</form>
+<p class="hint">{hint}</p>
+</main>
+</body>
+</html>
+"""
+
+_APP = """<meta name="csrf-token" content="{csrf}">
+<script src="/inbox/assets/inbox.js" defer></script>
+</head>
+<body class="app">
+<header class="top">
+<h1>{inbox}</h1>
+<p id="connection" class="connection" role="status"></p>
+<p class="who">{signed_in_as} <strong>{who}</strong></p>
+<form method="post" action="/inbox/logout">
+<input type="hidden" name="csrf_token" value="{csrf}">
+<button type="submit" class="quiet">{sign_out}</button>
+</form>
+</header>
+<div class="layout">
+<nav class="list" aria-labelledby="list-title">
+<h2 id="list-title">{conversations}</h2>
+<p id="list-empty" class="empty" hidden>{no_conversations}</p>
+<ul id="conversations"></ul>
+<button type="button" id="more" class="quiet" hidden>{older}</button>
+</nav>
+<main id="main" class="conversation">
+<p id="placeholder" class="empty">{select}</p>
+<section id="conversation" aria-labelledby="conversation-title" hidden>
+<header class="conversation-head">
+<h2 id="conversation-title"></h2>
+<div class="actions">
+<label class="switch"><input type="checkbox" id="ai-toggle" role="switch"> {ai}</label>
+<button type="button" id="status-toggle"></button>
+</div>
+</header>
+<details class="details" open>
+<summary>{details}</summary>
+<dl id="details"></dl>
+</details>
+<ol id="timeline" class="timeline" role="log" aria-label="{messages}"></ol>
+<p id="typing" class="typing" role="status"></p>
+<form id="reply-form" class="reply">
+<label for="reply">{reply}</label>
+<textarea id="reply" name="text" rows="3" maxlength="{max_chars}" required></textarea>
+<button type="submit">{send}</button>
+<p id="reply-error" class="error" role="alert"></p>
+</form>
+</section>
+</main>
+</div>
+<script type="application/json" id="inbox-strings">{strings_json}</script>
+</body>
+</html>
+"""
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _page(title: str, body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    text = _HEAD.format(lang=DEFAULT_LOCALE, title=_esc(title)) + body
+    return HTMLResponse(text, status_code=status, headers={**security.PAGE_HEADERS, **(headers or {})})
+
+
+def _json_for_script(data: object) -> str:
+    # Inside <script type="application/json">, only "<" could end the element early.
+    return orjson.dumps(data).decode().replace("<", "\\u003c")
+
+
+def _sign_in_page(request: Request, *, alert: str = "", email: str = "", status: int = 200,
+                  headers: dict[str, str] | None = None) -> HTMLResponse:
+    t = strings()
+    token = security.read_cookie(request, security.FORM_COOKIE) or security.new_form_token()
+    body = _SIGN_IN.format(
+        app=_esc(t["app"]), alert=f'<p class="error" role="alert">{_esc(alert)}</p>' if alert else "",
+        token=_esc(token), email=_esc(t["email"]), password=_esc(t["password"]), sign_in=_esc(t["signIn"]),
+        email_value=_esc(email), hint=_esc(t["signInHint"]),
+        autofocus_email="" if email else "autofocus", autofocus_password="autofocus" if email else "")
+    response = _page(f"{t['signIn']} · {t['app']}", "</head>\n" + body, status, headers)
+    # The same token for every tab until it is used, so two open sign-in tabs both work.
+    security.set_cookie(response, request, security.FORM_COOKIE, token, max_age=86400, same_site="strict")
+    return response
+
+
+def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
+    svc = services(request)
+    t = strings()
+    body = _APP.format(
+        csrf=_esc(security.csrf_token(svc, login)), inbox=_esc(t["inbox"]), signed_in_as=_esc(t["signedInAs"]),
+        who=_esc(login.operator.email), sign_out=_esc(t["signOut"]), conversations=_esc(t["conversations"]),
+        no_conversations=_esc(t["noConversations"]), older=_esc(t["olderConversations"]),
+        select=_esc(t["selectConversation"]), ai=_esc(t["ai"]), details=_esc(t["details"]),
+        messages=_esc(t["messages"]), reply=_esc(t["reply"]), send=_esc(t["send"]),
+        max_chars=svc.settings.max_text_chars, strings_json=_json_for_script(t))
+    return _page(f"{t['inbox']} · PocketPing", body)
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox(request: Request) -> HTMLResponse:
+    login = await optional_login(request)
+    if login is None:
+        return _sign_in_page(request)
+    return _app_page(request, login)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise InvalidInput("send the form as application/x-www-form-urlencoded", code="invalid_input")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise InvalidInput("the form is too large", code="invalid_input")
+    parsed = parse_qs(body.decode(errors="replace"), keep_blank_values=True, max_num_fields=10)
+    return {key: values[0] for key, values in parsed.items()}
+
+
+@router.post("/inbox/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    t = strings()
+    try:
+        security.check_origin(request)
+        form = await _form(request)
+        security.check_form_token(request, form.get("csrf_token"))
+    except (Forbidden, InvalidInput):
+        return _sign_in_page(request, alert=t["formExpired"], status=403)
+    email = form.get("email", "")[:320]
+    try:
+        signed = await sign_in(services(request), email, form.get("password", ""), ip=security.client_ip(request))
+    except RateLimited as exc:
+        minutes = max(1, int(exc.retry_after // 60 + 1))
+        return _sign_in_page(request, alert=t["rateLimited"].format(minutes=minutes), email=email, status=429,
+                             headers={"Retry-After": str(max(1, int(exc.retry_after + 0.999)))})
+    except Unauthorized:
+        return _sign_in_page(request, alert=t["wrongCredentials"], email=email, status=401)
+    response = RedirectResponse("/inbox", status_code=303, headers={"Cache-Control": "no-store"})
+    security.set_cookie(response, request, security.SESSION_COOKIE, signed.token,
+                        max_age=services(request).settings.inbox_session_hours * 3600)
+    security.clear_cookie(response, request, security.FORM_COOKIE)
+    return response
+
+
+@router.post("/inbox/logout")
+async def logout(request: Request) -> Response:
+    security.check_origin(request)
+    try:
+        form = await _form(request)
+    except InvalidInput:
+        form = {}  # then the CSRF check below refuses it
+    login = await optional_login(request)
+    if login is not None:
+        security.check_csrf(services(request), login, form.get("csrf_token"))
+        await sign_out(services(request), login.id)
+    response = RedirectResponse("/inbox", status_code=303, headers={"Cache-Control": "no-store"})
+    security.clear_cookie(response, request, security.SESSION_COOKIE)
+    return response
+
+
+@router.get("/inbox/assets/{name}")
+async def asset(name: str, request: Request) -> Response:
+    media = _MEDIA.get(name)
+    found = load_asset(name, media, ASSETS) if media else None
+    if found is None:
+        raise NotFound("no such inbox asset", code="not_found")
+    return serve_asset(request, found, "no-cache")

@@ -1,0 +1,222 @@
+"""The operator WebSocket at ``/inbox/ws``: live updates for the inbox page.
+
+Authenticated by the sign-in cookie; the ``Origin`` header must be our own (a page on
+another site cannot open it with the operator's cookie). It carries only the events of the
+operator's projects, counts as operator presence while open, and is closed with 4001 when
+the sign-in ends (sign-out, password reset, operator removed). Changes go through the
+JSON API, with its CSRF token; the only frames a page sends here are ``typing`` and ``ping``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from pocketping.actions import inbox as inbox_actions
+from pocketping.actions.logins import find_login, find_signed_in
+from pocketping.core.operators import InboxLogin
+from pocketping.errors import PocketPingError
+from pocketping.hub import Event
+from pocketping.server.inbox import security
+from pocketping.server.inbox.views import session_json
+from pocketping.services import Services
+from pocketping.store import inbox as inbox_repo
+
+log = logging.getLogger(__name__)
+
+CLOSE_SIGNED_OUT = 4001
+CLOSE_ORIGIN = 4003
+MAX_FRAME = 4096
+TYPING_MIN_INTERVAL = 2.0
+
+_SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified"}
+_MESSAGE_EVENTS = {"message.created", "notice.created"}
+_EVENT_EVENTS = {"event.triggered", "event.emitted"}
+
+
+class InboxSockets:
+    """Every open operator socket of this process, so configuration changes reach them."""
+
+    def __init__(self) -> None:
+        self.open: set[OperatorSocket] = set()
+
+    async def refresh_all(self) -> None:
+        for sock in list(self.open):
+            try:
+                await sock.refresh()
+            except Exception:
+                log.exception("could not refresh an operator socket")
+
+
+class OperatorSocket:
+    def __init__(self, ws: WebSocket, svc: Services, login: InboxLogin) -> None:
+        self.ws = ws
+        self.svc = svc
+        self.login = login
+        self.queue: asyncio.Queue[Event | bytes | None] = asyncio.Queue()
+        self.names: dict[str, str] = {}
+        self._subscriptions: dict[str, Callable[[], None]] = {}
+        self._typing_at: dict[str, float] = {}
+        self.closed = asyncio.Event()
+
+    # --- subscriptions -------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+
+    async def _subscribe(self) -> None:
+        wanted = set(self.login.project_ids)
+        for project_id in list(self._subscriptions):
+            if project_id not in wanted:
+                self._subscriptions.pop(project_id)()
+        for project_id in wanted - set(self._subscriptions):
+            self._subscriptions[project_id] = self.svc.hub.subscribe_project(project_id, self._on_event)
+        async with self.svc.db.read() as tx:
+            self.names = await inbox_repo.project_names(tx, self.login.project_ids)
+
+    def _unsubscribe(self) -> None:
+        for unsubscribe in self._subscriptions.values():
+            unsubscribe()
+        self._subscriptions.clear()
+
+    async def refresh(self) -> None:
+        """Re-read the sign-in: close if it ended, follow changes to the operator's projects."""
+        login = await find_login(self.svc, self.login.id)
+        if login is None:
+            await self._close(CLOSE_SIGNED_OUT, "signed out")
+            return
+        self.login = login
+        await self._subscribe()
+
+    # --- translation ---------------------------------------------------------------------
+    def _frame(self, event: Event) -> dict[str, Any] | None:
+        if event.project_id not in self.names:
+            return None  # not (or no longer) one of the operator's projects
+        name = self.names[event.project_id]
+        data = event.data
+        if event.type in _MESSAGE_EVENTS:
+            return {"type": "message", "session": session_json(data["session"], name), "message": data["message"]}
+        if event.type in _EVENT_EVENTS:
+            return {"type": "message", "session": session_json(data["session"], name),
+                    "message": {**data["event"], "kind": "event", "source": event.origin or "api"}}
+        if event.type in _SESSION_EVENTS:
+            return {"type": "session", "session": session_json(data["session"], name)}
+        if event.type == "read":
+            return {"type": "read", "sessionId": event.session_id, "by": data.get("by"), "seq": data.get("seq")}
+        if event.type == "typing" and data.get("sender") == "visitor":
+            return {"type": "typing", "sessionId": event.session_id, "active": bool(data.get("active"))}
+        if event.type.startswith("message.") and isinstance(data.get("message"), dict):
+            return {"type": "message_changed", "sessionId": event.session_id, "message": data["message"]}
+        return None
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, Event):
+                frame = self._frame(item)
+                if frame is None:
+                    continue
+                data = orjson.dumps(frame)
+            else:
+                data = item
+            try:
+                await self.ws.send_text(data.decode())
+            except Exception:
+                self.closed.set()
+                return
+
+    # --- presence ------------------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        # Often enough that presence never lapses while the inbox is open.
+        interval = max(1.0, min(60.0, self.svc.settings.presence_timeout_seconds / 3))
+        while True:
+            try:
+                await inbox_actions.operator_active(self.svc, self.login.project_ids)
+            except Exception:
+                log.exception("could not record operator presence")
+            await self.svc.clock.sleep(interval)
+            await self.refresh()
+
+    # --- receiving -----------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text") or ""
+            if len(text) > MAX_FRAME:
+                continue
+            try:
+                frame = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(frame, dict):
+                continue
+            if frame.get("type") == "ping":
+                self.queue.put_nowait(orjson.dumps({"type": "pong", "t": frame.get("t")}))
+            elif frame.get("type") == "typing":
+                await self._typing(frame)
+
+    async def _typing(self, frame: dict[str, Any]) -> None:
+        session_id, active = frame.get("sessionId"), bool(frame.get("active", True))
+        if not isinstance(session_id, str):
+            return
+        now = self.svc.clock.now().timestamp()
+        if active and now - self._typing_at.get(session_id, 0.0) < TYPING_MIN_INTERVAL:
+            return
+        self._typing_at[session_id] = now if active else 0.0
+        try:
+            session = await inbox_actions.access_session(self.svc, self.login, session_id)
+        except PocketPingError:
+            return
+        inbox_actions.typing(self.svc, self.login, session, active)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
+        self.closed.set()
+
+    async def run(self) -> None:
+        await self._subscribe()
+        self.queue.put_nowait(orjson.dumps({"type": "ready", "operator": self.login.operator.to_api(),
+                                            "projects": [{"id": p, "name": n} for p, n in self.names.items()]}))
+        tasks = [asyncio.create_task(self._write_loop()), asyncio.create_task(self._heartbeat()),
+                 asyncio.create_task(self._read_loop()), asyncio.create_task(self.closed.wait())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._unsubscribe()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def operator_socket(ws: WebSocket) -> None:
+    svc: Services = ws.app.state.svc
+    if not security.origin_ok(ws, required=True):
+        await ws.close(CLOSE_ORIGIN)  # before accepting: the handshake is refused (HTTP 403)
+        return
+    await ws.accept()
+    login = await find_signed_in(svc, security.read_cookie(ws, security.SESSION_COOKIE))
+    if login is None:
+        with contextlib.suppress(Exception):
+            await ws.close(CLOSE_SIGNED_OUT, "sign in first")
+        return
+    sockets: InboxSockets = svc.extras.setdefault("inbox_sockets", InboxSockets())
+    sock = OperatorSocket(ws, svc, login)
+    sockets.open.add(sock)
+    try:
+        await sock.run()
+    finally:
+        sockets.open.discard(sock)
+        with contextlib.suppress(Exception):
+            await ws.close()
