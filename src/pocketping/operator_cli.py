@@ -9,6 +9,8 @@ import typer
 
 from pocketping.cli import JsonOpt, emit, fail, run, settings
 from pocketping.core.operators import Operator
+from pocketping.demo import DEMO_EXTRAS
+from pocketping.services import Services
 
 app = typer.Typer(help="Operators of the web inbox (/inbox): add, list, remove, reset a password.",
                   no_args_is_help=True)
@@ -105,3 +107,20 @@ def reset_password(email: str, password_stdin: PasswordStdin = False, as_json: J
     password = _read_password(as_json) if password_stdin else None
     operator, generated = run(lambda svc: reset(svc, email, password), as_json)
     _created(operator, generated, as_json, "has a new password")
+
+
+async def _demo_operator(svc: Services, info: dict[str, Any]) -> None:
+    from pocketping.actions.operators import ensure_demo_operator
+
+    operator, password = await ensure_demo_operator(svc, info["projectId"])
+    info["operator"] = {"email": operator.email, "password": password}
+    lines = info.setdefault("extraLines", [])
+    if password is not None:
+        lines += ["", "Demo operator for the inbox (shown once):", f"  email:    {operator.email}",
+                  f"  password: {password}"]
+    else:
+        lines += ["", f"Demo operator for the inbox: {operator.email} (password shown on first run; "
+                      f"new one: pocketping operator reset-password {operator.email})"]
+
+
+DEMO_EXTRAS.append(_demo_operator)

@@ -1,12 +1,12 @@
-"""The built-in web inbox: ``GET /inbox``, its JSON API, its WebSocket, and the demo operator.
+"""The built-in web inbox: ``GET /inbox``, its JSON API and its WebSocket.
 
-Importing this module plugs it in (see ``pocketping.features``).
+Importing this module plugs it in (see ``pocketping.features``). The operator CLI and the
+demo operator live in ``pocketping.operator_cli``, so the server process never imports the CLI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -27,26 +27,10 @@ async def _start(svc: Services, app: FastAPI) -> Callable[[], Awaitable[None]] |
     return None
 
 
-async def _demo_operator(svc: Services, info: dict[str, Any]) -> None:
-    from pocketping.actions.operators import ensure_demo_operator
-
-    operator, password = await ensure_demo_operator(svc, info["projectId"])
-    info["operator"] = {"email": operator.email, "password": password}
-    lines = info.setdefault("extraLines", [])
-    if password is not None:
-        lines += ["", "Demo operator for the inbox (shown once):", f"  email:    {operator.email}",
-                  f"  password: {password}"]
-    else:
-        lines += ["", f"Demo operator for the inbox: {operator.email} (password shown on first run; "
-                      f"new one: pocketping operator reset-password {operator.email})"]
-
-
 def _register() -> None:
-    from pocketping import demo
     from pocketping.server import app
 
     app.STARTUP_HOOKS.append(_start)
-    demo.DEMO_EXTRAS.append(_demo_operator)
 
 
 _register()

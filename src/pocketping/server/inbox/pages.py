@@ -34,8 +34,9 @@ _HEAD = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/inbox/assets/inbox.css">
 """
 
