@@ -32,6 +32,8 @@ async def test_live_events_arrive_for_own_projects_only(server, project):
         assert frame["session"]["id"] == mine.session_id
         assert frame["session"]["label"] == f"Visitor {mine.welcome['visitorId'][-6:]}"
         assert frame["session"]["projectName"] == "Test"
+        # The visitor sees that the team has it.
+        assert await mine.expect("delivered") == {"type": "delivered", "seq": 1}
         # Closing shows up as a session change and a notice.
         await client.post(f"/conversations/{mine.session_id}/close")
         assert (await sock.expect("session"))["session"]["status"] == "closed"

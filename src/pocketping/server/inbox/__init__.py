@@ -19,7 +19,7 @@ async def _start(svc: Services, app: FastAPI) -> Callable[[], Awaitable[None]] |
     app.include_router(pages.router)
     app.include_router(api.router)
     app.add_api_websocket_route("/inbox/ws", socket.operator_socket)
-    sockets: socket.InboxSockets = svc.extras.setdefault("inbox_sockets", socket.InboxSockets())
+    sockets = svc.extras["inbox_sockets"] = socket.InboxSockets(svc)
     watcher = svc.extras.get("config_watcher")
     if watcher is not None:
         # Operators added, removed or given a new password with the CLI: open inboxes follow.

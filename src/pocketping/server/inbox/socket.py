@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -43,8 +44,23 @@ _EVENT_EVENTS = {"event.triggered", "event.emitted"}
 class InboxSockets:
     """Every open operator socket of this process, so configuration changes reach them."""
 
-    def __init__(self) -> None:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
         self.open: set[OperatorSocket] = set()
+        self._delivered: OrderedDict[str, None] = OrderedDict()
+
+    def delivered(self, event: Event) -> None:
+        """A visitor message reached an operator's open inbox: the widget shows it as delivered
+        (once per message, however many operators have the inbox open)."""
+        message = event.data.get("message") or {}
+        if message.get("sender") != "visitor" or event.session_id is None or message.get("id") in self._delivered:
+            return
+        self._delivered[message["id"]] = None
+        while len(self._delivered) > 10_000:
+            self._delivered.popitem(last=False)
+        self.svc.hub.publish(Event("message.delivered", event.project_id, event.session_id,
+                                   data={"messageId": message["id"], "seq": message["seq"]},
+                                   widget_frame={"type": "delivered", "seq": message["seq"]}, origin="inbox"))
 
     async def refresh_all(self) -> None:
         for sock in list(self.open):
@@ -55,9 +71,10 @@ class InboxSockets:
 
 
 class OperatorSocket:
-    def __init__(self, ws: WebSocket, svc: Services, login: InboxLogin) -> None:
+    def __init__(self, ws: WebSocket, svc: Services, login: InboxLogin, sockets: InboxSockets) -> None:
         self.ws = ws
         self.svc = svc
+        self.sockets = sockets
         self.login = login
         self.queue: asyncio.Queue[Event | bytes | None] = asyncio.Queue()
         self.names: dict[str, str] = {}
@@ -119,18 +136,22 @@ class OperatorSocket:
             item = await self.queue.get()
             if item is None:
                 return
-            if isinstance(item, Event):
-                frame = self._frame(item)
+            event = item if isinstance(item, Event) else None
+            if event is not None:
+                frame = self._frame(event)
                 if frame is None:
                     continue
                 data = orjson.dumps(frame)
             else:
+                assert isinstance(item, bytes)
                 data = item
             try:
                 await self.ws.send_text(data.decode())
             except Exception:
                 self.closed.set()
                 return
+            if event is not None and event.type == "message.created":
+                self.sockets.delivered(event)
 
     # --- presence ------------------------------------------------------------------------
     async def _heartbeat(self) -> None:
@@ -211,8 +232,8 @@ async def operator_socket(ws: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await ws.close(CLOSE_SIGNED_OUT, "sign in first")
         return
-    sockets: InboxSockets = svc.extras.setdefault("inbox_sockets", InboxSockets())
-    sock = OperatorSocket(ws, svc, login)
+    sockets: InboxSockets = svc.extras["inbox_sockets"]
+    sock = OperatorSocket(ws, svc, login, sockets)
     sockets.open.add(sock)
     try:
         await sock.run()
