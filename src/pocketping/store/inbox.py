@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from pocketping.core.models import Message, Session
 from pocketping.store.db import Tx
 from pocketping.store.schema import messages, projects, sessions
-from pocketping.store.sessions import _message, _session
+from pocketping.store.sessions import _message, page_by_activity
 
 
 async def list_conversations(tx: Tx, project_ids: tuple[str, ...], *, status: str, limit: int,
@@ -24,12 +24,7 @@ async def list_conversations(tx: Tx, project_ids: tuple[str, ...], *, status: st
         return []
     query = select(sessions).where(sessions.c.project_id.in_(project_ids), sessions.c.status == status,
                                    sessions.c.first_message_at.is_not(None))
-    if before:
-        at, sid = before
-        query = query.where(or_(sessions.c.last_activity < at,
-                                and_(sessions.c.last_activity == at, sessions.c.id < sid)))
-    query = query.order_by(sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
-    return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+    return await page_by_activity(tx, query, limit=limit, before=before)
 
 
 async def unread_counts(tx: Tx, session_ids: list[str]) -> dict[str, int]:

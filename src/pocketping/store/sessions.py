@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Identity, Message, Session
@@ -74,6 +74,12 @@ async def list_sessions(tx: Tx, project_id: str, *, status: str | None, limit: i
     query = select(sessions).where(sessions.c.project_id == project_id)
     if status:
         query = query.where(sessions.c.status == status)
+    return await page_by_activity(tx, query, limit=limit, before=before)
+
+
+async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
+                           before: tuple[datetime, str] | None) -> list[Session]:
+    """One page of sessions, most recently active first, after the (last_activity, id) cursor."""
     if before:
         at, sid = before
         query = query.where(or_(sessions.c.last_activity < at,
