@@ -24,11 +24,27 @@ services:
 browser:
 	@scripts/ensure-chromium.sh
 
-test: setup services browser
+test: setup services browser widget-check
 	$(PY) -m pytest -q
 
 test-fast: setup
 	POCKETPING_TEST_BACKENDS=sqlite $(PY) -m pytest -q -x -m "not browser and not slow"
+
+# The widget (TypeScript -> one minified IIFE). Its built bundle is committed, so `make serve`
+# never needs Node.js; `make widget-check` proves the committed bundle is a fresh build and
+# within the size budget (10,240 bytes gzipped).
+WIDGET_NPM := widget/node_modules/.installed
+
+$(WIDGET_NPM): widget/package.json widget/package-lock.json
+	@scripts/ensure-node.sh
+	cd widget && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WIDGET_NPM)
+
+widget: $(WIDGET_NPM)
+	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs
+
+widget-check: $(WIDGET_NPM)
+	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs --check
 
 lint: setup
 	$(VENV)/bin/ruff check src tests

@@ -10,6 +10,7 @@ from typing import Any
 from pocketping import ids, tokens
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
+from pocketping.core.rules import check_email
 from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound
 from pocketping.hub import Event
@@ -143,6 +144,23 @@ async def identify(svc: Services, project: Project, session_id: str, payload: di
         await repo.update_session(tx, session_id, identity=identity)
         session = await repo.get_session(tx, project.id, session_id)
         tx.emit(session_event("visitor.identified", session))
+        return session
+
+
+async def leave_contact(svc: Services, project: Project, session_id: str, email: Any) -> Session:
+    """The offline form: the visitor leaves an email to be answered at. It goes into the session's
+    identity (encrypted at rest); an identity the site's backend verified keeps its own email."""
+    email = check_email(email)
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project.id, session_id, for_update=True)
+        current = session.identity
+        if current is None:
+            identity = {"id": session.visitor_id, "email": email, "name": None, "traits": {}, "verified": False}
+        else:
+            identity = {**current.to_api(), "email": current.email if current.verified and current.email else email}
+        await repo.update_session(tx, session_id, identity=identity)
+        session = await repo.get_session(tx, project.id, session_id)
+        tx.emit(session_event("visitor.identified", session, contact=True))
         return session
 
 

@@ -16,6 +16,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 MAX_EVENT_DATA_BYTES = 8192
 MAX_OPERATOR_NAME = 100
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 def normalize_origin(value: str) -> str:
@@ -108,6 +109,14 @@ def check_operator_name(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_OPERATOR_NAME:
         raise InvalidInput(f"operatorName must be 1-{MAX_OPERATOR_NAME} characters", code="invalid_operator_name")
     return value.strip()
+
+
+def check_email(value: Any) -> str:
+    """An email address a visitor typed (one @, a dot in the domain, at most 320 characters)."""
+    email = value.strip() if isinstance(value, str) else ""
+    if len(email) > 320 or not EMAIL.match(email):
+        raise InvalidInput("email must look like name@example.com", code="invalid_email")
+    return email
 
 
 def check_widget_setting(key: str, value: Any) -> Any:

@@ -308,6 +308,13 @@ class WidgetConnection:
         self.session = session
         self.send(_frame({"type": "identified", "identity": session.identity.to_api() if session.identity else None}))
 
+    async def on_contact(self, frame: dict[str, Any]) -> None:
+        assert self.session is not None and self.project is not None
+        self._rate_check()
+        session = await session_actions.leave_contact(self.svc, self.project, self.session.id, frame.get("email"))
+        self.session = session
+        self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         self.send(_frame({"type": "pong", "t": frame.get("t")}))
 
@@ -321,6 +328,7 @@ _HANDLERS = {
     "typing": WidgetConnection.on_typing,
     "read": WidgetConnection.on_read,
     "identify": WidgetConnection.on_identify,
+    "contact": WidgetConnection.on_contact,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }

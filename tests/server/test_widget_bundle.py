@@ -1,0 +1,73 @@
+"""The shipped widget bundle: within budget, served with ETag, caching and compression."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from pathlib import Path
+
+import brotli
+import httpx
+import pytest
+
+from pocketping.server.static import accepted_encodings
+
+BUNDLE = Path(__file__).parents[2] / "src" / "pocketping" / "server" / "static" / "widget.js"
+BUDGET = 10_240  # bytes, gzipped (docs/widget.md, README)
+
+
+def test_bundle_is_within_the_size_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    body = BUNDLE.read_bytes()
+    gz = len(gzip.compress(body, 9, mtime=0))
+    br = len(brotli.compress(body, quality=11))
+    with capsys.disabled():
+        print(f"\nwidget.js: {len(body)} bytes minified, {gz} bytes gzipped, {br} bytes brotli (budget {BUDGET})")
+    assert gz <= BUDGET
+
+
+def test_bundle_is_self_contained() -> None:
+    text = BUNDLE.read_text()
+    # No eval, no inline handlers, no HTML parsing of text, nothing fetched from elsewhere.
+    for forbidden in ("eval(", "new Function", "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                      "@import", "fonts.googleapis", "setAttribute(\"on"):
+        assert forbidden not in text, forbidden
+    assert re.findall(r"https?://[^\"'`\s)]+", text) == ["http://www.w3.org/2000/svg"]
+
+
+async def test_served_with_etag_cache_control_and_compression(server) -> None:
+    body = BUNDLE.read_bytes()
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        plain = await client.get("/widget.js", headers={"Accept-Encoding": "identity"})
+        assert plain.status_code == 200
+        assert plain.content == body
+        assert plain.headers["content-type"] == "application/javascript; charset=utf-8"
+        assert plain.headers["etag"] == '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        assert "max-age" in plain.headers["cache-control"]
+        assert "content-encoding" not in plain.headers
+
+        gz = await client.get("/widget.js", headers={"Accept-Encoding": "gzip"})
+        assert gz.headers["content-encoding"] == "gzip" and gz.content == body  # httpx decodes it
+        br = await client.get("/widget.js", headers={"Accept-Encoding": "gzip, br"})
+        assert br.headers["content-encoding"] == "br"
+        refused = await client.get("/widget.js", headers={"Accept-Encoding": "br;q=0, gzip"})
+        assert refused.headers["content-encoding"] == "gzip"
+
+        again = await client.get("/widget.js", headers={"If-None-Match": plain.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+
+
+def test_accepted_encodings() -> None:
+    assert accepted_encodings("gzip, deflate, br") == {"gzip", "deflate", "br"}
+    assert accepted_encodings("br;q=0, gzip;q=0.5") == {"gzip"}
+    assert "br" not in accepted_encodings("br;q=bogus")
+
+
+async def test_demo_page_embeds_the_widget_in_two_lines(server) -> None:
+    from pocketping.actions.projects import ensure_demo_project
+
+    project, _ = await server.acall(ensure_demo_project(server.services))
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        page = (await client.get("/demo")).text
+    assert f'<script src="{server.base_url}/widget.js" defer></script>' in page
+    assert f'PocketPing.init({{ publicKey: "{project.public_key}" }})' in page

@@ -1,0 +1,463 @@
+// The chat: one shadow root, the conversation state, and the widget protocol (docs/protocol.md).
+
+import CSS from "./widget.css"
+import { doc, h, icon, on } from "./dom"
+import { pickLocale, rtl, strings, T } from "./i18n"
+import { md } from "./md"
+import { connect } from "./transport"
+
+export interface Options {
+  publicKey: string
+  serverUrl?: string
+  primaryColor?: string
+  operatorName?: string
+  welcomeMessage?: string
+  position?: string
+  locale?: string
+  open?: boolean
+  theme?: string
+}
+
+export type Frame = Record<string, any>
+
+export interface Widget {
+  open(v: boolean, focus?: boolean): void
+  isOpen(): boolean
+  queue(f: Frame): void
+  destroy(): void
+}
+
+/** A row of the conversation: a message or a notice (also our own message while pending). */
+interface Item {
+  id?: string
+  seq?: number
+  kind: string
+  sender: string
+  text?: string
+  name?: string
+  operatorName?: string
+  createdAt?: string
+  clientId?: string
+  deletedAt?: string
+  failed?: boolean
+  el?: HTMLElement
+  st?: HTMLElement
+}
+
+const CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"
+const X = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z"
+const SEND = "M3 20.5V14l9-2-9-2V3.5L22 12z"
+const OVERRIDES = ["primaryColor", "operatorName", "welcomeMessage", "position", "locale"] as const
+
+export const cid = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 10)
+
+export function mount(o: Options, emit: (type: string, arg?: unknown) => void, fire: (f: Frame) => void,
+                      early: Frame[]): Widget {
+  const key = "pocketping:" + o.publicKey
+  const store: Frame = load()
+  const overrides: Frame = {}
+  for (const k of OVERRIDES) if (o[k]) overrides[k] = o[k]
+  let settings: Frame = overrides
+  let outbox: Frame[] = store.q || []
+  const once: Frame = {}
+  let sentNow = new Set<string>()
+  const done = new Set<string>()
+  let items: Item[] = []
+  let sid = ""
+  let lastSeq = 0
+  let vread = 0
+  let oread = 0
+  let dseq = 0
+  let evtMark = store.e || 0
+  let ready = false
+  let live = false
+  let isOpen = false
+  let online = true
+  let unread = 0
+  let thanks = ""
+  let locale = ""
+  let S = strings("en")
+  let typingAt = 0
+  let idle = 0
+  let typingOff = 0
+
+  // --- the DOM ------------------------------------------------------------------------------
+  const host = h("div", { id: "pocketping-root" })
+  const root = host.attachShadow({ mode: "open" })
+  try {
+    const sheet = new CSSStyleSheet()
+    sheet.replaceSync(CSS)
+    root.adoptedStyleSheets = [sheet]
+  } catch {
+    root.append(h("style", null, CSS)) // browsers without constructable stylesheets
+  }
+  const openIcon = icon(CHAT)
+  const shutIcon = icon(X)
+  const badge = h("span", { className: "k", "aria-hidden": "true" })
+  const launcher = h("button", { className: "l", type: "button", "aria-haspopup": "dialog", "aria-controls": "p" },
+                     openIcon, shutIcon, badge)
+  const title = h("h2")
+  const status = h("div")
+  const minimize = h("button", { className: "x", type: "button" }, icon(X))
+  const welcome = h("div", { className: "b" })
+  const log = h("div", { className: "m", role: "log", "aria-live": "polite" }, h("div", { className: "r" }, welcome))
+  const typing = h("div", { className: "y", hidden: true })
+  const awayText = h("p")
+  const email = h("input", { type: "email", required: true, autocomplete: "email" })
+  const notify = h("button")
+  const away = h("form", { className: "o" }, awayText, email, notify)
+  const ta = h("textarea", { rows: 1 })
+  const send = h("button", null, icon(SEND))
+  const composer = h("form", null, ta, send)
+  const panel = h("div", { className: "p", id: "p", role: "dialog", hidden: true },
+                  h("header", null, h("div", null, title, status), minimize), log, typing, away, composer)
+  root.append(launcher, panel)
+  const attach = () => doc.body.append(host)
+  doc.body ? attach() : on(doc, "DOMContentLoaded", attach)
+
+  const mq = matchMedia("(prefers-color-scheme: dark)")
+  const vv = visualViewport
+  const dark = () => host.classList.toggle("d", o.theme == "dark" || (o.theme != "light" && mq.matches))
+  // Full screen on phones: follow the visual viewport, so the on-screen keyboard never hides the composer.
+  const fit = () => {
+    const small = vv && innerWidth <= 480
+    panel.style.height = small ? vv!.height + "px" : ""
+    panel.style.top = small ? vv!.offsetTop + "px" : ""
+  }
+  const offs = [
+    on(mq, "change", dark),
+    on(doc, "visibilitychange", () => markRead()),
+    on(launcher, "click", () => setOpen(!isOpen, true)),
+    on(minimize, "click", () => setOpen(false)),
+    on(root, "keydown", (e: KeyboardEvent) => e.key == "Escape" && isOpen && setOpen(false)),
+    on(ta, "keydown", (e: KeyboardEvent) => {
+      if (e.key == "Enter" && !e.shiftKey && !e.isComposing) submit(e)
+    }),
+    on(ta, "input", () => {
+      grow()
+      const now = Date.now()
+      if (ta.value && now - typingAt > 2e3) typingAt = now, link.send({ type: "typing", active: true })
+      clearTimeout(idle)
+      idle = setTimeout(stopTyping, 3e3) as unknown as number
+    }),
+    on(composer, "submit", submit),
+    on(away, "submit", (e: Event) => {
+      e.preventDefault()
+      once.contact = { type: "contact", email: email.value.trim() }
+      flush()
+    }),
+  ]
+  vv && offs.push(on(vv, "resize", fit), on(vv, "scroll", fit))
+
+  // --- protocol ---------------------------------------------------------------------------
+  const link = connect(
+    (o.serverUrl || "").replace(/^http/, "ws").replace(/\/*$/, "/ws"),
+    () => ({
+      type: "hello",
+      publicKey: o.publicKey,
+      token: store.t,
+      lastSeq,
+      metadata: {
+        url: location.href,
+        referrer: doc.referrer,
+        title: doc.title,
+        language: navigator.language,
+        timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        screen: screen.width + "x" + screen.height,
+      },
+    }),
+    frame,
+    (fatal) => {
+      ready = false
+      if (fatal) host.style.display = "none" // a wrong key or origin: only the site owner can fix it
+      refresh()
+    },
+  )
+
+  function frame(f: Frame) {
+    const t = f.type
+    if (t == "welcome") {
+      if (sid && sid != f.sessionId) reset()
+      sid = f.sessionId
+      store.t = f.token
+      save()
+      sentNow = new Set()
+      vread = Math.max(vread, f.visitorReadSeq)
+      oread = Math.max(oread, f.operatorReadSeq)
+      online = f.online
+      settings = { ...f.settings, ...overrides }
+      ta.maxLength = f.limits?.maxTextChars || 4000
+      apply()
+    } else if (t == "synced") {
+      ready = live = true
+      flush()
+      markRead()
+    } else if (t == "message") onMessage(f.message)
+    else if (t == "message_updated" || t == "message_deleted") {
+      const m = find((x) => x.id == f.message.id)
+      m && (Object.assign(m, f.message), row(m))
+    } else if (t == "ack") {
+      dequeue(f.clientId)
+      const m = find((x) => x.clientId == f.clientId)
+      if (m && !m.seq) (m.id = f.id), (m.createdAt = f.createdAt), place(m, f.seq)
+    } else if (t == "event") {
+      lastSeq = Math.max(lastSeq, f.seq)
+      if (f.seq > evtMark) (evtMark = f.seq), save(), fire(f)
+    } else if (t == "read") {
+      if (f.by == "visitor") vread = Math.max(vread, f.seq)
+      else (oread = Math.max(oread, f.seq)), states()
+    } else if (t == "delivered") (dseq = Math.max(dseq, f.seq)), states()
+    else if (t == "presence") online = f.online
+    else if (t == "typing") {
+      typing.hidden = !f.active
+      typing.replaceChildren(S(T.Typing, f.operatorName || settings.operatorName), h("i"), h("i"), h("i"))
+      clearTimeout(typingOff)
+      typingOff = setTimeout(() => (typing.hidden = true), 8e3) as unknown as number
+    } else if (t == "identified") delete once.identify
+    else if (t == "contact") {
+      delete once.contact
+      store.c = 1
+      thanks = S(T.Thanks, f.email)
+      save()
+    } else if (t == "error") {
+      const q = outbox.find((x) => x.clientId == f.clientId)
+      if (q && f.code == "rate_limited") {
+        sentNow.delete(q.clientId)
+        setTimeout(flush, (f.retryAfter || 5) * 1e3)
+      } else if (q) {
+        dequeue(q.clientId)
+        const m = find((x) => x.clientId == q.clientId)
+        m && ((m.failed = true), state(m))
+      } else if (/^identi/.test(f.code)) delete once.identify
+      else if (/mail/.test(f.code)) delete once.contact
+      console.warn("PocketPing:", f.code, f.message)
+    }
+    refresh()
+  }
+
+  function onMessage(msg: Frame) {
+    lastSeq = Math.max(lastSeq, msg.seq)
+    if (find((x) => x.id == msg.id)) return // seen already (another tab's echo, a replay)
+    const mine = msg.clientId && find((x) => x.clientId == msg.clientId && !x.seq)
+    if (mine) {
+      dequeue(msg.clientId)
+      place(Object.assign(mine, msg), msg.seq)
+    } else place({ ...msg } as Item)
+    if (msg.sender != "visitor") typing.hidden = true
+    if (live) {
+      if (msg.sender == "operator") online = true // someone is clearly there
+      emit("message", msg)
+    }
+    markRead()
+  }
+
+  /** Send what waits: queued messages and events (idempotent by clientId), identify, contact. */
+  function flush() {
+    if (!ready) return
+    for (const f of outbox) if (!sentNow.has(f.clientId) && link.send(f)) sentNow.add(f.clientId)
+    for (const k in once) link.send(once[k])
+  }
+
+  function queue(f: Frame) {
+    if (f.type == "identify") once.identify = f
+    else outbox.push(f), save()
+    if (f.type == "message") place({ kind: "message", sender: "visitor", text: f.text, clientId: f.clientId })
+    flush()
+  }
+
+  const find2 = (id: string) => outbox.some((x) => x.clientId == id)
+
+  function dequeue(clientId: string) {
+    done.add(clientId)
+    outbox = outbox.filter((x) => x.clientId != clientId)
+    save()
+  }
+
+  function markRead() {
+    if (isOpen && ready && doc.visibilityState == "visible" &&
+        items.some((m) => m.seq! > vread && m.sender != "visitor")) {
+      vread = lastSeq
+      link.send({ type: "read", seq: vread })
+      refresh()
+    }
+  }
+
+  function stopTyping() {
+    if (typingAt) (typingAt = 0), link.send({ type: "typing", active: false })
+  }
+
+  function submit(e: Event) {
+    e.preventDefault()
+    const text = ta.value.trim()
+    if (text) queue({ type: "message", text, clientId: cid() })
+    ta.value = ""
+    grow()
+    stopTyping()
+    ta.focus()
+  }
+
+  function grow() {
+    ta.style.height = ""
+    ta.style.height = Math.min(ta.scrollHeight + 2, 120) + "px"
+  }
+
+  // --- rendering --------------------------------------------------------------------------
+  function find(test: (m: Item) => unknown) {
+    return items.find(test)
+  }
+
+  /** Put an item where its seq says (pending ones last), keeping the view at the bottom. */
+  function place(m: Item, seq?: number) {
+    items = items.filter((x) => x != m)
+    if (seq) m.seq = seq
+    const next = m.seq ? find((x) => !x.seq || x.seq > m.seq!) : undefined
+    items.splice(next ? items.indexOf(next) : items.length, 0, m)
+    const bottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80
+    log.insertBefore(row(m), next?.el || null)
+    if (bottom || m.sender == "visitor") log.scrollTop = log.scrollHeight
+  }
+
+  function row(m: Item) {
+    let el
+    if (m.kind == "notice") {
+      el = h("div", { className: "n" }, m.name == "closed" ? S(T.Closed) : m.name == "reopened" ? S(T.Reopened) : m.text!)
+    } else {
+      const mine = m.sender == "visitor"
+      const meta = h("div", { className: "t" })
+      if (m.sender == "ai") meta.append(h("span", { className: "ai" }, S(T.Ai)))
+      else if (!mine && m.operatorName) meta.append(m.operatorName + " · ")
+      if (m.createdAt) meta.append(new Date(m.createdAt).toLocaleTimeString(locale, { hour: "numeric", minute: "2-digit" }))
+      if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
+      el = h("div", { className: mine ? "r v" : "r", "data-seq": m.seq || "" },
+             m.deletedAt ? h("div", { className: "b" }, h("em", null, S(T.Deleted))) : md(m.text || "", h("div", { className: "b" })),
+             meta)
+    }
+    m.el?.replaceWith(el)
+    m.el = el
+    state(m)
+    return el
+  }
+
+  /** Receipts on our own messages: pending, sent, delivered, read (or failed). */
+  function state(m: Item) {
+    if (!m.st) return
+    const [name, glyph, label] = m.failed ? ["failed", "!", T.Failed] : !m.seq ? ["pending", "…", T.Sending]
+      : m.seq <= oread ? ["read", "✓✓", T.Read] : m.seq <= dseq ? ["delivered", "✓✓", T.Delivered] : ["sent", "✓", T.Sent]
+    m.el!.dataset.state = name as string
+    m.st.textContent = glyph as string
+    m.st.title = S(label as T)
+    m.st.setAttribute("aria-label", m.st.title)
+  }
+
+  const states = () => items.forEach(state)
+
+  function refresh() {
+    const n = items.filter((m) => m.kind == "message" && m.sender != "visitor" && m.seq! > vread && !m.deletedAt).length
+    launcher.setAttribute("aria-label", isOpen ? S(T.Close) : n ? S(T.OpenUnread, n) : S(T.Open))
+    launcher.setAttribute("aria-expanded", "" + isOpen)
+    badge.textContent = "" + n
+    badge.hidden = !n || isOpen
+    openIcon.style.display = isOpen ? "none" : ""
+    shutIcon.style.display = isOpen ? "" : "none"
+    status.textContent = S(ready ? (online ? T.Online : T.Away) : T.Connecting)
+    status.className = ready && online ? "s on" : "s"
+    away.hidden = !settings.offlineForm || online || (!!store.c && !thanks)
+    if (thanks) away.replaceChildren(h("p", null, thanks))
+    if (n != unread) emit("unread", (unread = n))
+  }
+
+  /** Settings from the project (welcome) and the options: colors, names, position, language. */
+  function apply() {
+    const c = settings.primaryColor
+    if (/^#([\da-f]{3}){1,2}$/i.test(c)) {
+      const n = parseInt(c.length < 5 ? c.replace(/\w/g, "$&$&") : c.slice(1), 16)
+      host.style.setProperty("--c", c)
+      // Text on the primary color: dark on light colors, so it stays readable.
+      host.style.setProperty("--f", (n >> 16) * 0.299 + ((n >> 8) & 255) * 0.587 + (n & 255) * 0.114 > 170 ? "#111" : "#fff")
+    }
+    host.classList.toggle("left", settings.position == "bottom-left")
+    const loc = pickLocale(o.locale, settings.locale, ...navigator.languages)
+    if (loc != locale) {
+      locale = loc
+      S = strings(loc)
+      items.forEach(row)
+    }
+    const name = settings.operatorName || "Support"
+    panel.dir = rtl(loc) ? "rtl" : "ltr"
+    panel.lang = loc
+    title.textContent = name
+    panel.setAttribute("aria-label", S(T.ChatWith, name))
+    log.setAttribute("aria-label", S(T.Messages))
+    minimize.setAttribute("aria-label", S(T.Minimize))
+    ta.setAttribute("aria-label", S(T.Message))
+    ta.placeholder = S(T.Placeholder)
+    send.setAttribute("aria-label", S(T.Send))
+    email.setAttribute("aria-label", S(T.Email))
+    email.placeholder = S(T.Email)
+    awayText.textContent = S(T.AwayForm)
+    notify.textContent = S(T.Notify)
+    welcome.textContent = settings.welcomeMessage || ""
+    welcome.parentElement!.hidden = !settings.welcomeMessage
+    refresh()
+  }
+
+  function setOpen(v: boolean, focus?: boolean) {
+    if (v == isOpen) return
+    isOpen = v
+    panel.hidden = !v
+    host.classList.toggle("open", v)
+    if (v) {
+      fit()
+      log.scrollTop = log.scrollHeight
+      focus && ta.focus()
+      markRead()
+    } else if (root.activeElement) launcher.focus() // focus was inside: give it back to the launcher
+    refresh()
+    emit(v ? "open" : "close")
+  }
+
+  function reset() {
+    for (const m of items) m.el?.remove()
+    items = []
+    lastSeq = vread = oread = dseq = evtMark = 0
+  }
+
+  function load(): Frame {
+    try {
+      return JSON.parse(localStorage.getItem(key)!) || {}
+    } catch {
+      return {}
+    }
+  }
+
+  function save() {
+    // Keep what other tabs queued (a tab closed before its ack is sent by the next page load).
+    store.q = outbox.concat((load().q || []).filter((f: Frame) => !done.has(f.clientId) && !find2(f.clientId)))
+    store.e = evtMark
+    try {
+      localStorage.setItem(key, JSON.stringify(store))
+    } catch {
+      // storage disabled: the session lasts as long as the page
+    }
+  }
+
+  dark()
+  apply()
+  early.forEach(queue)
+  // Messages queued by an earlier page that never got their ack: show them pending, send them again.
+  for (const f of outbox) if (f.type == "message") place({ kind: "message", sender: "visitor", text: f.text, clientId: f.clientId })
+  if (o.open) setOpen(true)
+
+  return {
+    open: setOpen,
+    isOpen: () => isOpen,
+    queue,
+    destroy() {
+      link.stop()
+      offs.forEach((f) => f())
+      clearTimeout(idle)
+      clearTimeout(typingOff)
+      host.remove()
+    },
+  }
+}
