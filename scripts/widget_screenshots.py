@@ -110,7 +110,8 @@ def main() -> int:
             page.evaluate("document.activeElement.blur()")
             for scheme in ("light", "dark"):
                 page.emulate_media(color_scheme=scheme)
-                page.screenshot(path=str(out / f"widget-{scheme}.png"), clip={"x": 490, "y": 20, "width": 410, "height": 720})
+                clip = {"x": 490, "y": 20, "width": 410, "height": 720}  # the panel and the launcher
+                page.screenshot(path=str(out / f"widget-{scheme}.png"), clip=clip)
             ctx.close()
             browser.close()
     finally:

@@ -61,13 +61,3 @@ def test_accepted_encodings() -> None:
     assert accepted_encodings("gzip, deflate, br") == {"gzip", "deflate", "br"}
     assert accepted_encodings("br;q=0, gzip;q=0.5") == {"gzip"}
     assert "br" not in accepted_encodings("br;q=bogus")
-
-
-async def test_demo_page_embeds_the_widget_in_two_lines(server) -> None:
-    from pocketping.actions.projects import ensure_demo_project
-
-    project, _ = await server.acall(ensure_demo_project(server.services))
-    async with httpx.AsyncClient(base_url=server.base_url) as client:
-        page = (await client.get("/demo")).text
-    assert f'<script src="{server.base_url}/widget.js" defer></script>' in page
-    assert f'PocketPing.init({{ publicKey: "{project.public_key}" }})' in page
