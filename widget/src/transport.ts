@@ -45,15 +45,15 @@ export function connect(
       }
       onFrame(frame)
     }
-    sock.onclose = (e) => closed(sock, e.code, e.reason)
+    sock.onclose = (e) => closed(sock, e.code)
   }
 
-  function closed(sock: WebSocket, code: number, reason?: string) {
+  function closed(sock: WebSocket, code: number) {
     if (sock != ws) return
     ws = null
     const fatal = FATAL.includes(code)
     onDown(fatal)
-    if (fatal) console.warn("PocketPing:", reason || code)
+    if (fatal) stopped = true // the server's error frame said why (logged to the console)
     else if (!stopped) {
       // Full jitter: 0.5x-1x of 0.5 s, 1 s, 2 s ... up to 30 s.
       const delay = Math.min(3e4, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2)

@@ -396,7 +396,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     email.placeholder = S(T.Email)
     awayText.textContent = S(T.AwayForm)
     notify.textContent = S(T.Notify)
-    welcome.textContent = settings.welcomeMessage || ""
+    welcome.replaceChildren()
+    md(settings.welcomeMessage || "", welcome)
     welcome.parentElement!.hidden = !settings.welcomeMessage
     refresh()
   }
