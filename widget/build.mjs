@@ -14,7 +14,7 @@ const result = await build({
   bundle: true,
   minify: true,
   format: "iife",
-  target: ["es2020", "chrome90", "firefox90", "safari15"],
+  target: ["es2022", "chrome100", "firefox100", "safari15.4"],
   charset: "utf8",
   legalComments: "none",
   write: false,

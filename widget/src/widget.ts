@@ -49,6 +49,8 @@ const X = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5
 const SEND = "M3 20.5V14l9-2-9-2V3.5L22 12z"
 const OVERRIDES = ["primaryColor", "operatorName", "welcomeMessage", "position", "locale"] as const
 
+const label = (el: Element, name: string) => el.setAttribute("aria-label", name)
+
 export const cid = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 10)
 
 export function mount(o: Options, emit: (type: string, arg?: unknown) => void, fire: (f: Frame) => void,
@@ -341,19 +343,18 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   /** Receipts on our own messages: pending, sent, delivered, read (or failed). */
   function state(m: Item) {
     if (!m.st) return
-    const [name, glyph, label] = m.failed ? ["failed", "!", T.Failed] : !m.seq ? ["pending", "…", T.Sending]
+    const [name, glyph, word] = m.failed ? ["failed", "!", T.Failed] : !m.seq ? ["pending", "…", T.Sending]
       : m.seq <= oread ? ["read", "✓✓", T.Read] : m.seq <= dseq ? ["delivered", "✓✓", T.Delivered] : ["sent", "✓", T.Sent]
     m.el!.dataset.state = name as string
     m.st.textContent = glyph as string
-    m.st.title = S(label as T)
-    m.st.setAttribute("aria-label", m.st.title)
+    label(m.st, (m.st.title = S(word as T)))
   }
 
   const states = () => items.forEach(state)
 
   function refresh() {
     const n = items.filter((m) => m.kind == "message" && m.sender != "visitor" && m.seq! > vread && !m.deletedAt).length
-    launcher.setAttribute("aria-label", isOpen ? S(T.Close) : n ? S(T.OpenUnread, n) : S(T.Open))
+    label(launcher, isOpen ? S(T.Close) : n ? S(T.OpenUnread, n) : S(T.Open))
     launcher.setAttribute("aria-expanded", "" + isOpen)
     badge.textContent = "" + n
     badge.hidden = !n || isOpen
@@ -386,13 +387,13 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     panel.dir = rtl(loc) ? "rtl" : "ltr"
     panel.lang = loc
     title.textContent = name
-    panel.setAttribute("aria-label", S(T.ChatWith, name))
-    log.setAttribute("aria-label", S(T.Messages))
-    minimize.setAttribute("aria-label", S(T.Minimize))
-    ta.setAttribute("aria-label", S(T.Message))
+    label(panel, S(T.ChatWith, name))
+    label(log, S(T.Messages))
+    label(minimize, S(T.Minimize))
+    label(ta, S(T.Message))
     ta.placeholder = S(T.Placeholder)
-    send.setAttribute("aria-label", S(T.Send))
-    email.setAttribute("aria-label", S(T.Email))
+    label(send, S(T.Send))
+    label(email, S(T.Email))
     email.placeholder = S(T.Email)
     awayText.textContent = S(T.AwayForm)
     notify.textContent = S(T.Notify)
