@@ -1,0 +1,178 @@
+"""A small Discord REST client: ``Authorization: Bot``, per-route rate-limit buckets learnt
+from the response headers, the global limit, and Discord's errors as exceptions.
+
+Buckets follow the documentation: a route's bucket is named by ``X-RateLimit-Bucket`` and
+counted per top-level resource (channel, guild, webhook). Before a request we wait for a
+bucket that is known to be empty (a short wait inline; a long one is reported to the
+caller as ``RateLimited`` with the time to wait), so the bot stays clear of 429s, which
+count towards Discord's invalid-request ban.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "DiscordBot (https://github.com/pocketping/pocketping, 0.1)"
+_MAJOR = re.compile(r"^/(channels|guilds|webhooks)/(\d+)")
+_ID = re.compile(r"/\d{5,}")
+
+
+class DiscordError(Exception):
+    """Discord answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, *, status: int = 0, code: int = 0, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status  # 0: no answer (network error, timeout)
+        self.code = code  # Discord's JSON error code (10003 Unknown Channel, 50013 Missing Permissions ...)
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.status == 0 or self.status == 429 or self.status >= 500
+
+
+class RateLimited(DiscordError):
+    pass
+
+
+@dataclass
+class _Bucket:
+    remaining: int | None = None
+    reset_at: float = 0.0
+
+
+def route_key(method: str, path: str) -> tuple[str, str]:
+    """(route, major): the route with ids other than the top-level resource's replaced."""
+    path = path.split("?", 1)[0]
+    major_match = _MAJOR.match(path)
+    major = major_match.group(2) if major_match else ""
+    rest = path[major_match.end():] if major_match else path
+    prefix = f"/{major_match.group(1)}/:major" if major_match else ""
+    return f"{method} {prefix}{_ID.sub('/:id', rest)}", major
+
+
+class DiscordRest:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0, max_inline_wait: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_inline_wait = max_inline_wait
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout,
+            headers={"Authorization": f"Bot {token}", "User-Agent": USER_AGENT},
+        )
+        self._bucket_of_route: dict[str, str] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._global_until = 0.0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _state_key(self, route: str, major: str) -> str:
+        return f"{self._bucket_of_route.get(route, route)}:{major}"
+
+    async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        route, major = route_key(method, path)
+        lock = self._locks.setdefault(f"{route}:{major}", asyncio.Lock())
+        async with lock:  # one request at a time per route and resource keeps the count exact
+            await self._wait_for_room(route, major)
+            try:
+                response = await self._http.request(method, path, json=json, params=params)
+            except httpx.TimeoutException as exc:
+                raise DiscordError(f"Discord did not answer {method} {route} in time") from exc
+            except httpx.HTTPError as exc:
+                raise DiscordError(f"could not reach Discord ({type(exc).__name__}: {exc})") from exc
+            self._learn(route, major, response)
+        return self._result(method, route, response)
+
+    async def _wait_for_room(self, route: str, major: str) -> None:
+        now = time.monotonic()
+        wait = self._global_until - now
+        bucket = self._buckets.get(self._state_key(route, major))
+        if bucket is not None and bucket.remaining == 0:
+            wait = max(wait, bucket.reset_at - now)
+        if wait <= 0:
+            return
+        if wait > self.max_inline_wait:
+            raise RateLimited(f"Discord rate limit for {route}: {wait:.1f}s to wait", status=429, retry_after=wait)
+        log.debug("waiting %.3fs for the Discord bucket of %s", wait, route)
+        await asyncio.sleep(wait)
+        if bucket is not None and bucket.remaining == 0:
+            bucket.remaining = None  # reset: unknown until the next answer says
+
+    def _learn(self, route: str, major: str, response: httpx.Response) -> None:
+        headers = response.headers
+        bucket_id = headers.get("x-ratelimit-bucket")
+        if bucket_id:
+            self._bucket_of_route[route] = bucket_id
+        remaining = headers.get("x-ratelimit-remaining")
+        reset_after = headers.get("x-ratelimit-reset-after")
+        if remaining is not None and reset_after is not None:
+            try:
+                bucket = self._buckets.setdefault(self._state_key(route, major), _Bucket())
+                bucket.remaining = int(remaining)
+                bucket.reset_at = time.monotonic() + float(reset_after)
+            except ValueError:
+                pass
+        if response.status_code == 429:
+            retry_after = _retry_after(response)
+            if headers.get("x-ratelimit-global", "").lower() == "true" or _json_field(response, "global") is True:
+                self._global_until = time.monotonic() + retry_after
+            else:
+                bucket = self._buckets.setdefault(self._state_key(route, major), _Bucket())
+                bucket.remaining = 0
+                bucket.reset_at = max(bucket.reset_at, time.monotonic() + retry_after)
+
+    def _result(self, method: str, route: str, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status == 204:
+            return None
+        if 200 <= status < 300:
+            return response.json()
+        if status == 429:
+            retry_after = _retry_after(response)
+            scope = response.headers.get("x-ratelimit-scope", "user")
+            raise RateLimited(f"Discord rate limited {method} {route} ({scope}); retry in {retry_after:.1f}s",
+                              status=429, retry_after=retry_after)
+        code = _json_field(response, "code")
+        message = _json_field(response, "message")
+        text = str(message) if message else response.reason_phrase
+        errors = _json_field(response, "errors")
+        if errors:
+            text = f"{text}: {errors}"
+        raise DiscordError(f"Discord answered {status} to {method} {route}: {text}", status=status,
+                           code=int(code) if isinstance(code, int) else 0)
+
+
+def _json_field(response: httpx.Response, name: str) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get(name) if isinstance(body, dict) else None
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = _json_field(response, "retry_after")
+    if isinstance(value, int | float):
+        return max(0.0, float(value))
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(header).timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    return 1.0
