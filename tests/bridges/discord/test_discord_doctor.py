@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import make_bridge, record
+from discord_helpers import make_bridge, record
+
 from pocketping.bridges.base import Finding
 from pocketping.bridges.discord import DiscordBridge
 from pocketping.testing.fakes.discord import CREATE_PUBLIC_THREADS, MANAGE_THREADS, VIEW_CHANNEL, FakeDiscord

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import card, item
+from discord_helpers import card, item
+
 from pocketping.bridges.discord.format import (
     display_name,
     escape_markdown,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from discord_helpers import RecordingSink, card, item, make_bridge
 
-from conftest import RecordingSink, card, item, make_bridge
 from pocketping.bridges.discord import DiscordBridge
 from pocketping.testing.fakes.discord import FakeDiscord
 

@@ -4,8 +4,8 @@ mentions, splitting, rate limits, failures, archived and deleted threads, typing
 from __future__ import annotations
 
 import pytest
+from discord_helpers import card, item, make_bridge, session
 
-from conftest import card, item, make_bridge, session
 from pocketping.bridges.base import ThreadGone
 from pocketping.errors import DeliveryError
 from pocketping.testing.fakes.discord import FakeDiscord
