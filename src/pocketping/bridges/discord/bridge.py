@@ -6,22 +6,21 @@ say @everyone; it pings no one), Markdown escaped, split at 2,000 characters, wi
 ``nonce`` + ``enforce_nonce`` so a retried post is never shown twice. Errors become
 ``DeliveryError`` (with Discord's ``retry_after``) or ``ThreadGone`` (a deleted thread).
 
-Incoming: only messages in threads whose parent is the configured channel, from people (not
-bots, not ourselves), become operator replies; edits, deletions and typing follow.
+Incoming: see ``inbound``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
-from pocketping.bridges.base import Finding, InboundReply, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
+from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
 from pocketping.bridges.discord import format as fmt
 from pocketping.bridges.discord.doctor import FORUM, MEDIA, run_checks
 from pocketping.bridges.discord.gateway import GatewayClient
+from pocketping.bridges.discord.inbound import Inbound
 from pocketping.bridges.discord.rest import DiscordError, DiscordRest
 from pocketping.core.models import Bridge as BridgeRecord
 from pocketping.errors import DeliveryError
@@ -32,11 +31,6 @@ UNKNOWN_CHANNEL = 10003
 ARCHIVED_THREAD = 50083
 AUTO_ARCHIVE_MINUTES = 10080  # the longest: a conversation stays in the channel list for a week
 TYPING_EVERY_SECONDS = 8.0  # Discord shows "is typing" for about 10 s after each call
-# A server that cannot take a reply now (its database restarting) gets it later: the
-# dispatches wait in order, for about five minutes, before one is given up.
-SINK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 60.0, 60.0, 60.0)
-BACKFILL_PAGE = 100
-MESSAGE_TYPES = (0, 19)  # a plain message and a reply; joins, pins, thread notices are not replies
 
 
 class DiscordBridge:
@@ -51,30 +45,24 @@ class DiscordBridge:
         self.token = str(record.config["bot_token"])
         self.api = DiscordRest(api_url, self.token, timeout=timeout)
         state = record.state or {}
-        self.gateway = GatewayClient(self.token, get_url=self._gateway_url, on_dispatch=self._on_dispatch,
-                                     on_status=self._on_status, session=state.get("gateway"),
+        self.inbound = Inbound(self.id, self.channel_id, self.api, state)
+        self.gateway = GatewayClient(self.token, get_url=self._gateway_url, on_dispatch=self.inbound.handle,
+                                     on_status=self.inbound.report, session=state.get("gateway"),
                                      name=f"discord {self.id}", **(gateway_options or {}))
-        # The newest reply handled so far: after a session that could not be resumed, what
-        # came later is fetched over REST, so a long outage or a restart loses no reply.
-        self._last_message_id: str | None = state.get("last_message_id")
-        self._backfill_from: str | None = None
-        self._sink: InboundSink | None = None
-        self._channel_type: int | None = None
-        self._parents: dict[str, str | None] = {}  # thread id -> parent channel id (None: not a thread)
+        self.inbound.gateway = self.gateway
         self._opened: dict[str, str] = {}  # session id -> thread created, card not posted yet
         self._progress: OrderedDict[tuple[str, str], list[str]] = OrderedDict()  # parts already posted
         self._typing_at: dict[str, float] = {}
-        self._content_warned = False
 
     # -- life cycle ------------------------------------------------------------------------------------
 
     async def start(self, sink: InboundSink) -> None:
-        self._sink = sink
+        self.inbound.sink = sink
         self.gateway.start()
 
     async def stop(self) -> None:
         await self.gateway.stop()
-        await self._save_state(self.gateway.session())
+        await self.inbound.save_state(self.gateway.session())
         await self.api.aclose()
 
     async def _gateway_url(self) -> str:
@@ -91,7 +79,7 @@ class DiscordBridge:
             message = self._message_body(content, None)
             thread = await self._call("POST", f"/channels/{self.channel_id}/threads",
                                       {"name": name, "auto_archive_duration": AUTO_ARCHIVE_MINUTES, "message": message})
-            self._parents[str(thread["id"])] = self.channel_id
+            self.inbound.remember(str(thread["id"]), self.channel_id)
             starter = thread.get("message") or {}
             return Posted(thread_id=str(thread["id"]), message_ids=(str(starter.get("id", thread["id"])),))
         # A text channel: the thread first, then the card in it. Remember a thread made for a
@@ -101,7 +89,7 @@ class DiscordBridge:
             thread = await self._call("POST", f"/channels/{self.channel_id}/threads",
                                       {"name": name, "type": 11, "auto_archive_duration": AUTO_ARCHIVE_MINUTES})
             thread_id = str(thread["id"])
-            self._parents[thread_id] = self.channel_id
+            self.inbound.remember(thread_id, self.channel_id)
             self._opened[card.session.id] = thread_id
         try:
             posted = await self._send(thread_id, content, fmt.nonce("card", card.session.id, thread_id))
@@ -206,7 +194,7 @@ class DiscordBridge:
             raise self._delivery_error(exc) from exc
 
     async def _parent_type(self) -> int:
-        if self._channel_type is None:
+        if self.inbound.channel_type is None:
             try:
                 channel = await self.api.request("GET", f"/channels/{self.channel_id}")
             except DiscordError as exc:
@@ -214,8 +202,8 @@ class DiscordBridge:
                     raise DeliveryError(f"the Discord channel {self.channel_id} does not exist; run "
                                         "`pocketping doctor`", retry_after=300.0) from exc
                 raise self._delivery_error(exc) from exc
-            self._channel_type = int(channel.get("type", 0))
-        return self._channel_type
+            self.inbound.channel_type = int(channel.get("type", 0))
+        return self.inbound.channel_type
 
     def _delivery_error(self, exc: DiscordError) -> DeliveryError:
         if exc.transient:
@@ -226,160 +214,3 @@ class DiscordBridge:
             return DeliveryError(f"{exc.message}; run `pocketping doctor` to see which permission is missing",
                                  retry_after=60.0)
         return DeliveryError(exc.message, permanent=True)
-
-    # -- incoming ----------------------------------------------------------------------------------------
-
-    async def _on_dispatch(self, event: str, data: dict[str, Any], seq: int | None) -> None:
-        if event == "READY":
-            self._backfill_from = self._last_message_id  # a new session: events in between are lost
-        elif event == "GUILD_CREATE":
-            for channel in data.get("channels", []):
-                if str(channel.get("id")) == self.channel_id:
-                    self._channel_type = int(channel.get("type", 0))
-            for thread in data.get("threads", []):
-                self._parents[str(thread["id"])] = _str_or_none(thread.get("parent_id"))
-            if self._backfill_from is not None:
-                since, self._backfill_from = self._backfill_from, None
-                await self._backfill(str(data.get("id")), data.get("threads", []), since)
-        elif event in ("THREAD_CREATE", "THREAD_UPDATE"):
-            self._parents[str(data["id"])] = _str_or_none(data.get("parent_id"))
-        elif event == "THREAD_LIST_SYNC":
-            for thread in data.get("threads", []):
-                self._parents[str(thread["id"])] = _str_or_none(thread.get("parent_id"))
-        elif event == "MESSAGE_CREATE":
-            if await self._on_message(data):
-                await self._progress_made(str(data["id"]), seq)
-        elif event == "MESSAGE_UPDATE":
-            await self._on_edit(data)
-        elif event == "MESSAGE_DELETE":
-            if await self._ours(str(data.get("channel_id"))):
-                await self._to_sink("deletion", lambda s: s.deleted(self.id, str(data["channel_id"]), str(data["id"])))
-        elif event == "TYPING_START":
-            await self._on_typing(data)
-
-    def _from_person(self, author: dict[str, Any], data: dict[str, Any]) -> bool:
-        return not (author.get("bot") or data.get("webhook_id") or str(author.get("id")) == self.gateway.user_id)
-
-    async def _on_message(self, data: dict[str, Any]) -> bool:
-        """Hand an operator's message to the sink; True if it was one."""
-        author = data.get("author") or {}
-        if not self._from_person(author, data) or data.get("type", 0) not in MESSAGE_TYPES:
-            return False
-        if not data.get("guild_id") or not await self._ours(str(data["channel_id"])):
-            return False
-        text = str(data.get("content") or "")
-        files = [str(a["url"]) for a in data.get("attachments", []) if a.get("url")]
-        text = "\n".join([text, *files]).strip()
-        if not text:
-            if not self._content_warned:
-                self._content_warned = True
-                log.warning("discord %s: a reply arrived without text: is the Message Content intent on? "
-                            "Run `pocketping doctor`.", self.id)
-            return False
-        reply = InboundReply(bridge_id=self.id, thread_id=str(data["channel_id"]), text=text,
-                             operator_name=fmt.display_name(data.get("member"), author),
-                             external_id=str(data["id"]), platform_label=self.label,
-                             extra={"user_id": str(author.get("id"))})
-        await self._to_sink("reply", lambda s: s.reply(reply))
-        return True
-
-    async def _progress_made(self, message_id: str, seq: int | None) -> None:
-        """Remember, durably, how far replies were handled (for a resume or a backfill later)."""
-        if self._last_message_id is None or int(message_id) > int(self._last_message_id):
-            self._last_message_id = message_id
-        session = self.gateway.session()
-        if session is not None and seq is not None:
-            session["seq"] = seq
-        await self._save_state(session)
-
-    async def _save_state(self, session: dict[str, Any] | None) -> None:
-        save = getattr(self._sink, "save_state", None)
-        if save is None:
-            return
-        try:
-            await save(self.id, {"gateway": session, "last_message_id": self._last_message_id})
-        except Exception:
-            log.warning("discord %s: could not save the Gateway state", self.id, exc_info=True)
-
-    async def _on_status(self, status: str, detail: str | None) -> None:
-        report = getattr(self._sink, "report", None)
-        if report is not None:
-            await report(self.id, status, detail)
-
-    async def _backfill(self, guild_id: str, threads: list[dict[str, Any]], since: str) -> None:
-        """Fetch the replies written in this channel's active threads while no session was
-        listening (the sink stores each once, whatever was already seen)."""
-        for thread in threads:
-            last = thread.get("last_message_id")
-            if _str_or_none(thread.get("parent_id")) != self.channel_id or not last or int(last) <= int(since):
-                continue
-            after = since
-            while True:
-                try:
-                    page = await self.api.request("GET", f"/channels/{thread['id']}/messages",
-                                                  params={"after": after, "limit": BACKFILL_PAGE})
-                except DiscordError as exc:
-                    log.warning("discord %s: could not fetch missed replies in %s: %s", self.id, thread["id"], exc)
-                    break
-                messages = sorted(page, key=lambda m: int(m["id"]))
-                for message in messages:
-                    if await self._on_message(dict(message, guild_id=guild_id)):
-                        await self._progress_made(str(message["id"]), None)
-                if len(page) < BACKFILL_PAGE:
-                    break
-                after = str(messages[-1]["id"])
-
-    async def _on_edit(self, data: dict[str, Any]) -> None:
-        author = data.get("author") or {}
-        if "content" not in data or not self._from_person(author, data):
-            return
-        if await self._ours(str(data.get("channel_id"))):
-            await self._to_sink("edit", lambda s: s.edited(self.id, str(data["channel_id"]), str(data["id"]),
-                                                            str(data["content"])))
-
-    async def _on_typing(self, data: dict[str, Any]) -> None:
-        member = data.get("member") or {}
-        user = member.get("user") or {}
-        if str(data.get("user_id")) == self.gateway.user_id or user.get("bot"):
-            return
-        if self._sink is not None and await self._ours(str(data.get("channel_id"))):
-            try:
-                await self._sink.typing(self.id, str(data["channel_id"]), fmt.display_name(member, user))
-            except Exception:
-                log.debug("discord typing signal dropped", exc_info=True)
-
-    async def _ours(self, channel_id: str) -> bool:
-        """Is this a thread of the configured channel? Asked of Discord once per unknown channel."""
-        if channel_id == self.channel_id:
-            return False
-        if channel_id not in self._parents:
-            try:
-                channel = await self.api.request("GET", f"/channels/{channel_id}")
-                self._parents[channel_id] = _str_or_none(channel.get("parent_id"))
-            except DiscordError as exc:
-                if exc.transient:
-                    log.warning("discord %s: cannot tell where channel %s belongs: %s", self.id, channel_id, exc)
-                    return False
-                self._parents[channel_id] = None
-        return self._parents.get(channel_id) == self.channel_id
-
-    async def _to_sink(self, what: str, call: Any) -> None:
-        """Hand something to the sink, retrying a few times if the server cannot take it now."""
-        for delay in (*SINK_RETRIES, None):
-            if self._sink is None:
-                return
-            try:
-                await call(self._sink)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                if delay is None:
-                    log.exception("discord %s: an operator %s could not be handled", self.id, what)
-                    return
-                log.warning("discord %s: handling an operator %s failed; retrying", self.id, what, exc_info=True)
-                await asyncio.sleep(delay)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)

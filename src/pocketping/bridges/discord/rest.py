@@ -83,6 +83,8 @@ class DiscordRest:
 
     async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         route, major = route_key(method, path)
+        if len(self._locks) > 4096:
+            self._prune()
         lock = self._locks.setdefault(f"{route}:{major}", asyncio.Lock())
         async with lock:  # one request at a time per route and resource keeps the count exact
             await self._wait_for_room(route, major)
@@ -94,6 +96,16 @@ class DiscordRest:
                 raise DiscordError(f"could not reach Discord ({type(exc).__name__}: {exc})") from exc
             self._learn(route, major, response)
         return self._result(method, route, response)
+
+    def _prune(self) -> None:
+        """Forget buckets and locks of resources (old threads) that are idle and reset."""
+        now = time.monotonic()
+        for key, lock in list(self._locks.items()):
+            if not lock.locked():
+                del self._locks[key]
+        for key, bucket in list(self._buckets.items()):
+            if bucket.reset_at < now:
+                del self._buckets[key]
 
     async def _wait_for_room(self, route: str, major: str) -> None:
         now = time.monotonic()
