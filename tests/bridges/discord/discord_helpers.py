@@ -1,11 +1,17 @@
-"""Helpers for the Discord bridge tests: a sink that records what operators do, records,
-sessions, cards and items, and a bridge pointed at a fake Discord."""
+"""Helpers and fixtures for the Discord bridge tests: a fake Discord per test, the bridge
+pointed at it, a sink that records what operators do, records, sessions, cards and items.
+
+The fixtures live here rather than in a conftest.py: test modules import them by name (a
+second module called ``conftest`` would shadow tests/conftest.py for ``from conftest import``)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from pocketping.bridges.base import InboundReply, Outgoing, SessionCard
 from pocketping.bridges.discord import DiscordBridge
@@ -100,3 +106,37 @@ def make_bridge(discord: FakeDiscord, channel_id: str, state: dict[str, Any] | N
     options.update(gateway)
     return DiscordBridge(record(channel_id, discord.token, state=state), discord.api_url, timeout=0.5,
                          gateway_options=options)
+
+
+@pytest.fixture(name="discord")
+def discord_fixture() -> Iterator[FakeDiscord]:
+    with FakeDiscord() as fake:
+        yield fake
+
+
+@pytest.fixture(name="channel")
+def channel_fixture(discord: FakeDiscord) -> str:
+    return discord.add_channel("support")
+
+
+@pytest.fixture(name="bridge")
+async def bridge_fixture(discord: FakeDiscord, channel: str) -> AsyncIterator[DiscordBridge]:
+    """The bridge, not connected to the Gateway (outgoing calls only)."""
+    b = make_bridge(discord, channel)
+    yield b
+    await b.stop()
+
+
+@pytest.fixture(name="sink")
+async def sink_fixture() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture(name="live")
+async def live_fixture(discord: FakeDiscord, channel: str, sink: RecordingSink) -> AsyncIterator[DiscordBridge]:
+    """The bridge connected to the Gateway and ready."""
+    b = make_bridge(discord, channel)
+    await b.start(sink)
+    await asyncio.wait_for(b.gateway.ready.wait(), 10)
+    yield b
+    await b.stop()

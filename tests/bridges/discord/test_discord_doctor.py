@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from discord_helpers import make_bridge, record
+from discord_helpers import channel_fixture, discord_fixture, make_bridge, record  # noqa: F401 - fixtures
 
 from pocketping.bridges.base import Finding
 from pocketping.bridges.discord import DiscordBridge

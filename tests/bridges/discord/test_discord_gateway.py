@@ -6,7 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from discord_helpers import RecordingSink, card, item, make_bridge
+from discord_helpers import (  # noqa: F401 - fixtures
+    RecordingSink,
+    card,
+    channel_fixture,
+    discord_fixture,
+    item,
+    live_fixture,
+    make_bridge,
+    sink_fixture,
+)
 
 from pocketping.bridges.discord import DiscordBridge
 from pocketping.testing.fakes.discord import FakeDiscord

@@ -4,7 +4,7 @@ mentions, splitting, rate limits, failures, archived and deleted threads, typing
 from __future__ import annotations
 
 import pytest
-from discord_helpers import card, item, make_bridge, session
+from discord_helpers import bridge_fixture, card, channel_fixture, discord_fixture, item, make_bridge, session  # noqa: F401 - fixtures
 
 from pocketping.bridges.base import ThreadGone
 from pocketping.errors import DeliveryError
