@@ -32,7 +32,7 @@ PERF = """<script>
 window.__shifts = 0; window.__long = [];
 new PerformanceObserver(l => l.getEntries().forEach(e => { if (!e.hadRecentInput) window.__shifts += e.value }))
   .observe({type: "layout-shift", buffered: true});
-new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push(e.duration)))
+new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push([Math.round(e.startTime), e.duration])))
   .observe({type: "longtask", buffered: true});
 </script>"""
 
@@ -68,7 +68,7 @@ def main() -> int:
     article = "".join(f"<p>Paragraph {i} of the host page, with some text to lay out.</p>" for i in range(40))
     pages["/"] = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>{PERF}'
                   f'<script src="{srv.base_url}/widget.js" defer></script>'
-                  f'<script>addEventListener("DOMContentLoaded",()=>{{const t=performance.now();'
+                  f'<script>addEventListener("DOMContentLoaded",()=>{{const t=window.__at=performance.now();'
                   f'PocketPing.init({init});window.__init=performance.now()-t;'
                   f'requestAnimationFrame(()=>requestAnimationFrame(()=>window.__paint=performance.now()-t))}})'
                   f'</script></head><body style="font:16px system-ui;margin:2rem;background:#f8fafc">'
@@ -84,7 +84,8 @@ def main() -> int:
                 page.goto(origin + "/")
                 page.get_by_role("button", name="Open chat").wait_for()
                 page.wait_for_function("window.__paint !== undefined")
-                runs.append(page.evaluate("({init: window.__init, paint: window.__paint, cls: window.__shifts,"
+                runs.append(page.evaluate("({at: Math.round(window.__at), init: window.__init, paint: window.__paint,"
+                                          " cls: window.__shifts,"
                                           " long: window.__long, script: performance.getEntriesByType('resource')"
                                           ".filter(e => e.name.endsWith('/widget.js'))"
                                           ".map(e => [e.transferSize, e.duration])[0]})"))

@@ -1,11 +1,13 @@
 // Builds src/index.ts into one minified IIFE: src/pocketping/server/static/widget.js.
 // `node build.mjs --check` builds in memory and fails if the committed bundle differs from a
 // fresh build or is over the size budget; both modes print the compressed sizes.
+// `--out=FILE` writes the bundle elsewhere (experiments).
 import { build, transform } from "esbuild"
 import { readFileSync, writeFileSync } from "node:fs"
 import { gzipSync, brotliCompressSync, constants } from "node:zlib"
 
-const OUT = new URL("../src/pocketping/server/static/widget.js", import.meta.url)
+const outArg = process.argv.find((a) => a.startsWith("--out="))
+const OUT = outArg ? outArg.slice(6) : new URL("../src/pocketping/server/static/widget.js", import.meta.url)
 const BUDGET = 10240 // bytes, gzipped
 const check = process.argv.includes("--check")
 

@@ -4,7 +4,7 @@ import CSS from "./widget.css"
 import { doc, h, icon, on } from "./dom"
 import { pickLocale, rtl, strings, T } from "./i18n"
 import { md } from "./md"
-import { connect } from "./transport"
+import { connect, type Link } from "./transport"
 
 export interface Options {
   publicKey: string
@@ -46,6 +46,7 @@ interface Item {
 
 const CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"
 const X = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z"
+const DOWN = "M5 9h14l-7 7z"
 const SEND = "M3 20.5V14l9-2-9-2V3.5L22 12z"
 const OVERRIDES = ["primaryColor", "operatorName", "welcomeMessage", "position", "locale"] as const
 
@@ -56,11 +57,11 @@ export const cid = () => Date.now().toString(36) + Math.random().toString(36).sl
 export function mount(o: Options, emit: (type: string, arg?: unknown) => void, fire: (f: Frame) => void,
                       early: Frame[]): Widget {
   const key = "pocketping:" + o.publicKey
-  const store: Frame = load()
+  const store: Frame = {}
   const overrides: Frame = {}
   for (const k of OVERRIDES) if (o[k]) overrides[k] = o[k]
   let settings: Frame = overrides
-  let outbox: Frame[] = store.q || []
+  let outbox: Frame[] = []
   const once: Frame = {}
   let sentNow = new Set<string>()
   const done = new Set<string>()
@@ -70,7 +71,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let vread = 0
   let oread = 0
   let dseq = 0
-  let evtMark = store.e || 0
+  let evtMark = 0
   let ready = false
   let live = false
   let isOpen = false
@@ -82,6 +83,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let typingAt = 0
   let idle = 0
   let typingOff = 0
+  let link: Link | undefined
 
   // --- the DOM ------------------------------------------------------------------------------
   const host = h("div", { id: "pocketping-root" })
@@ -100,7 +102,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
                      openIcon, shutIcon, badge)
   const title = h("h2")
   const status = h("div")
-  const minimize = h("button", { className: "x", type: "button" }, icon(X))
+  const minimize = h("button", { className: "x", type: "button" }, icon(DOWN))
   const welcome = h("div", { className: "b" })
   const log = h("div", { className: "m", role: "log", "aria-live": "polite" }, h("div", { className: "r" }, welcome))
   const typing = h("div", { className: "y", hidden: true })
@@ -138,7 +140,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     on(ta, "input", () => {
       grow()
       const now = Date.now()
-      if (ta.value && now - typingAt > 2e3) typingAt = now, link.send({ type: "typing", active: true })
+      if (ta.value && now - typingAt > 2e3) typingAt = now, link?.send({ type: "typing", active: true })
       clearTimeout(idle)
       idle = setTimeout(stopTyping, 3e3) as unknown as number
     }),
@@ -152,29 +154,38 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   vv && offs.push(on(vv, "resize", fit), on(vv, "scroll", fit))
 
   // --- protocol ---------------------------------------------------------------------------
-  const link = connect(
-    (o.serverUrl || "").replace(/^http/, "ws").replace(/\/*$/, "/ws"),
-    () => ({
-      type: "hello",
-      publicKey: o.publicKey,
-      token: store.t,
-      lastSeq,
-      metadata: {
-        url: location.href,
-        referrer: doc.referrer,
-        title: doc.title,
-        language: navigator.language,
-        timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-        screen: screen.width + "x" + screen.height,
+  /** Everything that can wait for the next task: storage, the queue, the connection. */
+  function start() {
+    Object.assign(store, load())
+    outbox = store.q || []
+    evtMark = store.e || 0
+    // Messages queued by an earlier page that never got their ack: show them pending, send them again.
+    for (const f of outbox) if (f.type == "message") place({ kind: "message", sender: "visitor", text: f.text, clientId: f.clientId })
+    link = connect(
+      (o.serverUrl || "").replace(/^http/, "ws").replace(/\/*$/, "/ws"),
+      () => ({
+        type: "hello",
+        publicKey: o.publicKey,
+        token: store.t,
+        lastSeq,
+        metadata: {
+          url: location.href,
+          referrer: doc.referrer,
+          title: doc.title,
+          language: navigator.language,
+          timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+          screen: screen.width + "x" + screen.height,
+        },
+      }),
+      frame,
+      (fatal) => {
+        ready = false
+        if (fatal) host.style.display = "none" // a wrong key or origin: only the site owner can fix it
+        refresh()
       },
-    }),
-    frame,
-    (fatal) => {
-      ready = false
-      if (fatal) host.style.display = "none" // a wrong key or origin: only the site owner can fix it
-      refresh()
-    },
-  )
+    )
+    early.splice(0).forEach(queue)
+  }
 
   function frame(f: Frame) {
     const t = f.type
@@ -256,11 +267,12 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   /** Send what waits: queued messages and events (idempotent by clientId), identify, contact. */
   function flush() {
     if (!ready) return
-    for (const f of outbox) if (!sentNow.has(f.clientId) && link.send(f)) sentNow.add(f.clientId)
-    for (const k in once) link.send(once[k])
+    for (const f of outbox) if (!sentNow.has(f.clientId) && link?.send(f)) sentNow.add(f.clientId)
+    for (const k in once) link?.send(once[k])
   }
 
   function queue(f: Frame) {
+    if (!link) return early.push(f) // not started yet: start() sends it
     if (f.type == "identify") once.identify = f
     else outbox.push(f), save()
     if (f.type == "message") place({ kind: "message", sender: "visitor", text: f.text, clientId: f.clientId })
@@ -279,13 +291,13 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     if (isOpen && ready && doc.visibilityState == "visible" &&
         items.some((m) => m.seq! > vread && m.sender != "visitor")) {
       vread = lastSeq
-      link.send({ type: "read", seq: vread })
+      link?.send({ type: "read", seq: vread })
       refresh()
     }
   }
 
   function stopTyping() {
-    if (typingAt) (typingAt = 0), link.send({ type: "typing", active: false })
+    if (typingAt) (typingAt = 0), link?.send({ type: "typing", active: false })
   }
 
   function submit(e: Event) {
@@ -330,7 +342,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       else if (!mine && m.operatorName) meta.append(m.operatorName + " · ")
       if (m.createdAt) meta.append(new Date(m.createdAt).toLocaleTimeString(locale, { hour: "numeric", minute: "2-digit" }))
       if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
-      el = h("div", { className: mine ? "r v" : "r", "data-seq": m.seq || "" },
+      el = h("div", { className: mine ? "r v" : "r" },
              m.deletedAt ? h("div", { className: "b" }, h("em", null, S(T.Deleted))) : md(m.text || "", h("div", { className: "b" })),
              meta)
     }
@@ -445,17 +457,16 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
 
   dark()
   apply()
-  early.forEach(queue)
-  // Messages queued by an earlier page that never got their ack: show them pending, send them again.
-  for (const f of outbox) if (f.type == "message") place({ kind: "message", sender: "visitor", text: f.text, clientId: f.clientId })
   if (o.open) setOpen(true)
+  const starting = setTimeout(start)
 
   return {
     open: setOpen,
     isOpen: () => isOpen,
     queue,
     destroy() {
-      link.stop()
+      clearTimeout(starting)
+      link?.stop()
       offs.forEach((f) => f())
       clearTimeout(idle)
       clearTimeout(typingOff)
