@@ -133,6 +133,15 @@ async def test_unread_badge_receipts_typing_ai_and_notices(page, chat_server, em
         assert (await api.get(f"/sessions/{sid}")).json()["visitorReadSeq"] >= 3
         (await api.post(f"/sessions/{sid}/close")).raise_for_status()
     await expect(page.locator(".n")).to_have_text(["Conversation closed"])
+    # Operators edit and delete (the inbox publishes these frames).
+    async with rest(chat_server, project) as api:
+        shipped = (await api.get(f"/sessions/{sid}/messages")).json()["messages"][1]
+    assert shipped["text"] == "It ships today"
+    await publish({"type": "message_updated", "message": {**shipped, "text": "It ships **tomorrow**"}})
+    await expect(page.locator(".r:not(.v) .b strong")).to_have_text("tomorrow")
+    await publish({"type": "message_deleted", "message": {**shipped, "deletedAt": "2030-01-01T00:00:00.000Z"}})
+    await expect(page.get_by_text("Message deleted")).to_be_visible()
+    await expect(page.get_by_text("It ships")).to_have_count(0)
     await page.get_by_role("textbox", name="Message").fill("One more thing")
     await page.keyboard.press("Enter")
     await expect(page.locator(".n")).to_have_text(["Conversation closed", "Conversation reopened"])
@@ -148,7 +157,7 @@ async def test_hostile_text_is_rendered_inert(page, chat_server, widget_project,
     sid = await _session_id(chat_server, widget_project)
     hostile = ('<img src=x onerror="window.pwned=3"><script>window.pwned=4</script> '
                "[click](javascript:window.pwned=5) javascript:window.pwned=6 [ok](https://example.com/a?b=1) "
-               "<a href=\"javascript:window.pwned=7\">x</a> **bold**")
+               "<a href=\"javascript:window.pwned=7\">x</a> **bold** _it_ snake_case_name 2 * 3 * 4")
     async with rest(chat_server, widget_project) as api:
         (await api.post(f"/sessions/{sid}/messages", json={"text": hostile})).raise_for_status()
     reply = page.locator(".r:not(.v) .b").last
@@ -160,6 +169,7 @@ async def test_hostile_text_is_rendered_inert(page, chat_server, widget_project,
     await expect(links).to_have_attribute("href", "https://example.com/a?b=1")
     await expect(links).to_have_attribute("rel", "noopener noreferrer nofollow ugc")
     await expect(reply.locator("strong")).to_have_text("bold")
+    await expect(reply.locator("em")).to_have_text(["it"])  # not snake_case_name, not 2 * 3 * 4
     assert await page.locator(".r.v a").count() == 0
     assert await page.evaluate("window.pwned") is None
     # Nothing but PocketPing leaks into the page's globals.

@@ -63,7 +63,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let settings: Frame = overrides
   let outbox: Frame[] = []
   const once: Frame = {}
-  let sentNow = new Set<string>()
+  let sentNow = new Set<Frame>() // frames sent on the current connection
   const done = new Set<string>()
   let items: Item[] = []
   let sid = ""
@@ -235,7 +235,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     } else if (t == "error") {
       const q = outbox.find((x) => x.clientId == f.clientId)
       if (q && f.code == "rate_limited") {
-        sentNow.delete(q.clientId)
+        sentNow.delete(q)
         setTimeout(flush, (f.retryAfter || 5) * 1e3)
       } else if (q) {
         dequeue(q.clientId)
@@ -267,8 +267,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   /** Send what waits: queued messages and events (idempotent by clientId), identify, contact. */
   function flush() {
     if (!ready) return
-    for (const f of outbox) if (!sentNow.has(f.clientId) && link?.send(f)) sentNow.add(f.clientId)
-    for (const k in once) link?.send(once[k])
+    for (const f of [...outbox, ...Object.values(once)]) if (!sentNow.has(f) && link?.send(f)) sentNow.add(f)
   }
 
   function queue(f: Frame) {
