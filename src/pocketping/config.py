@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     discord_api_url: str = "https://discord.com/api/v10"
     allow_private_urls: bool = True
 
+    # Webhooks and the event stream
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    event_retention_days: int = Field(default=7, ge=1)
+
     # Background workers can be switched off, e.g. for a CLI process.
     workers: bool = True
 

@@ -13,9 +13,11 @@ import typer
 
 FEATURE_MODULES: tuple[str, ...] = (
     "pocketping.server.inbox",
+    "pocketping.webhooks",
 )
 CLI_GROUPS: tuple[tuple[str, str], ...] = (  # (module with a Typer `app`, command name)
     ("pocketping.operator_cli", "operator"),
+    ("pocketping.webhooks.cli", "webhook"),
 )
 
 _loaded = False

@@ -15,6 +15,7 @@ BRIDGE = "brg"
 WEBHOOK = "wh"
 OPERATOR = "op"
 EVENT = "evt"
+PUBLIC_EVENT = "ev"  # webhook and stream events (same id on every retry)
 
 
 def random_token(length: int) -> str:

@@ -16,6 +16,7 @@ ENCRYPTED: list[tuple[Table, str]] = [
     (schema.outbox, "payload"),
     (schema.bridges, "config"),
     (schema.webhooks, "secret"),
+    (schema.event_log, "payload"),
     (schema.ai_settings, "api_key"),
 ]
 

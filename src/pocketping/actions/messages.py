@@ -128,14 +128,21 @@ async def trigger_event(svc: Services, project_id: str, session_id: str, name: A
         return Sent(item, session)
 
 
-async def emit_event(svc: Services, project_id: str, session_id: str, name: Any, data: Any) -> Sent:
-    """A custom event from the backend to every open tab of the visitor (replayed on reconnect)."""
+async def emit_event(svc: Services, project_id: str, session_id: str, name: Any, data: Any,
+                     client_id: Any = None) -> Sent:
+    """A custom event from the backend to every open tab of the visitor (replayed on reconnect).
+    Idempotent on ``client_id``, so a backend may retry it safely."""
     name, data = check_event(name, data)
+    client_id = check_client_id(client_id)
     async with unit_of_work(svc) as tx:
         session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        if client_id is not None:
+            existing = await repo.find_by_client_id(tx, session.id, client_id)
+            if existing is not None:
+                return Sent(existing, session, duplicate=True)
         seq = await repo.next_seq(tx, session.id)
         item = await repo.insert_item(tx, id=ids.new_id(ids.EVENT), session_id=session.id, seq=seq, kind="event",
-                                      sender="system", source="api", name=name, data=data)
+                                      sender="system", source="api", name=name, data=data, client_id=client_id)
         frame = {"type": "event", **item.to_event_api()}
         tx.emit(Event("event.emitted", project_id, session.id,
                       data={"event": item.to_event_api(), "session": session.to_api()}, widget_frame=frame))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -192,6 +193,35 @@ webhooks = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "project_id"),
+    **MYSQL,
+)
+
+# Public events (what webhooks and the SDK's stream carry). ``seq`` is allocated per project
+# under the row lock of ``event_counters`` held until commit, so a reader that sees seq N has
+# seen (or will never see) every smaller one: the stream's durable, loss-free cursor.
+# Pruned after POCKETPING_EVENT_RETENTION_DAYS.
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(ID), nullable=False, unique=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("session_id", String(ID), nullable=True),
+    Column("type", String(40), nullable=False),
+    Column("payload", LongText, nullable=False),  # encrypted JSON (the webhook body)
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "seq"),
+    Index(None, "session_id"),
+    Index(None, "created_at"),
+    **MYSQL,
+)
+
+event_counters = Table(
+    "event_counters",
+    metadata,
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
     **MYSQL,
 )
 

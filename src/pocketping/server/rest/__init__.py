@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from pocketping.server.rest import project, sessions, visitors
+from pocketping.server.rest import events, project, sessions, visitors, webhooks
 from pocketping.server.rest.schemas import ErrorResponse
 
 _errors: dict[int | str, dict[str, object]] = {
@@ -15,3 +15,5 @@ router = APIRouter(prefix="/api/v1", responses=_errors)
 router.include_router(sessions.router)
 router.include_router(visitors.router)
 router.include_router(project.router)
+router.include_router(events.router)
+router.include_router(webhooks.router)

@@ -80,7 +80,9 @@ class MessageIn(Strict):
 
 class EventIn(Strict):
     name: str = Field(pattern=r"^[a-zA-Z0-9_.:-]{1,64}$")
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict, description="a JSON object of at most 8 KB")
+    clientId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                 description="makes the call idempotent: a retry with the same id is stored once")
 
 
 class EventOut(BaseModel):

@@ -1,0 +1,211 @@
+"""Outgoing requests to URLs that users give us (webhook endpoints, knowledge-base pages).
+
+A self-hosted server usually talks to a backend on its own network, so private and loopback
+addresses are allowed unless ``POCKETPING_ALLOW_PRIVATE_URLS=false``. Link-local addresses
+(cloud metadata endpoints such as 169.254.169.254), unspecified, multicast and reserved
+addresses are always refused.
+
+Checking a URL when it is saved is not enough: DNS can change between then and the
+request. ``safe_request`` therefore resolves the host itself, checks every address, and
+connects to the checked address (TLS still verifies the certificate for the host name);
+redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from pocketping.errors import InvalidInput
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud metadata services that do not live in link-local space.
+_METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+                             "instance-data.ec2.internal"})
+_ALWAYS_REFUSED = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.0.0/16",       # IPv4 link-local, including 169.254.169.254 (AWS, GCP, Azure metadata)
+    "fe80::/10",            # IPv6 link-local
+    "fd00:ec2::254/128",    # AWS metadata over IPv6
+    "100.100.100.200/32",   # Alibaba Cloud metadata
+    "0.0.0.0/8",            # "this network": connects to the local host on Linux
+    "::/128",
+    "224.0.0.0/4",          # multicast
+    "ff00::/8",
+    "240.0.0.0/4",          # reserved, broadcast
+))
+
+
+class UnsafeURL(InvalidInput):
+    """The URL is malformed or points where this server must not connect."""
+
+    code = "unsafe_url"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: where to connect (``address``) and what to call it (``host``)."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+
+
+def _unmap(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_refusal(address: str | IPAddress, *, allow_private: bool) -> str | None:
+    """Why this IP address may not be reached, or None when it may."""
+    ip = _unmap(ipaddress.ip_address(address) if isinstance(address, str) else address)
+    if any(ip in net for net in _ALWAYS_REFUSED if net.version == ip.version):
+        return f"{ip} is a link-local, metadata or reserved address"
+    if ip.is_global:
+        return None
+    if allow_private:
+        return None
+    return f"{ip} is a private or loopback address (POCKETPING_ALLOW_PRIVATE_URLS=false)"
+
+
+def check_url(url: str, *, allow_private: bool) -> str:
+    """Check a URL's shape and, when its host is a literal address, the address.
+
+    Returns the URL unchanged. Host names are checked again at request time by
+    ``resolve``; call this when the URL is saved, to refuse what is plainly wrong early.
+    """
+    _split(url, allow_private=allow_private)
+    return url
+
+
+def _split(url: str, *, allow_private: bool) -> tuple[str, str, int, str, str]:
+    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() for c in url):
+        raise UnsafeURL("the URL must be an http:// or https:// URL of at most 2000 characters, without spaces")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeURL(f"{url!r} is not an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeURL("put credentials in the URL's path or query, not before the host (user:pass@)")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeURL(f"{url!r} has an invalid port") from exc
+    host = parts.hostname.lower().rstrip(".")
+    if host in _METADATA_HOSTS:
+        raise UnsafeURL(f"{host} is a cloud metadata host")
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        reason = address_refusal(literal, allow_private=allow_private)
+        if reason:
+            raise UnsafeURL(f"refusing {url!r}: {reason}")
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return scheme, host, port, path, parts.netloc.rsplit("@", 1)[-1]
+
+
+async def resolve(url: str, *, allow_private: bool) -> Target:
+    """Resolve the URL's host and check every address it has; the first one is used.
+
+    Refusing when *any* address is forbidden (rather than picking an allowed one) keeps a
+    host that resolves to both a public and a metadata address from being a way in.
+    """
+    scheme, host, port, _path, _netloc = _split(url, allow_private=allow_private)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"cannot resolve {host}: {exc}", code="unresolvable_host") from exc
+    addresses: list[str] = []
+    for info in infos:
+        address = str(info[4][0]).split("%", 1)[0]
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise UnsafeURL(f"{host} has no address", code="unresolvable_host")
+    for address in addresses:
+        reason = address_refusal(address, allow_private=allow_private)
+        if reason:
+            raise UnsafeURL(f"refusing {url!r}: {host} resolves to {reason}")
+    return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
+
+
+class ResponseTooLarge(InvalidInput):
+    code = "response_too_large"
+
+
+@dataclass(frozen=True)
+class SafeResponse:
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+
+    @property
+    def text(self) -> str:
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+
+async def safe_request(client: httpx.AsyncClient, method: str, url: str, *, allow_private: bool,
+                       content: bytes | None = None, headers: Mapping[str, str] | None = None,
+                       timeout: float = 10.0, max_body_bytes: int = 1 << 20) -> SafeResponse:
+    """Send one request to a user-given URL, connecting only to an address that passed the
+    checks (the one just resolved: a DNS change between check and connect cannot move it).
+
+    Redirects are not followed (the caller sees the 3xx and its ``Location`` header). The
+    (decoded) body is read up to ``max_body_bytes``; more raises ``ResponseTooLarge``; 0 skips it.
+    Raises ``UnsafeURL`` for a refused URL and ``httpx.HTTPError`` for network failures
+    (``httpx.TimeoutException`` when ``timeout`` seconds pass without progress).
+    ``client`` should come from ``new_client`` (no redirects, no proxies from the environment).
+    """
+    target = await resolve(url, allow_private=allow_private)
+    _scheme, _host, _port, path, netloc = _split(url, allow_private=allow_private)
+    ip_host = f"[{target.address}]" if ":" in target.address else target.address
+    pinned = f"{target.scheme}://{ip_host}:{target.port}{path}"
+    request_headers = {**(headers or {}), "Host": netloc}
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    request = client.build_request(method, pinned, content=content, headers=request_headers,
+                                   timeout=httpx.Timeout(timeout), extensions=extensions)
+    response = await client.send(request, follow_redirects=False, stream=True)
+    try:
+        body = bytearray()
+        chunks = response.aiter_bytes() if max_body_bytes > 0 else _nothing()
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > max_body_bytes:
+                raise ResponseTooLarge(f"the answer from {target.host} is larger than {max_body_bytes} bytes")
+    finally:
+        await response.aclose()
+    return SafeResponse(status_code=response.status_code, headers=response.headers, content=bytes(body), url=url)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
+
+
+def new_client(**kwargs: object) -> httpx.AsyncClient:
+    """An HTTP client fit for ``safe_request``: no redirects, no environment proxies."""
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False, **kwargs)  # type: ignore[arg-type]
+
+
+__all__ = ["ResponseTooLarge", "SafeResponse", "Target", "UnsafeURL", "address_refusal", "check_url", "new_client",
+           "resolve", "safe_request"]

@@ -1,0 +1,76 @@
+"""The project's public event log: the webhook bodies, in commit order, for the live stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from pocketping.store.db import Tx
+from pocketping.store.schema import event_counters, event_log
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    seq: int
+    event_id: str
+    type: str
+    session_id: str | None
+    created_at: datetime
+    body: dict[str, Any]
+
+
+async def _next_seq(tx: Tx, project_id: str) -> int:
+    """Allocate the project's next event seq. The upsert locks the counter row until commit,
+    so seqs become visible in order (a reader that sees N has seen every smaller one)."""
+    values = {"project_id": project_id, "last_seq": 1}
+    bump = {"last_seq": event_counters.c.last_seq + 1}
+    if tx.dialect == "postgresql":
+        stmt: Any = pg_insert(event_counters).values(values).on_conflict_do_update(
+            index_elements=[event_counters.c.project_id], set_=bump)
+    elif tx.dialect == "sqlite":
+        stmt = sqlite_insert(event_counters).values(values).on_conflict_do_update(
+            index_elements=[event_counters.c.project_id], set_=bump)
+    else:
+        stmt = mysql_insert(event_counters).values(values)
+        stmt = stmt.on_duplicate_key_update(last_seq=event_counters.c.last_seq + 1)
+    await tx.conn.execute(stmt)
+    value = (await tx.conn.execute(select(event_counters.c.last_seq)
+                                   .where(event_counters.c.project_id == project_id))).scalar_one()
+    return int(value)
+
+
+async def append(tx: Tx, *, event_id: str, project_id: str, session_id: str | None, type_: str,
+                 body: dict[str, Any]) -> int:
+    seq = await _next_seq(tx, project_id)
+    await tx.conn.execute(event_log.insert().values(
+        event_id=event_id, project_id=project_id, seq=seq, session_id=session_id, type=type_,
+        payload=tx.encrypt(orjson.dumps(body).decode()), created_at=tx.now))
+    return seq
+
+
+async def after(tx: Tx, project_id: str, cursor: int, *, limit: int = 500,
+                types: tuple[str, ...] | None = None) -> list[LoggedEvent]:
+    query = select(event_log).where(event_log.c.project_id == project_id, event_log.c.seq > cursor)
+    if types:
+        query = query.where(event_log.c.type.in_(types))
+    rows = (await tx.conn.execute(query.order_by(event_log.c.seq).limit(limit))).mappings()
+    return [LoggedEvent(seq=int(r["seq"]), event_id=r["event_id"], type=r["type"], session_id=r["session_id"],
+                        created_at=r["created_at"], body=orjson.loads(tx.decrypt(r["payload"]))) for r in rows]
+
+
+async def last_seq(tx: Tx, project_id: str) -> int:
+    value = (await tx.conn.execute(select(event_counters.c.last_seq)
+                                   .where(event_counters.c.project_id == project_id))).scalar()
+    return int(value or 0)
+
+
+async def prune(tx: Tx, older_than: datetime) -> int:
+    result = await tx.conn.execute(delete(event_log).where(event_log.c.created_at < older_than))
+    return int(result.rowcount)

@@ -1,0 +1,75 @@
+"""Delivering one webhook (an outbox row of target "webhook") to its endpoint."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import orjson
+
+from pocketping import __version__, netguard
+from pocketping.core.models import OutboxItem
+from pocketping.errors import DeliveryError
+from pocketping.outbox import Checkpoint
+from pocketping.services import Services
+from pocketping.store import webhooks as repo
+from pocketping.webhooks.signing import SIGNATURE_HEADER, signature_header
+
+
+def _retry_after(response: netguard.SafeResponse) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return min(3600.0, max(0.0, float(value)))
+    except ValueError:
+        return None
+
+
+class WebhookDelivery:
+    """The outbox handler for webhooks: sign, POST (pinned address, no redirects), judge."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.client = netguard.new_client(limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+                                          headers={"User-Agent": f"PocketPing-Webhooks/{__version__}"})
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        async with self.svc.db.read() as tx:
+            webhook = await repo.find_any_project(tx, item.target_id)
+        if webhook is None:
+            raise DeliveryError("the webhook endpoint was removed", permanent=True)
+        if not webhook.enabled:
+            raise DeliveryError("the webhook endpoint is disabled", retry_after=300)
+        body = orjson.dumps(item.payload)
+        timestamp = int(self.svc.clock.now().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature_header(webhook.secret, timestamp, body),
+            "PocketPing-Event-Id": str(item.payload.get("id", "")),
+            "PocketPing-Event-Type": item.action,
+            "PocketPing-Delivery-Attempt": str(item.attempts + 1),
+        }
+        timeout = self.svc.settings.webhook_timeout_seconds
+        started = time.perf_counter()
+        try:
+            response = await netguard.safe_request(self.client, "POST", webhook.url, content=body, headers=headers,
+                                                   allow_private=self.svc.settings.allow_private_urls,
+                                                   timeout=timeout, max_body_bytes=0)
+        except netguard.UnsafeURL as exc:
+            raise DeliveryError(exc.message) from exc
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"no answer within {timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"could not connect: {type(exc).__name__}: {exc}") from exc
+        elapsed_ms = round((time.perf_counter() - started) * 1000)
+        status = response.status_code
+        if 200 <= status < 300:
+            return {"status": status, "ms": elapsed_ms}
+        if 300 <= status < 400:
+            raise DeliveryError(f"HTTP {status}: redirects are not followed; give the final URL", status=status)
+        raise DeliveryError(f"HTTP {status}", retry_after=_retry_after(response), status=status)
