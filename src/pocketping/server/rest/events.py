@@ -80,7 +80,8 @@ async def stream_events(project: ProjectDep, svc: ServicesDep,
     chosen = tuple(types) if types else None
 
     async def body() -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n: connected, after %d\n\n" % start
+        # An id-only message: the client's cursor is set even before the first event arrives.
+        yield b"retry: 2000\nid: %d\n\n" % start
         async for batch in follow(svc, project.id, start, types=chosen):
             if not batch:
                 yield b": ping\n\n"

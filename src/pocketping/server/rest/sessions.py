@@ -101,5 +101,6 @@ async def reopen_session(session_id: str, project: ProjectDep, svc: ServicesDep)
 @router.post("/{session_id}/events", response_model=EventOut, status_code=201,
              summary="Send a custom event to every open tab of the visitor (replayed on reconnect)")
 async def emit_event(session_id: str, body: EventIn, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
-    sent = await message_actions.emit_event(svc, project.id, session_id, body.name, body.data)
+    sent = await message_actions.emit_event(svc, project.id, session_id, body.name, body.data,
+                                            client_id=body.clientId)
     return sent.message.to_event_api()
