@@ -32,6 +32,7 @@ class Receiver:
     down: bool = False
     pp: PocketPing | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Event = field(default_factory=threading.Event)
 
     async def next_handled(self, timeout: float = 15.0) -> Any:
         return await asyncio.to_thread(self.handled.get, True, timeout)
@@ -57,6 +58,7 @@ def receiver() -> Iterator[Receiver]:
         if state.down:
             with state.lock:
                 state.requests.append((event_id, type_, attempt, 503))
+            state.arrived.set()
             return JSONResponse({"down": True}, status_code=503)
         if state.pp is None:
             raise RuntimeError("set receiver.pp first")
@@ -65,6 +67,7 @@ def receiver() -> Iterator[Receiver]:
         response = await inner["endpoint"](request)
         with state.lock:
             state.requests.append((event_id, type_, attempt, response.status_code))
+        state.arrived.set()
         return response
 
     app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
