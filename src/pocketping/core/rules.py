@@ -87,7 +87,10 @@ def check_event(name: Any, data: Any) -> tuple[str, dict[str, Any]]:
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput("event data must be a JSON object", code="invalid_event_data")
-    size = len(orjson.dumps(data))
+    try:
+        size = len(orjson.dumps(data))
+    except TypeError as exc:  # orjson.JSONEncodeError: integers beyond 64 bits, nesting too deep
+        raise InvalidInput(f"event data cannot be stored as JSON: {exc}", code="invalid_event_data") from exc
     if size > MAX_EVENT_DATA_BYTES:
         raise InvalidInput(f"event data is {size} bytes; the limit is {MAX_EVENT_DATA_BYTES}",
                            code="event_data_too_large", limit=MAX_EVENT_DATA_BYTES)
