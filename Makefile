@@ -47,8 +47,9 @@ widget-check: $(WIDGET_NPM)
 	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs --check
 
 lint: setup
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests sdk/src
 	$(VENV)/bin/mypy
+	cd sdk && ../$(VENV)/bin/mypy
 
 bench: setup services
 	$(PY) -m bench

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pocketping_sdk import PocketPing
+
 from pocketping.actions.projects import update_project
 from pocketping.testing.widget_client import WidgetClient
-from pocketping_sdk import PocketPing
 
 IDENTITY_SECRET = "idsec_0123456789abcdef0123"
 
@@ -16,7 +17,8 @@ async def test_identity_spoofing_without_a_valid_user_hash_fails(server, project
     # The real user, identified by the site's backend.
     ana = await WidgetClient.connect(server.ws_url, project.public_key)
     await ana.synced()
-    await ana.send({"type": "identify", "id": "user_42", "email": "ana@example.com", "userHash": pp.user_hash("user_42")})
+    await ana.send({"type": "identify", "id": "user_42", "email": "ana@example.com",
+                    "userHash": pp.user_hash("user_42")})
     identified = await ana.expect("identified")
     assert identified["identity"]["verified"] is True
     await ana.say("my private order number is 1234")

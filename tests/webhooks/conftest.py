@@ -12,14 +12,14 @@ from typing import Any
 
 import orjson
 import pytest
+from pocketping_sdk import PocketPing
+from pocketping_sdk.starlette import webhook_endpoint
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pocketping.testing.apps import AsgiThread
-from pocketping_sdk import PocketPing
-from pocketping_sdk.starlette import webhook_endpoint
 
 
 @dataclass

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from pocketping.testing.widget_client import WidgetClient
 from pocketping_sdk import PocketPing
+
+from pocketping.testing.widget_client import WidgetClient
 
 
 async def test_concurrent_writers_get_an_ordered_gap_free_log(server, project):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from conftest import create_project_on
+from pocketping_sdk import InvalidRequestError, NotFoundError, PocketPing
 from typer.testing import CliRunner
 
+from conftest import create_project_on
 from pocketping.cli import app as cli
 from pocketping.testing.widget_client import WidgetClient
-from pocketping_sdk import InvalidRequestError, NotFoundError, PocketPing
 
 
 def _cli(server, *args: str):

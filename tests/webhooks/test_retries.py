@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from conftest import create_project_on
+from pocketping_sdk import PocketPing, WebhookEvent
 
+from conftest import create_project_on
 from pocketping.clock import FakeClock
 from pocketping.testing.widget_client import WidgetClient
-from pocketping_sdk import PocketPing, WebhookEvent
 
 
 async def _until(predicate, clock: FakeClock, receiver, *, step: float, rounds: int = 400) -> None:

@@ -8,15 +8,16 @@ import time
 import httpx
 import orjson
 import pytest
+from pocketping_sdk import PocketPingSync, WebhookVerificationError
 
 from pocketping.testing.apps import WsgiThread
 from pocketping.webhooks.signing import signature_header
-from pocketping_sdk import PocketPingSync, WebhookVerificationError
 
 SECRET = "whsec_test_0123456789abcdefghijklmnop"
-BODY = orjson.dumps({"id": "ev_abc", "type": "event.triggered", "createdAt": "2030-01-01T00:00:00.000Z",
-                     "projectId": "proj_x", "data": {"sessionId": "sess_1", "visitorId": "vis_1", "name": "clicked",
-                                                      "data": {"plan": "pro"}, "createdAt": "2030-01-01T00:00:00.000Z"}})
+AT = "2030-01-01T00:00:00.000Z"
+BODY = orjson.dumps({"id": "ev_abc", "type": "event.triggered", "createdAt": AT, "projectId": "proj_x",
+                     "data": {"sessionId": "sess_1", "visitorId": "vis_1", "name": "clicked", "data": {"plan": "pro"},
+                              "createdAt": AT}})
 
 
 def _pp(**kw) -> PocketPingSync:
@@ -102,7 +103,6 @@ def _handlers(pp: PocketPingSync, handled: list) -> None:
 
 def test_flask_receiver():
     from flask import Flask
-
     from pocketping_sdk.flask import webhook_view
 
     pp = _pp()
@@ -127,7 +127,6 @@ def test_django_receiver():
         django.setup()
     from django.core.handlers.wsgi import WSGIHandler
     from django.urls import clear_url_caches, path
-
     from pocketping_sdk.django import webhook_view
 
     pp = _pp()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from conftest import create_project_on
+from pocketping_sdk import AuthenticationError, PocketPing
 
+from conftest import create_project_on
 from pocketping.testing.server import ServerThread, make_settings
 from pocketping.testing.widget_client import WidgetClient
-from pocketping_sdk import AuthenticationError, PocketPing
 
 
 async def test_stream_resumes_after_the_server_goes_away(tmp_path):
