@@ -32,6 +32,11 @@ def backoff(attempt: int, retry_after: float | None = None, *, base: float = 0.5
     return max(delay, retry_after or 0.0)
 
 
+def should_retry(call: Call[Any], status: int, attempt: int, max_retries: int) -> bool:
+    """429 always (nothing was done); 5xx only when sending again cannot do a thing twice."""
+    return status in RETRY_STATUSES and attempt < max_retries and (call.idempotent or status == 429)
+
+
 def retry_after_of(headers: Any) -> float | None:
     value = headers.get("retry-after")
     try:

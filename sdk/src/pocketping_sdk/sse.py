@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from pocketping_sdk.models import WebhookEvent
 
 
 @dataclass
@@ -40,3 +43,18 @@ class SSEParser:
         elif name == "id" and "\0" not in value:
             self._id = value
             self._has_id = True
+
+
+class EventReader:
+    """Stream lines in, events out, keeping the cursor (the last ``id:`` seen) to resume from."""
+
+    def __init__(self, cursor: int | None) -> None:
+        self.cursor = cursor
+        self._parser = SSEParser()
+
+    def feed(self, line: str) -> Iterator[WebhookEvent]:
+        for message in self._parser.feed(line):
+            if message.id is not None and message.id.isdigit():
+                self.cursor = int(message.id)
+            if message.data:
+                yield WebhookEvent.from_api(json.loads(message.data))

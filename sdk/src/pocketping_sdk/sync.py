@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ from pocketping_sdk._base import Base, embedded_session, session_of
 from pocketping_sdk.client import STREAM_READ_TIMEOUT, _json, _json_bytes
 from pocketping_sdk.errors import APIConnectionError, PocketPingError, error_from_response
 from pocketping_sdk.models import CustomEvent, Delivery, Message, Page, Session, Webhook, WebhookEvent
-from pocketping_sdk.sse import SSEParser
+from pocketping_sdk.sse import EventReader
 
 T = TypeVar("T")
 
@@ -51,8 +50,7 @@ class PocketPingSync(Base):
                     attempt += 1
                     continue
                 raise APIConnectionError(f"could not reach {self.base_url}: {exc}", code="connection_error") from exc
-            if response.status_code in _api.RETRY_STATUSES and attempt < self.max_retries and (
-                    call.idempotent or response.status_code == 429):
+            if _api.should_retry(call, response.status_code, attempt, self.max_retries):
                 time.sleep(_api.backoff(attempt, _api.retry_after_of(response.headers)))
                 attempt += 1
                 continue
@@ -178,14 +176,14 @@ class PocketPingSync(Base):
                         if response.status_code not in _api.RETRY_STATUSES or not reconnect:
                             raise error
                     else:
-                        parser = SSEParser()
-                        for line in response.iter_lines():
-                            for message in parser.feed(line):
-                                if message.id is not None and message.id.isdigit():
-                                    cursor = int(message.id)
-                                if message.data:
+                        reader = EventReader(cursor)
+                        try:
+                            for line in response.iter_lines():
+                                for event in reader.feed(line):
                                     attempt = 0
-                                    yield WebhookEvent.from_api(json.loads(message.data))
+                                    yield event
+                        finally:
+                            cursor = reader.cursor
             except httpx.TransportError as exc:
                 if not reconnect:
                     raise APIConnectionError(f"the stream from {self.base_url} dropped: {exc}",
