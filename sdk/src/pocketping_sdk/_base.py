@@ -40,7 +40,7 @@ def _wants_session(fn: Callable[..., Any]) -> bool:
 class Base:
     def __init__(self, secret_key: str | None = None, base_url: str | None = None, *,
                  webhook_secret: str | Iterable[str] | None = None, identity_secret: str | None = None,
-                 timeout: float = 10.0, max_retries: int = 3, dedupe: bool = True,
+                 timeout: float = 10.0, max_retries: int = 3, retry_backoff: float = 0.5, dedupe: bool = True,
                  clock: Callable[[], float] = time.time) -> None:
         secret_key = secret_key or os.environ.get("POCKETPING_SECRET_KEY")
         base_url = base_url or os.environ.get("POCKETPING_URL")
@@ -61,6 +61,7 @@ class Base:
         self.identity_secret = identity_secret or os.environ.get("POCKETPING_IDENTITY_SECRET")
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
+        self.retry_backoff = retry_backoff  # the first retry's delay in seconds; it doubles, with jitter
         self.clock = clock
         self.dedupe = dedupe
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()

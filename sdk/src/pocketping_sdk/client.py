@@ -71,12 +71,13 @@ class PocketPing(Base):
                                                       json=call.json, headers=self.headers)
             except httpx.TransportError as exc:
                 if call.idempotent and attempt < self.max_retries:
-                    await asyncio.sleep(_api.backoff(attempt))
+                    await asyncio.sleep(_api.backoff(attempt, base=self.retry_backoff))
                     attempt += 1
                     continue
                 raise APIConnectionError(f"could not reach {self.base_url}: {exc}", code="connection_error") from exc
             if _api.should_retry(call, response.status_code, attempt, self.max_retries):
-                await asyncio.sleep(_api.backoff(attempt, _api.retry_after_of(response.headers)))
+                delay = _api.backoff(attempt, _api.retry_after_of(response.headers), base=self.retry_backoff)
+                await asyncio.sleep(delay)
                 attempt += 1
                 continue
             body = _json(response)
@@ -242,7 +243,7 @@ class PocketPing(Base):
                                              code="connection_error") from exc
             if not reconnect:
                 return
-            await asyncio.sleep(_api.backoff(attempt))
+            await asyncio.sleep(_api.backoff(attempt, base=self.retry_backoff))
             attempt = min(attempt + 1, 6)
 
     async def listen(self, *, after: int | None = None, types: list[str] | None = None) -> None:

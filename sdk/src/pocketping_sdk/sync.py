@@ -46,12 +46,12 @@ class PocketPingSync(Base):
                                                 json=call.json, headers=self.headers)
             except httpx.TransportError as exc:
                 if call.idempotent and attempt < self.max_retries:
-                    time.sleep(_api.backoff(attempt))
+                    time.sleep(_api.backoff(attempt, base=self.retry_backoff))
                     attempt += 1
                     continue
                 raise APIConnectionError(f"could not reach {self.base_url}: {exc}", code="connection_error") from exc
             if _api.should_retry(call, response.status_code, attempt, self.max_retries):
-                time.sleep(_api.backoff(attempt, _api.retry_after_of(response.headers)))
+                time.sleep(_api.backoff(attempt, _api.retry_after_of(response.headers), base=self.retry_backoff))
                 attempt += 1
                 continue
             body = _json(response)
@@ -190,7 +190,7 @@ class PocketPingSync(Base):
                                              code="connection_error") from exc
             if not reconnect:
                 return
-            time.sleep(_api.backoff(attempt))
+            time.sleep(_api.backoff(attempt, base=self.retry_backoff))
             attempt = min(attempt + 1, 6)
 
     def listen(self, *, after: int | None = None, types: list[str] | None = None) -> None:
