@@ -88,8 +88,9 @@ def check_url(url: str, *, allow_private: bool) -> str:
 
 
 def _split(url: str, *, allow_private: bool) -> tuple[str, str, int, str, str]:
-    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() for c in url):
-        raise UnsafeURL("the URL must be an http:// or https:// URL of at most 2000 characters, without spaces")
+    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() or not c.isprintable() for c in url):
+        raise UnsafeURL("the URL must be an http:// or https:// URL of at most 2000 characters, without spaces "
+                        "or control characters")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:

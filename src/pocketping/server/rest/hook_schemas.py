@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from pocketping.server.rest.schemas import Strict
 
 PublicType = Literal["session.created", "session.closed", "session.reopened", "message.created",
                      "event.triggered", "visitor.identified"]
+
+
+# Ids are a prefix and letters or digits: anything else cannot exist (and must never reach SQL).
+WebhookIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", description="the webhook's id (wh_...)")]
 
 
 class WebhookIn(Strict):
@@ -79,7 +84,7 @@ class PublicEventList(BaseModel):
 class SendEventIn(Strict):
     name: str = Field(pattern=r"^[a-zA-Z0-9_.:-]{1,64}$")
     data: dict[str, Any] = Field(default_factory=dict, description="a JSON object of at most 8 KB")
-    visitorId: str | None = Field(default=None, max_length=64,
+    visitorId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,64}$",
                                   description="send to this visitor; without it, to every open widget")
     clientId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                  description="with visitorId: a retry with the same id is stored once")

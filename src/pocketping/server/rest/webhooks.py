@@ -13,6 +13,7 @@ from pocketping.server.rest.hook_schemas import (
     DeliveryOut,
     WebhookCreated,
     WebhookDeleted,
+    WebhookIdPath,
     WebhookIn,
     WebhookList,
     WebhookOut,
@@ -34,26 +35,26 @@ async def list_webhooks(project: ProjectDep, svc: ServicesDep) -> dict[str, obje
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, summary="One endpoint")
-async def get_webhook(webhook_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
+async def get_webhook(webhook_id: WebhookIdPath, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
     return actions.webhook_api(await actions.get_webhook(svc, project.id, webhook_id))
 
 
 @router.delete("/{webhook_id}", response_model=WebhookDeleted, summary="Remove an endpoint (and its queued deliveries)")
-async def remove_webhook(webhook_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
+async def remove_webhook(webhook_id: WebhookIdPath, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
     await actions.remove_webhook(svc, project.id, webhook_id)
     return {"id": webhook_id, "deleted": True}
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookCreated,
              summary="Replace the endpoint's signing secret (shown only this once)")
-async def rotate_secret(webhook_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
+async def rotate_secret(webhook_id: WebhookIdPath, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
     webhook = await actions.rotate_webhook_secret(svc, project.id, webhook_id)
     return actions.webhook_api(webhook, with_secret=True)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveryList,
             summary="Recent deliveries to this endpoint, newest first, with attempts and the last error")
-async def list_deliveries(webhook_id: str, project: ProjectDep, svc: ServicesDep,
+async def list_deliveries(webhook_id: WebhookIdPath, project: ProjectDep, svc: ServicesDep,
                           status: Annotated[Literal["pending", "done", "failed"] | None, Query()] = None,
                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, object]:
     found = await actions.list_deliveries(svc, project.id, webhook_id, status=status, limit=limit)
@@ -62,7 +63,7 @@ async def list_deliveries(webhook_id: str, project: ProjectDep, svc: ServicesDep
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/replay", response_model=DeliveryOut,
              summary="Send a delivery again (a failed one is retried; a delivered one is queued anew)")
-async def replay_delivery(webhook_id: str, delivery_id: Annotated[int, Path(ge=1, le=2**62)],
+async def replay_delivery(webhook_id: WebhookIdPath, delivery_id: Annotated[int, Path(ge=1, le=2**62)],
                           project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
     item = await actions.replay_delivery(svc, project.id, delivery_id, webhook_id=webhook_id)
     return actions.delivery_api(item)
