@@ -73,6 +73,16 @@ async def test_session_cookie_is_httponly_samesite_and_not_secure_over_http(serv
     assert "secure" not in cookie
 
 
+async def test_sign_in_returns_to_the_conversation_a_link_pointed_at(server, project):
+    """Chat-app cards link to /inbox#sess_...; the page keeps the hash in the form's "next" field."""
+    op = await make_operator(server, project.id)
+    for given, expected in (("#sess_Ab12Cd34", "/inbox#sess_Ab12Cd34"), ("//evil.example/x", "/inbox"),
+                            ("#sess_x/../../evil", "/inbox"), ("", "/inbox")):
+        async with InboxClient(server.base_url) as client:
+            response = await client.post_login(op.email, op.password, await client.sign_in_form(), next_=given)
+            assert response.status_code == 303 and response.headers["location"] == expected, given
+
+
 async def test_over_https_the_cookie_is_secure_with_the_host_prefix(server, project):
     """Behind a TLS-terminating proxy (X-Forwarded-Proto from a trusted address)."""
     op = await make_operator(server, project.id)

@@ -41,8 +41,8 @@ class InboxClient:
         assert found, "no sign-in form"
         return found.group(1)
 
-    async def post_login(self, email: str, password: str, token: str | None) -> httpx.Response:
-        form = {"email": email, "password": password}
+    async def post_login(self, email: str, password: str, token: str | None, next_: str = "") -> httpx.Response:
+        form = {"email": email, "password": password, "next": next_}
         if token is not None:
             form["csrf_token"] = token
         return await self.http.post("/inbox/login", data=form, headers={"Origin": self.base_url})

@@ -8,6 +8,7 @@ page as text (escaped here, ``textContent`` in the script), never as HTML.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -26,7 +27,9 @@ from pocketping.server.static import load_asset, serve_asset
 router = APIRouter(include_in_schema=False)
 
 ASSETS = Path(__file__).parent / "assets"
-_MEDIA = {"inbox.js": "application/javascript; charset=utf-8", "inbox.css": "text/css; charset=utf-8"}
+_MEDIA = {"inbox.js": "application/javascript; charset=utf-8", "signin.js": "application/javascript; charset=utf-8",
+          "inbox.css": "text/css; charset=utf-8"}
+_NEXT = re.compile(r"^#sess_[A-Za-z0-9]{1,60}$")
 MAX_FORM_BYTES = 8192
 
 _HEAD = """<!doctype html>
@@ -40,12 +43,15 @@ _HEAD = """<!doctype html>
 <link rel="stylesheet" href="/inbox/assets/inbox.css">
 """
 
-_SIGN_IN = """<body class="signin">
+_SIGN_IN = """<script src="/inbox/assets/signin.js" defer></script>
+</head>
+<body class="signin">
 <main>
 <h1>{app}</h1>
 {alert}
 <form method="post" action="/inbox/login">
 <input type="hidden" name="csrf_token" value="{token}">
+<input type="hidden" name="next" value="{next}">
 <label for="email">{email}</label>
 <input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="{email_value}"
  {autofocus_email}>
@@ -54,7 +60,7 @@ _SIGN_IN = """<body class="signin">
  {autofocus_password}>
 <button type="submit">{sign_in}</button>
 </form>
-<p class="hint">{hint}</p>
+<p class="hint">{hint} <code>pocketping operator add</code>.</p>
 </main>
 </body>
 </html>
@@ -125,16 +131,16 @@ def _json_for_script(data: object) -> str:
     return orjson.dumps(data).decode().replace("<", "\\u003c")
 
 
-def _sign_in_page(request: Request, *, alert: str = "", email: str = "", status: int = 200,
+def _sign_in_page(request: Request, *, alert: str = "", email: str = "", next_hash: str = "", status: int = 200,
                   headers: dict[str, str] | None = None) -> HTMLResponse:
     t = strings()
     token = security.read_cookie(request, security.FORM_COOKIE) or security.new_form_token()
     body = _SIGN_IN.format(
         app=_esc(t["app"]), alert=f'<p class="error" role="alert">{_esc(alert)}</p>' if alert else "",
         token=_esc(token), email=_esc(t["email"]), password=_esc(t["password"]), sign_in=_esc(t["signIn"]),
-        email_value=_esc(email), hint=_esc(t["signInHint"]),
+        email_value=_esc(email), hint=_esc(t["signInHint"]), next=_esc(next_hash if _NEXT.match(next_hash) else ""),
         autofocus_email="" if email else "autofocus", autofocus_password="autofocus" if email else "")
-    response = _page(f"{t['signIn']} · {t['app']}", "</head>\n" + body, status, headers)
+    response = _page(f"{t['signIn']} · {t['app']}", body, status, headers)
     # The same token for every tab until it is used, so two open sign-in tabs both work.
     security.set_cookie(response, request, security.FORM_COOKIE, token, max_age=86400, same_site="strict")
     return response
@@ -183,15 +189,19 @@ async def login(request: Request) -> Response:
     except (Forbidden, InvalidInput):
         return _sign_in_page(request, alert=t["formExpired"], status=403)
     email = form.get("email", "")[:320]
+    next_hash = form.get("next", "")
     try:
         signed = await sign_in(services(request), email, form.get("password", ""), ip=security.client_ip(request))
     except RateLimited as exc:
         minutes = max(1, int(exc.retry_after // 60 + 1))
-        return _sign_in_page(request, alert=t["rateLimited"].format(minutes=minutes), email=email, status=429,
+        return _sign_in_page(request, alert=t["rateLimited"].format(minutes=minutes), email=email,
+                             next_hash=next_hash, status=429,
                              headers={"Retry-After": str(max(1, int(exc.retry_after + 0.999)))})
     except Unauthorized:
-        return _sign_in_page(request, alert=t["wrongCredentials"], email=email, status=401)
-    response = RedirectResponse("/inbox", status_code=303, headers={"Cache-Control": "no-store"})
+        return _sign_in_page(request, alert=t["wrongCredentials"], email=email, next_hash=next_hash, status=401)
+    # Back to the conversation a link pointed at (only ever a session of this inbox).
+    target = "/inbox" + (next_hash if _NEXT.match(next_hash) else "")
+    response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
     security.set_cookie(response, request, security.SESSION_COOKIE, signed.token,
                         max_age=services(request).settings.inbox_session_hours * 3600)
     security.clear_cookie(response, request, security.FORM_COOKIE)

@@ -165,7 +165,20 @@
     const after = [...timeline.children].find((n) => Number(n.dataset.seq) > m.seq);
     timeline.insertBefore(li, after || null);
     if (m.seq > open.lastSeq) open.lastSeq = m.seq;
+    renderSeen();
     timeline.scrollTop = timeline.scrollHeight;
+  }
+
+  // "Seen" under the team's last message the visitor has read.
+  function renderSeen() {
+    if (!open) return;
+    const c = convs.get(open.id);
+    const read = (c && c.visitorReadSeq) || 0;
+    const timeline = $("timeline");
+    for (const old of timeline.querySelectorAll(".seen")) old.remove();
+    const ours = [...timeline.querySelectorAll("li.msg.operator, li.msg.ai")]
+      .filter((li) => Number(li.dataset.seq) <= read);
+    if (ours.length) ours[ours.length - 1].append(el("p", { class: "seen" }, T.seen));
   }
 
   function renderDetails(c) {
@@ -288,6 +301,7 @@
           if (frame.seq >= (c.lastSeq || 0)) c.unread = 0;
         } else {
           c.visitorReadSeq = Math.max(c.visitorReadSeq || 0, frame.seq);
+          if (open && open.id === c.id) renderSeen();
         }
         renderList();
         break;
