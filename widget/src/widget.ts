@@ -84,6 +84,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let idle = 0
   let typingOff = 0
   let link: Link | undefined
+  let unlock: (() => void) | undefined
 
   // --- the DOM ------------------------------------------------------------------------------
   const host = h("div", { id: "pocketping-root" })
@@ -156,6 +157,13 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   // --- protocol ---------------------------------------------------------------------------
   /** Everything that can wait for the next task: storage, the queue, the connection. */
   function start() {
+    // A first visit opened in several tabs at once must still make one session: without a token,
+    // tabs take turns (Web Locks) until the first one has stored its token.
+    const locks = navigator.locks
+    load().t || !locks ? begin() : locks.request(key, () => new Promise<void>((r) => ((unlock = r), begin())))
+  }
+
+  function begin() {
     Object.assign(store, load())
     outbox = store.q || []
     evtMark = store.e || 0
@@ -194,6 +202,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       sid = f.sessionId
       store.t = f.token
       save()
+      unlock?.()
       sentNow = new Set()
       vread = Math.max(vread, f.visitorReadSeq)
       oread = Math.max(oread, f.operatorReadSeq)
@@ -465,6 +474,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     queue,
     destroy() {
       clearTimeout(starting)
+      unlock?.()
       link?.stop()
       offs.forEach((f) => f())
       clearTimeout(idle)
