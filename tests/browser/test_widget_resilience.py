@@ -97,3 +97,30 @@ async def test_offline_queue_and_resume_from_last_seq(context, page, chat_server
     await expect(queued).to_have_attribute("data-state", "sent")
     await expect(queued).to_have_count(1)
     assert (await _texts(chat_server, widget_project)).count("Queued, then the tab closed") == 1
+
+
+async def test_a_silent_socket_is_replaced_when_the_page_wakes_up(page, chat_server, widget_project, embed):
+    # After a laptop sleeps, a socket can look open and carry nothing. The first connection here
+    # goes silent (the server's frames stop reaching the page); later ones work.
+    connections: list[object] = []
+
+    def route(ws) -> None:
+        server = ws.connect_to_server()
+        number = len(connections)
+        connections.append(ws)
+        server.on_message(lambda message: None if silent and number == 0 else ws.send(message))
+
+    silent = False
+    await page.route_web_socket(re.compile(r"/ws$"), route)
+    await page.goto(embed(widget_project))
+    await page.get_by_role("button", name="Open chat").click()
+    await connected(page)
+    silent = True
+    async with rest(chat_server, widget_project) as api:
+        sid = (await api.get("/sessions")).json()["sessions"][0]["id"]
+        (await api.post(f"/sessions/{sid}/messages", json={"text": "Sent during the sleep"})).raise_for_status()
+    # Waking up (the tab becomes visible again): the widget pings, hears nothing, reconnects,
+    # and resumes from its last seq.
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    await expect(page.locator(".r:not(.v) .b", has_text="Sent during the sleep")).to_have_count(1, timeout=15_000)
+    assert len(connections) == 2
