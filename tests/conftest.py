@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pocketping.testing.databases import create_database, drop_database, wanted_backends
+from pocketping.testing.fakes.slack import FakeSlack
 from pocketping.testing.server import ServerThread, make_settings
 
 BACKENDS = wanted_backends()
@@ -53,6 +54,16 @@ def _count_backend(request: pytest.FixtureRequest) -> None:
     if "database" in request.fixturenames:
         backend = request.getfixturevalue("database").backend
         _ran[backend] = _ran.get(backend, 0) + 1
+
+
+@pytest.fixture(scope="session")
+def fake_slack() -> Iterator[FakeSlack]:
+    """One fake Slack for the run; tests isolate themselves with their own app and channel."""
+    slack = FakeSlack().start()
+    try:
+        yield slack
+    finally:
+        slack.stop()
 
 
 @pytest.fixture(scope="session")

@@ -129,11 +129,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
                               headers=getattr(exc, "headers", None))
 
-    from pocketping.server import health, pages, ws
+    from pocketping.server import health, pages, slack_events, ws
     from pocketping.server.rest import router as rest_router
 
     app.include_router(health.router)
     app.include_router(rest_router)
     app.include_router(pages.router)
+    app.include_router(slack_events.router)
     app.add_api_websocket_route("/ws", ws.widget_socket)
     return app

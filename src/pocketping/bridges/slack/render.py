@@ -1,0 +1,35 @@
+"""How a session card looks in Slack: a header, the visitor's facts as fields, a link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketping.bridges.base import SessionCard
+from pocketping.bridges.slack.text import escape
+
+HEADER_MAX = 150  # Block Kit: header text
+FIELD_MAX = 2000  # Block Kit: a section field
+FIELDS_MAX = 10  # Block Kit: fields per section
+
+
+def card_message(card: SessionCard) -> tuple[str, list[dict[str, Any]]]:
+    """``(text, blocks)``: ``text`` is the escaped fallback shown in notifications."""
+    title = card.title.strip() or card.session.label()
+    blocks: list[dict[str, Any]] = [
+        # plain_text is never parsed for mentions or markup, so the title goes in as typed.
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_MAX), "emoji": False}},
+    ]
+    fields = [{"type": "mrkdwn", "text": _cut(f"*{escape(label)}*\n{escape(value)}", FIELD_MAX)}
+              for label, value in card.lines if value]
+    for start in range(0, len(fields), FIELDS_MAX):
+        blocks.append({"type": "section", "fields": fields[start:start + FIELDS_MAX]})
+    context = "Reply in this thread to answer the visitor."
+    if card.link:
+        url = escape(card.link).replace("|", "%7C")
+        context = f"<{url}|Open in PocketPing>  ·  " + context
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return f"New conversation: {escape(title)}", blocks
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,223 @@
+"""The Slack bridge posting into the fake Slack: cards, threads, escaping, splitting, failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pocketping.bridges.base import ThreadGone
+from pocketping.bridges.slack.pacing import ChannelPacer
+from pocketping.clock import FakeClock
+from pocketping.errors import DeliveryError
+from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
+
+from .conftest import BridgeFactory, make_card, outgoing
+
+
+async def test_a_session_opens_a_thread_whose_parent_is_the_card(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    posted = await bridge.open_thread(make_card(title="Ada · /pricing"))
+    [card] = fake_slack.top_level(slack_channel.id)
+    assert posted.thread_id == card["ts"] and posted.message_ids == (card["ts"],)
+    assert card["text"] == "New conversation: Ada · /pricing"
+    assert card["blocks"][0]["text"]["text"] == "Ada · /pricing"
+    assert card["metadata"] == {"event_type": "pocketping_session", "event_payload": {"session_id": "sess_test"}}
+
+    reply = await bridge.post(posted.thread_id, outgoing("Where is my order?"))
+    [message] = fake_slack.replies(slack_channel.id, posted.thread_id)
+    assert reply.message_ids == (message["ts"],)
+    assert message["thread_ts"] == posted.thread_id
+    assert message["text"] == "*Visitor*: Where is my order?"
+    # Visitors' links are not unfurled (Slack would fetch them).
+    assert message["_params"] == {"unfurl_links": "false", "unfurl_media": "false"}
+
+
+async def test_mentions_typed_by_a_visitor_reach_slack_escaped(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    await bridge.post(thread, outgoing("<!channel> <!here> <!everyone> <@U0ADMIN> fish & chips"))
+    [message] = fake_slack.replies(slack_channel.id, thread)
+    assert message["text"] == ("*Visitor*: &lt;!channel&gt; &lt;!here&gt; &lt;!everyone&gt; &lt;@U0ADMIN&gt; "
+                               "fish &amp; chips")
+
+
+async def test_a_long_message_is_split_in_order(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    text = " ".join(f"w{i}" for i in range(2500))  # ~12,400 characters
+    posted = await bridge.post(thread, outgoing(text))
+    replies = fake_slack.replies(slack_channel.id, thread)
+    assert len(replies) == 4 and posted.message_ids == tuple(m["ts"] for m in replies)
+    assert all(len(m["text"]) <= 4000 for m in replies)
+    assert " ".join(m["text"] for m in replies).removeprefix("*Visitor*: ").split() == text.split()
+
+
+async def test_rate_limit_becomes_a_retry_after(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    fake_slack.fail("chat.postMessage", status=429, retry_after=30, app=slack_app)
+    with pytest.raises(DeliveryError) as caught:
+        await bridge.post(thread, outgoing("hello"))
+    assert caught.value.retry_after == 30 and not caught.value.permanent
+    assert fake_slack.replies(slack_channel.id, thread) == []
+    # Other deliveries to the channel do not hammer Slack meanwhile: they hand their lease back.
+    with pytest.raises(DeliveryError) as held:
+        await bridge.post(thread, outgoing("another"))
+    assert held.value.retry_after is not None and held.value.retry_after > 25
+    assert len(fake_slack.calls_to("chat.postMessage")) and fake_slack.replies(slack_channel.id, thread) == []
+
+
+async def test_server_errors_are_retried_later(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    fake_slack.fail("chat.postMessage", status=503, app=slack_app)
+    with pytest.raises(DeliveryError) as caught:
+        await bridge.post(thread, outgoing("hello"))
+    assert not caught.value.permanent
+    await bridge.post(thread, outgoing("hello"))
+    assert [m["text"] for m in fake_slack.replies(slack_channel.id, thread)] == ["*Visitor*: hello"]
+
+
+async def test_an_answer_lost_on_the_way_back_does_not_post_twice(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel, timeout=0.5)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    item = outgoing(" ".join(f"w{i}" for i in range(1200)))  # two parts
+    # Part 1 goes through; part 2 is posted by Slack but its answer never arrives.
+    fake_slack.fail("chat.postMessage", hang=True, after=True, skip=1, app=slack_app)
+    first = asyncio.create_task(bridge.post(thread, item))
+    with pytest.raises(DeliveryError):
+        await first
+    fake_slack.release()
+    assert len(fake_slack.replies(slack_channel.id, thread)) == 2  # both parts are in Slack
+    posted = await bridge.post(thread, item)  # the outbox retries
+    replies = fake_slack.replies(slack_channel.id, thread)
+    assert len(replies) == 2 and posted.message_ids == tuple(m["ts"] for m in replies)
+
+
+async def test_a_lost_answer_for_a_later_part_posts_only_what_is_missing(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    item = outgoing(" ".join(f"w{i}" for i in range(2000)))  # three parts
+    fake_slack.fail("chat.postMessage", status=500, after=True, app=slack_app)  # part 1 lands, answer is a 500
+    with pytest.raises(DeliveryError):
+        await bridge.post(thread, item)
+    assert len(fake_slack.replies(slack_channel.id, thread)) == 1
+    posted = await bridge.post(thread, item)
+    replies = fake_slack.replies(slack_channel.id, thread)
+    assert len(replies) == 3 and posted.message_ids == tuple(m["ts"] for m in replies)
+    assert [m["metadata"]["event_payload"]["part"] for m in replies] == [0, 1, 2]
+
+
+async def test_a_card_whose_answer_was_lost_is_found_not_posted_again(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    fake_slack.fail("chat.postMessage", status=502, after=True, app=slack_app)
+    with pytest.raises(DeliveryError):
+        await bridge.open_thread(make_card("sess_lost"))
+    posted = await bridge.open_thread(make_card("sess_lost"))
+    [card] = fake_slack.top_level(slack_channel.id)
+    assert posted.thread_id == card["ts"]
+
+
+async def test_a_deleted_thread_is_reported_so_a_new_one_is_opened(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    await fake_slack.operator_delete(slack_channel.id, thread)
+    with pytest.raises(ThreadGone):
+        await bridge.post(thread, outgoing("still there?"))
+
+
+async def test_a_reply_slack_posted_top_level_is_removed_and_reported(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    await fake_slack.operator_delete(slack_channel.id, thread)
+    fake_slack.orphan_replies = "top_level"
+    try:
+        with pytest.raises(ThreadGone):
+            await bridge.post(thread, outgoing("still there?"))
+    finally:
+        fake_slack.orphan_replies = "error"
+    assert fake_slack.top_level(slack_channel.id) == []  # the stray message was deleted
+
+
+async def test_configuration_problems_say_what_to_fix_and_keep_retrying(
+        fake_slack: FakeSlack, slack_app: FakeApp, make_bridge: BridgeFactory) -> None:
+    outside = fake_slack.create_channel()  # the bot was never invited
+    bridge = make_bridge(slack_app, outside)
+    with pytest.raises(DeliveryError) as caught:
+        await bridge.open_thread(make_card())
+    assert "not_in_channel" in caught.value.message and "/invite" in caught.value.message
+    assert not caught.value.permanent
+    fake_slack.invite(outside.id, slack_app.bot_user_id)
+    assert (await bridge.open_thread(make_card())).thread_id
+
+
+async def test_content_slack_refuses_is_not_retried(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    fake_slack.fail("chat.postMessage", error="invalid_blocks", app=slack_app)
+    with pytest.raises(DeliveryError) as caught:
+        await bridge.open_thread(make_card())
+    assert caught.value.permanent
+
+
+async def test_close_and_reopen_say_so_in_the_thread(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    await bridge.close_thread(thread)
+    await bridge.reopen_thread(thread)
+    texts = [m["text"] for m in fake_slack.replies(slack_channel.id, thread)]
+    assert len(texts) == 2 and "closed" in texts[0] and "open again" in texts[1]
+    await bridge.typing(thread)  # Slack has no bot typing indicator: nothing is posted
+    assert len(fake_slack.replies(slack_channel.id, thread)) == 2
+
+
+async def test_pacing_allows_a_short_burst_then_one_per_second() -> None:
+    clock = FakeClock()
+    pacer = ChannelPacer(clock, rate=1.0, burst=3)
+    for _ in range(3):
+        await asyncio.wait_for(pacer.wait(), 1)
+    fourth = asyncio.create_task(pacer.wait())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert not fourth.done()
+    clock.advance(1.0)
+    await asyncio.wait_for(fourth, 1)
+    clock.advance(10)  # a quiet spell refills the bucket
+    for _ in range(3):
+        await asyncio.wait_for(pacer.wait(), 1)
+
+
+async def test_a_429_holds_the_whole_channel() -> None:
+    clock = FakeClock()
+    pacer = ChannelPacer(clock)
+    pacer.hold(3)
+    waiting = asyncio.create_task(pacer.wait())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    clock.advance(3)
+    await asyncio.wait_for(waiting, 1)
+    pacer.hold(60)
+    with pytest.raises(DeliveryError) as caught:
+        await pacer.wait()
+    assert caught.value.retry_after == pytest.approx(60)
