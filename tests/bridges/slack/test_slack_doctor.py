@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pocketping.bridges.base import Finding
-from pocketping.bridges.slack import SlackBridge, SlackConfig, validate_config
+from pocketping.bridges.slack import SlackBridge, SlackConfig
 from pocketping.clock import SystemClock
 from pocketping.testing.fakes.slack import DEFAULT_SCOPES, Channel, FakeApp, FakeSlack
 
@@ -74,15 +74,3 @@ async def test_socket_mode_checks_the_app_level_token(
     problems = failing(await make_bridge(slack_app, slack_channel, socket_mode=True).check())
     assert "missing_scope" in problems["Slack Socket Mode"].detail
     assert "connections:write" in (problems["Slack Socket Mode"].fix or "")
-
-
-def test_configuration_is_validated_in_plain_words() -> None:
-    good = {"bot_token": "xoxb-1", "channel_id": "C123", "signing_secret": "s"}
-    assert validate_config(good) == []
-    assert validate_config({"bot_token": "xoxb-1", "channel_id": "C123", "app_token": "xapp-1"}) == []
-    assert validate_config({"bot_token": "xoxb-1", "channel_id": "C123"}) == [
-        "--signing-secret is required unless --app-token is given (Socket Mode)"]
-    assert "xoxb-" in validate_config({**good, "bot_token": "xoxp-user"})[0]
-    assert "xapp-" in validate_config({**good, "app_token": "xoxb-2"})[0]
-    assert "channel id" in validate_config({**good, "channel_id": "#support"})[0]
-    assert validate_config({"channel_id": "C1"}) == ["a Slack bridge needs a bot token (xoxb-...) and a channel id"]

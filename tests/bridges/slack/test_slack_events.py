@@ -233,3 +233,28 @@ async def test_garbage_headers_are_refused(events_server: ServerThread, header: 
     async with httpx.AsyncClient() as client:
         answer = await client.post(events_server.base_url + "/bridges/slack/events", content=b"{}", headers=headers)
     assert answer.status_code == 401
+
+
+async def test_a_retry_this_process_never_saw_finish_is_processed(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    """A node took the first delivery, claimed it and died; Slack's retry reaches another node."""
+    sink = RecordingSink()
+    died, survivor = make_bridge(slack_app, slack_channel), make_bridge(slack_app, slack_channel)
+    await died.start(sink)
+    await survivor.start(sink)
+    payload = _payload(fake_slack, slack_app, slack_channel, "1700000000.000001", "do not lose me")
+    sink.fail = 1
+    assert await died.receive(payload) is False
+    assert await survivor.receive(payload, retry=1) is True
+    assert [r.text for r in sink.replies] == ["do not lose me"]
+
+
+async def test_commands_may_start_with_a_bang_in_slack(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, served_bridge: Served,
+        events_server: ServerThread) -> None:
+    sink = RecordingSink()
+    bridge = served_bridge(slack_app, slack_channel, sink)
+    thread = await open_thread(events_server, bridge)
+    for text in ("!close", " !INFO", "!ai on", "!important: read this"):
+        await fake_slack.operator_reply(slack_channel.id, thread, text)
+    assert [r.text for r in sink.replies] == ["/close", "/INFO", "/ai on", "!important: read this"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from datetime import UTC, datetime
 
 import pytest
 
 from pocketping.bridges.base import ThreadGone
 from pocketping.bridges.slack.pacing import ChannelPacer
+from pocketping.bridges.slack.text import message_text
 from pocketping.clock import FakeClock
 from pocketping.errors import DeliveryError
 from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
@@ -23,7 +26,8 @@ async def test_a_session_opens_a_thread_whose_parent_is_the_card(
     assert posted.thread_id == card["ts"] and posted.message_ids == (card["ts"],)
     assert card["text"] == "New conversation: Ada · /pricing"
     assert card["blocks"][0]["text"]["text"] == "Ada · /pricing"
-    assert card["metadata"] == {"event_type": "pocketping_session", "event_payload": {"session_id": "sess_test"}}
+    assert card["metadata"] == {"event_type": "pocketping_session",
+                                "event_payload": {"session_id": "sess_test", "title": "Ada · /pricing"}}
 
     reply = await bridge.post(posted.thread_id, outgoing("Where is my order?"))
     [message] = fake_slack.replies(slack_channel.id, posted.thread_id)
@@ -55,7 +59,9 @@ async def test_a_long_message_is_split_in_order(
     replies = fake_slack.replies(slack_channel.id, thread)
     assert len(replies) == 4 and posted.message_ids == tuple(m["ts"] for m in replies)
     assert all(len(m["text"]) <= 4000 for m in replies)
-    assert " ".join(m["text"] for m in replies).removeprefix("*Visitor*: ").split() == text.split()
+    # Each part says who is speaking, so a part read alone in Slack still makes sense.
+    assert all(m["text"].startswith("*Visitor*: ") for m in replies)
+    assert " ".join(m["text"].removeprefix("*Visitor*: ") for m in replies).split() == text.split()
 
 
 async def test_rate_limit_becomes_a_retry_after(
@@ -119,7 +125,7 @@ async def test_a_lost_answer_for_a_later_part_posts_only_what_is_missing(
     posted = await bridge.post(thread, item)
     replies = fake_slack.replies(slack_channel.id, thread)
     assert len(replies) == 3 and posted.message_ids == tuple(m["ts"] for m in replies)
-    assert [m["metadata"]["event_payload"]["part"] for m in replies] == [0, 1, 2]
+    assert {m["metadata"]["event_payload"]["message_id"] for m in replies} == {item.message.id}
 
 
 async def test_a_card_whose_answer_was_lost_is_found_not_posted_again(
@@ -179,17 +185,88 @@ async def test_content_slack_refuses_is_not_retried(
     assert caught.value.permanent
 
 
-async def test_close_and_reopen_say_so_in_the_thread(
+async def test_close_and_reopen_show_on_the_card(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    thread = (await bridge.open_thread(make_card(title="Ada · /pricing"))).thread_id
+    assert thread is not None
+
+    def header() -> str:
+        [card] = fake_slack.top_level(slack_channel.id)
+        return str(card["blocks"][0]["text"]["text"])
+
+    await bridge.close_thread(thread)
+    assert header() == "Closed · Ada · /pricing"
+    await bridge.close_thread(thread)  # again (a retried delivery): no change, no second update
+    assert header() == "Closed · Ada · /pricing"
+    await bridge.reopen_thread(thread)
+    assert header() == "Ada · /pricing"
+    assert len(fake_slack.calls_to("chat.update")) == 2
+    # The notice lines are the planner's to post; close and reopen post nothing themselves.
+    assert fake_slack.replies(slack_channel.id, thread) == []
+    await bridge.typing(thread)  # Slack has no bot typing indicator: nothing is posted
+    assert fake_slack.replies(slack_channel.id, thread) == []
+
+
+async def test_closing_a_deleted_thread_reports_it_gone(
         fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
     bridge = make_bridge(slack_app, slack_channel)
     thread = (await bridge.open_thread(make_card())).thread_id
     assert thread is not None
-    await bridge.close_thread(thread)
-    await bridge.reopen_thread(thread)
-    texts = [m["text"] for m in fake_slack.replies(slack_channel.id, thread)]
-    assert len(texts) == 2 and "closed" in texts[0] and "open again" in texts[1]
-    await bridge.typing(thread)  # Slack has no bot typing indicator: nothing is posted
+    await fake_slack.operator_delete(slack_channel.id, thread)
+    with pytest.raises(ThreadGone):
+        await bridge.close_thread(thread)
+
+
+def test_parts_fit_slack_once_escaped(slack_app: FakeApp, slack_channel: Channel,
+                                      make_bridge: BridgeFactory) -> None:
+    bridge = make_bridge(slack_app, slack_channel)
+    item = outgoing("<&> " * 2000, author="Sarah (via Telegram)")  # 8,000 characters, 26,000 once escaped
+    parts = bridge.parts(item)
+    assert 7 <= len(parts) <= 8  # 26,000 escaped characters, cut at word boundaries
+    assert all(len(message_text(p.author, p.text)) <= 4000 for p in parts)
+    assert " ".join(p.text for p in parts).split() == item.text.split()
+    assert all(p.message.id == item.message.id for p in parts)
+    short = outgoing("short")
+    assert bridge.parts(short) == [short]
+
+
+async def test_a_delivery_retried_after_a_crash_posts_nothing_twice(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    """The server died after Slack took the message but before the outbox recorded it; the
+    restarted server delivers the row again (a minute later at least: the lease)."""
+    clock = FakeClock(datetime.now(UTC))
+    before = make_bridge(slack_app, slack_channel, clock=clock)
+    thread = (await before.open_thread(make_card("sess_crash"))).thread_id
+    assert thread is not None
+    item = outgoing("the order number is 42", message_id="msg_crash")
+    item = dataclasses.replace(item, message=dataclasses.replace(item.message, created_at=clock.now()))
+    first = await before.post(thread, item)
+    clock.advance(61)
+    after = make_bridge(slack_app, slack_channel, clock=clock, bridge_id="brg_restarted")  # no memory of it
+    again = await after.post(thread, item)
+    assert again.message_ids == first.message_ids
+    assert len(fake_slack.replies(slack_channel.id, thread)) == 1
+    # A second message for the same thread is read back from the same read, not one read each.
+    reads = len(fake_slack.calls_to("conversations.replies"))
+    other = outgoing("and the tracking link", message_id="msg_crash_2")
+    other = dataclasses.replace(other, message=dataclasses.replace(other.message, created_at=clock.now()))
+    clock.advance(40)
+    await after.post(thread, other)
+    assert len(fake_slack.calls_to("conversations.replies")) == reads
     assert len(fake_slack.replies(slack_channel.id, thread)) == 2
+
+
+async def test_a_card_retried_after_a_crash_opens_no_second_thread(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    card = make_card("sess_crash_card")
+    card = dataclasses.replace(card, session=dataclasses.replace(card.session, first_message_at=clock.now()))
+    first = await make_bridge(slack_app, slack_channel, clock=clock).open_thread(card)
+    clock.advance(90)
+    again = await make_bridge(slack_app, slack_channel, clock=clock, bridge_id="brg_b").open_thread(card)
+    assert again.thread_id == first.thread_id
+    assert len(fake_slack.top_level(slack_channel.id)) == 1
 
 
 async def test_pacing_allows_a_short_burst_then_one_per_second() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketping.bridges.registry import register
-from pocketping.bridges.slack.bridge import REQUIRED_SCOPES, SlackBridge, SlackConfig, validate_config
+from pocketping.bridges.slack.bridge import REQUIRED_SCOPES, SlackBridge, SlackConfig
 from pocketping.bridges.slack.events import SlackEventsRouter, events_router
 from pocketping.core.models import Bridge as BridgeRecord
 
@@ -18,5 +18,4 @@ def create(record: BridgeRecord, services: Any) -> SlackBridge:
 
 register("slack", create)
 
-__all__ = ["REQUIRED_SCOPES", "SlackBridge", "SlackConfig", "SlackEventsRouter", "create", "events_router",
-           "validate_config"]
+__all__ = ["REQUIRED_SCOPES", "SlackBridge", "SlackConfig", "SlackEventsRouter", "create", "events_router"]

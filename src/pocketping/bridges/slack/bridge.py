@@ -1,30 +1,35 @@
 """The Slack bridge: one thread per session in the configured channel.
 
 The session card is the thread's parent message and its ``ts`` is the thread id. Every post
-is paced per channel, escaped, split at 4,000 characters and tagged with message metadata
-(our message id and part number) so that after an answer we never heard (a timeout, a 5xx)
-we can look in the thread for what did get posted instead of posting it twice.
+is paced per channel, escaped, cut at 4,000 characters and tagged with message metadata (our
+message id and a digest of the text). Slack has no idempotency keys, so when a post may
+already have landed (an answer we never heard, or a delivery retried long after its message
+was written, as after a crash), the thread is read back first and what is there is not
+posted again.
 
 Operators' replies arrive as Events API callbacks (``events.SlackEventsRouter``) or over
-Socket Mode (``socket.SocketModeClient``); both end in ``receive`` which processes each event
-at most once and tells the transport whether to acknowledge it.
+Socket Mode (``socket.SocketModeClient``); ``inbound.EventHandler`` turns them into calls
+on the sink.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pocketping.bridges.base import Finding, InboundReply, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
+from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
 from pocketping.bridges.slack.api import SlackApi, SlackError
+from pocketping.bridges.slack.inbound import EventHandler
 from pocketping.bridges.slack.pacing import ChannelPacer
-from pocketping.bridges.slack.render import card_message
-from pocketping.bridges.slack.text import mention_ids, message_text, plain_message, split_text
+from pocketping.bridges.slack.render import card_message, card_status
+from pocketping.bridges.slack.text import MAX_CHARS, escape, message_text, split_text, unescape
 from pocketping.clock import Clock
 from pocketping.errors import DeliveryError
 
@@ -38,10 +43,10 @@ META_SESSION = "pocketping_session"
 # Errors about what we sent: retrying the same content cannot help.
 CONTENT_ERRORS = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_arguments",
                             "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema"})
-# Message subtypes that are an operator writing (anything else is channel housekeeping).
-REPLY_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
 EVENT_DEADLINE = 2.5  # Slack wants an answer within 3 s
-SEEN_SOURCE = "slack"
+# A delivery of something written longer ago than this may be a retry after a crash: look first.
+RECHECK_AFTER = 30.0
+RECHECK_WINDOW = 3600.0  # ... at most this far back
 
 
 @dataclass(frozen=True)
@@ -53,42 +58,12 @@ class SlackConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SlackConfig:
-        def pick(*names: str) -> str | None:
-            for name in names:
-                value = data.get(name)
-                if value:
-                    return str(value).strip()
-            return None
-
-        bot_token = pick("bot_token", "botToken", "token")
-        channel_id = pick("channel_id", "channelId", "channel")
+        bot_token, channel_id = str(data.get("bot_token") or ""), str(data.get("channel_id") or "")
         if not bot_token or not channel_id:
             raise ValueError("a Slack bridge needs a bot token (xoxb-...) and a channel id")
         return cls(bot_token=bot_token, channel_id=channel_id,
-                   signing_secret=pick("signing_secret", "signingSecret"),
-                   app_token=pick("app_token", "appToken"))
-
-    @property
-    def socket_mode(self) -> bool:
-        return bool(self.app_token)
-
-
-def validate_config(data: Mapping[str, Any]) -> list[str]:
-    """Problems with a Slack bridge's configuration, in words a user can act on (empty: fine)."""
-    try:
-        config = SlackConfig.from_dict(data)
-    except ValueError as exc:
-        return [str(exc)]
-    problems = []
-    if not config.bot_token.startswith("xoxb-"):
-        problems.append("--bot-token must be the Bot User OAuth Token, which starts with xoxb-")
-    if config.app_token and not config.app_token.startswith("xapp-"):
-        problems.append("--app-token must be an app-level token, which starts with xapp-")
-    if not config.app_token and not config.signing_secret:
-        problems.append("--signing-secret is required unless --app-token is given (Socket Mode)")
-    if config.channel_id[:1] not in ("C", "G"):
-        problems.append("--channel-id must be a channel id such as C0123456789 (not the channel's name)")
-    return problems
+                   signing_secret=str(data["signing_secret"]) if data.get("signing_secret") else None,
+                   app_token=str(data["app_token"]) if data.get("app_token") else None)
 
 
 class SlackBridge:
@@ -111,15 +86,14 @@ class SlackBridge:
         self.sink: InboundSink | None = None
         self.bot_user_id: str | None = None
         self.team_id: str | None = None
+        self.events = EventHandler(self)
         self._socket: Any = None
         self._names: OrderedDict[str, str] = OrderedDict()
-        # Posting progress kept across retries of one delivery: parts already posted, and
-        # deliveries whose last attempt may have landed without us hearing back.
-        self._progress: dict[tuple[str, str], list[str]] = {}
-        self._uncertain: dict[tuple[str, str], float] = {}
-        # Inbound events being or recently processed here, by event id.
-        self._events: OrderedDict[str, asyncio.Task[None]] = OrderedDict()
-        self._claimed: set[str] = set()
+        # Posts whose answer we never heard (they may have landed), by (thread, message id, digest).
+        self._uncertain: dict[tuple[str, str, str], float] = {}
+        self._posted: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # recent posts, same key
+        # What a read-back found in a thread: {thread: (read at, {(message id, digest): ts})}.
+        self._readback: OrderedDict[str, tuple[float, dict[tuple[str, str], str]]] = OrderedDict()
         self._background: set[asyncio.Task[Any]] = set()
 
     @property
@@ -134,11 +108,12 @@ class SlackBridge:
 
     async def start(self, sink: InboundSink) -> None:
         self.sink = sink
-        self._spawn(self._identify())
-        if self.config.socket_mode:
+        task = asyncio.create_task(self._identify())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        if self.config.app_token:
             from pocketping.bridges.slack.socket import SocketModeClient
 
-            assert self.config.app_token is not None
             self._socket = SocketModeClient(self.api_url, self.config.app_token, self.receive, self.clock,
                                             name=self.id, timeout=self.timeout)
             self._socket.start()
@@ -151,16 +126,11 @@ class SlackBridge:
         if self._socket is not None:
             await self._socket.stop()
             self._socket = None
-        tasks = [*self._background, *(t for t in self._events.values() if not t.done())]
-        for task in tasks:
+        await self.events.stop()
+        for task in list(self._background):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.api.aclose()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _identify(self) -> None:
         with contextlib.suppress(SlackError):
@@ -171,51 +141,73 @@ class SlackBridge:
     # --- outgoing -------------------------------------------------------------------------
 
     async def open_thread(self, card: SessionCard) -> Posted:
-        key = ("", card.session.id)
-        if key in self._uncertain:
-            found = await self._find_card(card.session.id, self._uncertain[key])
+        session = card.session
+        key = ("", session.id, "card")
+        since = self._uncertain.get(key)
+        started = (session.first_message_at or session.created_at).timestamp()
+        if since is None and self.clock.now().timestamp() - started > RECHECK_AFTER:
+            since = started
+        if since is not None:
+            found = await self._find_card(session.id, since)
             if found:
                 self._uncertain.pop(key, None)
                 return Posted(thread_id=found, message_ids=(found,))
         text, blocks = card_message(card)
-        metadata = {"event_type": META_SESSION, "event_payload": {"session_id": card.session.id}}
+        metadata = {"event_type": META_SESSION, "event_payload": {"session_id": session.id, "title": card.title}}
         answer = await self._send(key, text=text, blocks=blocks, metadata=metadata)
         self._uncertain.pop(key, None)
         ts = str(answer["ts"])
         return Posted(thread_id=ts, message_ids=(ts,))
 
+    def parts(self, item: Outgoing) -> list[Outgoing]:
+        """The item cut so that each part, escaped and signed, fits Slack's 4,000 characters."""
+        budget = MAX_CHARS - len(message_text(item.author, ""))
+        pieces = split_text(escape(item.text), max(budget, MAX_CHARS // 2))
+        if len(pieces) <= 1:
+            return [item]
+        return [dataclasses.replace(item, text=unescape(piece)) for piece in pieces]
+
     async def post(self, thread_id: str, item: Outgoing) -> Posted:
-        key = (thread_id, item.message.id)
-        parts = split_text(message_text(item.author, item.text))
-        done = self._progress.get(key, [])
-        if key in self._uncertain:
-            done = await self._find_parts(thread_id, item.message.id, self._uncertain[key])
-        for index in range(len(done), len(parts)):
-            metadata = {"event_type": META_MESSAGE,
-                        "event_payload": {"message_id": item.message.id, "part": index}}
-            answer = await self._send(key, text=parts[index], thread_ts=thread_id, metadata=metadata)
-            done = [*done, str(answer["ts"])]
-            self._progress[key] = done
-        self._progress.pop(key, None)
+        return Posted(message_ids=tuple([await self._post_one(thread_id, part) for part in self.parts(item)]))
+
+    async def _post_one(self, thread_id: str, item: Outgoing) -> str:
+        text = message_text(item.author, item.text)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        key = (thread_id, item.message.id, digest)
+        if key in self._posted:  # a retry of a delivery whose first parts went through
+            return self._posted[key]
+        since = self._uncertain.get(key)
+        written = item.message.created_at.timestamp()
+        if since is None and self.clock.now().timestamp() - written > RECHECK_AFTER:
+            since = written
+        if since is not None:
+            found = (await self._read_back(thread_id, since, fresh=key in self._uncertain)).get(
+                (item.message.id, digest))
+            if found:
+                self._uncertain.pop(key, None)
+                return found
+        metadata = {"event_type": META_MESSAGE, "event_payload": {"message_id": item.message.id, "digest": digest}}
+        answer = await self._send(key, text=text, thread_ts=thread_id, metadata=metadata)
         self._uncertain.pop(key, None)
-        return Posted(message_ids=tuple(done))
+        ts = str(answer["ts"])
+        cached = self._readback.get(thread_id)
+        if cached is not None:
+            cached[1][(item.message.id, digest)] = ts
+        self._posted[key] = ts
+        while len(self._posted) > 2000:
+            self._posted.popitem(last=False)
+        return ts
 
     async def close_thread(self, thread_id: str) -> None:
-        await self._notice(thread_id, "closed", "_This conversation is closed. "
-                                                "It reopens when the visitor writes again._")
+        await self._mark_card(thread_id, closed=True)
 
     async def reopen_thread(self, thread_id: str) -> None:
-        await self._notice(thread_id, "reopened", "_This conversation is open again._")
+        await self._mark_card(thread_id, closed=False)
 
     async def typing(self, thread_id: str) -> None:
         """Slack's Web API has no typing indicator for bots: nothing to do."""
 
-    async def _notice(self, thread_id: str, what: str, text: str) -> None:
-        key = (thread_id, f"notice:{what}")
-        await self._send(key, text=text, thread_ts=thread_id)
-        self._uncertain.pop(key, None)
-
-    async def _send(self, key: tuple[str, str], *, text: str, thread_ts: str | None = None,
+    async def _send(self, key: tuple[str, str, str], *, text: str, thread_ts: str | None = None,
                     blocks: list[dict[str, Any]] | None = None,
                     metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         await self.pacer.wait()
@@ -228,12 +220,11 @@ class SlackBridge:
                 self._uncertain.setdefault(key, self.clock.now().timestamp())
             raise self._delivery_error(exc, thread_ts) from exc
         message = answer.get("message")
-        if thread_ts is not None and isinstance(message, Mapping):
-            if message.get("thread_ts") != thread_ts:
-                # The parent is gone and Slack posted a stray top-level message instead.
-                with contextlib.suppress(SlackError):
-                    await self.api.call("chat.delete", channel=self.channel_id, ts=answer.get("ts"))
-                raise ThreadGone(f"Slack thread {thread_ts} no longer exists")
+        if thread_ts is not None and isinstance(message, Mapping) and message.get("thread_ts") != thread_ts:
+            # The parent is gone and Slack posted a stray top-level message instead.
+            with contextlib.suppress(SlackError):
+                await self.api.call("chat.delete", channel=self.channel_id, ts=answer.get("ts"))
+            raise ThreadGone(f"Slack thread {thread_ts} no longer exists")
         return answer
 
     def _delivery_error(self, exc: SlackError, thread_ts: str | None) -> Exception:
@@ -249,17 +240,49 @@ class SlackBridge:
         message = f"Slack {exc.method} failed: {exc.error}" + (f" ({hint})" if hint else "")
         return DeliveryError(message, retry_after=exc.retry_after)
 
-    async def _find_parts(self, thread_id: str, message_id: str, since: float) -> list[str]:
-        """The parts of a message an earlier, unanswered attempt did post (their ts, in order)."""
-        found: dict[int, str] = {}
+    async def _mark_card(self, thread_id: str, *, closed: bool) -> None:
+        """Show on the card (the thread's parent) whether the conversation is closed. The planner
+        posts the notice line in the thread; this only keeps the channel's overview right."""
+        try:
+            page = await self.api.call("conversations.replies", channel=self.channel_id, ts=thread_id, limit=1,
+                                       include_all_metadata=True)
+        except SlackError as exc:
+            if exc.error == "thread_not_found":
+                raise ThreadGone(f"Slack thread {thread_id} no longer exists") from exc
+            raise self._delivery_error(exc, None) from exc
+        parent = next((m for m in page.get("messages") or () if m.get("ts") == thread_id), None)
+        meta = _metadata(parent, META_SESSION) if parent is not None else None
+        if parent is None or meta is None or not meta.get("title"):
+            return  # not a card of ours (or Slack did not say): nothing to update
+        changed = card_status(str(meta["title"]), list(parent.get("blocks") or ()), closed=closed)
+        if changed is None:
+            return
+        text, blocks = changed
+        try:
+            await self.api.call("chat.update", channel=self.channel_id, ts=thread_id, text=text, blocks=blocks,
+                                metadata=parent.get("metadata"))
+        except SlackError as exc:
+            raise self._delivery_error(exc, None) from exc
+
+    # --- reading back what may already be there -----------------------------------------------
+
+    async def _read_back(self, thread_id: str, since: float, *, fresh: bool) -> dict[tuple[str, str], str]:
+        """Our posts in a thread since ``since``, by (message id, digest); read once per backlog
+        (a cached read knows everything posted before it, and what we posted since)."""
+        now = self.clock.now().timestamp()
+        cached = self._readback.get(thread_id)
+        if not fresh and cached is not None and cached[0] >= since and now - cached[0] < 120:
+            return cached[1]
+        found: dict[tuple[str, str], str] = {}
         for message in await self._history("conversations.replies", since, ts=thread_id):
             payload = _metadata(message, META_MESSAGE)
-            if payload is not None and payload.get("message_id") == message_id:
-                found[int(payload.get("part", 0))] = str(message["ts"])
-        done: list[str] = []
-        while len(done) in found:
-            done.append(found[len(done)])
-        return done
+            if payload is not None and payload.get("message_id") and payload.get("digest"):
+                found.setdefault((str(payload["message_id"]), str(payload["digest"])), str(message["ts"]))
+        self._readback[thread_id] = (now, found)
+        self._readback.move_to_end(thread_id)
+        while len(self._readback) > 200:
+            self._readback.popitem(last=False)
+        return found
 
     async def _find_card(self, session_id: str, since: float) -> str | None:
         for message in await self._history("conversations.history", since):
@@ -269,11 +292,12 @@ class SlackBridge:
         return None
 
     async def _history(self, method: str, since: float, **params: Any) -> list[dict[str, Any]]:
+        oldest = max(since - 120, self.clock.now().timestamp() - RECHECK_WINDOW)
         messages: list[dict[str, Any]] = []
         cursor = None
         try:
             for _ in range(20):
-                page = await self.api.call(method, channel=self.channel_id, oldest=f"{since - 120:.6f}",
+                page = await self.api.call(method, channel=self.channel_id, oldest=f"{oldest:.6f}",
                                            include_all_metadata=True, limit=200, cursor=cursor, **params)
                 messages.extend(m for m in page.get("messages") or () if isinstance(m, dict))
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
@@ -286,117 +310,26 @@ class SlackBridge:
     # --- incoming -------------------------------------------------------------------------
 
     def accepts(self, payload: Mapping[str, Any]) -> bool:
-        """Whether an event_callback is about this bridge's channel (cheap, before any work)."""
-        event = payload.get("event")
-        if not isinstance(event, Mapping) or event.get("type") != "message":
-            return False
-        if self.team_id and payload.get("team_id") not in (None, self.team_id):
-            return False
-        return event.get("channel") == self.channel_id
+        return self.events.accepts(payload)
 
-    async def receive(self, payload: Mapping[str, Any]) -> bool:
-        """Process an event_callback at most once. True: acknowledge it; False: let Slack retry.
-
-        A retry of an event still being processed joins it; a retry of one that failed here
-        processes it again; a first delivery is never dropped.
-        """
-        if not self.accepts(payload):
-            return True
-        event_id = str(payload.get("event_id") or "")
-        task = self._events.get(event_id) if event_id else None
-        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
-            task = asyncio.create_task(self._process(payload, event_id))
-            if event_id:
-                self._events[event_id] = task
-                self._events.move_to_end(event_id)
-                while len(self._events) > 2000:
-                    oldest, old = next(iter(self._events.items()))
-                    if not old.done():
-                        break
-                    del self._events[oldest]
-                    self._claimed.discard(oldest)
-        done, _ = await asyncio.wait({task}, timeout=self.event_deadline)
-        if not done:
-            log.warning("Slack event %s is taking long; Slack will retry it and the retry will wait for it", event_id)
-            return False
-        if task.cancelled():
-            return False
-        error = task.exception()
-        if error is not None:
-            log.error("could not process Slack event %s: %s", event_id, error, exc_info=error)
-            return False
-        return True
-
-    async def _process(self, payload: Mapping[str, Any], event_id: str) -> None:
-        event = payload["event"]
-        action = await self._parse(event)
-        if action is None:
-            return
-        assert self.sink is not None, "the bridge was not started"
-        if event_id and event_id not in self._claimed:
-            if not await self.sink.seen(SEEN_SOURCE, f"{self.id}:{event_id}"):
-                return
-            self._claimed.add(event_id)
-        await action()
-
-    async def _parse(self, event: Mapping[str, Any]) -> Callable[[], Awaitable[None]] | None:
-        """What an event means for us, as a coroutine function to run once; None to ignore it."""
-        sink = self.sink
-        assert sink is not None
-        subtype = str(event.get("subtype") or "")
-        if subtype == "message_changed":
-            message, previous = event.get("message") or {}, event.get("previous_message") or {}
-            thread_ts = message.get("thread_ts")
-            if self._from_bot(message) or not thread_ts or thread_ts == message.get("ts"):
-                return None
-            names = await self._names_for(message)
-            text = plain_message(message, names)
-            if previous and text == plain_message(previous, names):
-                return None  # an unfurl or a language tag, not an edit
-            return lambda: sink.edited(self.id, str(thread_ts), str(message.get("ts")), text)
-        if subtype == "message_deleted":
-            previous = event.get("previous_message") or {}
-            thread_ts, deleted = previous.get("thread_ts"), event.get("deleted_ts")
-            if self._from_bot(previous) or not thread_ts or not deleted or thread_ts == deleted:
-                return None
-            return lambda: sink.deleted(self.id, str(thread_ts), str(deleted))
-        if subtype not in REPLY_SUBTYPES or self._from_bot(event) or event.get("hidden"):
-            return None
-        thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
-        if not thread_ts or thread_ts == ts or not user or not ts:
-            return None  # channel chatter outside our threads
-        names = await self._names_for(event)
-        text = plain_message(event, names)
-        if not text:
-            return None
-        reply = InboundReply(bridge_id=self.id, thread_id=str(thread_ts), text=text,
-                             operator_name=await self.user_name(str(user)), external_id=str(ts),
-                             platform_label=self.label, extra={"user": str(user)})
-        return lambda: sink.reply(reply)
-
-    def _from_bot(self, message: Mapping[str, Any]) -> bool:
-        return bool(message.get("bot_id") or message.get("subtype") == "bot_message"
-                    or (self.bot_user_id and message.get("user") == self.bot_user_id))
-
-    async def _names_for(self, message: Mapping[str, Any]) -> dict[str, str]:
-        ids = mention_ids(str(message.get("text") or ""), message.get("blocks") or ())
-        return {user: await self.user_name(user) for user in ids}
+    async def receive(self, payload: Mapping[str, Any], retry: int = 0) -> bool:
+        """Process an event_callback at most once. True: acknowledge it; False: let Slack retry."""
+        return await self.events.receive(payload, retry)
 
     async def user_name(self, user_id: str) -> str:
         """The name the team knows a user by (display name, else real name), cached."""
         if user_id in self._names:
             self._names.move_to_end(user_id)
             return self._names[user_id]
-        name = user_id
         try:
             info = await self.api.call("users.info", user=user_id)
-            user = info.get("user") or {}
-            profile = user.get("profile") or {}
-            name = str(profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-                       or user.get("name") or user_id)
         except SlackError as exc:
             log.info("could not look up Slack user %s: %s", user_id, exc.error)
-            return name  # not cached: try again next time
+            return user_id  # not cached: try again next time
+        user = info.get("user") or {}
+        profile = user.get("profile") or {}
+        name = str(profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                   or user.get("name") or user_id)
         self._names[user_id] = name
         if len(self._names) > 1000:
             self._names.popitem(last=False)

@@ -98,7 +98,9 @@ class SlackEventsRouter:
         targets = [b for b in matches if b.accepts(payload)]
         if not targets:
             return EventsAnswer(200, {"ok": True})
-        results = await asyncio.gather(*(b.receive(payload) for b in targets))
+        retry = headers.get("x-slack-retry-num") or "0"
+        results = await asyncio.gather(*(b.receive(payload, int(retry) if retry.isdigit() else 1)
+                                         for b in targets))
         if all(results):
             return EventsAnswer(200, {"ok": True})
         # Not processed (yet): Slack retries, and the retry joins or redoes the work.

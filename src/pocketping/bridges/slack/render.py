@@ -31,5 +31,20 @@ def card_message(card: SessionCard) -> tuple[str, list[dict[str, Any]]]:
     return f"New conversation: {escape(title)}", blocks
 
 
+CLOSED = "Closed · "
+
+
+def card_status(title: str, blocks: list[dict[str, Any]], *, closed: bool) -> tuple[str, list[dict[str, Any]]] | None:
+    """The card's ``(text, blocks)`` marked closed (or open again); None if there is nothing to change."""
+    if not blocks or blocks[0].get("type") != "header":
+        return None
+    shown = _cut(CLOSED + title, HEADER_MAX) if closed else _cut(title, HEADER_MAX)
+    if blocks[0].get("text", {}).get("text") == shown:
+        return None
+    header = {"type": "header", "text": {"type": "plain_text", "text": shown, "emoji": False}}
+    text = ("Closed conversation: " if closed else "New conversation: ") + escape(title)
+    return text, [header, *blocks[1:]]
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

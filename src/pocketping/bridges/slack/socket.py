@@ -26,7 +26,7 @@ from pocketping.clock import Clock
 
 log = logging.getLogger(__name__)
 
-OnEvent = Callable[[Mapping[str, Any]], Awaitable[bool]]
+OnEvent = Callable[[Mapping[str, Any], int], Awaitable[bool]]  # (payload, retry attempt) -> acknowledge?
 
 
 class SocketModeClient:
@@ -142,7 +142,9 @@ class SocketModeClient:
     async def _handle(self, ws: ClientConnection, envelope: dict[str, Any]) -> None:
         if envelope.get("type") == "events_api":
             payload = envelope.get("payload")
-            if isinstance(payload, Mapping) and not await self.on_event(payload):
+            retry = envelope.get("retry_attempt")
+            retry = retry if isinstance(retry, int) else 0
+            if isinstance(payload, Mapping) and not await self.on_event(payload, retry):
                 return  # not acknowledged: Slack sends it again
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(orjson.dumps({"envelope_id": envelope["envelope_id"]}).decode())

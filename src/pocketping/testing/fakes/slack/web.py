@@ -245,6 +245,8 @@ class WebApi:
             message["text"] = str(params["text"])
         if "blocks" in params:
             message["blocks"] = _json_arg(params["blocks"])
+        if "metadata" in params:
+            message["metadata"] = _json_arg(params["metadata"])
         message["edited"] = {"user": app.bot_user_id, "ts": self.fake.ts.next()}
         self.fake._emit(channel, changed_event(channel, message, previous, self.fake.ts.next()))
         return {"channel": channel.id, "ts": message["ts"], "text": message["text"]}
