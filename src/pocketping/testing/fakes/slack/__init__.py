@@ -1,9 +1,9 @@
 """A fake Slack on 127.0.0.1: Web API, signed Events API deliveries and Socket Mode.
 
-It runs on its own thread and event loop (like ``testing.server.ServerThread``), so one
-instance can serve a whole test session and any number of servers and bridges; its
-controls are safe to call from any thread or loop. Point ``POCKETPING_SLACK_API_URL`` at
-``api_url``.
+It runs on its own thread and event loop (``FakeHarness``), so one instance can serve a
+whole test session and any number of servers and bridges; its controls are safe to call
+from any thread or loop, and ``wait_until`` waits for a state change without sleeping.
+Point ``POCKETPING_SLACK_API_URL`` at ``api_url``.
 
     slack = FakeSlack().start()
     app = slack.create_app()                      # a Slack app with its bot, tokens, secret
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
-import threading
 import uuid
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import Future
@@ -26,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from pocketping.clock import Clock, SystemClock
+from pocketping.testing.fakes.harness import FakeHarness
 from pocketping.testing.fakes.slack.delivery import Deliverer, signature
 from pocketping.testing.fakes.slack.state import (
     DEFAULT_SCOPES,
@@ -69,10 +67,10 @@ class Call:
     at: float
 
 
-class FakeSlack:
+class FakeSlack(FakeHarness):
     def __init__(self, *, clock: Clock | None = None) -> None:
+        super().__init__()
         self.clock = clock or SystemClock()
-        self.lock = threading.RLock()
         self.team = {"id": new_id("T"), "name": "PocketPing Test", "domain": "pocketping-test"}
         self.apps: dict[str, FakeApp] = {}
         self.channels: dict[str, Channel] = {}
@@ -90,11 +88,6 @@ class FakeSlack:
         self._tickets: dict[str, str] = {}
         self._pending: set[asyncio.Future[Any]] = set()
         self.port = 0
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: uvicorn.Server | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self._release: asyncio.Event | None = None
         self.deliverer: Deliverer | None = None
         self.web = WebApi(self)
@@ -110,58 +103,26 @@ class FakeSlack:
     def api_url(self) -> str:
         return f"{self.base_url}/api/"
 
-    def start(self) -> FakeSlack:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        self.port = int(sock.getsockname()[1])
-        self._thread = threading.Thread(target=self._main, args=(sock,), name=f"fake-slack-{self.port}", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(15):
-            raise RuntimeError("the fake Slack did not start")
-        if self._error is not None:
-            raise RuntimeError("the fake Slack failed to start") from self._error
+    def start(self, timeout: float = 30.0) -> FakeSlack:
+        super().start(timeout)
         return self
 
-    def _main(self, sock: socket.socket) -> None:
-        loop = asyncio.new_event_loop()
-        self.loop = loop
-        asyncio.set_event_loop(loop)
+    async def startup(self) -> None:
+        self._release = asyncio.Event()
+        self.deliverer = Deliverer(self)
         app = Starlette(routes=[Route("/api/{method}", self.web.endpoint, methods=["GET", "POST"]),
                                 WebSocketRoute("/link/", self._link)])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws_per_message_deflate=False,
-                                timeout_graceful_shutdown=1)
-        config.load()
-        self._server = uvicorn.Server(config)
-        self._server.lifespan = config.lifespan_class(config)
+        self.port = await self.serve_http(app)
 
-        async def serve() -> None:
-            assert self._server is not None
-            self._release = asyncio.Event()
-            self.deliverer = Deliverer(self)
-            await self._server.startup(sockets=[sock])
-            self._ready.set()
-            await self._server.main_loop()
-            self._release.set()
+    async def shutdown(self) -> None:
+        if self._release is not None:
+            self._release.set()  # calls left hanging end now
+        pending = list(self._pending)  # events still waiting for an app (a socket that never came)
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if self.deliverer is not None:
             await self.deliverer.aclose()
-            await self._server.shutdown(sockets=[sock])
-
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-        finally:
-            self._ready.set()
-            loop.close()
-
-    def stop(self) -> None:
-        if self.loop is not None and self._release is not None:
-            self.loop.call_soon_threadsafe(self._release.set)
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(15)
 
     async def __aenter__(self) -> FakeSlack:
         return self.start()
@@ -180,11 +141,6 @@ class FakeSlack:
             return await coro
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         return await asyncio.wrap_future(future)
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        """From synchronous code: run a control coroutine and wait for it."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     # --- the workspace ----------------------------------------------------------------------
 
@@ -362,6 +318,7 @@ class FakeSlack:
                         parent["reply_count"] = int(parent.get("reply_count") or 0) + 1
                 channel.messages.append(message)
                 futures = self._emit(channel, message_event(message, channel))
+            self.changed()
             return Said(message["ts"], list(await asyncio.gather(*futures)))
 
         return await self._on_loop(act())
@@ -376,6 +333,7 @@ class FakeSlack:
                 message.update({"text": _escape(text), "blocks": rich_text(text),
                                 "edited": {"user": message.get("user"), "ts": self.ts.next()}})
                 futures = self._emit(channel, changed_event(channel, message, previous, self.ts.next()))
+            self.changed()
             return Said(ts, list(await asyncio.gather(*futures)))
 
         return await self._on_loop(act())
@@ -389,6 +347,7 @@ class FakeSlack:
                 message = channel.find(ts)
                 assert message is not None, f"no message {ts}"
                 futures = self._delete(channel, message)
+            self.changed()
             return Said(ts, list(await asyncio.gather(*futures)))
 
         return await self._on_loop(act())
@@ -403,6 +362,7 @@ class FakeSlack:
                            "bot_id": "B0OTHERBOT", "username": "Other bot", "thread_ts": thread_ts}
                 channel.messages.append(message)
                 futures = self._emit(channel, message_event(message, channel))
+            self.changed()
             return Said(str(message["ts"]), list(await asyncio.gather(*futures)))
 
         return await self._on_loop(act())
@@ -444,8 +404,8 @@ class FakeSlack:
         deliverer = self.deliverer
 
         async def wait() -> None:
-            async with asyncio.timeout(timeout), deliverer.changed:
-                await deliverer.changed.wait_for(
+            async with asyncio.timeout(timeout), deliverer.sockets_changed:
+                await deliverer.sockets_changed.wait_for(
                     lambda: app.hellos >= hellos and any(c.app is app and c.live for c in deliverer.sockets))
 
         await self._on_loop(wait())

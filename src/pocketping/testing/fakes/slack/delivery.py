@@ -53,7 +53,7 @@ class Deliverer:
         self.fake = fake
         self.client = httpx.AsyncClient()
         self.sockets: list[SocketConn] = []
-        self.changed = asyncio.Condition()
+        self.sockets_changed = asyncio.Condition()
         self._closing: set[asyncio.Future[None]] = set()
 
     async def aclose(self) -> None:
@@ -66,10 +66,13 @@ class Deliverer:
         delivery = Delivery(app.app_id, str(payload["event_id"]), payload)
         with self.fake.lock:
             app.deliveries.append(delivery)
-        if app.socket_mode:
-            await self._socket(app, delivery)
-        elif app.request_url:
-            await self._http(app, delivery)
+        try:
+            if app.socket_mode:
+                await self._socket(app, delivery)
+            elif app.request_url:
+                await self._http(app, delivery)
+        finally:
+            self.fake.changed()
         return delivery
 
     # --- Events API -------------------------------------------------------------------------
@@ -125,7 +128,7 @@ class Deliverer:
             return
         await ws.accept()
         conn = SocketConn(ws, app)
-        async with self.changed:
+        async with self.sockets_changed:
             self.sockets.append(conn)
         with self.fake.lock:
             app.hellos += 1
@@ -134,8 +137,9 @@ class Deliverer:
                          "debug_info": {"host": "applink-fake-1", "build_number": 1,
                                         "approximate_connection_time": 18060},
                          "connection_info": {"app_id": app.app_id}})
-        async with self.changed:
-            self.changed.notify_all()
+        async with self.sockets_changed:
+            self.sockets_changed.notify_all()
+        self.fake.changed()
         # Connections told to go are closed once their successor is up.
         for old in [c for c in self.sockets if c.app is app and not c.live]:
             asyncio.get_running_loop().call_later(self.fake.disconnect_grace, self._close_soon, old)
@@ -152,10 +156,10 @@ class Deliverer:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            async with self.changed:
+            async with self.sockets_changed:
                 if conn in self.sockets:
                     self.sockets.remove(conn)
-                self.changed.notify_all()
+                self.sockets_changed.notify_all()
 
     def _close_soon(self, conn: SocketConn) -> None:
         if conn in self.sockets:
@@ -173,8 +177,8 @@ class Deliverer:
             return live[-1] if live else None
 
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout), self.changed:
-                await self.changed.wait_for(lambda: pick() is not None)
+            async with asyncio.timeout(timeout), self.sockets_changed:
+                await self.sockets_changed.wait_for(lambda: pick() is not None)
         return pick()
 
     async def _socket(self, app: FakeApp, delivery: Delivery) -> None:

@@ -102,6 +102,7 @@ class WebApi:
             return await self._fail(fault)
         with self.fake.lock:
             status, body, headers = self.dispatch(method, token, params)
+        self.fake.changed()
         if fault is not None:
             return await self._fail(fault)
         return JSONResponse(body, status_code=status, headers=headers)
