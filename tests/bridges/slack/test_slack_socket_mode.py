@@ -85,4 +85,4 @@ async def test_connecting_retries_with_backoff_until_slack_answers(
             await fake_slack.wait_socket(slack_app, timeout=0.05)
             break
     assert slack_app.hellos == 1
-    assert len([c for c in fake_slack.calls_to("apps.connections.open") if c.token == slack_app.app_token]) == 3
+    assert len(fake_slack.calls_to("apps.connections.open", slack_app)) == 3

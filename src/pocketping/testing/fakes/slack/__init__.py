@@ -193,9 +193,11 @@ class FakeSlack(FakeHarness):
         with self.lock:
             return [dict(m) for m in self.channels[channel_id].thread(thread_ts) if m["ts"] != thread_ts]
 
-    def calls_to(self, method: str) -> list[Call]:
+    def calls_to(self, method: str, app: FakeApp | None = None) -> list[Call]:
+        """Web API calls of ``method`` so far (with ``app``: made with that app's tokens only)."""
+        tokens = None if app is None else (app.bot_token, app.app_token)
         with self.lock:
-            return [c for c in self.calls if c.method == method]
+            return [c for c in self.calls if c.method == method and (tokens is None or c.token in tokens)]
 
     def _record_call(self, method: str, params: dict[str, Any], token: str) -> None:
         with self.lock:
