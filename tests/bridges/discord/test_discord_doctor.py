@@ -23,7 +23,7 @@ async def findings_for(discord: FakeDiscord, channel: str, token: str | None = N
 async def test_a_healthy_setup_passes_every_check(discord: FakeDiscord, channel: str):
     found = await findings_for(discord, channel)
     assert all(f.ok for f in found.values()), found
-    assert set(found) == {"Bot token", "Message Content intent", "Channel", "Permissions"}
+    assert set(found) == {"Bot token", "Message Content intent", "Channel", "Permissions", "Gateway"}
     assert "text channel" in found["Channel"].detail
 
 
@@ -47,6 +47,9 @@ async def test_a_missing_message_content_intent_explains_the_developer_portal(di
     intent = found["Message Content intent"]
     assert not intent.ok
     assert "Developer Portal" in (intent.fix or "") and "Message Content Intent" in (intent.fix or "")
+    # The real connection attempt agrees: Discord closes it with 4014.
+    assert not found["Gateway"].ok and "4014" in found["Gateway"].detail
+    assert 4014 in discord.gateway.server_close_codes
 
 
 async def test_missing_permissions_are_named(discord: FakeDiscord, channel: str):

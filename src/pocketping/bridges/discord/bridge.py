@@ -153,10 +153,7 @@ class DiscordBridge:
             log.debug("discord typing in %s failed: %s", thread_id, exc)
 
     async def check(self) -> list[Finding]:
-        findings = await run_checks(self.api, self.channel_id)
-        if self.gateway.problem:
-            findings.append(Finding(False, "Gateway", self.gateway.problem))
-        return findings
+        return await run_checks(self.api, self.channel_id, self.token)
 
     # -- outgoing helpers -------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """``pocketping doctor`` for a Discord bridge: real calls that say, in plain words, what to fix.
 
 Checks the token (``/users/@me``), the Message Content intent (the application's flags),
-the channel (exists, the bot can see it, a text or forum channel), and the bot's effective
-permissions in it, computed from roles and overwrites as Discord's documentation describes.
+the channel (exists, the bot can see it, a text or forum channel), the bot's effective
+permissions in it (computed from roles and overwrites as Discord's documentation describes),
+and the Gateway (a real IDENTIFY: a disallowed intent or a refused token shows here).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketping.bridges.base import Finding
+from pocketping.bridges.discord.gateway import probe
 from pocketping.bridges.discord.rest import DiscordError, DiscordRest
 
 ADMINISTRATOR = 1 << 3
@@ -86,7 +88,7 @@ def effective_permissions(user_id: str, guild: dict[str, Any], member: dict[str,
     return perms
 
 
-async def run_checks(api: DiscordRest, channel_id: str) -> list[Finding]:
+async def run_checks(api: DiscordRest, channel_id: str, token: str) -> list[Finding]:
     findings: list[Finding] = []
     try:
         me = await api.request("GET", "/users/@me")
@@ -106,7 +108,28 @@ async def run_checks(api: DiscordRest, channel_id: str) -> list[Finding]:
     channel = await _channel(api, channel_id, app, findings)
     if channel is not None and channel.get("guild_id"):
         await _permissions(api, str(me["id"]), channel, app, findings)
+    await _gateway(api, token, findings)
     return findings
+
+
+async def _gateway(api: DiscordRest, token: str, findings: list[Finding]) -> None:
+    """Connect and identify for real: what the running server does to receive replies."""
+    try:
+        info = await api.request("GET", "/gateway/bot")
+    except DiscordError as exc:
+        findings.append(Finding(False, "Gateway", f"Could not get the Gateway address: {exc.message}"))
+        return
+    limit = info.get("session_start_limit") or {}
+    if limit.get("remaining") == 0:
+        hours = int(limit.get("reset_after", 0)) / 3_600_000
+        findings.append(Finding(False, "Gateway", "The bot used up its Gateway session starts for today.",
+                                f"Wait about {hours:.1f} hours; something restarts the bot too often."))
+        return
+    problem = await probe(token, str(info["url"]))
+    if problem is None:
+        findings.append(Finding(True, "Gateway", "Connected and identified: operator replies can be received."))
+    else:
+        findings.append(Finding(False, "Gateway", problem))
 
 
 async def _application(api: DiscordRest, findings: list[Finding]) -> dict[str, Any]:

@@ -318,6 +318,33 @@ class _Fatal(Exception):
     pass
 
 
+async def probe(token: str, url: str, *, intents: int = INTENTS, timeout: float = 10.0) -> str | None:
+    """Identify once, as the bridge does, then leave. None when Discord answers READY, else
+    what went wrong in plain words (for ``pocketping doctor``)."""
+    try:
+        async with websockets.connect(_with_query(url), open_timeout=timeout, close_timeout=2, compression=None,
+                                      max_size=None, ping_interval=None) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            if hello.get("op") != 10:
+                return f"the Gateway did not say HELLO (op {hello.get('op')})"
+            properties = {"os": "linux", "browser": "pocketping", "device": "pocketping"}
+            await ws.send(json.dumps({"op": 2, "d": {"token": token, "intents": intents, "properties": properties}}))
+            while True:
+                payload = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                if payload.get("op") == 0 and payload.get("t") == "READY":
+                    await ws.close(1000)  # ends only this probe's session
+                    return None
+                if payload.get("op") == 9:
+                    return "Discord refused a new Gateway session just now (too many at once); try again in a minute."
+    except ConnectionClosed as exc:
+        code = exc.rcvd.code if exc.rcvd is not None else None
+        if code in FATAL_CODES:
+            return FATAL_CODES[code]
+        return f"Discord closed the Gateway connection (code {code})."
+    except (OSError, InvalidHandshake, TimeoutError, ValueError) as exc:
+        return f"cannot connect to the Discord Gateway at {url} ({type(exc).__name__}: {exc})"
+
+
 def _with_query(url: str) -> str:
     """The Gateway URL with the API version and encoding, as the documentation asks."""
     parts = urlsplit(url)
