@@ -123,7 +123,7 @@ class FakeHarness:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_resolve, fut)
 
-    async def wait_until(self, predicate: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
+    async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
         """Wait until ``predicate()`` (evaluated under the fake's lock) returns something truthy."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
