@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ class GatewaySession:
     seq: int = 0
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
     conn: Connection | None = None
+    disconnected_at: float | None = None
 
 
 @dataclass
@@ -60,8 +62,9 @@ class Connection:
 
 
 class FakeGateway:
-    def __init__(self, fake: FakeDiscord) -> None:
+    def __init__(self, fake: FakeDiscord, session_ttl: float = 300.0) -> None:
         self.fake = fake
+        self.session_ttl = session_ttl  # how long Discord keeps a disconnected session resumable
         self.url = ""
         self.resume_url = ""
         self.sessions: dict[str, GatewaySession] = {}
@@ -153,7 +156,11 @@ class FakeGateway:
 
     def _dispatch_now(self, event: str, data: dict[str, Any]) -> None:
         with self.fake.lock:
+            now = time.monotonic()
             for session in list(self.sessions.values()):
+                if session.disconnected_at is not None and now - session.disconnected_at > self.session_ttl:
+                    self.sessions.pop(session.id, None)  # timed out: no longer resumable
+                    continue
                 intent = EVENT_INTENTS.get(event, 0)
                 if intent and not session.intents & intent:
                     continue
@@ -295,6 +302,7 @@ class FakeGateway:
                 if old is not None and old is not conn and not old.closed:
                     self._close_later(old, 4000, "Resumed elsewhere")
                 session.conn, conn.session = conn, session
+                session.disconnected_at = None
                 self.resumes.append(urlsplit(conn.path).path)
                 for frame in session.events:
                     if frame["s"] > seq:
@@ -324,6 +332,7 @@ class FakeGateway:
             session = conn.session
             if session is not None and session.conn is conn:
                 session.conn = None
+                session.disconnected_at = time.monotonic()
                 if code in (1000, 1001):
                     self.sessions.pop(session.id, None)  # a clean close ends the session
         self.fake.changed()
