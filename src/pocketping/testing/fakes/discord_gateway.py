@@ -290,6 +290,10 @@ class FakeGateway:
             return False
         with self.fake.lock:
             session = self.sessions.get(str(data.get("session_id")))
+            if session is not None and session.disconnected_at is not None \
+                    and time.monotonic() - session.disconnected_at > self.session_ttl:
+                self.sessions.pop(session.id, None)
+                session = None
             seq = data.get("seq")
             if session is None:
                 conn.queue.put_nowait({"op": 9, "d": False, "s": None, "t": None})
