@@ -14,10 +14,12 @@ from discord_helpers import (  # noqa: F401 - fixtures
     item,
     live_fixture,
     make_bridge,
+    record,
     sink_fixture,
 )
 
 from pocketping.bridges.discord import DiscordBridge
+from pocketping.bridges.discord.gateway import GatewayClient
 from pocketping.testing.fakes.discord import FakeDiscord
 
 
@@ -199,18 +201,34 @@ async def test_disallowed_intents_stop_with_a_plain_explanation(sink: RecordingS
             await bridge.stop()
 
 
-async def test_a_wrong_token_is_given_up_with_a_plain_explanation(sink: RecordingSink):
-    with FakeDiscord() as discord:
-        channel = discord.add_channel("support")
-        bridge = make_bridge(discord, channel)
-        bridge.gateway.token = "wrong"
-        await bridge.start(sink)
-        try:
-            await asyncio.wait_for(bridge.gateway.failed.wait(), 10)  # not a reconnect loop: given up
-            assert "bot token" in (bridge.gateway.problem or "")
-            assert 4004 in discord.gateway.server_close_codes
-        finally:
-            await bridge.stop()
+async def test_a_token_refused_by_the_gateway_is_given_up_with_a_plain_explanation(discord: FakeDiscord):
+    async def url() -> str:
+        return discord.gateway.url
+
+    async def ignore(event: str, data: dict, seq: int | None) -> None:
+        pass
+
+    client = GatewayClient("not-the-token", get_url=url, on_dispatch=ignore)
+    client.start()
+    try:
+        await asyncio.wait_for(client.failed.wait(), 10)  # not a reconnect loop: given up
+        assert "rejected the bot token" in (client.problem or "") and "4004" in (client.problem or "")
+        assert 4004 in discord.gateway.server_close_codes
+    finally:
+        await client.stop()
+
+
+async def test_a_token_refused_by_the_api_is_given_up_too(discord: FakeDiscord, channel: str, sink: RecordingSink):
+    bridge = DiscordBridge(record(channel, "not-the-token"), discord.api_url, timeout=0.5)
+    await bridge.start(sink)
+    try:
+        await asyncio.wait_for(bridge.gateway.failed.wait(), 10)
+        assert "rejected the bot token" in (bridge.gateway.problem or "")
+        assert discord.gateway.identify_payloads == []  # GET /gateway/bot said 401 already
+        [(status, detail)] = await sink.wait("status")
+        assert status == "error" and "rejected the bot token" in (detail or "")
+    finally:
+        await bridge.stop()
 
 
 @pytest.mark.parametrize("expired", [False, True])

@@ -19,7 +19,7 @@ from typing import Any
 from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
 from pocketping.bridges.discord import format as fmt
 from pocketping.bridges.discord.doctor import FORUM, MEDIA, run_checks
-from pocketping.bridges.discord.gateway import GatewayClient
+from pocketping.bridges.discord.gateway import BAD_CREDENTIALS, GatewayClient, GatewayRefused
 from pocketping.bridges.discord.inbound import Inbound
 from pocketping.bridges.discord.rest import DiscordError, DiscordRest
 from pocketping.core.models import Bridge as BridgeRecord
@@ -66,7 +66,12 @@ class DiscordBridge:
         await self.api.aclose()
 
     async def _gateway_url(self) -> str:
-        data = await self.api.request("GET", "/gateway/bot")
+        try:
+            data = await self.api.request("GET", "/gateway/bot")
+        except DiscordError as exc:
+            if exc.status == 401:
+                raise GatewayRefused(BAD_CREDENTIALS) from exc
+            raise
         return str(data["url"])
 
     # -- outgoing --------------------------------------------------------------------------------------

@@ -34,9 +34,11 @@ INTENTS = GUILDS | GUILD_MESSAGES | GUILD_MESSAGE_TYPING | MESSAGE_CONTENT
 
 # Close codes after which the same session can be resumed, and those that need a new one.
 NEW_SESSION_CODES = {4007, 4009}
+BAD_CREDENTIALS = (
+    "Discord rejected the bot token. Reset the token in the Developer Portal (your application -> Bot -> Reset "
+    "Token) and give it to `pocketping bridge update PROJECT_ID BRIDGE_ID --bot-token`.")
 FATAL_CODES = {
-    4004: "Discord rejected the bot token (close code 4004). Reset the token in the Developer Portal "
-          "(your application -> Bot -> Reset Token) and add the bridge again with the new one.",
+    4004: f"{BAD_CREDENTIALS} (close code 4004)",
     4010: "Discord says the shard is invalid (close code 4010).",
     4011: "Discord requires sharding for this bot (close code 4011).",
     4012: "Discord does not accept this Gateway version (close code 4012).",
@@ -137,7 +139,7 @@ class GatewayClient:
             try:
                 established = await self._connect_once()
                 failures = 0 if established else failures + 1
-            except _Fatal as exc:
+            except GatewayRefused as exc:
                 self.problem = str(exc)
                 self.failed.set()
                 log.error("%s: %s", self.name, exc)
@@ -253,7 +255,7 @@ class GatewayClient:
             return
         if code in FATAL_CODES:
             self._forget_session()
-            raise _Fatal(FATAL_CODES[code])
+            raise GatewayRefused(FATAL_CODES[code])
         if code in NEW_SESSION_CODES:
             self._forget_session()
         log.info("%s: gateway closed (code %s), reconnecting", self.name, code)
@@ -314,8 +316,9 @@ class GatewayClient:
             log.debug("%s: could not report the status", self.name, exc_info=True)
 
 
-class _Fatal(Exception):
-    pass
+class GatewayRefused(Exception):
+    """Discord will not let this bot connect until someone fixes something (the token, the
+    intents): retried only every few minutes, and reported in plain words."""
 
 
 async def probe(token: str, url: str, *, intents: int = INTENTS, timeout: float = 10.0) -> str | None:
