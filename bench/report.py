@@ -1,0 +1,78 @@
+"""Markdown report of a benchmark run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    plan = r["plan"]
+    out = [
+        "# PocketPing benchmark report",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']} ({m['platform']}). "
+        f"Load generator, fakes and server share the machine. File limit: {r['file_limit']}.",
+        f"Every figure is the median of {plan['runs']} run(s); each run lasts {plan['seconds']} s. "
+        f"Total time: {r['elapsed_s']:.0f} s.",
+        "",
+        "## Start-up (`pocketping serve` to `/readyz` ready, SQLite)",
+        "",
+        "| database | seconds |",
+        "|---|---|",
+        f"| empty (runs migrations) | {_f(r['startup']['cold_s'], 2)} |",
+        f"| migrated | {_f(r['startup']['warm_s'], 2)} |",
+        "",
+        f"## Relay vs. ceiling (closed loop, {plan['closed_clients']} clients, SQLite)",
+        "",
+        "Ceiling: a bare Starlette WebSocket echo on the same uvicorn settings. Relay: a visitor message "
+        "sent, validated, encrypted, stored durably, acknowledged and fanned out by PocketPing.",
+        "",
+        "| | msgs/s | round trip p50 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    c = r["closed_loop"]
+    out += [
+        f"| ceiling (echo) | {_f(c['echo_msgs_per_s'], 0)} | {_f(c['echo_rtt_p50'], 2)} | {_f(c['echo_rtt_p99'], 2)} |",
+        f"| PocketPing (send -> ack) | {_f(c['relay_msgs_per_s'], 0)} | {_f(c['relay_rtt_p50'], 2)} | "
+        f"{_f(c['relay_rtt_p99'], 2)} |",
+        f"| **relay / ceiling** | **{c['ratio'] * 100:.0f}%** | | |",
+        "",
+        "## Idle widget connections (SQLite)",
+        "",
+        "| connections | server RSS before MB | after MB | KB per connection | connects/s |",
+        "|---|---|---|---|---|",
+    ]
+    for row in r["connections"]:
+        if "failed" in row:
+            out.append(f"| {_f(int(row['n']))} (max attempt) | failed: {row['failed']} | | | |")
+            continue
+        label = f"{_f(int(row['n']))}" + (" (max attempt)" if row.get("max") else "")
+        out.append(f"| {label} | {_f(row['idle_rss_mb'])} | {_f(row['rss_mb'])} | {_f(row['kb_per_conn'])} | "
+                   f"{_f(row['connects_per_s'], 0)} |")
+    out += [
+        "",
+        "## Chat load (open loop)",
+        "",
+        "Visitors send at a fixed total rate; ack = stored durably (committed) and acknowledged. "
+        "Lost = sent but never acknowledged; duplicated = acknowledged or stored more than once "
+        "(summed over all runs).",
+        "",
+        "| database | msgs/s asked | visitors | achieved | ack p50 ms | p95 ms | p99 ms | errors | lost | dup |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["chat"]:
+        out.append(
+            f"| {row['backend']} | {_f(int(row['rate']))} | {row['visitors']} | {_f(row['throughput'], 0)} | "
+            f"{_f(row['ack_p50'], 2)} | {_f(row['ack_p95'], 2)} | {_f(row['ack_p99'], 2)} | {_f(row['errors'], 0)} | "
+            f"{_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
+    out.append("")
+    return "\n".join(out)

@@ -1,0 +1,268 @@
+"""The measured scenarios. Each returns plain numbers; __main__ takes medians and writes the report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import websockets
+
+from bench.clients import EchoClient, Visitor, connect_widget, open_many
+from bench.stats import percentile, summary_ms
+from pocketping.crypto import generate_key
+from pocketping.testing.databases import create_database, drop_database
+from pocketping.testing.process import ServerProcess
+from pocketping.testing.server import free_port
+
+
+@dataclass
+class Target:
+    """A PocketPing server under test, with one project."""
+
+    server: ServerProcess
+    public_key: str
+    secret_key: str
+    project_id: str
+    database_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        assert self.server.proc is not None
+        return self.server.proc.pid
+
+    def rss_mb(self) -> float:
+        return psutil.Process(self.pid).memory_info().rss / 1e6
+
+
+async def prepare_project(database_url: str, data_dir: Path, key: str) -> tuple[str, str, str]:
+    """Migrate and create a project the way `pocketping project create` does."""
+    from pocketping.actions.projects import create_project
+    from pocketping.services import build_services
+    from pocketping.testing.server import make_settings
+
+    svc = build_services(make_settings(database_url, str(data_dir), encryption_key=key))
+    try:
+        await svc.db.migrate()
+        project, secret = await create_project(svc, "Bench")
+        return project.id, project.public_key, secret
+    finally:
+        await svc.db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def pocketping(backend: str, workdir: Path, env: dict[str, str] | None = None) -> AsyncIterator[Target]:
+    url, name = create_database(backend, workdir)
+    key = generate_key()
+    try:
+        project_id, public_key, secret = await prepare_project(url, workdir, key)
+        server = ServerProcess(url, workdir, encryption_key=key, env=env)
+        await asyncio.to_thread(server.start)
+        try:
+            yield Target(server, public_key, secret, project_id, url)
+        finally:
+            await asyncio.to_thread(server.stop)
+    finally:
+        drop_database(backend, name)
+
+
+@contextlib.asynccontextmanager
+async def ceiling_app() -> AsyncIterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.ceiling", str(port)])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                async with websockets.connect(f"ws://127.0.0.1:{port}/ws"):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        yield f"ws://127.0.0.1:{port}/ws"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# --- start-up ----------------------------------------------------------------------------
+
+async def startup(backend: str, workdir: Path) -> dict[str, float]:
+    """Seconds from `pocketping serve` to /readyz answering 200, on a fresh and on a migrated database."""
+    url, name = create_database(backend, workdir)
+    key = generate_key()
+    try:
+        out: dict[str, float] = {}
+        for label in ("cold", "warm"):
+            server = ServerProcess(url, workdir, encryption_key=key)
+            t0 = time.perf_counter()
+            await asyncio.to_thread(server.start)
+            out[f"{label}_s"] = time.perf_counter() - t0
+            await asyncio.to_thread(server.stop)
+        return out
+    finally:
+        drop_database(backend, name)
+
+
+# --- closed-loop throughput: relay vs ceiling --------------------------------------------
+
+async def closed_loop_relay(target: Target, clients: int, seconds: float) -> dict[str, float]:
+    visitors = []
+    for i in range(clients):
+        ws, welcome = await connect_widget(target.server.ws_url, target.public_key)
+        visitors.append(Visitor(ws, welcome, f"cl{i}"))
+    stop = time.perf_counter() + seconds
+    latencies: list[float] = []
+
+    async def loop(v: Visitor) -> None:
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            await v.send(wait=True)
+            latencies.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(loop(v) for v in visitors))
+    elapsed = time.perf_counter() - t0
+    for v in visitors:
+        await v.close()
+    return {"msgs_per_s": len(latencies) / elapsed, **{f"rtt_{k}": v for k, v in summary_ms(latencies).items()}}
+
+
+async def closed_loop_echo(url: str, clients: int, seconds: float) -> dict[str, float]:
+    conns = [EchoClient(await websockets.connect(url, compression=None, ping_interval=None)) for _ in range(clients)]
+    payload = '{"type":"message","text":"bench message","clientId":"c-123456"}'
+    stop = time.perf_counter() + seconds
+    latencies: list[float] = []
+
+    async def loop(c: EchoClient) -> None:
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            await c.round_trip(payload)
+            latencies.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(loop(c) for c in conns))
+    elapsed = time.perf_counter() - t0
+    for c in conns:
+        await c.ws.close()
+    return {"msgs_per_s": len(latencies) / elapsed, **{f"rtt_{k}": v for k, v in summary_ms(latencies).items()}}
+
+
+# --- idle connections --------------------------------------------------------------------
+
+async def connections(target: Target, n: int) -> dict[str, float]:
+    """N idle authenticated widget connections: memory per connection and connect rate."""
+    await asyncio.sleep(0.5)  # let the server settle before the baseline reading
+    before = target.rss_mb()
+    conns, rate = await open_many(lambda: connect_widget(target.server.ws_url, target.public_key), n,
+                                  concurrency=64)
+    await asyncio.sleep(1.0)  # let allocations settle before reading RSS (a measurement, not a test)
+    after = target.rss_mb()
+    for ws, _ in conns:
+        await ws.close()
+    return {"n": n, "idle_rss_mb": before, "rss_mb": after, "kb_per_conn": (after - before) * 1000 / n,
+            "connects_per_s": rate}
+
+
+def raise_file_limit() -> int:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --- open-loop chat load -----------------------------------------------------------------
+
+async def chat_load(target: Target, rate: float, seconds: float, visitors: int) -> dict[str, float]:
+    """`visitors` visitors send `rate` messages per second in total for `seconds` (open loop)."""
+    crowd: list[Visitor] = []
+    for i in range(visitors):
+        ws, welcome = await connect_widget(target.server.ws_url, target.public_key)
+        crowd.append(Visitor(ws, welcome, f"v{i}"))
+    per_visitor = rate / visitors
+    interval = 1.0 / per_visitor
+    start = time.perf_counter() + 0.2
+
+    async def visitor_loop(i: int, v: Visitor) -> None:
+        t = start + (i / visitors) * interval  # spread the visitors over one interval
+        while t < start + seconds:
+            delay = t - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await v.send()
+            t += interval
+
+    await asyncio.gather(*(visitor_loop(i, v) for i, v in enumerate(crowd)))
+    # Wait (bounded) for the last acks.
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline and sum(len(v.acks) for v in crowd) < sum(len(v.sent) for v in crowd):
+        await asyncio.sleep(0.05)
+    latencies = [v.acks[c] - v.sent[c] for v in crowd for c in v.acks]
+    sent = sum(len(v.sent) for v in crowd)
+    acked = sum(len(v.acks) for v in crowd)
+    last_ack = max((max(v.acks.values()) for v in crowd if v.acks), default=start)
+    stored = await count_messages(target)
+    result = {
+        "rate": rate, "sent": sent, "acked": acked, "stored": stored,
+        "lost": sent - acked, "duplicated": sum(v.duplicate_acks for v in crowd) + max(0, stored - sent),
+        "errors": sum(len(v.errors) for v in crowd),
+        "throughput": acked / max(1e-9, last_ack - start),
+        **{f"ack_{k}": val for k, val in summary_ms(latencies).items()},
+    }
+    for v in crowd:
+        await v.close()
+    return result
+
+
+async def count_messages(target: Target) -> int:
+    """Messages stored for the project, read through the REST API (every page)."""
+    total = 0
+    async with httpx.AsyncClient(base_url=target.server.base_url, timeout=60,
+                                 headers={"Authorization": f"Bearer {target.secret_key}"}) as api:
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = (await api.get("/api/v1/sessions", params=params)).json()
+            for session in page["sessions"]:
+                total += await _count_session(api, session["id"])
+            cursor = page["nextCursor"]
+            if not cursor:
+                return total
+
+
+async def _count_session(api: httpx.AsyncClient, session_id: str) -> int:
+    count, after = 0, 0
+    while True:
+        page = (await api.get(f"/api/v1/sessions/{session_id}/messages",
+                              params={"after_seq": after, "limit": 500})).json()
+        count += sum(1 for m in page["messages"] if m["sender"] == "visitor")
+        if not page["nextCursor"]:
+            return count
+        after = int(page["nextCursor"])
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+            "python": sys.version.split()[0], "platform": sys.platform}
+
+
+__all__ = ["percentile"]
