@@ -14,7 +14,8 @@ from websockets.asyncio.client import ClientConnection
 OPEN_TIMEOUT = 30
 
 
-async def connect_widget(url: str, public_key: str, token: str | None = None) -> tuple[ClientConnection, dict[str, Any]]:
+async def connect_widget(url: str, public_key: str,
+                         token: str | None = None) -> tuple[ClientConnection, dict[str, Any]]:
     ws = await websockets.connect(url, compression=None, open_timeout=OPEN_TIMEOUT, max_queue=None,
                                   ping_interval=None)
     hello: dict[str, Any] = {"type": "hello", "publicKey": public_key}

@@ -61,7 +61,7 @@ def _derive(key: bytes, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Keyring:
     """The current key first, then older keys that can still decrypt."""
 
@@ -71,16 +71,24 @@ class Keyring:
         if not self.keys:
             raise ConfigurationError("no encryption key configured")
 
-    @property
+    @functools.cached_property
     def current_id(self) -> str:
         return key_id(self.keys[0])
 
+    @functools.cached_property
+    def _aead(self) -> AESGCM:
+        return AESGCM(self.keys[0])
+
     def _by_id(self) -> dict[str, bytes]:
+        return self._ids
+
+    @functools.cached_property
+    def _ids(self) -> dict[str, bytes]:
         return {key_id(k): k for k in self.keys}
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)
-        sealed = AESGCM(self.keys[0]).encrypt(nonce, plaintext.encode(), None)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), None)
         return f"{PREFIX}:{self.current_id}:{_b64e(nonce + sealed)}"
 
     def decrypt(self, stored: str) -> str:

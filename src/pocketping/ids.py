@@ -19,7 +19,14 @@ PUBLIC_EVENT = "ev"  # webhook and stream events (same id on every retry)
 
 
 def random_token(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """``length`` characters of [A-Za-z0-9], about 5.95 bits of entropy each."""
+    # One call to the OS RNG, then base 62 (far cheaper than a choice() per character).
+    number = int.from_bytes(secrets.token_bytes(length), "big")
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, 62)
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)
 
 
 def new_id(prefix: str, length: int = 20) -> str:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from pocketping import ids
+from pocketping.actions.batch import GroupCommit
 from pocketping.actions.sessions import set_status
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Sender, Session
 from pocketping.core.rules import check_client_id, check_event, check_operator_name, clean_text
+from pocketping.errors import NotFound
 from pocketping.hub import Event
 from pocketping.services import Services
 from pocketping.store import projects as project_repo
@@ -33,38 +36,111 @@ def message_event(message: Message, session: Session, *, origin: str | None, fir
                  widget_frame={"type": "message", "message": api}, origin=origin)
 
 
+@dataclass(frozen=True)
+class _Append:
+    project_id: str
+    session_id: str
+    sender: Sender
+    source: str
+    text: str
+    client_id: str | None
+    operator_name: str | None
+    origin: str | None
+    reopen: bool
+
+
+async def _append_batch(tx: Tx, requests: list[_Append]) -> list[Sent | BaseException]:
+    """Store many messages set-wise: one lookup for resends, one for sessions, one seq
+    reservation per session and one multi-row INSERT, whatever the batch size."""
+    results: list[Sent | BaseException | None] = [None] * len(requests)
+    resent = await repo.find_by_client_ids(
+        tx, [(r.session_id, r.client_id) for r in requests if r.client_id is not None])
+    locked = await repo.lock_sessions(tx, list({r.session_id for r in requests}))
+    by_session: dict[str, list[int]] = {}
+    for i, r in enumerate(requests):
+        by_session.setdefault(r.session_id, []).append(i)
+    rows: list[Message] = []
+    last_seqs: dict[str, int] = {}
+    for session_id in sorted(by_session):
+        session = locked.get(session_id)
+        fresh: list[int] = []
+        first_of: dict[str, int] = {}  # clientId -> index of its first request in this batch
+        for i in by_session[session_id]:
+            r = requests[i]
+            if session is None or session.project_id != r.project_id:
+                results[i] = NotFound(f"session {session_id} not found", code="session_not_found")
+            elif r.client_id is not None and (session_id, r.client_id) in resent:
+                results[i] = Sent(resent[(session_id, r.client_id)], session, duplicate=True)
+            elif r.client_id is not None and r.client_id in first_of:
+                pass  # the same message twice in one batch: answered below, from the first
+            else:
+                if r.client_id is not None:
+                    first_of[r.client_id] = i
+                fresh.append(i)
+        if session is None or not fresh:
+            continue
+        if session.status == "closed" and any(requests[i].reopen for i in fresh):
+            session = await set_status(tx, session, "active", origin=requests[fresh[0]].origin)
+        # The row is locked (FOR UPDATE, or SQLite's write lock): its last_seq is ours to extend.
+        start = session.last_seq + 1
+        last_seqs[session_id] = start + len(fresh) - 1
+        changes: dict[str, Any] = {"last_seq": start + len(fresh) - 1, "last_activity": tx.now}
+        first_visitor = session.first_message_at is None and any(requests[i].sender == "visitor" for i in fresh)
+        if first_visitor:
+            await repo.update_session(tx, session_id, first_message_at=tx.now)
+            changes["first_message_at"] = tx.now
+        operator_seqs = [start + k for k, i in enumerate(fresh) if requests[i].sender == "operator"]
+        if operator_seqs:
+            # Replying means the operator has read everything up to here.
+            await repo.raise_read_seq(tx, session_id, "operator_read_seq", max(operator_seqs))
+            await project_repo.set_operator_presence(tx, session.project_id, active=True)
+            changes["operator_read_seq"] = max(max(operator_seqs), session.operator_read_seq)
+        after = dataclasses.replace(session, **changes)
+        announced_first = False
+        for k, i in enumerate(fresh):
+            r = requests[i]
+            message = Message(id=ids.new_id(ids.MESSAGE), session_id=session_id, seq=start + k, kind="message",
+                              sender=r.sender, source=r.source, text=r.text, created_at=tx.now,
+                              operator_name=r.operator_name, client_id=r.client_id)
+            rows.append(message)
+            first = first_visitor and r.sender == "visitor" and not announced_first
+            announced_first = announced_first or first
+            tx.emit(message_event(message, after, origin=r.origin, first=first))
+            results[i] = Sent(message, after)
+        if operator_seqs:
+            seq = max(operator_seqs)
+            tx.emit(Event("read", session.project_id, session_id, data={"by": "operator", "seq": seq},
+                          widget_frame={"type": "read", "by": "operator", "seq": seq}))
+        for i in by_session[session_id]:
+            r = requests[i]
+            if results[i] is None and r.client_id is not None:
+                original = results[first_of[r.client_id]]
+                if isinstance(original, Sent):
+                    results[i] = dataclasses.replace(original, duplicate=True)
+    await repo.set_last_seqs(tx, last_seqs)
+    await repo.insert_messages(tx, rows)
+    return [r if r is not None else RuntimeError("unanswered") for r in results]
+
+
+def _writer(svc: Services) -> GroupCommit[_Append, Sent]:
+    found = svc.extras.get("message_writer")
+    if found is None:
+        async def process(requests: list[_Append]) -> list[Sent | BaseException]:
+            async with unit_of_work(svc) as tx:
+                return await _append_batch(tx, requests)
+
+        # SQLite has a single writer anyway; the database servers take a few batches at once.
+        found = GroupCommit(process, writers=1 if svc.db.backend == "sqlite" else 4)
+        svc.extras["message_writer"] = found
+    return found
+
+
 async def _append(svc: Services, session_id: str, project_id: str, *, sender: Sender, source: str, text: str,
                   client_id: str | None, operator_name: str | None, origin: str | None,
                   reopen: bool) -> Sent:
-    async def write(tx: Tx) -> Sent:
-        if client_id is not None:
-            existing = await repo.find_by_client_id(tx, session_id, client_id)
-            if existing is not None:
-                return Sent(existing, await repo.get_session(tx, project_id, session_id), duplicate=True)
-        session = await repo.get_session(tx, project_id, session_id, for_update=True)
-        if reopen and session.status == "closed":
-            session = await set_status(tx, session, "active", origin=origin)
-        first = sender == "visitor" and session.first_message_at is None
-        seq = await repo.next_seq(tx, session.id)
-        message = await repo.insert_item(tx, id=ids.new_id(ids.MESSAGE), session_id=session.id, seq=seq,
-                                         kind="message", sender=sender, source=source, text=text,
-                                         operator_name=operator_name, client_id=client_id)
-        if first:
-            await repo.update_session(tx, session.id, first_message_at=tx.now)
-        if sender == "operator":
-            # Replying means the operator has read everything up to here.
-            await repo.raise_read_seq(tx, session.id, "operator_read_seq", seq)
-            await project_repo.set_operator_presence(tx, project_id, active=True)
-        session = await repo.get_session(tx, project_id, session.id)
-        tx.emit(message_event(message, session, origin=origin, first=first))
-        if sender == "operator":
-            tx.emit(Event("read", project_id, session.id, data={"by": "operator", "seq": seq},
-                          widget_frame={"type": "read", "by": "operator", "seq": seq}))
-        return Sent(message, session)
-
+    request = _Append(project_id, session_id, sender, source, text, client_id, operator_name, origin, reopen)
     try:
-        async with unit_of_work(svc) as tx:
-            return await write(tx)
+        return await _writer(svc).run(request)
     except IntegrityError:
         # Two tabs raced with the same clientId: the other one won; answer with its message.
         if client_id is None:

@@ -33,3 +33,4 @@ async def unit_of_work(svc: Services) -> AsyncIterator[Tx]:
         callback()
     if tx.outbox_rows:
         svc.outbox_committed()
+

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Identity, Message, Session
@@ -96,8 +96,11 @@ async def update_session(tx: Tx, session_id: str, **values: Any) -> None:
 
 async def next_seq(tx: Tx, session_id: str) -> int:
     """Allocate the session's next sequence number (the UPDATE locks the row until commit)."""
-    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id)
-                          .values(last_seq=sessions.c.last_seq + 1, last_activity=tx.now))
+    bump = update(sessions).where(sessions.c.id == session_id).values(last_seq=sessions.c.last_seq + 1,
+                                                                      last_activity=tx.now)
+    if tx.dialect != "mysql":  # MariaDB has no UPDATE ... RETURNING
+        return int((await tx.conn.execute(bump.returning(sessions.c.last_seq))).scalar_one())
+    await tx.conn.execute(bump)
     return int((await tx.conn.execute(select(sessions.c.last_seq).where(sessions.c.id == session_id))).scalar_one())
 
 
@@ -202,3 +205,67 @@ async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
     await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(sessions).where(sessions.c.id.in_(session_ids)))
     return count
+
+
+# --- set-wise operations for group commit (one statement for many messages) -----------------
+
+_SEQ_BUMP = (update(sessions).where(sessions.c.id == bindparam("sid"))
+             .values(last_seq=sessions.c.last_seq + bindparam("k"), last_activity=bindparam("now")))
+_SEQ_BUMP_RETURNING = _SEQ_BUMP.returning(sessions.c.last_seq)
+_SEQ_READ = select(sessions.c.last_seq).where(sessions.c.id == bindparam("sid"))
+
+
+async def lock_sessions(tx: Tx, session_ids: list[str]) -> dict[str, Session]:
+    """The sessions by id, row-locked until commit (in id order, so concurrent batches never deadlock)."""
+    query = select(sessions).where(sessions.c.id.in_(sorted(session_ids))).order_by(sessions.c.id)
+    if tx.dialect != "sqlite":
+        query = query.with_for_update()
+    return {row["id"]: _session(tx, row) for row in (await tx.conn.execute(query)).mappings()}
+
+
+_SEQ_SET = (update(sessions).where(sessions.c.id == bindparam("sid"))
+            .values(last_seq=bindparam("seq"), last_activity=bindparam("now")))
+
+
+async def set_last_seqs(tx: Tx, last: dict[str, int]) -> None:
+    """Record the new last seq of several sessions, already locked by ``lock_sessions``."""
+    if last:
+        await tx.conn.execute(_SEQ_SET, [{"sid": sid, "seq": seq, "now": tx.now} for sid, seq in last.items()])
+
+
+async def allocate_seqs(tx: Tx, session_id: str, count: int) -> int:
+    """Reserve ``count`` consecutive seqs for a session; returns the first."""
+    params = {"sid": session_id, "k": count, "now": tx.now}
+    if tx.dialect != "mysql":  # MariaDB has no UPDATE ... RETURNING
+        last = (await tx.conn.execute(_SEQ_BUMP_RETURNING, params)).scalar_one()
+    else:
+        await tx.conn.execute(_SEQ_BUMP, params)
+        last = (await tx.conn.execute(_SEQ_READ, {"sid": session_id})).scalar_one()
+    return int(last) - count + 1
+
+
+async def find_by_client_ids(tx: Tx, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+    if not keys:
+        return {}
+    wanted = set(keys)
+    rows = (await tx.conn.execute(select(messages).where(
+        messages.c.session_id.in_({k[0] for k in wanted}), messages.c.client_id.in_({k[1] for k in wanted})
+    ))).mappings()
+    found = {}
+    for row in rows:
+        key = (row["session_id"], row["client_id"])
+        if key in wanted:
+            found[key] = _message(tx, row)
+    return found
+
+
+async def insert_messages(tx: Tx, items: list[Message]) -> None:
+    """Insert chat messages in one multi-row statement."""
+    if not items:
+        return
+    await tx.conn.execute(messages.insert(), [
+        {"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
+         "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
+         "client_id": m.client_id, "created_at": m.created_at}
+        for m in items
+    ])

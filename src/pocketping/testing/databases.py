@@ -60,7 +60,16 @@ def _mysql(sql: str) -> None:
 
 
 def _run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
+    """Run a coroutine to completion, also when called from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro)  # type: ignore[arg-type]
+        return
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
 
 
 def create_database(backend: str, workdir: Path | None = None) -> tuple[str, str]:
