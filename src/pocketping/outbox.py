@@ -82,10 +82,14 @@ class OutboxWorker:
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop polling, let deliveries in flight finish their current row, then cancel the rest."""
         self._stopping = True
+        self._wake.set()
         if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+            # Let the poller finish what it is doing (a cancelled database call can outlive its loop).
+            done, _ = await asyncio.wait({self._runner}, timeout=grace_seconds)
+            if not done:
+                self._runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._runner
             self._runner = None
         if self._tasks:
             _, late = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
@@ -95,7 +99,7 @@ class OutboxWorker:
                 await asyncio.gather(*late, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.run_once()
@@ -103,7 +107,8 @@ class OutboxWorker:
                 raise
             except Exception:
                 log.exception("outbox poll failed; trying again shortly")
-            await self._wait()
+            if not self._stopping:
+                await self._wait()
 
     async def _wait(self) -> None:
         sleeper = asyncio.ensure_future(self.clock.sleep(self.poll_seconds))

@@ -115,6 +115,11 @@ async def get_session(svc: Services, project_id: str, session_id: str) -> Sessio
         return await repo.get_session(tx, project_id, session_id)
 
 
+async def get_project_for_session(svc: Services, project_id: str) -> Project:
+    async with svc.db.read() as tx:
+        return await project_repo.get_project(tx, project_id)
+
+
 def user_hash(identity_secret: str, user_id: str) -> str:
     return hmac.new(identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
@@ -166,13 +171,17 @@ async def leave_contact(svc: Services, project: Project, session_id: str, email:
 
 async def mark_read(svc: Services, session: Session, *, by: str, seq: int) -> bool:
     """Raise the visitor's or the operators' read mark; tells the other side."""
+    return await mark_read_ids(svc, session.project_id, session.id, by=by, seq=seq)
+
+
+async def mark_read_ids(svc: Services, project_id: str, session_id: str, *, by: str, seq: int) -> bool:
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise InvalidInput("seq must be a non-negative integer", code="invalid_seq")
     column = "visitor_read_seq" if by == "visitor" else "operator_read_seq"
     async with unit_of_work(svc) as tx:
-        changed = await repo.raise_read_seq(tx, session.id, column, seq)
+        changed = await repo.raise_read_seq(tx, session_id, column, seq)
         if changed:
-            tx.emit(Event("read", session.project_id, session.id, data={"by": by, "seq": seq},
+            tx.emit(Event("read", project_id, session_id, data={"by": by, "seq": seq},
                           widget_frame={"type": "read", "by": by, "seq": seq}))
     return changed
 

@@ -63,6 +63,18 @@ class ConfigWatcher:
             await self.svc.clock.sleep(self.svc.settings.config_poll_seconds)
 
 
+class PocketPingApp(FastAPI):
+    """FastAPI, except that the widget WebSocket skips routing and the HTTP middleware stack."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            from pocketping.server.ws import widget_asgi
+
+            await widget_asgi(self, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,
                services: Services | None = None, migrate: bool = True) -> FastAPI:
     from pocketping import features
@@ -100,7 +112,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             await svc.outbox.stop()
             await svc.db.dispose()
 
-    app = FastAPI(
+    app = PocketPingApp(
         title="PocketPing",
         version=__version__,
         description="Self-hostable live chat bridged to Telegram, Discord and Slack. "
@@ -129,12 +141,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
                               headers=getattr(exc, "headers", None))
 
-    from pocketping.server import health, pages, slack_events, ws
+    from pocketping.server import health, pages, slack_events
     from pocketping.server.rest import router as rest_router
 
     app.include_router(health.router)
     app.include_router(rest_router)
     app.include_router(pages.router)
     app.include_router(slack_events.router)
-    app.add_api_websocket_route("/ws", ws.widget_socket)
     return app

@@ -1,19 +1,26 @@
-"""The widget protocol at ``/ws`` (see docs/protocol.md for every frame)."""
+"""The widget protocol at ``/ws`` (see docs/protocol.md for every frame).
+
+Memory per idle connection is what limits how many visitors one process holds, so a
+connection keeps only ids and a few counters, no writer task while idle (a short-lived
+one drains the outgoing frames when there are any), and it is served as a raw ASGI
+endpoint, outside the HTTP middleware stack.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import Any
 
 import orjson
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
-from pocketping.core.models import Project, Session
 from pocketping.core.rules import origin_allowed
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
 from pocketping.hub import Event
@@ -31,7 +38,6 @@ CLOSE_INVALID_KEY = 4001
 CLOSE_ORIGIN = 4003
 CLOSE_AUTH_TIMEOUT = 4008
 CLOSE_RATE_LIMITED = 4029
-CLOSE_SESSION_GONE = 4004
 
 
 def _frame(data: dict[str, Any]) -> bytes:
@@ -42,31 +48,39 @@ def error_frame(code: str, message: str, **extra: Any) -> bytes:
     return _frame({"type": "error", "code": code, "message": message, **extra})
 
 
+def ack_frame(sent: message_actions.Sent) -> bytes:
+    m = sent.message
+    return _frame({"type": "ack", "clientId": m.client_id, "id": m.id, "seq": m.seq,
+                   "createdAt": m.to_api()["createdAt"], "duplicate": sent.duplicate})
+
+
 class _Closed(Exception):
     pass
 
 
 class WidgetConnection:
-    __slots__ = ("_buffer", "_last_seq_hint", "_replayed_to", "_typing_at", "_unsubscribe", "_writer", "project",
-                 "queue", "session", "svc", "ws")
+    __slots__ = ("_buffer", "_flushing", "_out", "_replayed_to", "_typing_at", "_unsubscribe", "project_id",
+                 "session_id", "svc", "ws")
 
     def __init__(self, ws: WebSocket, svc: Services) -> None:
         self.ws = ws
         self.svc = svc
-        self.queue: asyncio.Queue[bytes | Event | None] = asyncio.Queue()
-        self.project: Project | None = None
-        self.session: Session | None = None
+        self.project_id = ""
+        self.session_id = ""
+        self._out: deque[bytes | Event] = deque()
+        self._flushing = False
         self._replayed_to = 0
         self._typing_at = 0.0
         self._unsubscribe: list[Any] = []
-        self._writer: asyncio.Task[None] | None = None
         # Live events that arrive while the replay is read wait here, to keep seq order.
         self._buffer: list[Event] | None = []
-        self._last_seq_hint: object = 0
 
-    # --- sending -------------------------------------------------------------------------
-    def send(self, frame: bytes) -> None:
-        self.queue.put_nowait(frame)
+    # --- sending (one short-lived task drains the queue; none while idle) ------------------
+    def send(self, item: bytes | Event) -> None:
+        self._out.append(item)
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
 
     def _on_event(self, event: Event) -> None:
         if event.widget_frame is None:
@@ -74,39 +88,37 @@ class WidgetConnection:
         if self._buffer is not None:
             self._buffer.append(event)
         else:
-            self.queue.put_nowait(event)
+            self.send(event)
 
-    async def _write_loop(self) -> None:
-        ws = self.ws
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            if isinstance(item, Event):
-                frame = item.widget_frame or {}
-                seq = _seq_of(frame)
-                if seq is not None and seq <= self._replayed_to:
-                    continue  # already sent by the replay
-                data = item.widget_bytes()
-                if data is None:
-                    continue
-            else:
-                data = item
-            try:
-                await ws.send_text(data.decode())
-            except Exception:
-                return
+    async def _flush(self) -> None:
+        try:
+            while self._out:
+                item = self._out.popleft()
+                if isinstance(item, Event):
+                    seq = _seq_of(item.widget_frame or {})
+                    if seq is not None and seq <= self._replayed_to:
+                        continue  # already sent by the replay
+                    data = item.widget_bytes()
+                    if data is None:
+                        continue
+                else:
+                    data = item
+                await self.ws.send_text(data.decode())
+        except Exception:  # the peer went away; the receive loop will notice
+            self._out.clear()
+        finally:
+            self._flushing = False
 
     # --- receiving -----------------------------------------------------------------------
     async def _receive(self) -> dict[str, Any] | None:
-        """The next frame as a dict; None after an error frame was sent for a bad one."""
+        """The next frame as a dict; None after an error frame was queued for a bad one."""
         message = await self.ws.receive()
         if message["type"] == "websocket.disconnect":
             raise _Closed
+        limit = self.svc.settings.max_frame_bytes
         text = message.get("text")
         if text is None:
             raw = message.get("bytes") or b""
-            limit = self.svc.settings.max_frame_bytes
             if len(raw) > limit:
                 self.send(error_frame("frame_too_large", f"frames are limited to {limit} bytes", limit=limit))
                 return None
@@ -115,7 +127,6 @@ class WidgetConnection:
             except UnicodeDecodeError:
                 self.send(error_frame("invalid_json", "frames must be UTF-8 JSON text"))
                 return None
-        limit = self.svc.settings.max_frame_bytes
         if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
             self.send(error_frame("frame_too_large", f"frames are limited to {limit} bytes", limit=limit))
             return None
@@ -131,69 +142,62 @@ class WidgetConnection:
 
     async def run(self) -> None:
         try:
-            if not await self._authenticate():
+            hint = await self._authenticate()
+            if hint is None:
                 return
-            await self._replay()
-            self._writer = asyncio.create_task(self._write_loop())
+            await self._replay(hint)
             while True:
                 frame = await self._receive()
-                if frame is None:
-                    continue
-                await self._dispatch(frame)
+                if frame is not None:
+                    await self._dispatch(frame)
         except (_Closed, WebSocketDisconnect):
             pass
         finally:
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
-            if self._writer is not None:
-                self.queue.put_nowait(None)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._writer, 5)
 
     async def _close(self, code: int, frame: bytes) -> None:
         with contextlib.suppress(Exception):
             await self.ws.send_text(frame.decode())
             await self.ws.close(code)
 
-    async def _authenticate(self) -> bool:
+    async def _authenticate(self) -> int | None:
+        """Wait for ``hello``; returns the replay starting point, or None if the connection was refused."""
         svc = self.svc
         while True:
             try:
                 frame = await asyncio.wait_for(self._receive(), svc.settings.auth_timeout_seconds)
             except TimeoutError:
                 await self._close(CLOSE_AUTH_TIMEOUT, error_frame("auth_timeout", "send a 'hello' frame first"))
-                return False
+                return None
             if frame is None:
-                await self._flush_direct()
-                continue
+                continue  # the error frame is on its way
             if frame["type"] != "hello":
-                await self._direct(error_frame("not_authenticated", "the first frame must be 'hello'"))
+                self.send(error_frame("not_authenticated", "the first frame must be 'hello'"))
                 continue
             break
         try:
             project = await access_project_by_public_key(svc, frame.get("publicKey"))
         except PocketPingError as exc:
             await self._close(CLOSE_INVALID_KEY, error_frame(exc.code, exc.message))
-            return False
+            return None
         origin = self.ws.headers.get("origin")
         if not origin_allowed(origin, project.allowed_origins):
             await self._close(CLOSE_ORIGIN, error_frame(
                 "origin_not_allowed", f"origin {origin!r} is not allowed for this project"))
-            return False
-        if not project.allowed_origins:
-            log.debug("project %s has no allowed origins configured: accepting %r", project.id, origin)
+            return None
         headers = self.ws.headers
-        ip = self.ws.client.host if self.ws.client else None
         connected = await session_actions.connect_visitor(
             svc, project, frame.get("token"), frame.get("metadata"), user_agent=headers.get("user-agent"),
-            ip=ip, country=headers.get("cf-ipcountry") or headers.get("x-country-code"))
-        self.project = project
-        self.session = connected.session
-        # Subscribe before reading the replay, so nothing falls between the two.
-        self._unsubscribe.append(svc.hub.subscribe_session(connected.session.id, self._on_event))
-        self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))
+            ip=self.ws.client.host if self.ws.client else None,
+            country=headers.get("cf-ipcountry") or headers.get("x-country-code"))
         session = connected.session
-        welcome = {
+        self.project_id = project.id
+        self.session_id = session.id
+        # Subscribe before reading the replay, so nothing falls between the two.
+        self._unsubscribe.append(svc.hub.subscribe_session(session.id, self._on_event))
+        self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))
+        self.send(_frame({
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
             "sessionId": session.id,
@@ -207,31 +211,17 @@ class WidgetConnection:
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
             "limits": {"maxTextChars": svc.settings.max_text_chars, "maxFrameBytes": svc.settings.max_frame_bytes},
-        }
-        await self._direct(_frame(welcome))
+        }))
         hint = frame.get("lastSeq")
-        valid = isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 and not connected.created
-        # A hint from another (or an erased) session means nothing here.
-        self._last_seq_hint = min(hint, session.last_seq) if valid else 0  # type: ignore[type-var]
-        return True
+        if isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 and not connected.created:
+            return min(hint, session.last_seq)
+        return 0  # a hint from another (or an erased) session means nothing here
 
-    async def _direct(self, data: bytes) -> None:
-        await self.ws.send_text(data.decode())
-
-    async def _flush_direct(self) -> None:
-        while not self.queue.empty():
-            item = self.queue.get_nowait()
-            if isinstance(item, bytes):
-                await self._direct(item)
-
-    async def _replay(self) -> None:
-        """Queue every item after the client's ``lastSeq`` hint, then ``synced``, then live events."""
-        assert self.session is not None
-        hint = self._last_seq_hint
-        after = hint if isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 else 0
+    async def _replay(self, after: int) -> None:
+        """Queue every item after ``after``, then ``synced``, then the live events held back meanwhile."""
         async with self.svc.db.read() as tx:
             while True:
-                page = await session_repo.list_items(tx, self.session.id, after_seq=after, limit=REPLAY_PAGE,
+                page = await session_repo.list_items(tx, self.session_id, after_seq=after, limit=REPLAY_PAGE,
                                                      exclude_visitor_events=True)
                 for item in page:
                     self.send(_frame(message_actions.widget_frame_for(item)))
@@ -242,9 +232,9 @@ class WidgetConnection:
         # Seqs are allocated under a row lock, so everything up to `after` was in what we read.
         self._replayed_to = after
         self.send(_frame({"type": "synced", "lastSeq": after}))
-        buffered, self._buffer = self._buffer or [], None
-        for event in buffered:
-            self.queue.put_nowait(event)
+        held, self._buffer = self._buffer or [], None
+        for event in held:
+            self.send(event)
 
     # --- frames --------------------------------------------------------------------------
     async def _dispatch(self, frame: dict[str, Any]) -> None:
@@ -256,56 +246,46 @@ class WidgetConnection:
             await handler(self, frame)
         except PocketPingError as exc:
             extra: dict[str, Any] = {}
-            if "clientId" in frame and isinstance(frame["clientId"], str):
+            if isinstance(frame.get("clientId"), str):
                 extra["clientId"] = frame["clientId"][:64]
             self.send(_frame({"type": "error", **exc.to_dict(), **extra}))
 
     def _rate_check(self) -> None:
-        assert self.session is not None
-        retry = self.svc.visitor_limiter.hit(self.session.id)
+        retry = self.svc.visitor_limiter.hit(self.session_id)
         if retry is not None:
             raise RateLimited("too many messages; slow down", retry_after=retry)
 
     async def on_message(self, frame: dict[str, Any]) -> None:
-        assert self.session is not None and self.project is not None
         self._rate_check()
-        sent = await message_actions.send_visitor_message(self.svc, self.project.id, self.session.id,
+        sent = await message_actions.send_visitor_message(self.svc, self.project_id, self.session_id,
                                                           frame.get("text"), frame.get("clientId"))
-        self.send(_frame({"type": "ack", "clientId": sent.message.client_id, "id": sent.message.id,
-                          "seq": sent.message.seq, "createdAt": sent.message.to_api()["createdAt"],
-                          "duplicate": sent.duplicate}))
+        self.send(ack_frame(sent))
 
     async def on_event(self, frame: dict[str, Any]) -> None:
-        assert self.session is not None and self.project is not None
         self._rate_check()
-        sent = await message_actions.trigger_event(self.svc, self.project.id, self.session.id, frame.get("name"),
+        sent = await message_actions.trigger_event(self.svc, self.project_id, self.session_id, frame.get("name"),
                                                    frame.get("data"), frame.get("clientId"))
-        self.send(_frame({"type": "ack", "clientId": sent.message.client_id, "id": sent.message.id,
-                          "seq": sent.message.seq, "createdAt": sent.message.to_api()["createdAt"],
-                          "duplicate": sent.duplicate}))
+        self.send(ack_frame(sent))
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
-        assert self.session is not None and self.project is not None
         active = bool(frame.get("active", True))
         now = self.svc.clock.now().timestamp()
         if active and now - self._typing_at < TYPING_MIN_INTERVAL:
             return
         self._typing_at = now if active else 0.0
-        self.svc.hub.publish(Event("typing", self.project.id, self.session.id,
+        self.svc.hub.publish(Event("typing", self.project_id, self.session_id,
                                    data={"sender": "visitor", "active": active}, origin="widget"))
 
     async def on_read(self, frame: dict[str, Any]) -> None:
-        assert self.session is not None
         seq = frame.get("seq")
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             raise InvalidInput("read needs a non-negative integer 'seq'", code="invalid_seq")
-        await session_actions.mark_read(self.svc, self.session, by="visitor", seq=seq)
+        await session_actions.mark_read_ids(self.svc, self.project_id, self.session_id, by="visitor", seq=seq)
 
     async def on_identify(self, frame: dict[str, Any]) -> None:
-        assert self.session is not None and self.project is not None
         self._rate_check()
-        session = await session_actions.identify(self.svc, self.project, self.session.id, frame)
-        self.session = session
+        project = await session_actions.get_project_for_session(self.svc, self.project_id)
+        session = await session_actions.identify(self.svc, project, self.session_id, frame)
         self.send(_frame({"type": "identified", "identity": session.identity.to_api() if session.identity else None}))
 
     async def on_contact(self, frame: dict[str, Any]) -> None:
@@ -355,10 +335,17 @@ async def widget_socket(ws: WebSocket) -> None:
                                            retryAfter=round(retry, 3)).decode())
             await ws.close(CLOSE_RATE_LIMITED)
         return
-    connection = WidgetConnection(ws, svc)
     try:
-        await connection.run()
+        await WidgetConnection(ws, svc).run()
+    except Exception:
+        log.exception("widget connection failed")
     finally:
         if ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close()
+
+
+async def widget_asgi(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    """``/ws`` as a bare ASGI endpoint (no routing or middleware frames held per connection)."""
+    scope["app"] = app
+    await widget_socket(WebSocket(scope, receive, send))
