@@ -289,10 +289,9 @@ class WidgetConnection:
         self.send(_frame({"type": "identified", "identity": session.identity.to_api() if session.identity else None}))
 
     async def on_contact(self, frame: dict[str, Any]) -> None:
-        assert self.session is not None and self.project is not None
         self._rate_check()
-        session = await session_actions.leave_contact(self.svc, self.project, self.session.id, frame.get("email"))
-        self.session = session
+        project = await session_actions.get_project_for_session(self.svc, self.project_id)
+        session = await session_actions.leave_contact(self.svc, project, self.session_id, frame.get("email"))
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
