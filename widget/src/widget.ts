@@ -348,7 +348,12 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       const meta = h("div", { className: "t" })
       if (m.sender == "ai") meta.append(h("span", { className: "ai" }, S(T.Ai)))
       else if (!mine && m.operatorName) meta.append(m.operatorName + " · ")
-      if (m.createdAt) meta.append(new Date(m.createdAt).toLocaleTimeString(locale, { hour: "numeric", minute: "2-digit" }))
+      if (m.createdAt) {
+        const d = new Date(m.createdAt)
+        // The time; with the date too for messages of another day (history of earlier visits).
+        const day = d.toDateString() != new Date().toDateString() && ({ month: "short", day: "numeric" } as const)
+        meta.append(d.toLocaleString(locale, { ...day, hour: "numeric", minute: "2-digit" }))
+      }
       if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
       el = h("div", { className: mine ? "r v" : "r" },
              m.deletedAt ? h("div", { className: "b" }, h("em", null, S(T.Deleted))) : md(m.text || "", h("div", { className: "b" })),
