@@ -22,6 +22,13 @@ thread, which breaks every ordinary async test that runs after it.
 - ``rest(server, project)``: an ``httpx.AsyncClient`` on the REST API with the project's secret key.
 - ``shadow(page)``: a locator scope inside the widget's open shadow root (Playwright pierces open
   shadow roots, so ``page.get_by_role(...)`` works as well).
+- ``await connected(page)``: wait until the widget is connected and synced.
+
+The widget's accessible names are the contract to drive it by (English): the launcher button
+"Open chat" / "Open chat (N unread)" / "Close chat", the dialog "Chat with <operator>", the
+``log``, the textbox "Message", the button "Send". Own messages are ``.r.v`` rows whose
+``data-state`` is ``pending``, ``sent``, ``delivered``, ``read`` or ``failed``; operator and AI
+messages are ``.r:not(.v)``; their text is in ``.b``.
 
 Wait on DOM conditions (``expect(locator)...``, ``page.wait_for_function``), never sleep.
 """
