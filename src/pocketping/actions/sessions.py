@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from pocketping import ids, tokens
+from pocketping.actions.batch import GroupCommit
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
 from pocketping.core.rules import check_email
@@ -47,30 +49,66 @@ def session_event(type_: str, session: Session, **extra: Any) -> Event:
     return Event(type_, session.project_id, session.id, data=data)
 
 
+@dataclass(frozen=True)
+class _Connect:
+    project: Project
+    claims: tokens.SessionToken | None
+    meta: dict[str, Any]
+    ip: str | None
+    country: str | None
+
+
+async def _connect_batch(tx: Tx, requests: list[_Connect]) -> list[Connected | BaseException]:
+    """Resume or create many sessions at once: one lookup, one multi-row INSERT, one UPDATE batch."""
+    wanted = [r.claims.session_id for r in requests if r.claims is not None and r.claims.project_id == r.project.id]
+    found = await repo.find_sessions(tx, wanted)
+    results: list[Connected | BaseException] = []
+    created: list[Session] = []
+    changed: dict[str, Session] = {}
+    for r in requests:
+        claims = r.claims
+        session = found.get(claims.session_id) if claims is not None else None
+        if (claims is not None and session is not None and session.project_id == r.project.id
+                and claims.project_id == r.project.id and session.visitor_id == claims.visitor_id):
+            session = changed.get(session.id, session)
+            updated = dataclasses.replace(session, metadata={**session.metadata, **r.meta},
+                                          ip=r.ip or session.ip, country=r.country or session.country)
+            if updated != session:
+                changed[session.id] = updated
+            results.append(Connected(updated, tokens.issue(tx.keyring, r.project.id, session.id,
+                                                           session.visitor_id), False))
+            continue
+        fresh = repo.new_session(tx, id=ids.new_id(ids.SESSION), project_id=r.project.id,
+                                 visitor_id=ids.new_id(ids.VISITOR), meta=r.meta, ip=r.ip, country=r.country)
+        created.append(fresh)
+        tx.emit(session_event("session.created", fresh))
+        results.append(Connected(fresh, tokens.issue(tx.keyring, r.project.id, fresh.id, fresh.visitor_id), True))
+    await repo.insert_sessions(tx, created)
+    await repo.update_metas(tx, list(changed.values()))
+    return results
+
+
+def _connector(svc: Services) -> GroupCommit[_Connect, Connected]:
+    found = svc.extras.get("connect_writer")
+    if found is None:
+        async def process(requests: list[_Connect]) -> list[Connected | BaseException]:
+            async with unit_of_work(svc) as tx:
+                return await _connect_batch(tx, requests)
+
+        found = GroupCommit(process, writers=1 if svc.db.backend == "sqlite" else 4)
+        svc.extras["connect_writer"] = found
+    return found
+
+
 async def connect_visitor(svc: Services, project: Project, token: object, metadata: Any, *,
                           user_agent: str | None, ip: str | None, country: str | None) -> Connected:
-    """Resume the session a valid token names, or start a new visitor with a new session."""
-    meta = clean_metadata(metadata, user_agent)
-    claims = tokens.read(svc.db.keyring, token)
-    ip_value = ip if project.store_ip else None
-    country_value = (country or "")[:8].upper() or None if project.collect_country else None
-    async with unit_of_work(svc) as tx:
-        if claims is not None and claims.project_id == project.id:
-            session = await repo.find_session(tx, project.id, claims.session_id)
-            if session is not None and session.visitor_id == claims.visitor_id:
-                values: dict[str, Any] = {"meta": {**session.metadata, **meta}}
-                if ip_value:
-                    values["ip"] = ip_value
-                if country_value:
-                    values["country"] = country_value
-                await repo.update_session(tx, session.id, **values)
-                session = await repo.get_session(tx, project.id, session.id)
-                return Connected(session, tokens.issue(tx.keyring, project.id, session.id, session.visitor_id), False)
-        visitor_id = ids.new_id(ids.VISITOR)
-        session = await repo.insert_session(tx, id=ids.new_id(ids.SESSION), project_id=project.id,
-                                            visitor_id=visitor_id, meta=meta, ip=ip_value, country=country_value)
-        tx.emit(session_event("session.created", session))
-        return Connected(session, tokens.issue(tx.keyring, project.id, session.id, visitor_id), True)
+    """Resume the session a valid token names, or start a new visitor with a new session.
+
+    Page views come in bursts; they share transactions (group commit)."""
+    request = _Connect(project=project, claims=tokens.read(svc.db.keyring, token),
+                       meta=clean_metadata(metadata, user_agent), ip=ip if project.store_ip else None,
+                       country=((country or "")[:8].upper() or None) if project.collect_country else None)
+    return await _connector(svc).run(request)
 
 
 async def add_notice(tx: Tx, session: Session, code: str) -> Message:

@@ -41,6 +41,43 @@ async def insert_session(tx: Tx, *, id: str, project_id: str, visitor_id: str, m
     return await get_session(tx, project_id, id)
 
 
+def new_session(tx: Tx, *, id: str, project_id: str, visitor_id: str, meta: dict[str, Any], ip: str | None,
+                country: str | None) -> Session:
+    """The record a fresh session starts as (what ``insert_sessions`` writes)."""
+    return Session(id=id, project_id=project_id, visitor_id=visitor_id, status="active", metadata=meta,
+                   identity=None, created_at=tx.now, last_activity=tx.now, closed_at=None, first_message_at=None,
+                   last_seq=0, visitor_read_seq=0, operator_read_seq=0, ai_enabled=True, ai_due_at=None,
+                   ai_reply_count=0, ip=ip, country=country)
+
+
+async def insert_sessions(tx: Tx, new: list[Session]) -> None:
+    if new:
+        await tx.conn.execute(sessions.insert(), [
+            {"id": s.id, "project_id": s.project_id, "visitor_id": s.visitor_id, "status": "active",
+             "meta": s.metadata, "identity": None, "ip": s.ip, "country": s.country, "created_at": s.created_at,
+             "last_activity": s.last_activity, "last_seq": 0, "visitor_read_seq": 0, "operator_read_seq": 0,
+             "ai_enabled": True, "ai_reply_count": 0}
+            for s in new
+        ])
+
+
+async def find_sessions(tx: Tx, session_ids: list[str]) -> dict[str, Session]:
+    if not session_ids:
+        return {}
+    rows = (await tx.conn.execute(select(sessions).where(sessions.c.id.in_(set(session_ids))))).mappings()
+    return {row["id"]: _session(tx, row) for row in rows}
+
+
+_META_SET = (update(sessions).where(sessions.c.id == bindparam("sid"))
+             .values(meta=bindparam("meta"), ip=bindparam("ip"), country=bindparam("country")))
+
+
+async def update_metas(tx: Tx, changed: list[Session]) -> None:
+    if changed:
+        await tx.conn.execute(_META_SET, [{"sid": s.id, "meta": s.metadata, "ip": s.ip, "country": s.country}
+                                          for s in changed])
+
+
 async def find_session(tx: Tx, project_id: str, session_id: str, *, for_update: bool = False) -> Session | None:
     """The session, only if it belongs to ``project_id`` (anything else looks like a missing id)."""
     query = select(sessions).where(sessions.c.id == session_id, sessions.c.project_id == project_id)
