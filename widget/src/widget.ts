@@ -223,8 +223,12 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       const m = find((x) => x.clientId == f.clientId)
       if (m && !m.seq) (m.id = f.id), (m.createdAt = f.createdAt), place(m, f.seq)
     } else if (t == "event") {
-      lastSeq = Math.max(lastSeq, f.seq)
-      if (f.seq > evtMark) (evtMark = f.seq), save(), fire(f)
+      // A broadcast (POST /api/v1/events without visitorId) is live only: no seq, never replayed.
+      if (f.broadcast) fire(f)
+      else {
+        lastSeq = Math.max(lastSeq, f.seq)
+        if (f.seq > evtMark) (evtMark = f.seq), save(), fire(f)
+      }
     } else if (t == "read") {
       if (f.by == "visitor") vread = Math.max(vread, f.seq)
       else (oread = Math.max(oread, f.seq)), states()
