@@ -30,3 +30,17 @@ async def test_concurrent_writers_get_an_ordered_gap_free_log(server, project):
     page = await pp.list_events(after=10, limit=5)
     assert [e.seq for e in page] == [11, 12, 13, 14, 15] and page.next_cursor == "15"
     await pp.aclose()
+
+
+async def test_erasing_a_visitor_erases_their_events(server, project, api):
+    w = await WidgetClient.connect(server.ws_url, project.public_key)
+    await w.synced()
+    await w.send({"type": "event", "name": "private_thing", "data": {"email": "ana@example.com"}, "clientId": "p"})
+    await w.expect("ack", clientId="p")
+    await w.close()
+    pp = PocketPing(secret_key=project.secret_key, base_url=server.base_url)
+    assert any(e.session_id == w.session_id for e in await pp.list_events(after=0, limit=500))
+    erased = await api.delete(f"/api/v1/visitors/{w.welcome['visitorId']}", headers=project.auth)
+    assert erased.status_code == 200
+    assert not any(e.session_id == w.session_id for e in await pp.list_events(after=0, limit=500))
+    await pp.aclose()
