@@ -91,6 +91,7 @@ async def test_a_failing_head_holds_its_chain_back_until_the_retry(svc):
         await enqueue(svc, n)
     await enqueue(svc, 100, session="other")  # another chain is not blocked
     await rec.wait_for(1)
+    await svc.outbox.wait_idle()  # the failed head is recorded
     assert rec.delivered == [("other", 100)]
     async with svc.db.read() as tx:
         head = await q.chain_head(tx, "t1", "s1")

@@ -1,0 +1,24 @@
+"""`make bench` cannot rot: its smoke variant runs every scenario once, tiny, in seconds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke(tmp_path):
+    out = tmp_path / "report.md"
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = out.read_text()
+    for section in ("Start-up", "Relay vs. ceiling", "Idle widget connections", "Chat load"):
+        assert section in report
+    chat_rows = [line for line in report.splitlines() if line.startswith("| sqlite |")]
+    assert chat_rows, report
+    for row in chat_rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[-2:] == ["0", "0"], row  # nothing lost, nothing duplicated
