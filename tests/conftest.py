@@ -13,6 +13,7 @@ import pytest
 
 from pocketping.testing.databases import create_database, drop_database, wanted_backends
 from pocketping.testing.fakes.slack import FakeSlack
+from pocketping.testing.fakes.telegram import FakeTelegram
 from pocketping.testing.server import ServerThread, make_settings
 
 BACKENDS = wanted_backends()
@@ -67,10 +68,21 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture(scope="session")
-def server(database: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+def fake_telegram() -> Iterator[FakeTelegram]:
+    """One fake Telegram Bot API for the run; tests isolate themselves by bot token."""
+    fake = FakeTelegram().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="session")
+def server(database: Db, tmp_path_factory: pytest.TempPathFactory,
+           fake_telegram: FakeTelegram) -> Iterator[ServerThread]:
     """One real server per backend for the whole run (tests isolate themselves by project)."""
     data_dir = tmp_path_factory.mktemp(f"data-{database.backend}")
-    srv = ServerThread(make_settings(database.url, str(data_dir))).start()
+    srv = ServerThread(make_settings(database.url, str(data_dir), telegram_api_url=fake_telegram.url)).start()
     try:
         yield srv
     finally:

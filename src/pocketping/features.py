@@ -14,10 +14,15 @@ import typer
 FEATURE_MODULES: tuple[str, ...] = (
     "pocketping.server.inbox",
     "pocketping.webhooks",
+    "pocketping.relay.feature",
 )
 CLI_GROUPS: tuple[tuple[str, str], ...] = (  # (module with a Typer `app`, command name)
     ("pocketping.operator_cli", "operator"),
     ("pocketping.webhooks.cli", "webhook"),
+    ("pocketping.relay.cli", "bridge"),
+)
+CLI_COMMANDS: tuple[tuple[str, str], ...] = (  # (module, function): top-level commands
+    ("pocketping.relay.cli", "doctor"),
 )
 
 _loaded = False
@@ -35,3 +40,5 @@ def load() -> None:
 def register_cli(app: typer.Typer) -> None:
     for module, name in CLI_GROUPS:
         app.add_typer(importlib.import_module(module).app, name=name)
+    for module, name in CLI_COMMANDS:
+        app.command(name.replace("_", "-"))(getattr(importlib.import_module(module), name))

@@ -8,8 +8,9 @@ which resolves threads to sessions and calls the same actions as every other edg
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pocketping.core.models import Message, Session
 
@@ -81,6 +82,16 @@ class InboundSink(Protocol):
         """Record an inbound id (update_id, event_id ...); False if it was already seen."""
         ...
 
+    async def save_state(self, bridge_id: str, changes: dict[str, Any]) -> None:
+        """Keep something durably across restarts (a polling offset, gateway resume data); it
+        comes back merged into ``record.state`` when the bridge is made again."""
+        ...
+
+    async def report(self, bridge_id: str, status: str, detail: str | None = None) -> None:
+        """Tell ``pocketping bridge list`` how the connection is: "active" or "error" with a
+        plain-words detail ("Telegram rejected the bot token: ..."). Cheap to call often."""
+        ...
+
 
 class Bridge(Protocol):
     id: str
@@ -106,6 +117,29 @@ class Bridge(Protocol):
 
     async def check(self) -> list[Finding]:
         """Real checks against the platform for ``pocketping doctor``."""
+
+
+@runtime_checkable
+class SplitsText(Protocol):
+    """Optional: a bridge that knows its length limit cuts one item into several. The manager
+    then posts the parts one by one and records each, so a crash between two parts never
+    posts the first one twice."""
+
+    def parts(self, item: Outgoing) -> list[Outgoing]: ...
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ReceivesWebhooks(Protocol):
+    """Optional: a bridge the platform calls over HTTP at ``/bridges/{type}/{bridge_id}``.
+    It must authenticate the call itself (in constant time) before acting on it."""
+
+    async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookAnswer: ...
 
 
 class ThreadGone(Exception):

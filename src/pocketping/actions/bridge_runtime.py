@@ -1,0 +1,109 @@
+"""What the bridge manager records while it runs: thread mappings, the platform ids of
+what it posted, inbound dedupe, polling offsets and health. None of it is configuration,
+so none of it bumps the configuration version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pocketping.actions.bridge_plan import enqueue_notice
+from pocketping.actions.unit import unit_of_work
+from pocketping.core.models import Bridge, Message, Project, Session
+from pocketping.services import Services
+from pocketping.store import bridges as repo
+from pocketping.store import projects as project_repo
+from pocketping.store import sessions as session_repo
+from pocketping.store.bridges import Thread
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    session: Session
+    project: Project
+    message: Message | None
+    thread: Thread | None
+
+
+async def delivery_context(svc: Services, bridge_id: str, session_id: str,
+                           message_id: str | None) -> DeliveryContext | None:
+    """Everything one delivery needs, read at once; None when the session was erased."""
+    async with svc.db.read() as tx:
+        session = await session_repo.find_session_any_project(tx, session_id)
+        if session is None:
+            return None
+        project = await project_repo.get_project(tx, session.project_id)
+        message = await session_repo.find_message(tx, session_id, message_id) if message_id else None
+        thread = await repo.find_thread(tx, bridge_id, session_id)
+        return DeliveryContext(session, project, message, thread)
+
+
+async def find_thread(svc: Services, bridge_id: str, session_id: str) -> Thread | None:
+    async with svc.db.read() as tx:
+        return await repo.find_thread(tx, bridge_id, session_id)
+
+
+async def save_thread(svc: Services, bridge_id: str, session_id: str, external_id: str) -> None:
+    async with svc.db.transaction() as tx:
+        await repo.save_thread(tx, bridge_id, session_id, external_id)
+
+
+async def set_thread_status(svc: Services, bridge_id: str, session_id: str, status: str) -> None:
+    async with svc.db.transaction() as tx:
+        await repo.set_thread_status(tx, bridge_id, session_id, status)
+
+
+async def record_posted(svc: Services, bridge_id: str, message_id: str, external_ids: list[str]) -> None:
+    async with svc.db.transaction() as tx:
+        await repo.record_posted(tx, bridge_id, message_id, external_ids)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    bridge: Bridge
+    session: Session
+
+
+async def resolve_thread(svc: Services, bridge_id: str, external_thread_id: str) -> Resolved | None:
+    """The session behind a platform thread of this bridge (None: not one of ours)."""
+    async with svc.db.read() as tx:
+        bridge = await repo.find_bridge(tx, bridge_id)
+        if bridge is None:
+            return None
+        thread = await repo.find_thread_by_external(tx, bridge_id, external_thread_id)
+        if thread is None:
+            return None
+        session = await session_repo.find_session(tx, bridge.project_id, thread.session_id)
+        return Resolved(bridge, session) if session else None
+
+
+async def mark_seen(svc: Services, source: str, key: str) -> bool:
+    async with svc.db.transaction() as tx:
+        return await repo.mark_seen(tx, source, key)
+
+
+async def save_state(svc: Services, bridge_id: str, changes: dict[str, Any]) -> None:
+    async with svc.db.transaction() as tx:
+        await repo.merge_state(tx, bridge_id, changes)
+
+
+async def set_bridge_status(svc: Services, bridge_id: str, status: str, detail: str | None) -> None:
+    async with svc.db.transaction() as tx:
+        await repo.set_status(tx, bridge_id, status, detail)
+
+
+async def load_bridges(svc: Services) -> list[Bridge]:
+    async with svc.db.read() as tx:
+        return await repo.list_bridges(tx)
+
+
+async def load_bridge(svc: Services, bridge_id: str) -> Bridge | None:
+    async with svc.db.read() as tx:
+        return await repo.find_bridge(tx, bridge_id)
+
+
+async def post_notice(svc: Services, project_id: str, bridge_id: str, session_id: str, text: str) -> None:
+    """Answer in one thread (durably, paced and in order with everything else posted there)."""
+    async with unit_of_work(svc) as tx:
+        await enqueue_notice(tx, project_id, bridge_id, session_id, text)
+

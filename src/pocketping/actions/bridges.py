@@ -1,0 +1,155 @@
+"""Bridges: connect a project to Telegram, Discord or Slack; list, change, remove; delivery status.
+
+Every change bumps the configuration version, so running servers start, restart or stop
+the bridge within ``POCKETPING_CONFIG_POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pocketping import ids
+from pocketping.actions.unit import unit_of_work
+from pocketping.core.bridge_config import check_config, public_view
+from pocketping.core.models import Bridge, OutboxItem, iso
+from pocketping.services import Services
+from pocketping.store import bridges as repo
+from pocketping.store import outbox as outbox_repo
+from pocketping.store import projects as project_repo
+
+
+def bridge_to_api(bridge: Bridge, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": bridge.id,
+        "projectId": bridge.project_id,
+        "type": bridge.type,
+        "status": bridge.status,
+        "statusDetail": bridge.status_detail,
+        "config": public_view(bridge.type, bridge.config),
+        "createdAt": iso(bridge.created_at),
+        "updatedAt": iso(bridge.updated_at),
+    }
+    if counts is not None:
+        body["deliveries"] = {"pending": counts.get("pending", 0), "failed": counts.get("failed", 0),
+                              "done": counts.get("done", 0)}
+    return body
+
+
+async def add_bridge(svc: Services, project_id: str, type_: str, options: dict[str, Any]) -> Bridge:
+    config = check_config(type_, options)
+    async with unit_of_work(svc) as tx:
+        await project_repo.get_project(tx, project_id)
+        bridge = await repo.insert_bridge(tx, id=ids.new_id(ids.BRIDGE), project_id=project_id, type=type_,
+                                          config=config)
+        await project_repo.bump_config_version(tx)
+        return bridge
+
+
+async def update_bridge(svc: Services, project_id: str, bridge_id: str, options: dict[str, Any]) -> Bridge:
+    async with unit_of_work(svc) as tx:
+        current = await repo.get_bridge(tx, bridge_id, project_id)
+        config = check_config(current.type, options, current.config)
+        await repo.update_config(tx, bridge_id, config)
+        await project_repo.bump_config_version(tx)
+        return await repo.get_bridge(tx, bridge_id)
+
+
+async def remove_bridge(svc: Services, project_id: str, bridge_id: str) -> Bridge:
+    async with unit_of_work(svc) as tx:
+        bridge = await repo.get_bridge(tx, bridge_id, project_id)
+        await repo.delete_bridge(tx, bridge_id)
+        await project_repo.bump_config_version(tx)
+        return bridge
+
+
+async def list_bridges(svc: Services, project_id: str) -> list[tuple[Bridge, dict[str, int]]]:
+    async with svc.db.read() as tx:
+        await project_repo.get_project(tx, project_id)
+        found = await repo.list_bridges(tx, project_id)
+        return [(b, await outbox_repo.counts(tx, target_id=b.id)) for b in found]
+
+
+async def get_bridge(svc: Services, project_id: str, bridge_id: str) -> Bridge:
+    async with svc.db.read() as tx:
+        return await repo.get_bridge(tx, bridge_id, project_id)
+
+
+async def all_bridges(svc: Services, project_id: str | None = None) -> list[Bridge]:
+    async with svc.db.read() as tx:
+        if project_id is not None:
+            await project_repo.get_project(tx, project_id)
+        return await repo.list_bridges(tx, project_id)
+
+
+# --- delivery status ---------------------------------------------------------------------
+
+def delivery_to_api(item: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "bridgeId": item.target_id,
+        "projectId": item.project_id,
+        "sessionId": item.session_id,
+        "messageId": item.message_id,
+        "action": item.action,
+        "status": item.status,
+        "attempts": item.attempts,
+        "lastError": item.last_error,
+        "createdAt": iso(item.created_at),
+        "nextAttemptAt": iso(item.next_attempt_at) if item.status == "pending" else None,
+        "failedAt": iso(item.done_at) if item.status == "failed" else None,
+    }
+
+
+@dataclass(frozen=True)
+class BridgeStatus:
+    bridge: Bridge
+    counts: dict[str, int]
+    oldest_pending_seconds: float | None
+    failed: list[OutboxItem]
+    pending: list[OutboxItem]
+
+    def to_api(self) -> dict[str, Any]:
+        body = bridge_to_api(self.bridge, self.counts)
+        body["oldestPendingSeconds"] = self.oldest_pending_seconds
+        body["failedDeliveries"] = [delivery_to_api(i) for i in self.failed]
+        body["retryingDeliveries"] = [delivery_to_api(i) for i in self.pending if i.attempts > 0]
+        return body
+
+
+async def bridge_status(svc: Services, project_id: str | None = None, *, limit: int = 50) -> list[BridgeStatus]:
+    """Every bridge (of one project, or all) with its delivery queue: pending, failed and why."""
+    async with svc.db.read() as tx:
+        if project_id is not None:
+            await project_repo.get_project(tx, project_id)
+        out = []
+        for bridge in await repo.list_bridges(tx, project_id):
+            counts = await outbox_repo.counts(tx, target_id=bridge.id)
+            failed = await outbox_repo.list_items(tx, target="bridge", target_id=bridge.id, status="failed",
+                                                  limit=limit)
+            pending = await outbox_repo.list_items(tx, target="bridge", target_id=bridge.id, status="pending",
+                                                   limit=limit)
+            oldest = min((p.created_at for p in pending), default=None)
+            age = (tx.now - oldest).total_seconds() if oldest else None
+            out.append(BridgeStatus(bridge, counts, age, failed, pending))
+        return out
+
+
+async def retry_deliveries(svc: Services, project_id: str | None = None, *, bridge_id: str | None = None,
+                           delivery_id: int | None = None) -> int:
+    """Put failed deliveries back in the queue (a running server picks them up within a second)."""
+    async with unit_of_work(svc) as tx:
+        if project_id is not None:
+            await project_repo.get_project(tx, project_id)
+        if bridge_id is not None:
+            await repo.get_bridge(tx, bridge_id, project_id)
+        count = await repo.retry_failed(tx, project_id=project_id, bridge_id=bridge_id, item_id=delivery_id)
+        if count:
+            tx.outbox_rows += count  # wakes this process's worker; others poll
+        return count
+
+
+async def prune_inbound_seen(svc: Services, days: int = 14) -> int:
+    async with unit_of_work(svc) as tx:
+        return await repo.prune_seen(tx, tx.now - timedelta(days=days))

@@ -1,0 +1,61 @@
+"""Operators editing or deleting what they wrote (in Discord, Slack, Telegram or the inbox):
+the stored message changes and every open tab of the visitor is told."""
+
+from __future__ import annotations
+
+from pocketping.actions.unit import unit_of_work
+from pocketping.core.models import Message
+from pocketping.core.rules import clean_text
+from pocketping.errors import InvalidInput
+from pocketping.hub import Event
+from pocketping.services import Services
+from pocketping.store import sessions as repo
+
+
+async def find_message_by_client_id(svc: Services, project_id: str, session_id: str,
+                                    client_id: str) -> Message | None:
+    async with svc.db.read() as tx:
+        if await repo.find_session(tx, project_id, session_id) is None:
+            return None
+        return await repo.find_by_client_id(tx, session_id, client_id)
+
+
+def _event(type_: str, frame_type: str, project_id: str, message: Message, origin: str | None) -> Event:
+    api = message.to_api()
+    return Event(type_, project_id, message.session_id, data={"message": api},
+                 widget_frame={"type": frame_type, "message": api}, origin=origin)
+
+
+async def edit_operator_message(svc: Services, project_id: str, session_id: str, message_id: str, text: object, *,
+                                origin: str | None = None) -> Message | None:
+    """New text for an operator's message; None when there is nothing to change."""
+    clean = clean_text(text, svc.settings.max_text_chars)
+    async with unit_of_work(svc) as tx:
+        await repo.get_session(tx, project_id, session_id)
+        message = await repo.find_message(tx, session_id, message_id)
+        if message is None or message.deleted_at is not None or message.text == clean:
+            return None
+        if message.sender != "operator":
+            raise InvalidInput("only an operator's own messages can be edited", code="not_editable")
+        await repo.update_message(tx, message_id, text=clean, edited_at=tx.now)
+        updated = await repo.find_message(tx, session_id, message_id)
+        assert updated is not None
+        tx.emit(_event("message.updated", "message_updated", project_id, updated, origin))
+        return updated
+
+
+async def delete_operator_message(svc: Services, project_id: str, session_id: str, message_id: str, *,
+                                  origin: str | None = None) -> Message | None:
+    """Withdraw an operator's message: the visitor no longer sees its text (None if already gone)."""
+    async with unit_of_work(svc) as tx:
+        await repo.get_session(tx, project_id, session_id)
+        message = await repo.find_message(tx, session_id, message_id)
+        if message is None or message.deleted_at is not None:
+            return None
+        if message.sender != "operator":
+            raise InvalidInput("only an operator's own messages can be deleted", code="not_editable")
+        await repo.update_message(tx, message_id, deleted_at=tx.now)
+        deleted = await repo.find_message(tx, session_id, message_id)
+        assert deleted is not None
+        tx.emit(_event("message.deleted", "message_deleted", project_id, deleted, origin))
+        return deleted

@@ -1,0 +1,60 @@
+"""How things read in a Telegram topic (HTML parse mode: only &, < and > need escaping)."""
+
+from __future__ import annotations
+
+import html
+
+from pocketping.bridges.base import Outgoing, SessionCard
+from pocketping.bridges.text import split_text, utf16_len
+
+MAX_TEXT = 4096  # UTF-16 code units, after entity parsing
+MAX_TOPIC_NAME = 128
+ICON = {"visitor": "", "operator": "", "ai": "🤖 ", "notice": "ℹ️ ", "event": "⚡ "}
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def topic_name(card: SessionCard) -> str:
+    name = " ".join(card.title.split()) or "Visitor"
+    return name if len(name) <= MAX_TOPIC_NAME else name[:MAX_TOPIC_NAME - 1] + "…"
+
+
+def _link(value: str) -> str:
+    if value.startswith(("https://", "http://")):
+        return f'<a href="{html.escape(value, quote=True)}">{esc(value)}</a>'
+    return esc(value)
+
+
+def card_html(card: SessionCard) -> str:
+    lines = [f"<b>{esc(card.title)}</b>"]
+    for key, value in card.lines:
+        lines.append(f"<b>{esc(key)}:</b> {_link(value) if key in ('Page', 'Referrer') else esc(value)}")
+    if card.link:
+        lines.append(f'<a href="{html.escape(card.link, quote=True)}">Open in the inbox</a>')
+    lines.append("<i>Reply in this topic to answer the visitor. /help lists the commands.</i>")
+    return "\n".join(lines)
+
+
+def prefix(item: Outgoing) -> str:
+    """The visible head of a message (what counts against the length limit)."""
+    if item.kind in ("notice", "event"):
+        return ICON[item.kind]
+    return f"{ICON[item.kind]}{item.author}: "
+
+
+def message_html(item: Outgoing) -> str:
+    if item.kind == "notice":
+        return f"{ICON['notice']}<i>{esc(item.text)}</i>"
+    if item.kind == "event":
+        return f"{ICON['event']}<code>{esc(item.text)}</code>"
+    return f"{ICON[item.kind]}<b>{esc(item.author)}:</b> {esc(item.text)}"
+
+
+def split(item: Outgoing) -> list[Outgoing]:
+    room = MAX_TEXT - utf16_len(prefix(item)) - 8
+    pieces = split_text(item.text, max(room, 100), utf16_len)
+    if len(pieces) == 1:
+        return [item]
+    return [Outgoing(message=item.message, author=item.author, text=piece, kind=item.kind) for piece in pieces]

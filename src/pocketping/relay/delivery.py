@@ -1,0 +1,165 @@
+"""The outbox handler for target "bridge": one row = one item for one bridge's thread.
+
+Crash safety: what the platform answered is recorded before the next step (the thread
+mapping right after the thread is created, each part's message ids by ``checkpoint``), so a
+retry after a crash skips what is already posted. The only unavoidable window is between
+the platform accepting a call and our write of its answer (no platform offers idempotency
+keys there); it is a few milliseconds wide.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from pocketping.actions import bridge_runtime as rt
+from pocketping.bridges.base import Bridge, Outgoing, SplitsText, ThreadGone
+from pocketping.bridges.pacing import PacingBusy
+from pocketping.core.models import Message, OutboxItem
+from pocketping.errors import DeliveryError
+from pocketping.hub import Event
+from pocketping.outbox import Checkpoint
+from pocketping.relay.cards import build_card
+
+if TYPE_CHECKING:
+    from pocketping.relay.manager import BridgeManager
+
+log = logging.getLogger(__name__)
+
+GONE_NOTE = "The previous topic/thread was deleted; the conversation continues here."
+
+
+class BridgeDelivery:
+    def __init__(self, manager: BridgeManager) -> None:
+        self.manager = manager
+        self.svc = manager.svc
+        self._delivered: OrderedDict[str, None] = OrderedDict()  # visitor messages already announced
+
+    async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        bridge = await self.manager.instance(item.target_id)
+        if bridge is None:
+            return {"skipped": "the bridge was removed"}
+        if item.session_id is None:
+            return {"skipped": "no session"}
+        ctx = await rt.delivery_context(self.svc, bridge.id, item.session_id, item.message_id)
+        if ctx is None:
+            return {"skipped": "the session was erased"}
+        progress: dict[str, Any] = dict(item.result or {})
+        try:
+            if item.action == "post":
+                result = await self._post(bridge, item, ctx, progress, checkpoint)
+            elif item.action in ("close", "reopen"):
+                result = await self._close_or_reopen(bridge, item, ctx, progress, checkpoint)
+            else:
+                return {"skipped": f"unknown action {item.action}"}
+        except PacingBusy:
+            raise
+        except DeliveryError as exc:
+            await self.manager.report(bridge.id, "error", exc.message)
+            raise
+        await self.manager.delivered_ok(bridge.id)
+        return result
+
+    # --- threads -----------------------------------------------------------------------
+    async def _open(self, bridge: Bridge, ctx: rt.DeliveryContext, note: str | None = None) -> str:
+        card = build_card(ctx.session, ctx.project, self.svc.settings.public_base(), note=note)
+        posted = await bridge.open_thread(card)
+        if not posted.thread_id:
+            raise DeliveryError(f"{bridge.label} did not return a thread id")
+        # Recorded at once: a retry after a crash from here on reuses this thread.
+        await rt.save_thread(self.svc, bridge.id, ctx.session.id, posted.thread_id)
+        self.manager.remember_thread(bridge.id, ctx.session.id, posted.thread_id)
+        return posted.thread_id
+
+    async def _thread(self, bridge: Bridge, ctx: rt.DeliveryContext) -> str:
+        if ctx.thread is not None:
+            return ctx.thread.external_id
+        return await self._open(bridge, ctx)
+
+    # --- posting -----------------------------------------------------------------------
+    def _outgoing(self, item: OutboxItem, ctx: rt.DeliveryContext) -> Outgoing | None:
+        payload = item.payload
+        kind = payload.get("kind", "notice")
+        text = str(payload.get("text", ""))
+        message = ctx.message
+        if message is not None and message.kind == "message":
+            if message.deleted_at is not None:
+                return None  # withdrawn before it could be delivered
+            text = message.text  # an edit made before delivery wins
+        if message is None or message.kind != "message":
+            message = Message(id=item.message_id or f"outbox_{item.id}", session_id=ctx.session.id, seq=0,
+                              kind="notice", sender="system", source="system", text=text,
+                              created_at=item.created_at)
+        author = payload.get("author") or (ctx.session.label() if kind == "visitor" else "PocketPing")
+        return Outgoing(message=message, author=str(author), text=text, kind=kind)
+
+    async def _post(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext, progress: dict[str, Any],
+                    checkpoint: Checkpoint) -> dict[str, Any]:
+        outgoing = self._outgoing(item, ctx)
+        if outgoing is None:
+            return {"skipped": "the message was deleted"}
+        thread_id = await self._thread(bridge, ctx)
+        parts = bridge.parts(outgoing) if isinstance(bridge, SplitsText) else [outgoing]
+        done: list[list[str]] = [list(p) for p in progress.get("parts", [])]
+        for part in parts[len(done):]:
+            try:
+                posted = await bridge.post(thread_id, part)
+            except ThreadGone:
+                log.info("%s thread %s of %s is gone; opening a new one", bridge.label, thread_id, ctx.session.id)
+                thread_id = await self._open(bridge, ctx, note=GONE_NOTE)
+                posted = await bridge.post(thread_id, part)
+            done.append(list(posted.message_ids))
+            progress["parts"] = done
+            progress["thread"] = thread_id
+            await checkpoint(progress)
+        if item.message_id and ctx.message is not None:
+            await rt.record_posted(self.svc, bridge.id, item.message_id, [i for p in done for i in p])
+        if item.payload.get("kind") == "visitor" and ctx.message is not None:
+            self._announce_delivered(ctx.session.project_id, ctx.message)
+        return progress
+
+    def _announce_delivered(self, project_id: str, message: Message) -> None:
+        """Tell the visitor's tabs the team has it (once, even with several bridges)."""
+        if message.id in self._delivered:
+            return
+        self._delivered[message.id] = None
+        while len(self._delivered) > 10000:
+            self._delivered.popitem(last=False)
+        frame = {"type": "delivered", "seq": message.seq}
+        self.svc.hub.publish(Event("message.delivered", project_id, message.session_id,
+                                   data={"messageId": message.id, "seq": message.seq}, widget_frame=frame))
+
+    async def _close_or_reopen(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext,
+                               progress: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
+        thread = ctx.thread
+        if thread is None:
+            return {"skipped": "no thread yet"}
+        closing = item.action == "close"
+        notice = item.payload.get("notice")
+        gone = False
+        if not closing:
+            try:
+                await bridge.reopen_thread(thread.external_id)
+            except ThreadGone:
+                gone = True  # the next message opens a new one
+        if notice and not progress.get("noticed") and not gone:
+            note = Outgoing(message=Message(id=f"outbox_{item.id}", session_id=ctx.session.id, seq=0, kind="notice",
+                                            sender="system", source="system", text=str(notice),
+                                            created_at=item.created_at),
+                            author="PocketPing", text=str(notice), kind="notice")
+            try:
+                await bridge.post(thread.external_id, note)
+            except ThreadGone:
+                gone = True
+            progress["noticed"] = True
+            await checkpoint(progress)
+        if closing and not gone:
+            try:
+                await bridge.close_thread(thread.external_id)
+            except ThreadGone:
+                gone = True
+        await rt.set_thread_status(self.svc, bridge.id, ctx.session.id, "closed" if closing else "open")
+        if gone:
+            progress["gone"] = True
+        return progress

@@ -1,0 +1,32 @@
+"""Plugs the bridges in: the planner, the platform types, the webhook routes, and the
+manager (a start-up hook; it runs where the background workers run)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI
+
+import pocketping.bridges.telegram  # noqa: F401  (registers the "telegram" type)
+from pocketping.actions import bridge_plan
+from pocketping.server.app import STARTUP_HOOKS
+from pocketping.services import Services
+
+bridge_plan.register()
+
+
+async def start_bridges(svc: Services, app: FastAPI) -> Callable[[], Awaitable[None]] | None:
+    from pocketping.relay import routes
+    from pocketping.relay.manager import BridgeManager
+
+    app.include_router(routes.router)
+    if not svc.settings.workers:
+        return None
+    manager = BridgeManager(svc)
+    svc.extras["bridge_manager"] = manager
+    await manager.start()
+    return manager.stop
+
+
+if start_bridges not in STARTUP_HOOKS:
+    STARTUP_HOOKS.append(start_bridges)

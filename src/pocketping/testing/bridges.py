@@ -1,0 +1,71 @@
+"""Test and benchmark helpers for the bridges: a Telegram bot and forum in the fake,
+connected to a project of a running server; fake time moved until something happened."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pocketping.actions.bridges import add_bridge
+from pocketping.clock import FakeClock
+from pocketping.testing.fakes.telegram import FakeTelegram, Msg, Topic
+from pocketping.testing.server import ServerThread
+
+
+@dataclass
+class TelegramSetup:
+    fake: FakeTelegram
+    server: ServerThread
+    project_id: str
+    token: str
+    chat_id: int
+    bridge_id: str
+
+    def topics(self) -> list[Topic]:
+        return self.fake.topics(self.chat_id)
+
+    def live_topics(self) -> list[Topic]:
+        return [t for t in self.topics() if not t.deleted]
+
+    def posts(self, thread_id: int | None = None) -> list[Msg]:
+        return self.fake.posts(self.chat_id, thread_id)
+
+    def texts(self, thread_id: int | None = None) -> list[str]:
+        return [m.text for m in self.posts(thread_id)]
+
+    async def wait_post(self, fragment: str, timeout: float = 10.0) -> Msg:
+        await self.fake.wait_for(lambda: any(fragment in m.text for m in self.posts()), timeout)
+        return next(m for m in self.posts() if fragment in m.text)
+
+    def topic(self) -> Topic:
+        live = self.live_topics()
+        assert len(live) == 1, live
+        return live[0]
+
+
+def connect_telegram(fake: FakeTelegram, srv: ServerThread, project_id: str, **forum: Any) -> TelegramSetup:
+    token = fake.add_bot()
+    chat = fake.add_forum(token, **forum)
+    bridge = srv.call(add_bridge(srv.services, project_id, "telegram", {"bot_token": token, "chat_id": str(chat)}))
+    # The configuration watcher would notice within seconds; tests need not wait for it.
+    srv.call(srv.services.extras["bridge_manager"].sync())
+    return TelegramSetup(fake, srv, project_id, token, chat, bridge.id)
+
+
+async def advance_until(clock: FakeClock, done: Callable[[], bool], *, step: float = 1.0,
+                        limit_seconds: float = 3600.0) -> float:
+    """Move fake time forward a step at a time until ``done()``; returns the fake seconds spent.
+    Between steps the server gets a moment of real time to act on the timers that fired."""
+    spent = 0.0
+    while not done():
+        if spent >= limit_seconds:
+            raise TimeoutError(f"not done after {spent} fake seconds")
+        clock.advance(step)
+        spent += step
+        for _ in range(20):  # let the woken tasks run (they work on another thread's loop)
+            await asyncio.sleep(0.005)
+            if done():
+                break
+    return spent

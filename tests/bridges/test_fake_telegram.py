@@ -1,0 +1,80 @@
+"""The fake Telegram Bot API speaks the documented protocol (so our tests mean something)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from pocketping.testing.fakes.telegram import FakeTelegram
+
+
+@pytest.fixture
+def bot(fake_telegram: FakeTelegram) -> tuple[FakeTelegram, str, int]:
+    token = fake_telegram.add_bot()
+    return fake_telegram, token, fake_telegram.add_forum(token)
+
+
+async def test_form_encoded_json_and_query_parameters(bot):
+    fake, token, chat = bot
+    base = f"{fake.url}/bot{token}"
+    async with httpx.AsyncClient() as http:
+        topic = (await http.post(f"{base}/createForumTopic", data={"chat_id": str(chat), "name": "Form"})).json()
+        assert topic["ok"] is True and topic["result"]["name"] == "Form"
+        thread = topic["result"]["message_thread_id"]
+        form = await http.post(f"{base}/sendMessage", data={
+            "chat_id": str(chat), "message_thread_id": str(thread), "text": "<b>form</b> &amp; co",
+            "parse_mode": "HTML", "link_preview_options": '{"is_disabled": true}'})
+        assert form.json()["result"]["text"] == "form & co"
+        body = await http.post(f"{base}/sendMessage", json={"chat_id": chat, "message_thread_id": thread,
+                                                            "text": "json"})
+        assert body.json()["result"]["message_thread_id"] == thread
+        query = await http.get(f"{base}/getChat", params={"chat_id": str(chat)})
+        assert query.json()["result"]["is_forum"] is True
+
+
+async def test_errors_follow_the_documented_shape(bot):
+    fake, token, chat = bot
+    async with httpx.AsyncClient() as http:
+        bad = await http.post(f"{fake.url}/bot123:nope/getMe")
+        assert bad.status_code == 401 and bad.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        assert (await http.post(f"{fake.url}/bot{token}/noSuchMethod")).json()["error_code"] == 404
+        fake.fail_next(token, "sendMessage", 429, retry_after=7)
+        limited = await http.post(f"{fake.url}/bot{token}/sendMessage", json={"chat_id": chat, "text": "x"})
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "7"
+        assert limited.json() == {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 7",
+                                  "parameters": {"retry_after": 7}}
+        html = await http.post(f"{fake.url}/bot{token}/sendMessage",
+                               json={"chat_id": chat, "text": "a < b", "parse_mode": "HTML"})
+        assert html.status_code == 400 and "can't parse entities" in html.json()["description"]
+        gone = await http.post(f"{fake.url}/bot{token}/sendMessage",
+                               json={"chat_id": chat, "text": "x", "message_thread_id": 99999})
+        assert gone.json()["description"] == "Bad Request: message thread not found"
+        fake.set_outage(token, True)
+        down = await http.post(f"{fake.url}/bot{token}/getMe")
+        assert down.status_code == 502 and "text/html" in down.headers["content-type"]
+        fake.set_outage(token, False)
+
+
+async def test_long_polling_conflicts_and_webhooks(bot):
+    fake, token, chat = bot
+    base = f"{fake.url}/bot{token}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        first = asyncio.ensure_future(http.post(f"{base}/getUpdates", json={"timeout": 5}))
+        await fake.wait_for(lambda: len(fake.calls(token, "getUpdates")) == 1)
+        second = asyncio.ensure_future(http.post(f"{base}/getUpdates", json={"timeout": 5}))
+        lost = (await first).json()
+        assert lost["error_code"] == 409 and "terminated by other getUpdates request" in lost["description"]
+        fake.operator_says(chat, None, "hello bot")
+        updates = (await second).json()["result"]
+        assert updates[-1]["message"]["text"] == "hello bot"
+        offset = updates[-1]["update_id"] + 1
+        assert (await http.post(f"{base}/getUpdates", json={"offset": offset})).json()["result"] == []
+        assert (await http.post(f"{base}/setWebhook", json={"url": "http://example.com/hook"})).json()[
+            "description"].startswith("Bad Request: bad webhook")
+        assert (await http.post(f"{base}/setWebhook", json={"url": "https://example.com/hook",
+                                                            "secret_token": "s3cr3t_-"})).json()["result"] is True
+        busy = (await http.post(f"{base}/getUpdates")).json()
+        assert busy["error_code"] == 409 and "webhook is active" in busy["description"]
+        assert (await http.post(f"{base}/deleteWebhook")).json()["result"] is True
