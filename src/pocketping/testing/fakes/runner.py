@@ -49,7 +49,7 @@ class FakeServer:
         async def serve() -> None:
             assert self._server is not None
             task = asyncio.create_task(self._server.serve())
-            while not self._server.started and not task.done():
+            while not self._server.started and not task.done():  # noqa: ASYNC110  (uvicorn offers no event)
                 await asyncio.sleep(0.01)
             self._started.set()
             await task
