@@ -35,7 +35,7 @@ class TelegramSetup:
     def texts(self, thread_id: int | None = None) -> list[str]:
         return [m.text for m in self.posts(thread_id)]
 
-    async def wait_post(self, fragment: str, timeout: float = 10.0) -> Msg:
+    async def wait_post(self, fragment: str, timeout: float = 20.0) -> Msg:
         await self.fake.wait_for(lambda: any(fragment in m.text for m in self.posts()), timeout)
         return next(m for m in self.posts() if fragment in m.text)
 

@@ -235,7 +235,7 @@ class FakeTelegram:
         with self.lock:
             return [p for m, p in self.bots[token].calls if method is None or m == method]
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
         """Wait (without polling) until ``predicate()`` holds; checked after every change."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
