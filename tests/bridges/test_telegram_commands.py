@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Iterator
 
-from pocketping.testing.bridges import TelegramSetup
+import httpx
+import pytest
+
+from pocketping.testing.bridges import TelegramSetup, telegram_bridge
 from pocketping.testing.widget_client import WidgetClient
+
+
+@pytest.fixture
+def telegram(server, project, fake_telegram) -> Iterator[TelegramSetup]:
+    with telegram_bridge(server, project, fake_telegram) as setup:
+        yield setup
 
 
 async def started(server, project, telegram: TelegramSetup, text: str = "hello") -> tuple[WidgetClient, int]:

@@ -3,14 +3,22 @@ manager (a start-up hook; it runs where the background workers run)."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 
-import pocketping.bridges.telegram  # noqa: F401  (registers the "telegram" type)
 from pocketping.actions import bridge_plan
 from pocketping.server.app import STARTUP_HOOKS
 from pocketping.services import Services
+
+# Each platform module registers its bridge type when imported.
+PLATFORMS = ("pocketping.bridges.telegram", "pocketping.bridges.discord", "pocketping.bridges.slack")
+
+for _platform in PLATFORMS:
+    if importlib.util.find_spec(_platform) is not None:
+        importlib.import_module(_platform)
 
 bridge_plan.register()
 

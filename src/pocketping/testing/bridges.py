@@ -4,11 +4,12 @@ connected to a project of a running server; fake time moved until something happ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pocketping.actions.bridges import add_bridge
+from pocketping.actions.bridges import add_bridge, remove_bridge
 from pocketping.clock import FakeClock
 from pocketping.testing.fakes.telegram import FakeTelegram, Msg, Topic
 from pocketping.testing.server import ServerThread
@@ -69,3 +70,16 @@ async def advance_until(clock: FakeClock, done: Callable[[], bool], *, step: flo
             if done():
                 break
     return spent
+
+
+
+@contextlib.contextmanager
+def telegram_bridge(server: ServerThread, project: Any, fake_telegram: FakeTelegram) -> Iterator[TelegramSetup]:
+    """A bot and a forum in the session's fake Telegram, connected to the test's project
+    (and disconnected afterwards). Test modules wrap it in a fixture of their own."""
+    setup = connect_telegram(fake_telegram, server, project.id)
+    try:
+        yield setup
+    finally:
+        server.call(remove_bridge(server.services, project.id, setup.bridge_id))
+        server.call(server.services.extras["bridge_manager"].sync())
