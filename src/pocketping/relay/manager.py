@@ -83,8 +83,9 @@ class BridgeManager:
 
     async def sync(self) -> None:
         """Make the live bridges match the database (called when the configuration changed)."""
-        records = {r.id: r for r in await rt.load_bridges(self.svc)}
         async with self._lock:
+            # Read under the lock: a sync that read earlier must not undo one that read later.
+            records = {r.id: r for r in await rt.load_bridges(self.svc)}
             for bridge_id in [b for b in self.live if b not in records]:
                 await self._stop_one(bridge_id)
             for record in records.values():
@@ -131,11 +132,13 @@ class BridgeManager:
         live = self.live.get(bridge_id)
         if live is None:
             # Added a moment ago (before the configuration watcher noticed): start it now.
-            record = await rt.load_bridge(self.svc, bridge_id)
-            if record is None:
-                return None
             async with self._lock:
-                live = self.live.get(bridge_id) or await self._start_one(record)
+                live = self.live.get(bridge_id)
+                if live is None:
+                    record = await rt.load_bridge(self.svc, bridge_id)
+                    if record is None:
+                        return None
+                    live = await self._start_one(record)
         if live.bridge is None:
             raise DeliveryError(live.error or "the bridge is not running", retry_after=30.0)
         return live.bridge

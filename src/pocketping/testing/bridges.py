@@ -55,22 +55,40 @@ def connect_telegram(fake: FakeTelegram, srv: ServerThread, project_id: str, **f
     return TelegramSetup(fake, srv, project_id, token, chat, bridge.id)
 
 
-async def advance_until(clock: FakeClock, done: Callable[[], bool], *, step: float = 1.0,
-                        limit_seconds: float = 3600.0) -> float:
+async def advance_until(clock: FakeClock, done: Callable[[], bool], *, fake: FakeTelegram | None = None,
+                        step: float = 1.0, settle: float = 0.1, limit_seconds: float = 3600.0) -> float:
     """Move fake time forward a step at a time until ``done()``; returns the fake seconds spent.
-    Between steps the server gets a moment of real time to act on the timers that fired."""
+
+    After each step the server (on its own thread) gets up to ``settle`` real seconds to act
+    on the timers that fired; with ``fake`` given, the wait ends as soon as the fake's state
+    changes, so a test runs about as fast as the server works."""
     spent = 0.0
     while not done():
         if spent >= limit_seconds:
             raise TimeoutError(f"not done after {spent} fake seconds")
         clock.advance(step)
         spent += step
-        for _ in range(20):  # let the woken tasks run (they work on another thread's loop)
-            await asyncio.sleep(0.005)
-            if done():
-                break
+        if fake is not None:
+            marker = fake.change_count
+            with contextlib.suppress(TimeoutError):
+                await fake.wait_for(lambda m=marker: done() or fake.change_count != m, settle)  # type: ignore[misc]
+        else:
+            await asyncio.sleep(settle)
     return spent
 
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Re-check server state the server publishes no event for (an outbox row's retry time)
+    until ``check()`` returns something truthy; returns it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise TimeoutError("the expected state never came")
+        await asyncio.sleep(interval)
 
 
 @contextlib.contextmanager

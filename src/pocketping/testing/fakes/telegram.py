@@ -91,7 +91,7 @@ class Bot:
     faults: list[Fault] = field(default_factory=list)
     outage: bool = False
     hang: dict[str, int] = field(default_factory=dict)
-    hold: set[str] = field(default_factory=set)
+    hold: dict[str, int] = field(default_factory=dict)  # method -> calls still let through first
     held: list[asyncio.Future[bool]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     new_update: asyncio.Event | None = None
@@ -107,6 +107,7 @@ class FakeTelegram:
         self.server = FakeServer(app, "fake-telegram")
         self._http: httpx.AsyncClient | None = None
         self._pushers: dict[str, asyncio.Task[None]] = {}
+        self.change_count = 0  # grows with every call or change (tests wait for it to move)
 
     # --- running ----------------------------------------------------------------------
     @property
@@ -169,10 +170,11 @@ class FakeTelegram:
             bot = self.bots[token]
             bot.hang[method] = bot.hang.get(method, 0) + times
 
-    def hold(self, token: str, method: str) -> None:
-        """Calls wait, not yet done, until ``release``: a test can kill the caller meanwhile."""
+    def hold(self, token: str, method: str, *, after: int = 0) -> None:
+        """Calls wait, not yet done, until ``release`` (the first ``after`` calls go through):
+        a test can kill the caller meanwhile."""
         with self.lock:
-            self.bots[token].hold.add(method)
+            self.bots[token].hold[method] = after
 
     def release(self, token: str, *, commit: bool = True) -> None:
         """Let held calls go on (``commit=False``: they fail as if never received)."""
@@ -255,6 +257,7 @@ class FakeTelegram:
 
     def _changed(self) -> None:
         with self.lock:
+            self.change_count += 1
             ready = [w for w in self._waiters if _safe(w[2])]
             for waiter in ready:
                 self._waiters.remove(waiter)
@@ -391,7 +394,9 @@ class FakeTelegram:
             hang = bot.hang.get(method, 0)
             if hang:
                 bot.hang[method] = hang - 1
-            held = method in bot.hold
+            held = method in bot.hold and bot.hold[method] <= 0
+            if method in bot.hold and not held:
+                bot.hold[method] -= 1
             if held:
                 fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
                 bot.held.append(fut)
