@@ -167,14 +167,16 @@ class SafeResponse:
 
 async def safe_request(client: httpx.AsyncClient, method: str, url: str, *, allow_private: bool,
                        content: bytes | None = None, headers: Mapping[str, str] | None = None,
-                       timeout: float = 10.0, max_body_bytes: int = 1 << 20) -> SafeResponse:
+                       timeout: float = 10.0, max_body_bytes: int = 1 << 20,
+                       total_timeout: float | None = None) -> SafeResponse:
     """Send one request to a user-given URL, connecting only to an address that passed the
     checks (the one just resolved: a DNS change between check and connect cannot move it).
 
     Redirects are not followed (the caller sees the 3xx and its ``Location`` header). The
     (decoded) body is read up to ``max_body_bytes``; more raises ``ResponseTooLarge``; 0 skips it.
     Raises ``UnsafeURL`` for a refused URL and ``httpx.HTTPError`` for network failures
-    (``httpx.TimeoutException`` when ``timeout`` seconds pass without progress).
+    (``httpx.TimeoutException`` when ``timeout`` seconds pass without progress, or when the
+    whole exchange takes longer than ``total_timeout``, by default three times ``timeout``).
     ``client`` should come from ``new_client`` (no redirects, no proxies from the environment).
     """
     target = await resolve(url, allow_private=allow_private)
@@ -185,16 +187,22 @@ async def safe_request(client: httpx.AsyncClient, method: str, url: str, *, allo
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     request = client.build_request(method, pinned, content=content, headers=request_headers,
                                    timeout=httpx.Timeout(timeout), extensions=extensions)
-    response = await client.send(request, follow_redirects=False, stream=True)
+    # ``timeout`` bounds each step (connect, each read); this bounds the whole exchange, so an
+    # endpoint that drips bytes slowly cannot hold a worker for long.
     try:
-        body = bytearray()
-        chunks = response.aiter_bytes() if max_body_bytes > 0 else _nothing()
-        async for chunk in chunks:
-            body += chunk
-            if len(body) > max_body_bytes:
-                raise ResponseTooLarge(f"the answer from {target.host} is larger than {max_body_bytes} bytes")
-    finally:
-        await response.aclose()
+        async with asyncio.timeout(total_timeout if total_timeout is not None else 3 * timeout):
+            response = await client.send(request, follow_redirects=False, stream=True)
+            try:
+                body = bytearray()
+                chunks = response.aiter_bytes() if max_body_bytes > 0 else _nothing()
+                async for chunk in chunks:
+                    body += chunk
+                    if len(body) > max_body_bytes:
+                        raise ResponseTooLarge(f"the answer from {target.host} is larger than {max_body_bytes} bytes")
+            finally:
+                await response.aclose()
+    except TimeoutError as exc:
+        raise httpx.TimeoutException(f"no complete answer from {target.host} in time", request=request) from exc
     return SafeResponse(status_code=response.status_code, headers=response.headers, content=bytes(body), url=url)
 
 

@@ -123,3 +123,39 @@ async def test_private_urls_refused_when_turned_off_even_at_delivery_time(make_s
         assert exc.code == "delivery_not_found"
     await pp.aclose()
     await pp_admin.aclose()
+
+
+async def test_a_slow_endpoint_times_out_and_is_retried(make_server):
+    import threading
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from pocketping.testing.apps import AsgiThread
+
+    release = threading.Event()
+
+    async def hang(_request) -> Response:
+        await asyncio.to_thread(release.wait, 30)
+        return Response(status_code=200)
+
+    slow = AsgiThread(Starlette(routes=[Route("/hook", hang, methods=["POST"])])).start()
+    srv = make_server(webhook_timeout_seconds=0.3)
+    project = create_project_on(srv)
+    pp = PocketPing(secret_key=project.secret_key, base_url=srv.base_url)
+    try:
+        hook = await pp.create_webhook(f"{slow.url}/hook", events=["session.created"])
+        w = await WidgetClient.connect(srv.ws_url, project.public_key)
+        await w.synced()
+        await w.close()
+        for _ in range(200):
+            deliveries = await pp.list_deliveries(hook.id)
+            if deliveries and deliveries[0].attempts:
+                break
+            await asyncio.sleep(0.05)
+        assert deliveries[0].status == "pending" and deliveries[0].last_error == "no answer within 0.3 s"
+    finally:
+        release.set()
+        slow.stop()
+        await pp.aclose()

@@ -92,7 +92,7 @@ def _exercise_receiver(url: str, handled: list) -> None:
     assert len(handled) == 2
 
 
-def _handlers(pp: PocketPingSync, handled: list) -> None:
+def _handlers(pp, handled: list) -> None:
     @pp.on_event("clicked")
     def sync_handler(event) -> None:
         handled.append(("sync", event))
@@ -102,11 +102,14 @@ def _handlers(pp: PocketPingSync, handled: list) -> None:
         handled.append(("async", event))
 
 
-def test_flask_receiver():
+@pytest.mark.parametrize("client", ["sync", "async"])
+def test_flask_receiver(client):
     from flask import Flask
+    from pocketping_sdk import PocketPing
     from pocketping_sdk.flask import webhook_view
 
-    pp = _pp()
+    pp = _pp() if client == "sync" else PocketPing(secret_key="sk_live_x", base_url="http://127.0.0.1:9",
+                                                   webhook_secret=SECRET)
     handled: list = []
     _handlers(pp, handled)
     app = Flask("receiver")

@@ -59,7 +59,7 @@ class WebhookDelivery:
         try:
             response = await netguard.safe_request(self.client, "POST", webhook.url, content=body, headers=headers,
                                                    allow_private=self.svc.settings.allow_private_urls,
-                                                   timeout=timeout, max_body_bytes=0)
+                                                   timeout=timeout, total_timeout=timeout, max_body_bytes=0)
         except netguard.UnsafeURL as exc:
             raise DeliveryError(exc.message) from exc
         except httpx.TimeoutException as exc:
