@@ -79,10 +79,11 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 @pytest.fixture(scope="session")
 def server(database: Db, tmp_path_factory: pytest.TempPathFactory,
-           fake_telegram: FakeTelegram) -> Iterator[ServerThread]:
+           fake_telegram: FakeTelegram, fake_slack: FakeSlack) -> Iterator[ServerThread]:
     """One real server per backend for the whole run (tests isolate themselves by project)."""
     data_dir = tmp_path_factory.mktemp(f"data-{database.backend}")
-    srv = ServerThread(make_settings(database.url, str(data_dir), telegram_api_url=fake_telegram.url)).start()
+    srv = ServerThread(make_settings(database.url, str(data_dir), telegram_api_url=fake_telegram.url,
+                                     slack_api_url=fake_slack.api_url)).start()
     try:
         yield srv
     finally:
