@@ -27,8 +27,8 @@ async def test_a_bot_outside_the_channel_is_told_to_invite_it(
         fake_slack: FakeSlack, slack_app: FakeApp, make_bridge: BridgeFactory) -> None:
     channel = fake_slack.create_channel("help-desk")
     problems = failing(await make_bridge(slack_app, channel, public_url="https://x.io").check())
-    assert list(problems) == ["Slack channel"]
-    assert problems["Slack channel"].fix == "In #help-desk, type /invite @pocketping (or use the channel's " \
+    assert list(problems) == ["channel"]
+    assert problems["channel"].fix == "In #help-desk, type /invite @pocketping (or use the channel's " \
                                             "Integrations tab)."
 
 
@@ -36,8 +36,8 @@ async def test_missing_scopes_are_named(fake_slack: FakeSlack, make_bridge: Brid
     app = fake_slack.create_app(scopes=DEFAULT_SCOPES - {"users:read", "groups:history"})
     channel = fake_slack.create_channel(members=[app.bot_user_id])
     problems = failing(await make_bridge(app, channel, public_url="https://x.io").check())
-    assert "groups:history, users:read" in problems["Slack scopes"].detail
-    assert "Reinstall" in (problems["Slack scopes"].fix or "")
+    assert "groups:history, users:read" in problems["scopes"].detail
+    assert "Reinstall" in (problems["scopes"].fix or "")
 
 
 async def test_a_wrong_token_stops_at_the_first_check(fake_slack: FakeSlack, slack_channel: Channel) -> None:
@@ -53,16 +53,16 @@ async def test_a_wrong_token_stops_at_the_first_check(fake_slack: FakeSlack, sla
 async def test_an_unknown_channel(fake_slack: FakeSlack, slack_app: FakeApp, make_bridge: BridgeFactory) -> None:
     private = fake_slack.create_channel(private=True)  # invisible to a bot that is not in it
     problems = failing(await make_bridge(slack_app, private, public_url="https://x.io").check())
-    assert "was not found" in problems["Slack channel"].detail
-    assert "/invite @pocketping" in (problems["Slack channel"].fix or "")
+    assert "was not found" in problems["channel"].detail
+    assert "/invite @pocketping" in (problems["channel"].fix or "")
 
 
 async def test_events_need_a_public_https_url(fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel,
                                               make_bridge: BridgeFactory) -> None:
     problems = failing(await make_bridge(slack_app, slack_channel).check())
-    assert "POCKETPING_PUBLIC_URL" in problems["Slack events"].detail
+    assert "POCKETPING_PUBLIC_URL" in problems["events"].detail
     problems = failing(await make_bridge(slack_app, slack_channel, public_url="http://chat.example.com").check())
-    assert "https" in problems["Slack events"].detail
+    assert "https" in problems["events"].detail
 
 
 async def test_socket_mode_checks_the_app_level_token(
@@ -72,5 +72,5 @@ async def test_socket_mode_checks_the_app_level_token(
     assert all(f.ok for f in findings), findings
     slack_app.app_scopes = set()
     problems = failing(await make_bridge(slack_app, slack_channel, socket_mode=True).check())
-    assert "missing_scope" in problems["Slack Socket Mode"].detail
-    assert "connections:write" in (problems["Slack Socket Mode"].fix or "")
+    assert "missing_scope" in problems["socket mode"].detail
+    assert "connections:write" in (problems["socket mode"].fix or "")

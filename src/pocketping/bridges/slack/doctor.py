@@ -24,22 +24,22 @@ async def run_checks(bridge: SlackBridge) -> list[Finding]:
     try:
         me = await bridge.api.call("auth.test")
     except SlackError as exc:
-        findings.append(Finding(False, "Slack bot token", f"auth.test failed: {exc.error}",
+        findings.append(Finding(False, "bot token", f"auth.test failed: {exc.error}",
                                 fix="Copy the Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions "
                                     "page and run `pocketping bridge add` again with it."))
         return findings
     bot = str(me.get("user") or "your bot")
-    findings.append(Finding(True, "Slack bot token", f"connected as @{bot} in the {me.get('team')} workspace"))
+    findings.append(Finding(True, "bot token", f"connected as @{bot} in the {me.get('team')} workspace"))
 
     scopes = bridge.api.last_scopes
     if scopes is not None:
         missing = [scope for scope in REQUIRED_SCOPES if scope not in scopes]
         if missing:
-            findings.append(Finding(False, "Slack scopes", f"the bot token lacks {', '.join(missing)}",
+            findings.append(Finding(False, "scopes", f"the bot token lacks {', '.join(missing)}",
                                     fix="Add these Bot Token Scopes on the app's OAuth & Permissions page, then "
                                         "click Reinstall to Workspace (the token stays the same)."))
         else:
-            findings.append(Finding(True, "Slack scopes", "the bot token has every scope the bridge needs"))
+            findings.append(Finding(True, "scopes", "the bot token has every scope the bridge needs"))
 
     findings.extend(await _channel(bridge, bot))
     findings.append(await _receiving(bridge))
@@ -52,22 +52,22 @@ async def _channel(bridge: SlackBridge, bot: str) -> list[Finding]:
         info = await bridge.api.call("conversations.info", channel=channel_id)
     except SlackError as exc:
         if exc.error == "channel_not_found":
-            return [Finding(False, "Slack channel", f"channel {channel_id} was not found",
+            return [Finding(False, "channel", f"channel {channel_id} was not found",
                             fix="Check the channel id (open the channel's details: it is at the bottom of the "
                                 f"About tab). A private channel is only visible once the bot is in it: "
                                 f"type /invite @{bot} there.")]
-        return [Finding(False, "Slack channel", f"conversations.info failed: {exc.error}",
+        return [Finding(False, "channel", f"conversations.info failed: {exc.error}",
                         fix="Give the bot the channels:read and groups:read scopes and reinstall the app.")]
     channel = info.get("channel") or {}
     name = f"#{channel.get('name') or channel_id}"
     findings = []
     if channel.get("is_archived"):
-        findings.append(Finding(False, "Slack channel", f"{name} is archived",
+        findings.append(Finding(False, "channel", f"{name} is archived",
                                 fix="Unarchive it, or add the bridge again with another --channel-id."))
     if channel.get("is_member"):
-        findings.append(Finding(True, "Slack channel", f"the bot is a member of {name}"))
+        findings.append(Finding(True, "channel", f"the bot is a member of {name}"))
     else:
-        findings.append(Finding(False, "Slack channel", f"the bot is not a member of {name}, so it can neither "
+        findings.append(Finding(False, "channel", f"the bot is not a member of {name}, so it can neither "
                                                         "post there nor hear replies",
                                 fix=f"In {name}, type /invite @{bot} (or use the channel's Integrations tab)."))
     return findings
@@ -79,24 +79,24 @@ async def _receiving(bridge: SlackBridge) -> Finding:
         try:
             await api.call("apps.connections.open")
         except SlackError as exc:
-            return Finding(False, "Slack Socket Mode", f"apps.connections.open failed: {exc.error}",
+            return Finding(False, "socket mode", f"apps.connections.open failed: {exc.error}",
                            fix="Turn on Socket Mode in the app's settings and create an app-level token with the "
                                "connections:write scope (Basic Information, App-Level Tokens); pass it as "
                                "--app-token xapp-...")
         finally:
             await api.aclose()
-        return Finding(True, "Slack Socket Mode", "the app-level token opens Socket Mode connections: replies "
+        return Finding(True, "socket mode", "the app-level token opens Socket Mode connections: replies "
                                                   "arrive without a public URL")
     url = request_url(bridge.public_url)
     if url is None:
-        return Finding(False, "Slack events", "POCKETPING_PUBLIC_URL is not set, so Slack cannot deliver replies "
+        return Finding(False, "events", "POCKETPING_PUBLIC_URL is not set, so Slack cannot deliver replies "
                                               "to this server",
                        fix="Set POCKETPING_PUBLIC_URL to the server's public https address and use "
                            f"<that address>{EVENTS_PATH} as the Request URL under Event Subscriptions, or use "
                            "Socket Mode (--app-token xapp-...).")
     if not url.startswith("https://"):
-        return Finding(False, "Slack events", f"Slack only delivers events to https addresses, not {url}",
+        return Finding(False, "events", f"Slack only delivers events to https addresses, not {url}",
                        fix="Serve PocketPing over https (a reverse proxy or --ssl-certfile) and set "
                            "POCKETPING_PUBLIC_URL to the https address.")
-    return Finding(True, "Slack events", f"the Request URL to set under Event Subscriptions is {url} (subscribe "
+    return Finding(True, "events", f"the Request URL to set under Event Subscriptions is {url} (subscribe "
                                          "to the bot events message.channels and message.groups)")

@@ -297,16 +297,18 @@ class FakeSlack(FakeHarness):
 
     async def operator_reply(self, channel_id: str, thread_ts: str | None, text: str, *, user: str | None = None,
                              blocks: list[dict[str, Any]] | None = None, files: list[dict[str, Any]] | None = None,
-                             subtype: str | None = None) -> Said:
+                             subtype: str | None = None, wire: bool = False) -> Said:
         """A person writes in a thread (or, without ``thread_ts``, in the channel). As Slack's clients
-        do, ``text`` is sent escaped and mirrored as rich-text blocks unless ``blocks`` are given."""
+        do, ``text`` is sent escaped and mirrored as rich-text blocks unless ``blocks`` are given;
+        with ``wire``, ``text`` is already Slack's wire format (``<https://x|label>``, ``<@U1>``)."""
 
         async def act() -> Said:
             with self.lock:
                 channel = self.channels[channel_id]
                 message: dict[str, Any] = {
                     "type": "message", "ts": self.ts.next(), "user": user or self.operator,
-                    "text": _escape(text), "team": self.team["id"], "client_msg_id": str(uuid.uuid4()),
+                    "text": text if wire else _escape(text), "team": self.team["id"],
+                    "client_msg_id": str(uuid.uuid4()),
                     "blocks": blocks if blocks is not None else rich_text(text),
                 }
                 if subtype:
