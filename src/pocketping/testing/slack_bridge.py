@@ -42,8 +42,8 @@ class SlackSetup:
     async def wait_reply(self, fragment: str, timeout: float = 20.0) -> dict[str, Any]:
         """The first reply in the channel's threads whose text contains ``fragment`` (waits for it)."""
 
-        def found() -> dict[str, Any] | None:
-            return next((m for m in self.replies() if fragment in str(m["text"])), None)
+        def found() -> dict[str, Any]:
+            return next((m for m in self.replies() if fragment in str(m["text"])), {})
 
         return await self.fake.wait_until(found, timeout, what=f"a Slack reply containing {fragment!r}")
 
