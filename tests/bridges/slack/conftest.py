@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from pocketping.bridges.base import InboundReply, Outgoing, SessionCard
+from pocketping.bridges.pacing import Limit
 from pocketping.bridges.slack import SlackBridge, SlackConfig, events_router
-from pocketping.bridges.slack.pacing import ChannelPacer
 from pocketping.clock import Clock, SystemClock
 from pocketping.core.models import Message, Session
 from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
@@ -35,6 +35,8 @@ class RecordingSink:
         self.deletions: list[tuple[str, str, str]] = []
         self.seen_keys: set[tuple[str, str]] = set()
         self.seen_calls = 0
+        self.statuses: list[tuple[str, str | None]] = []
+        self._reported = threading.Event()
         self.fail = 0
         self.entered = threading.Event()
         self._gate: threading.Event | None = None
@@ -65,6 +67,20 @@ class RecordingSink:
 
     async def typing(self, bridge_id: str, thread_id: str, operator_name: str) -> None:
         pass
+
+    async def save_state(self, bridge_id: str, changes: dict[str, Any]) -> None:
+        pass
+
+    async def report(self, bridge_id: str, status: str, detail: str | None = None) -> None:
+        self.statuses.append((status, detail))
+        self._reported.set()
+
+    async def next_status(self, timeout: float = 10.0) -> tuple[str, str | None]:
+        """The status reported next (or already, since the last call)."""
+        if not await asyncio.to_thread(self._reported.wait, timeout):
+            raise TimeoutError("no status was reported")
+        self._reported.clear()
+        return self.statuses[-1]
 
     async def seen(self, source: str, key: str) -> bool:
         with self._lock:
@@ -125,7 +141,8 @@ async def make_bridge(fake_slack: FakeSlack) -> AsyncIterator[BridgeFactory]:
                              app_token=app.app_token if socket_mode else None)
         clock = clock or SystemClock()
         # Pacing has its own tests; here a generous bucket keeps the suite fast.
-        kwargs.setdefault("pacer", ChannelPacer(clock, rate=50.0, burst=50))
+        kwargs.setdefault("pace", Limit(rate=50.0, burst=50))
+        kwargs.setdefault("max_wait", 5.0)
         bridge = SlackBridge(bridge_id, config, api_url=fake_slack.api_url, clock=clock, **kwargs)
         made.append(bridge)
         return bridge

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pocketping.bridges.base import ThreadGone
-from pocketping.bridges.slack.pacing import ChannelPacer
+from pocketping.bridges.slack.bridge import CHANNEL_LIMIT
 from pocketping.bridges.slack.text import message_text
 from pocketping.clock import FakeClock
 from pocketping.errors import DeliveryError
@@ -270,32 +270,37 @@ async def test_a_card_retried_after_a_crash_opens_no_second_thread(
     assert len(fake_slack.top_level(slack_channel.id)) == 1
 
 
-async def test_pacing_allows_a_short_burst_then_one_per_second() -> None:
-    clock = FakeClock()
-    pacer = ChannelPacer(clock, rate=1.0, burst=3)
-    for _ in range(3):
-        await asyncio.wait_for(pacer.wait(), 1)
-    fourth = asyncio.create_task(pacer.wait())
+async def test_posts_to_a_channel_are_paced_one_a_second_after_a_short_burst(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bridge = make_bridge(slack_app, slack_channel, clock=clock, pace=CHANNEL_LIMIT)
+    thread = (await bridge.open_thread(make_card())).thread_id  # 1 of the burst of 3
+    assert thread is not None
+    await bridge.post(thread, outgoing("two"))
+    await bridge.post(thread, outgoing("three"))
+    fourth = asyncio.create_task(bridge.post(thread, outgoing("four")))
+    await fake_slack.wait_until(lambda: len(fake_slack.replies(slack_channel.id, thread)) == 2)
     await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert not fourth.done()
+    assert not fourth.done()  # waiting for the channel's next slot, not refused
     clock.advance(1.0)
-    await asyncio.wait_for(fourth, 1)
-    clock.advance(10)  # a quiet spell refills the bucket
-    for _ in range(3):
-        await asyncio.wait_for(pacer.wait(), 1)
+    await asyncio.wait_for(fourth, 5)
+    assert [m["text"] for m in fake_slack.replies(slack_channel.id, thread)][-1] == "*Visitor*: four"
 
 
-async def test_a_429_holds_the_whole_channel() -> None:
-    clock = FakeClock()
-    pacer = ChannelPacer(clock)
-    pacer.hold(3)
-    waiting = asyncio.create_task(pacer.wait())
-    await asyncio.sleep(0)
-    assert not waiting.done()
+async def test_a_429_holds_every_post_to_the_channel(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bridge = make_bridge(slack_app, slack_channel, clock=clock)
+    other = make_bridge(slack_app, slack_channel, clock=clock, bridge_id="brg_same_channel", pacer=bridge.pacer)
+    thread = (await bridge.open_thread(make_card())).thread_id
+    assert thread is not None
+    fake_slack.fail("chat.postMessage", status=429, retry_after=3, app=slack_app)
+    with pytest.raises(DeliveryError):
+        await bridge.post(thread, outgoing("refused"))
+    waiting = asyncio.create_task(other.post(thread, outgoing("after the wait")))
+    for _ in range(10):  # let it reach the pacer (no I/O before it)
+        await asyncio.sleep(0)
+    assert not waiting.done() and fake_slack.replies(slack_channel.id, thread) == []
     clock.advance(3)
-    await asyncio.wait_for(waiting, 1)
-    pacer.hold(60)
-    with pytest.raises(DeliveryError) as caught:
-        await pacer.wait()
-    assert caught.value.retry_after == pytest.approx(60)
+    await asyncio.wait_for(waiting, 5)
+    assert [m["text"] for m in fake_slack.replies(slack_channel.id, thread)] == ["*Visitor*: after the wait"]

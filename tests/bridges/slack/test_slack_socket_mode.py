@@ -86,3 +86,18 @@ async def test_connecting_retries_with_backoff_until_slack_answers(
             break
     assert slack_app.hellos == 1
     assert len(fake_slack.calls_to("apps.connections.open", slack_app)) == 3
+
+
+async def test_a_refused_app_token_is_reported_in_plain_words(
+        fake_slack: FakeSlack, slack_app: FakeApp, slack_channel: Channel, make_bridge: BridgeFactory) -> None:
+    clock = FakeClock()
+    slack_app.socket_mode = True
+    slack_app.app_scopes = set()  # created without connections:write
+    sink = RecordingSink()
+    bridge = make_bridge(slack_app, slack_channel, socket_mode=True, clock=clock)
+    await bridge.start(sink)
+    assert await sink.next_status() == ("error", "Socket Mode cannot connect: the app-level token lacks the "
+                                                 "connections:write scope")
+    slack_app.app_scopes = {"connections:write"}  # fixed in Slack: the next try connects
+    clock.advance(120)
+    assert await sink.next_status() == ("active", None)

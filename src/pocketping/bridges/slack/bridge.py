@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
+from pocketping.bridges.pacing import Limit, Pacer
 from pocketping.bridges.slack.api import SlackApi, SlackError
 from pocketping.bridges.slack.inbound import EventHandler
-from pocketping.bridges.slack.pacing import ChannelPacer
 from pocketping.bridges.slack.render import card_message, card_status
 from pocketping.bridges.slack.text import MAX_CHARS, escape, message_text, split_text, unescape
 from pocketping.clock import Clock
@@ -44,6 +44,8 @@ META_SESSION = "pocketping_session"
 CONTENT_ERRORS = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_arguments",
                             "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema"})
 EVENT_DEADLINE = 2.5  # Slack wants an answer within 3 s
+# Slack: chat.postMessage "one message per second per channel, short bursts allowed".
+CHANNEL_LIMIT = Limit(rate=1.0, burst=3)
 # A delivery of something written longer ago than this may be a retry after a crash: look first.
 RECHECK_AFTER = 30.0
 RECHECK_WINDOW = 3600.0  # ... at most this far back
@@ -72,7 +74,8 @@ class SlackBridge:
 
     def __init__(self, bridge_id: str, config: SlackConfig, *, api_url: str, clock: Clock,
                  router: Any = None, public_url: str | None = None, timeout: float = 10.0,
-                 event_deadline: float = EVENT_DEADLINE, pacer: ChannelPacer | None = None) -> None:
+                 event_deadline: float = EVENT_DEADLINE, pacer: Pacer | None = None,
+                 pace: Limit = CHANNEL_LIMIT, max_wait: float = 30.0) -> None:
         self.id = bridge_id
         self.config = config
         self.clock = clock
@@ -82,7 +85,11 @@ class SlackBridge:
         self.event_deadline = event_deadline
         self.router = router
         self.public_url = public_url
-        self.pacer = pacer or ChannelPacer(clock)
+        # Shared by every bridge of the process posting to this channel (see the factory).
+        self.pacer = pacer or Pacer(clock)
+        self.pace = pace
+        self.pace_key = f"slack:{config.channel_id}"
+        self.max_wait = max_wait  # longer than this, a delivery gives its outbox lease back
         self.sink: InboundSink | None = None
         self.bot_user_id: str | None = None
         self.team_id: str | None = None
@@ -115,7 +122,8 @@ class SlackBridge:
             from pocketping.bridges.slack.socket import SocketModeClient
 
             self._socket = SocketModeClient(self.api_url, self.config.app_token, self.receive, self.clock,
-                                            name=self.id, timeout=self.timeout)
+                                            name=self.id, timeout=self.timeout,
+                                            on_status=lambda status, detail: sink.report(self.id, status, detail))
             self._socket.start()
         elif self.router is not None:
             self.router.add(self)
@@ -210,7 +218,7 @@ class SlackBridge:
     async def _send(self, key: tuple[str, str, str], *, text: str, thread_ts: str | None = None,
                     blocks: list[dict[str, Any]] | None = None,
                     metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        await self.pacer.wait()
+        await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
         try:
             answer = await self.api.call(
                 "chat.postMessage", channel=self.channel_id, text=text, thread_ts=thread_ts, blocks=blocks,
@@ -232,7 +240,7 @@ class SlackBridge:
             return ThreadGone(f"Slack thread {thread_ts} no longer exists")
         if exc.status == 429 or exc.error in ("ratelimited", "rate_limited"):
             retry_after = exc.retry_after if exc.retry_after is not None else 1.0
-            self.pacer.hold(retry_after)
+            self.pacer.penalize(self.pace_key, retry_after)
             return DeliveryError("Slack rate limit", retry_after=retry_after)
         if exc.error in CONTENT_ERRORS:
             return DeliveryError(f"Slack refused the message: {exc.error}", permanent=True)

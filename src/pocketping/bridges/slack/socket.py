@@ -27,13 +27,23 @@ from pocketping.clock import Clock
 log = logging.getLogger(__name__)
 
 OnEvent = Callable[[Mapping[str, Any], int], Awaitable[bool]]  # (payload, retry attempt) -> acknowledge?
+OnStatus = Callable[[str, str | None], Awaitable[None]]  # ("active" | "error", plain-words detail)
+
+# apps.connections.open errors the user must fix; said once, in words.
+_TOKEN_FIXES = {
+    "invalid_auth": "the app-level token (xapp-...) is wrong or was revoked",
+    "not_allowed_token_type": "--app-token must be an app-level token (xapp-...), not the bot token",
+    "missing_scope": "the app-level token lacks the connections:write scope",
+    "socket_mode_not_enabled": "Socket Mode is off in the app's settings: turn it on",
+}
 
 
 class SocketModeClient:
     def __init__(self, api_url: str, app_token: str, on_event: OnEvent, clock: Clock, *, name: str = "slack",
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, on_status: OnStatus | None = None) -> None:
         self.api = SlackApi(api_url, app_token, timeout=timeout)
         self.on_event = on_event
+        self.on_status = on_status
         self.clock = clock
         self.name = name
         self.timeout = timeout
@@ -71,9 +81,13 @@ class SocketModeClient:
                 if isinstance(exc, SlackError) and exc.retry_after:
                     delay = max(delay, exc.retry_after)
                 log.warning("Slack Socket Mode (%s): could not connect (%s); retrying in %.0fs", self.name, exc, delay)
+                fix = _TOKEN_FIXES.get(exc.error) if isinstance(exc, SlackError) else None
+                if fix or failures >= 3:
+                    await self._status("error", f"Socket Mode cannot connect: {fix or exc}")
                 await self.clock.sleep(delay)
                 continue
             failures = 0
+            await self._status("active", None)
             # The connection Slack asked us to leave may go now that its successor is live.
             for old in list(self._draining):
                 self._spawn(old.close())
@@ -148,6 +162,13 @@ class SocketModeClient:
                 return  # not acknowledged: Slack sends it again
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(orjson.dumps({"envelope_id": envelope["envelope_id"]}).decode())
+
+    async def _status(self, status: str, detail: str | None) -> None:
+        if self.on_status is not None:
+            try:
+                await self.on_status(status, detail)
+            except Exception:
+                log.exception("could not report the Socket Mode status")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
