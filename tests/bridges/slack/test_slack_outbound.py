@@ -252,7 +252,7 @@ async def test_a_delivery_retried_after_a_crash_posts_nothing_twice(
     reads = len(fake_slack.calls_to("conversations.replies", slack_app))
     other = outgoing("and the tracking link", message_id="msg_crash_2")
     other = dataclasses.replace(other, message=dataclasses.replace(other.message, created_at=clock.now()))
-    clock.advance(40)
+    clock.advance(61)
     await after.post(thread, other)
     assert len(fake_slack.calls_to("conversations.replies", slack_app)) == reads
     assert len(fake_slack.replies(slack_channel.id, thread)) == 2

@@ -15,7 +15,8 @@ def create(record: BridgeRecord, services: Any) -> SlackBridge:
     settings = services.settings
     return SlackBridge(record.id, SlackConfig.from_dict(record.config), api_url=settings.slack_api_url,
                        clock=services.clock, router=events_router(services), public_url=settings.public_base(),
-                       pacer=shared_pacer(services), max_wait=max(5.0, float(settings.outbox_lease_seconds) / 2))
+                       pacer=shared_pacer(services), max_wait=max(5.0, float(settings.outbox_lease_seconds) / 2),
+                       recheck_after=float(settings.outbox_lease_seconds))
 
 
 register("slack", create)

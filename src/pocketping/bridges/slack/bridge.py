@@ -46,8 +46,9 @@ CONTENT_ERRORS = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invali
 EVENT_DEADLINE = 2.5  # Slack wants an answer within 3 s
 # Slack: chat.postMessage "one message per second per channel, short bursts allowed".
 CHANNEL_LIMIT = Limit(rate=1.0, burst=3)
-# A delivery of something written longer ago than this may be a retry after a crash: look first.
-RECHECK_AFTER = 30.0
+# A delivery retried after a crash comes at least one outbox lease after its first try, so
+# anything older than that may already be in Slack: look first (the factory passes the lease).
+RECHECK_AFTER = 60.0
 RECHECK_WINDOW = 3600.0  # ... at most this far back
 
 
@@ -75,7 +76,7 @@ class SlackBridge:
     def __init__(self, bridge_id: str, config: SlackConfig, *, api_url: str, clock: Clock,
                  router: Any = None, public_url: str | None = None, timeout: float = 10.0,
                  event_deadline: float = EVENT_DEADLINE, pacer: Pacer | None = None,
-                 pace: Limit = CHANNEL_LIMIT, max_wait: float = 30.0) -> None:
+                 pace: Limit = CHANNEL_LIMIT, max_wait: float = 30.0, recheck_after: float = RECHECK_AFTER) -> None:
         self.id = bridge_id
         self.config = config
         self.clock = clock
@@ -90,6 +91,7 @@ class SlackBridge:
         self.pace = pace
         self.pace_key = f"slack:{config.channel_id}"
         self.max_wait = max_wait  # longer than this, a delivery gives its outbox lease back
+        self.recheck_after = recheck_after
         self.sink: InboundSink | None = None
         self.bot_user_id: str | None = None
         self.team_id: str | None = None
@@ -153,7 +155,7 @@ class SlackBridge:
         key = ("", session.id, "card")
         since = self._uncertain.get(key)
         started = (session.first_message_at or session.created_at).timestamp()
-        if since is None and self.clock.now().timestamp() - started > RECHECK_AFTER:
+        if since is None and self.clock.now().timestamp() - started >= self.recheck_after:
             since = started
         if since is not None:
             found = await self._find_card(session.id, since)
@@ -186,7 +188,7 @@ class SlackBridge:
             return self._posted[key]
         since = self._uncertain.get(key)
         written = item.message.created_at.timestamp()
-        if since is None and self.clock.now().timestamp() - written > RECHECK_AFTER:
+        if since is None and self.clock.now().timestamp() - written >= self.recheck_after:
             since = written
         if since is not None:
             found = (await self._read_back(thread_id, since, fresh=key in self._uncertain)).get(

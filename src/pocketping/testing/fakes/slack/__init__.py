@@ -218,6 +218,13 @@ class FakeSlack(FakeHarness):
                 Fault(status=status, error=error, retry_after=retry_after, hang=hang, after=after, times=times,
                       skip=skip, token=token))
 
+    def heal(self, app: FakeApp | None = None) -> None:
+        """Forget the failures still waiting (all, or one app's): Slack is well again."""
+        tokens = None if app is None else {app.bot_token, app.app_token}
+        with self.lock:
+            for queue in self.faults.values():
+                queue[:] = [f for f in queue if tokens is not None and f.token not in tokens]
+
     def _take_fault(self, method: str, token: str) -> Fault | None:
         with self.lock:
             for key in (method, "*"):
