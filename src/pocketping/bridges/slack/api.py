@@ -59,6 +59,9 @@ class SlackApi:
         """
         body = {k: _form_value(v) for k, v in params.items() if v is not None}
         headers = {"Authorization": f"Bearer {self.token}"}
+        if self._client.is_closed:
+            # The bridge was stopped (removed, reconfigured, shutting down) under a delivery: not sent.
+            raise SlackError(method, "the bridge is stopping", status=0)
         try:
             response = await self._client.post(self.base_url + method, data=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

@@ -89,6 +89,7 @@ class FakeSlack(FakeHarness):
         self._pending: set[asyncio.Future[Any]] = set()
         self.port = 0
         self._release: asyncio.Event | None = None
+        self._closing = False
         self.deliverer: Deliverer | None = None
         self.web = WebApi(self)
         self.operator = self.create_user("sarah", display_name="Sarah", real_name="Sarah Connor")
@@ -115,6 +116,7 @@ class FakeSlack(FakeHarness):
         self.port = await self.serve_http(app)
 
     async def shutdown(self) -> None:
+        self._closing = True  # no new deliveries from here on
         if self._release is not None:
             self._release.set()  # calls left hanging end now
         pending = list(self._pending)  # events still waiting for an app (a socket that never came)
@@ -274,7 +276,7 @@ class FakeSlack(FakeHarness):
 
     def _emit(self, channel: Channel, event: dict[str, Any]) -> list[asyncio.Future[Delivery]]:
         """Send ``event`` to every app whose bot is in the channel (must run on the fake's loop)."""
-        if event.get("bot_id") and not self.echo_bot_messages:
+        if self._closing or (event.get("bot_id") and not self.echo_bot_messages):
             return []
         scope = "groups:history" if channel.is_private else "channels:history"
         futures: list[asyncio.Future[Delivery]] = []
