@@ -228,6 +228,8 @@ class SlackBridge:
         except SlackError as exc:
             if exc.ambiguous:
                 self._uncertain.setdefault(key, self.clock.now().timestamp())
+                if len(self._uncertain) > 1000:  # deliveries given up on long ago
+                    del self._uncertain[min(self._uncertain, key=self._uncertain.__getitem__)]
             raise self._delivery_error(exc, thread_ts) from exc
         message = answer.get("message")
         if thread_ts is not None and isinstance(message, Mapping) and message.get("thread_ts") != thread_ts:

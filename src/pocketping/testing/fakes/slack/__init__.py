@@ -20,7 +20,6 @@ import secrets
 import uuid
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -33,38 +32,23 @@ from pocketping.testing.fakes.slack.delivery import Deliverer, signature
 from pocketping.testing.fakes.slack.state import (
     DEFAULT_SCOPES,
     Attempt,
+    Call,
     Channel,
     Delivery,
     FakeApp,
     Fault,
+    Said,
     TsClock,
+    escape,
     new_id,
+    rich_text,
+    user_record,
 )
 from pocketping.testing.fakes.slack.web import WebApi, changed_event, deleted_event, message_event
 
 T = TypeVar("T")
 
 __all__ = ["DEFAULT_SCOPES", "Attempt", "Channel", "Delivery", "FakeApp", "FakeSlack", "Said", "rich_text", "signature"]
-
-
-@dataclass
-class Said:
-    """A message a person posted (or changed) and how its event reached each app."""
-
-    ts: str
-    deliveries: list[Delivery]
-
-    @property
-    def ok(self) -> bool:
-        return all(d.ok for d in self.deliveries)
-
-
-@dataclass
-class Call:
-    method: str
-    params: dict[str, Any]
-    token: str
-    at: float
 
 
 class FakeSlack(FakeHarness):
@@ -156,13 +140,13 @@ class FakeSlack(FakeHarness):
                       scopes=set(scopes), request_url=request_url, socket_mode=socket_mode)
         with self.lock:
             self.apps[app.app_id] = app
-            self.users[bot_user] = _user(bot_user, self.team["id"], name, name, name, is_bot=True)
+            self.users[bot_user] = user_record(bot_user, self.team["id"], name, name, name, is_bot=True)
         return app
 
     def create_user(self, name: str, *, display_name: str = "", real_name: str = "") -> str:
         user_id = new_id("U")
         with self.lock:
-            self.users[user_id] = _user(user_id, self.team["id"], name, display_name, real_name or name)
+            self.users[user_id] = user_record(user_id, self.team["id"], name, display_name, real_name or name)
         return user_id
 
     def create_channel(self, name: str | None = None, *, private: bool = False, members: Iterable[str] = (),
@@ -316,7 +300,7 @@ class FakeSlack(FakeHarness):
                 channel = self.channels[channel_id]
                 message: dict[str, Any] = {
                     "type": "message", "ts": self.ts.next(), "user": user or self.operator,
-                    "text": text if wire else _escape(text), "team": self.team["id"],
+                    "text": text if wire else escape(text), "team": self.team["id"],
                     "client_msg_id": str(uuid.uuid4()),
                     "blocks": blocks if blocks is not None else rich_text(text),
                 }
@@ -343,7 +327,7 @@ class FakeSlack(FakeHarness):
                 message = channel.find(ts)
                 assert message is not None, f"no message {ts}"
                 previous = {k: v for k, v in message.items() if not k.startswith("_")}
-                message.update({"text": _escape(text), "blocks": rich_text(text),
+                message.update({"text": escape(text), "blocks": rich_text(text),
                                 "edited": {"user": message.get("user"), "ts": self.ts.next()}})
                 futures = self._emit(channel, changed_event(channel, message, previous, self.ts.next()))
             self.changed()
@@ -371,7 +355,7 @@ class FakeSlack(FakeHarness):
         async def act() -> Said:
             with self.lock:
                 channel = self.channels[channel_id]
-                message = {"type": "message", "subtype": "bot_message", "ts": self.ts.next(), "text": _escape(text),
+                message = {"type": "message", "subtype": "bot_message", "ts": self.ts.next(), "text": escape(text),
                            "bot_id": "B0OTHERBOT", "username": "Other bot", "thread_ts": thread_ts}
                 channel.messages.append(message)
                 futures = self._emit(channel, message_event(message, channel))
@@ -430,21 +414,3 @@ class FakeSlack(FakeHarness):
     async def socket_drop(self, app: FakeApp) -> int:
         assert self.deliverer is not None
         return await self._on_loop(self.deliverer.drop(app))
-
-
-def rich_text(text: str) -> list[dict[str, Any]]:
-    """The blocks Slack's clients attach to a typed message."""
-    return [{"type": "rich_text", "block_id": secrets.token_hex(2),
-             "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}]}]
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _user(user_id: str, team_id: str, name: str, display_name: str, real_name: str, *,
-          is_bot: bool = False) -> dict[str, Any]:
-    return {"id": user_id, "team_id": team_id, "name": name, "deleted": False, "real_name": real_name,
-            "is_bot": is_bot, "is_admin": False, "tz": "Europe/Paris",
-            "profile": {"display_name": display_name, "real_name": real_name,
-                        "display_name_normalized": display_name, "real_name_normalized": real_name}}

@@ -125,3 +125,41 @@ class TsClock:
         now = max(time.time(), self._last + 0.000001)
         self._last = now
         return f"{now:.6f}"
+
+
+@dataclass
+class Said:
+    """A message a person posted (or changed) and how its event reached each app."""
+
+    ts: str
+    deliveries: list[Delivery]
+
+    @property
+    def ok(self) -> bool:
+        return all(d.ok for d in self.deliveries)
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str
+    at: float
+
+
+def rich_text(text: str) -> list[dict[str, Any]]:
+    """The blocks Slack's clients attach to a typed message."""
+    return [{"type": "rich_text", "block_id": secrets.token_hex(2),
+             "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}]}]
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def user_record(user_id: str, team_id: str, name: str, display_name: str, real_name: str, *,
+          is_bot: bool = False) -> dict[str, Any]:
+    return {"id": user_id, "team_id": team_id, "name": name, "deleted": False, "real_name": real_name,
+            "is_bot": is_bot, "is_admin": False, "tz": "Europe/Paris",
+            "profile": {"display_name": display_name, "real_name": real_name,
+                        "display_name_normalized": display_name, "real_name_normalized": real_name}}
