@@ -112,3 +112,25 @@ async def test_an_open_inbox_is_signed_out_when_the_operator_loses_access(server
         await server.acall(reset_password(server.services, reset.email))
         await server.acall(remove_operator(server.services, removed.email))
         assert await asyncio.gather(*(closed_code(s) for s in socks)) == [4001, 4001]
+
+
+async def test_operators_show_offline_once_the_inbox_was_closed_for_the_presence_timeout(make_server):
+    from pocketping.actions.projects import create_project
+    from pocketping.clock import FakeClock
+
+    clock = FakeClock()
+    srv = make_server(clock=clock, presence_timeout_seconds=60)
+    project, _ = await srv.acall(create_project(srv.services, "Presence"))
+    op = await make_operator(srv, project.id)
+    widget = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await widget.synced()
+    async with InboxClient(srv.base_url) as client:
+        await client.login(op.email, op.password)
+        sock = await client.socket()
+        assert (await widget.expect("presence"))["online"] is True
+        await sock.close()
+    await srv.acall(srv.services.extras["inbox_sockets"].wait_idle())  # its heartbeat has stopped
+    clock.advance(61)  # nobody active for the timeout: the presence tracker's next check says so
+    clock.advance(5)
+    assert (await widget.expect("presence"))["online"] is False
+    await widget.close()

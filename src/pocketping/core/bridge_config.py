@@ -13,7 +13,7 @@ from typing import Any
 from pocketping.errors import InvalidInput
 
 BRIDGE_TYPES = ("telegram", "discord", "slack")
-LABELS = {"telegram": "Telegram", "discord": "Discord", "slack": "Slack", "inbox": "inbox", "api": "API",
+LABELS = {"telegram": "Telegram", "discord": "Discord", "slack": "Slack", "inbox": "Inbox", "api": "API",
           "widget": "widget", "ai": "AI"}
 
 TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")

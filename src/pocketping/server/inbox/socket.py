@@ -48,6 +48,21 @@ class InboxSockets:
         self.svc = svc
         self.open: set[OperatorSocket] = set()
         self._delivered: OrderedDict[str, None] = OrderedDict()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def add(self, sock: OperatorSocket) -> None:
+        self.open.add(sock)
+        self._idle.clear()
+
+    def discard(self, sock: OperatorSocket) -> None:
+        self.open.discard(sock)
+        if not self.open:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until no operator socket is open in this process (its presence heartbeat has stopped)."""
+        await self._idle.wait()
 
     def delivered(self, event: Event) -> None:
         """A visitor message reached an operator's open inbox: the widget shows it as delivered
@@ -234,10 +249,10 @@ async def operator_socket(ws: WebSocket) -> None:
         return
     sockets: InboxSockets = svc.extras["inbox_sockets"]
     sock = OperatorSocket(ws, svc, login, sockets)
-    sockets.open.add(sock)
+    sockets.add(sock)
     try:
         await sock.run()
     finally:
-        sockets.open.discard(sock)
+        sockets.discard(sock)
         with contextlib.suppress(Exception):
             await ws.close()
