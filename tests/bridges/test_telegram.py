@@ -124,3 +124,34 @@ async def test_bots_service_messages_and_the_general_topic_are_ignored(server, p
     frame = await w.expect("message", sender="operator")
     assert frame["message"]["text"] == "the real answer"
     await w.close()
+
+
+async def test_repeated_updates_store_one_reply_and_a_second_poller_is_survived(server, project,
+                                                                                telegram: TelegramSetup):
+    from pocketping.actions.bridges import get_bridge
+    from pocketping.testing.bridges import eventually
+
+    w = await visitor(server, project)
+    await w.say("hello")
+    await telegram.wait_post("hello")
+    topic = telegram.topic().id
+    chat = {"id": telegram.chat_id, "type": "supergroup", "title": "Support", "is_forum": True}
+    message = {"message_id": 424242, "from": {"id": 5, "is_bot": False, "first_name": "Ana"}, "chat": chat,
+               "date": 1, "message_thread_id": topic, "is_topic_message": True, "text": "only once"}
+    telegram.fake.inject_update(telegram.token, {"message": message})
+    telegram.fake.inject_update(telegram.token, {"message": message})  # Telegram sent it again
+    first = await w.expect("message", sender="operator")
+    assert first["message"]["text"] == "only once"
+    # Another program polls the same bot: Telegram answers our poll with 409. We say so, and go on.
+    await telegram.fake.wait_for(lambda: telegram.fake.bots[telegram.token].poller is not None)
+    async with httpx.AsyncClient(timeout=10) as http:
+        await http.post(f"{telegram.fake.url}/bot{telegram.token}/getUpdates", json={"timeout": 1})
+    record = await eventually(lambda: (b := server.call(get_bridge(server.services, project.id, telegram.bridge_id)))
+                              .status_detail and "another program" in b.status_detail and b)
+    assert record.status == "error"
+    telegram.fake.operator_says(telegram.chat_id, topic, "still flowing")
+    second = await w.expect("message", sender="operator")
+    assert second["message"]["text"] == "still flowing"  # and not "only once" a second time
+    await eventually(lambda: server.call(get_bridge(server.services, project.id, telegram.bridge_id)).status
+                     == "active")
+    await w.close()

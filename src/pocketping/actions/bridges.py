@@ -19,6 +19,8 @@ from pocketping.store import bridges as repo
 from pocketping.store import outbox as outbox_repo
 from pocketping.store import projects as project_repo
 
+DESTINATION_KEYS = ("chat_id", "channel_id")
+
 
 def bridge_to_api(bridge: Bridge, counts: dict[str, int] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -52,6 +54,9 @@ async def update_bridge(svc: Services, project_id: str, bridge_id: str, options:
         current = await repo.get_bridge(tx, bridge_id, project_id)
         config = check_config(current.type, options, current.config)
         await repo.update_config(tx, bridge_id, config)
+        if any(config.get(k) != current.config.get(k) for k in DESTINATION_KEYS):
+            # Threads of another group or channel mean nothing in the new one: start afresh.
+            await repo.forget_threads(tx, bridge_id)
         await project_repo.bump_config_version(tx)
         return await repo.get_bridge(tx, bridge_id)
 

@@ -28,9 +28,10 @@ def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> li
                 hi = mid - 1
         cut = lo
         window = rest[:cut]
-        for sep in ("\n\n", "\n", ". ", " "):
+        # A paragraph break is worth a shorter piece; a mere space is not.
+        for sep, least in (("\n\n", 0.25), ("\n", 0.4), (". ", 0.5), (" ", 0.5)):
             at = window.rfind(sep)
-            if at > cut // 2:
+            if at > cut * least:
                 cut = at + len(sep)
                 break
         piece = rest[:cut].rstrip()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from pocketping.actions.bridges import all_bridges, bridge_status
+from pocketping.actions.bridges import all_bridges, bridge_status, get_bridge
 from pocketping.bridges.base import Finding
 from pocketping.bridges.registry import BRIDGE_TYPES
 from pocketping.core.bridge_config import label
@@ -54,6 +54,13 @@ async def examine(svc: Services, project_id: str | None) -> dict[str, Any]:
         out.append({"id": record.id, "type": record.type, "projectId": record.project_id,
                     "ok": all(f.ok for f in findings), "findings": [_finding(f) for f in findings]})
     return {"ok": all(b["ok"] for b in out), "bridges": out}
+
+
+async def examine_one(svc: Services, project_id: str, bridge_id: str) -> dict[str, Any]:
+    """The doctor's report for one bridge (REST: ``POST /api/v1/bridges/{id}/check``)."""
+    await get_bridge(svc, project_id, bridge_id)  # 404 for another project's bridge
+    report = await examine(svc, project_id)
+    return next(b for b in report["bridges"] if b["id"] == bridge_id)
 
 
 def render(report: dict[str, Any]) -> str:

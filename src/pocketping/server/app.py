@@ -42,7 +42,7 @@ class ConfigWatcher:
 
     def __init__(self, svc: Services) -> None:
         self.svc = svc
-        self.version = ""
+        self.version: str | None = None  # None until the first poll ("" is a real value: never bumped)
         self.listeners: list[Callable[[], Awaitable[None]]] = []
 
     async def run(self) -> None:
@@ -51,7 +51,7 @@ class ConfigWatcher:
                 async with self.svc.db.read() as tx:
                     version = await project_repo.config_version(tx)
                 if version != self.version:
-                    first = not self.version
+                    first = self.version is None
                     self.version = version
                     if not first:
                         for listener in self.listeners:

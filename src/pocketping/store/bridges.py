@@ -142,6 +142,11 @@ async def set_thread_status(tx: Tx, bridge_id: str, session_id: str, status: str
         status=status, updated_at=tx.now))
 
 
+async def forget_threads(tx: Tx, bridge_id: str) -> None:
+    await tx.conn.execute(delete(bridge_messages).where(bridge_messages.c.bridge_id == bridge_id))
+    await tx.conn.execute(delete(bridge_threads).where(bridge_threads.c.bridge_id == bridge_id))
+
+
 async def thread_count(tx: Tx, bridge_id: str) -> int:
     return int((await tx.conn.execute(select(func.count()).select_from(bridge_threads).where(
         bridge_threads.c.bridge_id == bridge_id))).scalar_one())

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from pocketping.server.rest import events, project, sessions, visitors, webhooks
+from pocketping.server.rest import bridges, events, project, sessions, visitors, webhooks
 from pocketping.server.rest.schemas import ErrorResponse
 
 _errors: dict[int | str, dict[str, object]] = {
@@ -17,3 +17,4 @@ router.include_router(visitors.router)
 router.include_router(project.router)
 router.include_router(events.router)
 router.include_router(webhooks.router)
+router.include_router(bridges.router)

@@ -249,6 +249,7 @@ async def getUpdates(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> An
         if bot.poller is not None:
             event.set()  # wake the earlier request: it loses
         bot.poller = me
+    fake._changed()  # a test may wait for a poll to be under way
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         while True:
