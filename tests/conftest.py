@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pocketping.testing.databases import create_database, drop_database, wanted_backends
+from pocketping.testing.fakes.discord import FakeDiscord
 from pocketping.testing.fakes.slack import FakeSlack
 from pocketping.testing.fakes.telegram import FakeTelegram
 from pocketping.testing.server import ServerThread, make_settings
@@ -78,12 +79,19 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture(scope="session")
-def server(database: Db, tmp_path_factory: pytest.TempPathFactory,
-           fake_telegram: FakeTelegram, fake_slack: FakeSlack) -> Iterator[ServerThread]:
+def fake_discord() -> Iterator[FakeDiscord]:
+    """One fake Discord (REST and Gateway) for the run; tests isolate themselves by channel."""
+    with FakeDiscord() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def server(database: Db, tmp_path_factory: pytest.TempPathFactory, fake_telegram: FakeTelegram,
+           fake_slack: FakeSlack, fake_discord: FakeDiscord) -> Iterator[ServerThread]:
     """One real server per backend for the whole run (tests isolate themselves by project)."""
     data_dir = tmp_path_factory.mktemp(f"data-{database.backend}")
     srv = ServerThread(make_settings(database.url, str(data_dir), telegram_api_url=fake_telegram.url,
-                                     slack_api_url=fake_slack.api_url)).start()
+                                     slack_api_url=fake_slack.api_url, discord_api_url=fake_discord.api_url)).start()
     try:
         yield srv
     finally:

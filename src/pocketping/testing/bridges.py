@@ -1,5 +1,6 @@
-"""Test and benchmark helpers for the bridges: a Telegram bot and forum in the fake,
-connected to a project of a running server; fake time moved until something happened."""
+"""Test and benchmark helpers for the bridges: a Telegram bot and forum, or a Discord
+channel, in the fakes, connected to a project of a running server; fake time moved until
+something happened."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from pocketping.actions.bridges import add_bridge, remove_bridge
 from pocketping.clock import FakeClock
+from pocketping.testing.fakes.discord import FakeDiscord
 from pocketping.testing.fakes.telegram import FakeTelegram, Msg, Topic
 from pocketping.testing.server import ServerThread
 
@@ -96,6 +98,66 @@ def telegram_bridge(server: ServerThread, project: Any, fake_telegram: FakeTeleg
     """A bot and a forum in the session's fake Telegram, connected to the test's project
     (and disconnected afterwards). Test modules wrap it in a fixture of their own."""
     setup = connect_telegram(fake_telegram, server, project.id)
+    try:
+        yield setup
+    finally:
+        server.call(remove_bridge(server.services, project.id, setup.bridge_id))
+        server.call(server.services.extras["bridge_manager"].sync())
+
+
+@dataclass
+class DiscordSetup:
+    fake: FakeDiscord
+    server: ServerThread
+    project_id: str
+    channel_id: str
+    bridge_id: str
+
+    def threads(self) -> list[dict[str, Any]]:
+        return self.fake.threads(self.channel_id)
+
+    def thread(self) -> dict[str, Any]:
+        threads = self.threads()
+        assert len(threads) == 1, threads
+        return threads[0]
+
+    def posts(self, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """What the bot posted, in the given thread or in all of this channel's threads."""
+        ids = [thread_id] if thread_id else [t["id"] for t in self.threads()]
+        bot = self.fake.bot["id"]
+        return [m for i in ids for m in self.fake.messages(i) if m["author"]["id"] == bot]
+
+    def texts(self, thread_id: str | None = None) -> list[str]:
+        return [m["content"] for m in self.posts(thread_id)]
+
+    async def wait_post(self, fragment: str, timeout: float = 20.0) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next((m for m in self.posts() if fragment in m["content"]), None)
+        return await self.fake.wait_until(found, timeout, what=f"a Discord post with {fragment!r}")
+
+    def bridge(self) -> Any:
+        """The live bridge in the server (to look at its Gateway)."""
+        return self.server.services.extras["bridge_manager"].live[self.bridge_id].bridge
+
+
+def connect_discord(fake: FakeDiscord, srv: ServerThread, project_id: str, kind: str = "text") -> DiscordSetup:
+    """A channel of its own in the fake guild (``kind``: text or forum), connected to the
+    project, with the bridge's Gateway session ready."""
+    channel = fake.add_channel(f"support-{project_id[-6:]}", kind=kind)
+    bridge = srv.call(add_bridge(srv.services, project_id, "discord", {"bot_token": fake.token,
+                                                                       "channel_id": channel}))
+    srv.call(srv.services.extras["bridge_manager"].sync())
+    setup = DiscordSetup(fake, srv, project_id, channel, bridge.id)
+    srv.call(asyncio.wait_for(setup.bridge().gateway.ready.wait(), 20))
+    return setup
+
+
+@contextlib.contextmanager
+def discord_bridge(server: ServerThread, project: Any, fake_discord: FakeDiscord,
+                   kind: str = "text") -> Iterator[DiscordSetup]:
+    """A channel in the session's fake Discord connected to the test's project (and
+    disconnected afterwards). Test modules wrap it in a fixture of their own."""
+    setup = connect_discord(fake_discord, server, project.id, kind)
     try:
         yield setup
     finally:

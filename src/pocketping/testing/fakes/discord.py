@@ -342,9 +342,8 @@ class FakeDiscord(FakeHarness):
                      bot: bool = False) -> dict[str, Any]:
         """A person (``name`` is their display name) writes in a channel or thread."""
         user = self.operator(name, bot=bot)
-        if nick is not None:
-            with self.lock:
-                self.members[user["id"]]["nick"] = nick
+        with self.lock:
+            self.members[user["id"]]["nick"] = nick  # their server nickname, as of this message
         self.unarchive_on_message(channel_id)
         return self.store_message(channel_id, user, text)
 
