@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 
-from pocketping.actions.bridges import remove_bridge
 from pocketping.bridges.base import InboundReply, Outgoing, SessionCard
 from pocketping.bridges.discord import DiscordBridge
 from pocketping.core.models import Bridge as BridgeRecord
 from pocketping.core.models import Message, Session
-from pocketping.testing.bridges import DiscordSetup, connect_discord
 from pocketping.testing.fakes.discord import FakeDiscord
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

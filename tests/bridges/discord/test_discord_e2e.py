@@ -4,11 +4,19 @@ the fake Discord's REST API and Gateway."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from pocketping.actions.bridges import add_bridge
+from pocketping.actions.projects import create_project
+from pocketping.crypto import generate_key
+from pocketping.services import build_services
 from pocketping.testing.bridges import DiscordSetup, discord_bridge, telegram_bridge
+from pocketping.testing.fakes.discord import FakeDiscord
+from pocketping.testing.process import ServerProcess
+from pocketping.testing.server import make_settings
 from pocketping.testing.widget_client import WidgetClient
 
 PAGE = {"url": "https://shop.example.com/pricing?plan=pro", "language": "de-DE", "timezone": "Europe/Berlin"}
@@ -215,3 +223,57 @@ async def test_a_reply_from_discord_is_mirrored_to_telegram(server, project, dis
         await discord_setup.wait_post("And from Telegram")
         assert not any("Yes, from Discord" in t for t in discord_setup.texts()[2:]), "echoed back to Discord"
         await w.close()
+
+
+async def test_a_server_killed_mid_delivery_posts_nothing_twice_and_loses_nothing(tmp_path: Path,
+                                                                                  fake_discord: FakeDiscord):
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    key = generate_key()
+    env = {"POCKETPING_DISCORD_API_URL": fake_discord.api_url, "POCKETPING_OUTBOX_LEASE_SECONDS": "1",
+           "POCKETPING_MAX_TEXT_CHARS": "10000", "POCKETPING_CONFIG_POLL_SECONDS": "0.5"}
+    channel = fake_discord.add_channel("support-kill")
+    svc = build_services(make_settings(url, str(tmp_path / "data"), encryption_key=key))
+    await svc.db.migrate()
+    project, _ = await create_project(svc, "Kill", [])
+    await add_bridge(svc, project.id, "discord", {"bot_token": fake_discord.token, "channel_id": channel})
+    await svc.db.dispose()
+
+    long_text = " ".join(f"word{i:04d}" for i in range(900))  # 8,100 characters: five Discord messages
+    first = ServerProcess(url, tmp_path / "data", encryption_key=key, env=env).start()
+    try:
+        w = await WidgetClient.connect(first.ws_url, project.public_key)
+        await w.synced()
+        await w.say("before")
+        before = await fake_discord.wait_until(
+            lambda: next((m for t in fake_discord.threads(channel) for m in fake_discord.messages(t["id"])
+                          if m["content"].endswith(":** before")), None), 20)
+        thread = before["channel_id"]
+        # The second part is posted by Discord, but the answer is lost: the server dies waiting for it.
+        path = rf"/channels/{thread}/messages$"
+        fake_discord.hang_next(path=path, after=True, skip=1)
+        await w.say(long_text)
+        await w.say("after")
+        await fake_discord.wait_until(lambda: any(r.status == 504 for r in fake_discord.calls("POST", path)), 20)
+        first.kill()
+        await w.close()
+    finally:
+        first.kill()
+    fake_discord.post_as_user(thread, "a reply while the server is down")
+
+    second = ServerProcess(url, tmp_path / "data", encryption_key=key, env=env).start()
+    try:
+        await fake_discord.wait_until(lambda: fake_discord.bot_messages(thread)[-1].endswith(":** after"), 30)
+        again = await WidgetClient.connect(second.ws_url, project.public_key, token=w.token)
+        history = await again.synced()
+        texts = [f["message"]["text"] for f in history if f.get("type") == "message"]
+        if "a reply while the server is down" not in texts:
+            await again.expect("message", text="a reply while the server is down", timeout=20)
+        await again.close()
+    finally:
+        second.stop()
+    assert len(fake_discord.threads(channel)) == 1
+    posted = fake_discord.bot_messages(thread)[1:]  # after the card
+    assert posted[0].endswith(":** before") and posted[-1].endswith(":** after")
+    parts = [p.split(":** ", 1)[1] for p in posted[1:-1]]
+    assert len(parts) == 5, posted  # each part once: the one whose answer was lost was not posted again
+    assert " ".join(parts).split() == long_text.split()

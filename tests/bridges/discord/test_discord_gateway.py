@@ -272,3 +272,28 @@ async def test_replies_written_while_no_session_listened_are_fetched(discord: Fa
     replies = await sink.wait("reply", 2)
     assert [r.text for r in replies] == ["one", "two"]
     assert len(discord.gateway.identify_payloads) == 2
+
+
+@pytest.mark.parametrize("expired", [False, True])
+async def test_a_reply_written_while_the_server_was_down_arrives_after_the_restart(discord: FakeDiscord,
+                                                                                    channel: str, expired: bool):
+    first_sink = RecordingSink()
+    first = make_bridge(discord, channel)
+    await first.start(first_sink)
+    await asyncio.wait_for(first.gateway.ready.wait(), 10)
+    thread = await open_thread(first)
+    await first_sink.wait("state")  # what the first READY saved is all a restart has to go on
+    await first.gateway.stop()  # as a killed process: no goodbye, nothing saved on the way out
+    if expired:
+        discord.gateway.expire_sessions()
+    discord.post_as_user(thread, "are you still there?")
+
+    sink = RecordingSink()
+    second = make_bridge(discord, channel, state=first_sink.state)
+    await second.start(sink)
+    try:
+        assert [r.text for r in await sink.wait("reply")] == ["are you still there?"]
+        assert (discord.gateway.resumes == []) is expired
+    finally:
+        await second.stop()
+        await first.api.aclose()

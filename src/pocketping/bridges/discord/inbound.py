@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +30,8 @@ SINK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 60.0, 60.0, 60.0)
 LOOKUP_RETRIES = (0.5, 2.0, 5.0)
 BACKFILL_PAGE = 100
 MAX_KNOWN_CHANNELS = 50_000
+MAX_HANDLED = 10_000
+DISCORD_EPOCH_MS = 1_420_070_400_000
 
 
 class Inbound:
@@ -46,6 +49,8 @@ class Inbound:
         self._last_message_id: str | None = state.get("last_message_id")
         self._backfill_from: str | None = None
         self._content_warned = False
+        # Replies already handed on: a backfill and the live stream may both bring one.
+        self._handled: OrderedDict[str, None] = OrderedDict()
 
     @property
     def user_id(self) -> str | None:
@@ -55,6 +60,11 @@ class Inbound:
         """One Gateway dispatch (called in order, one at a time)."""
         if event == "READY":
             self._backfill_from = self._last_message_id  # a new session: events in between are lost
+            if self._last_message_id is None:
+                # From now on nothing may be missed: a restart resumes this session, or fetches
+                # the replies written after this moment (a minute early: the clocks may differ).
+                self._last_message_id = snowflake_at(time.time() - 60)
+            await self.save_state(self._session_at(seq))
         elif event == "GUILD_CREATE":
             for channel in data.get("channels", []):
                 if str(channel.get("id")) == self.channel_id:
@@ -100,21 +110,34 @@ class Inbound:
                 log.warning("discord %s: a reply arrived without text: is the Message Content intent on? "
                             "Run `pocketping doctor`.", self.bridge_id)
             return False
+        if str(data["id"]) in self._handled:
+            return False
         reply = InboundReply(bridge_id=self.bridge_id, thread_id=str(data["channel_id"]), text=text,
                              operator_name=fmt.display_name(data.get("member"), author),
                              external_id=str(data["id"]), platform_label="Discord",
                              extra={"user_id": str(author.get("id"))})
         await self._to_sink("reply", lambda s: s.reply(reply))
+        self._handled[reply.external_id] = None
+        while len(self._handled) > MAX_HANDLED:
+            self._handled.popitem(last=False)
         return True
 
     async def _progress_made(self, message_id: str, seq: int | None) -> None:
         """Remember, durably, how far replies were handled (for a resume or a backfill later)."""
         if self._last_message_id is None or int(message_id) > int(self._last_message_id):
             self._last_message_id = message_id
-        session = self.gateway.session() if self.gateway is not None else None
-        if session is not None and seq is not None:
-            session["seq"] = seq
-        await self.save_state(session)
+        await self.save_state(self._session_at(seq))
+
+    def _session_at(self, seq: int | None) -> dict[str, Any] | None:
+        """The Gateway session to resume after a restart, from the dispatch ``seq`` (handled)."""
+        gateway = self.gateway
+        if gateway is None:
+            return None
+        if seq is None:
+            return gateway.session()
+        if gateway.session_id is None or gateway.resume_url is None:
+            return None
+        return {"session_id": gateway.session_id, "resume_url": gateway.resume_url, "seq": seq}
 
     async def save_state(self, session: dict[str, Any] | None) -> None:
         save = getattr(self.sink, "save_state", None)
@@ -216,6 +239,11 @@ class Inbound:
                     return
                 log.warning("discord %s: handling an operator %s failed; retrying", self.bridge_id, what, exc_info=True)
                 await asyncio.sleep(delay)
+
+
+def snowflake_at(seconds: float) -> str:
+    """The smallest Discord id of that moment (ids start with milliseconds since 2015)."""
+    return str(max(0, int(seconds * 1000) - DISCORD_EPOCH_MS) << 22)
 
 
 def _str_or_none(value: Any) -> str | None:

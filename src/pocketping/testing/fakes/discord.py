@@ -407,10 +407,10 @@ class FakeDiscord(FakeHarness):
         return fault
 
     def hang_next(self, *, method: str | None = None, path: str | None = None, count: int = 1,
-                  after: bool = False) -> Fault:
-        """The next matching requests never get an answer: the client's timeout fires.
-        With ``after`` the request takes effect first (a lost answer)."""
-        fault = Fault(hang=True, method=method, path=path, count=count, after=after)
+                  after: bool = False, skip: int = 0) -> Fault:
+        """The next matching requests (after ``skip`` of them) never get an answer: the client's
+        timeout fires. With ``after`` the request takes effect first (a lost answer)."""
+        fault = Fault(hang=True, method=method, path=path, count=count, after=after, skip=skip)
         with self.lock:
             self.faults.append(fault)
         return fault

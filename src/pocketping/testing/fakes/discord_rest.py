@@ -383,6 +383,7 @@ async def _answer(fake: d.FakeDiscord, request: Request, record: d.Recorded) -> 
     fault = fake.take_fault(method, path)
     if fault is not None and not fault.after:
         record.status = 504 if fault.hang else fault.status
+        fake.changed()
         return await _fault_response(fake, fault)
     with fake.lock:
         wait = _global_allowed(fake)
@@ -408,6 +409,7 @@ async def _answer(fake: d.FakeDiscord, request: Request, record: d.Recorded) -> 
         return _json(exc.status, exc.body(), headers)
     if fault is not None:
         record.status = 504 if fault.hang else fault.status
+        fake.changed()
         return await _fault_response(fake, fault)
     record.status = status
     return _json(status, payload, headers)
