@@ -120,6 +120,11 @@ async def test_bots_service_messages_and_the_general_topic_are_ignored(server, p
         "message_id": 9001, "from": bot_user, "chat": chat, "date": 1, "message_thread_id": topic.id,
         "is_topic_message": True, "text": "a bot talking"}})
     telegram.fake.operator_says(telegram.chat_id, None, "in the General topic")
+    photo = {"message_id": 9002, "from": {"id": 8, "is_bot": False, "first_name": "Sarah"}, "chat": chat,
+             "date": 1, "message_thread_id": topic.id, "is_topic_message": True,
+             "photo": [{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}], "caption": "see photo"}
+    telegram.fake.inject_update(telegram.token, {"message": photo})  # the caption reaches the visitor
+    assert (await w.expect("message", sender="operator"))["message"]["text"] == "see photo"
     telegram.fake.operator_says(telegram.chat_id, topic.id, "the real answer")
     frame = await w.expect("message", sender="operator")
     assert frame["message"]["text"] == "the real answer"

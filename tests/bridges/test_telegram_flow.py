@@ -44,6 +44,7 @@ async def test_ai_answers_notable_events_and_identification_reach_the_topic(serv
     await telegram.wait_post("checkout_started · plan=pro, total=49")
     await w.send({"type": "identify", "id": "user_42", "name": "Ana", "email": "ana@example.com"})
     await telegram.wait_post("Visitor identified as Ana <ana@example.com>")
+    await telegram.fake.wait_for(lambda: telegram.topic().name.startswith("Ana"))  # the topic renamed after her
     texts = telegram.texts()
     assert not any("early" in t for t in texts), "an event before the first message opened nothing"
     assert not any("page_scrolled" in t for t in texts), "only the project's notable events are posted"

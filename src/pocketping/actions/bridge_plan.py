@@ -83,7 +83,7 @@ async def _plan(tx: Tx, event: Event) -> list[tuple[str, dict[str, Any], str | N
         who = " ".join(x for x in (identity.get("name"), f"<{identity['email']}>" if identity.get("email") else None)
                        if x) or identity.get("id", "")
         verified = " (verified)" if identity.get("verified") else ""
-        return [("post", {"kind": "notice", "text": f"Visitor identified as {who}{verified}"}, None, False)]
+        return [("identified", {"notice": f"Visitor identified as {who}{verified}"}, None, False)]
     if event.type == "event.triggered":
         item = data.get("event") or {}
         settings = await project_repo.raw_settings(tx, event.project_id)

@@ -128,6 +128,14 @@ class SplitsText(Protocol):
     def parts(self, item: Outgoing) -> list[Outgoing]: ...
 
 
+@runtime_checkable
+class RenamesThreads(Protocol):
+    """Optional: a bridge that renames a conversation's thread when the visitor identifies
+    (the card's title then carries their name or email)."""
+
+    async def rename_thread(self, thread_id: str, card: SessionCard) -> None: ...
+
+
 @dataclass(frozen=True)
 class WebhookAnswer:
     status: int = 200

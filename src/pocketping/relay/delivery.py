@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from pocketping.actions import bridge_runtime as rt
-from pocketping.bridges.base import Bridge, Outgoing, SplitsText, ThreadGone
+from pocketping.bridges.base import Bridge, Outgoing, RenamesThreads, SplitsText, ThreadGone
 from pocketping.bridges.pacing import PacingBusy
 from pocketping.core.models import Message, OutboxItem
 from pocketping.errors import DeliveryError
@@ -51,6 +51,8 @@ class BridgeDelivery:
                 result = await self._post(bridge, item, ctx, progress, checkpoint)
             elif item.action in ("close", "reopen"):
                 result = await self._close_or_reopen(bridge, item, ctx, progress, checkpoint)
+            elif item.action == "identified":
+                result = await self._identified(bridge, item, ctx, progress, checkpoint)
             else:
                 return {"skipped": f"unknown action {item.action}"}
         except PacingBusy:
@@ -130,6 +132,29 @@ class BridgeDelivery:
         self.svc.hub.publish(Event("message.delivered", project_id, message.session_id,
                                    data={"messageId": message.id, "seq": message.seq}, widget_frame=frame))
 
+    def _notice(self, item: OutboxItem, ctx: rt.DeliveryContext, text: str) -> Outgoing:
+        message = Message(id=f"outbox_{item.id}", session_id=ctx.session.id, seq=0, kind="notice", sender="system",
+                          source="system", text=text, created_at=item.created_at)
+        return Outgoing(message=message, author="PocketPing", text=text, kind="notice")
+
+    async def _identified(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext,
+                          progress: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
+        """A notice in the thread, and (where the platform allows) the thread renamed after them."""
+        thread = ctx.thread
+        if thread is None:
+            return {"skipped": "no thread yet"}  # the card, when it comes, already names them
+        try:
+            if not progress.get("noticed"):
+                await bridge.post(thread.external_id, self._notice(item, ctx, str(item.payload.get("notice", ""))))
+                progress["noticed"] = True
+                await checkpoint(progress)
+            if isinstance(bridge, RenamesThreads):
+                card = build_card(ctx.session, ctx.project, self.svc.settings.public_base())
+                await bridge.rename_thread(thread.external_id, card)
+        except ThreadGone:
+            progress["gone"] = True  # the next message opens a new thread, named afresh
+        return progress
+
     async def _close_or_reopen(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext,
                                progress: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
         thread = ctx.thread
@@ -144,12 +169,8 @@ class BridgeDelivery:
             except ThreadGone:
                 gone = True  # the next message opens a new one
         if notice and not progress.get("noticed") and not gone:
-            note = Outgoing(message=Message(id=f"outbox_{item.id}", session_id=ctx.session.id, seq=0, kind="notice",
-                                            sender="system", source="system", text=str(notice),
-                                            created_at=item.created_at),
-                            author="PocketPing", text=str(notice), kind="notice")
             try:
-                await bridge.post(thread.external_id, note)
+                await bridge.post(thread.external_id, self._notice(item, ctx, str(notice)))
             except ThreadGone:
                 gone = True
             progress["noticed"] = True

@@ -112,6 +112,16 @@ class TelegramBridge:
                 raise ThreadGone(thread_id) from exc
             raise
 
+    async def rename_thread(self, thread_id: str, card: SessionCard) -> None:
+        try:
+            await self._send("editForumTopic", {"message_thread_id": int(thread_id), "name": fmt.topic_name(card)})
+        except TelegramError as exc:
+            if exc.unchanged:
+                return
+            if exc.thread_gone:
+                raise ThreadGone(thread_id) from exc
+            raise
+
     async def close_thread(self, thread_id: str) -> None:
         await self._topic("closeForumTopic", thread_id)
 

@@ -192,7 +192,8 @@ class Receiver:
         user = message.get("from") or {}
         if user.get("is_bot") or message.get("sender_chat"):
             return  # our own posts (and other bots, anonymous admins' channel posts)
-        text = message.get("text")
+        # A photo or a file cannot reach the widget, but what the operator wrote with it can.
+        text = message.get("text") if "text" in message else message.get("caption")
         thread = message.get("message_thread_id")
         if not isinstance(text, str) or not text.strip() or thread is None or not message.get("is_topic_message"):
             return  # service messages, media, the General topic

@@ -157,8 +157,13 @@ async def reopenForumTopic(fake: FakeTelegram, bot: Bot, params: dict[str, Any])
 async def editForumTopic(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
     with fake.lock:
         _, topic = _managed_topic(fake, bot, params)
-        if isinstance(params.get("name"), str):
-            topic.name = params["name"][:128]
+        name = params.get("name")
+        if isinstance(name, str):
+            if not name.strip() or len(name) > 128:
+                raise ApiError(400, "Bad Request: TOPIC_TITLE_INVALID")
+            if name == topic.name:
+                raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+            topic.name = name
         return True
 
 
