@@ -78,3 +78,35 @@ async def test_long_polling_conflicts_and_webhooks(bot):
         busy = (await http.post(f"{base}/getUpdates")).json()
         assert busy["error_code"] == 409 and "webhook is active" in busy["description"]
         assert (await http.post(f"{base}/deleteWebhook")).json()["result"] is True
+
+
+async def test_our_client_turns_timeouts_5xx_and_429_into_retryable_errors(bot):
+    from pocketping.bridges.telegram.api import TelegramApi, TelegramError
+    from pocketping.errors import DeliveryError
+
+    fake, token, chat = bot
+    api = TelegramApi(fake.url, token, timeout=0.5)
+    try:
+        fake.hang_next(token, "sendMessage")
+        with pytest.raises(DeliveryError, match="did not answer sendMessage in time") as hung:
+            await api.call("sendMessage", {"chat_id": chat, "text": "x"})
+        assert not hung.value.permanent
+        fake.fail_next(token, "sendMessage", 500)
+        with pytest.raises(TelegramError) as failed:
+            await api.call("sendMessage", {"chat_id": chat, "text": "x"})
+        assert failed.value.error_code == 500 and not failed.value.permanent
+        fake.fail_next(token, "sendMessage", 429, retry_after=12)
+        with pytest.raises(TelegramError) as limited:
+            await api.call("sendMessage", {"chat_id": chat, "text": "x"})
+        assert limited.value.retry_after == 12 and not limited.value.permanent
+        fake.set_outage(token, True)
+        with pytest.raises(DeliveryError, match="HTTP 502"):
+            await api.call("getMe")
+        fake.set_outage(token, False)
+        with pytest.raises(TelegramError) as gone:
+            await api.call("sendMessage", {"chat_id": chat, "text": "x", "message_thread_id": 4242})
+        assert gone.value.thread_gone
+        assert (await api.call("sendMessage", {"chat_id": chat, "text": "fine"}))["text"] == "fine"
+        assert token not in str(hung.value) + str(failed.value)
+    finally:
+        await api.close()
