@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     # Background workers can be switched off, e.g. for a CLI process.
     workers: bool = True
 
+    # AI fallback (per-project settings live in the database: `pocketping ai set`)
+    openai_api_url: str = "https://api.openai.com/v1"
+    anthropic_api_url: str = "https://api.anthropic.com"
+    ai_poll_seconds: float = Field(default=2.0, gt=0)
+    kb_fetch_timeout_seconds: float = Field(default=20.0, gt=0)
+    kb_max_bytes: int = Field(default=10_000_000, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -15,11 +15,14 @@ FEATURE_MODULES: tuple[str, ...] = (
     "pocketping.server.inbox",
     "pocketping.webhooks",
     "pocketping.relay.feature",
+    "pocketping.ai.feature",
 )
 CLI_GROUPS: tuple[tuple[str, str], ...] = (  # (module with a Typer `app`, command name)
     ("pocketping.operator_cli", "operator"),
     ("pocketping.webhooks.cli", "webhook"),
     ("pocketping.relay.cli", "bridge"),
+    ("pocketping.ai.cli", "ai"),
+    ("pocketping.ai.kb_cli", "kb"),
 )
 CLI_COMMANDS: tuple[tuple[str, str], ...] = (  # (module, function): top-level commands
     ("pocketping.relay.cli", "doctor"),

@@ -18,7 +18,7 @@ import ipaddress
 import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -216,5 +216,22 @@ def new_client(**kwargs: object) -> httpx.AsyncClient:
     return httpx.AsyncClient(follow_redirects=False, trust_env=False, **kwargs)  # type: ignore[arg-type]
 
 
-__all__ = ["ResponseTooLarge", "SafeResponse", "Target", "UnsafeURL", "address_refusal", "check_url", "new_client",
-           "resolve", "safe_request"]
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+async def follow(client: httpx.AsyncClient, url: str, *, allow_private: bool, headers: Mapping[str, str] | None = None,
+                 timeout: float = 10.0, max_body_bytes: int = 1 << 20, max_redirects: int = 5) -> SafeResponse:
+    """GET ``url``, following redirects by hand so that every hop is resolved and checked
+    like the first (knowledge-base pages)."""
+    for _ in range(max_redirects + 1):
+        response = await safe_request(client, "GET", url, allow_private=allow_private, headers=headers,
+                                      timeout=timeout, max_body_bytes=max_body_bytes)
+        location = response.headers.get("location")
+        if response.status_code not in REDIRECTS or not location:
+            return response
+        url = urljoin(url, location)
+    raise UnsafeURL(f"more than {max_redirects} redirects", code="too_many_redirects")
+
+
+__all__ = ["ResponseTooLarge", "SafeResponse", "Target", "UnsafeURL", "address_refusal", "check_url", "follow",
+           "new_client", "resolve", "safe_request"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,10 @@ def message_event(message: Message, session: Session, *, origin: str | None, fir
     return Event("message.created", session.project_id, session.id,
                  data={"message": api, "session": session.to_api(), "firstMessage": first},
                  widget_frame={"type": "message", "message": api}, origin=origin)
+
+
+# Runs inside the message's transaction once the session row is locked; raising aborts it.
+BeforeInsert = Callable[[Tx, Session], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -170,10 +175,23 @@ async def send_operator_message(svc: Services, project_id: str, session_id: str,
 
 
 async def send_ai_message(svc: Services, project_id: str, session_id: str, text: str, *,
-                          client_id: str | None = None) -> Sent:
-    return await _append(svc, session_id, project_id, sender="ai", source="ai",
-                         text=clean_text(text, svc.settings.max_text_chars), client_id=client_id,
-                         operator_name=None, origin="ai", reopen=False)
+                          client_id: str | None = None, before_insert: BeforeInsert | None = None) -> Sent:
+    """The AI fallback's answer. ``before_insert`` runs in the message's own transaction once
+    the session row is locked, to check that the answer is still wanted (no operator replied
+    meanwhile) and to count it; raising aborts the message."""
+    text = clean_text(text, svc.settings.max_text_chars)
+    if before_insert is None:
+        return await _append(svc, session_id, project_id, sender="ai", source="ai", text=text, client_id=client_id,
+                             operator_name=None, origin="ai", reopen=False)
+    # Not through the group commit: a hook that aborts must not take other messages with it.
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        await before_insert(tx, session)
+        (result,) = await _append_batch(tx, [_Append(project_id, session_id, "ai", "ai", text, client_id, None,
+                                                     "ai", False)])
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
 
 async def list_messages(svc: Services, project_id: str, session_id: str, *, after_seq: int = 0,

@@ -259,6 +259,69 @@ ai_settings = Table(
     Column("system_prompt", LongText, nullable=True),
     Column("options", JSONText, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime, nullable=True),
+    **MYSQL,
+)
+
+# AI replies and model failures per project and UTC day (the daily cap, `pocketping ai show`).
+ai_usage = Table(
+    "ai_usage",
+    metadata,
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    Column("replies", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    **MYSQL,
+)
+
+# The knowledge base: sources (a URL, a file, a text), their chunks, and an inverted index
+# (term frequencies per chunk) that BM25 ranks in Python, the same way on every backend.
+kb_sources = Table(
+    "kb_sources",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # url | file | text
+    Column("location", Text, nullable=False),  # the URL, the file's absolute path, or a name
+    Column("location_hash", String(64), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("status", String(12), nullable=False),  # ready | error
+    Column("error", Text, nullable=True),
+    Column("chunk_count", Integer, nullable=False, default=0),
+    Column("size_bytes", Integer, nullable=False, default=0),
+    Column("content_hash", String(64), nullable=True),
+    Column("fetched_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "location_hash"),
+    **MYSQL,
+)
+
+kb_chunks = Table(
+    "kb_chunks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source_id", String(ID), ForeignKey("kb_sources.id", ondelete="CASCADE"), nullable=False),
+    Column("project_id", String(ID), nullable=False),
+    Column("ord", Integer, nullable=False),
+    Column("heading", String(500), nullable=False),
+    Column("text", LongText, nullable=False),
+    Column("length", Integer, nullable=False),  # indexed terms, for BM25's length normalisation
+    Index(None, "project_id"),
+    Index(None, "source_id", "ord"),
+    **MYSQL,
+)
+
+kb_terms = Table(
+    "kb_terms",
+    metadata,
+    Column("chunk_id", BigId, ForeignKey("kb_chunks.id", ondelete="CASCADE"), primary_key=True),
+    Column("term", String(64), primary_key=True),
+    Column("project_id", String(ID), nullable=False),
+    Column("tf", Integer, nullable=False),
+    Index(None, "project_id", "term"),
     **MYSQL,
 )
 

@@ -1,0 +1,165 @@
+"""The knowledge base: add, list, remove and refresh sources; search them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from pocketping import ids
+from pocketping.actions.unit import unit_of_work
+from pocketping.ai import documents
+from pocketping.ai.documents import Document
+from pocketping.ai.retrieval import retrieve
+from pocketping.ai.text import chunk_text, term_counts
+from pocketping.core.ai import KbHit, KbSource
+from pocketping.errors import InvalidInput, NotFound, PocketPingError
+from pocketping.services import Services
+from pocketping.store import kb as repo
+from pocketping.store import projects as project_repo
+
+log = logging.getLogger(__name__)
+
+SOURCE_PREFIX = "kbs"
+MAX_SOURCES = 2000
+MAX_TEXT_CHARS = 3_000_000
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _location_hash(kind: str, location: str) -> str:
+    return _hash(f"{'url' if kind == 'url' else 'doc'}:{location}")
+
+
+async def _store(svc: Services, project_id: str, kind: str, location: str, doc: Document) -> KbSource:
+    """Index ``doc`` as the source at ``location`` (replacing what it held before)."""
+    text = doc.text[:MAX_TEXT_CHARS]
+    digest = _hash(f"{doc.title}\n{text}")
+    chunks = chunk_text(text)
+    rows = [(c.heading, c.text, term_counts(f"{doc.title}\n{c.heading}\n{c.text}")) for c in chunks]
+    async with unit_of_work(svc) as tx:
+        await project_repo.get_project(tx, project_id)
+        existing = await repo.find_by_location(tx, project_id, _location_hash(kind, location))
+        values = {"title": doc.title, "content_type": doc.content_type, "status": "ready", "error": None,
+                  "size_bytes": doc.size_bytes, "fetched_at": tx.now}
+        if existing is None:
+            if len(await repo.list_sources(tx, project_id)) >= MAX_SOURCES:
+                raise InvalidInput(f"a project's knowledge base holds at most {MAX_SOURCES} sources",
+                                   code="kb_full")
+            source_id = ids.new_id(SOURCE_PREFIX)
+            await repo.insert_source(tx, id=source_id, project_id=project_id, kind=kind, location=location,
+                                     location_hash=_location_hash(kind, location), chunk_count=0,
+                                     content_hash=None, **values)
+        else:
+            source_id = existing.id
+        if existing is None or await repo.content_hash(tx, source_id) != digest:
+            await repo.clear_chunks(tx, source_id)
+            await repo.insert_chunks(tx, project_id, source_id, rows)
+            values |= {"chunk_count": len(rows), "content_hash": digest}
+        await repo.update_source(tx, source_id, **values)
+        return await repo.get_source(tx, project_id, source_id)
+
+
+async def add_url(svc: Services, project_id: str, url: str) -> KbSource:
+    """Fetch a page (http/https, size and time limits, address rules on every redirect) and index it."""
+    await _check_project(svc, project_id)
+    doc = await documents.fetch_url(url, allow_private=svc.settings.allow_private_urls,
+                                    timeout=svc.settings.kb_fetch_timeout_seconds, max_bytes=svc.settings.kb_max_bytes)
+    return await _store(svc, project_id, "url", url, doc)
+
+
+async def add_file(svc: Services, project_id: str, path: Path) -> KbSource:
+    """Index a local file (read by whoever runs this: the CLI on its machine)."""
+    await _check_project(svc, project_id)
+    location = _absolute(str(path))
+    data = await asyncio.to_thread(documents.read_file, Path(location), svc.settings.kb_max_bytes)
+    doc = await documents.parse_async(data, name=Path(location).name)
+    return await _store(svc, project_id, "file", location, doc)
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+async def add_content(svc: Services, project_id: str, name: str, data: bytes,
+                      media_type: str | None = None) -> KbSource:
+    """Index an uploaded document; ``name`` (e.g. ``faq.md``) identifies it: the same name replaces it."""
+    name = name.strip()
+    if not name or len(name) > 300 or "/" in name or "\\" in name:
+        raise InvalidInput("the document's name is 1-300 characters, without slashes (e.g. faq.md)",
+                           code="invalid_name")
+    if len(data) > svc.settings.kb_max_bytes:
+        raise InvalidInput(f"documents are limited to {svc.settings.kb_max_bytes} bytes (POCKETPING_KB_MAX_BYTES)",
+                           code="kb_too_large")
+    await _check_project(svc, project_id)
+    doc = await documents.parse_async(data, name=name, media_type=media_type)
+    return await _store(svc, project_id, "text", name, doc)
+
+
+async def _check_project(svc: Services, project_id: str) -> None:
+    async with svc.db.read() as tx:
+        await project_repo.get_project(tx, project_id)
+
+
+async def list_sources(svc: Services, project_id: str) -> list[KbSource]:
+    async with svc.db.read() as tx:
+        await project_repo.get_project(tx, project_id)
+        return await repo.list_sources(tx, project_id)
+
+
+async def find_source(svc: Services, project_id: str, ref: str) -> KbSource:
+    """A source by id, URL, file path or uploaded name."""
+    async with svc.db.read() as tx:
+        await project_repo.get_project(tx, project_id)
+        if ref.startswith(SOURCE_PREFIX + "_"):
+            return await repo.get_source(tx, project_id, ref)
+        candidates = [ref] if "://" in ref else [ref, _absolute(ref)]
+        for kind, location in [("url", ref)] + [("doc", c) for c in candidates]:
+            found = await repo.find_by_location(tx, project_id, _location_hash(kind, location))
+            if found is not None:
+                return found
+    raise NotFound(f"no knowledge-base source {ref!r} in this project (see `pocketping kb list`)",
+                   code="kb_source_not_found")
+
+
+async def remove_source(svc: Services, project_id: str, ref: str) -> KbSource:
+    source = await find_source(svc, project_id, ref)
+    async with unit_of_work(svc) as tx:
+        await repo.delete_source(tx, source.id)
+    return source
+
+
+async def refresh_source(svc: Services, source: KbSource) -> KbSource:
+    """Fetch or read a source again; on failure the previous content stays in use and the
+    source shows the error."""
+    try:
+        if source.kind == "url":
+            return await add_url(svc, source.project_id, source.location)
+        if source.kind == "file":
+            return await add_file(svc, source.project_id, Path(source.location))
+        return source  # uploaded content: upload it again to change it
+    except PocketPingError as exc:
+        log.warning("refreshing knowledge-base source %s failed: %s", source.id, exc.message)
+        async with unit_of_work(svc) as tx:
+            await repo.update_source(tx, source.id, status="error", error=exc.message[:2000])
+            return await repo.get_source(tx, source.project_id, source.id)
+
+
+async def refresh(svc: Services, project_id: str, refs: list[str] | None = None) -> list[KbSource]:
+    if refs:
+        sources = [await find_source(svc, project_id, ref) for ref in refs]
+    else:
+        sources = await list_sources(svc, project_id)
+    return [await refresh_source(svc, source) for source in sources]
+
+
+async def search(svc: Services, project_id: str, query: str, *, token_budget: int = 1500,
+                 limit: int = 6) -> list[KbHit]:
+    """What the AI would be given for ``query``, best first."""
+    async with svc.db.read() as tx:
+        await project_repo.get_project(tx, project_id)
+        return await retrieve(tx, project_id, query, token_budget=token_budget, limit=limit)

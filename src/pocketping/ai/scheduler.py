@@ -1,0 +1,136 @@
+"""The background loop that answers sessions whose AI timer is due.
+
+The timer lives in the database (``sessions.ai_due_at``), so nothing is lost on a restart and
+any number of processes can run this loop: claims are atomic (see
+``pocketping.actions.ai_answer``). Time comes from ``svc.clock``, so tests drive it with a
+``FakeClock``. Local changes (a visitor message, the AI turned on) wake the loop at once;
+changes made by other processes are seen within ``POCKETPING_AI_POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from pocketping.actions import ai_answer
+from pocketping.hub import Event
+from pocketping.services import Services
+from pocketping.store import ai as repo
+from pocketping.store.ai import Claim
+
+log = logging.getLogger(__name__)
+
+_WAKING = {"ai.settings_changed", "session.ai_changed"}
+
+
+class AIScheduler:
+    def __init__(self, svc: Services, *, poll_seconds: float, concurrency: int = 4) -> None:
+        self.svc = svc
+        self.poll_seconds = poll_seconds
+        self.concurrency = concurrency
+        self.outcomes: Counter[str] = Counter()  # what the answers came to, for logs and tests
+        self.checked_at: datetime | None = None  # clock time at the start of the last finished check
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        self._unsubscribe = self.svc.hub.subscribe_all(self._on_event)
+        self._runner = asyncio.create_task(self._run(), name="ai-scheduler")
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._runner = None
+
+    def _on_event(self, event: Event) -> None:
+        if event.type in _WAKING or (event.type == "message.created"
+                                     and (event.data.get("message") or {}).get("sender") == "visitor"):
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                wait = await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the AI scheduler could not check for due sessions; trying again shortly")
+                wait = self.poll_seconds
+            if wait is not None:
+                await self._sleep(wait)
+
+    async def check(self) -> float | None:
+        """Claim and start answering what is due. Returns how long to wait before the next
+        check (None: check again at once)."""
+        started_at = self.svc.clock.now()
+        free = self.concurrency - len(self._tasks)
+        claims = await ai_answer.claim_due(self.svc, limit=free) if free > 0 else []
+        for claim in claims:
+            task = asyncio.create_task(self._answer(claim), name=f"ai-answer-{claim.session_id}")
+            self._tasks.add(task)
+        async with self.svc.db.read() as tx:
+            next_due = await repo.next_due(tx)
+        await self._notify(started_at)
+        if free > 0 and len(claims) == free:
+            return None  # a full batch: there may be more
+        if next_due is None or next_due <= started_at:
+            # Nothing, or something due that another process took meanwhile: poll, don't spin.
+            return self.poll_seconds
+        # Measured from now, not from the check: the clock may have moved past it already.
+        until = (next_due - self.svc.clock.now()).total_seconds()
+        return min(self.poll_seconds, until) if until > 0 else None
+
+    async def _answer(self, claim: Claim) -> None:
+        try:
+            outcome = await ai_answer.answer(self.svc, claim)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The lease runs out and another check retries it.
+            log.exception("answering session %s crashed", claim.session_id)
+            outcome = "crashed"
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
+        self.outcomes[outcome] += 1
+        log.info("AI fallback for session %s: %s", claim.session_id, outcome)
+        self._wake.set()  # a slot is free again
+        await self._notify(None)
+
+    async def _notify(self, checked: datetime | None) -> None:
+        async with self._changed:
+            if checked is not None:
+                self.checked_at = checked
+            self._changed.notify_all()
+
+    async def _sleep(self, delay: float) -> None:
+        sleeper = asyncio.ensure_future(self.svc.clock.sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
+
+    async def settled(self, until: datetime) -> None:
+        """Wait until a check that started at ``until`` or later has finished and no answer is
+        being worked on (tests advance a FakeClock, then await this)."""
+        self._wake.set()
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.checked_at is not None and self.checked_at >= until
+                                         and not self._tasks)

@@ -1,0 +1,159 @@
+"""AI settings, daily usage, and the durable timer (``sessions.ai_due_at``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+
+from pocketping.core.ai import AISettings, settings_from_row
+from pocketping.store.db import Tx
+from pocketping.store.schema import ai_settings, ai_usage, messages, sessions
+
+
+async def find_settings(tx: Tx, project_id: str) -> AISettings | None:
+    row = (await tx.conn.execute(select(ai_settings).where(ai_settings.c.project_id == project_id))).mappings().first()
+    return settings_from_row(dict(row)) if row else None
+
+
+async def get_settings(tx: Tx, project_id: str) -> AISettings:
+    return await find_settings(tx, project_id) or AISettings(project_id=project_id)
+
+
+async def timer_settings(tx: Tx, project_id: str) -> tuple[bool, int] | None:
+    """(enabled, delay) only: what the planner needs on every visitor message."""
+    row = (await tx.conn.execute(select(ai_settings.c.enabled, ai_settings.c.delay_seconds)
+                                 .where(ai_settings.c.project_id == project_id))).first()
+    return (bool(row[0]), int(row[1])) if row else None
+
+
+async def api_key(tx: Tx, project_id: str) -> str | None:
+    value = (await tx.conn.execute(select(ai_settings.c.api_key)
+                                   .where(ai_settings.c.project_id == project_id))).scalar()
+    return tx.decrypt(value) if value else None
+
+
+async def save_settings(tx: Tx, settings: AISettings, *, api_key: str | None = None,
+                        clear_api_key: bool = False) -> None:
+    values: dict[str, Any] = {
+        "enabled": settings.enabled, "delay_seconds": settings.delay_seconds, "provider": settings.provider,
+        "model": settings.model, "base_url": settings.base_url, "api_key_env": settings.api_key_env,
+        "system_prompt": settings.system_prompt, "options": settings.options(), "updated_at": tx.now,
+    }
+    if api_key is not None:
+        values["api_key"] = tx.encrypt(api_key)
+    elif clear_api_key:
+        values["api_key"] = None
+    result = await tx.conn.execute(update(ai_settings).where(ai_settings.c.project_id == settings.project_id)
+                                   .values(**values))
+    if result.rowcount == 0:
+        values.setdefault("api_key", None)
+        await tx.conn.execute(ai_settings.insert().values(project_id=settings.project_id, **values))
+
+
+async def record_error(tx: Tx, project_id: str, message: str) -> None:
+    await tx.conn.execute(update(ai_settings).where(ai_settings.c.project_id == project_id)
+                          .values(last_error=message[:2000], last_error_at=tx.now))
+
+
+# --- usage ------------------------------------------------------------------------------------
+
+def day_of(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d")
+
+
+async def ensure_usage_row(tx: Tx, project_id: str, day: str) -> None:
+    """Create the day's row (run it in a transaction of its own and ignore an IntegrityError
+    from a racing worker), so that counting later is a plain UPDATE."""
+    exists = (await tx.conn.execute(select(ai_usage.c.replies).where(
+        ai_usage.c.project_id == project_id, ai_usage.c.day == day))).first()
+    if exists is None:
+        await tx.conn.execute(ai_usage.insert().values(project_id=project_id, day=day, replies=0, errors=0))
+
+
+async def usage(tx: Tx, project_id: str, day: str) -> dict[str, Any]:
+    row = (await tx.conn.execute(select(ai_usage.c.replies, ai_usage.c.errors).where(
+        ai_usage.c.project_id == project_id, ai_usage.c.day == day))).first()
+    return {"day": day, "replies": int(row[0]) if row else 0, "errors": int(row[1]) if row else 0}
+
+
+async def count_usage(tx: Tx, project_id: str, day: str, *, replies: int = 0, errors: int = 0) -> None:
+    await tx.conn.execute(update(ai_usage).where(ai_usage.c.project_id == project_id, ai_usage.c.day == day)
+                          .values(replies=ai_usage.c.replies + replies, errors=ai_usage.c.errors + errors))
+
+
+# --- the timer --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    """A due session this worker now owns until ``lease`` (the value it wrote to ai_due_at)."""
+
+    session_id: str
+    project_id: str
+    lease: datetime
+
+
+async def set_due(tx: Tx, session_id: str, due: datetime | None) -> None:
+    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(ai_due_at=due))
+
+
+async def clear_project_timers(tx: Tx, project_id: str) -> None:
+    await tx.conn.execute(update(sessions).where(
+        sessions.c.project_id == project_id, sessions.c.ai_due_at.is_not(None)).values(ai_due_at=None))
+
+
+async def silence(tx: Tx, session_id: str) -> bool:
+    """An operator replied: cancel the timer and turn the AI off. True if it was on."""
+    result = await tx.conn.execute(update(sessions).where(
+        sessions.c.id == session_id, or_(sessions.c.ai_enabled.is_(True), sessions.c.ai_due_at.is_not(None)),
+    ).values(ai_enabled=False, ai_due_at=None))
+    return bool(result.rowcount)
+
+
+async def due_sessions(tx: Tx, now: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+    rows = (await tx.conn.execute(
+        select(sessions.c.id, sessions.c.project_id, sessions.c.ai_due_at)
+        .where(sessions.c.ai_due_at.is_not(None), sessions.c.ai_due_at <= now)
+        .order_by(sessions.c.ai_due_at, sessions.c.id).limit(limit))).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def claim(tx: Tx, session_id: str, seen_due: datetime, lease: datetime) -> bool:
+    """Take a due session: only one worker's conditional UPDATE can match ``seen_due``."""
+    result = await tx.conn.execute(update(sessions).where(
+        sessions.c.id == session_id, sessions.c.ai_due_at == seen_due).values(ai_due_at=lease))
+    return bool(result.rowcount)
+
+
+async def release(tx: Tx, session_id: str, lease: datetime, due: datetime | None = None) -> bool:
+    """Give a claim back (``due=None``: nothing more to do), unless the timer moved meanwhile."""
+    result = await tx.conn.execute(update(sessions).where(
+        sessions.c.id == session_id, sessions.c.ai_due_at == lease).values(ai_due_at=due))
+    return bool(result.rowcount)
+
+
+async def next_due(tx: Tx) -> datetime | None:
+    value: datetime | None = (await tx.conn.execute(
+        select(func.min(sessions.c.ai_due_at)).where(sessions.c.ai_due_at.is_not(None)))).scalar()
+    if value is not None and value.tzinfo is None:  # should func.min ever lose the column type
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+async def count_reply(tx: Tx, session_id: str) -> None:
+    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id)
+                          .values(ai_reply_count=sessions.c.ai_reply_count + 1))
+
+
+async def reset_reply_count(tx: Tx, session_id: str) -> None:
+    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(ai_reply_count=0))
+
+
+async def last_chat_message(tx: Tx, session_id: str) -> tuple[str, datetime] | None:
+    """(sender, created_at) of the session's latest chat message."""
+    row = (await tx.conn.execute(select(messages.c.sender, messages.c.created_at).where(
+        messages.c.session_id == session_id, messages.c.kind == "message")
+        .order_by(messages.c.seq.desc()).limit(1))).first()
+    return (row[0], row[1]) if row else None

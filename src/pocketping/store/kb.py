@@ -1,0 +1,128 @@
+"""Knowledge-base sources, chunks and the term index BM25 ranks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import RowMapping
+
+from pocketping.core.ai import KbSource
+from pocketping.errors import NotFound
+from pocketping.store.db import Tx
+from pocketping.store.schema import kb_chunks, kb_sources, kb_terms
+
+_BATCH = 2000
+
+
+def _source(row: RowMapping) -> KbSource:
+    return KbSource(
+        id=row["id"], project_id=row["project_id"], kind=row["kind"], location=row["location"], title=row["title"],
+        content_type=row["content_type"], status=row["status"], error=row["error"], chunk_count=row["chunk_count"],
+        size_bytes=row["size_bytes"], fetched_at=row["fetched_at"], created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def find_by_location(tx: Tx, project_id: str, location_hash: str) -> KbSource | None:
+    row = (await tx.conn.execute(select(kb_sources).where(
+        kb_sources.c.project_id == project_id, kb_sources.c.location_hash == location_hash))).mappings().first()
+    return _source(row) if row else None
+
+
+async def get_source(tx: Tx, project_id: str, source_id: str) -> KbSource:
+    row = (await tx.conn.execute(select(kb_sources).where(
+        kb_sources.c.project_id == project_id, kb_sources.c.id == source_id))).mappings().first()
+    if row is None:
+        raise NotFound(f"knowledge-base source {source_id} not found", code="kb_source_not_found")
+    return _source(row)
+
+
+async def list_sources(tx: Tx, project_id: str) -> list[KbSource]:
+    rows = (await tx.conn.execute(select(kb_sources).where(kb_sources.c.project_id == project_id)
+                                  .order_by(kb_sources.c.created_at, kb_sources.c.id))).mappings()
+    return [_source(r) for r in rows]
+
+
+async def content_hash(tx: Tx, source_id: str) -> str | None:
+    value = (await tx.conn.execute(select(kb_sources.c.content_hash).where(kb_sources.c.id == source_id))).scalar()
+    return str(value) if value else None
+
+
+async def insert_source(tx: Tx, **values: Any) -> None:
+    await tx.conn.execute(kb_sources.insert().values(created_at=tx.now, updated_at=tx.now, **values))
+
+
+async def update_source(tx: Tx, source_id: str, **values: Any) -> None:
+    await tx.conn.execute(update(kb_sources).where(kb_sources.c.id == source_id).values(updated_at=tx.now, **values))
+
+
+async def clear_chunks(tx: Tx, source_id: str) -> None:
+    chunk_ids = select(kb_chunks.c.id).where(kb_chunks.c.source_id == source_id).scalar_subquery()
+    await tx.conn.execute(delete(kb_terms).where(kb_terms.c.chunk_id.in_(chunk_ids)))
+    await tx.conn.execute(delete(kb_chunks).where(kb_chunks.c.source_id == source_id))
+
+
+async def delete_source(tx: Tx, source_id: str) -> None:
+    await clear_chunks(tx, source_id)
+    await tx.conn.execute(delete(kb_sources).where(kb_sources.c.id == source_id))
+
+
+async def insert_chunks(tx: Tx, project_id: str, source_id: str,
+                        chunks: Sequence[tuple[str, str, Counter[str]]]) -> None:
+    """Store (heading, text, term counts) chunks in order, with their postings."""
+    for start in range(0, len(chunks), _BATCH):
+        postings_rows: list[dict[str, Any]] = []
+        for offset, (heading, text, counts) in enumerate(chunks[start:start + _BATCH]):
+            result = await tx.conn.execute(kb_chunks.insert().values(
+                source_id=source_id, project_id=project_id, ord=start + offset, heading=heading[:500], text=text,
+                length=sum(counts.values())))
+            key = result.inserted_primary_key
+            assert key is not None
+            chunk_id = key[0]
+            postings_rows.extend({"chunk_id": chunk_id, "term": term, "project_id": project_id, "tf": tf}
+                                 for term, tf in counts.items())
+        for first in range(0, len(postings_rows), _BATCH * 10):
+            await tx.conn.execute(kb_terms.insert(), postings_rows[first:first + _BATCH * 10])
+
+
+# --- retrieval ---------------------------------------------------------------------------------
+
+async def corpus_stats(tx: Tx, project_id: str) -> tuple[int, float]:
+    """(number of chunks, their average length in terms)."""
+    row = (await tx.conn.execute(select(func.count(), func.avg(kb_chunks.c.length))
+                                 .where(kb_chunks.c.project_id == project_id))).first()
+    count = int(row[0]) if row else 0
+    return count, float(row[1] or 0.0) if row else 0.0
+
+
+async def document_frequencies(tx: Tx, project_id: str, terms: Sequence[str]) -> dict[str, int]:
+    if not terms:
+        return {}
+    rows = (await tx.conn.execute(select(kb_terms.c.term, func.count()).where(
+        kb_terms.c.project_id == project_id, kb_terms.c.term.in_(list(terms))).group_by(kb_terms.c.term))).all()
+    return {str(term): int(n) for term, n in rows}
+
+
+async def postings(tx: Tx, project_id: str, terms: Sequence[str], limit: int) -> list[tuple[int, str, int, int]]:
+    """(chunk id, term, term frequency, chunk length) for the given terms."""
+    if not terms:
+        return []
+    rows = (await tx.conn.execute(
+        select(kb_terms.c.chunk_id, kb_terms.c.term, kb_terms.c.tf, kb_chunks.c.length)
+        .join(kb_chunks, kb_chunks.c.id == kb_terms.c.chunk_id)
+        .where(kb_terms.c.project_id == project_id, kb_terms.c.term.in_(list(terms))).limit(limit))).all()
+    return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+async def chunks_with_sources(tx: Tx, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    if not chunk_ids:
+        return {}
+    rows = (await tx.conn.execute(
+        select(kb_chunks.c.id, kb_chunks.c.source_id, kb_chunks.c.heading, kb_chunks.c.text, kb_sources.c.title,
+               kb_sources.c.location)
+        .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
+        .where(kb_chunks.c.id.in_(list(chunk_ids))))).mappings()
+    return {int(r["id"]): dict(r) for r in rows}

@@ -1,0 +1,266 @@
+"""A fake OpenAI-compatible Chat Completions API and a fake Anthropic Messages API.
+
+Both live on one local port: ``openai_url`` (``.../v1``, so the client posts to
+``.../v1/chat/completions``) and ``anthropic_url`` (the client posts to ``.../v1/messages``).
+They check each request the way the real APIs document it (headers, required and known
+fields, field types), record it, and answer in the real shapes. A request that breaks the
+documented shape gets the API's 400 error and lands in ``invalid``; a test can also script
+errors, hangs and custom answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pocketping.testing.fakes.asgi_thread import AppThread
+
+OPENAI_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
+                 "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format"}
+OPENAI_ROLES = {"system", "developer", "user", "assistant"}
+ANTHROPIC_FIELDS = {"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
+                    "stop_sequences", "stream", "metadata"}
+
+
+@dataclass
+class Recorded:
+    provider: str  # "openai" | "anthropic"
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: Any
+
+    @property
+    def system(self) -> str:
+        """The system prompt, wherever the provider puts it."""
+        if self.provider == "anthropic":
+            return str(self.body.get("system", ""))
+        return "\n".join(m["content"] for m in self.body.get("messages", []) if m.get("role") == "system")
+
+
+@dataclass
+class Behavior:
+    kind: str  # "reply" | "error" | "hang"
+    text: str = ""
+    status: int = 500
+
+
+@dataclass
+class FakeLLM:
+    openai_key: str | None = "sk-test-openai"  # None: no key needed (like a local Ollama)
+    anthropic_key: str = "sk-ant-test"
+    answer: Callable[[Recorded], str] = field(default=lambda r: "Hello! This is the AI answering.")
+    requests: list[Recorded] = field(default_factory=list)
+    invalid: list[tuple[Recorded, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._script: deque[Behavior] = deque()
+        self._lock = threading.Lock()
+        self._count = threading.Condition(self._lock)
+        self._ids = itertools.count(1)
+        self._release: asyncio.Event | None = None
+        app = Starlette(routes=[Route("/v1/chat/completions", self._openai, methods=["POST"]),
+                                Route("/v1/messages", self._anthropic, methods=["POST"])])
+        self._thread = AppThread(app, on_stop=self._unblock)
+
+    # --- control ------------------------------------------------------------------------------
+    def start(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._thread.stop()
+
+    @property
+    def openai_url(self) -> str:
+        return f"{self._thread.url}/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        return self._thread.url
+
+    def reply(self, text: str) -> None:
+        """The next request gets this answer."""
+        self._script.append(Behavior("reply", text=text))
+
+    def fail(self, status: int = 500, message: str = "The server had an error") -> None:
+        """The next request gets this error, in the provider's error shape."""
+        self._script.append(Behavior("error", text=message, status=status))
+
+    def hang(self) -> None:
+        """The next request never gets an answer (until the fake stops)."""
+        self._script.append(Behavior("hang"))
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Recorded]:
+        """Block until ``count`` valid requests arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        with self._count:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"expected {count} model requests, got {len(self.requests)} "
+                                       f"(invalid: {[reason for _, reason in self.invalid]})")
+                self._count.wait(left)
+            return list(self.requests)
+
+    async def await_for(self, count: int, timeout: float = 15.0) -> list[Recorded]:
+        return await asyncio.to_thread(self.wait_for, count, timeout)
+
+    def _unblock(self) -> None:
+        if self._release is not None:
+            self._release.set()
+
+    # --- the APIs -----------------------------------------------------------------------------
+    async def _read(self, request: Request, provider: str) -> tuple[Recorded, str | None]:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        recorded = Recorded(provider, request.url.path, {k.lower(): v for k, v in request.headers.items()}, body)
+        problem = None
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            problem = "Content-Type must be application/json"
+        elif not isinstance(body, dict):
+            problem = "the body must be a JSON object"
+        return recorded, problem
+
+    def _record(self, recorded: Recorded, problem: str | None) -> Behavior | None:
+        with self._count:
+            if problem is not None:
+                self.invalid.append((recorded, problem))
+                return None
+            self.requests.append(recorded)
+            self._count.notify_all()
+            return self._script.popleft() if self._script else None
+
+    async def _behave(self, behavior: Behavior | None) -> None:
+        if behavior is not None and behavior.kind == "hang":
+            if self._release is None:
+                self._release = asyncio.Event()
+            await self._release.wait()
+
+    async def _openai(self, request: Request) -> Response:
+        recorded, problem = await self._read(request, "openai")
+        auth = request.headers.get("authorization")
+        if problem is None and self.openai_key is not None and auth != f"Bearer {self.openai_key}":
+            self._record(recorded, "wrong or missing Authorization: Bearer key")
+            return _openai_error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        problem = problem or _check_openai(recorded.body)
+        behavior = self._record(recorded, problem)
+        if problem is not None:
+            return _openai_error(400, problem, "invalid_request_error")
+        await self._behave(behavior)
+        if behavior is not None and behavior.kind == "error":
+            return _openai_error(behavior.status, behavior.text, "server_error")
+        text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+        prompt_tokens = sum(len(m["content"]) // 4 for m in recorded.body["messages"])
+        return JSONResponse({
+            "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
+            "model": recorded.body["model"], "system_fingerprint": None,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 4,
+                      "total_tokens": prompt_tokens + len(text) // 4},
+        })
+
+    async def _anthropic(self, request: Request) -> Response:
+        recorded, problem = await self._read(request, "anthropic")
+        if problem is None and request.headers.get("x-api-key") != self.anthropic_key:
+            self._record(recorded, "wrong or missing x-api-key")
+            return _anthropic_error(401, "authentication_error", "invalid x-api-key")
+        if problem is None and not request.headers.get("anthropic-version"):
+            problem = "anthropic-version: header is required"
+        problem = problem or _check_anthropic(recorded.body)
+        behavior = self._record(recorded, problem)
+        if problem is not None:
+            return _anthropic_error(400, "invalid_request_error", problem)
+        await self._behave(behavior)
+        if behavior is not None and behavior.kind == "error":
+            kind = "overloaded_error" if behavior.status == 529 else "api_error"
+            return _anthropic_error(behavior.status, kind, behavior.text)
+        text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+        return JSONResponse({
+            "id": f"msg_fake{next(self._ids)}", "type": "message", "role": "assistant",
+            "model": recorded.body["model"], "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": len(orjson.dumps(recorded.body)) // 4, "output_tokens": len(text) // 4},
+        })
+
+
+def _openai_error(status: int, message: str, kind: str, code: str | None = None) -> Response:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}},
+                        status_code=status)
+
+
+def _anthropic_error(status: int, kind: str, message: str) -> Response:
+    return JSONResponse({"type": "error", "error": {"type": kind, "message": message}}, status_code=status)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_openai(body: dict[str, Any]) -> str | None:
+    unknown = set(body) - OPENAI_FIELDS
+    if unknown:
+        return f"Unrecognized request argument supplied: {sorted(unknown)[0]}"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "you must provide a model parameter"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or set(message) - {"role", "content", "name"}:
+            return f"messages[{i}] must be an object with role and content"
+        if message.get("role") not in OPENAI_ROLES or not isinstance(message.get("content"), str):
+            return f"messages[{i}]: invalid role or content"
+    if "max_tokens" in body and "max_completion_tokens" in body:
+        return "max_tokens and max_completion_tokens cannot both be set"
+    for name in ("max_tokens", "max_completion_tokens"):
+        if name in body and not _positive_int(body[name]):
+            return f"{name} must be a positive integer"
+    temperature = body.get("temperature", 1)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+        return "temperature must be between 0 and 2"
+    return None
+
+
+def _check_anthropic(body: dict[str, Any]) -> str | None:
+    unknown = set(body) - ANTHROPIC_FIELDS
+    if unknown:
+        return f"{sorted(unknown)[0]}: Extra inputs are not permitted"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model: Field required"
+    if not _positive_int(body.get("max_tokens")):
+        return "max_tokens: Field required (a positive integer)"
+    system = body.get("system", "")
+    if not isinstance(system, str | list):
+        return "system: Input should be a string or a list of text blocks"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or set(message) != {"role", "content"}:
+            return f"messages.{i}: must have exactly role and content"
+        if message["role"] not in ("user", "assistant"):
+            return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+        if not isinstance(message["content"], str | list) or not message["content"]:
+            return f"messages.{i}.content: must be a non-empty string or list of blocks"
+    if messages[0]["role"] != "user":
+        return "messages: first message must use the \"user\" role"
+    temperature = body.get("temperature", 1)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 1:
+        return "temperature: Input should be between 0 and 1"
+    return None

@@ -1,0 +1,64 @@
+"""Helpers for the AI tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from pocketping.clock import FakeClock
+from pocketping.testing.fakes.llm import FakeLLM
+from pocketping.testing.server import ServerThread
+
+
+@dataclass
+class ProjectKeys:
+    id: str
+    public_key: str
+    secret_key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret_key}"}
+
+
+def create_project_on(srv: ServerThread, name: str = "Acme Shop") -> ProjectKeys:
+    from pocketping.actions.projects import create_project
+
+    project, secret = srv.call(create_project(srv.services, name, []))
+    return ProjectKeys(project.id, project.public_key, secret)
+
+def configure(srv: ServerThread, project_id: str, *, api_key: str | None = None, **changes: Any) -> Any:
+    from pocketping.actions.ai import update_ai_settings
+
+    return srv.call(update_ai_settings(srv.services, project_id, changes, api_key=api_key))
+
+
+def openai_project(srv: ServerThread, llm: FakeLLM, **changes: Any) -> ProjectKeys:
+    project = create_project_on(srv)
+    settings: dict[str, Any] = {"enabled": True, "provider": "openai", "model": "gpt-test", "base_url": llm.openai_url}
+    configure(srv, project.id, api_key=llm.openai_key, **(settings | changes))
+    return project
+
+
+def settle(srv: ServerThread, clock: FakeClock) -> None:
+    """Wait until the server's AI scheduler has looked at the clock's current time and finished."""
+    srv.call(srv.services.extras["ai_scheduler"].settled(clock.now()))
+
+
+async def asettle(srv: ServerThread, clock: FakeClock) -> None:
+    await srv.acall(srv.services.extras["ai_scheduler"].settled(clock.now()))
+
+
+async def messages(srv: ServerThread, project: ProjectKeys, session_id: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=srv.base_url, timeout=20) as client:
+        res = await client.get(f"/api/v1/sessions/{session_id}/messages", headers=project.auth)
+        res.raise_for_status()
+        return list(res.json()["messages"])
+
+
+def ai_texts(items: list[dict[str, Any]]) -> list[str]:
+    return [m["text"] for m in items if m["sender"] == "ai"]
+
+
