@@ -42,13 +42,10 @@ def openai_project(srv: ServerThread, llm: FakeLLM, **changes: Any) -> ProjectKe
     return project
 
 
-def settle(srv: ServerThread, clock: FakeClock) -> None:
-    """Wait until the server's AI scheduler has looked at the clock's current time and finished."""
-    srv.call(srv.services.extras["ai_scheduler"].settled(clock.now()))
-
-
-async def asettle(srv: ServerThread, clock: FakeClock) -> None:
-    await srv.acall(srv.services.extras["ai_scheduler"].settled(clock.now()))
+async def asettle(srv: ServerThread, clock: FakeClock | None = None) -> None:
+    """Wait until the server's AI scheduler has checked again (after the clock moved) and
+    finished what it started."""
+    await srv.acall(srv.services.extras["ai_scheduler"].settled())
 
 
 async def messages(srv: ServerThread, project: ProjectKeys, session_id: str) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
 
 from pocketping.actions import ai_answer
 from pocketping.hub import Event
@@ -33,7 +32,8 @@ class AIScheduler:
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.outcomes: Counter[str] = Counter()  # what the answers came to, for logs and tests
-        self.checked_at: datetime | None = None  # clock time at the start of the last finished check
+        self._checks_started = 0
+        self._checks_done = 0  # the number of the latest finished check
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -74,6 +74,8 @@ class AIScheduler:
     async def check(self) -> float | None:
         """Claim and start answering what is due. Returns how long to wait before the next
         check (None: check again at once)."""
+        self._checks_started += 1
+        number = self._checks_started
         started_at = self.svc.clock.now()
         free = self.concurrency - len(self._tasks)
         claims = await ai_answer.claim_due(self.svc, limit=free) if free > 0 else []
@@ -82,7 +84,7 @@ class AIScheduler:
             self._tasks.add(task)
         async with self.svc.db.read() as tx:
             next_due = await repo.next_due(tx)
-        await self._notify(started_at)
+        await self._notify(number)
         if free > 0 and len(claims) == free:
             return None  # a full batch: there may be more
         if next_due is None or next_due <= started_at:
@@ -110,10 +112,10 @@ class AIScheduler:
         self._wake.set()  # a slot is free again
         await self._notify(None)
 
-    async def _notify(self, checked: datetime | None) -> None:
+    async def _notify(self, check: int | None) -> None:
         async with self._changed:
-            if checked is not None:
-                self.checked_at = checked
+            if check is not None:
+                self._checks_done = max(self._checks_done, check)
             self._changed.notify_all()
 
     async def _sleep(self, delay: float) -> None:
@@ -127,10 +129,10 @@ class AIScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(sleeper, waker, return_exceptions=True)
 
-    async def settled(self, until: datetime) -> None:
-        """Wait until a check that started at ``until`` or later has finished and no answer is
-        being worked on (tests advance a FakeClock, then await this)."""
+    async def settled(self) -> None:
+        """Wait until a check that started after this call has finished and no answer is being
+        worked on (tests advance a FakeClock, then await this)."""
+        target = self._checks_started + 1
         self._wake.set()
         async with self._changed:
-            await self._changed.wait_for(lambda: self.checked_at is not None and self.checked_at >= until
-                                         and not self._tasks)
+            await self._changed.wait_for(lambda: self._checks_done >= target and not self._tasks)

@@ -28,7 +28,7 @@ class AppThread:
 
     def start(self) -> AppThread:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
-                                loop="asyncio", timeout_graceful_shutdown=1)
+                                interface="asgi3", loop="asyncio", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"fake-{self.port}", daemon=True)
         self._thread.start()
