@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,8 +64,18 @@ class AIEnv:
         return self.start(self.url, clock=clock or self.clock, encryption_key=self.key, **overrides)
 
 
+def _clock() -> FakeClock:
+    return FakeClock(datetime(2030, 1, 1, tzinfo=UTC) - timedelta(days=30 * next(_starts)))
+
+
 @pytest.fixture
 def ai_env(ai_database: tuple[str, str, str], make_server: Callable[..., ServerThread]) -> AIEnv:
+    """Servers on a FakeClock, on each backend (for what involves storage)."""
     backend, url, key = ai_database
-    clock = FakeClock(datetime(2030, 1, 1, tzinfo=UTC) - timedelta(days=30 * next(_starts)))
-    return AIEnv(backend, url, key, clock, make_server)
+    return AIEnv(backend, url, key, _clock(), make_server)
+
+
+@pytest.fixture
+def ai_env_sqlite(tmp_path: Path, make_server: Callable[..., ServerThread]) -> AIEnv:
+    """The same on one SQLite database only (for what does not depend on the backend)."""
+    return AIEnv("sqlite", f"sqlite:///{tmp_path / 'ai.db'}", generate_key(), _clock(), make_server)

@@ -68,16 +68,16 @@ async def test_knowledge_from_a_file_and_a_page_reaches_the_prompt(ai_env, llm, 
     await w.close()
 
 
-async def test_anthropic_request_shape(ai_env, llm, monkeypatch):
+async def test_anthropic_request_shape(ai_env_sqlite, llm, monkeypatch):
     monkeypatch.setenv("PP_TEST_ANTHROPIC_KEY", llm.anthropic_key)
-    srv = ai_env.server()
+    srv = ai_env_sqlite.server()
     project = create_project_on(srv)
     configure(srv, project.id, enabled=True, provider="anthropic", model="claude-test", base_url=llm.anthropic_url,
               api_key_env="PP_TEST_ANTHROPIC_KEY", delay_seconds=10, max_answer_tokens=300, temperature=0.2)
     w = await visitor(srv, project)
     await w.say("hi")
     await w.say("Where are you based?")
-    ai_env.clock.advance(10)
+    ai_env_sqlite.clock.advance(10)
     frame = await w.expect("message", sender="ai")
     assert frame["message"]["text"] == "Hello! This is the AI answering."
     (request,) = llm.requests
@@ -132,15 +132,15 @@ async def test_model_errors_give_one_polite_line_and_a_note_for_the_team(ai_env,
     await w.close()
 
 
-async def test_a_timeout_is_a_failure_and_the_fallback_can_be_silenced(ai_env, llm):
-    srv = ai_env.server()
+async def test_a_timeout_is_a_failure_and_the_fallback_can_be_silenced(ai_env_sqlite, llm):
+    srv = ai_env_sqlite.server()
     project = openai_project(srv, llm, delay_seconds=0, timeout_seconds=1, fallback_message="")
     heard = listen(srv, project.id)
     llm.hang()
     w = await visitor(srv, project)
     await w.say("Hello?")
     await llm.await_for(1)
-    await asettle(srv, ai_env.clock)  # waits for the answer task: about a second of real time
+    await asettle(srv, ai_env_sqlite.clock)  # waits for the answer task: about a second of real time
     assert ai_texts(await messages(srv, project, w.session_id)) == []
     (note,) = [e for e in heard if e.type == "ai.note"]
     assert "model_timeout" in note.data["text"]
@@ -179,8 +179,8 @@ async def test_reply_caps_per_conversation_and_per_day(ai_env, llm):
     await v.close()
 
 
-async def test_history_and_answers_are_bounded(ai_env, llm):
-    srv = ai_env.server(max_text_chars=500)
+async def test_history_and_answers_are_bounded(ai_env_sqlite, llm):
+    srv = ai_env_sqlite.server(max_text_chars=500)
     project = openai_project(srv, llm, delay_seconds=0, history_tokens=100)
     w = await visitor(srv, project)
     configure(srv, project.id, enabled=False)

@@ -140,8 +140,8 @@ async def test_ai_off_for_the_project_or_the_session(ai_env, llm):
     await v.close()
 
 
-async def test_a_slow_model_never_blocks_the_visitor(ai_env, llm):
-    srv = ai_env.server()
+async def test_a_slow_model_never_blocks_the_visitor(ai_env_sqlite, llm):
+    srv = ai_env_sqlite.server()
     project = openai_project(srv, llm, delay_seconds=0, timeout_seconds=60)
     llm.hang()
     w = await WidgetClient.connect(srv.ws_url, project.public_key)
