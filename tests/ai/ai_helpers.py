@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from conftest import ProjectKeys, create_project_on  # tests/conftest.py
 from pocketping.clock import FakeClock
 from pocketping.testing.fakes.llm import FakeLLM
 from pocketping.testing.server import ServerThread
 
-
-@dataclass
-class ProjectKeys:
-    id: str
-    public_key: str
-    secret_key: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.secret_key}"}
-
-
-def create_project_on(srv: ServerThread, name: str = "Acme Shop") -> ProjectKeys:
-    from pocketping.actions.projects import create_project
-
-    project, secret = srv.call(create_project(srv.services, name, []))
-    return ProjectKeys(project.id, project.public_key, secret)
 
 def configure(srv: ServerThread, project_id: str, *, api_key: str | None = None, **changes: Any) -> Any:
     from pocketping.actions.ai import update_ai_settings
@@ -36,7 +19,7 @@ def configure(srv: ServerThread, project_id: str, *, api_key: str | None = None,
 
 
 def openai_project(srv: ServerThread, llm: FakeLLM, **changes: Any) -> ProjectKeys:
-    project = create_project_on(srv)
+    project = create_project_on(srv, "Acme Shop")
     settings: dict[str, Any] = {"enabled": True, "provider": "openai", "model": "gpt-test", "base_url": llm.openai_url}
     configure(srv, project.id, api_key=llm.openai_key, **(settings | changes))
     return project
@@ -59,3 +42,4 @@ def ai_texts(items: list[dict[str, Any]]) -> list[str]:
     return [m["text"] for m in items if m["sender"] == "ai"]
 
 
+__all__ = ["ProjectKeys", "ai_texts", "asettle", "configure", "create_project_on", "messages", "openai_project"]

@@ -7,12 +7,13 @@ import asyncio
 
 import httpx
 import orjson
-from ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
 from typer.testing import CliRunner
 
 from pocketping.cli import app as cli_app
 from pocketping.core.ai import DEFAULT_FALLBACK
 from pocketping.testing.widget_client import WidgetClient
+
+from .ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
 
 
 def listen(srv, project_id: str) -> list:

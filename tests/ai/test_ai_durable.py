@@ -3,11 +3,11 @@ Runs on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
-from ai_helpers import ai_texts, asettle, messages, openai_project
-
 from pocketping.actions.ai_answer import LEASE_SECONDS
 from pocketping.clock import FakeClock
 from pocketping.testing.widget_client import WidgetClient
+
+from .ai_helpers import ai_texts, asettle, messages, openai_project
 
 
 async def test_a_restart_before_the_due_time_still_answers_exactly_once(ai_env, llm):

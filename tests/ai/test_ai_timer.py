@@ -3,10 +3,10 @@ the fake model APIs. Runs on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
-from ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
-
 from pocketping.ai.prompt import NOTHING_FOUND
 from pocketping.testing.widget_client import WidgetClient
+
+from .ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
 
 
 async def test_no_answer_before_the_delay_and_one_after(ai_env, llm):

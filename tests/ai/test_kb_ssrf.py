@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from ai_helpers import create_project_on
 
 from pocketping import netguard
+
+from .ai_helpers import create_project_on
 
 METADATA = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 
