@@ -78,6 +78,8 @@ def test_system_prompt_tells_the_model_what_to_do_without_knowledge():
 
 def test_answers_are_cut_at_a_word():
     assert clean_answer("  fine  ", 100) == "fine"
+    assert clean_answer("\x00hi\x07 there\r\n", 100) == "hi there"
+    assert clean_answer("\x00 \x1b", 100) == ""
     cut = clean_answer("alpha beta gamma delta", 12)
     assert cut == "alpha beta…" and len(cut) <= 12
 

@@ -153,6 +153,9 @@ async def answer(svc: Services, claim: Claim) -> str:
     finally:
         _typing(svc, session, False)
     text = clean_answer(reply.text, min(MAX_ANSWER_CHARS, svc.settings.max_text_chars))
+    if not text:
+        return await _failed(svc, claim, settings, providers.ModelError(
+            "the model's answer had no printable text", code="model_empty_answer"), day)
     try:
         await send_ai_message(svc, claim.project_id, claim.session_id, text,
                               before_insert=_settle(claim, day, replies=1))
@@ -161,6 +164,13 @@ async def answer(svc: Services, claim: Claim) -> str:
                  claim.session_id)
         return "superseded"
     return "answered"
+
+
+async def give_up(svc: Services, claim: Claim) -> None:
+    """After an unexpected crash: drop the claim (rather than retry the same crash forever)
+    and tell the team."""
+    await _release(svc, claim, note=("internal_error", "The AI could not answer because of an internal error; "
+                                                       "see the server's log."))
 
 
 def _settle(claim: Claim, day: str, *, replies: int = 0, errors: int = 0, error: str | None = None,

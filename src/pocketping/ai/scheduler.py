@@ -100,9 +100,12 @@ class AIScheduler:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # The lease runs out and another check retries it.
             log.exception("answering session %s crashed", claim.session_id)
             outcome = "crashed"
+            try:
+                await ai_answer.give_up(self.svc, claim)
+            except Exception:  # the database is away too: the claim expires and is retried
+                log.exception("could not release session %s after the crash", claim.session_id)
         finally:
             task = asyncio.current_task()
             if task is not None:

@@ -14,7 +14,7 @@ from pocketping.errors import NotFound
 from pocketping.store.db import Tx
 from pocketping.store.schema import kb_chunks, kb_sources, kb_terms
 
-_BATCH = 2000
+_BATCH = 20_000
 
 
 def _source(row: RowMapping) -> KbSource:
@@ -73,19 +73,17 @@ async def delete_source(tx: Tx, source_id: str) -> None:
 async def insert_chunks(tx: Tx, project_id: str, source_id: str,
                         chunks: Sequence[tuple[str, str, Counter[str]]]) -> None:
     """Store (heading, text, term counts) chunks in order, with their postings."""
-    for start in range(0, len(chunks), _BATCH):
-        postings_rows: list[dict[str, Any]] = []
-        for offset, (heading, text, counts) in enumerate(chunks[start:start + _BATCH]):
-            result = await tx.conn.execute(kb_chunks.insert().values(
-                source_id=source_id, project_id=project_id, ord=start + offset, heading=heading[:500], text=text,
-                length=sum(counts.values())))
-            key = result.inserted_primary_key
-            assert key is not None
-            chunk_id = key[0]
-            postings_rows.extend({"chunk_id": chunk_id, "term": term, "project_id": project_id, "tf": tf}
-                                 for term, tf in counts.items())
-        for first in range(0, len(postings_rows), _BATCH * 10):
-            await tx.conn.execute(kb_terms.insert(), postings_rows[first:first + _BATCH * 10])
+    if not chunks:
+        return
+    await tx.conn.execute(kb_chunks.insert(), [
+        {"source_id": source_id, "project_id": project_id, "ord": i, "heading": heading[:500], "text": text,
+         "length": sum(counts.values())} for i, (heading, text, counts) in enumerate(chunks)])
+    result = await tx.conn.execute(select(kb_chunks.c.ord, kb_chunks.c.id).where(kb_chunks.c.source_id == source_id))
+    ids = {int(ord_): chunk_id for ord_, chunk_id in result}
+    rows = [{"chunk_id": ids[i], "term": term, "project_id": project_id, "tf": tf}
+            for i, (_, _, counts) in enumerate(chunks) for term, tf in counts.items()]
+    for first in range(0, len(rows), _BATCH):
+        await tx.conn.execute(kb_terms.insert(), rows[first:first + _BATCH])
 
 
 # --- retrieval ---------------------------------------------------------------------------------
