@@ -1,7 +1,7 @@
 """ai fallback and knowledge base
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-24 23:36:01.039088
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import mysql
 
 import pocketping.store.types
 
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
