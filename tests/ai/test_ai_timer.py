@@ -151,5 +151,5 @@ async def test_a_slow_model_never_blocks_the_visitor(ai_env_sqlite, llm):
     ack = await w.say("second", client_id="c-second")  # ... and the visitor is acknowledged at once
     assert ack["seq"] == 2
     typing = await w.expect("typing", sender="ai")
-    assert typing["active"] is True
+    assert typing["active"] is True and typing["operatorName"] == "AI"
     await w.close()

@@ -79,7 +79,8 @@ async def test_sources_can_be_added_searched_refreshed_and_removed(server, proje
 
     res = await api.get("/api/v1/kb", headers=project.auth)
     assert [s["id"] for s in res.json()["sources"]] == [doc["id"], page["id"]]
-    assert (await api.delete(f"/api/v1/kb/{page['id']}", headers=project.auth)).status_code == 204
+    res = await api.delete(f"/api/v1/kb/{page['id']}", headers=project.auth)
+    assert res.status_code == 200 and res.json()["id"] == page["id"]
     assert (await api.delete(f"/api/v1/kb/{page['id']}", headers=project.auth)).status_code == 404
     res = await api.get("/api/v1/kb", headers=project.auth)
     assert [s["id"] for s in res.json()["sources"]] == [doc["id"]]

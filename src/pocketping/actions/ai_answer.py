@@ -229,7 +229,7 @@ async def _fallback_already_sent(svc: Services, claim: Claim, fallback: str) -> 
 
 
 def _typing(svc: Services, session: Session, active: bool) -> None:
-    frame = {"type": "typing", "sender": "ai", "active": active, "operatorName": None}
+    frame = {"type": "typing", "sender": "ai", "active": active, "operatorName": "AI"}
     svc.hub.publish(Event("ai.typing", session.project_id, session.id, data={"active": active},
                           widget_frame=frame, origin="ai"))
 

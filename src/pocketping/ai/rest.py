@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from pocketping.actions import ai as ai_actions
@@ -183,10 +183,10 @@ async def add_kb(body: KbSourceIn, project: ProjectDep, svc: ServicesDep) -> dic
     return (await kb_actions.add_content(svc, project.id, body.name, data, body.contentType)).to_api()
 
 
-@router.delete("/kb/{source_id}", status_code=204, tags=["knowledge base"], summary="Remove a source")
-async def remove_kb(source_id: str, project: ProjectDep, svc: ServicesDep) -> Response:
-    await kb_actions.remove_source(svc, project.id, source_id)
-    return Response(status_code=204)
+@router.delete("/kb/{source_id}", response_model=KbSourceOut, tags=["knowledge base"],
+               summary="Remove a source; answers the source as it was")
+async def remove_kb(source_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, Any]:
+    return (await kb_actions.remove_source(svc, project.id, source_id)).to_api()
 
 
 @router.post("/kb/{source_id}/refresh", response_model=KbSourceOut, tags=["knowledge base"],
