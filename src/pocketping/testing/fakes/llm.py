@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pocketping.testing.fakes.asgi_thread import AppThread
+from pocketping.testing.fakes.harness import FakeHarness
 
 OPENAI_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
                  "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format"}
@@ -56,70 +55,58 @@ class Behavior:
     status: int = 500
 
 
-@dataclass
-class FakeLLM:
-    openai_key: str | None = "sk-test-openai"  # None: no key needed (like a local Ollama)
-    anthropic_key: str = "sk-ant-test"
-    answer: Callable[[Recorded], str] = field(default=lambda r: "Hello! This is the AI answering.")
-    requests: list[Recorded] = field(default_factory=list)
-    invalid: list[tuple[Recorded, str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+class FakeLLM(FakeHarness):
+    def __init__(self, *, openai_key: str | None = "sk-test-openai", anthropic_key: str = "sk-ant-test",
+                 answer: Callable[[Recorded], str] | None = None) -> None:
+        super().__init__()
+        self.openai_key = openai_key  # None: no key needed (like a local Ollama)
+        self.anthropic_key = anthropic_key
+        self.answer = answer or (lambda r: "Hello! This is the AI answering.")
+        self.requests: list[Recorded] = []
+        self.invalid: list[tuple[Recorded, str]] = []
+        self.port = 0
         self._script: deque[Behavior] = deque()
-        self._lock = threading.Lock()
-        self._count = threading.Condition(self._lock)
         self._ids = itertools.count(1)
         self._release: asyncio.Event | None = None
+
+    async def startup(self) -> None:
+        self._release = asyncio.Event()
         app = Starlette(routes=[Route("/v1/chat/completions", self._openai, methods=["POST"]),
                                 Route("/v1/messages", self._anthropic, methods=["POST"])])
-        self._thread = AppThread(app, on_stop=self._unblock)
+        self.port = await self.serve_http(app)
+
+    async def shutdown(self) -> None:
+        assert self._release is not None
+        self._release.set()
 
     # --- control ------------------------------------------------------------------------------
-    def start(self) -> FakeLLM:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._thread.stop()
-
     @property
     def openai_url(self) -> str:
-        return f"{self._thread.url}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     @property
     def anthropic_url(self) -> str:
-        return self._thread.url
+        return f"http://127.0.0.1:{self.port}"
 
     def reply(self, text: str) -> None:
         """The next request gets this answer."""
-        self._script.append(Behavior("reply", text=text))
+        with self.lock:
+            self._script.append(Behavior("reply", text=text))
 
     def fail(self, status: int = 500, message: str = "The server had an error") -> None:
         """The next request gets this error, in the provider's error shape."""
-        self._script.append(Behavior("error", text=message, status=status))
+        with self.lock:
+            self._script.append(Behavior("error", text=message, status=status))
 
     def hang(self) -> None:
         """The next request never gets an answer (until the fake stops)."""
-        self._script.append(Behavior("hang"))
-
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[Recorded]:
-        """Block until ``count`` valid requests arrived; returns them."""
-        deadline = time.monotonic() + timeout
-        with self._count:
-            while len(self.requests) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"expected {count} model requests, got {len(self.requests)} "
-                                       f"(invalid: {[reason for _, reason in self.invalid]})")
-                self._count.wait(left)
-            return list(self.requests)
+        with self.lock:
+            self._script.append(Behavior("hang"))
 
     async def await_for(self, count: int, timeout: float = 15.0) -> list[Recorded]:
-        return await asyncio.to_thread(self.wait_for, count, timeout)
-
-    def _unblock(self) -> None:
-        if self._release is not None:
-            self._release.set()
+        """Wait until ``count`` valid requests arrived; returns them."""
+        return await self.wait_until(lambda: list(self.requests) if len(self.requests) >= count else None,
+                                     timeout, f"{count} model requests")
 
     # --- the APIs -----------------------------------------------------------------------------
     async def _read(self, request: Request, provider: str) -> tuple[Recorded, str | None]:
@@ -137,18 +124,19 @@ class FakeLLM:
         return recorded, problem
 
     def _record(self, recorded: Recorded, problem: str | None) -> Behavior | None:
-        with self._count:
+        with self.lock:
             if problem is not None:
                 self.invalid.append((recorded, problem))
-                return None
-            self.requests.append(recorded)
-            self._count.notify_all()
-            return self._script.popleft() if self._script else None
+                behavior = None
+            else:
+                self.requests.append(recorded)
+                behavior = self._script.popleft() if self._script else None
+        self.changed()
+        return behavior
 
     async def _behave(self, behavior: Behavior | None) -> None:
         if behavior is not None and behavior.kind == "hang":
-            if self._release is None:
-                self._release = asyncio.Event()
+            assert self._release is not None
             await self._release.wait()
 
     async def _openai(self, request: Request) -> Response:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Route
 
-from pocketping.testing.fakes.asgi_thread import AppThread
+from pocketping.testing.fakes.harness import FakeHarness
 
 
 @dataclass
@@ -22,56 +23,50 @@ class Page:
     trickle: bool = False  # send a byte, then nothing more until the site stops
 
 
-@dataclass
-class FakeSite:
-    pages: dict[str, Page] = field(default_factory=dict)
-    hits: list[str] = field(default_factory=list)
+class FakeSite(FakeHarness):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: dict[str, Page] = {}
+        self.hits: list[str] = []
+        self.port = 0
+        self._done: asyncio.Event | None = None
 
-    def __post_init__(self) -> None:
-        self._stop: asyncio.Event | None = None
-        self._thread = AppThread(self._app, on_stop=self._stopping)
+    async def startup(self) -> None:
+        self._done = asyncio.Event()
+        self.port = await self.serve_http(Starlette(routes=[Route("/{path:path}", self._serve)]))
 
-    def start(self) -> FakeSite:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._thread.stop()
+    async def shutdown(self) -> None:
+        assert self._done is not None
+        self._done.set()
 
     def url(self, path: str) -> str:
-        return f"{self._thread.url}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def page(self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8") -> str:
-        self.pages[path] = Page(body.encode() if isinstance(body, str) else body, content_type)
+        with self.lock:
+            self.pages[path] = Page(body.encode() if isinstance(body, str) else body, content_type)
         return self.url(path)
 
     def redirect(self, path: str, location: str, status: int = 302) -> str:
-        self.pages[path] = Page(b"", status=status, location=location)
+        with self.lock:
+            self.pages[path] = Page(b"", status=status, location=location)
         return self.url(path)
 
-    def _stopping(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
-
-    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        request = Request(scope)
-        self.hits.append(request.url.path)
-        page = self.pages.get(request.url.path)
+    async def _serve(self, request: Request) -> Response:
+        with self.lock:
+            self.hits.append(request.url.path)
+            page = self.pages.get(request.url.path)
+        self.changed()
         if page is None:
-            response: Response = Response(b"not found", status_code=404, media_type="text/plain")
-        elif page.location is not None:
-            response = Response(b"", status_code=page.status, headers={"Location": page.location})
-        elif page.trickle:
-            response = StreamingResponse(self._trickle(page.body), media_type=page.content_type)
-        else:
-            response = Response(page.body, status_code=page.status, media_type=page.content_type)
-        await response(scope, receive, send)
+            return Response(b"not found", status_code=404, media_type="text/plain")
+        if page.location is not None:
+            return Response(b"", status_code=page.status, headers={"Location": page.location})
+        if page.trickle:
+            return StreamingResponse(self._trickle(page.body), media_type=page.content_type)
+        return Response(page.body, status_code=page.status, media_type=page.content_type)
 
     async def _trickle(self, body: bytes) -> AsyncIterator[bytes]:
-        if self._stop is None:
-            self._stop = asyncio.Event()
+        assert self._done is not None
         yield body[:1]
-        await self._stop.wait()
+        await self._done.wait()
         yield body[1:]
