@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
-from pocketping.clock import Clock
+from pocketping.clock import Clock, sleep_or_wake
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
 from pocketping.store import outbox as q
@@ -111,13 +111,7 @@ class OutboxWorker:
                 await self._wait()
 
     async def _wait(self) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(self.poll_seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+        await sleep_or_wake(self.clock, self.poll_seconds, self._wake)
 
     async def run_once(self) -> int:
         """Start delivering every due chain; returns how many chains were started."""

@@ -10,12 +10,12 @@ changes made by other processes are seen within ``POCKETPING_AI_POLL_SECONDS``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
 
 from pocketping.actions import ai_answer
+from pocketping.clock import sleep_or_wake
 from pocketping.hub import Event
 from pocketping.services import Services
 from pocketping.store import ai as repo
@@ -69,7 +69,7 @@ class AIScheduler:
                 log.exception("the AI scheduler could not check for due sessions; trying again shortly")
                 wait = self.poll_seconds
             if wait is not None:
-                await self._sleep(wait)
+                await sleep_or_wake(self.svc.clock, wait, self._wake)
 
     async def check(self) -> float | None:
         """Claim and start answering what is due. Returns how long to wait before the next
@@ -120,17 +120,6 @@ class AIScheduler:
             if check is not None:
                 self._checks_done = max(self._checks_done, check)
             self._changed.notify_all()
-
-    async def _sleep(self, delay: float) -> None:
-        sleeper = asyncio.ensure_future(self.svc.clock.sleep(delay))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     async def settled(self) -> None:
         """Wait until a check that started after this call has finished and no answer is being
