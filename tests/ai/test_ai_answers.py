@@ -239,6 +239,12 @@ async def test_ai_settings_through_the_cli_and_rest(ai_env, llm, tmp_path):
     assert llm.requests[0].headers["x-api-key"] == llm.anthropic_key
     assert llm.requests[0].body["system"].startswith("You are Robin from Acme. Be brief.")
 
+    # `ai test` asks the model directly, with the same settings.
+    llm.reply("We are based in Lyon.")
+    code, tested = await asyncio.to_thread(cli, "test", project.id, "Where are you based?")
+    assert code == 0 and tested == {"answer": "We are based in Lyon.", "sources": []}
+    assert llm.requests[-1].body["messages"] == [{"role": "user", "content": "Where are you based?"}]
+
     async with httpx.AsyncClient(base_url=srv.base_url) as api:
         res = await api.patch("/api/v1/ai", headers=project.auth, json={"delaySeconds": 300, "apiKey": ""})
         assert res.status_code == 200

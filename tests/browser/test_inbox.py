@@ -113,13 +113,19 @@ async def test_sign_in_see_a_new_conversation_live_reply_and_the_widget_shows_it
         await expect(log).to_contain_text("Conversation closed")
         await page.get_by_role("button", name="Reopen conversation").click()
         await expect(page.get_by_role("button", name="Close conversation")).to_be_visible()
+        # Sarah's reply turned the AI fallback off for this conversation; the switch says so.
         ai = page.get_by_role("switch", name="AI answers")
-        await expect(ai).to_be_checked()
+        await expect(ai).not_to_be_checked()
+        async with page.expect_response(re.compile(r"/ai$")):
+            await ai.check()
+        async with rest(chat_server, widget_project) as api:
+            session = (await api.get("/sessions")).json()["sessions"][0]
+        assert session["aiEnabled"] is True and session["status"] == "active"
         async with page.expect_response(re.compile(r"/ai$")):
             await ai.uncheck()
         async with rest(chat_server, widget_project) as api:
             session = (await api.get("/sessions")).json()["sessions"][0]
-        assert session["aiEnabled"] is False and session["status"] == "active"
+        assert session["aiEnabled"] is False
     finally:
         await visitor_context.close()
 
