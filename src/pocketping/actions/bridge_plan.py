@@ -78,6 +78,8 @@ async def _plan(tx: Tx, event: Event) -> list[tuple[str, dict[str, Any], str | N
         state = "on" if data.get("aiEnabled") else "off"
         return [("post", {"kind": "notice", "text": f"AI replies turned {state} for this conversation{origin_note}"},
                  None, False)]
+    if event.type == "ai.note":  # the AI fallback failed or hit a limit: for the team only
+        return [("post", {"kind": "notice", "text": str(data.get("text", ""))}, None, False)]
     if event.type == "visitor.identified":
         identity = (data.get("session") or {}).get("identity") or {}
         who = " ".join(x for x in (identity.get("name"), f"<{identity['email']}>" if identity.get("email") else None)
@@ -93,8 +95,8 @@ async def _plan(tx: Tx, event: Event) -> list[tuple[str, dict[str, Any], str | N
     return []
 
 
-PLANNED = {"message.created", "session.closed", "session.reopened", "session.ai_changed", "visitor.identified",
-           "event.triggered"}
+PLANNED = {"message.created", "session.closed", "session.reopened", "session.ai_changed", "ai.note",
+           "visitor.identified", "event.triggered"}
 
 
 async def plan_bridges(tx: Tx, event: Event) -> None:
