@@ -50,11 +50,17 @@ async def _visitor_wrote(tx: Tx, event: Event) -> None:
 
 async def _operator_replied(tx: Tx, event: Event) -> None:
     assert event.session_id is not None
-    if await repo.silence(tx, event.session_id):
-        session = await session_repo.get_session(tx, event.project_id, event.session_id)
-        tx.emit(Event("session.ai_changed", event.project_id, event.session_id,
-                      data={"session": session.to_api(), "aiEnabled": False, "reason": "operator_replied"},
-                      origin=event.origin))
+    # Always off for the session (so enabling the AI later never barges into a conversation a
+    # human took over), but only announced when the project uses the AI at all.
+    if not await repo.silence(tx, event.session_id):
+        return
+    timer = await repo.timer_settings(tx, event.project_id)
+    if timer is None or not timer[0]:
+        return
+    session = await session_repo.get_session(tx, event.project_id, event.session_id)
+    tx.emit(Event("session.ai_changed", event.project_id, event.session_id,
+                  data={"session": session.to_api(), "aiEnabled": False, "reason": "operator_replied"},
+                  origin=event.origin))
 
 
 async def _turned_on(tx: Tx, event: Event) -> None:
