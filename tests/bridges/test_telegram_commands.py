@@ -41,6 +41,9 @@ async def test_close_and_reopen_from_the_topic(server, project, telegram: Telegr
         next(t for t in texts if "one more thing" in t))
     telegram.fake.operator_says(telegram.chat_id, topic, "/reopen")
     await telegram.wait_post("This conversation is open.")
+    # Closing the topic in Telegram itself closes the conversation too.
+    telegram.fake.operator_sets_topic(telegram.chat_id, topic, closed=True)
+    assert (await w.expect("session", status="closed"))["status"] == "closed"
     await w.close()
 
 

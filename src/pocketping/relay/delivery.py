@@ -58,7 +58,8 @@ class BridgeDelivery:
         except PacingBusy:
             raise
         except DeliveryError as exc:
-            await self.manager.report(bridge.id, "error", exc.message)
+            if exc.retry_after is None:  # being asked to slow down is not a fault of the bridge
+                await self.manager.report(bridge.id, "error", exc.message)
             raise
         await self.manager.delivered_ok(bridge.id)
         return result

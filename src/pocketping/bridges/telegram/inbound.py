@@ -194,6 +194,9 @@ class Receiver:
             return  # our own posts (and other bots, anonymous admins' channel posts)
         # A photo or a file cannot reach the widget, but what the operator wrote with it can.
         text = message.get("text") if "text" in message else message.get("caption")
+        if "forum_topic_closed" in message or "forum_topic_reopened" in message:
+            # Someone closed or reopened the topic in Telegram: the conversation follows.
+            text = "/close" if "forum_topic_closed" in message else "/reopen"
         thread = message.get("message_thread_id")
         if not isinstance(text, str) or not text.strip() or thread is None or not message.get("is_topic_message"):
             return  # service messages, media, the General topic

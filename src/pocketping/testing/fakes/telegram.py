@@ -204,6 +204,17 @@ class FakeTelegram:
         self._changed()
         return msg.message_id
 
+    def operator_sets_topic(self, chat_id: int, thread_id: int, *, closed: bool) -> None:
+        """A person closes (or reopens) a topic in Telegram's own interface."""
+        with self.lock:
+            chat = self.chats[chat_id]
+            chat.topics[thread_id].closed = closed
+            msg = self._store(chat, thread_id, "", "", None)
+            body = self._message_json(chat, msg, OPERATOR)
+            body["forum_topic_closed" if closed else "forum_topic_reopened"] = {}
+            self._broadcast(chat, "message", body)
+        self._changed()
+
     def operator_edits(self, chat_id: int, message_id: int, text: str,
                        user: dict[str, Any] | None = None) -> None:
         with self.lock:
