@@ -38,9 +38,9 @@ async def open_many(factory: Callable[[], Any], n: int, concurrency: int = 100) 
         async with sem:
             return await factory()
 
-    start = time.perf_counter()
+    start = time.monotonic()
     results = await asyncio.gather(*(one() for _ in range(n)))
-    return list(results), n / (time.perf_counter() - start)
+    return list(results), n / (time.monotonic() - start)
 
 
 class Visitor:
@@ -64,7 +64,7 @@ class Visitor:
             async for raw in self.ws:
                 frame = orjson.loads(raw)
                 kind = frame.get("type")
-                now = time.perf_counter()
+                now = time.monotonic()
                 if kind == "ack":
                     cid = frame["clientId"]
                     if cid in self.acks:
@@ -92,7 +92,7 @@ class Visitor:
         cid = self.next_id()
         if wait:
             self._waiters[cid] = asyncio.get_running_loop().create_future()
-        self.sent[cid] = time.perf_counter()
+        self.sent[cid] = time.monotonic()
         await self.ws.send(orjson.dumps({"type": "message", "text": text or f"bench {cid}", "clientId": cid}).decode())
         if wait:
             await asyncio.wait_for(self._waiters[cid], 30)

@@ -45,8 +45,11 @@ class Target:
         return psutil.Process(self.pid).memory_info().rss / 1e6
 
 
-async def prepare_project(database_url: str, data_dir: Path, key: str) -> tuple[str, str, str]:
-    """Migrate and create a project the way `pocketping project create` does."""
+async def prepare_project(database_url: str, data_dir: Path, key: str,
+                          bridges: list[tuple[str, dict[str, Any]]] | None = None) -> tuple[str, str, str]:
+    """Migrate, create a project and connect its bridges, as `pocketping project create` and
+    `pocketping bridge add` do."""
+    from pocketping.actions.bridges import add_bridge
     from pocketping.actions.projects import create_project
     from pocketping.services import build_services
     from pocketping.testing.server import make_settings
@@ -55,17 +58,20 @@ async def prepare_project(database_url: str, data_dir: Path, key: str) -> tuple[
     try:
         await svc.db.migrate()
         project, secret = await create_project(svc, "Bench")
+        for type_, options in bridges or []:
+            await add_bridge(svc, project.id, type_, options)
         return project.id, project.public_key, secret
     finally:
         await svc.db.dispose()
 
 
 @contextlib.asynccontextmanager
-async def pocketping(backend: str, workdir: Path, env: dict[str, str] | None = None) -> AsyncIterator[Target]:
+async def pocketping(backend: str, workdir: Path, env: dict[str, str] | None = None,
+                     bridges: list[tuple[str, dict[str, Any]]] | None = None) -> AsyncIterator[Target]:
     url, name = create_database(backend, workdir)
     key = generate_key()
     try:
-        project_id, public_key, secret = await prepare_project(url, workdir, key)
+        project_id, public_key, secret = await prepare_project(url, workdir, key, bridges)
         server = ServerProcess(url, workdir, encryption_key=key, env=env)
         await asyncio.to_thread(server.start)
         try:
@@ -106,9 +112,9 @@ async def startup(backend: str, workdir: Path) -> dict[str, float]:
         out: dict[str, float] = {}
         for label in ("cold", "warm"):
             server = ServerProcess(url, workdir, encryption_key=key)
-            t0 = time.perf_counter()
+            t0 = time.monotonic()
             await asyncio.to_thread(server.start)
-            out[f"{label}_s"] = time.perf_counter() - t0
+            out[f"{label}_s"] = time.monotonic() - t0
             await asyncio.to_thread(server.stop)
         return out
     finally:
@@ -122,18 +128,18 @@ async def closed_loop_relay(target: Target, clients: int, seconds: float) -> dic
     for i in range(clients):
         ws, welcome = await connect_widget(target.server.ws_url, target.public_key)
         visitors.append(Visitor(ws, welcome, f"cl{i}"))
-    stop = time.perf_counter() + seconds
+    stop = time.monotonic() + seconds
     latencies: list[float] = []
 
     async def loop(v: Visitor) -> None:
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
             await v.send(wait=True)
-            latencies.append(time.perf_counter() - t0)
+            latencies.append(time.monotonic() - t0)
 
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     await asyncio.gather(*(loop(v) for v in visitors))
-    elapsed = time.perf_counter() - t0
+    elapsed = time.monotonic() - t0
     for v in visitors:
         await v.close()
     return {"msgs_per_s": len(latencies) / elapsed, **{f"rtt_{k}": v for k, v in summary_ms(latencies).items()}}
@@ -142,18 +148,18 @@ async def closed_loop_relay(target: Target, clients: int, seconds: float) -> dic
 async def closed_loop_echo(url: str, clients: int, seconds: float) -> dict[str, float]:
     conns = [EchoClient(await websockets.connect(url, compression=None, ping_interval=None)) for _ in range(clients)]
     payload = '{"type":"message","text":"bench message","clientId":"c-123456"}'
-    stop = time.perf_counter() + seconds
+    stop = time.monotonic() + seconds
     latencies: list[float] = []
 
     async def loop(c: EchoClient) -> None:
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
             await c.round_trip(payload)
-            latencies.append(time.perf_counter() - t0)
+            latencies.append(time.monotonic() - t0)
 
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     await asyncio.gather(*(loop(c) for c in conns))
-    elapsed = time.perf_counter() - t0
+    elapsed = time.monotonic() - t0
     for c in conns:
         await c.ws.close()
     return {"msgs_per_s": len(latencies) / elapsed, **{f"rtt_{k}": v for k, v in summary_ms(latencies).items()}}
@@ -194,12 +200,12 @@ async def chat_load(target: Target, rate: float, seconds: float, visitors: int) 
         crowd.append(Visitor(ws, welcome, f"v{i}"))
     per_visitor = rate / visitors
     interval = 1.0 / per_visitor
-    start = time.perf_counter() + 0.2
+    start = time.monotonic() + 0.2
 
     async def visitor_loop(i: int, v: Visitor) -> None:
         t = start + (i / visitors) * interval  # spread the visitors over one interval
         while t < start + seconds:
-            delay = t - time.perf_counter()
+            delay = t - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             await v.send()
@@ -207,8 +213,8 @@ async def chat_load(target: Target, rate: float, seconds: float, visitors: int) 
 
     await asyncio.gather(*(visitor_loop(i, v) for i, v in enumerate(crowd)))
     # Wait (bounded) for the last acks.
-    deadline = time.perf_counter() + 30
-    while time.perf_counter() < deadline and sum(len(v.acks) for v in crowd) < sum(len(v.sent) for v in crowd):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(len(v.acks) for v in crowd) < sum(len(v.sent) for v in crowd):
         await asyncio.sleep(0.05)
     latencies = [v.acks[c] - v.sent[c] for v in crowd for c in v.acks]
     sent = sum(len(v.sent) for v in crowd)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     discord_api_url: str = "https://discord.com/api/v10"
     allow_private_urls: bool = True
+    # "off" drops our own per-destination pacing (for benchmarks against fakes and for
+    # self-hosted platform servers without limits); a platform's 429 is honoured regardless.
+    bridge_pacing: Literal["platform", "off"] = "platform"
 
     # Webhooks and the event stream
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)

@@ -18,12 +18,14 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
 
 from pocketping.clock import Clock, sleep_or_wake
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
+from pocketping.groupcommit import GroupCommit
 from pocketping.store import outbox as q
 from pocketping.store.db import Database
 
@@ -36,6 +38,19 @@ class OutboxHandler(Protocol):
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
         """Deliver one row; return what to record (platform ids). Raise DeliveryError to retry."""
         ...
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Op:
+    kind: Literal["lease", "checkpoint", "done", "retry"]
+    item_id: int
+    at: datetime = _NEVER
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    failed: bool = False
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -66,6 +81,8 @@ class OutboxWorker:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        # Leases, checkpoints and outcomes of concurrent deliveries share commits.
+        self._state: GroupCommit[_Op, bool] = GroupCommit(self._apply, writers=1 if db.backend == "sqlite" else 4)
 
     def register(self, target: str, handler: OutboxHandler) -> None:
         self.handlers[target] = handler
@@ -145,22 +162,40 @@ class OutboxWorker:
             # Something may have become due while we were busy.
             self._wake.set()
 
+    async def _apply(self, ops: list[_Op]) -> list[bool | BaseException]:
+        """Row state changes of many deliveries, in one transaction (group commit)."""
+        results: list[bool | BaseException] = []
+        async with self.db.transaction() as tx:
+            for op in ops:
+                if op.kind == "lease":
+                    results.append(await q.lease(tx, op.item_id, op.at))
+                elif op.kind == "checkpoint":
+                    await q.checkpoint(tx, op.item_id, op.result or {})
+                    results.append(True)
+                elif op.kind == "done":
+                    await q.mark_done(tx, op.item_id, op.result)
+                    results.append(True)
+                else:
+                    await q.mark_retry(tx, op.item_id, op.error or "", op.at, op.failed)
+                    results.append(True)
+        return results
+
     async def _deliver_head(self, target_id: str, session_id: str | None) -> bool:
         """Deliver the chain's oldest pending row if it is due; True to keep going."""
-        async with self.db.transaction() as tx:
+        async with self.db.read() as tx:
             item = await q.chain_head(tx, target_id, session_id)
-            if item is None or item.next_attempt_at > tx.now:
-                return False
-            if not await q.lease(tx, item.id, tx.now + timedelta(seconds=self.lease_seconds)):
-                return False
+        now = self.clock.now()
+        if item is None or item.next_attempt_at > now:
+            return False
+        if not await self._state.run(_Op("lease", item.id, at=now + timedelta(seconds=self.lease_seconds))):
+            return False
         handler = self.handlers.get(item.target)
         if handler is None:
             await self._fail(item, DeliveryError(f"no handler for target {item.target!r}"), retry_in=60.0)
             return False
 
         async def checkpoint(result: dict[str, Any]) -> None:
-            async with self.db.transaction() as ctx:
-                await q.checkpoint(ctx, item.id, result)
+            await self._state.run(_Op("checkpoint", item.id, result=result))
 
         try:
             result = await handler.deliver(item, checkpoint)
@@ -175,8 +210,7 @@ class OutboxWorker:
             await self._fail(item, DeliveryError(f"{type(exc).__name__}: {exc}"),
                              retry_in=backoff_seconds(item.attempts))
             return False
-        async with self.db.transaction() as tx:
-            await q.mark_done(tx, item.id, result)
+        await self._state.run(_Op("done", item.id, result=result))
         if self.on_delivered is not None:
             try:
                 self.on_delivered(item, result)
@@ -193,8 +227,8 @@ class OutboxWorker:
         else:
             log.info("outbox row %s (%s %s) will be retried in %.1fs: %s", item.id, item.target, item.action,
                      retry_in, exc.message)
-        async with self.db.transaction() as tx:
-            await q.mark_retry(tx, item.id, exc.message, now + timedelta(seconds=retry_in), failed)
+        await self._state.run(_Op("retry", item.id, at=now + timedelta(seconds=retry_in), error=exc.message,
+                                  failed=failed))
         return failed
 
     async def wait_idle(self) -> None:

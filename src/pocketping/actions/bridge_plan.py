@@ -51,7 +51,7 @@ async def _plan(tx: Tx, event: Event) -> list[tuple[str, dict[str, Any], str | N
         sender = message["sender"]
         if sender == "visitor":
             return [("post", {"kind": "visitor", "text": message["text"], "seq": message["seq"]}, message["id"], False)]
-        if not await repo.has_conversation(tx, event.session_id or ""):
+        if not await _has_conversation(tx, event.session_id or ""):
             return []
         if sender == "operator":
             author = operator_author(message.get("operatorName"), message.get("source") or "api")
@@ -61,7 +61,7 @@ async def _plan(tx: Tx, event: Event) -> list[tuple[str, dict[str, Any], str | N
             return [("post", {"kind": "ai", "author": "AI", "text": message["text"], "seq": message["seq"]},
                      message["id"], False)]
         return []
-    if not await repo.has_conversation(tx, event.session_id or ""):
+    if not await _has_conversation(tx, event.session_id or ""):
         return []
     origin_note = ""
     if event.origin and event.origin.startswith("brg_"):
@@ -88,11 +88,22 @@ async def _plan(tx: Tx, event: Event) -> list[tuple[str, dict[str, Any], str | N
         return [("identified", {"notice": f"Visitor identified as {who}{verified}"}, None, False)]
     if event.type == "event.triggered":
         item = data.get("event") or {}
-        settings = await project_repo.raw_settings(tx, event.project_id)
+        settings = await tx.memo(("project_settings", event.project_id),
+                                 lambda: project_repo.raw_settings(tx, event.project_id))
         if item.get("name") not in (settings.get("notify_events") or ()):
             return []
         return [("post", {"kind": "event", "text": event_line(item["name"], item.get("data"))}, item.get("id"), False)]
     return []
+
+
+async def _has_conversation(tx: Tx, session_id: str) -> bool:
+    # Planners run after the transaction's writes, and a first message is never undone: a
+    # "yes" holds for the rest of the transaction.
+    key = ("has_conversation", session_id)
+    if tx.cache.get(key):
+        return True
+    tx.cache[key] = await repo.has_conversation(tx, session_id)
+    return bool(tx.cache[key])
 
 
 PLANNED = {"message.created", "session.closed", "session.reopened", "session.ai_changed", "ai.note",
@@ -102,7 +113,7 @@ PLANNED = {"message.created", "session.closed", "session.reopened", "session.ai_
 async def plan_bridges(tx: Tx, event: Event) -> None:
     if event.session_id is None or event.type not in PLANNED:
         return
-    refs = await repo.project_bridge_refs(tx, event.project_id)
+    refs = await tx.memo(("bridge_refs", event.project_id), lambda: repo.project_bridge_refs(tx, event.project_id))
     if not refs:
         return
     for action, payload, message_id, skip_origin in await _plan(tx, event):

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from pocketping import ids
-from pocketping.actions.batch import GroupCommit
 from pocketping.actions.sessions import set_status
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Sender, Session
 from pocketping.core.rules import check_client_id, check_event, check_operator_name, clean_text
 from pocketping.errors import NotFound
+from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
 from pocketping.services import Services
 from pocketping.store import projects as project_repo

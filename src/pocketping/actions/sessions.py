@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pocketping import ids, tokens
-from pocketping.actions.batch import GroupCommit
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
 from pocketping.core.rules import check_email
 from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound
+from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
 from pocketping.services import Services
 from pocketping.store import projects as project_repo

@@ -134,6 +134,7 @@ async def replay_delivery(svc: Services, project_id: str, delivery_id: int, *,
         elif item.status == "done":
             await q.enqueue(tx, project_id=project_id, target=TARGET, target_id=item.target_id, action=item.action,
                             payload=item.payload, session_id=item.session_id)
+            await tx.flush()  # enqueued rows are written at commit; we need its id now
             latest = await q.list_items(tx, project_id=project_id, target=TARGET, target_id=item.target_id,
                                         limit=1)
             return latest[0]

@@ -38,8 +38,10 @@ class Limit:
 
 
 class Pacer:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, enabled: bool = True) -> None:
         self.clock = clock
+        # Off (POCKETPING_BRIDGE_PACING=off) only our own pacing stops: a platform's 429 still holds.
+        self.enabled = enabled
         self._lanes: dict[str, _Lane] = {}
 
     def _lane(self, key: str) -> _Lane:
@@ -56,6 +58,8 @@ class Pacer:
         lane = self._lane(key)
         now = self._now()
         ready = lane.blocked_until
+        if not self.enabled:
+            return max(0.0, ready - now)
         if limit.rate:
             tokens = self._tokens(lane, limit, now)
             if tokens < 1:
@@ -108,6 +112,7 @@ def shared_pacer(services: object) -> Pacer:
     extras: dict[str, object] = services.extras  # type: ignore[attr-defined]
     pacer = extras.get("bridge_pacer")
     if not isinstance(pacer, Pacer):
-        pacer = Pacer(services.clock)  # type: ignore[attr-defined]
+        settings = services.settings  # type: ignore[attr-defined]
+        pacer = Pacer(services.clock, enabled=settings.bridge_pacing != "off")  # type: ignore[attr-defined]
         extras["bridge_pacer"] = pacer
     return pacer

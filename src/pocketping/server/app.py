@@ -103,13 +103,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             yield
         finally:
             app.state.ready = False
+            # Deliveries first (they use the bridges' clients), then the features, then the rest.
+            await svc.outbox.stop()
             for stop in reversed(stops):
                 with contextlib.suppress(Exception):
                     await stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await svc.outbox.stop()
             await svc.db.dispose()
 
     app = PocketPingApp(

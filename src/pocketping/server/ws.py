@@ -166,7 +166,9 @@ class WidgetConnection:
         svc = self.svc
         while True:
             try:
-                frame = await asyncio.wait_for(self._receive(), svc.settings.auth_timeout_seconds)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(svc.settings.auth_timeout_seconds):
+                    frame = await self._receive()
             except TimeoutError:
                 await self._close(CLOSE_AUTH_TIMEOUT, error_frame("auth_timeout", "send a 'hello' frame first"))
                 return None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,6 +16,8 @@ from pocketping.crypto import Keyring
 from pocketping.hub import Event
 from pocketping.store import migrate
 from pocketping.store.engine import backend_name, create_engine
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,9 +31,31 @@ class Tx:
     events: list[Event] = field(default_factory=list)
     outbox_rows: int = 0
     after_commit: list[Callable[[], Any]] = field(default_factory=list)
+    # Writes gathered during the transaction and flushed once, just before commit (one
+    # multi-row statement instead of one per row); keyed by what they are.
+    buffers: dict[str, list[Any]] = field(default_factory=dict)
+    _flushers: dict[str, Callable[[Tx, list[Any]], Awaitable[None]]] = field(default_factory=dict)
+    # Reads that cannot change within this transaction, done once (planners ask per event).
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
+
+    def buffer(self, key: str, row: Any, flush: Callable[[Tx, list[Any]], Awaitable[None]]) -> None:
+        """Add ``row`` to the ``key`` buffer, written by ``flush(tx, rows)`` before commit."""
+        self.buffers.setdefault(key, []).append(row)
+        self._flushers.setdefault(key, flush)
+
+    async def flush(self) -> None:
+        while self.buffers:
+            key = next(iter(self.buffers))
+            rows = self.buffers.pop(key)
+            await self._flushers[key](self, rows)
+
+    async def memo(self, key: Any, load: Callable[[], Awaitable[T]]) -> T:
+        if key not in self.cache:
+            self.cache[key] = await load()
+        return self.cache[key]  # type: ignore[no-any-return]
 
     def encrypt(self, value: str) -> str:
         return self.keyring.encrypt(value)
@@ -51,7 +75,9 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self.engine.begin() as conn:
-            yield Tx(conn, self.keyring, self.clock.now(), self.backend)
+            tx = Tx(conn, self.keyring, self.clock.now(), self.backend)
+            yield tx
+            await tx.flush()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

@@ -26,11 +26,12 @@ class LoggedEvent:
     body: dict[str, Any]
 
 
-async def _next_seq(tx: Tx, project_id: str) -> int:
-    """Allocate the project's next event seq. The upsert locks the counter row until commit,
-    so seqs become visible in order (a reader that sees N has seen every smaller one)."""
-    values = {"project_id": project_id, "last_seq": 1}
-    bump = {"last_seq": event_counters.c.last_seq + 1}
+async def _reserve(tx: Tx, project_id: str, count: int) -> int:
+    """Reserve ``count`` consecutive event seqs for the project; returns the first. The upsert
+    locks the counter row until commit, so seqs become visible in order (a reader that sees N
+    has seen every smaller one)."""
+    values = {"project_id": project_id, "last_seq": count}
+    bump = {"last_seq": event_counters.c.last_seq + count}
     if tx.dialect == "postgresql":
         stmt: Any = pg_insert(event_counters).values(values).on_conflict_do_update(
             index_elements=[event_counters.c.project_id], set_=bump)
@@ -39,20 +40,32 @@ async def _next_seq(tx: Tx, project_id: str) -> int:
             index_elements=[event_counters.c.project_id], set_=bump)
     else:
         stmt = mysql_insert(event_counters).values(values)
-        stmt = stmt.on_duplicate_key_update(last_seq=event_counters.c.last_seq + 1)
+        stmt = stmt.on_duplicate_key_update(last_seq=event_counters.c.last_seq + count)
     await tx.conn.execute(stmt)
     value = (await tx.conn.execute(select(event_counters.c.last_seq)
                                    .where(event_counters.c.project_id == project_id))).scalar_one()
-    return int(value)
+    return int(value) - count + 1
 
 
 async def append(tx: Tx, *, event_id: str, project_id: str, session_id: str | None, type_: str,
-                 body: dict[str, Any]) -> int:
-    seq = await _next_seq(tx, project_id)
-    await tx.conn.execute(event_log.insert().values(
-        event_id=event_id, project_id=project_id, seq=seq, session_id=session_id, type=type_,
-        payload=tx.encrypt(orjson.dumps(body).decode()), created_at=tx.now))
-    return seq
+                 body: dict[str, Any]) -> None:
+    """Log a public event; its seq is given just before commit, together with the transaction's
+    other events (one counter update and one multi-row insert per project)."""
+    tx.buffer("event_log", {"event_id": event_id, "project_id": project_id, "session_id": session_id,
+                            "type": type_, "payload": tx.encrypt(orjson.dumps(body).decode()),
+                            "created_at": tx.now}, _write)
+
+
+async def _write(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    by_project: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_project.setdefault(row["project_id"], []).append(row)
+    for project_id in sorted(by_project):  # one lock order for every transaction
+        group = by_project[project_id]
+        first = await _reserve(tx, project_id, len(group))
+        for offset, row in enumerate(group):
+            row["seq"] = first + offset
+        await tx.conn.execute(event_log.insert(), group)
 
 
 async def after(tx: Tx, project_id: str, cursor: int, *, limit: int = 500,

@@ -27,12 +27,19 @@ def _item(tx: Tx, row: RowMapping) -> OutboxItem:
 async def enqueue(tx: Tx, *, project_id: str, target: str, target_id: str, action: str,
                   payload: dict[str, Any], session_id: str | None = None, message_id: str | None = None,
                   delay_seconds: float = 0.0) -> None:
-    await tx.conn.execute(outbox.insert().values(
-        project_id=project_id, session_id=session_id, message_id=message_id, target=target, target_id=target_id,
-        action=action, payload=tx.encrypt(orjson.dumps(payload).decode()), status="pending", attempts=0,
-        next_attempt_at=tx.now + timedelta(seconds=delay_seconds), created_at=tx.now,
-    ))
+    """Add a delivery; written with the transaction's other rows in one statement before commit,
+    in the order enqueued (ids ascend in that order: chains stay in order)."""
+    tx.buffer("outbox", {
+        "project_id": project_id, "session_id": session_id, "message_id": message_id, "target": target,
+        "target_id": target_id, "action": action, "payload": tx.encrypt(orjson.dumps(payload).decode()),
+        "status": "pending", "attempts": 0, "next_attempt_at": tx.now + timedelta(seconds=delay_seconds),
+        "created_at": tx.now,
+    }, _write_rows)
     tx.outbox_rows += 1
+
+
+async def _write_rows(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    await tx.conn.execute(outbox.insert(), rows)
 
 
 def _chain(target_id: str, session_id: str | None) -> Any:

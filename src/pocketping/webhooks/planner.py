@@ -20,7 +20,9 @@ async def plan_public_event(tx: Tx, event: Event) -> None:
         return
     await event_log.append(tx, event_id=body["id"], project_id=event.project_id, session_id=event.session_id,
                            type_=event.type, body=body)
-    for webhook_id, types in await repo.subscriptions(tx, event.project_id):
+    subscribed = await tx.memo(("webhook_subscriptions", event.project_id),
+                               lambda: repo.subscriptions(tx, event.project_id))
+    for webhook_id, types in subscribed:
         if types and event.type not in types:
             continue
         # The chain (webhook, session) keeps one session's events in order for that endpoint.

@@ -55,6 +55,7 @@ class Msg:
     parse_mode: str | None = None
     edited: bool = False
     deleted: bool = False
+    at: float = field(default_factory=time.monotonic)  # when the fake stored it (benchmarks)
 
 
 @dataclass

@@ -1,0 +1,161 @@
+"""Chat load with the platform bridges connected to local fakes (answering at once).
+
+Measures, per platform: visitor send -> message posted at the fake, and fake-platform
+operator reply -> message at the widget; and counts every message at every platform
+(exactly once each: nothing lost, nothing duplicated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.clients import Visitor, connect_widget
+from bench.scenarios import count_messages, pocketping
+from bench.stats import summary_ms
+from pocketping.testing.fakes.discord import FakeDiscord
+from pocketping.testing.fakes.telegram import FakeTelegram
+
+TAG = re.compile(r"bench (v\d+-\d+)\b")  # brackets and the like get escaped by the bridges
+
+
+@dataclass
+class Platforms:
+    telegram: FakeTelegram
+    tg_token: str
+    tg_chat: int
+    discord: FakeDiscord
+    dc_channel: str
+
+    def env(self) -> dict[str, str]:
+        return {"POCKETPING_TELEGRAM_API_URL": self.telegram.url, "POCKETPING_DISCORD_API_URL": self.discord.api_url,
+                "POCKETPING_BRIDGE_PACING": "off"}
+
+    def bridges(self) -> list[tuple[str, dict[str, Any]]]:
+        return [("telegram", {"bot_token": self.tg_token, "chat_id": str(self.tg_chat)}),
+                ("discord", {"bot_token": self.discord.token, "channel_id": self.dc_channel})]
+
+    def arrivals(self) -> dict[str, dict[str, list[float]]]:
+        """platform -> message tag -> times it arrived (more than one: a duplicate)."""
+        out: dict[str, dict[str, list[float]]] = {"telegram": {}, "discord": {}}
+        for msg in self.telegram.posts(self.tg_chat):
+            for tag in TAG.findall(msg.text):
+                out["telegram"].setdefault(tag, []).append(msg.at)
+        for call in self.discord.calls("POST", r"/channels/\d+/messages$"):
+            if call.status // 100 != 2:
+                continue
+            for tag in TAG.findall(str((call.body or {}).get("content", ""))):
+                out["discord"].setdefault(tag, []).append(call.at)
+        return out
+
+    def telegram_thread(self, tag: str) -> int | None:
+        return next((m.thread_id for m in self.telegram.posts(self.tg_chat) if TAG.search(m.text) and tag in TAG.findall(m.text)), None)
+
+    def discord_thread(self, tag: str) -> str | None:
+        for call in self.discord.calls("POST", r"/channels/\d+/messages$"):
+            if tag in TAG.findall(str((call.body or {}).get("content", ""))):
+                return call.path.split("/")[-2]
+        return None
+
+
+@contextlib.asynccontextmanager
+async def platforms() -> AsyncIterator[Platforms]:
+    telegram = FakeTelegram().start()
+    token = telegram.add_bot()
+    chat = telegram.add_forum(token)
+    # Generous buckets: the point is our relay, not Discord's rate limits.
+    discord = FakeDiscord(bucket_limit=100_000, global_limit=100_000).start()
+    channel = discord.add_channel("support")
+    try:
+        yield Platforms(telegram, token, chat, discord, channel)
+    finally:
+        telegram.stop()
+        discord.stop()
+
+
+async def _until(done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def bridged_chat(backend: str, workdir: Path, rate: float, seconds: float, visitors: int,
+                       replies: int = 20) -> dict[str, float]:
+    async with platforms() as p, pocketping(backend, workdir, env=p.env(), bridges=p.bridges()) as target:
+        crowd: list[Visitor] = []
+        for i in range(visitors):
+            ws, welcome = await connect_widget(target.server.ws_url, target.public_key)
+            crowd.append(Visitor(ws, welcome, f"v{i}"))
+        interval = visitors / rate
+        start = time.monotonic() + 0.2
+
+        async def visitor_loop(i: int, v: Visitor) -> None:
+            t = start + (i / visitors) * interval
+            while t < start + seconds:
+                delay = t - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                cid = v.next_id()
+                v.sent[cid] = time.monotonic()
+                await v.ws.send(f'{{"type":"message","text":"bench {cid}","clientId":"{cid}"}}')
+                t += interval
+
+        await asyncio.gather(*(visitor_loop(i, v) for i, v in enumerate(crowd)))
+        sent = {cid: t for v in crowd for cid, t in v.sent.items()}
+        await _until(lambda: sum(len(v.acks) for v in crowd) >= len(sent), 60)
+        # Wait (bounded) until every message reached both platforms.
+        await _until(lambda: all(len(a) >= len(sent) for a in p.arrivals().values()), 120)
+        arrivals = p.arrivals()
+        result: dict[str, float] = {
+            "rate": rate, "sent": len(sent), "acked": sum(len(v.acks) for v in crowd),
+            "errors": sum(len(v.errors) for v in crowd), "stored": await count_messages(target),
+            **{f"ack_{k}": val for k, val in summary_ms(
+                [v.acks[c] - v.sent[c] for v in crowd for c in v.acks]).items()},
+        }
+        for platform, seen in arrivals.items():
+            latencies = [times[0] - sent[tag] for tag, times in seen.items() if tag in sent]
+            result[f"{platform}_lost"] = sum(1 for tag in sent if tag not in seen)
+            result[f"{platform}_dup"] = sum(len(times) - 1 for times in seen.values())
+            result.update({f"{platform}_{k}": val for k, val in summary_ms(latencies).items()})
+        result.update(await _replies(p, crowd[:replies]))
+        for v in crowd:
+            await v.close()
+        return result
+
+
+async def _replies(p: Platforms, sample: list[Visitor]) -> dict[str, float]:
+    """An operator answers each sampled visitor from each platform; time until the widget has it."""
+    waits: dict[str, list[float]] = {"telegram": [], "discord": []}
+    for n, v in enumerate(sample):
+        first = next(iter(v.sent), None)
+        if first is None:
+            continue
+        for platform in waits:
+            text = f"reply {platform} {n}"
+            t0 = time.monotonic()
+            if platform == "telegram":
+                thread = p.telegram_thread(first)
+                if thread is None:
+                    continue
+                p.telegram.operator_says(p.tg_chat, thread, text)
+            else:
+                channel = p.discord_thread(first)
+                if channel is None:
+                    continue
+                p.discord.post_as_user(channel, text)
+            if await _until(lambda t=text, v=v: t in v.incoming, 30):
+                waits[platform].append(v.incoming[text] - t0)
+    out: dict[str, float] = {}
+    for platform, values in waits.items():
+        out.update({f"reply_{platform}_{k}": val for k, val in summary_ms(values).items()})
+    return out
+
