@@ -55,7 +55,7 @@ class Platforms:
         return out
 
     def telegram_thread(self, tag: str) -> int | None:
-        return next((m.thread_id for m in self.telegram.posts(self.tg_chat) if TAG.search(m.text) and tag in TAG.findall(m.text)), None)
+        return next((m.thread_id for m in self.telegram.posts(self.tg_chat) if tag in TAG.findall(m.text)), None)
 
     def discord_thread(self, tag: str) -> str | None:
         for call in self.discord.calls("POST", r"/channels/\d+/messages$"):
