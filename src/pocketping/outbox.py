@@ -41,6 +41,7 @@ class OutboxHandler(Protocol):
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
+PREFETCH = 16  # rows of one chain read at once
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 class OutboxWorker:
     def __init__(self, db: Database, clock: Clock, *, poll_seconds: float = 1.0, lease_seconds: float = 60.0,
-                 retry_window_seconds: float = 86400.0, concurrency: int = 64,
+                 retry_window_seconds: float = 86400.0, concurrency: int = 16,
                  on_delivered: Callable[[OutboxItem, dict[str, Any] | None], None] | None = None) -> None:
         self.db = db
         self.clock = clock
@@ -148,9 +149,10 @@ class OutboxWorker:
 
     async def _drain_chain(self, target_id: str, session_id: str | None) -> None:
         try:
-            async with self._sem:
-                while not self._stopping and await self._deliver_head(target_id, session_id):
-                    pass
+            more = True
+            while more and not self._stopping:
+                async with self._sem:  # taken per round, so a busy chain cannot starve the others
+                    more = await self._deliver_some(target_id, session_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -180,12 +182,20 @@ class OutboxWorker:
                     results.append(True)
         return results
 
-    async def _deliver_head(self, target_id: str, session_id: str | None) -> bool:
-        """Deliver the chain's oldest pending row if it is due; True to keep going."""
+    async def _deliver_some(self, target_id: str, session_id: str | None) -> bool:
+        """Deliver the chain's oldest pending rows while they are due (one read for several);
+        True if there may be more."""
         async with self.db.read() as tx:
-            item = await q.chain_head(tx, target_id, session_id)
+            items = await q.chain_rows(tx, target_id, session_id, PREFETCH)
+        for item in items:
+            if self._stopping or not await self._deliver(item):
+                return False
+        return len(items) == PREFETCH
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Deliver one row if it is due and ours to take; True to go on with its chain."""
         now = self.clock.now()
-        if item is None or item.next_attempt_at > now:
+        if item.next_attempt_at > now:
             return False
         if not await self._state.run(_Op("lease", item.id, at=now + timedelta(seconds=self.lease_seconds))):
             return False

@@ -4,6 +4,7 @@ so none of it bumps the configuration version."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from pocketping.store import bridges as repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as session_repo
 from pocketping.store.bridges import Thread
+from pocketping.store.db import Tx
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,24 @@ async def delivery_context(svc: Services, bridge_id: str, session_id: str,
         session = await session_repo.find_session_any_project(tx, session_id)
         if session is None:
             return None
-        project = await project_repo.get_project(tx, session.project_id)
+        project = await _project(svc, tx, session.project_id)
         message = await session_repo.find_message(tx, session_id, message_id) if message_id else None
         thread = await repo.find_thread(tx, bridge_id, session_id)
         return DeliveryContext(session, project, message, thread)
+
+
+async def _project(svc: Services, tx: Tx, project_id: str) -> Project:
+    """Projects change rarely and a delivery only shows their name: kept for a few seconds."""
+    cache: dict[str, tuple[float, Project]] = svc.extras.setdefault("delivery_projects", {})
+    now = time.monotonic()
+    hit = cache.get(project_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    project = await project_repo.get_project(tx, project_id)
+    if len(cache) > 1000:
+        cache.clear()
+    cache[project_id] = (now + svc.settings.config_poll_seconds, project)
+    return project
 
 
 async def find_thread(svc: Services, bridge_id: str, session_id: str) -> Thread | None:
@@ -44,18 +60,15 @@ async def find_thread(svc: Services, bridge_id: str, session_id: str) -> Thread 
 
 
 async def save_thread(svc: Services, bridge_id: str, session_id: str, external_id: str) -> None:
-    async with svc.db.transaction() as tx:
-        await repo.save_thread(tx, bridge_id, session_id, external_id)
+    await svc.db.write_soon(lambda tx: repo.save_thread(tx, bridge_id, session_id, external_id))
 
 
 async def set_thread_status(svc: Services, bridge_id: str, session_id: str, status: str) -> None:
-    async with svc.db.transaction() as tx:
-        await repo.set_thread_status(tx, bridge_id, session_id, status)
+    await svc.db.write_soon(lambda tx: repo.set_thread_status(tx, bridge_id, session_id, status))
 
 
 async def record_posted(svc: Services, bridge_id: str, message_id: str, external_ids: list[str]) -> None:
-    async with svc.db.transaction() as tx:
-        await repo.record_posted(tx, bridge_id, message_id, external_ids)
+    await svc.db.write_soon(lambda tx: repo.record_posted(tx, bridge_id, message_id, external_ids))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pocketping.clock import Clock
 from pocketping.crypto import Keyring
+from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
 from pocketping.store import migrate
 from pocketping.store.engine import backend_name, create_engine
@@ -71,7 +72,18 @@ class Database:
         self.engine = engine or create_engine(url)
         self.keyring = keyring
         self.clock = clock
+        self._small: GroupCommit[Callable[[Tx], Awaitable[Any]], Any] | None = None
 
+    async def write_soon(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run a small independent write in a transaction shared with other such writes
+        (group commit); returns once it is committed. A failing write is retried alone."""
+        if self._small is None:
+            async def run(works: list[Callable[[Tx], Awaitable[Any]]]) -> list[Any]:
+                async with self.transaction() as tx:
+                    return [await w(tx) for w in works]
+
+            self._small = GroupCommit(run, writers=1 if self.backend == "sqlite" else 4)
+        return await self._small.run(work)  # type: ignore[no-any-return]
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self.engine.begin() as conn:

@@ -67,6 +67,14 @@ def sqlite_path(url: str) -> Path | None:
     return Path(driver.split(":///", 1)[1])
 
 
+# No pre-ping (a round trip per checkout): a connection found dead fails its transaction,
+# is discarded, and the write is retried (group commit retries each write alone).
+# Connections kept open: overflow connections are opened and closed per checkout, which
+# costs far more than waiting briefly for a pooled one, so the pool covers normal load.
+POOL_SIZE = 20
+POOL_OVERFLOW = 10
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     driver_url = async_database_url(url)
     if driver_url.startswith("sqlite"):
@@ -80,9 +88,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _sqlite_setup(engine)
         return engine
     if driver_url.startswith("mysql"):
-        return create_async_engine(driver_url, pool_size=10, max_overflow=20, pool_recycle=3600,
-                                   pool_pre_ping=True, isolation_level="READ COMMITTED", **kwargs)
-    return create_async_engine(driver_url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+        return create_async_engine(driver_url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800,
+                                   isolation_level="READ COMMITTED", **kwargs)
+    return create_async_engine(driver_url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800,
+                               **kwargs)
 
 
 def _sqlite_setup(engine: AsyncEngine) -> None:

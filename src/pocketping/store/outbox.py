@@ -61,6 +61,13 @@ async def due_chain_heads(tx: Tx, limit: int) -> list[tuple[str, str | None]]:
     return list(chains)
 
 
+async def chain_rows(tx: Tx, target_id: str, session_id: str | None, limit: int) -> list[OutboxItem]:
+    """The chain's oldest pending rows, in order (rows are only ever added at its end)."""
+    rows = (await tx.conn.execute(select(outbox).where(outbox.c.status == "pending", _chain(target_id, session_id))
+                                  .order_by(outbox.c.id).limit(limit))).mappings()
+    return [_item(tx, row) for row in rows]
+
+
 async def chain_head(tx: Tx, target_id: str, session_id: str | None) -> OutboxItem | None:
     row = (await tx.conn.execute(select(outbox).where(outbox.c.status == "pending", _chain(target_id, session_id))
                                  .order_by(outbox.c.id).limit(1))).mappings().first()
