@@ -93,13 +93,14 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     said = await fake_slack.operator_reply(slack_channel, thread_ts, "Answer from Slack")
     frame = await w.expect("message", text="Answer from Slack")
     assert frame["message"]["source"] == "slack"
-    await fake_slack.operator_delete(slack_channel, said.ts)  # withdrawn: the widget drops it
-    deleted = await w.expect("message_deleted")
-    assert deleted["message"]["id"] == frame["message"]["id"] and deleted["message"]["text"] == ""
     await tg.wait_post("(via Slack): Answer from Slack")
     await fake_discord.wait_until(lambda: any("(via Slack)" in t and "Answer from Slack" in t
                                               for t in discord_thread_texts(fake_discord, channel)),
                                   what="the Slack reply in Discord")
+    # Withdrawn once mirrored (a deletion before delivery would skip it: that race is not this test's point).
+    await fake_slack.operator_delete(slack_channel, said.ts)
+    deleted = await w.expect("message_deleted")
+    assert deleted["message"]["id"] == frame["message"]["id"] and deleted["message"]["text"] == ""
 
     # The visitor again: everywhere; and nothing was ever echoed to the platform it came from.
     await w.say("thanks all")
