@@ -20,6 +20,7 @@ from bench.clients import Visitor, connect_widget
 from bench.scenarios import count_messages, pocketping
 from bench.stats import summary_ms
 from pocketping.testing.fakes.discord import FakeDiscord
+from pocketping.testing.fakes.slack import FakeApp, FakeSlack
 from pocketping.testing.fakes.telegram import FakeTelegram
 
 TAG = re.compile(r"bench (v\d+-\d+)\b")  # brackets and the like get escaped by the bridges
@@ -32,18 +33,28 @@ class Platforms:
     tg_chat: int
     discord: FakeDiscord
     dc_channel: str
+    slack: FakeSlack
+    slack_app: FakeApp
+    slack_channel: str
+    # The Slack fake stamps calls with wall-clock time; the rest of the bench uses monotonic time.
+    wall_offset: float = 0.0
 
     def env(self) -> dict[str, str]:
         return {"POCKETPING_TELEGRAM_API_URL": self.telegram.url, "POCKETPING_DISCORD_API_URL": self.discord.api_url,
-                "POCKETPING_BRIDGE_PACING": "off"}
+                "POCKETPING_SLACK_API_URL": self.slack.api_url, "POCKETPING_BRIDGE_PACING": "off"}
 
     def bridges(self) -> list[tuple[str, dict[str, Any]]]:
         return [("telegram", {"bot_token": self.tg_token, "chat_id": str(self.tg_chat)}),
-                ("discord", {"bot_token": self.discord.token, "channel_id": self.dc_channel})]
+                ("discord", {"bot_token": self.discord.token, "channel_id": self.dc_channel}),
+                ("slack", {"bot_token": self.slack_app.bot_token, "channel_id": self.slack_channel,
+                           "app_token": self.slack_app.app_token})]
 
     def arrivals(self) -> dict[str, dict[str, list[float]]]:
         """platform -> message tag -> times it arrived (more than one: a duplicate)."""
-        out: dict[str, dict[str, list[float]]] = {"telegram": {}, "discord": {}}
+        out: dict[str, dict[str, list[float]]] = {"telegram": {}, "discord": {}, "slack": {}}
+        for call in self.slack.calls_to("chat.postMessage", self.slack_app):
+            for tag in TAG.findall(str(call.params.get("text", ""))):
+                out["slack"].setdefault(tag, []).append(call.at - self.wall_offset)
         for msg in self.telegram.posts(self.tg_chat):
             for tag in TAG.findall(msg.text):
                 out["telegram"].setdefault(tag, []).append(msg.at)
@@ -56,6 +67,12 @@ class Platforms:
 
     def telegram_thread(self, tag: str) -> int | None:
         return next((m.thread_id for m in self.telegram.posts(self.tg_chat) if tag in TAG.findall(m.text)), None)
+
+    def slack_thread(self, tag: str) -> str | None:
+        for call in self.slack.calls_to("chat.postMessage", self.slack_app):
+            if tag in TAG.findall(str(call.params.get("text", ""))):
+                return str(call.params.get("thread_ts") or "") or None
+        return None
 
     def discord_thread(self, tag: str) -> str | None:
         for call in self.discord.calls("POST", r"/channels/\d+/messages$"):
@@ -72,11 +89,16 @@ async def platforms() -> AsyncIterator[Platforms]:
     # Generous buckets: the point is our relay, not Discord's rate limits.
     discord = FakeDiscord(bucket_limit=100_000, global_limit=100_000).start()
     channel = discord.add_channel("support")
+    slack = FakeSlack().start()
+    app = slack.create_app(socket_mode=True)
+    slack_channel = slack.create_channel(members=[app.bot_user_id]).id
     try:
-        yield Platforms(telegram, token, chat, discord, channel)
+        yield Platforms(telegram, token, chat, discord, channel, slack, app, slack_channel,
+                        wall_offset=time.time() - time.monotonic())
     finally:
         telegram.stop()
         discord.stop()
+        slack.stop()
 
 
 async def _until(done: Callable[[], bool], timeout: float) -> bool:
@@ -134,7 +156,7 @@ async def bridged_chat(backend: str, workdir: Path, rate: float, seconds: float,
 
 async def _replies(p: Platforms, sample: list[Visitor]) -> dict[str, float]:
     """An operator answers each sampled visitor from each platform; time until the widget has it."""
-    waits: dict[str, list[float]] = {"telegram": [], "discord": []}
+    waits: dict[str, list[float]] = {"telegram": [], "discord": [], "slack": []}
     for n, v in enumerate(sample):
         first = next(iter(v.sent), None)
         if first is None:
@@ -147,11 +169,16 @@ async def _replies(p: Platforms, sample: list[Visitor]) -> dict[str, float]:
                 if thread is None:
                     continue
                 p.telegram.operator_says(p.tg_chat, thread, text)
-            else:
+            elif platform == "discord":
                 channel = p.discord_thread(first)
                 if channel is None:
                     continue
                 p.discord.post_as_user(channel, text)
+            else:
+                thread_ts = p.slack_thread(first)
+                if thread_ts is None:
+                    continue
+                await asyncio.to_thread(p.slack.call, p.slack.operator_reply(p.slack_channel, thread_ts, text))
             if await _until(lambda t=text, v=v: t in v.incoming, 30):
                 waits[platform].append(v.incoming[text] - t0)
     out: dict[str, float] = {}

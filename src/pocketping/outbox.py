@@ -36,12 +36,16 @@ Checkpoint = Callable[[dict[str, Any]], Awaitable[None]]
 
 class OutboxHandler(Protocol):
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
-        """Deliver one row; return what to record (platform ids). Raise DeliveryError to retry."""
+        """Deliver one row; return what to record (platform ids). Raise DeliveryError to retry.
+
+        A handler may also have ``async prepare(items)``: called with several rows of one chain
+        just before they are delivered in order, to read what they need at once."""
         ...
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 PREFETCH = 16  # rows of one chain read at once
+COALESCE_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 class OutboxWorker:
     def __init__(self, db: Database, clock: Clock, *, poll_seconds: float = 1.0, lease_seconds: float = 60.0,
-                 retry_window_seconds: float = 86400.0, concurrency: int = 16,
+                 retry_window_seconds: float = 86400.0, concurrency: int = 64,
                  on_delivered: Callable[[OutboxItem, dict[str, Any] | None], None] | None = None) -> None:
         self.db = db
         self.clock = clock
@@ -127,6 +131,8 @@ class OutboxWorker:
                 log.exception("outbox poll failed; trying again shortly")
             if not self._stopping:
                 await self._wait()
+                # Commits wake us many times a second under load; one look per few ms is plenty.
+                await asyncio.sleep(COALESCE_SECONDS)
 
     async def _wait(self) -> None:
         await sleep_or_wake(self.clock, self.poll_seconds, self._wake)
@@ -187,6 +193,12 @@ class OutboxWorker:
         True if there may be more."""
         async with self.db.read() as tx:
             items = await q.chain_rows(tx, target_id, session_id, PREFETCH)
+        prepare = getattr(self.handlers.get(items[0].target), "prepare", None) if len(items) > 1 else None
+        if prepare is not None:
+            try:
+                await prepare(items)  # optional: read what the rows need at once
+            except Exception:
+                log.exception("preparing outbox rows failed; delivering them one by one")
         for item in items:
             if self._stopping or not await self._deliver(item):
                 return False

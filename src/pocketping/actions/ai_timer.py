@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pocketping.ai import signals
 from pocketping.hub import Event
 from pocketping.store import ai as repo
 from pocketping.store import sessions as session_repo
@@ -39,13 +40,20 @@ async def plan_ai_timer(tx: Tx, event: Event) -> None:
         await repo.set_due(tx, event.session_id, None)
 
 
+async def _timer(tx: Tx, project_id: str) -> tuple[bool, int] | None:
+    # Asked once per transaction and project (a batch carries many messages of one project).
+    return await tx.memo(("ai_timer", project_id), lambda: repo.timer_settings(tx, project_id))
+
+
 async def _visitor_wrote(tx: Tx, event: Event) -> None:
     assert event.session_id is not None
     if not (event.data.get("session") or {}).get("aiEnabled"):
         return
-    timer = await repo.timer_settings(tx, event.project_id)
+    timer = await _timer(tx, event.project_id)
     if timer is not None and timer[0]:
         await repo.set_due(tx, event.session_id, tx.now + timedelta(seconds=timer[1]))
+        if signals.due_changed not in tx.after_commit:
+            tx.after_commit.append(signals.due_changed)
 
 
 async def _operator_replied(tx: Tx, event: Event) -> None:
@@ -54,7 +62,7 @@ async def _operator_replied(tx: Tx, event: Event) -> None:
     # human took over), but only announced when the project uses the AI at all.
     if not await repo.silence(tx, event.session_id):
         return
-    timer = await repo.timer_settings(tx, event.project_id)
+    timer = await _timer(tx, event.project_id)
     if timer is None or not timer[0]:
         return
     session = await session_repo.get_session(tx, event.project_id, event.session_id)
@@ -66,7 +74,7 @@ async def _operator_replied(tx: Tx, event: Event) -> None:
 async def _turned_on(tx: Tx, event: Event) -> None:
     assert event.session_id is not None
     await repo.reset_reply_count(tx, event.session_id)
-    timer = await repo.timer_settings(tx, event.project_id)
+    timer = await _timer(tx, event.project_id)
     if timer is None or not timer[0]:
         return
     last = await repo.last_chat_message(tx, event.session_id)

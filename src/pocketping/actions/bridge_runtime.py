@@ -10,7 +10,7 @@ from typing import Any
 
 from pocketping.actions.bridge_plan import enqueue_notice
 from pocketping.actions.unit import unit_of_work
-from pocketping.core.models import Bridge, Message, Project, Session
+from pocketping.core.models import Bridge, Message, OutboxItem, Project, Session
 from pocketping.services import Services
 from pocketping.store import bridges as repo
 from pocketping.store import projects as project_repo
@@ -27,9 +27,44 @@ class DeliveryContext:
     thread: Thread | None
 
 
-async def delivery_context(svc: Services, bridge_id: str, session_id: str,
-                           message_id: str | None) -> DeliveryContext | None:
-    """Everything one delivery needs, read at once; None when the session was erased."""
+@dataclass(frozen=True)
+class Prepared:
+    """What a delivery needs that a whole chain of rows can read at once."""
+
+    session: Session
+    project: Project
+    message: Message | None
+    at: float  # time.monotonic() when read
+
+    def fresh(self) -> bool:
+        """Only for the delivery that follows at once, not for a retry much later."""
+        return time.monotonic() - self.at < PREPARED_FOR_SECONDS
+
+
+PREPARED_FOR_SECONDS = 10.0
+
+
+async def prepare_deliveries(svc: Services, session_id: str, items: list[OutboxItem]) -> dict[int, Prepared]:
+    message_ids = [i.message_id for i in items if i.message_id]
+    async with svc.db.read() as tx:
+        session = await session_repo.find_session_any_project(tx, session_id)
+        if session is None:
+            return {}
+        project = await _project(svc, tx, session.project_id)
+        found = await session_repo.find_messages(tx, session_id, message_ids)
+    now = time.monotonic()
+    return {i.id: Prepared(session, project, found.get(i.message_id) if i.message_id else None, now)
+            for i in items}
+
+
+async def delivery_context(svc: Services, bridge_id: str, session_id: str, message_id: str | None,
+                           prepared: Prepared | None = None) -> DeliveryContext | None:
+    """Everything one delivery needs; None when the session was erased. The thread is always
+    read afresh (an earlier delivery of the chain may just have opened it)."""
+    if prepared is not None and prepared.fresh():
+        async with svc.db.read() as tx:
+            thread = await repo.find_thread(tx, bridge_id, session_id)
+        return DeliveryContext(prepared.session, prepared.project, prepared.message, thread)
     async with svc.db.read() as tx:
         session = await session_repo.find_session_any_project(tx, session_id)
         if session is None:

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from pocketping.actions import ai_answer
+from pocketping.ai import signals
 from pocketping.clock import sleep_or_wake
 from pocketping.hub import Event
 from pocketping.services import Services
@@ -42,9 +43,11 @@ class AIScheduler:
 
     def start(self) -> None:
         self._unsubscribe = self.svc.hub.subscribe_all(self._on_event)
+        signals.listen(self._wake)
         self._runner = asyncio.create_task(self._run(), name="ai-scheduler")
 
     async def stop(self) -> None:
+        signals.unlisten(self._wake)
         if self._unsubscribe is not None:
             self._unsubscribe()
         tasks = [t for t in (self._runner, *self._tasks) if t is not None]
@@ -54,8 +57,8 @@ class AIScheduler:
         self._runner = None
 
     def _on_event(self, event: Event) -> None:
-        if event.type in _WAKING or (event.type == "message.created"
-                                     and (event.data.get("message") or {}).get("sender") == "visitor"):
+        # Visitor messages wake it through ``signals`` when they set a due time (AI on).
+        if event.type in _WAKING:
             self._wake.set()
 
     async def _run(self) -> None:

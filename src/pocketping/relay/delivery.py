@@ -35,6 +35,18 @@ class BridgeDelivery:
         self.manager = manager
         self.svc = manager.svc
         self._delivered: OrderedDict[str, None] = OrderedDict()  # visitor messages already announced
+        self._prepared: dict[int, rt.Prepared] = {}  # outbox row id -> what prepare() read for it
+
+    async def prepare(self, items: list[OutboxItem]) -> None:
+        """The outbox is about to deliver these rows of one chain (one bridge, one session):
+        read their session and messages at once instead of once per row."""
+        if len(self._prepared) > 10_000:
+            self._prepared.clear()
+        session_id = items[0].session_id
+        if session_id is None:
+            return
+        for item_id, prepared in (await rt.prepare_deliveries(self.svc, session_id, items)).items():
+            self._prepared[item_id] = prepared
 
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
         bridge = await self.manager.instance(item.target_id)
@@ -42,7 +54,8 @@ class BridgeDelivery:
             return {"skipped": "the bridge was removed"}
         if item.session_id is None:
             return {"skipped": "no session"}
-        ctx = await rt.delivery_context(self.svc, bridge.id, item.session_id, item.message_id)
+        ctx = await rt.delivery_context(self.svc, bridge.id, item.session_id, item.message_id,
+                                        self._prepared.pop(item.id, None))
         if ctx is None:
             return {"skipped": "the session was erased"}
         progress: dict[str, Any] = dict(item.result or {})
@@ -115,7 +128,9 @@ class BridgeDelivery:
             done.append(list(posted.message_ids))
             progress["parts"] = done
             progress["thread"] = thread_id
-            await checkpoint(progress)
+            if len(done) < len(parts):
+                # Recorded before the next part; after the last one, the outcome itself records it.
+                await checkpoint(progress)
         if item.message_id and ctx.message is not None:
             await rt.record_posted(self.svc, bridge.id, item.message_id, [i for p in done for i in p])
         if item.payload.get("kind") == "visitor" and ctx.message is not None:

@@ -41,6 +41,9 @@ async def _reserve(tx: Tx, project_id: str, count: int) -> int:
     else:
         stmt = mysql_insert(event_counters).values(values)
         stmt = stmt.on_duplicate_key_update(last_seq=event_counters.c.last_seq + count)
+    if tx.dialect != "mysql":  # one round trip where the upsert can say what it wrote
+        value = (await tx.conn.execute(stmt.returning(event_counters.c.last_seq))).scalar_one()
+        return int(value) - count + 1
     await tx.conn.execute(stmt)
     value = (await tx.conn.execute(select(event_counters.c.last_seq)
                                    .where(event_counters.c.project_id == project_id))).scalar_one()

@@ -51,14 +51,13 @@ def _chain(target_id: str, session_id: str | None) -> Any:
 async def due_chain_heads(tx: Tx, limit: int) -> list[tuple[str, str | None]]:
     """(target_id, session_id) chains whose oldest pending row is due and not leased."""
     free = or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < tx.now)
+    first = func.min(outbox.c.id)
     rows = (await tx.conn.execute(
-        select(outbox.c.id, outbox.c.target_id, outbox.c.session_id)
+        select(outbox.c.target_id, outbox.c.session_id, first)
         .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= tx.now, free)
-        .order_by(outbox.c.id).limit(limit))).all()
-    chains: dict[tuple[str, str | None], int] = {}
-    for row_id, target_id, session_id in rows:
-        chains.setdefault((target_id, session_id), row_id)
-    return list(chains)
+        .group_by(outbox.c.target_id, outbox.c.session_id)
+        .order_by(first).limit(limit))).all()
+    return [(target_id, session_id) for target_id, session_id, _ in rows]
 
 
 async def chain_rows(tx: Tx, target_id: str, session_id: str | None, limit: int) -> list[OutboxItem]:

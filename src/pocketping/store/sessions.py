@@ -191,6 +191,14 @@ async def find_message(tx: Tx, session_id: str, message_id: str) -> Message | No
     return _message(tx, row) if row else None
 
 
+async def find_messages(tx: Tx, session_id: str, message_ids: list[str]) -> dict[str, Message]:
+    if not message_ids:
+        return {}
+    rows = (await tx.conn.execute(select(messages).where(
+        messages.c.session_id == session_id, messages.c.id.in_(set(message_ids))))).mappings()
+    return {row["id"]: _message(tx, row) for row in rows}
+
+
 async def find_message_by_id(tx: Tx, message_id: str) -> Message | None:
     row = (await tx.conn.execute(select(messages).where(messages.c.id == message_id))).mappings().first()
     return _message(tx, row) if row else None
