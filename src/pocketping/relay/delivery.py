@@ -72,7 +72,7 @@ class BridgeDelivery:
             raise
         except DeliveryError as exc:
             if exc.retry_after is None:  # being asked to slow down is not a fault of the bridge
-                await self.manager.report(bridge.id, "error", exc.message)
+                await self.manager.delivery_failed(bridge.id, exc.message)
             raise
         await self.manager.delivered_ok(bridge.id)
         return result

@@ -51,7 +51,12 @@ class BridgeManager:
         self.delivery = BridgeDelivery(self)
         self.presence = PresenceTracker(svc)
         self._lock = asyncio.Lock()
+        # What was last written for each bridge, and its two sources: the receiver (polling,
+        # gateway, socket mode: it says "active" or "error" itself) and deliveries (an error
+        # until the next delivery succeeds). A receiver's error outlives successful deliveries.
         self._status: dict[str, tuple[str, str | None]] = {}
+        self._receiver: dict[str, tuple[str, str | None]] = {}
+        self._delivery_error: dict[str, str] = {}
         self._threads: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._typing_at: dict[tuple[str, str], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -111,7 +116,8 @@ class BridgeManager:
                 log.exception("bridge %s (%s) did not start", record.id, record.type)
                 live = Live(record, fingerprint(record), None, f"could not start: {type(exc).__name__}: {exc}")
         self.live[record.id] = live
-        self._status.pop(record.id, None)
+        for known in (self._status, self._receiver, self._delivery_error):
+            known.pop(record.id, None)
         if live.error:
             await self.report(record.id, "error", live.error)
         log.info("bridge %s (%s) for %s started", record.id, record.type, record.project_id)
@@ -156,18 +162,34 @@ class BridgeManager:
 
     # --- health ------------------------------------------------------------------------
     async def report(self, bridge_id: str, status: str, detail: str | None = None) -> None:
-        if self._status.get(bridge_id) == (status, detail):
-            return
-        self._status[bridge_id] = (status, detail)
-        try:
-            await rt.set_bridge_status(self.svc, bridge_id, status, detail)
-        except Exception:
-            log.exception("could not record the status of bridge %s", bridge_id)
+        """The receiver's own word on its connection."""
+        self._receiver[bridge_id] = (status, detail)
+        await self._write_status(bridge_id)
+
+    async def delivery_failed(self, bridge_id: str, detail: str) -> None:
+        self._delivery_error[bridge_id] = detail
+        await self._write_status(bridge_id)
 
     async def delivered_ok(self, bridge_id: str) -> None:
-        current = self._status.get(bridge_id)
-        if current is None or current[0] == "error":
-            await self.report(bridge_id, "active", None)
+        if self._delivery_error.pop(bridge_id, None) is not None or bridge_id not in self._status:
+            await self._write_status(bridge_id)
+
+    async def _write_status(self, bridge_id: str) -> None:
+        receiver = self._receiver.get(bridge_id)
+        delivery = self._delivery_error.get(bridge_id)
+        if receiver is not None and receiver[0] == "error":
+            status = receiver
+        elif delivery is not None:
+            status = ("error", delivery)
+        else:
+            status = receiver or ("active", None)
+        if self._status.get(bridge_id) == status:
+            return
+        self._status[bridge_id] = status
+        try:
+            await rt.set_bridge_status(self.svc, bridge_id, *status)
+        except Exception:
+            log.exception("could not record the status of bridge %s", bridge_id)
 
     # --- threads cache (typing needs it often; the database is the truth) ----------------
     def remember_thread(self, bridge_id: str, session_id: str, thread_id: str) -> None:

@@ -84,7 +84,18 @@ class ServerThread:
             self._error = exc
         finally:
             self._started.set()
+            self._finish(loop)
             loop.close()
+
+    @staticmethod
+    def _finish(loop: asyncio.AbstractEventLoop) -> None:
+        """As ``asyncio.run`` does: let what shutdown left running end before the loop closes."""
+        left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         assert self.loop is not None

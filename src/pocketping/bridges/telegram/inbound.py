@@ -96,8 +96,8 @@ class Receiver:
     async def _set_webhook(self) -> None:
         url = self.bridge.webhook_url()
         if url is None:
-            await self.report("error", "POCKETPING_TELEGRAM_MODE=webhook needs POCKETPING_PUBLIC_URL")
-            raise DeliveryError("webhook mode without a public URL")
+            raise DeliveryError("POCKETPING_TELEGRAM_MODE=webhook needs POCKETPING_PUBLIC_URL: Telegram cannot "
+                                "send replies to a server without a public URL")
         await self.bridge.api.call("setWebhook", {
             "url": url, "secret_token": self.bridge.config["webhook_secret"], "allowed_updates": ALLOWED_UPDATES,
             "max_connections": 1})
@@ -108,6 +108,7 @@ class Receiver:
         if isinstance(info, dict) and info.get("url"):
             # A webhook set earlier (webhook mode, another tool) would make getUpdates answer 409.
             await self.bridge.api.call("deleteWebhook", {"drop_pending_updates": False})
+        await self.report("active", "polling")  # Telegram knows the bot; no need to wait for a first update
         conflicts = 0
         while True:
             try:
