@@ -197,3 +197,28 @@ def test_backoff_grows_and_honours_retry_after():
     delays = [backoff_seconds(a) for a in range(12)]
     assert delays[0] <= 1 and delays[5] >= 16 and max(delays) <= 600
     assert 42 <= backoff_seconds(0, retry_after=42) <= 43
+
+
+async def test_delivered_rows_are_pruned_after_the_retention_and_the_rest_stay(svc):
+    clock: FakeClock = svc.clock
+    rec = Recorder()
+    rec.failures[1] = [DeliveryError("refused for good", permanent=True)]
+    svc.outbox.register("test", rec)
+    svc.outbox.start()
+    await enqueue(svc, 0, session="a")
+    await enqueue(svc, 1, session="b")
+    await rec.wait_for(1)
+    await svc.outbox.wait_idle()
+
+    async with svc.db.read() as tx:
+        assert sorted(i.status for i in await q.list_items(tx, target="test")) == ["done", "failed"]
+    clock.advance(6 * 86400)
+    assert await svc.outbox.prune() == 0  # still within the 7 days
+    clock.advance(2 * 86400)
+    await enqueue(svc, 2, session="c")  # delivered now: young, kept
+    await rec.wait_for(2)
+    await svc.outbox.wait_idle()
+    await svc.outbox.prune()  # (the worker may have done it already: it prunes hourly by itself)
+    async with svc.db.read() as tx:
+        left = {i.payload["n"]: i.status for i in await q.list_items(tx, target="test")}
+    assert left == {1: "failed", 2: "done"}  # the failed one stays for a replay

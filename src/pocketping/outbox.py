@@ -67,15 +67,21 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     return base / 2 + random.uniform(0, base / 2)
 
 
+PRUNE_EVERY = timedelta(hours=1)
+
+
 class OutboxWorker:
     def __init__(self, db: Database, clock: Clock, *, poll_seconds: float = 1.0, lease_seconds: float = 60.0,
-                 retry_window_seconds: float = 86400.0, concurrency: int = 64,
+                 retry_window_seconds: float = 86400.0, concurrency: int = 64, keep_done_days: float = 7.0,
                  on_delivered: Callable[[OutboxItem, dict[str, Any] | None], None] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.retry_window = timedelta(seconds=retry_window_seconds)
+        # Delivered rows stay this long (``webhook deliveries`` shows them), then go.
+        self.keep_done = timedelta(days=keep_done_days)
+        self._next_prune = clock.now()
         self.handlers: dict[str, OutboxHandler] = {}
         self.on_delivered = on_delivered
         self._wake = asyncio.Event()
@@ -120,10 +126,20 @@ class OutboxWorker:
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
 
+    async def prune(self) -> int:
+        """Delete delivered rows older than the retention; pending and failed rows stay."""
+        async with self.db.transaction() as tx:
+            return await q.prune_done(tx, tx.now - self.keep_done)
+
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
             try:
+                if self.clock.now() >= self._next_prune:
+                    self._next_prune = self.clock.now() + PRUNE_EVERY
+                    removed = await self.prune()
+                    if removed:
+                        log.info("pruned %d delivered outbox rows", removed)
                 await self.run_once()
             except asyncio.CancelledError:
                 raise

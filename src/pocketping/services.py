@@ -42,7 +42,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
     db = Database(settings.database_url, keyring, clock)
     worker = OutboxWorker(db, clock, poll_seconds=settings.outbox_poll_seconds,
                           lease_seconds=settings.outbox_lease_seconds,
-                          retry_window_seconds=settings.outbox_retry_window_seconds)
+                          retry_window_seconds=settings.outbox_retry_window_seconds,
+                          keep_done_days=settings.delivery_retention_days)
     return Services(
         settings=settings,
         db=db,
