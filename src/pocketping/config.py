@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     ssl_keyfile: Path | None = None
     log_level: str = "info"
     forwarded_allow_ips: str = "127.0.0.1"
-    cors_origins: str = ""
 
     # Widget protocol limits
     max_frame_bytes: int = 65536
@@ -44,6 +43,7 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     outbox_retry_window_seconds: int = 86400
     outbox_lease_seconds: float = 60.0
+    delivery_retention_days: float = Field(default=7.0, gt=0)
     presence_timeout_seconds: int = 300
 
     # Web inbox sign-in

@@ -8,8 +8,10 @@ those lists when imported, and ``load`` imports every feature module.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-import typer
+if TYPE_CHECKING:  # the server process never needs Typer (or click) in memory
+    import typer
 
 FEATURE_MODULES: tuple[str, ...] = (
     "pocketping.server.inbox",

@@ -9,11 +9,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import ssl
+import sys
 
-import uvicorn
+# httpx imports its command-line tool (rich, pygments: ~4 MB) when they are installed, as they
+# are here for Typer; the server never runs it. A None entry makes that optional import fail.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from pocketping.config import Settings
-from pocketping.server.app import create_app
+import uvicorn  # noqa: E402
+
+from pocketping.config import Settings  # noqa: E402
+from pocketping.server.app import create_app  # noqa: E402
 
 
 def _trim_heap() -> None:

@@ -15,7 +15,6 @@ from pocketping.clock import Clock
 from pocketping.crypto import Keyring
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
-from pocketping.store import migrate
 from pocketping.store.engine import backend_name, create_engine
 
 T = TypeVar("T")
@@ -98,6 +97,8 @@ class Database:
             await conn.rollback()
 
     async def migrate(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        from pocketping.store import migrate  # Alembic only in processes that migrate
+
         return await migrate.upgrade(self.engine)
 
     async def ping(self) -> bool:
