@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import scenarios as sc
+from bench.bridged import bridged_chat
 from bench.report import render
 from bench.stats import median_of_runs
 
@@ -23,12 +24,17 @@ class Plan:
     def __init__(self, smoke: bool) -> None:
         self.smoke = smoke
         self.runs = 1 if smoke else 3
-        self.seconds = 1.0 if smoke else 8.0
+        self.seconds = 1.0 if smoke else 4.0
         self.closed_clients = 4 if smoke else 50
         self.connection_counts = [50] if smoke else [1000, 5000]
-        self.max_connections = 0 if smoke else 15000
+        self.max_connections = 0 if smoke else 12000
         self.rates = [20] if smoke else [100, 300, 1000]
         self.backends = ["sqlite"] if smoke else ["sqlite", "postgresql"]
+        # The chat load with Telegram, Discord and Slack connected (fakes): (database, msgs/s,
+        # seconds). Shorter at high rates: the platform posts then take far longer than the sends.
+        self.bridged: list[tuple[str, int, float]] = (
+            [("sqlite", 10, 1.0)] if smoke
+            else [("postgresql", 100, 3.0), ("postgresql", 300, 2.0), ("postgresql", 1000, 1.0), ("sqlite", 100, 3.0)])
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
@@ -79,6 +85,17 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             chat.append({"backend": backend, "visitors": visitors, **median_of_runs(runs),
                          "lost_total": sum(r["lost"] for r in runs), "dup_total": sum(r["duplicated"] for r in runs)})
     results["chat"] = chat
+
+    log("chat load with three bridges ...")
+    bridged: list[dict[str, Any]] = []
+    for backend, rate, seconds in plan.bridged:
+        visitors = max(4, rate // 2)
+        runs = [await bridged_chat(backend, workdir, rate, seconds, visitors, replies=2 if plan.smoke else 20)
+                for _ in range(plan.runs)]
+        lost = sum(r[f"{p}_lost"] for r in runs for p in ("telegram", "discord", "slack"))
+        dup = sum(r[f"{p}_dup"] for r in runs for p in ("telegram", "discord", "slack"))
+        bridged.append({"backend": backend, **median_of_runs(runs), "lost_total": lost, "dup_total": dup})
+    results["bridged"] = bridged
     return results
 
 

@@ -134,11 +134,18 @@ async def bridged_chat(backend: str, workdir: Path, rate: float, seconds: float,
         await asyncio.gather(*(visitor_loop(i, v) for i, v in enumerate(crowd)))
         sent = {cid: t for v in crowd for cid, t in v.sent.items()}
         await _until(lambda: sum(len(v.acks) for v in crowd) >= len(sent), 60)
-        # Wait (bounded) until every message reached both platforms.
+        # Wait (bounded) until every message reached all three platforms.
         await _until(lambda: all(len(a) >= len(sent) for a in p.arrivals().values()), 120)
         arrivals = p.arrivals()
+        first_sent = min(sent.values(), default=start)
+        times = [t for seen in arrivals.values() for ts in seen.values() for t in ts]
+        drained = max(times, default=first_sent) - first_sent
         result: dict[str, float] = {
-            "rate": rate, "sent": len(sent), "acked": sum(len(v.acks) for v in crowd),
+            "rate": rate, "seconds": seconds, "visitors": visitors, "sent": len(sent),
+            "acked": sum(len(v.acks) for v in crowd),
+            # Platform posts per second, from the first visitor message to the last post anywhere.
+            "deliveries_per_s": len(times) / drained if drained > 0 else 0.0,
+            "drain_s": drained,
             "errors": sum(len(v.errors) for v in crowd), "stored": await count_messages(target),
             **{f"ack_{k}": val for k, val in summary_ms(
                 [v.acks[c] - v.sent[c] for v in crowd for c in v.acks]).items()},

@@ -74,5 +74,31 @@ def render(r: dict[str, Any]) -> str:
             f"| {row['backend']} | {_f(int(row['rate']))} | {row['visitors']} | {_f(row['throughput'], 0)} | "
             f"{_f(row['ack_p50'], 2)} | {_f(row['ack_p95'], 2)} | {_f(row['ack_p99'], 2)} | {_f(row['errors'], 0)} | "
             f"{_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
+    out += _bridged(r.get("bridged", []))
     out.append("")
     return "\n".join(out)
+
+
+def _bridged(rows: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "",
+        "## Chat load with Telegram, Discord and Slack bridges (local fakes answering at once)",
+        "",
+        "Every visitor message must reach all three platforms. Platform latency = visitor send -> the "
+        "post recorded by the fake; deliveries/s = platform posts per second from the first send to the "
+        "last post; reply = an operator's message at a fake platform -> the widget. Lost and duplicated "
+        "count each message at each platform (summed over all runs).",
+        "",
+        "| database | msgs/s asked | seconds | visitors | ack p50 ms | ack p99 ms | deliveries/s | "
+        "Telegram p50 / p99 ms | Discord p50 / p99 ms | Slack p50 / p99 ms | reply p50 ms (T/D/S) | lost | dup |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        platforms = " | ".join(f"{_f(row[f'{p}_p50'], 0)} / {_f(row[f'{p}_p99'], 0)}"
+                               for p in ("telegram", "discord", "slack"))
+        replies = " / ".join(_f(row[f"reply_{p}_p50"], 0) for p in ("telegram", "discord", "slack"))
+        out.append(
+            f"| {row['backend']} | {_f(int(row['rate']))} | {_f(row['seconds'])} | {_f(int(row['visitors']))} | "
+            f"{_f(row['ack_p50'], 2)} | {_f(row['ack_p99'], 2)} | {_f(row['deliveries_per_s'], 0)} | {platforms} | "
+            f"{replies} | {_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
+    return out

@@ -15,7 +15,8 @@ def test_bench_smoke(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text()
-    for section in ("Start-up", "Relay vs. ceiling", "Idle widget connections", "Chat load"):
+    for section in ("Start-up", "Relay vs. ceiling", "Idle widget connections", "Chat load",
+                    "Chat load with Telegram, Discord and Slack"):
         assert section in report
     chat_rows = [line for line in report.splitlines() if line.startswith("| sqlite |")]
     assert chat_rows, report
