@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import tempfile
 import time
@@ -24,28 +25,42 @@ class Plan:
     def __init__(self, smoke: bool) -> None:
         self.smoke = smoke
         self.runs = 1 if smoke else 3
-        self.seconds = 1.0 if smoke else 4.0
+        self.seconds = 1.0 if smoke else 3.0
         self.closed_clients = 4 if smoke else 50
-        self.connection_counts = [50] if smoke else [1000, 5000]
+        # Idle connections: `runs` servers opened up to 1,000; one more opened in steps up to
+        # 5,000 and then as many as the file limit allows (capped).
+        self.connection_counts = [50] if smoke else [1000]
+        self.connection_steps = [] if smoke else [5000]
         self.max_connections = 0 if smoke else 12000
         self.rates = [20] if smoke else [100, 300, 1000]
+        self.chat_seconds = 1.0 if smoke else 2.0
         self.backends = ["sqlite"] if smoke else ["sqlite", "postgresql"]
         # The chat load with Telegram, Discord and Slack connected (fakes): (database, msgs/s,
-        # seconds). Shorter at high rates: the platform posts then take far longer than the sends.
-        self.bridged: list[tuple[str, int, float]] = (
-            [("sqlite", 10, 1.0)] if smoke
-            else [("postgresql", 100, 3.0), ("postgresql", 300, 2.0), ("postgresql", 1000, 1.0), ("sqlite", 100, 3.0)])
+        # seconds, visitors). Short bursts at high rates: each message makes three platform
+        # posts (and each new visitor opens three threads), far more work than its storage.
+        self.bridged: list[tuple[str, int, float, int]] = (
+            [("sqlite", 10, 1.0, 5)] if smoke
+            else [("postgresql", 100, 1.0, 20), ("postgresql", 300, 0.5, 30), ("postgresql", 1000, 0.2, 40),
+                  ("sqlite", 100, 1.0, 20)])
+        self.replies = 2 if smoke else 10
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": sc.machine(), "plan": vars(plan).copy()}
     results["file_limit"] = sc.raise_file_limit()
-    log = (lambda *a: None) if plan.smoke else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    quiet = plan.smoke
+    began = time.perf_counter()
+    timings: dict[str, float] = {}
 
-    log("start-up ...")
+    def log(section: str) -> None:
+        timings[section] = time.perf_counter()
+        if not quiet:
+            print(f"[{time.perf_counter() - began:5.0f} s] {section} ...", file=sys.stderr, flush=True)
+
+    log("start-up")
     results["startup"] = median_of_runs([await sc.startup("sqlite", workdir) for _ in range(plan.runs)])
 
-    log("ceiling vs relay (closed loop) ...")
+    log("ceiling vs relay (closed loop)")
     pairs = []
     for _ in range(plan.runs):
         async with sc.ceiling_app() as url:
@@ -56,46 +71,49 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
                       "ratio": relay["msgs_per_s"] / echo["msgs_per_s"]})
     results["closed_loop"] = median_of_runs(pairs)
 
-    log("idle connections ...")
-    conns: list[dict[str, float]] = []
+    log("idle connections")
+    conns: list[dict[str, Any]] = []
     for n in plan.connection_counts:
         runs = []
         for _ in range(plan.runs):
             async with sc.pocketping("sqlite", workdir) as target:
-                runs.append(await sc.connections(target, n))
-        conns.append(median_of_runs(runs))
+                runs += await sc.connections(target, [n])
+        conns.append({**median_of_runs(runs), "runs": len(runs)})
+    steps = list(plan.connection_steps)
     if plan.max_connections:
-        n = min(plan.max_connections, results["file_limit"] // 2 - 100)
+        steps.append(min(plan.max_connections, results["file_limit"] // 2 - 100))
+    if steps:
         async with sc.pocketping("sqlite", workdir) as target:
-            try:
-                conns.append({**await sc.connections(target, n), "max": 1})
-            except Exception as exc:  # the point is to find the limit
-                conns.append({"n": n, "failed": str(exc)[:200], "max": 1})  # type: ignore[dict-item]
+            grown = await sc.connections(target, steps)
+        for row in grown:
+            conns.append({**row, "runs": 1, "max": int(row["n"] == steps[-1] and bool(plan.max_connections))})
     results["connections"] = conns
 
-    log("chat load ...")
+    log("chat load")
     chat: list[dict[str, Any]] = []
     for backend in plan.backends:
-        for rate in plan.rates:
-            visitors = max(4, int(rate // 2))
-            runs = []
-            for _ in range(plan.runs):
-                async with sc.pocketping(backend, workdir) as target:
-                    runs.append(await sc.chat_load(target, rate, plan.seconds, visitors))
-            chat.append({"backend": backend, "visitors": visitors, **median_of_runs(runs),
-                         "lost_total": sum(r["lost"] for r in runs), "dup_total": sum(r["duplicated"] for r in runs)})
+        async with sc.pocketping(backend, workdir) as target:
+            for rate in plan.rates:
+                people = await sc.crowd(target, max(4, rate // 4))
+                runs = [await sc.chat_load(target, people, rate, plan.chat_seconds) for _ in range(plan.runs)]
+                for v in people:
+                    await v.close()
+                chat.append({"backend": backend, "visitors": len(people), **median_of_runs(runs),
+                             "lost_total": sum(r["lost"] for r in runs),
+                             "dup_total": sum(r["duplicated"] for r in runs)})
     results["chat"] = chat
 
-    log("chat load with three bridges ...")
+    log("chat load with three bridges")
     bridged: list[dict[str, Any]] = []
-    for backend, rate, seconds in plan.bridged:
-        visitors = max(4, rate // 2)
-        runs = [await bridged_chat(backend, workdir, rate, seconds, visitors, replies=2 if plan.smoke else 20)
-                for _ in range(plan.runs)]
+    for backend, rate, seconds, visitors in plan.bridged:
+        runs = await bridged_chat(backend, workdir, rate, seconds, visitors, plan.runs, replies=plan.replies)
         lost = sum(r[f"{p}_lost"] for r in runs for p in ("telegram", "discord", "slack"))
         dup = sum(r[f"{p}_dup"] for r in runs for p in ("telegram", "discord", "slack"))
         bridged.append({"backend": backend, **median_of_runs(runs), "lost_total": lost, "dup_total": dup})
     results["bridged"] = bridged
+    log("done")
+    names = list(timings)
+    results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}
     return results
 
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.clients import Visitor, connect_widget
-from bench.scenarios import count_messages, pocketping
+from bench.clients import Visitor
+from bench.scenarios import Target, crowd, pocketping, send_at_rate
 from bench.stats import summary_ms
 from pocketping.testing.fakes.discord import FakeDiscord
 from pocketping.testing.fakes.slack import FakeApp, FakeSlack
 from pocketping.testing.fakes.telegram import FakeTelegram
 
-TAG = re.compile(r"bench (v\d+-\d+)\b")  # brackets and the like get escaped by the bridges
+TAG = re.compile(r"bench ([a-z0-9]+-\d+)\b")  # brackets and the like get escaped by the bridges
 
 
 @dataclass
@@ -110,55 +110,49 @@ async def _until(done: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-async def bridged_chat(backend: str, workdir: Path, rate: float, seconds: float, visitors: int,
-                       replies: int = 20) -> dict[str, float]:
+async def bridged_chat(backend: str, workdir: Path, rate: float, seconds: float, visitors: int, runs: int,
+                       replies: int = 10) -> list[dict[str, float]]:
+    """`runs` runs on one server and one set of platforms; each run has new visitors (so it
+    opens new topics and threads, as new conversations do)."""
     async with platforms() as p, pocketping(backend, workdir, env=p.env(), bridges=p.bridges()) as target:
-        crowd: list[Visitor] = []
-        for i in range(visitors):
-            ws, welcome = await connect_widget(target.server.ws_url, target.public_key)
-            crowd.append(Visitor(ws, welcome, f"v{i}"))
-        interval = visitors / rate
-        start = time.monotonic() + 0.2
+        results = []
+        for run in range(runs):
+            people = await crowd(target, visitors, prefix=f"r{run}v")
+            results.append(await _one_run(p, target, people, rate, seconds, replies))
+            for v in people:
+                await v.close()
+        return results
 
-        async def visitor_loop(i: int, v: Visitor) -> None:
-            t = start + (i / visitors) * interval
-            while t < start + seconds:
-                delay = t - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                cid = v.next_id()
-                v.sent[cid] = time.monotonic()
-                await v.ws.send(f'{{"type":"message","text":"bench {cid}","clientId":"{cid}"}}')
-                t += interval
 
-        await asyncio.gather(*(visitor_loop(i, v) for i, v in enumerate(crowd)))
-        sent = {cid: t for v in crowd for cid, t in v.sent.items()}
-        await _until(lambda: sum(len(v.acks) for v in crowd) >= len(sent), 60)
-        # Wait (bounded) until every message reached all three platforms.
-        await _until(lambda: all(len(a) >= len(sent) for a in p.arrivals().values()), 120)
-        arrivals = p.arrivals()
-        first_sent = min(sent.values(), default=start)
-        times = [t for seen in arrivals.values() for ts in seen.values() for t in ts]
-        drained = max(times, default=first_sent) - first_sent
-        result: dict[str, float] = {
-            "rate": rate, "seconds": seconds, "visitors": visitors, "sent": len(sent),
-            "acked": sum(len(v.acks) for v in crowd),
-            # Platform posts per second, from the first visitor message to the last post anywhere.
-            "deliveries_per_s": len(times) / drained if drained > 0 else 0.0,
-            "drain_s": drained,
-            "errors": sum(len(v.errors) for v in crowd), "stored": await count_messages(target),
-            **{f"ack_{k}": val for k, val in summary_ms(
-                [v.acks[c] - v.sent[c] for v in crowd for c in v.acks]).items()},
-        }
-        for platform, seen in arrivals.items():
-            latencies = [times[0] - sent[tag] for tag, times in seen.items() if tag in sent]
-            result[f"{platform}_lost"] = sum(1 for tag in sent if tag not in seen)
-            result[f"{platform}_dup"] = sum(len(times) - 1 for times in seen.values())
-            result.update({f"{platform}_{k}": val for k, val in summary_ms(latencies).items()})
-        result.update(await _replies(p, crowd[:replies]))
-        for v in crowd:
-            await v.close()
-        return result
+async def _one_run(p: Platforms, target: Target, people: list[Visitor], rate: float, seconds: float,
+                   replies: int) -> dict[str, float]:
+    await send_at_rate(people, rate, seconds)
+    sent = {cid: t for v in people for cid, t in v.sent.items()}
+    await _until(lambda: sum(len(v.acks) for v in people) >= len(sent), 60)
+    # Wait (bounded) until every message reached all three platforms.
+    await _until(lambda: all(sum(1 for tag in a if tag in sent) >= len(sent) for a in p.arrivals().values()), 180)
+    arrivals = {platform: {tag: times for tag, times in seen.items() if tag in sent}
+                for platform, seen in p.arrivals().items()}
+    first_sent = min(sent.values())
+    times = [t for seen in arrivals.values() for ts in seen.values() for t in ts]
+    drained = max(times, default=first_sent) - first_sent
+    result: dict[str, float] = {
+        "rate": rate, "seconds": seconds, "visitors": len(people), "sent": len(sent),
+        "acked": sum(len(v.acks) for v in people),
+        # Platform posts per second, from the first visitor message to the last post anywhere.
+        "deliveries_per_s": len(times) / drained if drained > 0 else 0.0,
+        "drain_s": drained,
+        "errors": sum(len(v.errors) for v in people),
+        **{f"ack_{k}": val for k, val in summary_ms(
+            [v.acks[c] - v.sent[c] for v in people for c in v.acks]).items()},
+    }
+    for platform, seen in arrivals.items():
+        result[f"{platform}_lost"] = sum(1 for tag in sent if tag not in seen)
+        result[f"{platform}_dup"] = sum(len(times) - 1 for times in seen.values())
+        result.update({f"{platform}_{k}": val for k, val in summary_ms(
+            [times[0] - sent[tag] for tag, times in seen.items()]).items()})
+    result.update(await _replies(p, people[:replies]))
+    return result
 
 
 async def _replies(p: Platforms, sample: list[Visitor]) -> dict[str, float]:

@@ -84,6 +84,13 @@ class Visitor:
         except websockets.ConnectionClosed:
             pass
 
+    def reset(self) -> None:
+        """Forget what was measured (the next run on the same connection starts from zero)."""
+        self.sent.clear()
+        self.acks.clear()
+        self.duplicate_acks = 0
+        self.errors.clear()
+
     def next_id(self) -> str:
         self._n += 1
         return f"{self.tag}-{self._n}"

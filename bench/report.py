@@ -21,8 +21,10 @@ def render(r: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']} ({m['platform']}). "
         f"Load generator, fakes and server share the machine. File limit: {r['file_limit']}.",
-        f"Every figure is the median of {plan['runs']} run(s); each run lasts {plan['seconds']} s. "
-        f"Total time: {r['elapsed_s']:.0f} s.",
+        f"Every figure is the median of {plan['runs']} run(s) unless said otherwise. "
+        f"Total time: {r['elapsed_s']:.0f} s"
+        + (" (" + ", ".join(f"{k} {v:.0f} s" for k, v in r.get("timings", {}).items()) + ")." if r.get("timings")
+           else "."),
         "",
         "## Start-up (`pocketping serve` to `/readyz` ready, SQLite)",
         "",
@@ -31,7 +33,7 @@ def render(r: dict[str, Any]) -> str:
         f"| empty (runs migrations) | {_f(r['startup']['cold_s'], 2)} |",
         f"| migrated | {_f(r['startup']['warm_s'], 2)} |",
         "",
-        f"## Relay vs. ceiling (closed loop, {plan['closed_clients']} clients, SQLite)",
+        f"## Relay vs. ceiling (closed loop, {plan['closed_clients']} clients, {plan['seconds']} s, SQLite)",
         "",
         "Ceiling: a bare Starlette WebSocket echo on the same uvicorn settings. Relay: a visitor message "
         "sent, validated, encrypted, stored durably, acknowledged and fanned out by PocketPing.",
@@ -48,21 +50,25 @@ def render(r: dict[str, Any]) -> str:
         "",
         "## Idle widget connections (SQLite)",
         "",
-        "| connections | server RSS before MB | after MB | KB per connection | connects/s |",
-        "|---|---|---|---|---|",
+        "Authenticated widget connections (each with its visitor session), held idle. The larger counts "
+        "are one server opened in steps (one run); the last step is as many as the file limit allows.",
+        "",
+        "| connections | runs | server RSS before MB | after MB | KB per connection | connects/s |",
+        "|---|---|---|---|---|---|",
     ]
     for row in r["connections"]:
-        if "failed" in row:
-            out.append(f"| {_f(int(row['n']))} (max attempt) | failed: {row['failed']} | | | |")
-            continue
         label = f"{_f(int(row['n']))}" + (" (max attempt)" if row.get("max") else "")
-        out.append(f"| {label} | {_f(row['idle_rss_mb'])} | {_f(row['rss_mb'])} | {_f(row['kb_per_conn'])} | "
-                   f"{_f(row['connects_per_s'], 0)} |")
+        if "failed" in row:
+            out.append(f"| {label} | 1 | failed: {row['failed']} | | | |")
+            continue
+        out.append(f"| {label} | {row.get('runs', plan['runs'])} | {_f(row['idle_rss_mb'])} | {_f(row['rss_mb'])} | "
+                   f"{_f(row['kb_per_conn'])} | {_f(row['connects_per_s'], 0)} |")
     out += [
         "",
         "## Chat load (open loop)",
         "",
-        "Visitors send at a fixed total rate; ack = stored durably (committed) and acknowledged. "
+        f"Visitors send at a fixed total rate for {plan['chat_seconds']} s per run (no bridges: the storage path "
+        "alone); ack = stored durably (committed) and acknowledged. "
         "Lost = sent but never acknowledged; duplicated = acknowledged or stored more than once "
         "(summed over all runs).",
         "",

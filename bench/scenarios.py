@@ -167,18 +167,31 @@ async def closed_loop_echo(url: str, clients: int, seconds: float) -> dict[str, 
 
 # --- idle connections --------------------------------------------------------------------
 
-async def connections(target: Target, n: int) -> dict[str, float]:
-    """N idle authenticated widget connections: memory per connection and connect rate."""
+async def connections(target: Target, steps: list[int]) -> list[dict[str, float]]:
+    """Idle authenticated widget connections, opened in steps (1,000, then up to 5,000 ...) on
+    one server: memory per connection and connect rate at each step. A step that fails ends
+    the run (the point of the last one is to find the limit)."""
     await asyncio.sleep(0.5)  # let the server settle before the baseline reading
     before = target.rss_mb()
-    conns, rate = await open_many(lambda: connect_widget(target.server.ws_url, target.public_key), n,
-                                  concurrency=64)
-    await asyncio.sleep(1.0)  # let allocations settle before reading RSS (a measurement, not a test)
-    after = target.rss_mb()
-    for ws, _ in conns:
-        await ws.close()
-    return {"n": n, "idle_rss_mb": before, "rss_mb": after, "kb_per_conn": (after - before) * 1000 / n,
-            "connects_per_s": rate}
+    held: list[Any] = []
+    out: list[dict[str, float]] = []
+    try:
+        for n in steps:
+            try:
+                more, rate = await open_many(lambda: connect_widget(target.server.ws_url, target.public_key),
+                                             n - len(held), concurrency=64)
+            except Exception as exc:
+                out.append({"n": n, "failed": str(exc)[:200]})  # type: ignore[dict-item]
+                break
+            held += more
+            await asyncio.sleep(1.0)  # let allocations settle before reading RSS (a measurement, not a test)
+            after = target.rss_mb()
+            out.append({"n": n, "idle_rss_mb": before, "rss_mb": after, "kb_per_conn": (after - before) * 1000 / n,
+                        "connects_per_s": rate})
+    finally:
+        for ws, _ in held:
+            await ws.close()
+    return out
 
 
 def raise_file_limit() -> int:
@@ -192,14 +205,17 @@ def raise_file_limit() -> int:
 
 # --- open-loop chat load -----------------------------------------------------------------
 
-async def chat_load(target: Target, rate: float, seconds: float, visitors: int) -> dict[str, float]:
-    """`visitors` visitors send `rate` messages per second in total for `seconds` (open loop)."""
-    crowd: list[Visitor] = []
-    for i in range(visitors):
-        ws, welcome = await connect_widget(target.server.ws_url, target.public_key)
-        crowd.append(Visitor(ws, welcome, f"v{i}"))
-    per_visitor = rate / visitors
-    interval = 1.0 / per_visitor
+async def crowd(target: Target, visitors: int, prefix: str = "v") -> list[Visitor]:
+    conns, _rate = await open_many(lambda: connect_widget(target.server.ws_url, target.public_key), visitors,
+                                   concurrency=32)
+    return [Visitor(ws, welcome, f"{prefix}{i}") for i, (ws, welcome) in enumerate(conns)]
+
+
+async def send_at_rate(people: list[Visitor], rate: float, seconds: float) -> float:
+    """Every visitor sends in turn so that all of them together send `rate` messages per second
+    for `seconds` (open loop: nobody waits for an ack). Returns the start time."""
+    visitors = len(people)
+    interval = visitors / rate
     start = time.monotonic() + 0.2
 
     async def visitor_loop(i: int, v: Visitor) -> None:
@@ -211,26 +227,33 @@ async def chat_load(target: Target, rate: float, seconds: float, visitors: int) 
             await v.send()
             t += interval
 
-    await asyncio.gather(*(visitor_loop(i, v) for i, v in enumerate(crowd)))
+    await asyncio.gather(*(visitor_loop(i, v) for i, v in enumerate(people)))
+    return start
+
+
+async def chat_load(target: Target, people: list[Visitor], rate: float, seconds: float) -> dict[str, float]:
+    """The visitors send `rate` messages per second in total for `seconds`; one run (the same
+    connections can serve several runs: they are reset first)."""
+    for v in people:
+        v.reset()
+    stored_before = await count_messages(target)
+    start = await send_at_rate(people, rate, seconds)
     # Wait (bounded) for the last acks.
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and sum(len(v.acks) for v in crowd) < sum(len(v.sent) for v in crowd):
+    while time.monotonic() < deadline and sum(len(v.acks) for v in people) < sum(len(v.sent) for v in people):
         await asyncio.sleep(0.05)
-    latencies = [v.acks[c] - v.sent[c] for v in crowd for c in v.acks]
-    sent = sum(len(v.sent) for v in crowd)
-    acked = sum(len(v.acks) for v in crowd)
-    last_ack = max((max(v.acks.values()) for v in crowd if v.acks), default=start)
-    stored = await count_messages(target)
-    result = {
+    latencies = [v.acks[c] - v.sent[c] for v in people for c in v.acks]
+    sent = sum(len(v.sent) for v in people)
+    acked = sum(len(v.acks) for v in people)
+    last_ack = max((max(v.acks.values()) for v in people if v.acks), default=start)
+    stored = await count_messages(target) - stored_before
+    return {
         "rate": rate, "sent": sent, "acked": acked, "stored": stored,
-        "lost": sent - acked, "duplicated": sum(v.duplicate_acks for v in crowd) + max(0, stored - sent),
-        "errors": sum(len(v.errors) for v in crowd),
+        "lost": sent - acked, "duplicated": sum(v.duplicate_acks for v in people) + max(0, stored - sent),
+        "errors": sum(len(v.errors) for v in people),
         "throughput": acked / max(1e-9, last_ack - start),
         **{f"ack_{k}": val for k, val in summary_ms(latencies).items()},
     }
-    for v in crowd:
-        await v.close()
-    return result
 
 
 async def count_messages(target: Target) -> int:
