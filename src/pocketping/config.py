@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     outbox_retry_window_seconds: int = 86400
     outbox_lease_seconds: float = 60.0
     delivery_retention_days: float = Field(default=7.0, gt=0)
+    outbox_concurrency: int = Field(default=64, ge=1)
     presence_timeout_seconds: int = 300
 
     # Web inbox sign-in

@@ -14,6 +14,7 @@ processed alone, so every caller still gets its own answer.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -41,7 +42,9 @@ class GroupCommit(Generic[R, T]):
         self._queue.append((request, future))
         if self._active < self.writers:
             self._active += 1
-            asyncio.get_running_loop().create_task(self._drain())
+            # In a context of its own: whoever happened to start it (a background delivery, a
+            # visitor) must not lend its context variables to everyone's commits.
+            asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
         return await future
 
     async def _drain(self) -> None:

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from pocketping.adaptive import AdaptiveLimit
 from pocketping.clock import Clock, sleep_or_wake
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
 from pocketping.groupcommit import GroupCommit
 from pocketping.store import outbox as q
-from pocketping.store.db import Database
+from pocketping.store.db import Database, background
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._active: set[tuple[str, str | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sem = asyncio.Semaphore(concurrency)
+        # At most `concurrency` rounds at once, fewer while the event loop falls behind.
+        self._sem = AdaptiveLimit(concurrency)
         self._runner: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -106,6 +108,7 @@ class OutboxWorker:
         self._stopping = False
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name="outbox-worker")
+            self._sem.start()
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop polling, let deliveries in flight finish their current row, then cancel the rest."""
@@ -125,6 +128,7 @@ class OutboxWorker:
                 task.cancel()
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
+        await self._sem.stop()
 
     async def prune(self) -> int:
         """Delete delivered rows older than the retention; pending and failed rows stay."""
@@ -132,6 +136,10 @@ class OutboxWorker:
             return await q.prune_done(tx, tx.now - self.keep_done)
 
     async def _run(self) -> None:
+        with background():
+            await self._poll()
+
+    async def _poll(self) -> None:
         while not self._stopping:
             self._wake.clear()
             try:
@@ -170,6 +178,10 @@ class OutboxWorker:
         return started
 
     async def _drain_chain(self, target_id: str, session_id: str | None) -> None:
+        with background():
+            await self._drain(target_id, session_id)
+
+    async def _drain(self, target_id: str, session_id: str | None) -> None:
         try:
             more = True
             while more and not self._stopping:

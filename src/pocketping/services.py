@@ -43,7 +43,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
     worker = OutboxWorker(db, clock, poll_seconds=settings.outbox_poll_seconds,
                           lease_seconds=settings.outbox_lease_seconds,
                           retry_window_seconds=settings.outbox_retry_window_seconds,
-                          keep_done_days=settings.delivery_retention_days)
+                          keep_done_days=settings.delivery_retention_days,
+                          concurrency=settings.outbox_concurrency)
     return Services(
         settings=settings,
         db=db,

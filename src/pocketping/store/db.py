@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,6 +20,21 @@ from pocketping.hub import Event
 from pocketping.store.engine import backend_name, create_engine
 
 T = TypeVar("T")
+
+# Background work (deliveries to chat apps and webhooks) marks its tasks with ``background()``;
+# their database use then goes through a narrow gate, so a burst of deliveries never takes
+# every pooled connection (or SQLite's one) ahead of a visitor waiting for an ack.
+_background: ContextVar[bool] = ContextVar("pocketping_background", default=False)
+_gate_held: ContextVar[bool] = ContextVar("pocketping_gate_held", default=False)
+
+
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
 
 
 @dataclass
@@ -72,6 +89,20 @@ class Database:
         self.keyring = keyring
         self.clock = clock
         self._small: GroupCommit[Callable[[Tx], Awaitable[Any]], Any] | None = None
+        self._gate = asyncio.Semaphore(1 if self.backend == "sqlite" else 4)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Background work waits for one of a few turns (once per task: nesting is free)."""
+        if not _background.get() or _gate_held.get():
+            yield
+            return
+        async with self._gate:
+            token = _gate_held.set(True)
+            try:
+                yield
+            finally:
+                _gate_held.reset(token)
 
     async def write_soon(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run a small independent write in a transaction shared with other such writes
@@ -85,14 +116,14 @@ class Database:
         return await self._small.run(work)  # type: ignore[no-any-return]
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        async with self.engine.begin() as conn:
+        async with self._turn(), self.engine.begin() as conn:
             tx = Tx(conn, self.keyring, self.clock.now(), self.backend)
             yield tx
             await tx.flush()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        async with self.engine.connect() as conn:
+        async with self._turn(), self.engine.connect() as conn:
             yield Tx(conn, self.keyring, self.clock.now(), self.backend)
             await conn.rollback()
 
