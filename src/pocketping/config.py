@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     rate_limit_messages_per_minute: int = Field(default=30, ge=0)
     rate_limit_connections_per_minute: int = Field(default=120, ge=0)
     auth_timeout_seconds: float = 10.0
-    session_token_days: int = 365
 
     # Background work
     config_poll_seconds: float = 2.0
