@@ -22,3 +22,12 @@ def test_the_readme_links_only_to_documents_that_exist():
     links = re.findall(r"\]\((docs/[^)#]+)", readme)
     assert "docs/performance.md" in links and "docs/deployment.md" in links
     assert [link for link in links if not (ROOT / link).exists()] == []
+
+
+def test_the_readme_states_the_widgets_size_as_shipped():
+    import gzip
+
+    body = (ROOT / "src" / "pocketping" / "server" / "static" / "widget.js").read_bytes()
+    stated = re.search(r"`widget.js` is \*\*([\d,]+) bytes gzipped\*\*", (ROOT / "README.md").read_text())
+    assert stated is not None
+    assert int(stated.group(1).replace(",", "")) == len(gzip.compress(body, 9, mtime=0))
