@@ -81,3 +81,28 @@ async def test_the_delivery_limit_narrows_when_the_loop_is_late_and_widens_when_
     gate.set()
     await asyncio.gather(*tasks)
     assert sorted(entered) == [0, 1, 2, 3] and limit.in_use == 0
+
+
+async def test_a_turn_given_to_a_cancelled_waiter_goes_to_the_next():
+    limit = AdaptiveLimit(1, minimum=1)
+    release = asyncio.Event()
+    got: list[str] = []
+    waiting: list[asyncio.Task[None]] = []
+
+    async def take(name: str) -> None:
+        async with limit:
+            got.append(name)
+            if name == "first":
+                await release.wait()
+                waiting[0].cancel()  # "second", next in line, is cancelled as the turn frees up
+
+    first = asyncio.create_task(take("first"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    waiting += [asyncio.create_task(take("second")), asyncio.create_task(take("third"))]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    release.set()
+    await first
+    await asyncio.wait_for(waiting[1], 5)
+    assert got == ["first", "third"] and limit.in_use == 0

@@ -45,6 +45,11 @@ class AdaptiveLimit:
             self._waiters.append(waiter)
             try:
                 await waiter
+            except asyncio.CancelledError:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                self._wake()  # a turn it was given goes to the next in line
+                raise
             finally:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
@@ -59,9 +64,12 @@ class AdaptiveLimit:
 
     def _wake(self) -> None:
         free = self.limit - self.in_use
-        for waiter in list(self._waiters)[:max(0, free)]:
-            if not waiter.done():
+        for waiter in list(self._waiters):
+            if free <= 0:
+                break
+            if not waiter.done():  # (a cancelled one may still be in line: it takes no turn)
                 waiter.set_result(None)
+                free -= 1
 
     def observe(self, lateness: float) -> None:
         """One reading of the event loop's lateness (seconds)."""
