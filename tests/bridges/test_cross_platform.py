@@ -69,13 +69,22 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     assert not any("<!everyone>" in t for t in slack_texts(fake_slack, slack_channel))
 
     # A reply in Telegram: to the visitor, and into Discord as "Name (via Telegram)".
-    fake_telegram.operator_says(tg.chat_id, tg.topic().id, "Answer from Telegram")
+    first_reply = fake_telegram.operator_says(tg.chat_id, tg.topic().id, "Answer from Telegram")
     assert (await w.expect("message", sender="operator"))["message"]["text"] == "Answer from Telegram"
     await fake_discord.wait_until(lambda: any("Sarah Lee (via Telegram)" in t and "Answer from Telegram" in t
                                               for t in discord_thread_texts(fake_discord, channel)),
                                   what="the Telegram reply in Discord")
     await fake_slack.wait_until(lambda: in_slack("Answer from Telegram") and in_slack("(via Telegram)"),
                                 what="the Telegram reply in Slack")
+
+    # Edited in Telegram: the visitor sees the new text; Discord and Slack are told.
+    fake_telegram.operator_edits(tg.chat_id, first_reply, "Answer from Telegram, corrected")
+    assert (await w.expect("message_updated"))["message"]["text"] == "Answer from Telegram, corrected"
+    await fake_discord.wait_until(lambda: any("(via Telegram) edited a reply: Answer from Telegram, corrected" in t
+                                              for t in discord_thread_texts(fake_discord, channel)),
+                                  what="the Telegram edit in Discord")
+    await fake_slack.wait_until(lambda: in_slack("edited a reply: Answer from Telegram, corrected"),
+                                what="the Telegram edit in Slack")
 
     # A reply in Discord: to the visitor, and into Telegram as "Name (via Discord)".
     thread = fake_discord.threads(channel)[0]["id"]
@@ -101,6 +110,10 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     await fake_slack.operator_delete(slack_channel, said.ts)
     deleted = await w.expect("message_deleted")
     assert deleted["message"]["id"] == frame["message"]["id"] and deleted["message"]["text"] == ""
+    await tg.wait_post("(via Slack) withdrew a reply")
+    await fake_discord.wait_until(lambda: any("(via Slack) withdrew a reply" in t
+                                              for t in discord_thread_texts(fake_discord, channel)),
+                                  what="the Slack withdrawal in Discord")
 
     # The visitor again: everywhere; and nothing was ever echoed to the platform it came from.
     await w.say("thanks all")
@@ -110,7 +123,8 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     await fake_slack.wait_until(lambda: in_slack("thanks all"), what="the last visitor message in Slack")
     assert not any("(via Telegram)" in t for t in tg.texts())
     assert not any("(via Discord)" in t for t in discord_thread_texts(fake_discord, channel))
-    assert not in_slack("(via Slack)")
+    assert not in_slack("(via Slack)") and not in_slack("withdrew")
+    assert not any("edited a reply" in t for t in tg.texts())
     assert len(tg.topics()) == 1 and len(fake_discord.threads(channel)) == 1
     assert len(fake_slack.top_level(slack_channel)) == 1
     # pocketping doctor checks all three for real.

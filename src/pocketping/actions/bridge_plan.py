@@ -69,6 +69,16 @@ async def _plan(tx: Tx, event: Event) -> list[tuple[str, dict[str, Any], str | N
         origin_note = f" (from {label(origin_ref.type)})" if origin_ref else ""
     else:
         origin_note = _from(event.origin)
+    if event.type in ("message.updated", "message.deleted"):
+        # An operator changed a reply in one place: the other threads are told (the platform
+        # it was changed in already shows it). A withdrawn reply's text is not repeated.
+        message = data["message"]
+        if message.get("sender") != "operator":
+            return []
+        author = operator_author(message.get("operatorName"), message.get("source") or "api")
+        text = (f"{author} edited a reply: {message['text']}" if event.type == "message.updated"
+                else f"{author} withdrew a reply")
+        return [("post", {"kind": "notice", "text": text}, None, True)]
     if event.type == "session.closed":
         return [("close", {"notice": "Conversation closed" + origin_note}, None, False)]
     if event.type == "session.reopened":
@@ -106,7 +116,8 @@ async def _has_conversation(tx: Tx, session_id: str) -> bool:
     return bool(tx.cache[key])
 
 
-PLANNED = {"message.created", "session.closed", "session.reopened", "session.ai_changed", "ai.note",
+PLANNED = {"message.created", "message.updated", "message.deleted", "session.closed", "session.reopened",
+           "session.ai_changed", "ai.note",
            "visitor.identified", "event.triggered"}
 
 
