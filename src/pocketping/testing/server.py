@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -27,6 +27,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve_on_new_loop(server: uvicorn.Server, started: threading.Event,
+                      on_loop: Callable[[asyncio.AbstractEventLoop], None]) -> None:
+    """Serve in this thread on an event loop of its own until the server exits; ``started``
+    is set once it listens (or failed). Afterwards, as ``asyncio.run`` does, what shutdown
+    left running (long polls of clients gone, closing handlers) ends before the loop closes."""
+    loop = asyncio.new_event_loop()
+    on_loop(loop)
+    asyncio.set_event_loop(loop)
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():  # noqa: ASYNC110  (uvicorn offers no event)
+            await asyncio.sleep(0.01)
+        started.set()
+        await task
+
+    try:
+        loop.run_until_complete(serve())
+    finally:
+        started.set()
+        left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 class ServerThread:
@@ -66,36 +95,13 @@ class ServerThread:
 
     def _run(self) -> None:
         assert self._server is not None
-        loop = asyncio.new_event_loop()
-        self.loop = loop
-        asyncio.set_event_loop(loop)
-
-        async def serve() -> None:
-            assert self._server is not None
-            task = asyncio.create_task(self._server.serve())
-            while not self._server.started and not task.done():  # noqa: ASYNC110  (uvicorn offers no event)
-                await asyncio.sleep(0.01)
-            self._started.set()
-            await task
-
         try:
-            loop.run_until_complete(serve())
+            serve_on_new_loop(self._server, self._started, self._set_loop)
         except BaseException as exc:  # surfaced by start()
             self._error = exc
-        finally:
-            self._started.set()
-            self._finish(loop)
-            loop.close()
 
-    @staticmethod
-    def _finish(loop: asyncio.AbstractEventLoop) -> None:
-        """As ``asyncio.run`` does: let what shutdown left running end before the loop closes."""
-        left = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in left:
-            task.cancel()
-        if left:
-            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
+    def _set_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         assert self.loop is not None

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from pocketping.testing.server import free_port
+from pocketping.testing.server import free_port, serve_on_new_loop
 
 T = TypeVar("T")
 
@@ -42,28 +42,11 @@ class FakeServer:
         return self
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        assert self._server is not None
+        serve_on_new_loop(self._server, self._started, self._set_loop)
+
+    def _set_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        asyncio.set_event_loop(loop)
-
-        async def serve() -> None:
-            assert self._server is not None
-            task = asyncio.create_task(self._server.serve())
-            while not self._server.started and not task.done():  # noqa: ASYNC110  (uvicorn offers no event)
-                await asyncio.sleep(0.01)
-            self._started.set()
-            await task
-
-        try:
-            loop.run_until_complete(serve())
-            # Requests still waiting (long polls of clients gone) end here, quietly.
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        finally:
-            self._started.set()
-            loop.close()
 
     def soon(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on the fake's own loop (from any thread)."""
