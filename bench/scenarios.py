@@ -51,8 +51,8 @@ async def prepare_project(database_url: str, data_dir: Path, key: str,
     `pocketping bridge add` do."""
     from pocketping.actions.bridges import add_bridge
     from pocketping.actions.projects import create_project
-    from pocketping.services import build_services
     from pocketping.testing.server import make_settings
+    from pocketping.wiring import build_services
 
     svc = build_services(make_settings(database_url, str(data_dir), encryption_key=key))
     try:

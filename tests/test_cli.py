@@ -9,8 +9,10 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from pocketping.cli import app
 from pocketping.testing.widget_client import WidgetClient
+from pocketping.wiring import cli_app
+
+app = cli_app()
 
 
 @pytest.fixture

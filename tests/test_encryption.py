@@ -11,11 +11,11 @@ from sqlalchemy import text
 from pocketping.actions.projects import create_project, update_project
 from pocketping.crypto import Keyring, generate_key, key_id, load_keyring
 from pocketping.errors import ConfigurationError
-from pocketping.rotation import reencrypt_all
-from pocketping.services import build_services
 from pocketping.store.engine import create_engine
+from pocketping.store.rotation import reencrypt_all
 from pocketping.testing.server import make_settings
 from pocketping.testing.widget_client import WidgetClient
+from pocketping.wiring import build_services, encrypted_columns
 
 
 async def raw(database, sql: str, **params):
@@ -97,9 +97,9 @@ async def test_rotate_key_reencrypts_everything(tmp_path):
 
     rotated = build_services(make_settings(url, str(tmp_path), encryption_key=new_key,
                                            previous_encryption_keys=old_key))
-    counts = await reencrypt_all(rotated.db, batch_size=1)
+    counts = await reencrypt_all(rotated.db, encrypted_columns(), batch_size=1)
     assert counts["messages.text"] == 1 and counts["projects.identity_secret"] == 1
-    assert await reencrypt_all(rotated.db) == {k: 0 for k in counts}  # idempotent
+    assert await reencrypt_all(rotated.db, encrypted_columns()) == {k: 0 for k in counts}  # idempotent
     await rotated.db.dispose()
 
     only_new = build_services(make_settings(url, str(tmp_path), encryption_key=new_key))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,10 +12,10 @@ import pytest
 from pocketping.clock import FakeClock
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
-from pocketping.outbox import OutboxWorker, backoff_seconds
-from pocketping.services import build_services
 from pocketping.store import outbox as q
 from pocketping.testing.server import make_settings
+from pocketping.wiring import build_node, build_services
+from pocketping.workers.outbox import OutboxWorker, backoff_seconds
 
 
 class Recorder:
@@ -52,9 +53,10 @@ class Recorder:
 async def svc(fresh_db, tmp_path):
     clock = FakeClock()
     services = build_services(make_settings(fresh_db.url, str(tmp_path), outbox_poll_seconds=1.0), clock=clock)
+    node = build_node(services.settings, services=services)  # the outbox worker the server would run
     await services.db.migrate()
-    yield services
-    await services.outbox.stop()
+    yield SimpleNamespace(db=services.db, clock=clock, outbox=node.outbox)
+    await node.outbox.stop()
     await services.db.dispose()
 
 

@@ -11,8 +11,8 @@ from pocketping.testing.widget_client import WidgetClient
 
 async def test_data_survives_a_killed_server(database, tmp_path):
     from pocketping.actions.projects import create_project
-    from pocketping.services import build_services
     from pocketping.testing.server import make_settings
+    from pocketping.wiring import build_services
 
     key = generate_key()
     admin = build_services(make_settings(database.url, str(tmp_path), encryption_key=key))

@@ -1,3 +1,3 @@
-from pocketping.cli import main
+from pocketping.wiring import main
 
 main()

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        from pocketping.store.engine import async_database_url
+        from pocketping.dburl import async_database_url
 
         async_database_url(value)  # raises ValueError with a helpful message
         return value

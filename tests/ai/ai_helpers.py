@@ -28,7 +28,7 @@ def openai_project(srv: ServerThread, llm: FakeLLM, **changes: Any) -> ProjectKe
 async def asettle(srv: ServerThread, clock: FakeClock | None = None) -> None:
     """Wait until the server's AI scheduler has checked again (after the clock moved) and
     finished what it started."""
-    await srv.acall(srv.services.extras["ai_scheduler"].settled())
+    await srv.acall(srv.node.ai.settled())
 
 
 async def messages(srv: ServerThread, project: ProjectKeys, session_id: str) -> list[dict[str, Any]]:

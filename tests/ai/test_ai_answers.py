@@ -9,11 +9,13 @@ import httpx
 import orjson
 from typer.testing import CliRunner
 
-from pocketping.cli import app as cli_app
 from pocketping.core.ai import DEFAULT_FALLBACK
 from pocketping.testing.widget_client import WidgetClient
+from pocketping.wiring import cli_app
 
 from .ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
+
+cli_app = cli_app()
 
 
 def listen(srv, project_id: str) -> list:

@@ -83,5 +83,5 @@ async def test_two_servers_on_one_database_answer_each_conversation_once(ai_env,
     for w in widgets:
         assert len(ai_texts(await messages(a, project, w.session_id))) == 1
         await w.close()
-    done = a.services.extras["ai_scheduler"].outcomes + b.services.extras["ai_scheduler"].outcomes
+    done = a.node.ai.outcomes + b.node.ai.outcomes
     assert done["answered"] == 6

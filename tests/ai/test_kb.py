@@ -8,7 +8,10 @@ import base64
 import orjson
 from typer.testing import CliRunner
 
-from pocketping.cli import app as cli_app
+from pocketping.wiring import cli_app
+
+cli_app = cli_app()
+
 
 
 def minimal_pdf(text: str) -> bytes:

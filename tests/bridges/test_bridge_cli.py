@@ -6,8 +6,10 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from pocketping.cli import app
 from pocketping.testing.fakes.telegram import FakeTelegram
+from pocketping.wiring import cli_app
+
+app = cli_app()
 
 
 @pytest.fixture

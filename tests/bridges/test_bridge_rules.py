@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pocketping.relay.team_copy import event_line, operator_author
 
-from pocketping.actions.bridge_plan import event_line, operator_author
 from pocketping.bridges.base import Outgoing
 from pocketping.bridges.pacing import Limit, Pacer, PacingBusy
 from pocketping.bridges.telegram import format as tg_format

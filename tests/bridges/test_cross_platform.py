@@ -51,7 +51,7 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     slack_channel = fake_slack.create_channel(members=[app.bot_user_id]).id
     srv.call(add_bridge(srv.services, project.id, "slack", {"bot_token": app.bot_token, "channel_id": slack_channel,
                                                              "app_token": app.app_token}))
-    srv.call(srv.services.extras["bridge_manager"].sync())
+    srv.call(srv.bridges.sync())
     await fake_discord.wait_until(lambda: fake_discord.gateway.identifies >= 1, what="the gateway identify")
     await fake_slack.wait_socket(app)
 
@@ -128,7 +128,7 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     assert len(tg.topics()) == 1 and len(fake_discord.threads(channel)) == 1
     assert len(fake_slack.top_level(slack_channel)) == 1
     # pocketping doctor checks all three for real.
-    report = srv.call(examine(srv.services, project.id))
+    report = srv.call(examine(srv.services.db, srv.node.edges.make_bridge, project.id))
     assert sorted(b["type"] for b in report["bridges"]) == ["discord", "slack", "telegram"]
     assert report["ok"], report
     await w.close()

@@ -12,13 +12,13 @@ from pocketping.actions.bridges import add_bridge
 from pocketping.actions.projects import create_project
 from pocketping.clock import FakeClock
 from pocketping.crypto import generate_key
-from pocketping.services import build_services
 from pocketping.store import outbox as outbox_repo
 from pocketping.testing.bridges import TelegramSetup, advance_until, connect_telegram, eventually
 from pocketping.testing.fakes.telegram import FakeTelegram
 from pocketping.testing.process import ServerProcess
 from pocketping.testing.server import ServerThread, free_port, make_settings
 from pocketping.testing.widget_client import WidgetClient
+from pocketping.wiring import build_services
 
 
 async def open_chat(srv: ServerThread, fake: FakeTelegram,

@@ -129,7 +129,7 @@ async def test_operators_show_offline_once_the_inbox_was_closed_for_the_presence
         sock = await client.socket()
         assert (await widget.expect("presence"))["online"] is True
         await sock.close()
-    await srv.acall(srv.services.extras["inbox_sockets"].wait_idle())  # its heartbeat has stopped
+    await srv.acall(srv.node.inbox.wait_idle())  # its heartbeat has stopped
     clock.advance(61)  # nobody active for the timeout: the presence tracker's next check says so
     clock.advance(5)
     assert (await widget.expect("presence"))["online"] is False

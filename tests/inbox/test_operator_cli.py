@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pocketping.cli import app
 from pocketping.crypto import generate_key
 from pocketping.testing.inbox_client import InboxClient
 from pocketping.testing.server import ServerThread, make_settings
+from pocketping.wiring import cli_app
+
+app = cli_app()
 
 
 @pytest.fixture

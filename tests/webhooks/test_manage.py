@@ -9,8 +9,10 @@ from pocketping_sdk import InvalidRequestError, NotFoundError, PocketPing
 from typer.testing import CliRunner
 
 from conftest import create_project_on
-from pocketping.cli import app as cli
 from pocketping.testing.widget_client import WidgetClient
+from pocketping.wiring import cli_app
+
+cli = cli_app()
 
 
 def _cli(server, *args: str):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from pocketping.actions.services import Services
 from pocketping.core.models import Project
 from pocketping.crypto import sha256_hex
 from pocketping.errors import Unauthorized
-from pocketping.services import Services
 from pocketping.store import projects as repo
 
 

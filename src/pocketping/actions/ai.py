@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pocketping import netguard
+from pocketping.actions.services import Services
 from pocketping.actions.sessions import set_ai_enabled
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.ai import AISettings, apply_changes
 from pocketping.errors import InvalidInput
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import ai as repo
 from pocketping.store import projects as project_repo
 

@@ -3,12 +3,12 @@ the stored message changes and every open tab of the visitor is told."""
 
 from __future__ import annotations
 
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message
 from pocketping.core.rules import clean_text
 from pocketping.errors import InvalidInput
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import sessions as repo
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pocketping import ids
-from pocketping.actions.messages import Sent, emit_event
+from pocketping.actions.messages import emit_event
+from pocketping.actions.requests import Sent
+from pocketping.actions.services import Services
 from pocketping.core.models import iso
 from pocketping.core.rules import check_event
 from pocketping.errors import NotFound
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import event_log
 from pocketping.store import sessions as repo
 

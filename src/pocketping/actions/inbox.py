@@ -9,12 +9,13 @@ from datetime import datetime
 
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
+from pocketping.actions.requests import Sent
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Session
 from pocketping.core.operators import InboxLogin
 from pocketping.errors import NotFound
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import inbox as repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as session_repo
@@ -80,7 +81,7 @@ async def open_conversation(svc: Services, login: InboxLogin, session_id: str, *
 
 
 async def reply(svc: Services, login: InboxLogin, session_id: str, text: object,
-                client_id: object = None) -> message_actions.Sent:
+                client_id: object = None) -> Sent:
     """An ordinary operator message: it reaches the widget and is mirrored to every bridge."""
     session = await access_session(svc, login, session_id)
     return await message_actions.send_operator_message(

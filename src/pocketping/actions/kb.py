@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from pocketping import ids
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.ai import documents
 from pocketping.ai.documents import Document
@@ -16,7 +17,6 @@ from pocketping.ai.retrieval import retrieve
 from pocketping.ai.text import chunk_text, term_counts
 from pocketping.core.ai import KbHit, KbSource
 from pocketping.errors import InvalidInput, NotFound, PocketPingError
-from pocketping.services import Services
 from pocketping.store import kb as repo
 from pocketping.store import projects as project_repo
 

@@ -11,12 +11,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.operators import InboxLogin, clean_email
 from pocketping.crypto import sha256_hex
 from pocketping.errors import InvalidInput, RateLimited, Unauthorized
 from pocketping.passwords import hash_password, needs_rehash, verify_password
-from pocketping.services import Services
 from pocketping.store import operators as repo
 
 _LIMIT_PURPOSE = "pocketping/login-limit/v1"
@@ -27,11 +27,7 @@ MAX_TOKEN = 100
 
 def _semaphore(svc: Services) -> asyncio.Semaphore:
     """scrypt needs 32 MiB and a core for ~70 ms: at most two at a time, whatever comes in."""
-    found = svc.extras.get("login_hashing")
-    if found is None:
-        found = svc.extras["login_hashing"] = asyncio.Semaphore(2)
-    assert isinstance(found, asyncio.Semaphore)
-    return found
+    return svc.login_hashing
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from pocketping import ids
+from pocketping.actions.requests import AppendRequest, Sent
+from pocketping.actions.services import Services
 from pocketping.actions.sessions import set_status
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Sender, Session
@@ -17,17 +18,9 @@ from pocketping.core.rules import check_client_id, check_event, check_operator_n
 from pocketping.errors import NotFound
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as repo
 from pocketping.store.db import Tx
-
-
-@dataclass(frozen=True)
-class Sent:
-    message: Message
-    session: Session
-    duplicate: bool = False
 
 
 def message_event(message: Message, session: Session, *, origin: str | None, first: bool = False) -> Event:
@@ -41,20 +34,7 @@ def message_event(message: Message, session: Session, *, origin: str | None, fir
 BeforeInsert = Callable[[Tx, Session], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class _Append:
-    project_id: str
-    session_id: str
-    sender: Sender
-    source: str
-    text: str
-    client_id: str | None
-    operator_name: str | None
-    origin: str | None
-    reopen: bool
-
-
-async def _append_batch(tx: Tx, requests: list[_Append]) -> list[Sent | BaseException]:
+async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | BaseException]:
     """Store many messages set-wise: one lookup for resends, one for sessions, one seq
     reservation per session and one multi-row INSERT, whatever the batch size."""
     results: list[Sent | BaseException | None] = [None] * len(requests)
@@ -127,23 +107,20 @@ async def _append_batch(tx: Tx, requests: list[_Append]) -> list[Sent | BaseExce
     return [r if r is not None else RuntimeError("unanswered") for r in results]
 
 
-def _writer(svc: Services) -> GroupCommit[_Append, Sent]:
-    found = svc.extras.get("message_writer")
-    if found is None:
-        async def process(requests: list[_Append]) -> list[Sent | BaseException]:
+def _writer(svc: Services) -> GroupCommit[AppendRequest, Sent]:
+    if svc.message_writer is None:
+        async def process(requests: list[AppendRequest]) -> list[Sent | BaseException]:
             async with unit_of_work(svc) as tx:
                 return await _append_batch(tx, requests)
 
-        # SQLite has a single writer anyway; the database servers take a few batches at once.
-        found = GroupCommit(process, writers=1 if svc.db.backend == "sqlite" else 4)
-        svc.extras["message_writer"] = found
-    return found
+        svc.message_writer = GroupCommit(process, writers=svc.writers())
+    return svc.message_writer
 
 
 async def _append(svc: Services, session_id: str, project_id: str, *, sender: Sender, source: str, text: str,
                   client_id: str | None, operator_name: str | None, origin: str | None,
                   reopen: bool) -> Sent:
-    request = _Append(project_id, session_id, sender, source, text, client_id, operator_name, origin, reopen)
+    request = AppendRequest(project_id, session_id, sender, source, text, client_id, operator_name, origin, reopen)
     try:
         return await _writer(svc).run(request)
     except IntegrityError:
@@ -187,7 +164,7 @@ async def send_ai_message(svc: Services, project_id: str, session_id: str, text:
     async with unit_of_work(svc) as tx:
         session = await repo.get_session(tx, project_id, session_id, for_update=True)
         await before_insert(tx, session)
-        (result,) = await _append_batch(tx, [_Append(project_id, session_id, "ai", "ai", text, client_id, None,
+        (result,) = await _append_batch(tx, [AppendRequest(project_id, session_id, "ai", "ai", text, client_id, None,
                                                      "ai", False)])
         if isinstance(result, BaseException):
             raise result

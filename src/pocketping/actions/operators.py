@@ -7,11 +7,11 @@ import asyncio
 from sqlalchemy.exc import IntegrityError
 
 from pocketping import ids
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.operators import Operator, clean_email
 from pocketping.errors import Conflict, InvalidInput, NotFound
 from pocketping.passwords import check_new_password, generate_password, hash_password
-from pocketping.services import Services
 from pocketping.store import operators as repo
 from pocketping.store import projects as project_repo
 from pocketping.store.db import Tx

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pocketping.actions.services import Services
 from pocketping.actions.sessions import operators_online
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Project
 from pocketping.errors import InvalidInput
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import projects as repo
 
 STATUSES = ("auto", "away", "online")

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 from pocketping import ids
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Project
 from pocketping.core.rules import check_event, check_widget_setting, normalize_origin
 from pocketping.crypto import sha256_hex
 from pocketping.errors import InvalidInput
-from pocketping.services import Services
 from pocketping.store import projects as repo
 
 log = logging.getLogger(__name__)

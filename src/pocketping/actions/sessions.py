@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Any
 
 from pocketping import ids, tokens
+from pocketping.actions.requests import Connected, ConnectRequest
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
 from pocketping.core.rules import check_email
@@ -16,7 +17,6 @@ from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as repo
 from pocketping.store.db import Tx
@@ -37,28 +37,12 @@ def clean_metadata(raw: Any, user_agent: str | None) -> dict[str, Any]:
     return meta
 
 
-@dataclass(frozen=True)
-class Connected:
-    session: Session
-    token: str
-    created: bool
-
-
 def session_event(type_: str, session: Session, **extra: Any) -> Event:
     data = {"session": session.to_api(), **extra}
     return Event(type_, session.project_id, session.id, data=data)
 
 
-@dataclass(frozen=True)
-class _Connect:
-    project: Project
-    claims: tokens.SessionToken | None
-    meta: dict[str, Any]
-    ip: str | None
-    country: str | None
-
-
-async def _connect_batch(tx: Tx, requests: list[_Connect]) -> list[Connected | BaseException]:
+async def _connect_batch(tx: Tx, requests: list[ConnectRequest]) -> list[Connected | BaseException]:
     """Resume or create many sessions at once: one lookup, one multi-row INSERT, one UPDATE batch."""
     wanted = [r.claims.session_id for r in requests if r.claims is not None and r.claims.project_id == r.project.id]
     found = await repo.find_sessions(tx, wanted)
@@ -88,16 +72,14 @@ async def _connect_batch(tx: Tx, requests: list[_Connect]) -> list[Connected | B
     return results
 
 
-def _connector(svc: Services) -> GroupCommit[_Connect, Connected]:
-    found = svc.extras.get("connect_writer")
-    if found is None:
-        async def process(requests: list[_Connect]) -> list[Connected | BaseException]:
+def _connector(svc: Services) -> GroupCommit[ConnectRequest, Connected]:
+    if svc.connect_writer is None:
+        async def process(requests: list[ConnectRequest]) -> list[Connected | BaseException]:
             async with unit_of_work(svc) as tx:
                 return await _connect_batch(tx, requests)
 
-        found = GroupCommit(process, writers=1 if svc.db.backend == "sqlite" else 4)
-        svc.extras["connect_writer"] = found
-    return found
+        svc.connect_writer = GroupCommit(process, writers=svc.writers())
+    return svc.connect_writer
 
 
 async def connect_visitor(svc: Services, project: Project, token: object, metadata: Any, *,
@@ -105,7 +87,7 @@ async def connect_visitor(svc: Services, project: Project, token: object, metada
     """Resume the session a valid token names, or start a new visitor with a new session.
 
     Page views come in bursts; they share transactions (group commit)."""
-    request = _Connect(project=project, claims=tokens.read(svc.db.keyring, token),
+    request = ConnectRequest(project=project, claims=tokens.read(svc.db.keyring, token),
                        meta=clean_metadata(metadata, user_agent), ip=ip if project.store_ip else None,
                        country=((country or "")[:8].upper() or None) if project.collect_country else None)
     return await _connector(svc).run(request)

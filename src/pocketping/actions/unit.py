@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-from pocketping.hub import Event
-from pocketping.services import Services
+from pocketping.actions.services import Services
 from pocketping.store.db import Tx
-
-# A planner turns a committed-to-be event into outbox rows, inside the same transaction.
-# Feature modules (bridges, webhooks, AI) append theirs in pocketping.actions.fanout.
-Planner = Callable[[Tx, Event], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
 async def unit_of_work(svc: Services) -> AsyncIterator[Tx]:
-    from pocketping.actions.fanout import PLANNERS
-
+    """One transaction; before it commits, every planner (``svc.planners``) writes the outbox
+    rows its events need; once committed, the events are published."""
     async with svc.db.transaction() as tx:
         yield tx
         # Planners may emit follow-up events; walk the list as it grows.
         i = 0
         while i < len(tx.events):
-            for planner in PLANNERS:
+            for planner in svc.planners:
                 await planner(tx, tx.events[i])
             i += 1
     # Committed: now the world may hear of it.
@@ -33,4 +28,3 @@ async def unit_of_work(svc: Services) -> AsyncIterator[Tx]:
         callback()
     if tx.outbox_rows:
         svc.outbox_committed()
-

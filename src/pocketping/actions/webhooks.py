@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pocketping import ids, netguard
+from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import OutboxItem, Webhook, iso
 from pocketping.errors import InvalidInput, NotFound
-from pocketping.services import Services
 from pocketping.store import outbox as q
 from pocketping.store import projects as project_repo
 from pocketping.store import webhooks as repo

@@ -12,17 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pocketping.core.models import Message, Session
-
-
-@dataclass(frozen=True)
-class SessionCard:
-    """What the team sees when a conversation starts: who, from where."""
-
-    session: Session
-    title: str  # a readable thread name: identity or short visitor label, plus the page
-    lines: tuple[tuple[str, str], ...]  # ("Page", "https://..."), ("Browser", "Chrome 131") ...
-    link: str | None = None  # the session in the inbox, when the server has a public URL
+from pocketping.core.models import Message
+from pocketping.core.models import SessionCard as SessionCard  # a core record; the bridges take it from here
 
 
 @dataclass(frozen=True)

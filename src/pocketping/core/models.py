@@ -226,3 +226,17 @@ class OutboxItem:
     result: dict[str, Any] | None
     created_at: datetime
     done_at: datetime | None = None
+
+
+# The stored record of a bridge (its platform, configuration and health).
+BridgeRecord = Bridge
+
+
+@dataclass(frozen=True)
+class SessionCard:
+    """What the team sees when a conversation starts: who, from where."""
+
+    session: Session
+    title: str  # a readable thread name: identity or short visitor label, plus the page
+    lines: tuple[tuple[str, str], ...]  # ("Page", "https://..."), ("Browser", "Chrome 131") ...
+    link: str | None = None  # the session in the inbox, when the server has a public URL

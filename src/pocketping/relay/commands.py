@@ -7,28 +7,16 @@ planner in every thread of the conversation, the one the command came from inclu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from pocketping.actions import bridge_runtime as rt
-from pocketping.actions.presence import set_operator_status
-from pocketping.actions.projects import get_project
-from pocketping.actions.sessions import close_session, reopen_session, set_ai_enabled
 from pocketping.bridges.base import InboundReply
-from pocketping.relay.cards import info_text
-
-if TYPE_CHECKING:
-    from pocketping.relay.sink import Sink
+from pocketping.relay import team_copy as copy
+from pocketping.relay.ports import Notices, TeamActions
+from pocketping.relay.runtime import Resolved
 
 NAMES = ("close", "reopen", "info", "help", "away", "back", "ai")
-
-HELP = """Commands (type them in this thread):
-/close — close the conversation (the visitor can still write; that reopens it)
-/reopen — reopen it
-/info — who the visitor is and where they are
-/ai on, /ai off — let the AI answer when nobody has, or not, in this conversation
-/away — show the team as away to every visitor; /back — show it online again
-/help — this list
-Anything else you write here is sent to the visitor."""
+HELP = copy.HELP
 
 
 def parse(text: str) -> tuple[str, list[str]] | None:
@@ -44,41 +32,49 @@ def parse(text: str) -> tuple[str, list[str]] | None:
     return name, [a.lower() for a in args]
 
 
-async def run(sink: Sink, resolved: rt.Resolved, reply: InboundReply, command: tuple[str, list[str]]) -> None:
-    svc = sink.svc
+@dataclass(frozen=True)
+class CommandContext:
+    team: TeamActions
+    notices: Notices
+    # Records a platform message id; False if it was already seen (answers are given once).
+    first_time: Callable[[str, str], Awaitable[bool]]
+    public_base: str | None
+
+
+async def run(ctx: CommandContext, resolved: Resolved, reply: InboundReply, command: tuple[str, list[str]]) -> None:
     bridge, session = resolved.bridge, resolved.session
     name, args = command
 
     async def answer(text: str) -> None:
-        await rt.post_notice(svc, bridge.project_id, bridge.id, session.id, text)
+        await ctx.notices.post(bridge.project_id, bridge.id, session.id, text)
 
     if name in ("info", "help"):
         # Pure answers: at most once per platform message, even if it is delivered again.
-        if not await sink.seen(f"cmd:{bridge.id}", reply.external_id):
+        if not await ctx.first_time(f"cmd:{bridge.id}", reply.external_id):
             return
         if name == "help":
-            await answer(HELP)
+            await answer(copy.HELP)
         else:
-            project = await get_project(svc, bridge.project_id)
-            await answer(info_text(session, project, svc.settings.public_base()))
+            project = await ctx.team.project(bridge.project_id)
+            await answer(copy.info_text(session, project, ctx.public_base))
     elif name == "close":
         if session.status == "closed":
-            await answer("This conversation is already closed.")
+            await answer(copy.ALREADY_CLOSED)
         else:
-            await close_session(svc, bridge.project_id, session.id, origin=bridge.id)
+            await ctx.team.close(bridge.project_id, session.id, origin=bridge.id)
     elif name == "reopen":
         if session.status == "active":
-            await answer("This conversation is open.")
+            await answer(copy.ALREADY_OPEN)
         else:
-            await reopen_session(svc, bridge.project_id, session.id, origin=bridge.id)
+            await ctx.team.reopen(bridge.project_id, session.id, origin=bridge.id)
     elif name == "away":
-        await set_operator_status(svc, bridge.project_id, "away")
-        await answer("Visitors now see the team as away. Send /back when you are here again.")
+        await ctx.team.set_team_status(bridge.project_id, "away")
+        await answer(copy.AWAY)
     elif name == "back":
-        await set_operator_status(svc, bridge.project_id, "auto", active=True)
-        await answer("Visitors now see the team online (until nobody has been active for a while).")
+        await ctx.team.set_team_status(bridge.project_id, "auto", active=True)
+        await answer(copy.BACK)
     elif name == "ai":
         if args[:1] not in (["on"], ["off"]):
-            await answer("Use /ai on or /ai off.")
+            await answer(copy.AI_USAGE)
             return
-        await set_ai_enabled(svc, bridge.project_id, session.id, args[0] == "on", origin=bridge.id)
+        await ctx.team.set_ai(bridge.project_id, session.id, args[0] == "on", origin=bridge.id)

@@ -10,31 +10,34 @@ keys there); it is a few milliseconds wide.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pocketping.actions import bridge_runtime as rt
 from pocketping.bridges.base import Bridge, Outgoing, RenamesThreads, SplitsText, ThreadGone
 from pocketping.bridges.pacing import PacingBusy
+from pocketping.core.delivery import Checkpoint
 from pocketping.core.models import Message, OutboxItem
+from pocketping.ephemeral import Delivered
 from pocketping.errors import DeliveryError
-from pocketping.hub import Event
-from pocketping.outbox import Checkpoint
-from pocketping.relay.cards import build_card
-
-if TYPE_CHECKING:
-    from pocketping.relay.manager import BridgeManager
+from pocketping.relay import runtime as rt
+from pocketping.relay.health import BridgeHealth
+from pocketping.relay.live import LiveBridges
+from pocketping.relay.team_copy import GONE_NOTE, build_card
+from pocketping.relay.threads import ThreadCache
+from pocketping.store.db import Database
 
 log = logging.getLogger(__name__)
 
-GONE_NOTE = "The previous topic/thread was deleted; the conversation continues here."
-
 
 class BridgeDelivery:
-    def __init__(self, manager: BridgeManager) -> None:
-        self.manager = manager
-        self.svc = manager.svc
-        self._delivered: OrderedDict[str, None] = OrderedDict()  # visitor messages already announced
+    def __init__(self, db: Database, live: LiveBridges, health: BridgeHealth, threads: ThreadCache,
+                 delivered: Delivered, *, public_base: str | None, project_ttl_seconds: float) -> None:
+        self.db = db
+        self.live = live
+        self.health = health
+        self.threads = threads
+        self.delivered = delivered
+        self.public_base = public_base
+        self.projects = rt.ProjectCache(project_ttl_seconds)
         self._prepared: dict[int, rt.Prepared] = {}  # outbox row id -> what prepare() read for it
 
     async def prepare(self, items: list[OutboxItem]) -> None:
@@ -45,16 +48,16 @@ class BridgeDelivery:
         session_id = items[0].session_id
         if session_id is None:
             return
-        for item_id, prepared in (await rt.prepare_deliveries(self.svc, session_id, items)).items():
+        for item_id, prepared in (await rt.prepare_deliveries(self.db, self.projects, session_id, items)).items():
             self._prepared[item_id] = prepared
 
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
-        bridge = await self.manager.instance(item.target_id)
+        bridge = await self.live.instance(item.target_id)
         if bridge is None:
             return {"skipped": "the bridge was removed"}
         if item.session_id is None:
             return {"skipped": "no session"}
-        ctx = await rt.delivery_context(self.svc, bridge.id, item.session_id, item.message_id,
+        ctx = await rt.delivery_context(self.db, self.projects, bridge.id, item.session_id, item.message_id,
                                         self._prepared.pop(item.id, None))
         if ctx is None:
             return {"skipped": "the session was erased"}
@@ -72,20 +75,20 @@ class BridgeDelivery:
             raise
         except DeliveryError as exc:
             if exc.retry_after is None:  # being asked to slow down is not a fault of the bridge
-                await self.manager.delivery_failed(bridge.id, exc.message)
+                await self.health.delivery_failed(bridge.id, exc.message)
             raise
-        await self.manager.delivered_ok(bridge.id)
+        await self.health.delivered_ok(bridge.id)
         return result
 
     # --- threads -----------------------------------------------------------------------
     async def _open(self, bridge: Bridge, ctx: rt.DeliveryContext, note: str | None = None) -> str:
-        card = build_card(ctx.session, ctx.project, self.svc.settings.public_base(), note=note)
+        card = build_card(ctx.session, ctx.project, self.public_base, note=note)
         posted = await bridge.open_thread(card)
         if not posted.thread_id:
             raise DeliveryError(f"{bridge.label} did not return a thread id")
         # Recorded at once: a retry after a crash from here on reuses this thread.
-        await rt.save_thread(self.svc, bridge.id, ctx.session.id, posted.thread_id)
-        self.manager.remember_thread(bridge.id, ctx.session.id, posted.thread_id)
+        await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
+        self.threads.remember(bridge.id, ctx.session.id, posted.thread_id)
         return posted.thread_id
 
     async def _thread(self, bridge: Bridge, ctx: rt.DeliveryContext) -> str:
@@ -132,21 +135,14 @@ class BridgeDelivery:
                 # Recorded before the next part; after the last one, the outcome itself records it.
                 await checkpoint(progress)
         if item.message_id and ctx.message is not None:
-            await rt.record_posted(self.svc, bridge.id, item.message_id, [i for p in done for i in p])
+            await rt.record_posted(self.db, bridge.id, item.message_id, [i for p in done for i in p])
         if item.payload.get("kind") == "visitor" and ctx.message is not None:
             self._announce_delivered(ctx.session.project_id, ctx.message)
         return progress
 
     def _announce_delivered(self, project_id: str, message: Message) -> None:
         """Tell the visitor's tabs the team has it (once, even with several bridges)."""
-        if message.id in self._delivered:
-            return
-        self._delivered[message.id] = None
-        while len(self._delivered) > 10000:
-            self._delivered.popitem(last=False)
-        frame = {"type": "delivered", "seq": message.seq}
-        self.svc.hub.publish(Event("message.delivered", project_id, message.session_id,
-                                   data={"messageId": message.id, "seq": message.seq}, widget_frame=frame))
+        self.delivered.announce(project_id, message.session_id, message.id, message.seq)
 
     def _notice(self, item: OutboxItem, ctx: rt.DeliveryContext, text: str) -> Outgoing:
         message = Message(id=f"outbox_{item.id}", session_id=ctx.session.id, seq=0, kind="notice", sender="system",
@@ -165,7 +161,7 @@ class BridgeDelivery:
                 progress["noticed"] = True
                 await checkpoint(progress)
             if isinstance(bridge, RenamesThreads):
-                card = build_card(ctx.session, ctx.project, self.svc.settings.public_base())
+                card = build_card(ctx.session, ctx.project, self.public_base)
                 await bridge.rename_thread(thread.external_id, card)
         except ThreadGone:
             progress["gone"] = True  # the next message opens a new thread, named afresh
@@ -196,7 +192,7 @@ class BridgeDelivery:
                 await bridge.close_thread(thread.external_id)
             except ThreadGone:
                 gone = True
-        await rt.set_thread_status(self.svc, bridge.id, ctx.session.id, "closed" if closing else "open")
+        await rt.set_thread_status(self.db, bridge.id, ctx.session.id, "closed" if closing else "open")
         if gone:
             progress["gone"] = True
         return progress

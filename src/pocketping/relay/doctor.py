@@ -6,22 +6,24 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from pocketping.actions.bridges import all_bridges, bridge_status, get_bridge
 from pocketping.bridges.base import Finding
-from pocketping.bridges.registry import BRIDGE_TYPES
 from pocketping.core.bridge_config import label
-from pocketping.services import Services
+from pocketping.core.models import BridgeRecord
+from pocketping.relay.live import BridgeMaker
+from pocketping.relay.status import bridge_statuses
+from pocketping.store import bridges as repo
+from pocketping.store import projects as project_repo
+from pocketping.store.db import Database
 
 
 def _finding(f: Finding) -> dict[str, Any]:
     return {"ok": f.ok, "check": f.check, "detail": f.detail, "fix": f.fix}
 
 
-async def _check(svc: Services, record: Any) -> list[Finding]:
-    factory = BRIDGE_TYPES.get(record.type)
-    if factory is None:
+async def _check(make: BridgeMaker, record: BridgeRecord) -> list[Finding]:
+    bridge = make(record)
+    if bridge is None:
         return [Finding(False, "support", f"this PocketPing cannot run {record.type} bridges", "Upgrade PocketPing.")]
-    bridge = factory(record, svc)
     try:
         return await bridge.check()
     except Exception as exc:
@@ -31,12 +33,15 @@ async def _check(svc: Services, record: Any) -> list[Finding]:
             await bridge.stop()
 
 
-async def examine(svc: Services, project_id: str | None) -> dict[str, Any]:
-    records = await all_bridges(svc, project_id)
-    statuses = {s.bridge.id: s for s in await bridge_status(svc, project_id, limit=5)}
+async def examine(db: Database, make: BridgeMaker, project_id: str | None) -> dict[str, Any]:
+    async with db.read() as tx:
+        if project_id is not None:
+            await project_repo.get_project(tx, project_id)
+        records = await repo.list_bridges(tx, project_id)
+    statuses = {s.bridge.id: s for s in await bridge_statuses(db, project_id, limit=5)}
     out = []
     for record in records:
-        findings = await _check(svc, record)
+        findings = await _check(make, record)
         status = statuses.get(record.id)
         if status is not None:
             failed = status.counts.get("failed", 0)
@@ -56,10 +61,11 @@ async def examine(svc: Services, project_id: str | None) -> dict[str, Any]:
     return {"ok": all(b["ok"] for b in out), "bridges": out}
 
 
-async def examine_one(svc: Services, project_id: str, bridge_id: str) -> dict[str, Any]:
+async def examine_one(db: Database, make: BridgeMaker, project_id: str, bridge_id: str) -> dict[str, Any]:
     """The doctor's report for one bridge (REST: ``POST /api/v1/bridges/{id}/check``)."""
-    await get_bridge(svc, project_id, bridge_id)  # 404 for another project's bridge
-    report = await examine(svc, project_id)
+    async with db.read() as tx:
+        await repo.get_bridge(tx, bridge_id, project_id)  # 404 for another project's bridge
+    report = await examine(db, make, project_id)
     return next(b for b in report["bridges"] if b["id"] == bridge_id)
 
 

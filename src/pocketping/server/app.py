@@ -1,31 +1,28 @@
-"""``create_app``: builds the whole server from settings (and, in tests, injected fakes)."""
+"""``build_app``: the HTTP/WebSocket edge put together from what the wiring hands it (the
+services, the edges' shared objects, the routers, and what to start and stop with it)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pocketping import __version__
-from pocketping.clock import Clock
-from pocketping.config import Settings
+from pocketping.actions.services import Services
 from pocketping.errors import PocketPingError
-from pocketping.hub import Hub
-from pocketping.services import Services, build_services
-from pocketping.store import projects as project_repo
+from pocketping.server.state import Edges
 
 log = logging.getLogger(__name__)
 
-# Feature modules add start-up hooks here: (services, app) -> an async stop function.
-Startup = Callable[[Services, FastAPI], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startup] = []
+# Starts what runs with the app (workers, bridges); returns what stops it.
+Start = Callable[[], Awaitable[Callable[[], Awaitable[None]]]]
+WebSocketRoute = tuple[str, Callable[..., Awaitable[None]]]
 
 
 def error_response(exc: PocketPingError) -> JSONResponse:
@@ -35,32 +32,6 @@ def error_response(exc: PocketPingError) -> JSONResponse:
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
-
-
-class ConfigWatcher:
-    """Polls the configuration version so CLI changes reach this running server within seconds."""
-
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self.version: str | None = None  # None until the first poll ("" is a real value: never bumped)
-        self.listeners: list[Callable[[], Awaitable[None]]] = []
-
-    async def run(self) -> None:
-        while True:
-            try:
-                async with self.svc.db.read() as tx:
-                    version = await project_repo.config_version(tx)
-                if version != self.version:
-                    first = self.version is None
-                    self.version = version
-                    if not first:
-                        for listener in self.listeners:
-                            await listener()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("could not poll the configuration version")
-            await self.svc.clock.sleep(self.svc.settings.config_poll_seconds)
 
 
 class PocketPingApp(FastAPI):
@@ -75,42 +46,20 @@ class PocketPingApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,
-               services: Services | None = None, migrate: bool = True) -> FastAPI:
-    from pocketping import features
-
-    features.load()
-    settings = settings or Settings()
-    svc = services or build_services(settings, clock=clock, hub=hub)
-
+def build_app(svc: Services, edges: Edges, *, routers: list[APIRouter], websockets: list[WebSocketRoute],
+              start: Start, migrate: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await svc.db.migrate()
-        stops: list[Callable[[], Awaitable[None]]] = []
-        background: list[asyncio.Task[None]] = []
-        watcher = ConfigWatcher(svc)
-        svc.extras["config_watcher"] = watcher
-        if settings.workers:
-            svc.outbox.start()
-            background.append(asyncio.create_task(watcher.run(), name="config-watcher"))
-        for hook in STARTUP_HOOKS:
-            stop = await hook(svc, app)
-            if stop is not None:
-                stops.append(stop)
+        stop = await start()
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
-            # Deliveries first (they use the bridges' clients), then the features, then the rest.
-            await svc.outbox.stop()
-            for stop in reversed(stops):
-                with contextlib.suppress(Exception):
-                    await stop()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await stop()
             await svc.db.dispose()
 
     app = PocketPingApp(
@@ -121,6 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         lifespan=lifespan,
     )
     app.state.svc = svc
+    app.state.edges = edges
     app.state.ready = False
 
     @app.exception_handler(PocketPingError)
@@ -142,11 +92,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
                               headers=getattr(exc, "headers", None))
 
-    from pocketping.server import health, pages, slack_events
-    from pocketping.server.rest import router as rest_router
-
-    app.include_router(health.router)
-    app.include_router(rest_router)
-    app.include_router(pages.router)
-    app.include_router(slack_events.router)
+    for router in routers:
+        app.include_router(router)
+    for path, endpoint in websockets:
+        app.add_api_websocket_route(path, endpoint)
     return app

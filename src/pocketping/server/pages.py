@@ -7,6 +7,7 @@ import html
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from pocketping.core.embed import embed_snippet
 from pocketping.errors import NotFound
 from pocketping.server.static import load_asset, serve_asset
 from pocketping.store import projects as project_repo
@@ -22,13 +23,6 @@ async def widget_js(request: Request) -> Response:
     if asset is None:
         raise NotFound("the widget bundle is not built; run: make widget", code="widget_missing")
     return serve_asset(request, asset, WIDGET_CACHE)
-
-
-def embed_snippet(base_url: str, public_key: str) -> str:
-    """The two lines a site owner adds to their pages."""
-    return (f'<script src="{base_url}/widget.js" defer></script>\n'
-            f'<script>addEventListener("DOMContentLoaded",()=>PocketPing.init({{ publicKey: "{public_key}" }}))'
-            f"</script>")
 
 
 _DEMO = """<!doctype html>

@@ -21,10 +21,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
+from pocketping.actions.requests import Sent
+from pocketping.actions.services import Services
 from pocketping.core.rules import origin_allowed
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
 from pocketping.hub import Event
-from pocketping.services import Services
 from pocketping.store import sessions as session_repo
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def error_frame(code: str, message: str, **extra: Any) -> bytes:
     return _frame({"type": "error", "code": code, "message": message, **extra})
 
 
-def ack_frame(sent: message_actions.Sent) -> bytes:
+def ack_frame(sent: Sent) -> bytes:
     m = sent.message
     return _frame({"type": "ack", "clientId": m.client_id, "id": m.id, "seq": m.seq,
                    "createdAt": m.to_api()["createdAt"], "duplicate": sent.duplicate})

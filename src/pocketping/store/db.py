@@ -81,6 +81,10 @@ class Tx:
         return self.keyring.decrypt(value)
 
 
+# A planner turns a committed-to-be event into outbox rows, inside the same transaction.
+Planner = Callable[["Tx", Event], Awaitable[None]]
+
+
 class Database:
     def __init__(self, url: str, keyring: Keyring, clock: Clock, engine: AsyncEngine | None = None) -> None:
         self.url = url

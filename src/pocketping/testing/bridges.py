@@ -53,7 +53,7 @@ def connect_telegram(fake: FakeTelegram, srv: ServerThread, project_id: str, **f
     chat = fake.add_forum(token, **forum)
     bridge = srv.call(add_bridge(srv.services, project_id, "telegram", {"bot_token": token, "chat_id": str(chat)}))
     # The configuration watcher would notice within seconds; tests need not wait for it.
-    srv.call(srv.services.extras["bridge_manager"].sync())
+    srv.call(srv.bridges.sync())
     return TelegramSetup(fake, srv, project_id, token, chat, bridge.id)
 
 
@@ -102,7 +102,7 @@ def telegram_bridge(server: ServerThread, project: Any, fake_telegram: FakeTeleg
         yield setup
     finally:
         server.call(remove_bridge(server.services, project.id, setup.bridge_id))
-        server.call(server.services.extras["bridge_manager"].sync())
+        server.call(server.bridges.sync())
 
 
 @dataclass
@@ -137,7 +137,7 @@ class DiscordSetup:
 
     def bridge(self) -> Any:
         """The live bridge in the server (to look at its Gateway)."""
-        return self.server.services.extras["bridge_manager"].live[self.bridge_id].bridge
+        return self.server.bridges.live.running(self.bridge_id)
 
 
 def connect_discord(fake: FakeDiscord, srv: ServerThread, project_id: str, kind: str = "text") -> DiscordSetup:
@@ -146,7 +146,7 @@ def connect_discord(fake: FakeDiscord, srv: ServerThread, project_id: str, kind:
     channel = fake.add_channel(f"support-{project_id[-6:]}", kind=kind)
     bridge = srv.call(add_bridge(srv.services, project_id, "discord", {"bot_token": fake.token,
                                                                        "channel_id": channel}))
-    srv.call(srv.services.extras["bridge_manager"].sync())
+    srv.call(srv.bridges.sync())
     setup = DiscordSetup(fake, srv, project_id, channel, bridge.id)
     srv.call(asyncio.wait_for(setup.bridge().gateway.ready.wait(), 20))
     return setup
@@ -162,4 +162,4 @@ def discord_bridge(server: ServerThread, project: Any, fake_discord: FakeDiscord
         yield setup
     finally:
         server.call(remove_bridge(server.services, project.id, setup.bridge_id))
-        server.call(server.services.extras["bridge_manager"].sync())
+        server.call(server.bridges.sync())

@@ -16,9 +16,11 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from pocketping.actions.services import Services
 from pocketping.clock import Clock
 from pocketping.config import Settings
-from pocketping.services import Services, build_services
+from pocketping.relay.manager import BridgeManager
+from pocketping.wiring import Node, build_services
 
 T = TypeVar("T")
 
@@ -60,17 +62,24 @@ def serve_on_new_loop(server: uvicorn.Server, started: threading.Event,
 
 class ServerThread:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, port: int | None = None) -> None:
-        from pocketping.server.app import create_app
+        from pocketping.wiring import create_app
 
         self.port = port or free_port()
         self.settings = settings.model_copy(update={"port": self.port})
         self.services: Services = build_services(self.settings, clock=clock)
         self.app = create_app(self.settings, services=self.services)
+        self.node: Node = self.app.state.node
         self.loop: asyncio.AbstractEventLoop | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None
+
+    @property
+    def bridges(self) -> BridgeManager:
+        """The running bridge manager (servers in tests run their workers)."""
+        assert self.node.bridges is not None, "this server runs without workers"
+        return self.node.bridges
 
     @property
     def base_url(self) -> str:

@@ -63,7 +63,7 @@ def connect_slack(fake: FakeSlack, srv: ServerThread, project_id: str, *, socket
         app.request_url = srv.base_url + "/bridges/slack/events"
     bridge = srv.call(add_bridge(srv.services, project_id, "slack", config))
     # The configuration watcher would notice within seconds; tests need not wait for it.
-    srv.call(srv.services.extras["bridge_manager"].sync())
+    srv.call(srv.bridges.sync())
     if socket_mode:
         fake.call(fake.wait_socket(app))
     return SlackSetup(fake, srv, project_id, app, channel, bridge.id)
@@ -79,4 +79,4 @@ def slack_bridge(server: ServerThread, project: Any, fake: FakeSlack, *,
         yield setup
     finally:
         server.call(remove_bridge(server.services, project.id, setup.bridge_id))
-        server.call(server.services.extras["bridge_manager"].sync())
+        server.call(server.bridges.sync())

@@ -9,11 +9,12 @@ import httpx
 import orjson
 
 from pocketping import __version__, netguard
+from pocketping.clock import Clock
+from pocketping.core.delivery import Checkpoint
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
-from pocketping.outbox import Checkpoint
-from pocketping.services import Services
 from pocketping.store import webhooks as repo
+from pocketping.store.db import Database
 from pocketping.webhooks.signing import SIGNATURE_HEADER, signature_header
 
 
@@ -30,8 +31,11 @@ def _retry_after(response: netguard.SafeResponse) -> float | None:
 class WebhookDelivery:
     """The outbox handler for webhooks: sign, POST (pinned address, no redirects), judge."""
 
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
+    def __init__(self, db: Database, clock: Clock, *, timeout_seconds: float, allow_private: bool) -> None:
+        self.db = db
+        self.clock = clock
+        self.timeout_seconds = timeout_seconds
+        self.allow_private = allow_private
         self.client = netguard.new_client(limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
                                           headers={"User-Agent": f"PocketPing-Webhooks/{__version__}"})
 
@@ -39,14 +43,14 @@ class WebhookDelivery:
         await self.client.aclose()
 
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
-        async with self.svc.db.read() as tx:
+        async with self.db.read() as tx:
             webhook = await repo.find_any_project(tx, item.target_id)
         if webhook is None:
             raise DeliveryError("the webhook endpoint was removed", permanent=True)
         if not webhook.enabled:
             raise DeliveryError("the webhook endpoint is disabled", retry_after=300)
         body = orjson.dumps(item.payload)
-        timestamp = int(self.svc.clock.now().timestamp())
+        timestamp = int(self.clock.now().timestamp())
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature_header(webhook.secret, timestamp, body),
@@ -54,11 +58,11 @@ class WebhookDelivery:
             "PocketPing-Event-Type": item.action,
             "PocketPing-Delivery-Attempt": str(item.attempts + 1),
         }
-        timeout = self.svc.settings.webhook_timeout_seconds
+        timeout = self.timeout_seconds
         started = time.perf_counter()
         try:
             response = await netguard.safe_request(self.client, "POST", webhook.url, content=body, headers=headers,
-                                                   allow_private=self.svc.settings.allow_private_urls,
+                                                   allow_private=self.allow_private,
                                                    timeout=timeout, total_timeout=timeout, max_body_bytes=0)
         except netguard.UnsafeURL as exc:
             raise DeliveryError(exc.message) from exc

@@ -6,17 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from pocketping.actions.events import list_public_events
-from pocketping.hub import Event
-from pocketping.services import Services
+from pocketping.hub import Event, Hub
+from pocketping.store import event_log
+from pocketping.store.db import Database
 from pocketping.store.event_log import LoggedEvent
 
 HEARTBEAT_SECONDS = 15.0
 PAGE = 200
 
 
-async def follow(svc: Services, project_id: str, after: int, *, types: tuple[str, ...] | None = None,
-                 poll_seconds: float | None = None) -> AsyncIterator[list[LoggedEvent]]:
+async def follow(db: Database, hub: Hub, project_id: str, after: int, *, poll_seconds: float,
+                 types: tuple[str, ...] | None = None) -> AsyncIterator[list[LoggedEvent]]:
     """Yield batches of events with seq > ``after``, in order, forever; an empty batch means
     "nothing for a while" (time for a heartbeat).
 
@@ -28,15 +28,16 @@ async def follow(svc: Services, project_id: str, after: int, *, types: tuple[str
     def on_event(_event: Event) -> None:
         wake.set()
 
-    unsubscribe = svc.hub.subscribe_project(project_id, on_event)
-    poll = poll_seconds if poll_seconds is not None else max(0.2, svc.settings.outbox_poll_seconds)
+    unsubscribe = hub.subscribe_project(project_id, on_event)
+    poll = poll_seconds
     cursor = after
     loop = asyncio.get_running_loop()
     try:
         last_sent = loop.time()
         while True:
             wake.clear()
-            batch = await list_public_events(svc, project_id, cursor, limit=PAGE, types=types)
+            async with db.read() as tx:
+                batch = await event_log.after(tx, project_id, cursor, limit=PAGE, types=types)
             if batch:
                 cursor = batch[-1].seq
                 last_sent = loop.time()

@@ -13,7 +13,7 @@ import pytest
 
 from pocketping.bridges.base import InboundReply, Outgoing, SessionCard
 from pocketping.bridges.pacing import Limit
-from pocketping.bridges.slack import SlackBridge, SlackConfig, events_router
+from pocketping.bridges.slack import SlackBridge, SlackConfig
 from pocketping.clock import Clock, SystemClock
 from pocketping.core.models import Message, Session
 from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
@@ -174,7 +174,7 @@ def served_bridge(events_server: ServerThread, fake_slack: FakeSlack) -> Iterato
 
         async def build() -> SlackBridge:
             bridge = SlackBridge(bridge_id, config, api_url=fake_slack.api_url, clock=events_server.services.clock,
-                                 router=events_router(events_server.services), **kwargs)
+                                 router=events_server.node.slack_events, **kwargs)
             await bridge.start(sink)
             return bridge
 

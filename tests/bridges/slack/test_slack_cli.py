@@ -9,8 +9,10 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from pocketping.cli import app
 from pocketping.testing.fakes.slack import FakeSlack
+from pocketping.wiring import cli_app
+
+app = cli_app()
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pocketping.actions.logins import find_signed_in
+from pocketping.actions.services import Services
 from pocketping.core.operators import InboxLogin
 from pocketping.errors import Unauthorized
 from pocketping.server.inbox import security
-from pocketping.services import Services
 
 
 def services(request: Request) -> Services:

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 from starlette.requests import HTTPConnection
 
+from pocketping.actions.services import Services
 from pocketping.core.operators import InboxLogin
 from pocketping.errors import Forbidden
-from pocketping.services import Services
 
 SESSION_COOKIE = "pp_inbox"
 FORM_COOKIE = "pp_signin"

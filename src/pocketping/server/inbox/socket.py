@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -21,12 +20,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pocketping.actions import inbox as inbox_actions
 from pocketping.actions.logins import find_login, find_signed_in
+from pocketping.actions.services import Services
 from pocketping.core.operators import InboxLogin
 from pocketping.errors import PocketPingError
 from pocketping.hub import Event
 from pocketping.server.inbox import security
+from pocketping.server.inbox.sockets import InboxSockets
 from pocketping.server.inbox.views import session_json
-from pocketping.services import Services
+from pocketping.server.state import edges_of
 from pocketping.store import inbox as inbox_repo
 
 log = logging.getLogger(__name__)
@@ -39,50 +40,6 @@ TYPING_MIN_INTERVAL = 2.0
 _SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified"}
 _MESSAGE_EVENTS = {"message.created", "notice.created"}
 _EVENT_EVENTS = {"event.triggered", "event.emitted"}
-
-
-class InboxSockets:
-    """Every open operator socket of this process, so configuration changes reach them."""
-
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self.open: set[OperatorSocket] = set()
-        self._delivered: OrderedDict[str, None] = OrderedDict()
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def add(self, sock: OperatorSocket) -> None:
-        self.open.add(sock)
-        self._idle.clear()
-
-    def discard(self, sock: OperatorSocket) -> None:
-        self.open.discard(sock)
-        if not self.open:
-            self._idle.set()
-
-    async def wait_idle(self) -> None:
-        """Until no operator socket is open in this process (its presence heartbeat has stopped)."""
-        await self._idle.wait()
-
-    def delivered(self, event: Event) -> None:
-        """A visitor message reached an operator's open inbox: the widget shows it as delivered
-        (once per message, however many operators have the inbox open)."""
-        message = event.data.get("message") or {}
-        if message.get("sender") != "visitor" or event.session_id is None or message.get("id") in self._delivered:
-            return
-        self._delivered[message["id"]] = None
-        while len(self._delivered) > 10_000:
-            self._delivered.popitem(last=False)
-        self.svc.hub.publish(Event("message.delivered", event.project_id, event.session_id,
-                                   data={"messageId": message["id"], "seq": message["seq"]},
-                                   widget_frame={"type": "delivered", "seq": message["seq"]}, origin="inbox"))
-
-    async def refresh_all(self) -> None:
-        for sock in list(self.open):
-            try:
-                await sock.refresh()
-            except Exception:
-                log.exception("could not refresh an operator socket")
 
 
 class OperatorSocket:
@@ -247,7 +204,7 @@ async def operator_socket(ws: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await ws.close(CLOSE_SIGNED_OUT, "sign in first")
         return
-    sockets: InboxSockets = svc.extras["inbox_sockets"]
+    sockets = edges_of(ws.app).inbox
     sock = OperatorSocket(ws, svc, login, sockets)
     sockets.add(sock)
     try:

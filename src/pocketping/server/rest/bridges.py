@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from pocketping.actions import bridges as actions
 from pocketping.server.rest.deps import ProjectDep, ServicesDep
+from pocketping.server.state import edges_of
 
 router = APIRouter(prefix="/bridges", tags=["bridges"])
 
@@ -87,8 +88,8 @@ async def remove_bridge(bridge_id: str, project: ProjectDep, svc: ServicesDep) -
 
 
 @router.post("/{bridge_id}/check")
-async def check(bridge_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, Any]:
+async def check(bridge_id: str, project: ProjectDep, svc: ServicesDep, request: Request) -> dict[str, Any]:
     """``pocketping doctor`` for one bridge: real calls to its platform, fixes in plain words."""
     from pocketping.relay.doctor import examine_one
 
-    return await examine_one(svc, project.id, bridge_id)
+    return await examine_one(svc.db, edges_of(request.app).make_bridge, project.id, bridge_id)

@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pocketping.actions.access import access_project_by_secret
+from pocketping.actions.services import Services
 from pocketping.core.models import Project
-from pocketping.services import Services
 
 bearer = HTTPBearer(auto_error=False, description="the project's secret key: Bearer sk_live_...")
 

@@ -82,7 +82,8 @@ async def stream_events(project: ProjectDep, svc: ServicesDep,
     async def body() -> AsyncIterator[bytes]:
         # An id-only message: the client's cursor is set even before the first event arrives.
         yield b"retry: 2000\nid: %d\n\n" % start
-        async for batch in follow(svc, project.id, start, types=chosen):
+        async for batch in follow(svc.db, svc.hub, project.id, start, types=chosen,
+                                  poll_seconds=max(0.2, svc.settings.outbox_poll_seconds)):
             if not batch:
                 yield b": ping\n\n"
                 continue

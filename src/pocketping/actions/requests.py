@@ -1,0 +1,52 @@
+"""What the group-committed writes of the actions take and give back (plain records).
+
+Kept apart from the actions themselves so ``Services`` can name its writers' types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pocketping import tokens
+from pocketping.core.models import Message, Project, Sender, Session
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: Message
+    session: Session
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    """One message to store (visitor, operator or AI), batched with others by group commit."""
+
+    project_id: str
+    session_id: str
+    sender: Sender
+    source: str
+    text: str
+    client_id: str | None
+    operator_name: str | None
+    origin: str | None
+    reopen: bool
+
+
+@dataclass(frozen=True)
+class Connected:
+    session: Session
+    token: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """One page view to resume or start a session for, batched with others by group commit."""
+
+    project: Project
+    claims: tokens.SessionToken | None
+    meta: dict[str, Any]
+    ip: str | None
+    country: str | None

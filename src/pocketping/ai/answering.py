@@ -1,0 +1,106 @@
+"""What answering a conversation needs, read and asked: the conversation, the knowledge it
+touches, the prompt, and the model's reply. No state changes here (the actions make them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from pocketping.ai import providers
+from pocketping.ai.prompt import Prompt, Turn, clean_answer, conversation, question, system_prompt
+from pocketping.ai.retrieval import retrieve
+from pocketping.config import Settings
+from pocketping.core.ai import AISettings
+from pocketping.core.models import Session
+from pocketping.store import ai as repo
+from pocketping.store import projects as project_repo
+from pocketping.store import sessions as session_repo
+from pocketping.store.ai import Claim
+from pocketping.store.db import Database
+
+HISTORY_MESSAGES = 80
+MAX_ANSWER_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    settings: AISettings
+    session: Session
+    project_name: str
+    prompt: Prompt | None
+    usage: dict[str, Any]
+    api_key: str | None
+
+
+def still_wanted(session: Session, claim: Claim) -> bool:
+    return session.ai_enabled and session.status == "active" and session.ai_due_at == claim.lease
+
+
+async def load_context(db: Database, claim: Claim) -> AnswerContext | None:
+    """The claimed conversation and what the model should be asked (None: erased)."""
+    async with db.read() as tx:
+        session = await session_repo.find_session(tx, claim.project_id, claim.session_id)
+        project = await project_repo.find_project(tx, claim.project_id)
+        if session is None or project is None:
+            return None
+        settings = await repo.get_settings(tx, claim.project_id)
+        usage = await repo.usage(tx, claim.project_id, repo.day_of(tx.now))
+        history = await session_repo.list_items(tx, session.id, after_seq=max(0, session.last_seq - HISTORY_MESSAGES),
+                                                limit=HISTORY_MESSAGES + 1, kinds=("message",))
+        turns = conversation(history, settings.history_tokens)
+        prompt = None
+        if turns:
+            hits = await retrieve(tx, claim.project_id, question(turns), token_budget=settings.knowledge_tokens)
+            prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
+        key = await repo.api_key(tx, claim.project_id) if settings.has_api_key else None
+    return AnswerContext(settings, session, project.name, prompt, usage, key)
+
+
+def _default_base(app: Settings, provider: str) -> str:
+    return app.anthropic_api_url if provider == "anthropic" else app.openai_api_url
+
+
+def _env_key(settings: AISettings) -> str | None:
+    value = os.environ.get(settings.key_env(), "").strip()
+    return value or None
+
+
+async def complete(app: Settings, settings: AISettings, prompt: Prompt, api_key: str | None) -> str:
+    """The model's answer as clean text (possibly empty). Raises ``ModelError``."""
+    reply = await providers.complete(
+        settings.provider, settings.base_url or _default_base(app, settings.provider), settings.model or "", prompt,
+        api_key=api_key or _env_key(settings), max_tokens=settings.max_answer_tokens,
+        temperature=settings.temperature, timeout=settings.timeout_seconds, allow_private=app.allow_private_urls)
+    return clean_answer(reply.text, min(MAX_ANSWER_CHARS, app.max_text_chars))
+
+
+async def fallback_already_sent(db: Database, claim: Claim, fallback: str) -> bool:
+    """One apology per wait: not again if the AI's latest line, with no operator since, is it."""
+    async with db.read() as tx:
+        session = await session_repo.find_session(tx, claim.project_id, claim.session_id)
+        if session is None:
+            return False
+        recent = await session_repo.list_items(tx, session.id, after_seq=max(0, session.last_seq - 20), limit=21,
+                                               kinds=("message",))
+    for item in reversed(recent):
+        if item.sender == "operator":
+            return False
+        if item.sender == "ai":
+            return item.text == fallback
+    return False
+
+
+async def ask(db: Database, app: Settings, project_id: str, text: str) -> tuple[str, Prompt]:
+    """One question straight to the model with the project's settings and knowledge base (for
+    ``pocketping ai test``): checks the whole set-up without a visitor. Raises ModelError."""
+    async with db.read() as tx:
+        project = await project_repo.get_project(tx, project_id)
+        settings = await repo.get_settings(tx, project_id)
+        turns = (Turn("user", text.strip()[: settings.history_tokens * 4]),)
+        hits = await retrieve(tx, project_id, question(turns), token_budget=settings.knowledge_tokens)
+        key = await repo.api_key(tx, project_id) if settings.has_api_key else None
+    if not settings.model:
+        raise providers.ModelError("no model set: pocketping ai set PROJECT_ID --model ...", code="model_required")
+    prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
+    return await complete(app, settings, prompt, key), prompt

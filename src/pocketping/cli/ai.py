@@ -1,0 +1,153 @@
+"""``pocketping ai``: the AI fallback's settings, and a test question."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pocketping.cli.common import JsonOpt, emit, fail, run
+
+app = typer.Typer(help="The AI that answers when nobody from the team has, after a delay.", no_args_is_help=True)
+
+
+def _human(s: dict[str, Any]) -> str:
+    key = "stored (encrypted)" if s["hasApiKey"] else f"read from ${s['apiKeyEnv'] or _default_env(s['provider'])}"
+    prompt = s["systemPrompt"]
+    usage = s.get("usageToday") or {}
+    caps = [f"{s['maxRepliesPerSession'] or 'no limit'} replies per conversation",
+            f"{s['maxRepliesPerDay'] or 'no limit'} per day"]
+    lines = [
+        f"AI fallback for {s['projectId']}: {'ENABLED' if s['enabled'] else 'disabled'}",
+        f"  answers after:   {s['delaySeconds']} s without a reply from the team",
+        f"  provider:        {s['provider']}, model {s['model'] or '(not set)'}",
+        f"  base URL:        {s['baseUrl'] or '(default)'}",
+        f"  API key:         {key}",
+        f"  system prompt:   {(prompt[:70] + '...') if prompt and len(prompt) > 70 else prompt or '(default)'}",
+        f"  limits:          {', '.join(caps)}; {s['timeoutSeconds']:g} s per answer, "
+        f"{s['maxAnswerTokens']} answer tokens, {s['historyTokens']} history tokens, "
+        f"{s['knowledgeTokens']} knowledge tokens",
+        f"  on failure:      {repr(s['fallbackMessage']) if s['fallbackMessage'] else 'nothing sent to the visitor'}",
+        f"  today ({usage.get('day')}): {usage.get('replies', 0)} replies, {usage.get('errors', 0)} errors",
+    ]
+    if s["lastError"]:
+        lines.append(f"  last error:      {s['lastError']} ({s['lastErrorAt']})")
+    return "\n".join(lines)
+
+
+def _default_env(provider: str) -> str:
+    from pocketping.core.ai import DEFAULT_KEY_ENV
+
+    return DEFAULT_KEY_ENV.get(provider, "OPENAI_API_KEY")
+
+
+async def _show(svc: Any, project_id: str) -> dict[str, Any]:
+    from pocketping.actions.ai import get_ai_settings
+
+    settings, usage = await get_ai_settings(svc, project_id)
+    return settings.to_api(usage)
+
+
+@app.command("show")
+def show(project_id: str, as_json: JsonOpt = False) -> None:
+    """Show a project's AI settings and today's usage."""
+    data = run(lambda svc: _show(svc, project_id), as_json)
+    emit(data, as_json, lambda: _human(data))
+
+
+@app.command("set")
+def set_(
+    project_id: str,
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled", help="Turn the AI fallback on or off")] = None,
+    delay: Annotated[int | None, typer.Option("--delay", help="Seconds without a reply from the team before the AI "
+                                                              "answers (default 120; 0: at once)")] = None,
+    provider: Annotated[str | None, typer.Option(help="openai (any OpenAI-compatible API: OpenAI, Ollama, vLLM, "
+                                                      "llama.cpp, OpenRouter) or anthropic")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name, e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.2")] = None,
+    base_url: Annotated[str | None, typer.Option(help="API base URL, e.g. http://localhost:11434/v1 for Ollama "
+                                                      "(\"\": the provider's default)")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable the server reads the API key from "
+                                                         "(default OPENAI_API_KEY / ANTHROPIC_API_KEY)")] = None,
+    api_key_stdin: Annotated[bool, typer.Option("--api-key-stdin", help="Read an API key from standard input and "
+                                                "store it encrypted (it wins over --api-key-env)")] = False,
+    clear_api_key: Annotated[bool, typer.Option("--clear-api-key", help="Delete the stored API key")] = False,
+    system_prompt_file: Annotated[Path | None, typer.Option(help="File with the team's instructions for the AI "
+                                                                 "(- for standard input)")] = None,
+    clear_system_prompt: Annotated[bool, typer.Option("--clear-system-prompt",
+                                                      help="Go back to the default system prompt")] = False,
+    max_replies_per_session: Annotated[int | None, typer.Option(help="AI replies per conversation (0: no limit; "
+                                                                     "default 20)")] = None,
+    max_replies_per_day: Annotated[int | None, typer.Option(help="AI replies per day for the project (0: no limit; "
+                                                                 "default 500)")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds the model has to answer (default 30)")] = None,
+    max_answer_tokens: Annotated[int | None, typer.Option(help="Longest answer, in tokens (default 400)")] = None,
+    history_tokens: Annotated[int | None, typer.Option(help="Conversation sent to the model, in tokens "
+                                                            "(default 2000)")] = None,
+    knowledge_tokens: Annotated[int | None, typer.Option(help="Knowledge-base excerpts sent to the model, in tokens "
+                                                              "(default 1500; 0: none)")] = None,
+    fallback_message: Annotated[str | None, typer.Option(help="What the visitor reads when the model fails "
+                                                              "(\"\": nothing)")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default: the model's)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a project's AI fallback settings (running servers pick them up within seconds)."""
+    from pocketping.actions.ai import update_ai_settings
+
+    changes: dict[str, Any] = {}
+    for name, value in (("enabled", enabled), ("delay_seconds", delay), ("provider", provider), ("model", model),
+                        ("base_url", base_url), ("api_key_env", api_key_env),
+                        ("max_replies_per_session", max_replies_per_session),
+                        ("max_replies_per_day", max_replies_per_day), ("timeout_seconds", timeout),
+                        ("max_answer_tokens", max_answer_tokens), ("history_tokens", history_tokens),
+                        ("knowledge_tokens", knowledge_tokens), ("fallback_message", fallback_message),
+                        ("temperature", temperature)):
+        if value is not None:
+            changes[name] = value
+    if system_prompt_file is not None:
+        try:
+            text = sys.stdin.read() if str(system_prompt_file) == "-" else system_prompt_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {system_prompt_file}: {exc}", as_json, "invalid_input")
+        changes["system_prompt"] = text
+    elif clear_system_prompt:
+        changes["system_prompt"] = None
+    key: str | None = None
+    if api_key_stdin:
+        if system_prompt_file is not None and str(system_prompt_file) == "-":
+            fail("standard input can carry the API key or the system prompt, not both", as_json, "invalid_input")
+        key = sys.stdin.readline().strip()
+        if not key:
+            fail("no API key on standard input", as_json, "invalid_api_key")
+
+    async def go(svc: Any) -> dict[str, Any]:
+        await update_ai_settings(svc, project_id, changes, api_key=key, clear_api_key=clear_api_key)
+        return await _show(svc, project_id)
+
+    data = run(go, as_json)
+    emit(data, as_json, lambda: _human(data))
+
+
+@app.command("test")
+def test(project_id: str, question: str, as_json: JsonOpt = False) -> None:
+    """Ask the model one question with the project's settings and knowledge base, right now."""
+    from pocketping.ai.answering import ask
+    from pocketping.ai.providers import ModelError
+
+    async def go(svc: Any) -> dict[str, Any]:
+        try:
+            answer, prompt = await ask(svc.db, svc.settings, project_id, question)
+        except ModelError as exc:
+            fail(exc.message, as_json, exc.code)
+            raise
+        return {"answer": answer, "sources": [h.to_api() for h in prompt.hits]}
+
+    data = run(go, as_json)
+
+    def human() -> str:
+        used = "\n".join(f"  [{i}] {h['title']} ({h['location']})" for i, h in enumerate(data["sources"], 1))
+        tail = f"Knowledge used:\n{used}" if used else "No knowledge-base excerpt matched."
+        return f"{data['answer']}\n\n{tail}"
+
+    emit(data, as_json, human)

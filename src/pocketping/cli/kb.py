@@ -1,0 +1,123 @@
+"""``pocketping kb``: the knowledge base the AI answers from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pocketping.cli.common import JsonOpt, emit, fail, run
+
+app = typer.Typer(help="The knowledge base (pages and files) the AI answers from.", no_args_is_help=True)
+
+SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
+
+
+def _line(s: dict[str, Any]) -> str:
+    state = "ok" if s["status"] == "ready" else f"ERROR: {s['error']}"
+    return f"{s['id']}  {s['chunks']:>4} chunks  {s['title'][:40]!r}  {s['location']}  [{state}]"
+
+
+def _expand(items: list[str]) -> list[str]:
+    """URLs as given; a directory stands for the documents in it (recursively)."""
+    out: list[str] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if "://" not in item and path.is_dir():
+            out += sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        else:
+            out.append(item)
+    return out
+
+
+@app.command("add")
+def add(project_id: str,
+        sources: Annotated[list[str], typer.Argument(help="URLs (http/https), files or directories: Markdown, "
+                                                          "text, HTML, PDF")],
+        as_json: JsonOpt = False) -> None:
+    """Add (or update) pages and files; they are split into chunks and indexed."""
+    from pocketping.actions import kb
+    from pocketping.errors import PocketPingError
+
+    items = _expand(sources)
+    if not items:
+        fail("no Markdown, text, HTML or PDF documents found there", as_json, "kb_empty")
+
+    async def go(svc: Any) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                if "://" in item:
+                    source = await kb.add_url(svc, project_id, item)
+                else:
+                    source = await kb.add_file(svc, project_id, Path(item))
+                results.append(source.to_api())
+            except PocketPingError as exc:
+                if len(items) == 1:
+                    raise
+                results.append({"location": item, "error": {"code": exc.code, "message": exc.message}})
+        return results
+
+    results = run(go, as_json)
+    emit(results, as_json, lambda: "\n".join(
+        _line(r) if "id" in r else f"FAILED {r['location']}: {r['error']['message']}" for r in results))
+    if any("error" in r and "id" not in r for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(project_id: str, as_json: JsonOpt = False) -> None:
+    """List the knowledge base's sources."""
+    from pocketping.actions import kb
+
+    found = run(lambda svc: kb.list_sources(svc, project_id), as_json)
+    data = [s.to_api() for s in found]
+    emit(data, as_json, lambda: "\n".join(_line(s) for s in data) or "the knowledge base is empty")
+
+
+@app.command("remove")
+def remove(project_id: str,
+           refs: Annotated[list[str], typer.Argument(help="Source ids (kbs_...), URLs or file paths")],
+           as_json: JsonOpt = False) -> None:
+    """Remove sources from the knowledge base."""
+    from pocketping.actions import kb
+
+    async def go(svc: Any) -> list[dict[str, Any]]:
+        return [(await kb.remove_source(svc, project_id, ref)).to_api() for ref in refs]
+
+    removed = run(go, as_json)
+    emit({"removed": removed}, as_json, lambda: "\n".join(f"removed {s['id']}  {s['location']}" for s in removed))
+
+
+@app.command("refresh")
+def refresh(project_id: str,
+            refs: Annotated[list[str] | None, typer.Argument(help="Sources to refresh (default: all)")] = None,
+            as_json: JsonOpt = False) -> None:
+    """Fetch pages and read files again; a source that fails keeps its previous content."""
+    from pocketping.actions import kb
+
+    found = run(lambda svc: kb.refresh(svc, project_id, refs or None), as_json)
+    data = [s.to_api() for s in found]
+    emit(data, as_json, lambda: "\n".join(_line(s) for s in data) or "the knowledge base is empty")
+    if any(s["status"] != "ready" for s in data):
+        raise typer.Exit(1)
+
+
+@app.command("search")
+def search(project_id: str, query: str, limit: Annotated[int, typer.Option(help="How many excerpts")] = 6,
+           as_json: JsonOpt = False) -> None:
+    """Show the excerpts the AI would be given for a question."""
+    from pocketping.actions import kb
+
+    hits = run(lambda svc: kb.search(svc, project_id, query, limit=limit), as_json)
+    data = [h.to_api() for h in hits]
+
+    def human() -> str:
+        if not data:
+            return "nothing relevant: the AI would say it doesn't know and offer a human"
+        return "\n\n".join(f"[{i}] {h['score']:.2f}  {h['title']} ({h['location']})"
+                           f"{' > ' + h['heading'] if h['heading'] else ''}\n{h['text'][:300]}"
+                           for i, h in enumerate(data, 1))
+
+    emit(data, as_json, human)

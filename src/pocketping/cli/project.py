@@ -1,0 +1,124 @@
+"""``pocketping project ...``: projects, their keys and widget settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from pocketping.cli.common import JsonOpt, emit, run
+
+app = typer.Typer(help="Projects, their keys and widget settings.", no_args_is_help=True)
+
+
+def _project_human(p: dict[str, Any]) -> str:
+    lines = [f"{p['id']}  {p['name']}", f"  public key:  {p['publicKey']}"]
+    if "secretKey" in p:
+        lines.append(f"  secret key:  {p['secretKey']}   (shown once: store it now)")
+    else:
+        lines.append(f"  secret key:  sk_live_...{p['secretKeyHint']}")
+    lines.append(f"  origins:     {', '.join(p['allowedOrigins']) or 'any (restrict with --origin)'}")
+    w = p["widget"]
+    lines.append(f"  widget:      {w['primaryColor']}, {w['position']}, operator {w['operatorName']!r}, "
+                 f"locale {w['locale'] or 'auto'}")
+    if p.get("notifyEvents"):
+        lines.append(f"  notable events: {', '.join(p['notifyEvents'])}")
+    return "\n".join(lines)
+
+
+@app.command("create")
+def project_create(
+    name: str,
+    origin: Annotated[list[str] | None, typer.Option("--origin", help="Allowed widget origin "
+                                                     "(repeatable; https://*.example.com for subdomains)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a project; prints its public key and its secret key (shown once)."""
+    from pocketping.actions.projects import create_project
+
+    project, secret = run(lambda svc: create_project(svc, name, origin or []), as_json)
+    data = {"id": project.id, "name": project.name, "publicKey": project.public_key, "secretKey": secret}
+    full = {**project.to_api(), "secretKey": secret}
+    emit(data | {k: v for k, v in full.items() if k not in data}, as_json, lambda: _project_human(full))
+
+
+@app.command("list")
+def project_list(as_json: JsonOpt = False) -> None:
+    """List projects."""
+    from pocketping.actions.projects import list_projects
+
+    found = run(list_projects, as_json)
+    emit([p.to_api() for p in found], as_json,
+         lambda: "\n".join(f"{p.id}  {p.name}  {p.public_key}" for p in found) or "no projects yet")
+
+
+@app.command("show")
+def project_show(project_id: str, as_json: JsonOpt = False) -> None:
+    """Show a project."""
+    from pocketping.actions.projects import get_project
+
+    project = run(lambda svc: get_project(svc, project_id), as_json)
+    emit(project.to_api(), as_json, lambda: _project_human(project.to_api()))
+
+
+@app.command("update")
+def project_update(
+    project_id: str,
+    name: Annotated[str | None, typer.Option(help="New name")] = None,
+    origin: Annotated[list[str] | None, typer.Option("--origin", help="Allowed origins (replaces the list; "
+                                                                      "repeatable)")] = None,
+    clear_origins: Annotated[bool, typer.Option("--clear-origins", help="Allow any origin")] = False,
+    primary_color: Annotated[str | None, typer.Option(help="Widget color, e.g. #2563eb")] = None,
+    operator_name: Annotated[str | None, typer.Option(help="Name shown in the widget header")] = None,
+    welcome_message: Annotated[str | None, typer.Option(help="First line the visitor sees")] = None,
+    position: Annotated[str | None, typer.Option(help="bottom-right or bottom-left")] = None,
+    locale: Annotated[str | None, typer.Option(help="en, fr, de, es, pt, ar, or auto")] = None,
+    offline_form: Annotated[bool | None, typer.Option("--offline-form/--no-offline-form",
+                                                      help="Ask for an email when nobody is online")] = None,
+    notify_event: Annotated[list[str] | None, typer.Option("--notify-event", help="Custom event name to post "
+                                                           "into the team's threads (repeatable)")] = None,
+    clear_notify_events: Annotated[bool, typer.Option("--clear-notify-events")] = False,
+    collect_country: Annotated[bool | None, typer.Option("--collect-country/--no-collect-country",
+                                                         help="Store the visitor's country")] = None,
+    store_ip: Annotated[bool | None, typer.Option("--store-ip/--no-store-ip",
+                                                  help="Store the visitor's IP address")] = None,
+    identity_secret: Annotated[str | None, typer.Option(help="Require identify() calls to carry userHash = "
+                                                        "HMAC-SHA256(secret, id)")] = None,
+    clear_identity_secret: Annotated[bool, typer.Option("--clear-identity-secret")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a project's name, origins or widget settings (takes effect on running servers within seconds)."""
+    from pocketping.actions.projects import update_project
+
+    widget: dict[str, Any] = {}
+    for key, value in (("primary_color", primary_color), ("operator_name", operator_name),
+                       ("welcome_message", welcome_message), ("position", position),
+                       ("offline_form", offline_form)):
+        if value is not None:
+            widget[key] = value
+    if locale is not None:
+        widget["locale"] = None if locale == "auto" else locale
+    extra: dict[str, Any] = {}
+    if notify_event is not None or clear_notify_events:
+        extra["notify_events"] = notify_event or []
+    if collect_country is not None:
+        extra["collect_country"] = collect_country
+    if store_ip is not None:
+        extra["store_ip"] = store_ip
+    origins = [] if clear_origins else origin
+    project = run(lambda svc: update_project(svc, project_id, name=name, origins=origins, widget=widget,
+                                             settings=extra, identity_secret=identity_secret,
+                                             clear_identity_secret=clear_identity_secret), as_json)
+    emit(project.to_api(), as_json, lambda: _project_human(project.to_api()))
+
+
+@app.command("rotate-secret")
+def project_rotate_secret(project_id: str, as_json: JsonOpt = False) -> None:
+    """Replace the project's secret key; the old one stops working at once."""
+    from pocketping.actions.projects import rotate_secret
+
+    project, secret = run(lambda svc: rotate_secret(svc, project_id), as_json)
+    emit({"id": project.id, "secretKey": secret}, as_json,
+         f"new secret key for {project.id}: {secret}   (shown once: store it now)")
+
+

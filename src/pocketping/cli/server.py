@@ -1,0 +1,103 @@
+"""``pocketping serve``, ``migrate``, ``generate-key``, ``rotate-key`` and ``demo``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pocketping.cli.common import JsonOpt, deps, emit, fail, run, settings
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM); TLS 1.3 only")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Create the demo project on first run and print how "
+                                                      "to try it")] = False,
+) -> None:
+    """Run the server (applies pending migrations first)."""
+    cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    if (cfg.ssl_certfile is None) != (cfg.ssl_keyfile is None):
+        fail("give both --ssl-certfile and --ssl-keyfile", False)
+
+    async def prepare(svc: Any) -> None:
+        # (run() has already applied pending migrations)
+        if demo:
+            from pocketping.cli.demo import print_demo
+
+            scheme = "https" if cfg.ssl_certfile else "http"
+            await print_demo(svc, f"{scheme}://{cfg.host}:{cfg.port}", deps().demo_lines)
+
+    run(prepare, cfg=cfg)
+    sys.stdout.flush()
+    deps().run_server(cfg)
+
+
+@app.command()
+def migrate(as_json: JsonOpt = False) -> None:
+    """Apply pending database migrations (the server also does this on start)."""
+    async def go(svc: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        result: tuple[tuple[str, ...], tuple[str, ...]] = await svc.db.migrate()
+        return result
+
+    before, after = run(go, as_json, migrate=False)
+    emit({"before": list(before), "after": list(after), "changed": before != after}, as_json,
+         f"database at revision {', '.join(after)}" + ("" if before != after else " (already up to date)"))
+
+
+@app.command("generate-key")
+def generate_key(as_json: JsonOpt = False) -> None:
+    """Print a new random encryption key (for POCKETPING_ENCRYPTION_KEY)."""
+    from pocketping.crypto import generate_key as gen
+
+    key = gen()
+    emit({"key": key}, as_json, key)
+
+
+@app.command("rotate-key")
+def rotate_key(
+    as_json: JsonOpt = False,
+    new_key: Annotated[bool, typer.Option("--new-key", help="With the embedded key file: generate a new "
+                                                            "current key first, keeping the old one to read")] = False,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction")] = 500,
+) -> None:
+    """Re-encrypt every stored secret and message with the current key."""
+    from pocketping.crypto import generate_key as gen
+    from pocketping.crypto import prepend_key_file
+    from pocketping.store.rotation import reencrypt_all
+
+    cfg = settings()
+    if new_key:
+        if cfg.encryption_key is not None:
+            fail("--new-key works with the embedded key file; with POCKETPING_ENCRYPTION_KEY set, put the new key "
+                 "there and the old one in POCKETPING_PREVIOUS_ENCRYPTION_KEYS", as_json)
+        prepend_key_file(cfg.data_dir, gen())
+    columns = deps().encrypted_columns
+    counts = run(lambda svc: reencrypt_all(svc.db, columns, batch_size), as_json)
+    emit({"reencrypted": counts}, as_json,
+         lambda: "re-encrypted " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
+
+@app.command()
+def demo(
+    as_json: JsonOpt = False,
+    base_url: Annotated[str, typer.Option(help="Where the server is reachable")] = "http://127.0.0.1:8000",
+) -> None:
+    """Create the demo project (once) and print how to try it."""
+    from pocketping.cli.demo import demo_info, print_demo
+
+    lines = deps().demo_lines
+    if as_json:
+        emit(run(lambda svc: demo_info(svc, base_url, lines), as_json), True, "")
+    else:
+        run(lambda svc: print_demo(svc, base_url, lines))
+
+

@@ -1,0 +1,38 @@
+"""What the relay needs from the rest of PocketPing, as narrow interfaces passed in by the
+wiring: the actions operators take from their threads, and a way to post a line into one
+thread. The relay never imports the actions; the actions implement these."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pocketping.core.models import Message, Project
+
+
+class TeamActions(Protocol):
+    """What an operator does in a platform thread, carried out like from any other edge."""
+
+    async def reply(self, project_id: str, session_id: str, text: str, *, operator_name: str, source: str,
+                    origin: str, client_id: str) -> None:
+        """Raises ``InvalidInput`` for a reply that cannot be sent (the sink logs and drops it)."""
+
+    async def find_reply(self, project_id: str, session_id: str, client_id: str) -> Message | None: ...
+
+    async def edit(self, project_id: str, session_id: str, message_id: str, text: str, *, origin: str) -> None: ...
+
+    async def delete(self, project_id: str, session_id: str, message_id: str, *, origin: str) -> None: ...
+
+    async def close(self, project_id: str, session_id: str, *, origin: str) -> None: ...
+
+    async def reopen(self, project_id: str, session_id: str, *, origin: str) -> None: ...
+
+    async def set_ai(self, project_id: str, session_id: str, enabled: bool, *, origin: str) -> None: ...
+
+    async def set_team_status(self, project_id: str, status: str, *, active: bool = False) -> None: ...
+
+    async def project(self, project_id: str) -> Project: ...
+
+
+class Notices(Protocol):
+    async def post(self, project_id: str, bridge_id: str, session_id: str, text: str) -> None:
+        """A line for one thread only, durably and in order with the rest posted there."""

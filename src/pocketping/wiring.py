@@ -1,0 +1,352 @@
+"""The wiring: how PocketPing is put together, in plain code, in one place.
+
+Everything that would otherwise register itself by being imported is listed here: the
+planners (who hears of each event), the workers (what runs in the background), the routes,
+the platforms, the CLI's command groups, the demo's lines and the encrypted columns. Read
+this module to see who hears of a message and what runs where.
+
+It sits on top of every layer (server, cli, workers ... see docs/development.md) and only
+imports what a call needs when the call is made, so ``pocketping --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, FastAPI
+    from sqlalchemy import Table
+
+    from pocketping.actions.services import Services
+    from pocketping.bridges.base import Bridge
+    from pocketping.bridges.pacing import Pacer
+    from pocketping.bridges.slack.events import SlackEventsRouter
+    from pocketping.cli.common import CliDeps, DemoLine
+    from pocketping.clock import Clock
+    from pocketping.config import Settings
+    from pocketping.core.models import BridgeRecord
+    from pocketping.ephemeral import Delivered
+    from pocketping.hub import Hub
+    from pocketping.relay.live import BridgeMaker
+    from pocketping.relay.manager import BridgeManager
+    from pocketping.server.inbox.sockets import InboxSockets
+    from pocketping.server.state import Edges
+    from pocketping.store.db import Planner
+    from pocketping.workers.ai import AIScheduler
+    from pocketping.workers.config_watcher import ConfigWatcher
+    from pocketping.workers.outbox import OutboxWorker
+    from pocketping.workers.presence import PresenceTracker
+    from pocketping.workers.pruning import Pruner
+
+log = logging.getLogger(__name__)
+
+
+# --- what hears of each event -------------------------------------------------------------
+
+def planners(svc: Services) -> tuple[Planner, ...]:
+    """Who must be told, durably, of each event: outbox rows in the event's own transaction."""
+    from pocketping.ai.timer import AITimerPlanner
+    from pocketping.relay.planner import plan_bridges
+    from pocketping.webhooks.planner import plan_public_event
+
+    return (
+        plan_public_event,  # the public event log (the SSE stream) and every subscribed webhook
+        plan_bridges,  # the conversation's threads in Telegram, Discord and Slack
+        AITimerPlanner(svc.ai_due),  # the AI fallback's timer
+    )
+
+
+def encrypted_columns() -> tuple[tuple[Table, str], ...]:
+    """Every column stored encrypted; ``pocketping rotate-key`` re-encrypts them all."""
+    from pocketping.store import schema
+
+    return (
+        (schema.projects, "identity_secret"),
+        (schema.sessions, "identity"),
+        (schema.messages, "text"),
+        (schema.outbox, "payload"),
+        (schema.bridges, "config"),
+        (schema.webhooks, "secret"),
+        (schema.event_log, "payload"),
+        (schema.ai_settings, "api_key"),
+    )
+
+
+def demo_lines() -> tuple[DemoLine, ...]:
+    """What ``make serve`` / ``pocketping demo`` prints besides the demo project."""
+    from pocketping.cli.operator import demo_operator
+
+    return (demo_operator,)
+
+
+# --- the platforms ------------------------------------------------------------------------
+
+@dataclass
+class _PlatformServices:
+    """What the platform factories are given (until each takes its own typed dependencies)."""
+
+    settings: Settings
+    clock: Clock
+    extras: dict[str, Any]
+
+
+def bridge_maker(settings: Settings, clock: Clock, pacer: Pacer, slack_events: SlackEventsRouter) -> BridgeMaker:
+    """Makes the ``Bridge`` for a stored record, for every platform this server runs."""
+    from pocketping.bridges.discord import factory as discord
+    from pocketping.bridges.slack import create as slack
+    from pocketping.bridges.telegram.bridge import make_bridge as telegram
+
+    platforms: dict[str, Callable[[BridgeRecord, Any], Bridge]] = {
+        "telegram": telegram,
+        "discord": discord,
+        "slack": slack,
+    }
+    shared = _PlatformServices(settings, clock, {"bridge_pacer": pacer, "slack_events": slack_events})
+
+    def make(record: BridgeRecord) -> Bridge | None:
+        factory = platforms.get(record.type)
+        return factory(record, shared) if factory is not None else None
+
+    return make
+
+
+def _cli_bridge_maker(settings: Settings) -> BridgeMaker:
+    """For ``pocketping doctor``: bridges made to be checked, never started."""
+    from pocketping.bridges.pacing import Pacer
+    from pocketping.bridges.slack.events import SlackEventsRouter
+    from pocketping.clock import SystemClock
+
+    clock = SystemClock()
+    return bridge_maker(settings, clock, Pacer(clock, enabled=settings.bridge_pacing != "off"),
+                        SlackEventsRouter(clock))
+
+
+# --- services and the running node ----------------------------------------------------------
+
+def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
+                   create_key: bool = True) -> Services:
+    """Every dependency the actions need, for the server and the CLI alike."""
+    from pocketping.actions.services import Services
+    from pocketping.clock import SystemClock
+    from pocketping.crypto import load_keyring
+    from pocketping.hub import LocalHub
+    from pocketping.ratelimit import RateLimiter
+    from pocketping.store.db import Database
+
+    clock = clock or SystemClock()
+    keyring = load_keyring(
+        settings.encryption_key.get_secret_value() if settings.encryption_key else None,
+        settings.previous_encryption_keys.get_secret_value() if settings.previous_encryption_keys else None,
+        settings.data_dir,
+        create=create_key,
+    )
+    svc = Services(
+        settings=settings,
+        db=Database(settings.database_url, keyring, clock),
+        hub=hub or LocalHub(),
+        clock=clock,
+        visitor_limiter=RateLimiter(settings.rate_limit_messages_per_minute, clock),
+        connection_limiter=RateLimiter(settings.rate_limit_connections_per_minute, clock),
+    )
+    svc.planners = planners(svc)
+    return svc
+
+
+@dataclass
+class Node:
+    """One running PocketPing process: its services, the edges' shared objects, and the
+    workers (which run only with ``POCKETPING_WORKERS`` on)."""
+
+    services: Services
+    outbox: OutboxWorker
+    delivered: Delivered
+    pacer: Pacer
+    slack_events: SlackEventsRouter
+    inbox: InboxSockets
+    edges: Edges
+    watcher: ConfigWatcher
+    bridges: BridgeManager | None = None
+    ai: AIScheduler | None = None
+    presence: PresenceTracker | None = None
+    pruner: Pruner | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def start(self) -> Callable[[], Awaitable[None]]:
+        """Start the workers; returns what stops them (deliveries first: they use the
+        bridges' clients)."""
+        svc = self.services
+        if svc.settings.workers:
+            self.outbox.start()
+            self._tasks.append(asyncio.create_task(self.watcher.run(), name="config-watcher"))
+            for worker in (self.bridges, self.presence):
+                if worker is not None:
+                    await worker.start()
+                    self._stops.append(worker.stop)
+            if self.ai is not None:
+                self.ai.start()
+                self._stops.append(self.ai.stop)
+            if self.pruner is not None:
+                self.pruner.start()
+                self._stops.append(self.pruner.stop)
+        return self.stop
+
+    async def stop(self) -> None:
+        await self.outbox.stop()
+        for stop in reversed(self._stops):
+            with contextlib.suppress(Exception):
+                await stop()
+        self._stops.clear()
+        from pocketping.webhooks.delivery import WebhookDelivery
+
+        for handler in self.outbox.handlers.values():
+            if isinstance(handler, WebhookDelivery):
+                await handler.aclose()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
+               services: Services | None = None) -> Node:
+    from pocketping.actions.team import ThreadActions
+    from pocketping.bridges.pacing import Pacer
+    from pocketping.bridges.slack.events import SlackEventsRouter
+    from pocketping.ephemeral import Delivered
+    from pocketping.relay.manager import BridgeManager
+    from pocketping.server.inbox.sockets import InboxSockets
+    from pocketping.server.state import Edges
+    from pocketping.webhooks.delivery import WebhookDelivery
+    from pocketping.workers.ai import AIScheduler
+    from pocketping.workers.config_watcher import ConfigWatcher
+    from pocketping.workers.outbox import OutboxWorker
+    from pocketping.workers.presence import PresenceTracker
+    from pocketping.workers.pruning import Pruner, prune_event_log, prune_inbound_seen
+
+    svc = services or build_services(settings, clock=clock, hub=hub)
+    settings, db = svc.settings, svc.db
+    outbox = OutboxWorker(db, svc.clock, poll_seconds=settings.outbox_poll_seconds,
+                          lease_seconds=settings.outbox_lease_seconds,
+                          retry_window_seconds=settings.outbox_retry_window_seconds,
+                          keep_done_days=settings.delivery_retention_days,
+                          concurrency=settings.outbox_concurrency)
+    svc.on_outbox_rows = outbox.notify
+    delivered = Delivered(svc.hub)
+    pacer = Pacer(svc.clock, enabled=settings.bridge_pacing != "off")
+    slack_events = SlackEventsRouter(svc.clock)
+    make = bridge_maker(settings, svc.clock, pacer, slack_events)
+    inbox = InboxSockets(delivered)
+    watcher = ConfigWatcher(db, svc.clock, settings.config_poll_seconds)
+    # Operators added, removed or given a new password with the CLI: open inboxes follow.
+    watcher.listeners.append(inbox.refresh_all)
+    outbox.register("webhook", WebhookDelivery(db, svc.clock, timeout_seconds=settings.webhook_timeout_seconds,
+                                               allow_private=settings.allow_private_urls))
+    node = Node(services=svc, outbox=outbox, delivered=delivered, pacer=pacer, slack_events=slack_events,
+                inbox=inbox, edges=Edges(inbox=inbox, slack_events=slack_events, make_bridge=make),
+                watcher=watcher)
+    if settings.workers:
+        node.bridges = BridgeManager(db, svc.hub, svc.clock, make, ThreadActions(svc), delivered,
+                                     outbox_wake=outbox.notify, max_text_chars=settings.max_text_chars,
+                                     public_base=settings.public_base(),
+                                     project_ttl_seconds=settings.config_poll_seconds)
+        node.edges.bridges = node.bridges
+        outbox.register("bridge", node.bridges.delivery)
+        watcher.listeners.append(node.bridges.sync)
+        node.presence = PresenceTracker(svc)
+        node.ai = AIScheduler(svc, svc.ai_due, poll_seconds=settings.ai_poll_seconds)
+        node.pruner = Pruner(svc.clock, [
+            ("delivered outbox rows", outbox.prune),
+            ("the event log", lambda: prune_event_log(db, settings.event_retention_days)),
+            ("inbound platform ids", lambda: prune_inbound_seen(db)),
+        ])
+    return node
+
+
+# --- the HTTP/WebSocket edge ----------------------------------------------------------------
+
+def routers() -> list[APIRouter]:
+    """Every HTTP route of the server."""
+    from pocketping.server import health, pages, platforms
+    from pocketping.server.inbox import api as inbox_api
+    from pocketping.server.inbox import pages as inbox_pages
+    from pocketping.server.rest import ai as rest_ai
+    from pocketping.server.rest import router as rest
+
+    return [health.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router, rest_ai.router]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,
+               services: Services | None = None, migrate: bool = True) -> FastAPI:
+    """The whole server (``/ws`` for widgets, REST, inbox, platform webhooks, workers)."""
+    from pocketping.config import Settings
+    from pocketping.server.app import build_app
+    from pocketping.server.inbox.socket import operator_socket
+
+    node = build_node(settings or (services.settings if services else Settings()), clock=clock, hub=hub,
+                      services=services)
+    app = build_app(node.services, node.edges, routers=routers(), websockets=[("/inbox/ws", operator_socket)],
+                    start=node.start, migrate=migrate)
+    app.state.node = node
+    return app
+
+
+def run_server(settings: Settings) -> None:
+    """``pocketping serve``: the long-running server in a fresh interpreter (``pocketping.run``),
+    so the migration tooling and the CLI stay out of its memory."""
+    env = dict(os.environ)
+    for name, value in (("DATABASE_URL", settings.database_url), ("HOST", settings.host),
+                        ("PORT", settings.port), ("SSL_CERTFILE", settings.ssl_certfile),
+                        ("SSL_KEYFILE", settings.ssl_keyfile)):
+        if value is not None:
+            env[f"POCKETPING_{name}"] = str(value)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "pocketping.run"], env)  # noqa: S606
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+def _cli_deps() -> CliDeps:
+    from pocketping.cli.common import CliDeps
+
+    return CliDeps(build_services=build_services, run_server=run_server, bridge_maker=_cli_bridge_maker,
+                   encrypted_columns=encrypted_columns(), demo_lines=demo_lines())
+
+
+def cli_app() -> typer.Typer:
+    """The ``pocketping`` command: every group and command, listed here."""
+    from pocketping.cli import ai, bridge, kb, operator, project, server, webhook
+    from pocketping.cli.common import state, use
+
+    app = typer.Typer(help="PocketPing: self-hostable live chat bridged to Telegram, Discord and Slack.",
+                      no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _global(database_url: Annotated[str | None, typer.Option(
+            "--database-url", envvar="POCKETPING_DATABASE_URL",
+            help="Database URL (sqlite:///path.db, postgresql://..., mysql://...).")] = None) -> None:
+        state.database_url = database_url
+        use(_cli_deps())
+
+    app.add_typer(server.app)  # serve, migrate, generate-key, rotate-key, demo
+    app.add_typer(project.app, name="project")
+    app.add_typer(operator.app, name="operator")
+    app.add_typer(webhook.app, name="webhook")
+    app.add_typer(bridge.app, name="bridge")
+    app.command("doctor")(bridge.doctor)
+    app.add_typer(ai.app, name="ai")
+    app.add_typer(kb.app, name="kb")
+    return app
+
+
+def main() -> None:
+    cli_app()()

@@ -1,0 +1,208 @@
+"""The background loop that answers sessions whose AI timer is due.
+
+The timer lives in the database (``sessions.ai_due_at``), so nothing is lost on a restart and
+any number of processes can run this loop: claims are atomic (see
+``pocketping.actions.ai_answer``). Time comes from ``svc.clock``, so tests drive it with a
+``FakeClock``. Local changes (a visitor message, the AI turned on) wake the loop at once;
+changes made by other processes are seen within ``POCKETPING_AI_POLL_SECONDS``.
+
+Answering is: claim (an action), read the conversation and ask the model (the ``ai``
+library), then post the answer or tell the team (actions again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+
+from pocketping.actions import ai_answer
+from pocketping.actions.services import Services
+from pocketping.ai import answering, providers
+from pocketping.clock import sleep_or_wake
+from pocketping.core.ai import AISettings
+from pocketping.core.models import Session
+from pocketping.ephemeral import typing_event
+from pocketping.hub import Event
+from pocketping.nudge import Nudge
+from pocketping.store import ai as repo
+from pocketping.store.ai import Claim
+
+log = logging.getLogger(__name__)
+
+_WAKING = {"ai.settings_changed", "session.ai_changed"}
+
+
+class AIScheduler:
+    def __init__(self, svc: Services, nudge: Nudge, *, poll_seconds: float, concurrency: int = 4) -> None:
+        self.svc = svc
+        self.nudge = nudge
+        self.poll_seconds = poll_seconds
+        self.concurrency = concurrency
+        self.outcomes: Counter[str] = Counter()  # what the answers came to, for logs and tests
+        self._checks_started = 0
+        self._checks_done = 0  # the number of the latest finished check
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        self._unsubscribe = self.svc.hub.subscribe_all(self._on_event)
+        self.nudge.attach(self._wake)
+        self._runner = asyncio.create_task(self._run(), name="ai-scheduler")
+
+    async def stop(self) -> None:
+        self.nudge.detach()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._runner = None
+
+    def _on_event(self, event: Event) -> None:
+        # Visitor messages wake it through its nudge when they set a due time (AI on).
+        if event.type in _WAKING:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                wait = await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the AI scheduler could not check for due sessions; trying again shortly")
+                wait = self.poll_seconds
+            if wait is not None:
+                await sleep_or_wake(self.svc.clock, wait, self._wake)
+
+    async def check(self) -> float | None:
+        """Claim and start answering what is due. Returns how long to wait before the next
+        check (None: check again at once)."""
+        self._checks_started += 1
+        number = self._checks_started
+        started_at = self.svc.clock.now()
+        free = self.concurrency - len(self._tasks)
+        claims = await ai_answer.claim_due(self.svc, limit=free) if free > 0 else []
+        for claim in claims:
+            task = asyncio.create_task(self._answer(claim), name=f"ai-answer-{claim.session_id}")
+            self._tasks.add(task)
+        async with self.svc.db.read() as tx:
+            next_due = await repo.next_due(tx)
+        await self._notify(number)
+        if free > 0 and len(claims) == free:
+            return None  # a full batch: there may be more
+        if next_due is None or next_due <= started_at:
+            # Nothing, or something due that another process took meanwhile: poll, don't spin.
+            return self.poll_seconds
+        # Measured from now, not from the check: the clock may have moved past it already.
+        until = (next_due - self.svc.clock.now()).total_seconds()
+        return min(self.poll_seconds, until) if until > 0 else None
+
+    async def _answer(self, claim: Claim) -> None:
+        try:
+            outcome = await answer(self.svc, claim)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("answering session %s crashed", claim.session_id)
+            outcome = "crashed"
+            try:
+                await ai_answer.give_up(self.svc, claim)
+            except Exception:  # the database is away too: the claim expires and is retried
+                log.exception("could not release session %s after the crash", claim.session_id)
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
+        self.outcomes[outcome] += 1
+        log.info("AI fallback for session %s: %s", claim.session_id, outcome)
+        self._wake.set()  # a slot is free again
+        await self._notify(None)
+
+    async def _notify(self, check: int | None) -> None:
+        async with self._changed:
+            if check is not None:
+                self._checks_done = max(self._checks_done, check)
+            self._changed.notify_all()
+
+    async def settled(self) -> None:
+        """Wait until a check that started after this call has finished and no answer is being
+        worked on (tests advance a FakeClock, then await this)."""
+        target = self._checks_started + 1
+        self._wake.set()
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._checks_done >= target and not self._tasks)
+
+
+async def answer(svc: Services, claim: Claim) -> str:
+    """Answer one claimed session. Returns what happened: ``answered``, ``fallback``,
+    ``failed``, ``superseded``, ``capped``, ``off``, ``nothing_to_answer`` or ``gone``."""
+    ctx = await answering.load_context(svc.db, claim)
+    if ctx is None:
+        return "gone"
+    settings, session = ctx.settings, ctx.session
+    if not settings.enabled or not answering.still_wanted(session, claim):
+        await ai_answer.release(svc, claim)
+        return "off"
+    cap = settings.max_replies_per_session
+    if cap and session.ai_reply_count >= cap:
+        await ai_answer.release(svc, claim, turn_off=True, note=(
+            "session_limit", f"The AI reached its limit of {cap} replies in this conversation and is now off "
+                             "for it; '/ai on' turns it back on."))
+        return "capped"
+    daily = settings.max_replies_per_day
+    if daily and ctx.usage["replies"] >= daily:
+        await ai_answer.release(svc, claim, note=(
+            "daily_limit", f"The AI reached the project's limit of {daily} replies today and did not answer."))
+        return "capped"
+    if ctx.prompt is None or not settings.model:
+        await ai_answer.release(svc, claim)
+        return "nothing_to_answer"
+    day = repo.day_of(svc.clock.now())
+    await ai_answer.ensure_usage_row(svc, claim.project_id, day)
+    _typing(svc, session, True)
+    try:
+        text = await answering.complete(svc.settings, settings, ctx.prompt, ctx.api_key)
+    except providers.ModelError as exc:
+        return await _failed(svc, claim, settings, exc, day)
+    finally:
+        _typing(svc, session, False)
+    if not text:
+        return await _failed(svc, claim, settings, providers.ModelError(
+            "the model's answer had no printable text", code="model_empty_answer"), day)
+    try:
+        await ai_answer.post_answer(svc, claim, text, day)
+    except ai_answer.Superseded:
+        log.info("AI answer for %s dropped: the conversation moved on while the model was thinking",
+                 claim.session_id)
+        return "superseded"
+    return "answered"
+
+
+async def _failed(svc: Services, claim: Claim, settings: AISettings, exc: providers.ModelError, day: str) -> str:
+    error = f"{exc.code}: {exc.message}"
+    log.warning("AI fallback for project %s failed: %s", claim.project_id, error)
+    fallback = settings.fallback_message
+    told = f"The AI could not answer ({error[:300]})."
+    if fallback and not await answering.fallback_already_sent(svc.db, claim, fallback):
+        note = ("model_error", f"{told} The visitor was told someone will get back to them.")
+        try:
+            await ai_answer.post_answer(svc, claim, fallback, day, errors=1, error=error, note=note)
+            return "fallback"
+        except ai_answer.Superseded:
+            return "superseded"
+    if not await ai_answer.record_failure(svc, claim, day, error, ("model_error", told)):
+        return "superseded"
+    return "failed"
+
+
+def _typing(svc: Services, session: Session, active: bool) -> None:
+    svc.hub.publish(typing_event(session.project_id, session.id, sender="ai", active=active, operator_name="AI",
+                                 origin="ai", type_="ai.typing"))

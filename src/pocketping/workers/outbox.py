@@ -1,0 +1,275 @@
+"""The durable delivery queue shared by bridges and webhooks.
+
+Rows are written in the same transaction as the change they deliver (by the planners the
+wiring lists). This worker delivers them:
+
+* in order per chain, a chain being one target (a bridge, a webhook endpoint) and one session;
+* concurrently across chains;
+* with exponential backoff and jitter, honouring ``retry_after`` from the target;
+* at least once, with a lease so several workers (or nodes) never deliver the same row at
+  the same time; handlers make the step after the platform call idempotent by recording
+  progress with ``checkpoint``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pocketping.adaptive import AdaptiveLimit
+from pocketping.clock import Clock, sleep_or_wake
+from pocketping.core.delivery import Checkpoint, OutboxHandler
+from pocketping.core.models import OutboxItem
+from pocketping.errors import DeliveryError
+from pocketping.groupcommit import GroupCommit
+from pocketping.store import outbox as q
+from pocketping.store.db import Database, background
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Checkpoint", "OutboxHandler", "OutboxWorker", "backoff_seconds"]
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+PREFETCH = 16  # rows of one chain read at once
+# Commits wake the worker many times a second under load: it lets this many turns of the
+# event loop pass before it looks, so wakes that come together make one look (no wall time).
+COALESCE_TURNS = 3
+
+
+@dataclass(frozen=True)
+class _Op:
+    kind: Literal["lease", "checkpoint", "done", "retry"]
+    item_id: int
+    at: datetime = _NEVER
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    failed: bool = False
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter (1 s, 2 s, 4 s ... capped at 10 minutes). When the target said
+    when to come back (``retry_after``), that wins, plus a little jitter so retries don't stampede."""
+    if retry_after is not None:
+        return float(retry_after) + random.uniform(0, min(1.0, retry_after * 0.1))
+    base = min(600.0, float(2 ** min(attempts, 12)))
+    return base / 2 + random.uniform(0, base / 2)
+
+
+class OutboxWorker:
+    def __init__(self, db: Database, clock: Clock, *, poll_seconds: float = 1.0, lease_seconds: float = 60.0,
+                 retry_window_seconds: float = 86400.0, concurrency: int = 64, keep_done_days: float = 7.0,
+                 on_delivered: Callable[[OutboxItem, dict[str, Any] | None], None] | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.retry_window = timedelta(seconds=retry_window_seconds)
+        # Delivered rows stay this long (``webhook deliveries`` shows them), then go.
+        self.keep_done = timedelta(days=keep_done_days)
+        self.handlers: dict[str, OutboxHandler] = {}
+        self.on_delivered = on_delivered
+        self._wake = asyncio.Event()
+        self._active: set[tuple[str, str | None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # At most `concurrency` rounds at once, fewer while the event loop falls behind.
+        self._sem = AdaptiveLimit(concurrency)
+        self._runner: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        # Leases, checkpoints and outcomes of concurrent deliveries share commits.
+        self._state: GroupCommit[_Op, bool] = GroupCommit(self._apply, writers=1 if db.backend == "sqlite" else 4)
+
+    def register(self, target: str, handler: OutboxHandler) -> None:
+        self.handlers[target] = handler
+
+    def notify(self) -> None:
+        """New rows were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="outbox-worker")
+            self._sem.start()
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop polling, let deliveries in flight finish their current row, then cancel the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            # Let the poller finish what it is doing (a cancelled database call can outlive its loop).
+            done, _ = await asyncio.wait({self._runner}, timeout=grace_seconds)
+            if not done:
+                self._runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._runner
+            self._runner = None
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+        await self._sem.stop()
+
+    async def prune(self) -> int:
+        """Delete delivered rows older than the retention; pending and failed rows stay (the
+        pruning worker calls this hourly)."""
+        async with self.db.transaction() as tx:
+            removed = await q.prune_done(tx, tx.now - self.keep_done)
+        if removed:
+            log.info("pruned %d delivered outbox rows", removed)
+        return removed
+
+    async def _run(self) -> None:
+        with background():
+            await self._poll()
+
+    async def _poll(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox poll failed; trying again shortly")
+            if not self._stopping:
+                await self._wait()
+                for _ in range(COALESCE_TURNS):
+                    await asyncio.sleep(0)
+
+    async def _wait(self) -> None:
+        await sleep_or_wake(self.clock, self.poll_seconds, self._wake)
+
+    async def run_once(self) -> int:
+        """Start delivering every due chain; returns how many chains were started."""
+        async with self.db.read() as tx:
+            heads = await q.due_chain_heads(tx, limit=500)
+        started = 0
+        for chain in heads:
+            if chain in self._active:
+                continue
+            self._active.add(chain)
+            self._idle.clear()
+            task = asyncio.create_task(self._drain_chain(*chain))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _drain_chain(self, target_id: str, session_id: str | None) -> None:
+        with background():
+            await self._drain(target_id, session_id)
+
+    async def _drain(self, target_id: str, session_id: str | None) -> None:
+        try:
+            more = True
+            while more and not self._stopping:
+                async with self._sem:  # taken per round, so a busy chain cannot starve the others
+                    more = await self._deliver_some(target_id, session_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox chain %s/%s failed", target_id, session_id)
+        finally:
+            self._active.discard((target_id, session_id))
+            if not self._active:
+                self._idle.set()
+            # Something may have become due while we were busy.
+            self._wake.set()
+
+    async def _apply(self, ops: list[_Op]) -> list[bool | BaseException]:
+        """Row state changes of many deliveries, in one transaction (group commit)."""
+        results: list[bool | BaseException] = []
+        async with self.db.transaction() as tx:
+            for op in ops:
+                if op.kind == "lease":
+                    results.append(await q.lease(tx, op.item_id, op.at))
+                elif op.kind == "checkpoint":
+                    await q.checkpoint(tx, op.item_id, op.result or {})
+                    results.append(True)
+                elif op.kind == "done":
+                    await q.mark_done(tx, op.item_id, op.result)
+                    results.append(True)
+                else:
+                    await q.mark_retry(tx, op.item_id, op.error or "", op.at, op.failed)
+                    results.append(True)
+        return results
+
+    async def _deliver_some(self, target_id: str, session_id: str | None) -> bool:
+        """Deliver the chain's oldest pending rows while they are due (one read for several);
+        True if there may be more."""
+        async with self.db.read() as tx:
+            items = await q.chain_rows(tx, target_id, session_id, PREFETCH)
+        prepare = getattr(self.handlers.get(items[0].target), "prepare", None) if len(items) > 1 else None
+        if prepare is not None:
+            try:
+                await prepare(items)  # optional: read what the rows need at once
+            except Exception:
+                log.exception("preparing outbox rows failed; delivering them one by one")
+        for item in items:
+            if self._stopping or not await self._deliver(item):
+                return False
+        return len(items) == PREFETCH
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Deliver one row if it is due and ours to take; True to go on with its chain."""
+        now = self.clock.now()
+        if item.next_attempt_at > now:
+            return False
+        if not await self._state.run(_Op("lease", item.id, at=now + timedelta(seconds=self.lease_seconds))):
+            return False
+        handler = self.handlers.get(item.target)
+        if handler is None:
+            await self._fail(item, DeliveryError(f"no handler for target {item.target!r}"), retry_in=60.0)
+            return False
+
+        async def checkpoint(result: dict[str, Any]) -> None:
+            await self._state.run(_Op("checkpoint", item.id, result=result))
+
+        try:
+            result = await handler.deliver(item, checkpoint)
+        except asyncio.CancelledError:
+            raise
+        except DeliveryError as exc:
+            delay = 0.0 if exc.permanent else backoff_seconds(item.attempts, exc.retry_after)
+            failed = await self._fail(item, exc, retry_in=delay, permanent=exc.permanent)
+            return failed  # a failed row no longer blocks its chain; a retried one does
+        except Exception as exc:
+            log.exception("delivery of outbox row %s crashed", item.id)
+            await self._fail(item, DeliveryError(f"{type(exc).__name__}: {exc}"),
+                             retry_in=backoff_seconds(item.attempts))
+            return False
+        await self._state.run(_Op("done", item.id, result=result))
+        if self.on_delivered is not None:
+            try:
+                self.on_delivered(item, result)
+            except Exception:
+                log.exception("on_delivered hook failed")
+        return True
+
+    async def _fail(self, item: OutboxItem, exc: DeliveryError, *, retry_in: float,
+                    permanent: bool = False) -> bool:
+        now = self.clock.now()
+        failed = permanent or (now - item.created_at) >= self.retry_window
+        if failed:
+            log.warning("outbox row %s (%s %s) failed for good: %s", item.id, item.target, item.action, exc.message)
+        else:
+            log.info("outbox row %s (%s %s) will be retried in %.1fs: %s", item.id, item.target, item.action,
+                     retry_in, exc.message)
+        await self._state.run(_Op("retry", item.id, at=now + timedelta(seconds=retry_in), error=exc.message,
+                                  failed=failed))
+        return failed
+
+    async def wait_idle(self) -> None:
+        """For tests and shutdown: wait until no chain is being delivered."""
+        await self._idle.wait()
+
