@@ -48,6 +48,7 @@ widget-check: $(WIDGET_NPM)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests sdk/src
+	$(VENV)/bin/lint-imports --config pyproject.toml
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy
 

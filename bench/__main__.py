@@ -60,6 +60,9 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     log("start-up")
     results["startup"] = median_of_runs([await sc.startup("sqlite", workdir) for _ in range(plan.runs)])
 
+    log("CLI start-up")
+    results["cli"] = await asyncio.to_thread(sc.cli_startup, workdir, 3 if plan.smoke else 9)
+
     log("ceiling vs relay (closed loop)")
     pairs = []
     for _ in range(plan.runs):

@@ -33,6 +33,15 @@ def render(r: dict[str, Any]) -> str:
         f"| empty (runs migrations) | {_f(r['startup']['cold_s'], 2)} |",
         f"| migrated | {_f(r['startup']['warm_s'], 2)} |",
         "",
+        "## The command line (wall seconds, medians, interleaved in this run)",
+        "",
+        "| command | seconds | over a bare interpreter |",
+        "|---|---|---|",
+        f"| `python -c pass` | {_f(r['cli']['bare_s'], 3)} | |",
+        f"| `pocketping --help` | {_f(r['cli']['help_s'], 3)} | {_f(r['cli']['help_over_bare_s'], 3)} |",
+        f"| `pocketping project list` | {_f(r['cli']['project_list_s'], 3)} | "
+        f"{_f(r['cli']['project_list_over_bare_s'], 3)} |",
+        "",
         f"## Relay vs. ceiling (closed loop, {plan['closed_clients']} clients, {plan['seconds']} s, SQLite)",
         "",
         "Ceiling: a bare Starlette WebSocket echo on the same uvicorn settings. Relay: a visitor message "

@@ -121,6 +121,31 @@ async def startup(backend: str, workdir: Path) -> dict[str, float]:
         drop_database(backend, name)
 
 
+def cli_startup(workdir: Path, runs: int) -> dict[str, float]:
+    """Wall seconds of ``pocketping --help`` and ``pocketping project list`` next to a bare
+    interpreter (``python -c pass``), interleaved in the same run; medians of ``runs``."""
+    import statistics
+
+    db = f"sqlite:///{workdir / 'cli-bench.db'}"
+    env = {**os.environ, "POCKETPING_DATABASE_URL": db, "POCKETPING_DATA_DIR": str(workdir)}
+    commands = {
+        "bare": [sys.executable, "-c", "pass"],
+        "help": [sys.executable, "-m", "pocketping", "--help"],
+        "project_list": [sys.executable, "-m", "pocketping", "project", "list"],
+    }
+    subprocess.run(commands["project_list"], env=env, capture_output=True, check=True)  # migrates once
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            t0 = time.perf_counter()
+            subprocess.run(command, env=env, capture_output=True, check=True)
+            times[name].append(time.perf_counter() - t0)
+    out = {f"{name}_s": statistics.median(values) for name, values in times.items()}
+    out["help_over_bare_s"] = out["help_s"] - out["bare_s"]
+    out["project_list_over_bare_s"] = out["project_list_s"] - out["bare_s"]
+    return out
+
+
 # --- closed-loop throughput: relay vs ceiling --------------------------------------------
 
 async def closed_loop_relay(target: Target, clients: int, seconds: float) -> dict[str, float]:

@@ -11,9 +11,6 @@ imports what a call needs when the call is made, so ``pocketping --help`` stays 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    import asyncio
+
     from fastapi import APIRouter, FastAPI
     from sqlalchemy import Table
 
@@ -46,9 +45,6 @@ if TYPE_CHECKING:
     from pocketping.workers.outbox import OutboxWorker
     from pocketping.workers.presence import PresenceTracker
     from pocketping.workers.pruning import Pruner
-
-log = logging.getLogger(__name__)
-
 
 # --- what hears of each event -------------------------------------------------------------
 
@@ -184,6 +180,8 @@ class Node:
     async def start(self) -> Callable[[], Awaitable[None]]:
         """Start the workers; returns what stops them (deliveries first: they use the
         bridges' clients)."""
+        import asyncio
+
         svc = self.services
         if svc.settings.workers:
             self.outbox.start()
@@ -201,6 +199,9 @@ class Node:
         return self.stop
 
     async def stop(self) -> None:
+        import asyncio
+        import contextlib
+
         await self.outbox.stop()
         for stop in reversed(self._stops):
             with contextlib.suppress(Exception):
@@ -328,7 +329,8 @@ def cli_app() -> typer.Typer:
     from pocketping.cli.common import state, use
 
     app = typer.Typer(help="PocketPing: self-hostable live chat bridged to Telegram, Discord and Slack.",
-                      no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                      no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                      rich_markup_mode=None, context_settings={"max_content_width": 100})
 
     @app.callback()
     def _global(database_url: Annotated[str | None, typer.Option(

@@ -135,11 +135,6 @@ async def get_session(svc: Services, project_id: str, session_id: str) -> Sessio
         return await repo.get_session(tx, project_id, session_id)
 
 
-async def get_project_for_session(svc: Services, project_id: str) -> Project:
-    async with svc.db.read() as tx:
-        return await project_repo.get_project(tx, project_id)
-
-
 def user_hash(identity_secret: str, user_id: str) -> str:
     return hmac.new(identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 

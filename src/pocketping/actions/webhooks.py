@@ -122,7 +122,7 @@ async def replay_delivery(svc: Services, project_id: str, delivery_id: int, *,
     """Send a delivery again: a failed one is retried in place; a delivered one is queued anew
     (same event id and body, so a receiver that already has it can recognise it)."""
     async with unit_of_work(svc) as tx:
-        item = await q.get_item(tx, delivery_id)
+        item = await q.find_item(tx, delivery_id)
         if (item is None or item.target != TARGET or item.project_id != project_id
                 or (webhook_id is not None and item.target_id != webhook_id)):
             raise NotFound(f"delivery {delivery_id} not found", code="delivery_not_found")
@@ -138,6 +138,6 @@ async def replay_delivery(svc: Services, project_id: str, delivery_id: int, *,
             latest = await q.list_items(tx, project_id=project_id, target=TARGET, target_id=item.target_id,
                                         limit=1)
             return latest[0]
-        found = await q.get_item(tx, delivery_id)
+        found = await q.find_item(tx, delivery_id)
         assert found is not None
         return found

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, emit, fail, run
+from pocketping.cli.common import JsonOpt, emit, fail, group, run
 
-app = typer.Typer(help="The AI that answers when nobody from the team has, after a delay.", no_args_is_help=True)
+app = group("The AI that answers when nobody from the team has, after a delay.")
 
 
 def _human(s: dict[str, Any]) -> str:

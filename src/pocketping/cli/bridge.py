@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, deps, emit, run, settings
+from pocketping.cli.common import JsonOpt, deps, emit, group, run, settings
 
-app = typer.Typer(help="Connect a project to Telegram, Discord or Slack; see and retry deliveries.",
-                  no_args_is_help=True)
+app = group("Connect a project to Telegram, Discord or Slack; see and retry deliveries.")
 
 TokenOpt = Annotated[str | None, typer.Option("--bot-token", help="The bot's token (Telegram: from @BotFather; "
                                                                   "Discord: developer portal; Slack: xoxb-...)")]

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, emit, fail, run
+from pocketping.cli.common import JsonOpt, emit, fail, group, run
 
-app = typer.Typer(help="The knowledge base (pages and files) the AI answers from.", no_args_is_help=True)
+app = group("The knowledge base (pages and files) the AI answers from.")
 
 SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 

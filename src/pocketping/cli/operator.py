@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, emit, fail, run, settings
+from pocketping.cli.common import JsonOpt, emit, fail, group, run, settings
 
 if TYPE_CHECKING:
     from pocketping.actions.services import Services
     from pocketping.core.operators import Operator
 
-app = typer.Typer(help="Operators of the web inbox (/inbox): add, list, remove, reset a password.",
-                  no_args_is_help=True)
+app = group("Operators of the web inbox (/inbox): add, list, remove, reset a password.")
 
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line "
                                                                       "of standard input instead of generating one")]

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, emit, run
+from pocketping.cli.common import JsonOpt, emit, group, run
 
-app = typer.Typer(help="Projects, their keys and widget settings.", no_args_is_help=True)
+app = group("Projects, their keys and widget settings.")
 
 
 def _project_human(p: dict[str, Any]) -> str:

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, deps, emit, fail, run, settings
+from pocketping.cli.common import JsonOpt, deps, emit, fail, group, run, settings
 
-app = typer.Typer()
+app = group()
 
 
 @app.command()

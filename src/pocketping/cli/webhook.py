@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, emit, run
+from pocketping.cli.common import JsonOpt, emit, group, run
 
-app = typer.Typer(help="Outgoing webhooks: endpoints that receive the project's events, signed.",
-                  no_args_is_help=True)
+app = group("Outgoing webhooks: endpoints that receive the project's events, signed.")
 
 
 def _split_events(events: str | None) -> list[str]:
@@ -106,7 +105,7 @@ def replay(delivery_id: int, as_json: JsonOpt = False) -> None:
 
     async def go(svc: Any) -> dict[str, Any]:
         async with svc.db.read() as tx:
-            item = await q.get_item(tx, delivery_id)
+            item = await q.find_item(tx, delivery_id)
         if item is None:
             raise NotFound(f"delivery {delivery_id} not found", code="delivery_not_found")
         return delivery_api(await replay_delivery(svc, item.project_id, delivery_id))

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
+from pocketping.actions.projects import get_project
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
 from pocketping.core.rules import origin_allowed
@@ -287,13 +288,13 @@ class WidgetConnection:
 
     async def on_identify(self, frame: dict[str, Any]) -> None:
         self._rate_check()
-        project = await session_actions.get_project_for_session(self.svc, self.project_id)
+        project = await get_project(self.svc, self.project_id)
         session = await session_actions.identify(self.svc, project, self.session_id, frame)
         self.send(_frame({"type": "identified", "identity": session.identity.to_api() if session.identity else None}))
 
     async def on_contact(self, frame: dict[str, Any]) -> None:
         self._rate_check()
-        project = await session_actions.get_project_for_session(self.svc, self.project_id)
+        project = await get_project(self.svc, self.project_id)
         session = await session_actions.leave_contact(self.svc, project, self.session_id, frame.get("email"))
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 

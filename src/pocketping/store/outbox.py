@@ -1,4 +1,4 @@
-"""Queries behind the durable outbox (see pocketping.outbox for the worker)."""
+"""Queries behind the durable outbox (see pocketping.workers.outbox for the worker)."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ async def list_items(tx: Tx, *, project_id: str | None = None, target: str | Non
     return [_item(tx, r) for r in (await tx.conn.execute(query)).mappings()]
 
 
-async def get_item(tx: Tx, item_id: int) -> OutboxItem | None:
+async def find_item(tx: Tx, item_id: int) -> OutboxItem | None:
     row = (await tx.conn.execute(select(outbox).where(outbox.c.id == item_id))).mappings().first()
     return _item(tx, row) if row else None
 
