@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pocketping.cli import app
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 @pytest.fixture

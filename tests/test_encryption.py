@@ -14,8 +14,8 @@ from pocketping.errors import ConfigurationError
 from pocketping.rotation import reencrypt_all
 from pocketping.services import build_services
 from pocketping.store.engine import create_engine
-from pocketping.testing.server import make_settings
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.server import make_settings
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def raw(database, sql: str, **params):

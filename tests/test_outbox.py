@@ -14,7 +14,7 @@ from pocketping.errors import DeliveryError
 from pocketping.outbox import OutboxWorker, backoff_seconds
 from pocketping.services import build_services
 from pocketping.store import outbox as q
-from pocketping.testing.server import make_settings
+from pocketping_testkit.server import make_settings
 
 
 class Recorder:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pocketping.cli import app as cli_app
 from pocketping.core.ai import DEFAULT_FALLBACK
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 from .ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
 

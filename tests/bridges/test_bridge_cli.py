@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pocketping.cli import app
-from pocketping.testing.fakes.telegram import FakeTelegram
+from pocketping_testkit.fakes.telegram import FakeTelegram
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pocketping.core.bridge_config import check_config, public_view
 from pocketping.errors import InvalidInput
 from pocketping.relay import commands
 from pocketping.relay.sink import reply_client_id
-from pocketping.testing.fakes.telegram_http import html_to_text
+from pocketping_testkit.fakes.telegram_http import html_to_text
 
 
 def test_split_text_prefers_natural_breaks_and_keeps_everything():

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pocketping.testing.bridges import TelegramSetup, telegram_bridge
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.bridges import TelegramSetup, telegram_bridge
+from pocketping_testkit.widget_client import WidgetClient
 
 
 @pytest.fixture

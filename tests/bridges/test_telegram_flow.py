@@ -15,10 +15,10 @@ import pytest
 from pocketping.actions.bridges import add_bridge, bridge_status
 from pocketping.actions.messages import send_ai_message
 from pocketping.actions.projects import create_project, update_project
-from pocketping.testing.bridges import TelegramSetup, eventually, telegram_bridge
-from pocketping.testing.fakes.telegram import FakeTelegram
-from pocketping.testing.server import ServerThread
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.bridges import TelegramSetup, eventually, telegram_bridge
+from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.server import ServerThread
+from pocketping_testkit.widget_client import WidgetClient
 
 
 @pytest.fixture

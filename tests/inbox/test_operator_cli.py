@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from pocketping.cli import app
 from pocketping.crypto import generate_key
-from pocketping.testing.inbox_client import InboxClient
-from pocketping.testing.server import ServerThread, make_settings
+from pocketping_testkit.inbox_client import InboxClient
+from pocketping_testkit.server import ServerThread, make_settings
 
 
 @pytest.fixture

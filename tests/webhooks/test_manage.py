@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import create_project_on
 from pocketping.cli import app as cli
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 def _cli(server, *args: str):
@@ -132,7 +132,7 @@ async def test_a_slow_endpoint_times_out_and_is_retried(make_server):
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from pocketping.testing.apps import AsgiThread
+    from pocketping_testkit.apps import AsgiThread
 
     release = threading.Event()
 

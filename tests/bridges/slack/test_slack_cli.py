@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pocketping.cli import app
-from pocketping.testing.fakes.slack import FakeSlack
+from pocketping_testkit.fakes.slack import FakeSlack
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from pocketping.testing.server import free_port
+from pocketping_testkit.server import free_port
 
 T = TypeVar("T")
 

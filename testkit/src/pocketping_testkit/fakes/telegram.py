@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pocketping.testing.fakes.runner import FakeServer
-from pocketping.testing.fakes.telegram_http import ApiError, html_to_text, parse_params, utf16_len
+from pocketping_testkit.fakes.runner import FakeServer
+from pocketping_testkit.fakes.telegram_http import ApiError, html_to_text, parse_params, utf16_len
 
 OPERATOR: dict[str, Any] = {"id": 7000001, "is_bot": False, "first_name": "Sarah", "last_name": "Lee",
                             "username": "sarah_support"}
@@ -386,7 +386,7 @@ class FakeTelegram:
         return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
     async def _call(self, token: str, method: str, params: dict[str, Any]) -> Any:
-        from pocketping.testing.fakes.telegram_methods import METHODS
+        from pocketping_testkit.fakes.telegram_methods import METHODS
 
         with self.lock:
             bot = self.bots.get(token)

@@ -9,7 +9,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import uvicorn
 
-from pocketping.testing.server import free_port
+from pocketping_testkit.server import free_port
 
 
 class AsgiThread:

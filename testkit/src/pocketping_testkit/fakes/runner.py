@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from pocketping.testing.server import free_port, serve_on_new_loop
+from pocketping_testkit.server import free_port, serve_on_new_loop
 
 T = TypeVar("T")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from pocketping.actions.bridges import add_bridge, remove_bridge
 from pocketping.clock import FakeClock
-from pocketping.testing.fakes.discord import FakeDiscord
-from pocketping.testing.fakes.telegram import FakeTelegram, Msg, Topic
-from pocketping.testing.server import ServerThread
+from pocketping_testkit.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.telegram import FakeTelegram, Msg, Topic
+from pocketping_testkit.server import ServerThread
 
 
 @dataclass
