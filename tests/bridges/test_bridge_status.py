@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pocketping.actions.bridges import get_bridge
 from pocketping.actions.projects import create_project
-from pocketping_testkit.bridges import connect_telegram, eventually
+from pocketping_testkit.bridges import connect_telegram
 from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.waiting import eventually
 from pocketping_testkit.widget_client import WidgetClient
 
 

@@ -134,7 +134,7 @@ async def test_bots_service_messages_and_the_general_topic_are_ignored(server, p
 async def test_repeated_updates_store_one_reply_and_a_second_poller_is_survived(server, project,
                                                                                 telegram: TelegramSetup):
     from pocketping.actions.bridges import get_bridge
-    from pocketping_testkit.bridges import eventually
+    from pocketping_testkit.waiting import eventually
 
     w = await visitor(server, project)
     await w.say("hello")

@@ -15,9 +15,10 @@ import pytest
 from pocketping.actions.bridges import add_bridge, bridge_status
 from pocketping.actions.messages import send_ai_message
 from pocketping.actions.projects import create_project, update_project
-from pocketping_testkit.bridges import TelegramSetup, eventually, telegram_bridge
+from pocketping_testkit.bridges import TelegramSetup, telegram_bridge
 from pocketping_testkit.fakes.telegram import FakeTelegram
 from pocketping_testkit.server import ServerThread
+from pocketping_testkit.waiting import eventually
 from pocketping_testkit.widget_client import WidgetClient
 
 

@@ -14,10 +14,11 @@ from pocketping.clock import FakeClock
 from pocketping.crypto import generate_key
 from pocketping.services import build_services
 from pocketping.store import outbox as outbox_repo
-from pocketping_testkit.bridges import TelegramSetup, advance_until, connect_telegram, eventually
+from pocketping_testkit.bridges import TelegramSetup, advance_until, connect_telegram
 from pocketping_testkit.fakes.telegram import FakeTelegram
 from pocketping_testkit.process import ServerProcess
 from pocketping_testkit.server import ServerThread, free_port, make_settings
+from pocketping_testkit.waiting import eventually
 from pocketping_testkit.widget_client import WidgetClient
 
 

@@ -79,20 +79,6 @@ async def advance_until(clock: FakeClock, done: Callable[[], bool], *, fake: Fak
     return spent
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Re-check server state the server publishes no event for (an outbox row's retry time)
-    until ``check()`` returns something truthy; returns it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise TimeoutError("the expected state never came")
-        await asyncio.sleep(interval)
-
-
 @contextlib.contextmanager
 def telegram_bridge(server: ServerThread, project: Any, fake_telegram: FakeTelegram) -> Iterator[TelegramSetup]:
     """A bot and a forum in the session's fake Telegram, connected to the test's project
