@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from pocketping_testkit.bridges import TelegramSetup, telegram_bridge
+from pocketping_testkit.bridges import TelegramSetup
 from pocketping_testkit.widget_client import WidgetClient
-
-
-@pytest.fixture
-def telegram(server, project, fake_telegram) -> Iterator[TelegramSetup]:
-    with telegram_bridge(server, project, fake_telegram) as setup:
-        yield setup
-
 
 PAGE = {"url": "https://shop.example.com/pricing?plan=pro", "language": "fr-FR", "timezone": "Europe/Paris"}
 CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
