@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-dev.txt sdk/pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.txt sdk/pyproject.toml testkit/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PocketPing needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e . -r requirements-dev.txt
@@ -47,7 +47,7 @@ widget-check: $(WIDGET_NPM)
 	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs --check
 
 lint: setup
-	$(VENV)/bin/ruff check src tests sdk/src
+	$(VENV)/bin/ruff check src tests sdk/src testkit/src
 	$(VENV)/bin/lint-imports --config pyproject.toml
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy

@@ -19,9 +19,9 @@ from typing import Any
 from bench.clients import Visitor
 from bench.scenarios import Target, crowd, pocketping, send_at_rate
 from bench.stats import summary_ms
-from pocketping.testing.fakes.discord import FakeDiscord
-from pocketping.testing.fakes.slack import FakeApp, FakeSlack
-from pocketping.testing.fakes.telegram import FakeTelegram
+from pocketping_testkit.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.slack import FakeApp, FakeSlack
+from pocketping_testkit.fakes.telegram import FakeTelegram
 
 TAG = re.compile(r"bench ([a-z0-9]+-\d+)\b")  # brackets and the like get escaped by the bridges
 

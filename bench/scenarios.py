@@ -20,9 +20,9 @@ import websockets
 from bench.clients import EchoClient, Visitor, connect_widget, open_many
 from bench.stats import percentile, summary_ms
 from pocketping.crypto import generate_key
-from pocketping.testing.databases import create_database, drop_database
-from pocketping.testing.process import ServerProcess
-from pocketping.testing.server import free_port
+from pocketping_testkit.databases import create_database, drop_database
+from pocketping_testkit.process import ServerProcess
+from pocketping_testkit.server import free_port
 
 
 @dataclass
@@ -51,8 +51,8 @@ async def prepare_project(database_url: str, data_dir: Path, key: str,
     `pocketping bridge add` do."""
     from pocketping.actions.bridges import add_bridge
     from pocketping.actions.projects import create_project
-    from pocketping.testing.server import make_settings
     from pocketping.wiring import build_services
+    from pocketping_testkit.server import make_settings
 
     svc = build_services(make_settings(database_url, str(data_dir), encryption_key=key))
     try:

@@ -23,7 +23,7 @@ from playwright.sync_api import sync_playwright
 
 from pocketping.actions.messages import send_ai_message
 from pocketping.actions.projects import create_project
-from pocketping.testing.server import ServerThread, make_settings
+from pocketping_testkit.server import ServerThread, make_settings
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from pocketping.testing.databases import create_database, drop_database, wanted_backends
-from pocketping.testing.fakes.discord import FakeDiscord
-from pocketping.testing.fakes.slack import FakeSlack
-from pocketping.testing.fakes.telegram import FakeTelegram
-from pocketping.testing.server import ServerThread, make_settings
+from pocketping_testkit.databases import create_database, drop_database, wanted_backends
+from pocketping_testkit.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.slack import FakeSlack
+from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.server import ServerThread, make_settings
 
 BACKENDS = wanted_backends()
 _ran: dict[str, int] = {}

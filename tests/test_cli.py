@@ -9,8 +9,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from pocketping.testing.widget_client import WidgetClient
 from pocketping.wiring import cli_app
+from pocketping_testkit.widget_client import WidgetClient
 
 app = cli_app()
 

@@ -13,9 +13,9 @@ from pocketping.crypto import Keyring, generate_key, key_id, load_keyring
 from pocketping.errors import ConfigurationError
 from pocketping.store.engine import create_engine
 from pocketping.store.rotation import reencrypt_all
-from pocketping.testing.server import make_settings
-from pocketping.testing.widget_client import WidgetClient
 from pocketping.wiring import build_services, encrypted_columns
+from pocketping_testkit.server import make_settings
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def raw(database, sql: str, **params):

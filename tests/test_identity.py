@@ -5,7 +5,7 @@ from __future__ import annotations
 from pocketping_sdk import PocketPing
 
 from pocketping.actions.projects import update_project
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 IDENTITY_SECRET = "idsec_0123456789abcdef0123"
 

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from pocketping import netguard
-from pocketping.testing.apps import AsgiThread
+from pocketping_testkit.apps import AsgiThread
 
 
 @pytest.mark.parametrize("address", ["169.254.169.254", "169.254.1.1", "fe80::1", "::ffff:169.254.169.254",

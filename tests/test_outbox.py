@@ -13,9 +13,9 @@ from pocketping.clock import FakeClock
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
 from pocketping.store import outbox as q
-from pocketping.testing.server import make_settings
 from pocketping.wiring import build_node, build_services
 from pocketping.workers.outbox import OutboxWorker, backoff_seconds
+from pocketping_testkit.server import make_settings
 
 
 class Recorder:

@@ -10,7 +10,7 @@ import websockets
 from sqlalchemy import text
 
 from pocketping.store.engine import create_engine
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def connect(server, project, **kw) -> WidgetClient:

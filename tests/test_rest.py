@@ -7,7 +7,7 @@ import re
 from sqlalchemy import text
 
 from pocketping.store.engine import create_engine
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

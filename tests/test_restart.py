@@ -5,14 +5,14 @@ from __future__ import annotations
 import httpx
 
 from pocketping.crypto import generate_key
-from pocketping.testing.process import ServerProcess
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.process import ServerProcess
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_data_survives_a_killed_server(database, tmp_path):
     from pocketping.actions.projects import create_project
-    from pocketping.testing.server import make_settings
     from pocketping.wiring import build_services
+    from pocketping_testkit.server import make_settings
 
     key = generate_key()
     admin = build_services(make_settings(database.url, str(tmp_path), encryption_key=key))

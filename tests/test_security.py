@@ -6,7 +6,7 @@ import orjson
 import pytest
 import websockets
 
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 @pytest.fixture

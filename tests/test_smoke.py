@@ -1,4 +1,4 @@
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_hello_message_ack(server, project):

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pocketping.crypto import generate_key
-from pocketping.testing.process import ServerProcess
+from pocketping_testkit.process import ServerProcess
 
 
 def self_signed(tmp_path):

@@ -8,8 +8,8 @@ import httpx
 
 from conftest import ProjectKeys, create_project_on  # tests/conftest.py
 from pocketping.clock import FakeClock
-from pocketping.testing.fakes.llm import FakeLLM
-from pocketping.testing.server import ServerThread
+from pocketping_testkit.fakes.llm import FakeLLM
+from pocketping_testkit.server import ServerThread
 
 
 def configure(srv: ServerThread, project_id: str, *, api_key: str | None = None, **changes: Any) -> Any:

@@ -18,10 +18,10 @@ import pytest
 
 from pocketping.clock import FakeClock
 from pocketping.crypto import generate_key
-from pocketping.testing.databases import create_database, drop_database
-from pocketping.testing.fakes.llm import FakeLLM
-from pocketping.testing.fakes.site import FakeSite
-from pocketping.testing.server import ServerThread
+from pocketping_testkit.databases import create_database, drop_database
+from pocketping_testkit.fakes.llm import FakeLLM
+from pocketping_testkit.fakes.site import FakeSite
+from pocketping_testkit.server import ServerThread
 
 _starts = itertools.count()
 

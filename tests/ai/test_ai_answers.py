@@ -10,8 +10,8 @@ import orjson
 from typer.testing import CliRunner
 
 from pocketping.core.ai import DEFAULT_FALLBACK
-from pocketping.testing.widget_client import WidgetClient
 from pocketping.wiring import cli_app
+from pocketping_testkit.widget_client import WidgetClient
 
 from .ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pocketping.actions.ai_answer import LEASE_SECONDS
 from pocketping.clock import FakeClock
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 from .ai_helpers import ai_texts, asettle, messages, openai_project
 

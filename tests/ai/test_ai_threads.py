@@ -4,8 +4,8 @@ when it steps aside. Telegram stands for every bridge (one planner serves them a
 from __future__ import annotations
 
 from pocketping.core.ai import DEFAULT_FALLBACK
-from pocketping.testing.bridges import telegram_bridge
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.bridges import telegram_bridge
+from pocketping_testkit.widget_client import WidgetClient
 
 from .ai_helpers import configure
 

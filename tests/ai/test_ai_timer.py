@@ -4,7 +4,7 @@ the fake model APIs. Runs on SQLite, PostgreSQL and MariaDB."""
 from __future__ import annotations
 
 from pocketping.ai.prompt import NOTHING_FOUND
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 from .ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
 

@@ -6,8 +6,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from pocketping.testing.fakes.telegram import FakeTelegram
 from pocketping.wiring import cli_app
+from pocketping_testkit.fakes.telegram import FakeTelegram
 
 app = cli_app()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pocketping.relay.team_copy import event_line, operator_author
 
 from pocketping.bridges.base import Outgoing
 from pocketping.bridges.pacing import Limit, Pacer, PacingBusy
@@ -16,7 +15,8 @@ from pocketping.core.bridge_config import check_config, public_view
 from pocketping.errors import InvalidInput
 from pocketping.relay import commands
 from pocketping.relay.sink import reply_client_id
-from pocketping.testing.fakes.telegram_http import html_to_text
+from pocketping.relay.team_copy import event_line, operator_author
+from pocketping_testkit.fakes.telegram_http import html_to_text
 
 
 def test_split_text_prefers_natural_breaks_and_keeps_everything():

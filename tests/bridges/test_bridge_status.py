@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pocketping.actions.bridges import get_bridge
 from pocketping.actions.projects import create_project
-from pocketping.testing.bridges import connect_telegram, eventually
-from pocketping.testing.fakes.telegram import FakeTelegram
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.bridges import connect_telegram
+from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.waiting import eventually
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_a_receivers_error_is_not_cleared_by_successful_deliveries(make_server, fake_telegram: FakeTelegram):

@@ -10,11 +10,11 @@ import pytest
 from pocketping.actions.bridges import add_bridge
 from pocketping.actions.projects import create_project
 from pocketping.relay.doctor import examine
-from pocketping.testing.bridges import connect_telegram
-from pocketping.testing.fakes.discord import FakeDiscord
-from pocketping.testing.fakes.slack import FakeSlack
-from pocketping.testing.fakes.telegram import FakeTelegram
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.bridges import connect_telegram
+from pocketping_testkit.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.slack import FakeSlack
+from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.widget_client import WidgetClient
 
 
 @pytest.fixture

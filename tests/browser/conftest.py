@@ -50,7 +50,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright, expect
 
 from conftest import ProjectKeys, create_project_on  # tests/conftest.py
-from pocketping.testing.server import ServerThread, make_settings
+from pocketping_testkit.server import ServerThread, make_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

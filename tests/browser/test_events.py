@@ -10,6 +10,7 @@ from playwright.async_api import expect
 from pocketping_sdk import CustomEvent, PocketPing, Session
 
 from pocketping.actions.projects import update_project
+from pocketping_testkit.waiting import eventually
 from webhooks.receiver import running_receiver
 
 from .conftest import connected, rest
@@ -71,11 +72,10 @@ addEventListener("DOMContentLoaded", () => {{
         # The real user, with the hash from the site's backend.
         await page.evaluate(f"PocketPing.identify({{id: 'user_1', email: 'ana@example.com', "
                             f"userHash: '{pp.user_hash('user_1')}'}})")
-        for _ in range(100):
-            identity = (await api.get(f"/sessions/{sid}")).json()["identity"]
-            if identity:
-                break
-            await asyncio.sleep(0.05)
+        async def identified() -> dict | None:
+            return (await api.get(f"/sessions/{sid}")).json()["identity"]
+
+        identity = await eventually(identified)
         assert identity["verified"] is True and identity["email"] == "ana@example.com"
     await expect(page.locator("#pocketping-root")).to_have_count(1)
     await pp.aclose()

@@ -16,9 +16,9 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from conftest import ProjectKeys, create_project_on  # tests/conftest.py
 from pocketping.actions.operators import add_operator
 from pocketping.crypto import generate_key
-from pocketping.testing.process import ServerProcess
-from pocketping.testing.server import ServerThread
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.process import ServerProcess
+from pocketping_testkit.server import ServerThread
+from pocketping_testkit.widget_client import WidgetClient
 
 from .conftest import connected, rest
 

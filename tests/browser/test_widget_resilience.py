@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from pocketping.testing.server import ServerThread
+from pocketping_testkit.server import ServerThread
 
 from .conftest import connected, rest
 

@@ -6,8 +6,8 @@ import secrets
 from dataclasses import dataclass
 
 from pocketping.actions.operators import add_operator
-from pocketping.testing.server import ServerThread
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.server import ServerThread
+from pocketping_testkit.widget_client import WidgetClient
 
 PASSWORD = "correct-horse-battery-staple"
 

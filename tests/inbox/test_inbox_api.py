@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from conftest import create_project_on  # tests/conftest.py
-from pocketping.testing.inbox_client import InboxClient
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.inbox_client import InboxClient
+from pocketping_testkit.widget_client import WidgetClient
 
 from .helpers import make_operator, visitor
 

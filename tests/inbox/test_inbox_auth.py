@@ -8,7 +8,7 @@ from sqlalchemy import select
 from pocketping.actions.operators import remove_operator, reset_password
 from pocketping.clock import FakeClock
 from pocketping.store.schema import inbox_logins, operators
-from pocketping.testing.inbox_client import InboxClient
+from pocketping_testkit.inbox_client import InboxClient
 
 from .helpers import PASSWORD, make_operator, new_email
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pocketping.testing.bridges import TelegramSetup, telegram_bridge
-from pocketping.testing.inbox_client import InboxClient
+from pocketping_testkit.bridges import TelegramSetup, telegram_bridge
+from pocketping_testkit.inbox_client import InboxClient
 
 from .helpers import make_operator, visitor
 

@@ -11,8 +11,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import create_project_on  # tests/conftest.py
 from pocketping.actions.operators import remove_operator, reset_password
-from pocketping.testing.inbox_client import InboxClient
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.inbox_client import InboxClient
+from pocketping_testkit.widget_client import WidgetClient
 
 from .helpers import make_operator, visitor
 

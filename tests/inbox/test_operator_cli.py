@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pocketping.crypto import generate_key
-from pocketping.testing.inbox_client import InboxClient
-from pocketping.testing.server import ServerThread, make_settings
 from pocketping.wiring import cli_app
+from pocketping_testkit.inbox_client import InboxClient
+from pocketping_testkit.server import ServerThread, make_settings
 
 app = cli_app()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_contact_stores_the_email_in_the_identity(server, project, api):

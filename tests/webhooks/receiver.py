@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pocketping.testing.apps import AsgiThread
+from pocketping_testkit.apps import AsgiThread
 
 
 @dataclass

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from pocketping_sdk import CustomEvent, Message, PocketPing, Session
 
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_trigger_reaches_sdk_handler_through_a_webhook(server, project, receiver):

@@ -6,7 +6,7 @@ import asyncio
 
 from pocketping_sdk import PocketPing
 
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_concurrent_writers_get_an_ordered_gap_free_log(server, project):

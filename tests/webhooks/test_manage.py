@@ -9,10 +9,20 @@ from pocketping_sdk import InvalidRequestError, NotFoundError, PocketPing
 from typer.testing import CliRunner
 
 from conftest import create_project_on
-from pocketping.testing.widget_client import WidgetClient
 from pocketping.wiring import cli_app
+from pocketping_testkit.waiting import eventually
+from pocketping_testkit.widget_client import WidgetClient
 
 cli = cli_app()
+
+
+async def attempted_deliveries(pp: PocketPing, hook_id: str, timeout: float = 10.0) -> list:
+    """The hook's deliveries once the first one has been attempted (no event announces it)."""
+    async def attempted() -> list | None:
+        deliveries = await pp.list_deliveries(hook_id)
+        return deliveries if deliveries and deliveries[0].attempts else None
+
+    return await eventually(attempted, timeout)
 
 
 def _cli(server, *args: str):
@@ -112,11 +122,7 @@ async def test_private_urls_refused_when_turned_off_even_at_delivery_time(make_s
     w = await WidgetClient.connect(strict.ws_url, project.public_key)
     await w.synced()
     await w.close()
-    for _ in range(100):
-        deliveries = await pp.list_deliveries(hook.id)
-        if deliveries and deliveries[0].attempts:
-            break
-        await asyncio.sleep(0.05)
+    deliveries = await attempted_deliveries(pp, hook.id)
     assert deliveries[0].status == "pending" and "private or loopback" in (deliveries[0].last_error or "")
     assert receiver.requests == []
     try:
@@ -134,7 +140,7 @@ async def test_a_slow_endpoint_times_out_and_is_retried(make_server):
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from pocketping.testing.apps import AsgiThread
+    from pocketping_testkit.apps import AsgiThread
 
     release = threading.Event()
 
@@ -151,11 +157,7 @@ async def test_a_slow_endpoint_times_out_and_is_retried(make_server):
         w = await WidgetClient.connect(srv.ws_url, project.public_key)
         await w.synced()
         await w.close()
-        for _ in range(200):
-            deliveries = await pp.list_deliveries(hook.id)
-            if deliveries and deliveries[0].attempts:
-                break
-            await asyncio.sleep(0.05)
+        deliveries = await attempted_deliveries(pp, hook.id, timeout=20)
         assert deliveries[0].status == "pending" and deliveries[0].last_error == "no answer within 0.3 s"
     finally:
         release.set()

@@ -7,7 +7,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,7 +9,7 @@ from pocketping_sdk import PocketPing, WebhookEvent
 
 from conftest import create_project_on
 from pocketping.clock import FakeClock
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def _until(predicate, clock: FakeClock, receiver, *, step: float, rounds: int = 400) -> None:

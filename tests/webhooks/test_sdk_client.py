@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pocketping.testing.apps import AsgiThread
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.apps import AsgiThread
+from pocketping_testkit.widget_client import WidgetClient
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_sync_client_against_the_real_server(server, project):
 def test_an_unreachable_server_is_a_connection_error():
     from pocketping_sdk import APIConnectionError
 
-    from pocketping.testing.server import free_port
+    from pocketping_testkit.server import free_port
 
     pp = PocketPingSync(secret_key="sk_live_x", base_url=f"http://127.0.0.1:{free_port()}", retry_backoff=0.01)
     with pytest.raises(APIConnectionError) as info:

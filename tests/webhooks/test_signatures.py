@@ -10,8 +10,8 @@ import orjson
 import pytest
 from pocketping_sdk import PocketPingSync, WebhookVerificationError
 
-from pocketping.testing.apps import WsgiThread
 from pocketping.webhooks.signing import signature_header
+from pocketping_testkit.apps import WsgiThread
 
 SECRET = "whsec_test_0123456789abcdefghijklmnop"
 AT = "2030-01-01T00:00:00.000Z"

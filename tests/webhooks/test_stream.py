@@ -8,8 +8,8 @@ import httpx
 from pocketping_sdk import AuthenticationError, PocketPing
 
 from conftest import create_project_on
-from pocketping.testing.server import ServerThread, make_settings
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.server import ServerThread, make_settings
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_stream_resumes_after_the_server_goes_away(tmp_path):

@@ -17,7 +17,7 @@ from pocketping.bridges.base import InboundReply, Outgoing, SessionCard
 from pocketping.bridges.discord import DiscordBridge
 from pocketping.core.models import Bridge as BridgeRecord
 from pocketping.core.models import Message, Session
-from pocketping.testing.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.discord import FakeDiscord
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

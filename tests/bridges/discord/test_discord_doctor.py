@@ -6,7 +6,7 @@ from discord_helpers import channel_fixture, discord_fixture, make_bridge, recor
 
 from pocketping.bridges.base import Finding
 from pocketping.bridges.discord import DiscordBridge
-from pocketping.testing.fakes.discord import CREATE_PUBLIC_THREADS, MANAGE_THREADS, VIEW_CHANNEL, FakeDiscord
+from pocketping_testkit.fakes.discord import CREATE_PUBLIC_THREADS, MANAGE_THREADS, VIEW_CHANNEL, FakeDiscord
 
 
 async def findings_for(discord: FakeDiscord, channel: str, token: str | None = None) -> dict[str, Finding]:

@@ -12,12 +12,12 @@ import pytest
 from pocketping.actions.bridges import add_bridge
 from pocketping.actions.projects import create_project
 from pocketping.crypto import generate_key
-from pocketping.testing.bridges import DiscordSetup, discord_bridge, telegram_bridge
-from pocketping.testing.fakes.discord import FakeDiscord
-from pocketping.testing.process import ServerProcess
-from pocketping.testing.server import make_settings
-from pocketping.testing.widget_client import WidgetClient
 from pocketping.wiring import build_services
+from pocketping_testkit.bridges import DiscordSetup, discord_bridge, telegram_bridge
+from pocketping_testkit.fakes.discord import FakeDiscord
+from pocketping_testkit.process import ServerProcess
+from pocketping_testkit.server import make_settings
+from pocketping_testkit.widget_client import WidgetClient
 
 PAGE = {"url": "https://shop.example.com/pricing?plan=pro", "language": "de-DE", "timezone": "Europe/Berlin"}
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"

@@ -20,7 +20,7 @@ from discord_helpers import (  # noqa: F401 - fixtures
 
 from pocketping.bridges.discord import DiscordBridge
 from pocketping.bridges.discord.gateway import GatewayClient
-from pocketping.testing.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.discord import FakeDiscord
 
 
 async def open_thread(bridge: DiscordBridge) -> str:

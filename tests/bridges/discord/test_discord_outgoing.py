@@ -8,7 +8,7 @@ from discord_helpers import bridge_fixture, card, channel_fixture, discord_fixtu
 
 from pocketping.bridges.base import ThreadGone
 from pocketping.errors import DeliveryError
-from pocketping.testing.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.discord import FakeDiscord
 
 
 async def test_a_session_opens_a_public_thread_with_the_card_first(discord: FakeDiscord, channel: str, bridge):

@@ -16,8 +16,8 @@ from pocketping.bridges.pacing import Limit
 from pocketping.bridges.slack import SlackBridge, SlackConfig
 from pocketping.clock import Clock, SystemClock
 from pocketping.core.models import Message, Session
-from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
-from pocketping.testing.server import ServerThread, make_settings
+from pocketping_testkit.fakes.slack import Channel, FakeApp, FakeSlack
+from pocketping_testkit.server import ServerThread, make_settings
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

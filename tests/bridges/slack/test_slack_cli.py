@@ -9,8 +9,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from pocketping.testing.fakes.slack import FakeSlack
 from pocketping.wiring import cli_app
+from pocketping_testkit.fakes.slack import FakeSlack
 
 app = cli_app()
 

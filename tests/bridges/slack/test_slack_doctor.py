@@ -5,7 +5,7 @@ from __future__ import annotations
 from pocketping.bridges.base import Finding
 from pocketping.bridges.slack import SlackBridge, SlackConfig
 from pocketping.clock import SystemClock
-from pocketping.testing.fakes.slack import DEFAULT_SCOPES, Channel, FakeApp, FakeSlack
+from pocketping_testkit.fakes.slack import DEFAULT_SCOPES, Channel, FakeApp, FakeSlack
 
 from .conftest import BridgeFactory
 

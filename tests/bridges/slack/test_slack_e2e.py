@@ -10,10 +10,10 @@ import httpx
 import orjson
 import pytest
 
-from pocketping.testing.fakes.slack import FakeSlack
-from pocketping.testing.server import ServerThread
-from pocketping.testing.slack_bridge import SlackSetup, slack_bridge
-from pocketping.testing.widget_client import WidgetClient
+from pocketping_testkit.fakes.slack import FakeSlack
+from pocketping_testkit.server import ServerThread
+from pocketping_testkit.slack_bridge import SlackSetup, slack_bridge
+from pocketping_testkit.widget_client import WidgetClient
 
 PAGE = {"url": "https://shop.example.com/pricing?plan=pro", "language": "fr-FR", "timezone": "Europe/Paris"}
 CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -156,7 +156,7 @@ async def test_socket_mode_both_ways(server: ServerThread, project: Any, fake_sl
 
 async def test_slack_and_telegram_see_each_other(server: ServerThread, project: Any, fake_slack: FakeSlack,
                                                  fake_telegram: Any) -> None:
-    from pocketping.testing.bridges import telegram_bridge
+    from pocketping_testkit.bridges import telegram_bridge
 
     with slack_bridge(server, project, fake_slack) as slack, telegram_bridge(server, project, fake_telegram) as tg:
         w = await visitor(server, project)

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from pocketping.bridges.slack import SlackBridge
-from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack, rich_text
-from pocketping.testing.server import ServerThread
+from pocketping_testkit.fakes.slack import Channel, FakeApp, FakeSlack, rich_text
+from pocketping_testkit.server import ServerThread
 
 from .conftest import BridgeFactory, RecordingSink, make_card, outgoing
 

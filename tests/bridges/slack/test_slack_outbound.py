@@ -13,7 +13,7 @@ from pocketping.bridges.slack.bridge import CHANNEL_LIMIT
 from pocketping.bridges.slack.text import message_text
 from pocketping.clock import FakeClock
 from pocketping.errors import DeliveryError
-from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
+from pocketping_testkit.fakes.slack import Channel, FakeApp, FakeSlack
 
 from .conftest import BridgeFactory, make_card, outgoing
 

@@ -10,13 +10,13 @@ from pocketping.actions.bridges import add_bridge
 from pocketping.actions.projects import create_project
 from pocketping.clock import FakeClock
 from pocketping.crypto import generate_key
-from pocketping.testing.bridges import advance_until
-from pocketping.testing.fakes.slack import FakeSlack
-from pocketping.testing.process import ServerProcess
-from pocketping.testing.server import make_settings
-from pocketping.testing.slack_bridge import connect_slack
-from pocketping.testing.widget_client import WidgetClient
 from pocketping.wiring import build_services
+from pocketping_testkit.bridges import advance_until
+from pocketping_testkit.fakes.slack import FakeSlack
+from pocketping_testkit.process import ServerProcess
+from pocketping_testkit.server import make_settings
+from pocketping_testkit.slack_bridge import connect_slack
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_messages_written_during_an_outage_arrive_afterwards_in_order_once(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from pocketping.clock import FakeClock
-from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
+from pocketping_testkit.fakes.slack import Channel, FakeApp, FakeSlack
 
 from .conftest import BridgeFactory, RecordingSink, make_card, outgoing
 

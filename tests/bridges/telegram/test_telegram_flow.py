@@ -6,25 +6,18 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 
 from pocketping.actions.bridges import add_bridge, bridge_status
 from pocketping.actions.messages import send_ai_message
 from pocketping.actions.projects import create_project, update_project
-from pocketping.testing.bridges import TelegramSetup, eventually, telegram_bridge
-from pocketping.testing.fakes.telegram import FakeTelegram
-from pocketping.testing.server import ServerThread
-from pocketping.testing.widget_client import WidgetClient
-
-
-@pytest.fixture
-def telegram(server, project, fake_telegram) -> Iterator[TelegramSetup]:
-    with telegram_bridge(server, project, fake_telegram) as setup:
-        yield setup
+from pocketping_testkit.bridges import TelegramSetup
+from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.server import ServerThread
+from pocketping_testkit.waiting import eventually
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_ai_answers_notable_events_and_identification_reach_the_topic(server, project,

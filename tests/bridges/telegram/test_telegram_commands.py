@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from pocketping.testing.bridges import TelegramSetup, telegram_bridge
-from pocketping.testing.widget_client import WidgetClient
-
-
-@pytest.fixture
-def telegram(server, project, fake_telegram) -> Iterator[TelegramSetup]:
-    with telegram_bridge(server, project, fake_telegram) as setup:
-        yield setup
+from pocketping_testkit.bridges import TelegramSetup
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def started(server, project, telegram: TelegramSetup, text: str = "hello") -> tuple[WidgetClient, int]:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pocketping.testing.fakes import discord as d
+from pocketping_testkit.fakes import discord as d
 
 Answer = tuple[int, Any]
 Handler = Callable[["d.FakeDiscord", list[str], Any], Answer]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from pocketping.testing.server import free_port
+from pocketping_testkit.server import free_port
 
 
 class ServerProcess:

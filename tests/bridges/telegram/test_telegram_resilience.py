@@ -13,12 +13,13 @@ from pocketping.actions.projects import create_project
 from pocketping.clock import FakeClock
 from pocketping.crypto import generate_key
 from pocketping.store import outbox as outbox_repo
-from pocketping.testing.bridges import TelegramSetup, advance_until, connect_telegram, eventually
-from pocketping.testing.fakes.telegram import FakeTelegram
-from pocketping.testing.process import ServerProcess
-from pocketping.testing.server import ServerThread, free_port, make_settings
-from pocketping.testing.widget_client import WidgetClient
 from pocketping.wiring import build_services
+from pocketping_testkit.bridges import TelegramSetup, advance_until, connect_telegram
+from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.process import ServerProcess
+from pocketping_testkit.server import ServerThread, free_port, make_settings
+from pocketping_testkit.waiting import eventually
+from pocketping_testkit.widget_client import WidgetClient
 
 
 async def open_chat(srv: ServerThread, fake: FakeTelegram,

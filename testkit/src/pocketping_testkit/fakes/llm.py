@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pocketping.testing.fakes.harness import FakeHarness
+from pocketping_testkit.fakes.harness import FakeHarness
 
 OPENAI_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
                  "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format"}

@@ -17,10 +17,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from pocketping.testing.fakes.slack.state import Channel, FakeApp, Fault
+from pocketping_testkit.fakes.slack.state import Channel, FakeApp, Fault
 
 if TYPE_CHECKING:
-    from pocketping.testing.fakes.slack import FakeSlack
+    from pocketping_testkit.fakes.slack import FakeSlack
 
 MAX_TEXT = 40000
 # Bot scopes per method: (public channel scope, private channel scope) or a single scope.

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from pocketping.testing.fakes.harness import FakeHarness
+from pocketping_testkit.fakes.harness import FakeHarness
 
 
 @dataclass

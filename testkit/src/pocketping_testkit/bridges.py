@@ -12,9 +12,9 @@ from typing import Any
 
 from pocketping.actions.bridges import add_bridge, remove_bridge
 from pocketping.clock import FakeClock
-from pocketping.testing.fakes.discord import FakeDiscord
-from pocketping.testing.fakes.telegram import FakeTelegram, Msg, Topic
-from pocketping.testing.server import ServerThread
+from pocketping_testkit.fakes.discord import FakeDiscord
+from pocketping_testkit.fakes.telegram import FakeTelegram, Msg, Topic
+from pocketping_testkit.server import ServerThread
 
 
 @dataclass
@@ -77,20 +77,6 @@ async def advance_until(clock: FakeClock, done: Callable[[], bool], *, fake: Fak
         else:
             await asyncio.sleep(settle)
     return spent
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Re-check server state the server publishes no event for (an outbox row's retry time)
-    until ``check()`` returns something truthy; returns it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise TimeoutError("the expected state never came")
-        await asyncio.sleep(interval)
 
 
 @contextlib.contextmanager

@@ -27,9 +27,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from pocketping.clock import Clock, SystemClock
-from pocketping.testing.fakes.harness import FakeHarness
-from pocketping.testing.fakes.slack.delivery import Deliverer, signature
-from pocketping.testing.fakes.slack.state import (
+from pocketping_testkit.fakes.harness import FakeHarness
+from pocketping_testkit.fakes.slack.delivery import Deliverer, signature
+from pocketping_testkit.fakes.slack.state import (
     DEFAULT_SCOPES,
     Attempt,
     Call,
@@ -44,7 +44,7 @@ from pocketping.testing.fakes.slack.state import (
     rich_text,
     user_record,
 )
-from pocketping.testing.fakes.slack.web import WebApi, changed_event, deleted_event, message_event
+from pocketping_testkit.fakes.slack.web import WebApi, changed_event, deleted_event, message_event
 
 T = TypeVar("T")
 

@@ -25,10 +25,10 @@ import httpx
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from pocketping.testing.fakes.slack.state import Attempt, Delivery, FakeApp
+from pocketping_testkit.fakes.slack.state import Attempt, Delivery, FakeApp
 
 if TYPE_CHECKING:
-    from pocketping.testing.fakes.slack import FakeSlack
+    from pocketping_testkit.fakes.slack import FakeSlack
 
 MAX_RETRIES = 3
 

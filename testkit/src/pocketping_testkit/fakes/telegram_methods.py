@@ -8,10 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from pocketping.testing.fakes.telegram_http import ApiError, html_to_text, utf16_len
+from pocketping_testkit.fakes.telegram_http import ApiError, html_to_text, utf16_len
 
 if TYPE_CHECKING:
-    from pocketping.testing.fakes.telegram import Bot, Chat, FakeTelegram, Topic
+    from pocketping_testkit.fakes.telegram import Bot, Chat, FakeTelegram, Topic
 
 Handler = Callable[["FakeTelegram", "Bot", dict[str, Any]], Awaitable[Any]]
 METHODS: dict[str, Handler] = {}
@@ -105,7 +105,7 @@ def _may_manage_topics(fake: FakeTelegram, bot: Bot, chat_id: int) -> None:
 
 @method
 async def createForumTopic(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
-    from pocketping.testing.fakes.telegram import Topic
+    from pocketping_testkit.fakes.telegram import Topic
 
     with fake.lock:
         chat = fake._check(params.get("chat_id"), bot)
@@ -190,7 +190,7 @@ async def sendChatAction(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -
 
 @method
 async def setWebhook(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
-    from pocketping.testing.fakes.telegram import webhook_allowed
+    from pocketping_testkit.fakes.telegram import webhook_allowed
 
     url = params.get("url") or ""
     secret = params.get("secret_token")

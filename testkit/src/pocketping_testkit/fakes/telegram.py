@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pocketping.testing.fakes.runner import FakeServer
-from pocketping.testing.fakes.telegram_http import ApiError, html_to_text, parse_params, utf16_len
+from pocketping_testkit.fakes.harness import FakeHarness
+from pocketping_testkit.fakes.telegram_http import ApiError, html_to_text, parse_params, utf16_len
 
 OPERATOR: dict[str, Any] = {"id": 7000001, "is_bot": False, "first_name": "Sarah", "last_name": "Lee",
                             "username": "sarah_support"}
@@ -98,29 +97,34 @@ class Bot:
     new_update: asyncio.Event | None = None
 
 
-class FakeTelegram:
+class FakeTelegram(FakeHarness):
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.bots: dict[str, Bot] = {}
         self.chats: dict[int, Chat] = {}
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], Callable[[], bool]]] = []
-        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
-        self.server = FakeServer(app, "fake-telegram")
-        self._http: httpx.AsyncClient | None = None
+        self.port = 0
+        self._webhook_client: httpx.AsyncClient | None = None
         self._pushers: dict[str, asyncio.Task[None]] = {}
         self.change_count = 0  # grows with every call or change (tests wait for it to move)
 
     # --- running ----------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return self.server.url
+        return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> FakeTelegram:
-        self.server.start()
+    async def startup(self) -> None:
+        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
+        self.port = await self.serve_http(app, log_level="critical", timeout_keep_alive=30)
+
+    def start(self, timeout: float = 30.0) -> FakeTelegram:
+        super().start(timeout)
         return self
 
-    def stop(self) -> None:
-        self.server.stop()
+    def _soon(self, fn: Callable[[], Any]) -> None:
+        """``soon``, and nothing before the fake started or after it stopped (a test may change
+        the world then)."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(fn)
 
     # --- the world ----------------------------------------------------------------------
     def add_bot(self, username: str | None = None) -> str:
@@ -184,7 +188,7 @@ class FakeTelegram:
             bot.hold.clear()
             held, bot.held = bot.held, []
         for fut in held:
-            self.server.soon(lambda f=fut: f.done() or f.set_result(commit))  # type: ignore[misc]
+            self._soon(lambda f=fut: f.done() or f.set_result(commit))  # type: ignore[misc]
 
     def held_count(self, token: str) -> int:
         with self.lock:
@@ -250,35 +254,24 @@ class FakeTelegram:
             return [p for m, p in self.bots[token].calls if method is None or m == method]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-        """Wait (without polling) until ``predicate()`` holds; checked after every change."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
+        """Wait (without polling) until ``predicate()`` holds; checked after every change (a
+        predicate that raises then counts as not yet)."""
         with self.lock:
             if predicate():
                 return
-            entry = (loop, fut, predicate)
-            self._waiters.append(entry)
         try:
-            await asyncio.wait_for(fut, timeout)
+            await self.wait_until(lambda: _safe(predicate), timeout)
         except TimeoutError:
             raise TimeoutError("the fake Telegram never reached the expected state") from None
-        finally:
-            with self.lock:
-                if entry in self._waiters:
-                    self._waiters.remove(entry)
 
     def _changed(self) -> None:
         with self.lock:
             self.change_count += 1
-            ready = [w for w in self._waiters if _safe(w[2])]
-            for waiter in ready:
-                self._waiters.remove(waiter)
             bots = list(self.bots.values())
-        for loop, fut, _ in ready:
-            loop.call_soon_threadsafe(lambda f=fut: f.done() or f.set_result(None))  # type: ignore[misc]
+        self.changed()
         for bot in bots:
             if bot.new_update is not None:
-                self.server.soon(bot.new_update.set)
+                self._soon(bot.new_update.set)
 
     # --- internals: the world -------------------------------------------------------------
     def _store(self, chat: Chat, thread_id: int | None, text: str, source: str, token: str | None,
@@ -306,7 +299,7 @@ class FakeTelegram:
         bot.next_update_id += 1
         bot.updates.append({"update_id": bot.next_update_id, **update})
         if bot.webhook is not None:
-            self.server.soon(lambda b=bot: self._push(b))  # type: ignore[misc]
+            self._soon(lambda b=bot: self._push(b))  # type: ignore[misc]
 
     def _broadcast(self, chat: Chat, kind: str, message: dict[str, Any], *, skip: str | None = None) -> None:
         for bot in self.bots.values():
@@ -337,7 +330,7 @@ class FakeTelegram:
 
     async def _pusher(self, bot: Bot) -> None:
         """Deliver queued updates to the webhook one at a time, in order, retrying failures."""
-        self._http = self._http or httpx.AsyncClient(timeout=10)
+        self._webhook_client = self._webhook_client or httpx.AsyncClient(timeout=10)
         delay = 0.05
         while True:
             with self.lock:
@@ -349,7 +342,7 @@ class FakeTelegram:
             if hook.get("secret_token"):
                 headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
             try:
-                response = await self._http.post(hook["url"], content=orjson.dumps(update), headers=headers)
+                response = await self._webhook_client.post(hook["url"], content=orjson.dumps(update), headers=headers)
                 ok = 200 <= response.status_code < 300
                 error = None if ok else f"Wrong response from the webhook: {response.status_code}"
             except httpx.HTTPError as exc:
@@ -386,7 +379,7 @@ class FakeTelegram:
         return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
     async def _call(self, token: str, method: str, params: dict[str, Any]) -> Any:
-        from pocketping.testing.fakes.telegram_methods import METHODS
+        from pocketping_testkit.fakes.telegram_methods import METHODS
 
         with self.lock:
             bot = self.bots.get(token)

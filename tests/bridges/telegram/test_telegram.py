@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from pocketping.testing.bridges import TelegramSetup, telegram_bridge
-from pocketping.testing.widget_client import WidgetClient
-
-
-@pytest.fixture
-def telegram(server, project, fake_telegram) -> Iterator[TelegramSetup]:
-    with telegram_bridge(server, project, fake_telegram) as setup:
-        yield setup
-
+from pocketping_testkit.bridges import TelegramSetup
+from pocketping_testkit.widget_client import WidgetClient
 
 PAGE = {"url": "https://shop.example.com/pricing?plan=pro", "language": "fr-FR", "timezone": "Europe/Paris"}
 CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -134,7 +124,7 @@ async def test_bots_service_messages_and_the_general_topic_are_ignored(server, p
 async def test_repeated_updates_store_one_reply_and_a_second_poller_is_survived(server, project,
                                                                                 telegram: TelegramSetup):
     from pocketping.actions.bridges import get_bridge
-    from pocketping.testing.bridges import eventually
+    from pocketping_testkit.waiting import eventually
 
     w = await visitor(server, project)
     await w.say("hello")

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pocketping.actions.bridges import add_bridge, remove_bridge
-from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack, Said
-from pocketping.testing.server import ServerThread
+from pocketping_testkit.fakes.slack import Channel, FakeApp, FakeSlack, Said
+from pocketping_testkit.server import ServerThread
 
 
 @dataclass

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from pocketping.testing.fakes.telegram import FakeTelegram
+from pocketping_testkit.fakes.telegram import FakeTelegram
 
 
 @pytest.fixture

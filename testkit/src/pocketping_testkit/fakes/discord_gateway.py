@@ -24,7 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 if TYPE_CHECKING:
-    from pocketping.testing.fakes.discord import FakeDiscord
+    from pocketping_testkit.fakes.discord import FakeDiscord
 
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pocketping.testing.fakes.harness import FakeHarness
+from pocketping_testkit.fakes.harness import FakeHarness
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
 ADMINISTRATOR = 1 << 3
@@ -126,14 +126,14 @@ class FakeDiscord(FakeHarness):
         self.global_window: list[float] = [0, 0.0]
         self.api_url = ""
         self.release_hung = asyncio.Event()
-        from pocketping.testing.fakes.discord_gateway import FakeGateway
+        from pocketping_testkit.fakes.discord_gateway import FakeGateway
 
         self.gateway = FakeGateway(self)
 
     # -- life cycle -------------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        from pocketping.testing.fakes.discord_rest import build_app
+        from pocketping_testkit.fakes.discord_rest import build_app
 
         self.release_hung = asyncio.Event()  # bound to the fake's own loop
         await self.gateway.start()

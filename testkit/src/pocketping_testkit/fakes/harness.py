@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from pocketping.testing.server import free_port
+from pocketping_testkit.uvicorn_thread import config, free_port, run_on_new_loop, start_serving
 
 T = TypeVar("T")
 
@@ -61,43 +61,36 @@ class FakeHarness:
         self.stop()
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self.loop = loop
-        asyncio.set_event_loop(loop)
-
-        async def main() -> None:
-            self._stop = asyncio.Event()
-            try:
-                await self.startup()
-            except BaseException as exc:
-                self._error = exc
-                self._ready.set()
-                return
-            self._ready.set()
-            await self._stop.wait()
-            await self.shutdown()
-            for server, _ in self._http:
-                server.should_exit = True
-            await asyncio.gather(*(task for _, task in self._http), return_exceptions=True)
-
         try:
-            loop.run_until_complete(main())
+            run_on_new_loop(self._main, self._set_loop)
         finally:
             self._ready.set()
-            loop.close()
 
-    async def serve_http(self, app: Any) -> int:
-        """Serve an ASGI app on a free port of 127.0.0.1; returns the port."""
+    def _set_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self.startup()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stop.wait()
+        await self.shutdown()
+        for server, _ in self._http:
+            server.should_exit = True
+        await asyncio.gather(*(task for _, task in self._http), return_exceptions=True)
+
+    async def serve_http(self, app: Any, **options: Any) -> int:
+        """Serve an ASGI app on a free port of 127.0.0.1; returns the port. ``options`` are
+        uvicorn's own settings, for a fake that needs other ones."""
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                loop="asyncio", ws_per_message_deflate=False, timeout_graceful_shutdown=1)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the fake's HTTP server stopped at start")
-            await asyncio.sleep(0.005)
+        settings: dict[str, Any] = {"ws_per_message_deflate": False, "timeout_graceful_shutdown": 1}
+        server = uvicorn.Server(config(app, port, **(settings | options)))
+        task = await start_serving(server)
         self._http.append((server, task))
         return port
 
