@@ -10,7 +10,7 @@ from typing import Any
 
 from pocketping.actions.bridge_plan import enqueue_notice
 from pocketping.actions.unit import unit_of_work
-from pocketping.core.models import Bridge, Message, OutboxItem, Project, Session
+from pocketping.core.models import BridgeRecord, Message, OutboxItem, Project, Session
 from pocketping.services import Services
 from pocketping.store import bridges as repo
 from pocketping.store import projects as project_repo
@@ -108,7 +108,7 @@ async def record_posted(svc: Services, bridge_id: str, message_id: str, external
 
 @dataclass(frozen=True)
 class Resolved:
-    bridge: Bridge
+    bridge: BridgeRecord
     session: Session
 
 
@@ -140,12 +140,12 @@ async def set_bridge_status(svc: Services, bridge_id: str, status: str, detail: 
         await repo.set_status(tx, bridge_id, status, detail)
 
 
-async def load_bridges(svc: Services) -> list[Bridge]:
+async def load_bridges(svc: Services) -> list[BridgeRecord]:
     async with svc.db.read() as tx:
         return await repo.list_bridges(tx)
 
 
-async def load_bridge(svc: Services, bridge_id: str) -> Bridge | None:
+async def load_bridge(svc: Services, bridge_id: str) -> BridgeRecord | None:
     async with svc.db.read() as tx:
         return await repo.find_bridge(tx, bridge_id)
 

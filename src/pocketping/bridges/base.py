@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pocketping.core.models import Message, Session
+from pocketping.errors import DeliveryError
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,13 @@ class ReceivesWebhooks(Protocol):
 class ThreadGone(Exception):
     """The platform says the thread no longer exists (a deleted Telegram topic, a deleted
     Discord thread): the manager opens a new one, remaps the session, and posts again."""
+
+
+class Throttled(DeliveryError):
+    """The platform answered "too many requests, retry after N seconds": the delivery is
+    retried then, and the bridge makes every sender to that destination wait it out too."""
+
+    retry_after: float
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, retry_after=retry_after)

@@ -186,7 +186,9 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Bridge:
+class BridgeRecord:
+    """A configured bridge as stored (``config`` decrypted); ``bridges.base.Bridge`` is the live one."""
+
     id: str
     project_id: str
     type: str

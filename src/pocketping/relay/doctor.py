@@ -8,8 +8,10 @@ from typing import Any
 
 from pocketping.actions.bridges import all_bridges, bridge_status, get_bridge
 from pocketping.bridges.base import Finding
-from pocketping.bridges.registry import BRIDGE_TYPES
+from pocketping.bridges.platforms import PLATFORMS
 from pocketping.core.bridge_config import label
+from pocketping.core.models import BridgeRecord
+from pocketping.relay.deps import shared_bridge_deps
 from pocketping.services import Services
 
 
@@ -17,11 +19,11 @@ def _finding(f: Finding) -> dict[str, Any]:
     return {"ok": f.ok, "check": f.check, "detail": f.detail, "fix": f.fix}
 
 
-async def _check(svc: Services, record: Any) -> list[Finding]:
-    factory = BRIDGE_TYPES.get(record.type)
+async def _check(svc: Services, record: BridgeRecord) -> list[Finding]:
+    factory = PLATFORMS.get(record.type)
     if factory is None:
         return [Finding(False, "support", f"this PocketPing cannot run {record.type} bridges", "Upgrade PocketPing.")]
-    bridge = factory(record, svc)
+    bridge = factory(record, shared_bridge_deps(svc))
     try:
         return await bridge.check()
     except Exception as exc:

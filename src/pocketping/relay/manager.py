@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,9 @@ import orjson
 from pocketping.actions import bridge_runtime as rt
 from pocketping.actions.bridges import prune_inbound_seen
 from pocketping.bridges.base import Bridge
-from pocketping.bridges.registry import BRIDGE_TYPES
-from pocketping.core.models import Bridge as BridgeRecord
+from pocketping.bridges.deps import BridgeDeps
+from pocketping.bridges.platforms import BridgeFactory
+from pocketping.core.models import BridgeRecord
 from pocketping.errors import DeliveryError
 from pocketping.hub import Event
 from pocketping.relay.delivery import BridgeDelivery
@@ -44,8 +46,10 @@ def fingerprint(record: BridgeRecord) -> bytes:
 
 
 class BridgeManager:
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, deps: BridgeDeps, platforms: Mapping[str, BridgeFactory]) -> None:
         self.svc = svc
+        self.deps = deps  # what every bridge is made with
+        self.platforms = platforms  # bridge type -> create(record, deps)
         self.live: dict[str, Live] = {}
         self.sink = Sink(self)
         self.delivery = BridgeDelivery(self)
@@ -103,13 +107,13 @@ class BridgeManager:
                 await self._start_one(record)
 
     async def _start_one(self, record: BridgeRecord) -> Live:
-        factory = BRIDGE_TYPES.get(record.type)
+        factory = self.platforms.get(record.type)
         if factory is None:
             live = Live(record, fingerprint(record), None, f"this server cannot run {record.type} bridges "
                                                            "(upgrade PocketPing)")
         else:
             try:
-                bridge = factory(record, self.svc)
+                bridge = factory(record, self.deps)
                 await bridge.start(self.sink)
                 live = Live(record, fingerprint(record), bridge)
             except Exception as exc:

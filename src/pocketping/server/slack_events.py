@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from pocketping.bridges.slack.events import MAX_BODY, events_router
+from pocketping.bridges.slack.events import MAX_BODY
+from pocketping.relay.deps import shared_bridge_deps
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,5 +19,5 @@ async def slack_events(request: Request) -> JSONResponse:
     body = await request.body()
     if len(body) > MAX_BODY:
         return JSONResponse({"error": {"code": "too_large", "message": "body too large"}}, status_code=413)
-    answer = await events_router(request.app.state.svc).handle(request.headers, body)
+    answer = await shared_bridge_deps(request.app.state.svc).slack_events.handle(request.headers, body)
     return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)

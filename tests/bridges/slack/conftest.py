@@ -13,9 +13,10 @@ import pytest
 
 from pocketping.bridges.base import InboundReply, Outgoing, SessionCard
 from pocketping.bridges.pacing import Limit
-from pocketping.bridges.slack import SlackBridge, SlackConfig, events_router
+from pocketping.bridges.slack import SlackBridge, SlackConfig
 from pocketping.clock import Clock, SystemClock
 from pocketping.core.models import Message, Session
+from pocketping.relay.deps import shared_bridge_deps
 from pocketping.testing.fakes.slack import Channel, FakeApp, FakeSlack
 from pocketping.testing.server import ServerThread, make_settings
 
@@ -174,7 +175,7 @@ def served_bridge(events_server: ServerThread, fake_slack: FakeSlack) -> Iterato
 
         async def build() -> SlackBridge:
             bridge = SlackBridge(bridge_id, config, api_url=fake_slack.api_url, clock=events_server.services.clock,
-                                 router=events_router(events_server.services), **kwargs)
+                                 router=shared_bridge_deps(events_server.services).slack_events, **kwargs)
             await bridge.start(sink)
             return bridge
 
