@@ -31,7 +31,9 @@ class HttpClientFactory(Protocol):
 @dataclass(frozen=True)
 class HttpClients:
     """The default ``HttpClientFactory``: plain ``httpx`` clients that follow no redirect, sent
-    through ``transport`` when one is given (``httpx.MockTransport``, an ``ASGITransport`` ...)."""
+    through ``transport`` when one is given. Every client made shares that transport, and a
+    client closing closes it: give one whose ``aclose`` leaves it usable (``httpx.MockTransport``
+    and ``httpx.ASGITransport`` do)."""
 
     transport: httpx.AsyncBaseTransport | None = None
 
