@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 
     from pocketping.actions.services import Services
     from pocketping.bridges.base import Bridge
-    from pocketping.bridges.pacing import Pacer
-    from pocketping.bridges.slack.events import SlackEventsRouter
+    from pocketping.bridges.deps import BridgeDeps
     from pocketping.cli.common import CliDeps, DemoLine
     from pocketping.clock import Clock
     from pocketping.config import Settings
@@ -86,44 +85,24 @@ def demo_lines() -> tuple[DemoLine, ...]:
 
 # --- the platforms ------------------------------------------------------------------------
 
-@dataclass
-class _PlatformServices:
-    """What the platform factories are given (until each takes its own typed dependencies)."""
-
-    settings: Settings
-    clock: Clock
-    extras: dict[str, Any]
-
-
-def bridge_maker(settings: Settings, clock: Clock, pacer: Pacer, slack_events: SlackEventsRouter) -> BridgeMaker:
-    """Makes the ``Bridge`` for a stored record, for every platform this server runs."""
-    from pocketping.bridges.discord import factory as discord
-    from pocketping.bridges.slack import create as slack
-    from pocketping.bridges.telegram.bridge import make_bridge as telegram
-
-    platforms: dict[str, Callable[[BridgeRecord, Any], Bridge]] = {
-        "telegram": telegram,
-        "discord": discord,
-        "slack": slack,
-    }
-    shared = _PlatformServices(settings, clock, {"bridge_pacer": pacer, "slack_events": slack_events})
+def bridge_maker(deps: BridgeDeps) -> BridgeMaker:
+    """Makes the ``Bridge`` for a stored record, for every platform this server runs
+    (``pocketping.bridges.platforms.PLATFORMS``), all sharing one set of ``BridgeDeps``."""
+    from pocketping.bridges.platforms import PLATFORMS
 
     def make(record: BridgeRecord) -> Bridge | None:
-        factory = platforms.get(record.type)
-        return factory(record, shared) if factory is not None else None
+        factory = PLATFORMS.get(record.type)
+        return factory(record, deps) if factory is not None else None
 
     return make
 
 
 def _cli_bridge_maker(settings: Settings) -> BridgeMaker:
     """For ``pocketping doctor``: bridges made to be checked, never started."""
-    from pocketping.bridges.pacing import Pacer
-    from pocketping.bridges.slack.events import SlackEventsRouter
     from pocketping.clock import SystemClock
+    from pocketping.relay.deps import build_bridge_deps
 
-    clock = SystemClock()
-    return bridge_maker(settings, clock, Pacer(clock, enabled=settings.bridge_pacing != "off"),
-                        SlackEventsRouter(clock))
+    return bridge_maker(build_bridge_deps(settings, SystemClock()))
 
 
 # --- services and the running node ----------------------------------------------------------
@@ -165,8 +144,7 @@ class Node:
     services: Services
     outbox: OutboxWorker
     delivered: Delivered
-    pacer: Pacer
-    slack_events: SlackEventsRouter
+    bridge_deps: BridgeDeps  # one pacer and one Slack events router for the process
     inbox: InboxSockets
     edges: Edges
     watcher: ConfigWatcher
@@ -221,9 +199,8 @@ class Node:
 def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
                services: Services | None = None) -> Node:
     from pocketping.actions.team import ThreadActions
-    from pocketping.bridges.pacing import Pacer
-    from pocketping.bridges.slack.events import SlackEventsRouter
     from pocketping.ephemeral import Delivered
+    from pocketping.relay.deps import build_bridge_deps
     from pocketping.relay.manager import BridgeManager
     from pocketping.server.inbox.sockets import InboxSockets
     from pocketping.server.state import Edges
@@ -243,18 +220,16 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
                           concurrency=settings.outbox_concurrency)
     svc.on_outbox_rows = outbox.notify
     delivered = Delivered(svc.hub)
-    pacer = Pacer(svc.clock, enabled=settings.bridge_pacing != "off")
-    slack_events = SlackEventsRouter(svc.clock)
-    make = bridge_maker(settings, svc.clock, pacer, slack_events)
+    bridge_deps = build_bridge_deps(settings, svc.clock)
+    make = bridge_maker(bridge_deps)
     inbox = InboxSockets(delivered)
     watcher = ConfigWatcher(db, svc.clock, settings.config_poll_seconds)
     # Operators added, removed or given a new password with the CLI: open inboxes follow.
     watcher.listeners.append(inbox.refresh_all)
     outbox.register("webhook", WebhookDelivery(db, svc.clock, timeout_seconds=settings.webhook_timeout_seconds,
                                                allow_private=settings.allow_private_urls))
-    node = Node(services=svc, outbox=outbox, delivered=delivered, pacer=pacer, slack_events=slack_events,
-                inbox=inbox, edges=Edges(inbox=inbox, slack_events=slack_events, make_bridge=make),
-                watcher=watcher)
+    node = Node(services=svc, outbox=outbox, delivered=delivered, bridge_deps=bridge_deps, inbox=inbox,
+                edges=Edges(inbox=inbox, slack_events=bridge_deps.slack_events, make_bridge=make), watcher=watcher)
     if settings.workers:
         node.bridges = BridgeManager(db, svc.hub, svc.clock, make, ThreadActions(svc), delivered,
                                      outbox_wake=outbox.notify, max_text_chars=settings.max_text_chars,

@@ -75,6 +75,22 @@ def test_bad_input_gets_clear_errors(cli):
     assert orjson.loads(missing.stdout)["error"]["code"] == "project_not_found"
 
 
+def test_config_errors_are_said_with_the_flags(cli):
+    pid = project_id(cli)
+
+    def error(*args: str) -> str:
+        return orjson.loads(cli("bridge", "add", pid, *args, "--json", ok=False).stdout)["error"]["message"]
+
+    assert error("telegram", "--bot-token", "123456:" + "A" * 30) == (
+        "--chat-id is required: the forum supergroup's id, e.g. --chat-id=-1001234567890 (note the '=' for "
+        "negative numbers)")
+    assert error("slack", "--bot-token", "xoxb-1", "--channel-id", "C0123456") == (
+        "--signing-secret is required (Basic Information > App Credentials) unless you use Socket Mode with "
+        "--app-token xapp-...")
+    assert error("discord", "--channel-id", "123456789012345678") == (
+        "--bot-token is required: the bot token from the Discord developer portal")
+
+
 def test_doctor_says_what_to_fix(cli, fake_telegram: FakeTelegram):
     pid = project_id(cli)
     token = fake_telegram.add_bot()

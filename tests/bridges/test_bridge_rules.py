@@ -8,10 +8,11 @@ import pytest
 
 from pocketping.bridges.base import Outgoing
 from pocketping.bridges.pacing import Limit, Pacer, PacingBusy
+from pocketping.bridges.platforms import check_config
 from pocketping.bridges.telegram import format as tg_format
 from pocketping.bridges.text import split_text, utf16_len
 from pocketping.clock import FakeClock
-from pocketping.core.bridge_config import check_config, public_view
+from pocketping.core.bridge_config import public_view
 from pocketping.errors import InvalidInput
 from pocketping.relay import commands
 from pocketping.relay.sink import reply_client_id

@@ -11,8 +11,8 @@ from typing import Any
 from pocketping import ids
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
-from pocketping.core.bridge_config import check_config
-from pocketping.core.models import Bridge
+from pocketping.bridges.platforms import check_config
+from pocketping.core.models import BridgeRecord
 from pocketping.relay.status import BridgeStatus, bridge_statuses, bridge_to_api, delivery_to_api
 from pocketping.store import bridges as repo
 from pocketping.store import outbox as outbox_repo
@@ -24,7 +24,7 @@ __all__ = ["BridgeStatus", "add_bridge", "all_bridges", "bridge_status", "bridge
 DESTINATION_KEYS = ("chat_id", "channel_id")
 
 
-async def add_bridge(svc: Services, project_id: str, type_: str, options: dict[str, Any]) -> Bridge:
+async def add_bridge(svc: Services, project_id: str, type_: str, options: dict[str, Any]) -> BridgeRecord:
     config = check_config(type_, options)
     async with unit_of_work(svc) as tx:
         await project_repo.get_project(tx, project_id)
@@ -34,7 +34,7 @@ async def add_bridge(svc: Services, project_id: str, type_: str, options: dict[s
         return bridge
 
 
-async def update_bridge(svc: Services, project_id: str, bridge_id: str, options: dict[str, Any]) -> Bridge:
+async def update_bridge(svc: Services, project_id: str, bridge_id: str, options: dict[str, Any]) -> BridgeRecord:
     async with unit_of_work(svc) as tx:
         current = await repo.get_bridge(tx, bridge_id, project_id)
         config = check_config(current.type, options, current.config)
@@ -46,7 +46,7 @@ async def update_bridge(svc: Services, project_id: str, bridge_id: str, options:
         return await repo.get_bridge(tx, bridge_id)
 
 
-async def remove_bridge(svc: Services, project_id: str, bridge_id: str) -> Bridge:
+async def remove_bridge(svc: Services, project_id: str, bridge_id: str) -> BridgeRecord:
     async with unit_of_work(svc) as tx:
         bridge = await repo.get_bridge(tx, bridge_id, project_id)
         await repo.delete_bridge(tx, bridge_id)
@@ -54,19 +54,19 @@ async def remove_bridge(svc: Services, project_id: str, bridge_id: str) -> Bridg
         return bridge
 
 
-async def list_bridges(svc: Services, project_id: str) -> list[tuple[Bridge, dict[str, int]]]:
+async def list_bridges(svc: Services, project_id: str) -> list[tuple[BridgeRecord, dict[str, int]]]:
     async with svc.db.read() as tx:
         await project_repo.get_project(tx, project_id)
         found = await repo.list_bridges(tx, project_id)
         return [(b, await outbox_repo.counts(tx, target_id=b.id)) for b in found]
 
 
-async def get_bridge(svc: Services, project_id: str, bridge_id: str) -> Bridge:
+async def get_bridge(svc: Services, project_id: str, bridge_id: str) -> BridgeRecord:
     async with svc.db.read() as tx:
         return await repo.get_bridge(tx, bridge_id, project_id)
 
 
-async def all_bridges(svc: Services, project_id: str | None = None) -> list[Bridge]:
+async def all_bridges(svc: Services, project_id: str | None = None) -> list[BridgeRecord]:
     async with svc.db.read() as tx:
         if project_id is not None:
             await project_repo.get_project(tx, project_id)

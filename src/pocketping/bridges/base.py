@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pocketping.core.models import Message
 from pocketping.core.models import SessionCard as SessionCard  # a core record; the bridges take it from here
+from pocketping.errors import DeliveryError
 
 
 @dataclass(frozen=True)
@@ -144,3 +145,13 @@ class ReceivesWebhooks(Protocol):
 class ThreadGone(Exception):
     """The platform says the thread no longer exists (a deleted Telegram topic, a deleted
     Discord thread): the manager opens a new one, remaps the session, and posts again."""
+
+
+class Throttled(DeliveryError):
+    """The platform answered "too many requests, retry after N seconds": the delivery is
+    retried then, and the bridge makes every sender to that destination wait it out too."""
+
+    retry_after: float
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, retry_after=retry_after)

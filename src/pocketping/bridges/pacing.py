@@ -106,13 +106,3 @@ class Pacer:
         """The platform told us to hold off (a 429) and the time is not up."""
         return self._lane(key).blocked_until > self._now()
 
-
-def shared_pacer(services: object) -> Pacer:
-    """The process-wide pacer kept in ``Services.extras`` (made on first use)."""
-    extras: dict[str, object] = services.extras  # type: ignore[attr-defined]
-    pacer = extras.get("bridge_pacer")
-    if not isinstance(pacer, Pacer):
-        settings = services.settings  # type: ignore[attr-defined]
-        pacer = Pacer(services.clock, enabled=settings.bridge_pacing != "off")  # type: ignore[attr-defined]
-        extras["bridge_pacer"] = pacer
-    return pacer

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from pocketping.cli.common import JsonOpt, deps, emit, group, run, settings
+from pocketping.errors import InvalidInput
+
+T = TypeVar("T")
 
 app = group("Connect a project to Telegram, Discord or Slack; see and retry deliveries.")
 
@@ -19,6 +24,35 @@ SigningOpt = Annotated[str | None, typer.Option("--signing-secret", help="Slack:
                                                                          "(Events API)")]
 AppTokenOpt = Annotated[str | None, typer.Option("--app-token", help="Slack: an app-level token xapp-... for "
                                                                      "Socket Mode (no public URL needed)")]
+
+# A bridge's configuration errors name the JSON fields (as REST callers send them); here they
+# are said with the flags above.
+FLAGS = {"botToken": "--bot-token", "chatId": "--chat-id", "channelId": "--channel-id",
+         "signingSecret": "--signing-secret", "appToken": "--app-token"}
+_FIELD = re.compile(r"\b(" + "|".join(FLAGS) + r")\b")
+_NEGATIVE_EXAMPLE = re.compile(r"e\.g\. (-\d+)")
+
+
+def cli_error(exc: InvalidInput) -> InvalidInput:
+    """The same error in this command line's words: its flags instead of the JSON fields."""
+    message = _FIELD.sub(lambda m: FLAGS[m.group(1)], exc.message)
+    details = dict(exc.details)
+    flag = FLAGS.get(str(details.get("field")))
+    if flag is not None:
+        details["field"] = flag
+        # Only here: a negative number must follow '=', or the shell parser takes it for an option.
+        message = _NEGATIVE_EXAMPLE.sub(lambda m: f"e.g. {flag}={m.group(1)} (note the '=' for negative numbers)",
+                                        message)
+    return InvalidInput(message, code=exc.code, **details)
+
+
+async def _in_flags(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except InvalidInput as exc:
+        if exc.code != "invalid_bridge_config":
+            raise
+        raise cli_error(exc) from exc
 
 
 def _options(bot_token: str | None, chat_id: str | None, channel_id: str | None, signing_secret: str | None,
@@ -45,7 +79,7 @@ def add(project_id: str, type_: Annotated[str, typer.Argument(metavar="TYPE", he
     from pocketping.actions.bridges import add_bridge, bridge_to_api
 
     options = _options(bot_token, chat_id, channel_id, signing_secret, app_token)
-    bridge = run(lambda svc: add_bridge(svc, project_id, type_.lower(), options), as_json)
+    bridge = run(lambda svc: _in_flags(add_bridge(svc, project_id, type_.lower(), options)), as_json)
     body = bridge_to_api(bridge)
     emit(body, as_json, lambda: f"connected {bridge.type} bridge {bridge.id} to {project_id}; running servers "
                                 f"start it within a few seconds.\nCheck it with: pocketping doctor {project_id}")
@@ -59,7 +93,7 @@ def update(project_id: str, bridge_id: str, bot_token: TokenOpt = None, chat_id:
     from pocketping.actions.bridges import bridge_to_api, update_bridge
 
     options = _options(bot_token, chat_id, channel_id, signing_secret, app_token)
-    bridge = run(lambda svc: update_bridge(svc, project_id, bridge_id, options), as_json)
+    bridge = run(lambda svc: _in_flags(update_bridge(svc, project_id, bridge_id, options)), as_json)
     emit(bridge_to_api(bridge), as_json, f"updated {bridge.id}; running servers restart it within a few seconds")
 
 

@@ -186,7 +186,9 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Bridge:
+class BridgeRecord:
+    """A configured bridge as stored (``config`` decrypted); ``bridges.base.Bridge`` is the live one."""
+
     id: str
     project_id: str
     type: str
@@ -226,10 +228,6 @@ class OutboxItem:
     result: dict[str, Any] | None
     created_at: datetime
     done_at: datetime | None = None
-
-
-# The stored record of a bridge (its platform, configuration and health).
-BridgeRecord = Bridge
 
 
 @dataclass(frozen=True)

@@ -12,28 +12,28 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from pocketping.core.models import Bridge
+from pocketping.core.models import BridgeRecord
 from pocketping.errors import NotFound
 from pocketping.store.db import Tx
 from pocketping.store.schema import bridge_messages, bridge_threads, bridges, inbound_seen, outbox, sessions
 
 
-def _bridge(tx: Tx, row: RowMapping) -> Bridge:
-    return Bridge(
+def _bridge(tx: Tx, row: RowMapping) -> BridgeRecord:
+    return BridgeRecord(
         id=row["id"], project_id=row["project_id"], type=row["type"],
         config=orjson.loads(tx.decrypt(row["config"])), status=row["status"], status_detail=row["status_detail"],
         state=dict(row["state"] or {}), created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
 
-async def insert_bridge(tx: Tx, *, id: str, project_id: str, type: str, config: dict[str, Any]) -> Bridge:
+async def insert_bridge(tx: Tx, *, id: str, project_id: str, type: str, config: dict[str, Any]) -> BridgeRecord:
     await tx.conn.execute(bridges.insert().values(
         id=id, project_id=project_id, type=type, config=tx.encrypt(orjson.dumps(config).decode()),
         status="starting", status_detail=None, state={}, created_at=tx.now, updated_at=tx.now))
     return await get_bridge(tx, id)
 
 
-async def find_bridge(tx: Tx, bridge_id: str, project_id: str | None = None) -> Bridge | None:
+async def find_bridge(tx: Tx, bridge_id: str, project_id: str | None = None) -> BridgeRecord | None:
     query = select(bridges).where(bridges.c.id == bridge_id)
     if project_id is not None:
         query = query.where(bridges.c.project_id == project_id)
@@ -41,14 +41,14 @@ async def find_bridge(tx: Tx, bridge_id: str, project_id: str | None = None) -> 
     return _bridge(tx, row) if row else None
 
 
-async def get_bridge(tx: Tx, bridge_id: str, project_id: str | None = None) -> Bridge:
+async def get_bridge(tx: Tx, bridge_id: str, project_id: str | None = None) -> BridgeRecord:
     found = await find_bridge(tx, bridge_id, project_id)
     if found is None:
         raise NotFound(f"bridge {bridge_id} not found", code="bridge_not_found")
     return found
 
 
-async def list_bridges(tx: Tx, project_id: str | None = None) -> list[Bridge]:
+async def list_bridges(tx: Tx, project_id: str | None = None) -> list[BridgeRecord]:
     query = select(bridges)
     if project_id is not None:
         query = query.where(bridges.c.project_id == project_id)

@@ -15,8 +15,7 @@ import pytest
 
 from pocketping.bridges.base import InboundReply, Outgoing, SessionCard
 from pocketping.bridges.discord import DiscordBridge
-from pocketping.core.models import Bridge as BridgeRecord
-from pocketping.core.models import Message, Session
+from pocketping.core.models import BridgeRecord, Message, Session
 from pocketping_testkit.fakes.discord import FakeDiscord
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -174,7 +174,7 @@ def served_bridge(events_server: ServerThread, fake_slack: FakeSlack) -> Iterato
 
         async def build() -> SlackBridge:
             bridge = SlackBridge(bridge_id, config, api_url=fake_slack.api_url, clock=events_server.services.clock,
-                                 router=events_server.node.slack_events, **kwargs)
+                                 router=events_server.node.bridge_deps.slack_events, **kwargs)
             await bridge.start(sink)
             return bridge
 

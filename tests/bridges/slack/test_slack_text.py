@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pocketping.bridges.slack.render import card_message
+from pocketping.bridges.slack.format import card_message
 from pocketping.bridges.slack.text import (
     escape,
     message_text,

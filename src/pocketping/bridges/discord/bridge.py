@@ -3,32 +3,29 @@ a text channel, a post in a forum channel), operator replies from the Gateway.
 
 Outgoing: every message is sent with ``allowed_mentions: {"parse": []}`` (visitor text may
 say @everyone; it pings no one), Markdown escaped, split at 2,000 characters, with a
-``nonce`` + ``enforce_nonce`` so a retried post is never shown twice. Errors become
-``DeliveryError`` (with Discord's ``retry_after``) or ``ThreadGone`` (a deleted thread).
+``nonce`` + ``enforce_nonce`` so a retried post is never shown twice. The api turns errors
+into ``DeliveryError`` (with Discord's ``retry_after``) or ``ThreadGone`` (a deleted thread).
 
 Incoming: see ``inbound``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
 from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
+from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.discord import format as fmt
+from pocketping.bridges.discord.api import DiscordApi
+from pocketping.bridges.discord.config import DiscordConfig
 from pocketping.bridges.discord.doctor import FORUM, MEDIA, run_checks
-from pocketping.bridges.discord.gateway import BAD_CREDENTIALS, GatewayClient, GatewayRefused
+from pocketping.bridges.discord.gateway import GatewayClient
 from pocketping.bridges.discord.inbound import Inbound
-from pocketping.bridges.discord.rest import DiscordError, DiscordRest
-from pocketping.core.models import Bridge as BridgeRecord
+from pocketping.core.models import BridgeRecord
 from pocketping.errors import DeliveryError
 
-log = logging.getLogger(__name__)
-
-UNKNOWN_CHANNEL = 10003
-ARCHIVED_THREAD = 50083
 AUTO_ARCHIVE_MINUTES = 10080  # the longest: a conversation stays in the channel list for a week
 TYPING_EVERY_SECONDS = 8.0  # Discord shows "is typing" for about 10 s after each call
 
@@ -38,15 +35,16 @@ class DiscordBridge:
     label = "Discord"
 
     def __init__(self, record: BridgeRecord, api_url: str, *, timeout: float = 10.0,
-                 gateway_options: dict[str, Any] | None = None) -> None:
+                 gateway_options: dict[str, Any] | None = None, http: HttpClientFactory = DEFAULT_HTTP) -> None:
         self.id = record.id
         self.project_id = record.project_id
-        self.channel_id = str(record.config["channel_id"])
-        self.token = str(record.config["bot_token"])
-        self.api = DiscordRest(api_url, self.token, timeout=timeout)
+        config = DiscordConfig.from_dict(record.config)
+        self.channel_id = config.channel_id
+        self.token = config.bot_token
+        self.api = DiscordApi(api_url, self.token, timeout=timeout, http=http)
         state = record.state or {}
         self.inbound = Inbound(self.id, self.channel_id, self.api, state)
-        self.gateway = GatewayClient(self.token, get_url=self._gateway_url, on_dispatch=self.inbound.handle,
+        self.gateway = GatewayClient(self.token, get_url=self.api.gateway_url, on_dispatch=self.inbound.handle,
                                      on_status=self.inbound.report, session=state.get("gateway"),
                                      name=f"discord {self.id}", **(gateway_options or {}))
         self.inbound.gateway = self.gateway
@@ -65,15 +63,6 @@ class DiscordBridge:
         await self.inbound.save_state(self.gateway.session())
         await self.api.aclose()
 
-    async def _gateway_url(self) -> str:
-        try:
-            data = await self.api.request("GET", "/gateway/bot")
-        except DiscordError as exc:
-            if exc.status == 401:
-                raise GatewayRefused(BAD_CREDENTIALS) from exc
-            raise
-        return str(data["url"])
-
     # -- outgoing --------------------------------------------------------------------------------------
 
     async def open_thread(self, card: SessionCard) -> Posted:
@@ -82,8 +71,8 @@ class DiscordBridge:
         content = fmt.render_card(card)
         if channel_type in (FORUM, MEDIA):
             message = self._message_body(content, None)
-            thread = await self._call("POST", f"/channels/{self.channel_id}/threads",
-                                      {"name": name, "auto_archive_duration": AUTO_ARCHIVE_MINUTES, "message": message})
+            thread = await self.api.create_thread(self.channel_id, {
+                "name": name, "auto_archive_duration": AUTO_ARCHIVE_MINUTES, "message": message})
             self.inbound.remember(str(thread["id"]), self.channel_id)
             starter = thread.get("message") or {}
             return Posted(thread_id=str(thread["id"]), message_ids=(str(starter.get("id", thread["id"])),))
@@ -91,8 +80,8 @@ class DiscordBridge:
         # session whose card did not go through, so a retry does not open a second one.
         thread_id = self._opened.get(card.session.id)
         if thread_id is None:
-            thread = await self._call("POST", f"/channels/{self.channel_id}/threads",
-                                      {"name": name, "type": 11, "auto_archive_duration": AUTO_ARCHIVE_MINUTES})
+            thread = await self.api.create_thread(self.channel_id, {
+                "name": name, "type": 11, "auto_archive_duration": AUTO_ARCHIVE_MINUTES})
             thread_id = str(thread["id"])
             self.inbound.remember(thread_id, self.channel_id)
             self._opened[card.session.id] = thread_id
@@ -126,36 +115,17 @@ class DiscordBridge:
         return Posted(message_ids=tuple(done))
 
     async def close_thread(self, thread_id: str) -> None:
-        try:
-            await self.api.request("PATCH", f"/channels/{thread_id}", json={"archived": True})
-        except DiscordError as exc:
-            if exc.code in (UNKNOWN_CHANNEL, ARCHIVED_THREAD):
-                return  # gone or already archived: nothing left to close
-            raise self._delivery_error(exc) from exc
+        await self.api.archive(thread_id)
 
     async def reopen_thread(self, thread_id: str) -> None:
-        try:
-            await self.api.request("PATCH", f"/channels/{thread_id}", json={"archived": False, "locked": False})
-        except DiscordError as exc:
-            if exc.status == 403:  # no Manage Threads: unarchiving our own thread is still allowed
-                try:
-                    await self.api.request("PATCH", f"/channels/{thread_id}", json={"archived": False})
-                    return
-                except DiscordError as again:
-                    exc = again
-            if exc.code == UNKNOWN_CHANNEL:
-                raise ThreadGone(thread_id) from exc
-            raise self._delivery_error(exc) from exc
+        await self.api.unarchive(thread_id)
 
     async def typing(self, thread_id: str) -> None:
         now = time.monotonic()
         if now - self._typing_at.get(thread_id, -TYPING_EVERY_SECONDS) < TYPING_EVERY_SECONDS:
             return
         self._typing_at[thread_id] = now
-        try:
-            await self.api.request("POST", f"/channels/{thread_id}/typing")
-        except DiscordError as exc:  # typing is a hint: never worth a retry
-            log.debug("discord typing in %s failed: %s", thread_id, exc)
+        await self.api.typing(thread_id)
 
     async def check(self) -> list[Finding]:
         return await run_checks(self.api, self.channel_id, self.token)
@@ -171,48 +141,13 @@ class DiscordBridge:
         return body
 
     async def _send(self, thread_id: str, content: str, nonce: str) -> dict[str, Any]:
-        body = self._message_body(content, nonce)
-        for attempt in range(2):
-            try:
-                result: dict[str, Any] = await self.api.request("POST", f"/channels/{thread_id}/messages", json=body)
-                return result
-            except DiscordError as exc:
-                if exc.code == UNKNOWN_CHANNEL:
-                    raise ThreadGone(thread_id) from exc
-                if exc.code == ARCHIVED_THREAD and attempt == 0:
-                    await self.reopen_thread(thread_id)  # archived and locked: unarchive, then post again
-                    continue
-                raise self._delivery_error(exc) from exc
-        raise DeliveryError("the Discord thread stays archived", retry_after=30.0)
-
-    async def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = await self.api.request(method, path, json=body)
-            return result
-        except DiscordError as exc:
-            if exc.code == UNKNOWN_CHANNEL:
-                raise DeliveryError(f"the Discord channel {self.channel_id} does not exist any more; run "
-                                    "`pocketping doctor`", retry_after=300.0) from exc
-            raise self._delivery_error(exc) from exc
+        return await self.api.send_message(thread_id, self._message_body(content, nonce))
 
     async def _parent_type(self) -> int:
         if self.inbound.channel_type is None:
-            try:
-                channel = await self.api.request("GET", f"/channels/{self.channel_id}")
-            except DiscordError as exc:
-                if exc.code == UNKNOWN_CHANNEL:
-                    raise DeliveryError(f"the Discord channel {self.channel_id} does not exist; run "
-                                        "`pocketping doctor`", retry_after=300.0) from exc
-                raise self._delivery_error(exc) from exc
-            self.inbound.channel_type = int(channel.get("type", 0))
+            self.inbound.channel_type = await self.api.channel_type(self.channel_id)
         return self.inbound.channel_type
 
-    def _delivery_error(self, exc: DiscordError) -> DeliveryError:
-        if exc.transient:
-            return DeliveryError(exc.message, retry_after=exc.retry_after)
-        if exc.status == 401:
-            return DeliveryError("Discord rejected the bot token; run `pocketping doctor`", retry_after=300.0)
-        if exc.status == 403:
-            return DeliveryError(f"{exc.message}; run `pocketping doctor` to see which permission is missing",
-                                 retry_after=60.0)
-        return DeliveryError(exc.message, permanent=True)
+
+def create(record: BridgeRecord, deps: BridgeDeps) -> DiscordBridge:
+    return DiscordBridge(record, deps.settings.discord_api_url, http=deps.http)

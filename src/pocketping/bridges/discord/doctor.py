@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from pocketping.bridges.base import Finding
+from pocketping.bridges.discord.api import DiscordApi, DiscordError
 from pocketping.bridges.discord.gateway import probe
-from pocketping.bridges.discord.rest import DiscordError, DiscordRest
 
 ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
@@ -88,7 +88,7 @@ def effective_permissions(user_id: str, guild: dict[str, Any], member: dict[str,
     return perms
 
 
-async def run_checks(api: DiscordRest, channel_id: str, token: str) -> list[Finding]:
+async def run_checks(api: DiscordApi, channel_id: str, token: str) -> list[Finding]:
     findings: list[Finding] = []
     try:
         me = await api.request("GET", "/users/@me")
@@ -112,7 +112,7 @@ async def run_checks(api: DiscordRest, channel_id: str, token: str) -> list[Find
     return findings
 
 
-async def _gateway(api: DiscordRest, token: str, findings: list[Finding]) -> None:
+async def _gateway(api: DiscordApi, token: str, findings: list[Finding]) -> None:
     """Connect and identify for real: what the running server does to receive replies."""
     try:
         info = await api.request("GET", "/gateway/bot")
@@ -132,7 +132,7 @@ async def _gateway(api: DiscordRest, token: str, findings: list[Finding]) -> Non
         findings.append(Finding(False, "Gateway", problem))
 
 
-async def _application(api: DiscordRest, findings: list[Finding]) -> dict[str, Any]:
+async def _application(api: DiscordApi, findings: list[Finding]) -> dict[str, Any]:
     try:
         app: dict[str, Any] = await api.request("GET", "/applications/@me")
     except DiscordError as exc:
@@ -150,7 +150,7 @@ async def _application(api: DiscordRest, findings: list[Finding]) -> dict[str, A
     return app
 
 
-async def _channel(api: DiscordRest, channel_id: str, app: dict[str, Any],
+async def _channel(api: DiscordApi, channel_id: str, app: dict[str, Any],
                    findings: list[Finding]) -> dict[str, Any] | None:
     invite = invite_url(str(app["id"])) if app.get("id") else None
     try:
@@ -181,7 +181,7 @@ async def _channel(api: DiscordRest, channel_id: str, app: dict[str, Any],
     return channel
 
 
-async def _permissions(api: DiscordRest, bot_id: str, channel: dict[str, Any], app: dict[str, Any],
+async def _permissions(api: DiscordApi, bot_id: str, channel: dict[str, Any], app: dict[str, Any],
                        findings: list[Finding]) -> None:
     guild_id = str(channel["guild_id"])
     try:

@@ -18,8 +18,8 @@ from typing import Any
 
 from pocketping.bridges.base import InboundReply, InboundSink
 from pocketping.bridges.discord import format as fmt
+from pocketping.bridges.discord.api import DiscordApi, DiscordError
 from pocketping.bridges.discord.gateway import GatewayClient
-from pocketping.bridges.discord.rest import DiscordError, DiscordRest
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 
 
 class Inbound:
-    def __init__(self, bridge_id: str, channel_id: str, api: DiscordRest, state: dict[str, Any]) -> None:
+    def __init__(self, bridge_id: str, channel_id: str, api: DiscordApi, state: dict[str, Any]) -> None:
         self.bridge_id = bridge_id
         self.channel_id = channel_id
         self.api = api

@@ -3,14 +3,23 @@
 Slack answers most failures with HTTP 200 and ``{"ok": false, "error": "..."}``; rate limits
 come as HTTP 429 with ``Retry-After``; 5xx and timeouts are transient. Each becomes a
 ``SlackError`` carrying what the caller needs to decide (retry, when, or give up).
+
+The calls a delivery makes (``post_message``, ``history``, ``thread_parent``,
+``update_message``) are the one place Slack's errors become the relay's (``delivery_error``).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import orjson
+
+from pocketping.bridges.base import ThreadGone, Throttled
+from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
+from pocketping.errors import DeliveryError
 
 # Errors that will not go away by retrying: configuration the operator must fix.
 PERMANENT_ERRORS = frozenset({
@@ -19,6 +28,20 @@ PERMANENT_ERRORS = frozenset({
     "restricted_action_read_only_channel", "restricted_action_non_threadable_channel", "ekm_access_denied",
     "invalid_arguments", "invalid_blocks", "msg_too_long", "no_text", "not_allowed_token_type",
 })
+# Errors about what we sent: retrying the same content cannot help.
+CONTENT_ERRORS = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_arguments",
+                            "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema"})
+# What to do about the others, said with the error (``pocketping bridge status`` shows it).
+FIXES = {
+    "not_in_channel": "invite the bot to the channel: type /invite @YourBot in it",
+    "channel_not_found": "check --channel-id; for a private channel, invite the bot first",
+    "is_archived": "the channel is archived: unarchive it or point the bridge at another channel",
+    "invalid_auth": "the bot token is wrong or was revoked: copy it again from OAuth & Permissions",
+    "token_revoked": "the app was uninstalled or the token revoked: reinstall the app",
+    "account_inactive": "the app was uninstalled or the token revoked: reinstall the app",
+    "missing_scope": "add the missing bot scopes in OAuth & Permissions and reinstall the app",
+}
+HISTORY_PAGES = 20  # at most this many pages of 200 messages are read back
 
 
 class SlackError(Exception):
@@ -38,18 +61,36 @@ class SlackError(Exception):
         return self.error in PERMANENT_ERRORS
 
 
+class MaybePosted(DeliveryError):
+    """Slack gave no clear answer (a timeout after sending, a 5xx): the call may have taken
+    effect, so look before doing it again."""
+
+
+def delivery_error(exc: SlackError, thread_ts: str | None = None) -> DeliveryError | ThreadGone:
+    """What a failed call means to the relay (``thread_ts``: the thread the call is about)."""
+    if exc.error in ("thread_not_found", "message_not_found") and thread_ts is not None:
+        return ThreadGone(f"Slack thread {thread_ts} no longer exists")
+    if exc.status == 429 or exc.error in ("ratelimited", "rate_limited"):
+        return Throttled("Slack rate limit", retry_after=exc.retry_after if exc.retry_after is not None else 1.0)
+    if exc.error in CONTENT_ERRORS:
+        return DeliveryError(f"Slack refused the message: {exc.error}", permanent=True)
+    hint = FIXES.get(exc.error)
+    message = f"Slack {exc.method} failed: {exc.error}" + (f" ({hint})" if hint else "")
+    if exc.ambiguous:
+        return MaybePosted(message, retry_after=exc.retry_after)
+    return DeliveryError(message, retry_after=exc.retry_after)
+
+
 class SlackApi:
     def __init__(self, base_url: str, token: str, *, timeout: float = 10.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 http: HttpClientFactory = DEFAULT_HTTP) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
-        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-        self._owns_client = client is None
+        self._client = http(timeout=timeout)
         self.last_scopes: frozenset[str] | None = None
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._client.aclose()
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         """POST ``method``; returns the answer when ``ok``, raises ``SlackError`` otherwise.
@@ -91,6 +132,60 @@ class SlackApi:
             raise SlackError(method, error, status=response.status_code, retry_after=retry_after,
                              ambiguous=ambiguous, response=data)
         return data
+
+    # --- what a delivery calls: Slack's errors as the relay's --------------------------------
+
+    async def post_message(self, channel: str, *, text: str, thread_ts: str | None = None,
+                           blocks: list[dict[str, Any]] | None = None,
+                           metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            answer = await self.call("chat.postMessage", channel=channel, text=text, thread_ts=thread_ts,
+                                     blocks=blocks, metadata=metadata, unfurl_links=False, unfurl_media=False)
+        except SlackError as exc:
+            raise delivery_error(exc, thread_ts) from exc
+        message = answer.get("message")
+        if thread_ts is not None and isinstance(message, Mapping) and message.get("thread_ts") != thread_ts:
+            # The parent is gone and Slack posted a stray top-level message instead.
+            with contextlib.suppress(SlackError):
+                await self.call("chat.delete", channel=channel, ts=answer.get("ts"))
+            raise ThreadGone(f"Slack thread {thread_ts} no longer exists")
+        return answer
+
+    async def history(self, method: str, channel: str, oldest: float, *,
+                      thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """The messages (with their metadata) of the channel (``conversations.history``) or of
+        the thread ``thread_ts`` (``conversations.replies``) since ``oldest``."""
+        messages: list[dict[str, Any]] = []
+        cursor = None
+        params = {} if thread_ts is None else {"ts": thread_ts}
+        try:
+            for _ in range(HISTORY_PAGES):
+                page = await self.call(method, channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True,
+                                       limit=200, cursor=cursor, **params)
+                messages.extend(m for m in page.get("messages") or () if isinstance(m, dict))
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackError as exc:
+            raise delivery_error(exc, thread_ts) from exc
+        return messages
+
+    async def thread_parent(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        """A thread's parent message (the card), None if Slack did not return it."""
+        try:
+            page = await self.call("conversations.replies", channel=channel, ts=thread_ts, limit=1,
+                                   include_all_metadata=True)
+        except SlackError as exc:
+            if exc.error == "thread_not_found":
+                raise ThreadGone(f"Slack thread {thread_ts} no longer exists") from exc
+            raise delivery_error(exc) from exc
+        return next((m for m in page.get("messages") or () if m.get("ts") == thread_ts), None)
+
+    async def update_message(self, channel: str, ts: str, **params: Any) -> None:
+        try:
+            await self.call("chat.update", channel=channel, ts=ts, **params)
+        except SlackError as exc:
+            raise delivery_error(exc) from exc
 
 
 def _form_value(value: Any) -> str:

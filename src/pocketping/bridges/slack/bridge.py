@@ -15,35 +15,28 @@ on the sink.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import hashlib
-import logging
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
-from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
+from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, Throttled
+from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.pacing import Limit, Pacer
-from pocketping.bridges.slack.api import SlackApi, SlackError
-from pocketping.bridges.slack.inbound import EventHandler
-from pocketping.bridges.slack.render import card_message, card_status
-from pocketping.bridges.slack.text import MAX_CHARS, escape, message_text, split_text, unescape
+from pocketping.bridges.slack import format as fmt
+from pocketping.bridges.slack.api import MaybePosted, SlackApi
+from pocketping.bridges.slack.config import SlackConfig
+from pocketping.bridges.slack.doctor import run_checks
+from pocketping.bridges.slack.events import SlackEventsRouter
+from pocketping.bridges.slack.inbound import EVENT_DEADLINE, EventHandler
+from pocketping.bridges.slack.text import message_text
 from pocketping.clock import Clock
-from pocketping.errors import DeliveryError
+from pocketping.core.models import BridgeRecord
 
-log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-# Bot scopes the bridge needs (docs/bridges/slack.md has the manifest).
-REQUIRED_SCOPES = ("chat:write", "channels:history", "groups:history", "channels:read", "groups:read",
-                   "users:read")
 META_MESSAGE = "pocketping_message"
 META_SESSION = "pocketping_session"
-# Errors about what we sent: retrying the same content cannot help.
-CONTENT_ERRORS = frozenset({"msg_too_long", "no_text", "invalid_blocks", "invalid_arguments",
-                            "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema"})
-EVENT_DEADLINE = 2.5  # Slack wants an answer within 3 s
 # Slack: chat.postMessage "one message per second per channel, short bursts allowed".
 CHANNEL_LIMIT = Limit(rate=1.0, burst=3)
 # A delivery retried after a crash comes at least one outbox lease after its first try, so
@@ -52,38 +45,22 @@ RECHECK_AFTER = 60.0
 RECHECK_WINDOW = 3600.0  # ... at most this far back
 
 
-@dataclass(frozen=True)
-class SlackConfig:
-    bot_token: str
-    channel_id: str
-    signing_secret: str | None = None
-    app_token: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SlackConfig:
-        bot_token, channel_id = str(data.get("bot_token") or ""), str(data.get("channel_id") or "")
-        if not bot_token or not channel_id:
-            raise ValueError("a Slack bridge needs a bot token (xoxb-...) and a channel id")
-        return cls(bot_token=bot_token, channel_id=channel_id,
-                   signing_secret=str(data["signing_secret"]) if data.get("signing_secret") else None,
-                   app_token=str(data["app_token"]) if data.get("app_token") else None)
-
-
 class SlackBridge:
     type = "slack"
     label = "Slack"
 
     def __init__(self, bridge_id: str, config: SlackConfig, *, api_url: str, clock: Clock,
-                 router: Any = None, public_url: str | None = None, timeout: float = 10.0,
+                 router: SlackEventsRouter | None = None, public_url: str | None = None, timeout: float = 10.0,
                  event_deadline: float = EVENT_DEADLINE, pacer: Pacer | None = None,
-                 pace: Limit = CHANNEL_LIMIT, max_wait: float = 30.0, recheck_after: float = RECHECK_AFTER) -> None:
+                 pace: Limit = CHANNEL_LIMIT, max_wait: float = 30.0, recheck_after: float = RECHECK_AFTER,
+                 http: HttpClientFactory = DEFAULT_HTTP) -> None:
         self.id = bridge_id
         self.config = config
         self.clock = clock
-        self.api = SlackApi(api_url, config.bot_token, timeout=timeout)
+        self.http = http
+        self.api = SlackApi(api_url, config.bot_token, timeout=timeout, http=http)
         self.api_url = api_url
         self.timeout = timeout
-        self.event_deadline = event_deadline
         self.router = router
         self.public_url = public_url
         # Shared by every bridge of the process posting to this channel (see the factory).
@@ -92,12 +69,8 @@ class SlackBridge:
         self.pace_key = f"slack:{config.channel_id}"
         self.max_wait = max_wait  # longer than this, a delivery gives its outbox lease back
         self.recheck_after = recheck_after
-        self.sink: InboundSink | None = None
-        self.bot_user_id: str | None = None
-        self.team_id: str | None = None
-        self.events = EventHandler(self)
+        self.events = EventHandler(self.id, config.channel_id, self.api, label=self.label, deadline=event_deadline)
         self._socket: Any = None
-        self._names: OrderedDict[str, str] = OrderedDict()
         # Posts whose answer we never heard (they may have landed), by (thread, message id, digest).
         self._uncertain: dict[tuple[str, str, str], float] = {}
         self._posted: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # recent posts, same key
@@ -116,15 +89,15 @@ class SlackBridge:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self, sink: InboundSink) -> None:
-        self.sink = sink
-        task = asyncio.create_task(self._identify())
+        self.events.sink = sink
+        task = asyncio.create_task(self.events.identify())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         if self.config.app_token:
             from pocketping.bridges.slack.socket import SocketModeClient
 
             self._socket = SocketModeClient(self.api_url, self.config.app_token, self.receive, self.clock,
-                                            name=self.id, timeout=self.timeout,
+                                            name=self.id, timeout=self.timeout, http=self.http,
                                             on_status=lambda status, detail: sink.report(self.id, status, detail))
             self._socket.start()
         elif self.router is not None:
@@ -142,12 +115,6 @@ class SlackBridge:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.api.aclose()
 
-    async def _identify(self) -> None:
-        with contextlib.suppress(SlackError):
-            me = await self.api.call("auth.test")
-            self.bot_user_id = me.get("user_id")
-            self.team_id = me.get("team_id")
-
     # --- outgoing -------------------------------------------------------------------------
 
     async def open_thread(self, card: SessionCard) -> Posted:
@@ -162,7 +129,7 @@ class SlackBridge:
             if found:
                 self._uncertain.pop(key, None)
                 return Posted(thread_id=found, message_ids=(found,))
-        text, blocks = card_message(card)
+        text, blocks = fmt.card_message(card)
         metadata = {"event_type": META_SESSION, "event_payload": {"session_id": session.id, "title": card.title}}
         answer = await self._send(key, text=text, blocks=blocks, metadata=metadata)
         self._uncertain.pop(key, None)
@@ -171,11 +138,7 @@ class SlackBridge:
 
     def parts(self, item: Outgoing) -> list[Outgoing]:
         """The item cut so that each part, escaped and signed, fits Slack's 4,000 characters."""
-        budget = MAX_CHARS - len(message_text(item.author, ""))
-        pieces = split_text(escape(item.text), max(budget, MAX_CHARS // 2))
-        if len(pieces) <= 1:
-            return [item]
-        return [dataclasses.replace(item, text=unescape(piece)) for piece in pieces]
+        return fmt.split(item)
 
     async def post(self, thread_id: str, item: Outgoing) -> Posted:
         return Posted(message_ids=tuple([await self._post_one(thread_id, part) for part in self.parts(item)]))
@@ -217,64 +180,40 @@ class SlackBridge:
     async def typing(self, thread_id: str) -> None:
         """Slack's Web API has no typing indicator for bots: nothing to do."""
 
+    async def _paced(self, call: Awaitable[T]) -> T:
+        """A call about this channel: after a 429, everyone posting here waits it out."""
+        try:
+            return await call
+        except Throttled as exc:
+            self.pacer.penalize(self.pace_key, exc.retry_after)
+            raise
+
     async def _send(self, key: tuple[str, str, str], *, text: str, thread_ts: str | None = None,
                     blocks: list[dict[str, Any]] | None = None,
                     metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
         try:
-            answer = await self.api.call(
-                "chat.postMessage", channel=self.channel_id, text=text, thread_ts=thread_ts, blocks=blocks,
-                metadata=metadata, unfurl_links=False, unfurl_media=False)
-        except SlackError as exc:
-            if exc.ambiguous:
-                self._uncertain.setdefault(key, self.clock.now().timestamp())
-                if len(self._uncertain) > 1000:  # deliveries given up on long ago
-                    del self._uncertain[min(self._uncertain, key=self._uncertain.__getitem__)]
-            raise self._delivery_error(exc, thread_ts) from exc
-        message = answer.get("message")
-        if thread_ts is not None and isinstance(message, Mapping) and message.get("thread_ts") != thread_ts:
-            # The parent is gone and Slack posted a stray top-level message instead.
-            with contextlib.suppress(SlackError):
-                await self.api.call("chat.delete", channel=self.channel_id, ts=answer.get("ts"))
-            raise ThreadGone(f"Slack thread {thread_ts} no longer exists")
-        return answer
-
-    def _delivery_error(self, exc: SlackError, thread_ts: str | None) -> Exception:
-        if exc.error in ("thread_not_found", "message_not_found") and thread_ts is not None:
-            return ThreadGone(f"Slack thread {thread_ts} no longer exists")
-        if exc.status == 429 or exc.error in ("ratelimited", "rate_limited"):
-            retry_after = exc.retry_after if exc.retry_after is not None else 1.0
-            self.pacer.penalize(self.pace_key, retry_after)
-            return DeliveryError("Slack rate limit", retry_after=retry_after)
-        if exc.error in CONTENT_ERRORS:
-            return DeliveryError(f"Slack refused the message: {exc.error}", permanent=True)
-        hint = _FIXES.get(exc.error)
-        message = f"Slack {exc.method} failed: {exc.error}" + (f" ({hint})" if hint else "")
-        return DeliveryError(message, retry_after=exc.retry_after)
+            return await self._paced(self.api.post_message(self.channel_id, text=text, thread_ts=thread_ts,
+                                                           blocks=blocks, metadata=metadata))
+        except MaybePosted:
+            self._uncertain.setdefault(key, self.clock.now().timestamp())
+            if len(self._uncertain) > 1000:  # deliveries given up on long ago
+                del self._uncertain[min(self._uncertain, key=self._uncertain.__getitem__)]
+            raise
 
     async def _mark_card(self, thread_id: str, *, closed: bool) -> None:
         """Show on the card (the thread's parent) whether the conversation is closed. The planner
         posts the notice line in the thread; this only keeps the channel's overview right."""
-        try:
-            page = await self.api.call("conversations.replies", channel=self.channel_id, ts=thread_id, limit=1,
-                                       include_all_metadata=True)
-        except SlackError as exc:
-            if exc.error == "thread_not_found":
-                raise ThreadGone(f"Slack thread {thread_id} no longer exists") from exc
-            raise self._delivery_error(exc, None) from exc
-        parent = next((m for m in page.get("messages") or () if m.get("ts") == thread_id), None)
+        parent = await self._paced(self.api.thread_parent(self.channel_id, thread_id))
         meta = _metadata(parent, META_SESSION) if parent is not None else None
         if parent is None or meta is None or not meta.get("title"):
             return  # not a card of ours (or Slack did not say): nothing to update
-        changed = card_status(str(meta["title"]), list(parent.get("blocks") or ()), closed=closed)
+        changed = fmt.card_status(str(meta["title"]), list(parent.get("blocks") or ()), closed=closed)
         if changed is None:
             return
         text, blocks = changed
-        try:
-            await self.api.call("chat.update", channel=self.channel_id, ts=thread_id, text=text, blocks=blocks,
-                                metadata=parent.get("metadata"))
-        except SlackError as exc:
-            raise self._delivery_error(exc, None) from exc
+        await self._paced(self.api.update_message(self.channel_id, thread_id, text=text, blocks=blocks,
+                                                  metadata=parent.get("metadata")))
 
     # --- reading back what may already be there -----------------------------------------------
 
@@ -286,7 +225,7 @@ class SlackBridge:
         if not fresh and cached is not None and cached[0] >= since and now - cached[0] < 120:
             return cached[1]
         found: dict[tuple[str, str], str] = {}
-        for message in await self._history("conversations.replies", since, ts=thread_id):
+        for message in await self._history("conversations.replies", since, thread_ts=thread_id):
             payload = _metadata(message, META_MESSAGE)
             if payload is not None and payload.get("message_id") and payload.get("digest"):
                 found.setdefault((str(payload["message_id"]), str(payload["digest"])), str(message["ts"]))
@@ -303,21 +242,9 @@ class SlackBridge:
                 return str(message["ts"])
         return None
 
-    async def _history(self, method: str, since: float, **params: Any) -> list[dict[str, Any]]:
+    async def _history(self, method: str, since: float, *, thread_ts: str | None = None) -> list[dict[str, Any]]:
         oldest = max(since - 120, self.clock.now().timestamp() - RECHECK_WINDOW)
-        messages: list[dict[str, Any]] = []
-        cursor = None
-        try:
-            for _ in range(20):
-                page = await self.api.call(method, channel=self.channel_id, oldest=f"{oldest:.6f}",
-                                           include_all_metadata=True, limit=200, cursor=cursor, **params)
-                messages.extend(m for m in page.get("messages") or () if isinstance(m, dict))
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    break
-        except SlackError as exc:
-            raise self._delivery_error(exc, params.get("ts")) from exc
-        return messages
+        return await self._paced(self.api.history(method, self.channel_id, oldest, thread_ts=thread_ts))
 
     # --- incoming -------------------------------------------------------------------------
 
@@ -328,31 +255,17 @@ class SlackBridge:
         """Process an event_callback at most once. True: acknowledge it; False: let Slack retry."""
         return await self.events.receive(payload, retry)
 
-    async def user_name(self, user_id: str) -> str:
-        """The name the team knows a user by (display name, else real name), cached."""
-        if user_id in self._names:
-            self._names.move_to_end(user_id)
-            return self._names[user_id]
-        try:
-            info = await self.api.call("users.info", user=user_id)
-        except SlackError as exc:
-            log.info("could not look up Slack user %s: %s", user_id, exc.error)
-            return user_id  # not cached: try again next time
-        user = info.get("user") or {}
-        profile = user.get("profile") or {}
-        name = str(profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-                   or user.get("name") or user_id)
-        self._names[user_id] = name
-        if len(self._names) > 1000:
-            self._names.popitem(last=False)
-        return name
-
     # --- doctor ---------------------------------------------------------------------------
 
     async def check(self) -> list[Finding]:
-        from pocketping.bridges.slack.doctor import run_checks
-
-        return await run_checks(self)
+        app_api = None
+        if self.config.app_token:  # Socket Mode: its app-level token is checked too
+            app_api = SlackApi(self.api_url, self.config.app_token, timeout=self.timeout, http=self.http)
+        try:
+            return await run_checks(self.api, self.config, self.public_url, app_api=app_api)
+        finally:
+            if app_api is not None:
+                await app_api.aclose()
 
 
 def _metadata(message: Mapping[str, Any], event_type: str) -> dict[str, Any] | None:
@@ -363,12 +276,10 @@ def _metadata(message: Mapping[str, Any], event_type: str) -> dict[str, Any] | N
     return None
 
 
-_FIXES = {
-    "not_in_channel": "invite the bot to the channel: type /invite @YourBot in it",
-    "channel_not_found": "check --channel-id; for a private channel, invite the bot first",
-    "is_archived": "the channel is archived: unarchive it or point the bridge at another channel",
-    "invalid_auth": "the bot token is wrong or was revoked: copy it again from OAuth & Permissions",
-    "token_revoked": "the app was uninstalled or the token revoked: reinstall the app",
-    "account_inactive": "the app was uninstalled or the token revoked: reinstall the app",
-    "missing_scope": "add the missing bot scopes in OAuth & Permissions and reinstall the app",
-}
+
+def create(record: BridgeRecord, deps: BridgeDeps) -> SlackBridge:
+    settings = deps.settings
+    return SlackBridge(record.id, SlackConfig.from_dict(record.config), api_url=settings.slack_api_url,
+                       clock=deps.clock, router=deps.slack_events, public_url=settings.public_url,
+                       pacer=deps.pacer, max_wait=settings.max_pacing_wait,
+                       recheck_after=float(settings.outbox_lease_seconds), http=deps.http)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pocketping.bridges.base import Finding
 from pocketping.bridges.slack.api import SlackApi, SlackError
-
-if TYPE_CHECKING:
-    from pocketping.bridges.slack.bridge import SlackBridge
+from pocketping.bridges.slack.config import REQUIRED_SCOPES, SlackConfig
 
 EVENTS_PATH = "/bridges/slack/events"
 
@@ -17,12 +13,13 @@ def request_url(public_url: str | None) -> str | None:
     return public_url.rstrip("/") + EVENTS_PATH if public_url else None
 
 
-async def run_checks(bridge: SlackBridge) -> list[Finding]:
-    from pocketping.bridges.slack.bridge import REQUIRED_SCOPES
-
+async def run_checks(api: SlackApi, config: SlackConfig, public_url: str | None, *,
+                     app_api: SlackApi | None = None) -> list[Finding]:
+    """The bot token and its scopes, the channel, and how replies arrive: Socket Mode (through
+    ``app_api``, the app-level token's client) or the Events API at ``public_url``."""
     findings: list[Finding] = []
     try:
-        me = await bridge.api.call("auth.test")
+        me = await api.call("auth.test")
     except SlackError as exc:
         findings.append(Finding(False, "bot token", f"auth.test failed: {exc.error}",
                                 fix="Copy the Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions "
@@ -31,7 +28,7 @@ async def run_checks(bridge: SlackBridge) -> list[Finding]:
     bot = str(me.get("user") or "your bot")
     findings.append(Finding(True, "bot token", f"connected as @{bot} in the {me.get('team')} workspace"))
 
-    scopes = bridge.api.last_scopes
+    scopes = api.last_scopes
     if scopes is not None:
         missing = [scope for scope in REQUIRED_SCOPES if scope not in scopes]
         if missing:
@@ -41,15 +38,14 @@ async def run_checks(bridge: SlackBridge) -> list[Finding]:
         else:
             findings.append(Finding(True, "scopes", "the bot token has every scope the bridge needs"))
 
-    findings.extend(await _channel(bridge, bot))
-    findings.append(await _receiving(bridge))
+    findings.extend(await _channel(api, config.channel_id, bot))
+    findings.append(await _receiving(app_api, public_url))
     return findings
 
 
-async def _channel(bridge: SlackBridge, bot: str) -> list[Finding]:
-    channel_id = bridge.channel_id
+async def _channel(api: SlackApi, channel_id: str, bot: str) -> list[Finding]:
     try:
-        info = await bridge.api.call("conversations.info", channel=channel_id)
+        info = await api.call("conversations.info", channel=channel_id)
     except SlackError as exc:
         if exc.error == "channel_not_found":
             return [Finding(False, "channel", f"channel {channel_id} was not found",
@@ -73,21 +69,18 @@ async def _channel(bridge: SlackBridge, bot: str) -> list[Finding]:
     return findings
 
 
-async def _receiving(bridge: SlackBridge) -> Finding:
-    if bridge.config.app_token:
-        api = SlackApi(bridge.api_url, bridge.config.app_token, timeout=bridge.timeout)
+async def _receiving(app_api: SlackApi | None, public_url: str | None) -> Finding:
+    if app_api is not None:
         try:
-            await api.call("apps.connections.open")
+            await app_api.call("apps.connections.open")
         except SlackError as exc:
             return Finding(False, "socket mode", f"apps.connections.open failed: {exc.error}",
                            fix="Turn on Socket Mode in the app's settings and create an app-level token with the "
                                "connections:write scope (Basic Information, App-Level Tokens); pass it as "
                                "--app-token xapp-...")
-        finally:
-            await api.aclose()
         return Finding(True, "socket mode", "the app-level token opens Socket Mode connections: replies "
                                                   "arrive without a public URL")
-    url = request_url(bridge.public_url)
+    url = request_url(public_url)
     if url is None:
         return Finding(False, "events", "POCKETPING_PUBLIC_URL is not set, so Slack cannot deliver replies "
                                               "to this server",

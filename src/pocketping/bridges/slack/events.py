@@ -15,14 +15,11 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
 from pocketping.clock import Clock
-
-if TYPE_CHECKING:
-    from pocketping.bridges.slack.bridge import SlackBridge
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +47,31 @@ def _refuse(status: int, code: str, message: str) -> EventsAnswer:
     return EventsAnswer(status, {"error": {"code": code, "message": message}})
 
 
+class EventsReceiver(Protocol):
+    """A Slack bridge, as the router sees it."""
+
+    id: str
+
+    @property
+    def signing_secret(self) -> str | None: ...
+
+    def accepts(self, payload: Mapping[str, Any]) -> bool: ...
+
+    async def receive(self, payload: Mapping[str, Any], retry: int = 0) -> bool: ...
+
+
 class SlackEventsRouter:
-    """The Slack bridges listening on the Events API in this process (they add themselves on start)."""
+    """The Slack bridges listening on the Events API in this process (they add themselves on
+    start). One per process, made by whoever makes the bridges (``BridgeDeps.slack_events``)."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.bridges: dict[str, SlackBridge] = {}
+        self.bridges: dict[str, EventsReceiver] = {}
 
-    def add(self, bridge: SlackBridge) -> None:
+    def add(self, bridge: EventsReceiver) -> None:
         self.bridges[bridge.id] = bridge
 
-    def remove(self, bridge: SlackBridge) -> None:
+    def remove(self, bridge: EventsReceiver) -> None:
         if self.bridges.get(bridge.id) is bridge:
             del self.bridges[bridge.id]
 
@@ -106,10 +117,3 @@ class SlackEventsRouter:
         # Not processed (yet): Slack retries, and the retry joins or redoes the work.
         return _refuse(503, "try_again", "the event could not be processed yet")
 
-
-def events_router(services: Any) -> SlackEventsRouter:
-    """The process's router, kept with the other long-lived objects in ``services.extras``."""
-    router = services.extras.get("slack_events")
-    if router is None:
-        router = services.extras["slack_events"] = SlackEventsRouter(services.clock)
-    return router  # type: ignore[no-any-return]

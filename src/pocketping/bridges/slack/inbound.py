@@ -16,17 +16,16 @@ acknowledge it (HTTP 200 / an envelope ack) or to let Slack deliver it again:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pocketping.bridges.base import InboundReply
+from pocketping.bridges.base import InboundReply, InboundSink
+from pocketping.bridges.slack.api import SlackApi, SlackError
 from pocketping.bridges.slack.text import mention_ids, plain_message
-
-if TYPE_CHECKING:
-    from pocketping.bridges.slack.bridge import SlackBridge
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,8 @@ REPLY_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
 COMMANDS = ("close", "reopen", "info", "help", "away", "back", "ai")
 _BANG = re.compile(r"^\s*!(" + "|".join(COMMANDS) + r")(?=\s|$)", re.IGNORECASE)
 MAX_REMEMBERED = 2000
+MAX_NAMES = 1000
+EVENT_DEADLINE = 2.5  # Slack wants an answer within 3 s
 
 Action = Callable[[], Awaitable[None]]
 
@@ -47,20 +48,39 @@ def command_alias(text: str) -> str:
 
 
 class EventHandler:
-    def __init__(self, bridge: SlackBridge) -> None:
-        self.bridge = bridge
+    """One bridge's inbound side: which events are about its channel, what they mean, and
+    each handed to the sink once (``sink`` is set when the bridge starts)."""
+
+    def __init__(self, bridge_id: str, channel_id: str, api: SlackApi, *, label: str = "Slack",
+                 deadline: float = EVENT_DEADLINE) -> None:
+        self.bridge_id = bridge_id
+        self.channel_id = channel_id
+        self.api = api
+        self.label = label
+        self.deadline = deadline
+        self.sink: InboundSink | None = None
+        # Who we are in the workspace (``identify``): our own posts come back as events.
+        self.bot_user_id: str | None = None
+        self.team_id: str | None = None
+        self._names: OrderedDict[str, str] = OrderedDict()
         self._events: OrderedDict[str, asyncio.Task[None]] = OrderedDict()
         self._claimed: set[str] = set()
+
+    async def identify(self) -> None:
+        with contextlib.suppress(SlackError):
+            me = await self.api.call("auth.test")
+            self.bot_user_id = me.get("user_id")
+            self.team_id = me.get("team_id")
 
     def accepts(self, payload: Mapping[str, Any]) -> bool:
         """Whether an event_callback is about this bridge's channel (cheap, before any work)."""
         event = payload.get("event")
         if not isinstance(event, Mapping) or event.get("type") != "message":
             return False
-        team = self.bridge.team_id
+        team = self.team_id
         if team and payload.get("team_id") not in (None, team):
             return False
-        return event.get("channel") == self.bridge.channel_id
+        return event.get("channel") == self.channel_id
 
     async def receive(self, payload: Mapping[str, Any], retry: int = 0) -> bool:
         if not self.accepts(payload):
@@ -73,7 +93,7 @@ class EventHandler:
             task = asyncio.create_task(self._process(payload, event_id, redo))
             if event_id:
                 self._remember(event_id, task)
-        done, _ = await asyncio.wait({task}, timeout=self.bridge.event_deadline)
+        done, _ = await asyncio.wait({task}, timeout=self.deadline)
         if not done:
             log.warning("Slack event %s is taking long; Slack will retry it and the retry will wait for it",
                         event_id)
@@ -106,10 +126,10 @@ class EventHandler:
         action = await self._parse(payload["event"])
         if action is None:
             return
-        sink = self.bridge.sink
+        sink = self.sink
         assert sink is not None, "the bridge was not started"
         if event_id and event_id not in self._claimed:
-            first = await sink.seen(SEEN_SOURCE, f"{self.bridge.id}:{event_id}")
+            first = await sink.seen(SEEN_SOURCE, f"{self.bridge_id}:{event_id}")
             if not first and not redo:
                 return  # another node (or an earlier delivery) has it
             self._claimed.add(event_id)
@@ -117,7 +137,7 @@ class EventHandler:
 
     async def _parse(self, event: Mapping[str, Any]) -> Action | None:
         """What an event means for us, as something to run once; None to ignore it."""
-        bridge, sink = self.bridge, self.bridge.sink
+        bridge_id, sink = self.bridge_id, self.sink
         assert sink is not None
         subtype = str(event.get("subtype") or "")
         if subtype == "message_changed":
@@ -129,13 +149,13 @@ class EventHandler:
             text = plain_message(message, names)
             if not text or (previous and text == plain_message(previous, names)):
                 return None  # an unfurl or a language tag, not an edit
-            return lambda: sink.edited(bridge.id, str(thread_ts), str(message.get("ts")), text)
+            return lambda: sink.edited(bridge_id, str(thread_ts), str(message.get("ts")), text)
         if subtype == "message_deleted":
             previous = event.get("previous_message") or {}
             thread_ts, deleted = previous.get("thread_ts"), event.get("deleted_ts")
             if self._from_bot(previous) or not thread_ts or not deleted or thread_ts == deleted:
                 return None
-            return lambda: sink.deleted(bridge.id, str(thread_ts), str(deleted))
+            return lambda: sink.deleted(bridge_id, str(thread_ts), str(deleted))
         if subtype not in REPLY_SUBTYPES or self._from_bot(event) or event.get("hidden"):
             return None
         thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
@@ -144,17 +164,36 @@ class EventHandler:
         text = command_alias(plain_message(event, await self._names_for(event)))
         if not text:
             return None
-        reply = InboundReply(bridge_id=bridge.id, thread_id=str(thread_ts), text=text,
-                             operator_name=await bridge.user_name(str(user)), external_id=str(ts),
-                             platform_label=bridge.label, extra={"user": str(user)})
+        reply = InboundReply(bridge_id=bridge_id, thread_id=str(thread_ts), text=text,
+                             operator_name=await self.user_name(str(user)), external_id=str(ts),
+                             platform_label=self.label, extra={"user": str(user)})
         return lambda: sink.reply(reply)
 
     def _from_bot(self, message: Mapping[str, Any]) -> bool:
         """Bots' posts, ours included (Slack sends the app its own messages back)."""
-        own = self.bridge.bot_user_id
+        own = self.bot_user_id
         return bool(message.get("bot_id") or message.get("subtype") == "bot_message"
                     or (own and message.get("user") == own))
 
     async def _names_for(self, message: Mapping[str, Any]) -> dict[str, str]:
         ids = mention_ids(str(message.get("text") or ""), message.get("blocks") or ())
-        return {user: await self.bridge.user_name(user) for user in ids}
+        return {user: await self.user_name(user) for user in ids}
+
+    async def user_name(self, user_id: str) -> str:
+        """The name the team knows a user by (display name, else real name), cached."""
+        if user_id in self._names:
+            self._names.move_to_end(user_id)
+            return self._names[user_id]
+        try:
+            info = await self.api.call("users.info", user=user_id)
+        except SlackError as exc:
+            log.info("could not look up Slack user %s: %s", user_id, exc.error)
+            return user_id  # not cached: try again next time
+        user = info.get("user") or {}
+        profile = user.get("profile") or {}
+        name = str(profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                   or user.get("name") or user_id)
+        self._names[user_id] = name
+        if len(self._names) > MAX_NAMES:
+            self._names.popitem(last=False)
+        return name

@@ -21,6 +21,7 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
 from pocketping.bridges.slack.api import SlackApi, SlackError
 from pocketping.clock import Clock
 
@@ -40,8 +41,9 @@ _TOKEN_FIXES = {
 
 class SocketModeClient:
     def __init__(self, api_url: str, app_token: str, on_event: OnEvent, clock: Clock, *, name: str = "slack",
-                 timeout: float = 10.0, on_status: OnStatus | None = None) -> None:
-        self.api = SlackApi(api_url, app_token, timeout=timeout)
+                 timeout: float = 10.0, on_status: OnStatus | None = None,
+                 http: HttpClientFactory = DEFAULT_HTTP) -> None:
+        self.api = SlackApi(api_url, app_token, timeout=timeout, http=http)
         self.on_event = on_event
         self.on_status = on_status
         self.clock = clock

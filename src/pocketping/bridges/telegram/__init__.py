@@ -1,8 +1,6 @@
-"""The Telegram bridge (registered as type "telegram" when imported)."""
+"""The Telegram bridge: one forum topic per conversation. See docs/bridges/telegram.md."""
 
-from pocketping.bridges.registry import register
-from pocketping.bridges.telegram.bridge import TelegramBridge, make_bridge
+from pocketping.bridges.telegram.bridge import TelegramBridge, create
+from pocketping.bridges.telegram.config import check_config
 
-register("telegram", make_bridge)
-
-__all__ = ["TelegramBridge"]
+__all__ = ["TelegramBridge", "check_config", "create"]

@@ -3,6 +3,8 @@
 Every answer is ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code",
 "description", "parameters": {"retry_after"}}``; we turn the second into ``TelegramError``
 (a ``DeliveryError``, so the outbox retries it, after ``retry_after`` when given).
+``send`` is how the bridge calls: it is the one place Telegram's errors become the relay's
+(``delivery_error``: a deleted topic is ``ThreadGone``, a 429 is ``Throttled``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from pocketping.bridges.base import ThreadGone, Throttled
+from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
 from pocketping.errors import DeliveryError
 
 GONE_MARKERS = ("message thread not found", "topic_deleted", "topic_id_invalid", "thread not found")
@@ -41,12 +45,24 @@ class TelegramError(DeliveryError):
         return self.error_code in (401, 404)
 
 
+def delivery_error(exc: TelegramError, *, thread_id: str | None = None) -> DeliveryError | ThreadGone:
+    """What a failed call means to the relay: the deleted topic ``thread_id`` (Telegram says 400
+    "message thread not found") is ``ThreadGone``; a 429 with ``retry_after`` is ``Throttled``;
+    anything else stays a ``TelegramError`` (permanent for a 400 that will fail again)."""
+    if thread_id is not None and exc.thread_gone:
+        return ThreadGone(thread_id)
+    if exc.error_code == 429 and exc.retry_after:
+        return Throttled(exc.message, retry_after=exc.retry_after)
+    return exc
+
+
 class TelegramApi:
-    def __init__(self, base_url: str, token: str, *, timeout: float = 20.0) -> None:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 20.0,
+                 http: HttpClientFactory = DEFAULT_HTTP) -> None:
+        self.base_url = base_url
         self.token = token
         self._base = f"{base_url.rstrip('/')}/bot{token}/"
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
-                                         headers={"User-Agent": "PocketPing"})
+        self._client = http(timeout=httpx.Timeout(timeout, connect=10.0), headers={"User-Agent": "PocketPing"})
 
     def _clean(self, text: str) -> str:
         # Transport errors may quote the URL, and the URL holds the token.
@@ -79,6 +95,21 @@ class TelegramApi:
         code = answer.get("error_code") or response.status_code
         raise TelegramError(int(code), str(answer.get("description") or "no description"),
                             retry_after=float(retry_after) if retry_after is not None else None)
+
+    async def send(self, method: str, params: dict[str, Any], *, thread_id: str | None = None,
+                   unchanged_ok: bool = False) -> Any:
+        """``call`` for a delivery, its errors mapped by ``delivery_error`` (``thread_id``: the
+        topic the call is about). ``unchanged_ok``: "not modified" (a topic already closed, a
+        name already set) is success, answered with None."""
+        try:
+            return await self.call(method, params)
+        except TelegramError as exc:
+            if unchanged_ok and exc.unchanged:
+                return None
+            mapped = delivery_error(exc, thread_id=thread_id)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     async def close(self) -> None:
         await self._client.aclose()

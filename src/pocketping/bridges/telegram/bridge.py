@@ -11,15 +11,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone, WebhookAnswer
-from pocketping.bridges.pacing import Limit, shared_pacer
+from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, Throttled, WebhookAnswer
+from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
+from pocketping.bridges.pacing import Limit, Pacer
 from pocketping.bridges.telegram import format as fmt
-from pocketping.bridges.telegram.api import TelegramApi, TelegramError
+from pocketping.bridges.telegram.api import TelegramApi
+from pocketping.bridges.telegram.config import TelegramConfig, uses_webhook, webhook_url
 from pocketping.bridges.telegram.doctor import run_checks
 from pocketping.bridges.telegram.inbound import Receiver
-from pocketping.core.models import Bridge as BridgeRecord
+from pocketping.clock import Clock
+from pocketping.core.models import BridgeRecord
+from pocketping.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -32,33 +36,25 @@ class TelegramBridge:
     type = "telegram"
     label = "Telegram"
 
-    def __init__(self, record: BridgeRecord, services: Any) -> None:
+    def __init__(self, record: BridgeRecord, *, api_url: str, clock: Clock, pacer: Pacer,
+                 mode: Literal["auto", "polling", "webhook"] = "auto", public_url: str | None = None,
+                 max_wait: float = 30.0, http: HttpClientFactory = DEFAULT_HTTP) -> None:
         self.id = record.id
         self.project_id = record.project_id
-        self.config = record.config
-        self.state = dict(record.state)
-        self.settings = services.settings
-        self.clock = services.clock
-        self.chat_id = int(record.config["chat_id"])
-        self.api = TelegramApi(self.settings.telegram_api_url, record.config["bot_token"])
-        self.pacer = shared_pacer(services)
+        self.config = TelegramConfig.from_dict(record.config)
+        self.chat_id = self.config.chat_id
+        self.api = TelegramApi(api_url, self.config.bot_token, http=http)
+        self.pacer = pacer
         self.pace_key = f"telegram:{self.chat_id}"
-        self.max_wait = max(5.0, float(self.settings.outbox_lease_seconds) / 2)
-        self.receiver = Receiver(self)
-        self.sink: InboundSink | None = None
-        self.bot_id: int | None = None
+        self.max_wait = max_wait  # longer than this, a delivery gives its outbox lease back
+        self.webhook = uses_webhook(mode, public_url)
+        self.webhook_url = webhook_url(public_url, self.id)
+        self.receiver = Receiver(self.id, self.config, self.api, clock, webhook=self.webhook,
+                                 webhook_url=self.webhook_url,
+                                 last_update_id=int(record.state.get("last_update_id", 0)))
 
     # --- lifecycle ---------------------------------------------------------------------
-    def webhook_mode(self) -> bool:
-        mode = self.settings.telegram_mode
-        return mode == "webhook" or (mode == "auto" and bool(self.settings.public_url))
-
-    def webhook_url(self) -> str | None:
-        base = self.settings.public_base()
-        return f"{base}/bridges/telegram/{self.id}" if base else None
-
     async def start(self, sink: InboundSink) -> None:
-        self.sink = sink
         await self.receiver.start(sink)
 
     async def stop(self) -> None:
@@ -67,14 +63,15 @@ class TelegramBridge:
             await self.api.close()
 
     # --- outgoing ------------------------------------------------------------------------
-    async def _send(self, method: str, params: dict[str, Any], *, paced: bool = True) -> Any:
+    async def _send(self, method: str, params: dict[str, Any], *, thread_id: str | None = None,
+                    unchanged_ok: bool = False, paced: bool = True) -> Any:
         if paced:
             await self.pacer.wait(self.pace_key, GROUP_LIMIT, max_wait=self.max_wait)
         try:
-            return await self.api.call(method, {"chat_id": self.chat_id, **params})
-        except TelegramError as exc:
-            if exc.error_code == 429 and exc.retry_after:
-                self.pacer.penalize(self.pace_key, exc.retry_after)
+            return await self.api.send(method, {"chat_id": self.chat_id, **params}, thread_id=thread_id,
+                                       unchanged_ok=unchanged_ok)
+        except Throttled as exc:
+            self.pacer.penalize(self.pace_key, exc.retry_after)  # the whole group waits it out
             raise
 
     async def open_thread(self, card: SessionCard) -> Posted:
@@ -91,36 +88,19 @@ class TelegramBridge:
     async def post(self, thread_id: str, item: Outgoing) -> Posted:
         ids: list[str] = []
         for part in fmt.split(item):
-            try:
-                sent = await self._send("sendMessage", {
-                    "message_thread_id": int(thread_id), "text": fmt.message_html(part), "parse_mode": "HTML",
-                    "link_preview_options": {"is_disabled": True}})
-            except TelegramError as exc:
-                if exc.thread_gone:
-                    raise ThreadGone(thread_id) from exc
-                raise
+            sent = await self._send("sendMessage", {
+                "message_thread_id": int(thread_id), "text": fmt.message_html(part), "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": True}}, thread_id=thread_id)
             ids.append(str(sent["message_id"]))
         return Posted(message_ids=tuple(ids))
 
-    async def _topic(self, method: str, thread_id: str) -> None:
-        try:
-            await self._send(method, {"message_thread_id": int(thread_id)})
-        except TelegramError as exc:
-            if exc.unchanged:
-                return  # already closed / already open
-            if exc.thread_gone:
-                raise ThreadGone(thread_id) from exc
-            raise
+    async def _topic(self, method: str, thread_id: str, **params: Any) -> None:
+        # "Not modified" (already closed, already open, the same name) is no failure.
+        await self._send(method, {"message_thread_id": int(thread_id), **params}, thread_id=thread_id,
+                         unchanged_ok=True)
 
     async def rename_thread(self, thread_id: str, card: SessionCard) -> None:
-        try:
-            await self._send("editForumTopic", {"message_thread_id": int(thread_id), "name": fmt.topic_name(card)})
-        except TelegramError as exc:
-            if exc.unchanged:
-                return
-            if exc.thread_gone:
-                raise ThreadGone(thread_id) from exc
-            raise
+        await self._topic("editForumTopic", thread_id, name=fmt.topic_name(card))
 
     async def close_thread(self, thread_id: str) -> None:
         await self._topic("closeForumTopic", thread_id)
@@ -133,7 +113,7 @@ class TelegramBridge:
         # a 429 nothing goes to the group until the time is up.
         if self.pacer.penalized(self.pace_key):
             return
-        with contextlib.suppress(TelegramError):
+        with contextlib.suppress(DeliveryError):
             await self._send("sendChatAction", {"message_thread_id": int(thread_id), "action": "typing"},
                              paced=False)
 
@@ -143,12 +123,15 @@ class TelegramBridge:
 
     # --- doctor ----------------------------------------------------------------------------
     async def check(self) -> list[Finding]:
-        return await run_checks(self)
+        return await run_checks(self.api, project_id=self.project_id, bridge_id=self.id, chat_id=self.chat_id,
+                                webhook=self.webhook, webhook_url=self.webhook_url)
 
 
-def make_bridge(record: BridgeRecord, services: Any) -> TelegramBridge:
-    return TelegramBridge(record, services)
+def create(record: BridgeRecord, deps: BridgeDeps) -> TelegramBridge:
+    settings = deps.settings
+    return TelegramBridge(record, api_url=settings.telegram_api_url, clock=deps.clock, pacer=deps.pacer,
+                          mode=settings.telegram_mode, public_url=settings.public_url,
+                          max_wait=settings.max_pacing_wait, http=deps.http)
 
 
-__all__ = ["TelegramBridge", "make_bridge"]
-
+__all__ = ["TelegramBridge", "create"]

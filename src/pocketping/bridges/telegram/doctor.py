@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pocketping.bridges.base import Finding
-from pocketping.bridges.telegram.api import TelegramError
+from pocketping.bridges.telegram.api import TelegramApi, TelegramError
 from pocketping.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from pocketping.bridges.telegram.bridge import TelegramBridge
 
 UPDATE_TOKEN = "pocketping bridge update {project} {bridge} --bot-token NEW_TOKEN"  # noqa: S105
 
 
-async def run_checks(bridge: TelegramBridge) -> list[Finding]:
-    api = bridge.api
+async def run_checks(api: TelegramApi, *, project_id: str, bridge_id: str, chat_id: int, webhook: bool,
+                     webhook_url: str | None) -> list[Finding]:
+    """The bot token, the group (a forum, the bot an admin who may manage topics), and how
+    updates arrive (``webhook``: Telegram should be calling ``webhook_url``)."""
     found: list[Finding] = []
     try:
         me: dict[str, Any] = await api.call("getMe")
     except TelegramError as exc:
         fix = ("Telegram does not know this bot token. In Telegram, open @BotFather, send /mybots, pick your bot, "
-               "API Token, and copy it into: " + UPDATE_TOKEN.format(project=bridge.project_id, bridge=bridge.id))
+               "API Token, and copy it into: " + UPDATE_TOKEN.format(project=project_id, bridge=bridge_id))
         return [Finding(False, "bot token", exc.message, fix if exc.bad_token else None)]
     except DeliveryError as exc:
         return [Finding(False, "Telegram reachable", exc.message,
-                        f"Check that this machine can reach {bridge.settings.telegram_api_url} (proxy, firewall, "
+                        f"Check that this machine can reach {api.base_url} (proxy, firewall, "
                         "DNS), or set POCKETPING_TELEGRAM_API_URL for a self-hosted Bot API server.")]
     username = me.get("username", "?")
     found.append(Finding(True, "bot token", f"the token belongs to @{username}"))
     try:
-        chat: dict[str, Any] = await api.call("getChat", {"chat_id": bridge.chat_id})
+        chat: dict[str, Any] = await api.call("getChat", {"chat_id": chat_id})
     except DeliveryError as exc:
         found.append(Finding(False, "group", exc.message,
                              f"Add @{username} to your group, then check the chat id: open the group in "
                              "web.telegram.org, the address ends with #-100...; that number is the id. Fix it with: "
-                             f"pocketping bridge update {bridge.project_id} {bridge.id} --chat-id=-100..."))
+                             f"pocketping bridge update {project_id} {bridge_id} --chat-id=-100..."))
         return found
     title = chat.get("title", "?")
     if chat.get("type") != "supergroup" or not chat.get("is_forum"):
@@ -46,7 +45,7 @@ async def run_checks(bridge: TelegramBridge) -> list[Finding]:
     else:
         found.append(Finding(True, "topics", f"“{title}” is a forum supergroup"))
     try:
-        member: dict[str, Any] = await api.call("getChatMember", {"chat_id": bridge.chat_id, "user_id": me["id"]})
+        member: dict[str, Any] = await api.call("getChatMember", {"chat_id": chat_id, "user_id": me["id"]})
     except DeliveryError as exc:
         member = {"status": "unknown", "error": exc.message}
     admin = member.get("status") in ("administrator", "creator")
@@ -61,19 +60,18 @@ async def run_checks(bridge: TelegramBridge) -> list[Finding]:
         found.append(Finding(False, "privacy mode", "the bot only sees commands and replies to it",
                              "Make the bot an admin (above), or in @BotFather: /setprivacy > your bot > Disable, "
                              "then remove and re-add the bot to the group."))
-    found.extend(await _delivery_mode(bridge))
+    found.extend(await _delivery_mode(api, webhook, webhook_url))
     return found
 
 
-async def _delivery_mode(bridge: TelegramBridge) -> list[Finding]:
+async def _delivery_mode(api: TelegramApi, webhook: bool, expected: str | None) -> list[Finding]:
     try:
-        info: dict[str, Any] = await bridge.api.call("getWebhookInfo")
+        info: dict[str, Any] = await api.call("getWebhookInfo")
     except DeliveryError as exc:
         return [Finding(False, "updates", exc.message)]
-    if not bridge.webhook_mode():
+    if not webhook:
         note = " (a webhook is set: the server removes it when it starts)" if info.get("url") else ""
         return [Finding(True, "updates", f"long polling: no public URL needed{note}")]
-    expected = bridge.webhook_url()
     if expected is None or not expected.startswith("https://"):
         return [Finding(False, "updates", f"webhook mode, but the URL would be {expected}",
                         "Telegram only calls https:// addresses: set POCKETPING_PUBLIC_URL=https://your.domain, or "

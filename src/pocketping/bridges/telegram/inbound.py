@@ -13,16 +13,15 @@ import contextlib
 import hmac
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from pocketping.bridges.base import InboundReply, InboundSink, WebhookAnswer
-from pocketping.bridges.telegram.api import TelegramError
+from pocketping.bridges.telegram.api import TelegramApi, TelegramError
+from pocketping.bridges.telegram.config import TelegramConfig
+from pocketping.clock import Clock
 from pocketping.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from pocketping.bridges.telegram.bridge import TelegramBridge
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +37,20 @@ def operator_name(user: dict[str, Any]) -> str:
 
 
 class Receiver:
-    def __init__(self, bridge: TelegramBridge) -> None:
-        self.bridge = bridge
+    """What one bridge hears from Telegram (``webhook``: Telegram calls ``webhook_url``; else
+    long polling), handed to the sink."""
+
+    def __init__(self, bridge_id: str, config: TelegramConfig, api: TelegramApi, clock: Clock, *, webhook: bool,
+                 webhook_url: str | None, last_update_id: int = 0) -> None:
+        self.bridge_id = bridge_id
+        self.config = config
+        self.api = api
+        self.clock = clock
+        self.webhook = webhook
+        self.webhook_url = webhook_url
         self.sink: InboundSink | None = None
-        self.last_update_id = int(bridge.state.get("last_update_id", 0))
+        self.bot_id: int | None = None
+        self.last_update_id = last_update_id
         self._task: asyncio.Task[None] | None = None
         self._status: tuple[str, str | None] | None = None
         self._lock = asyncio.Lock()
@@ -49,7 +58,7 @@ class Receiver:
 
     async def start(self, sink: InboundSink) -> None:
         self.sink = sink
-        self._task = asyncio.create_task(self._run(), name=f"telegram-{self.bridge.id}")
+        self._task = asyncio.create_task(self._run(), name=f"telegram-{self.bridge_id}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -63,16 +72,16 @@ class Receiver:
             return
         self._status = (status, detail)
         with contextlib.suppress(Exception):
-            await self.sink.report(self.bridge.id, status, detail)
+            await self.sink.report(self.bridge_id, status, detail)
 
     # --- connecting ----------------------------------------------------------------------
     async def _run(self) -> None:
         delay = 1.0
         while True:
             try:
-                me = await self.bridge.api.call("getMe")
-                self.bridge.bot_id = int(me["id"])
-                if self.bridge.webhook_mode():
+                me = await self.api.call("getMe")
+                self.bot_id = int(me["id"])
+                if self.webhook:
                     await self._set_webhook()
                     return  # Telegram calls us from now on
                 await self._poll()
@@ -88,31 +97,31 @@ class Receiver:
             except DeliveryError as exc:
                 await self.report("error", exc.message)
             except Exception as exc:
-                log.exception("telegram bridge %s failed", self.bridge.id)
+                log.exception("telegram bridge %s failed", self.bridge_id)
                 await self.report("error", f"{type(exc).__name__}: {exc}")
-            await self.bridge.clock.sleep(delay)
+            await self.clock.sleep(delay)
             delay = min(delay * 2, 60.0)
 
     async def _set_webhook(self) -> None:
-        url = self.bridge.webhook_url()
+        url = self.webhook_url
         if url is None:
             raise DeliveryError("POCKETPING_TELEGRAM_MODE=webhook needs POCKETPING_PUBLIC_URL: Telegram cannot "
                                 "send replies to a server without a public URL")
-        await self.bridge.api.call("setWebhook", {
-            "url": url, "secret_token": self.bridge.config["webhook_secret"], "allowed_updates": ALLOWED_UPDATES,
+        await self.api.call("setWebhook", {
+            "url": url, "secret_token": self.config.webhook_secret, "allowed_updates": ALLOWED_UPDATES,
             "max_connections": 1})
         await self.report("active", f"webhook {url}")
 
     async def _poll(self) -> None:
-        info = await self.bridge.api.call("getWebhookInfo")
+        info = await self.api.call("getWebhookInfo")
         if isinstance(info, dict) and info.get("url"):
             # A webhook set earlier (webhook mode, another tool) would make getUpdates answer 409.
-            await self.bridge.api.call("deleteWebhook", {"drop_pending_updates": False})
+            await self.api.call("deleteWebhook", {"drop_pending_updates": False})
         await self.report("active", "polling")  # Telegram knows the bot; no need to wait for a first update
         conflicts = 0
         while True:
             try:
-                updates = await self.bridge.api.call(
+                updates = await self.api.call(
                     "getUpdates", {"offset": self.last_update_id + 1 if self.last_update_id else None,
                                    "timeout": POLL_TIMEOUT, "allowed_updates": ALLOWED_UPDATES},
                     timeout=POLL_TIMEOUT + 15)
@@ -120,18 +129,18 @@ class Receiver:
                 if exc.error_code != 409:
                     raise
                 if "webhook" in exc.description.lower():
-                    await self.bridge.api.call("deleteWebhook", {"drop_pending_updates": False})
+                    await self.api.call("deleteWebhook", {"drop_pending_updates": False})
                     continue
                 conflicts += 1
                 await self.report("error", "another program is reading this bot's updates (a second PocketPing "
                                            "server or another bot using the same token); use webhook mode "
                                            "(POCKETPING_PUBLIC_URL) when several servers run")
-                await self.bridge.clock.sleep(min(2.0 * conflicts, 30.0))
+                await self.clock.sleep(min(2.0 * conflicts, 30.0))
                 continue
             conflicts = 0
             await self.report("active", "polling")
             if isinstance(updates, list) and updates and not await self._handle_batch(updates):
-                await self.bridge.clock.sleep(1.0)
+                await self.clock.sleep(1.0)
 
     async def _handle_batch(self, updates: list[dict[str, Any]]) -> bool:
         """Handle updates in order; False when one failed and must be fetched again."""
@@ -156,12 +165,12 @@ class Receiver:
                 self._failures.pop(update_id, None)
                 self.last_update_id = update_id
             if self.last_update_id != start and self.sink is not None:
-                await self.sink.save_state(self.bridge.id, {"last_update_id": self.last_update_id})
+                await self.sink.save_state(self.bridge_id, {"last_update_id": self.last_update_id})
         return ok
 
     # --- webhook -------------------------------------------------------------------------
     async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookAnswer:
-        expected = str(self.bridge.config.get("webhook_secret", "")).encode()
+        expected = self.config.webhook_secret.encode()
         given = (headers.get(SECRET_HEADER) or "").encode()
         if not expected or not hmac.compare_digest(given, expected):
             return WebhookAnswer(401, {"error": {"code": "invalid_secret_token",
@@ -188,7 +197,7 @@ class Receiver:
         if not isinstance(message, dict):
             return
         chat = message.get("chat") or {}
-        if chat.get("id") != self.bridge.chat_id:
+        if chat.get("id") != self.config.chat_id:
             return
         user = message.get("from") or {}
         if user.get("is_bot") or message.get("sender_chat"):
@@ -203,8 +212,8 @@ class Receiver:
             return  # service messages, media, the General topic
         external = str(message["message_id"])
         if edited:
-            await sink.edited(self.bridge.id, str(thread), external, text)
+            await sink.edited(self.bridge_id, str(thread), external, text)
             return
-        await sink.reply(InboundReply(bridge_id=self.bridge.id, thread_id=str(thread), text=text,
+        await sink.reply(InboundReply(bridge_id=self.bridge_id, thread_id=str(thread), text=text,
                                       operator_name=operator_name(user), external_id=external,
                                       platform_label="Telegram", extra={"update_id": update.get("update_id")}))

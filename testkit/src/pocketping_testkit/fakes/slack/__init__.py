@@ -275,6 +275,12 @@ class FakeSlack(FakeHarness):
 
     def _delete(self, channel: Channel, message: dict[str, Any]) -> list[asyncio.Future[Delivery]]:
         message["_deleted"] = True
+        thread_ts = message.get("thread_ts")
+        parent = channel.find(str(thread_ts)) if thread_ts and thread_ts != message["ts"] else None
+        if parent is not None and parent.get("reply_count"):
+            # Slack counts the replies still there: a deleted parent whose replies are all gone
+            # takes the thread along.
+            parent["reply_count"] = int(parent["reply_count"]) - 1
         return self._emit(channel, deleted_event(channel, message, self.ts.next()))
 
     async def settle(self) -> None:

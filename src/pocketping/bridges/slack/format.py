@@ -1,11 +1,13 @@
-"""How a session card looks in Slack: a header, the visitor's facts as fields, a link."""
+"""How things read in Slack: a session card (a header, the visitor's facts as fields, a link),
+and items cut to fit one message (the escaping itself is in ``text``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from pocketping.bridges.base import SessionCard
-from pocketping.bridges.slack.text import escape
+from pocketping.bridges.base import Outgoing, SessionCard
+from pocketping.bridges.slack.text import MAX_CHARS, escape, message_text, split_text, unescape
 
 HEADER_MAX = 150  # Block Kit: header text
 FIELD_MAX = 2000  # Block Kit: a section field
@@ -48,3 +50,12 @@ def card_status(title: str, blocks: list[dict[str, Any]], *, closed: bool) -> tu
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def split(item: Outgoing) -> list[Outgoing]:
+    """The item cut so that each part, escaped and signed, fits Slack's 4,000 characters."""
+    budget = MAX_CHARS - len(message_text(item.author, ""))
+    pieces = split_text(escape(item.text), max(budget, MAX_CHARS // 2))
+    if len(pieces) <= 1:
+        return [item]
+    return [dataclasses.replace(item, text=unescape(piece)) for piece in pieces]

@@ -6,6 +6,10 @@ counted per top-level resource (channel, guild, webhook). Before a request we wa
 bucket that is known to be empty (a short wait inline; a long one is reported to the
 caller as ``RateLimited`` with the time to wait), so the bot stays clear of 429s, which
 count towards Discord's invalid-request ban.
+
+``request`` answers or raises ``DiscordError``; the calls a delivery makes (``create_thread``,
+``send_message``, ``archive`` ...) are the one place Discord's errors become the relay's
+(``delivery_error``; a deleted thread is ``ThreadGone``).
 """
 
 from __future__ import annotations
@@ -20,11 +24,18 @@ from typing import Any
 
 import httpx
 
+from pocketping.bridges.base import ThreadGone, Throttled
+from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
+from pocketping.bridges.discord.gateway import BAD_CREDENTIALS, GatewayRefused
+from pocketping.errors import DeliveryError
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = "DiscordBot (https://github.com/pocketping/pocketping, 0.1)"
 _MAJOR = re.compile(r"^/(channels|guilds|webhooks)/(\d+)")
 _ID = re.compile(r"/\d{5,}")
+UNKNOWN_CHANNEL = 10003
+ARCHIVED_THREAD = 50083
 
 
 class DiscordError(Exception):
@@ -62,14 +73,33 @@ def route_key(method: str, path: str) -> tuple[str, str]:
     return f"{method} {prefix}{_ID.sub('/:id', rest)}", major
 
 
-class DiscordRest:
-    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0, max_inline_wait: float = 5.0) -> None:
+def delivery_error(exc: DiscordError) -> DeliveryError:
+    """What a failed call means to a delivery, when nothing more particular applies."""
+    if exc.status == 429 and exc.retry_after is not None:
+        return Throttled(exc.message, retry_after=exc.retry_after)
+    if exc.transient:
+        return DeliveryError(exc.message, retry_after=exc.retry_after)
+    if exc.status == 401:
+        return DeliveryError("Discord rejected the bot token; run `pocketping doctor`", retry_after=300.0)
+    if exc.status == 403:
+        return DeliveryError(f"{exc.message}; run `pocketping doctor` to see which permission is missing",
+                             retry_after=60.0)
+    return DeliveryError(exc.message, permanent=True)
+
+
+def _channel_error(exc: DiscordError, channel_id: str, gone: str) -> DeliveryError:
+    if exc.code == UNKNOWN_CHANNEL:
+        return DeliveryError(f"the Discord channel {channel_id} {gone}; run `pocketping doctor`", retry_after=300.0)
+    return delivery_error(exc)
+
+
+class DiscordApi:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0, max_inline_wait: float = 5.0,
+                 http: HttpClientFactory = DEFAULT_HTTP) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_inline_wait = max_inline_wait
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout,
-            headers={"Authorization": f"Bot {token}", "User-Agent": USER_AGENT},
-        )
+        self._http = http(base_url=self.base_url, timeout=timeout,
+                          headers={"Authorization": f"Bot {token}", "User-Agent": USER_AGENT})
         self._bucket_of_route: dict[str, str] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -164,6 +194,74 @@ class DiscordRest:
             text = f"{text}: {errors}"
         raise DiscordError(f"Discord answered {status} to {method} {route}: {text}", status=status,
                            code=int(code) if isinstance(code, int) else 0)
+
+    # -- what a delivery calls: Discord's errors as the relay's -----------------------------------------
+
+    async def channel_type(self, channel_id: str) -> int:
+        try:
+            channel = await self.request("GET", f"/channels/{channel_id}")
+        except DiscordError as exc:
+            raise _channel_error(exc, channel_id, "does not exist") from exc
+        return int(channel.get("type", 0))
+
+    async def create_thread(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            thread: dict[str, Any] = await self.request("POST", f"/channels/{channel_id}/threads", json=body)
+        except DiscordError as exc:
+            raise _channel_error(exc, channel_id, "does not exist any more") from exc
+        return thread
+
+    async def send_message(self, thread_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Post into a thread; an archived (and locked) one is unarchived first."""
+        for attempt in range(2):
+            try:
+                message: dict[str, Any] = await self.request("POST", f"/channels/{thread_id}/messages", json=body)
+                return message
+            except DiscordError as exc:
+                if exc.code == UNKNOWN_CHANNEL:
+                    raise ThreadGone(thread_id) from exc
+                if exc.code == ARCHIVED_THREAD and attempt == 0:
+                    await self.unarchive(thread_id)  # archived and locked: unarchive, then post again
+                    continue
+                raise delivery_error(exc) from exc
+        raise DeliveryError("the Discord thread stays archived", retry_after=30.0)
+
+    async def archive(self, thread_id: str) -> None:
+        try:
+            await self.request("PATCH", f"/channels/{thread_id}", json={"archived": True})
+        except DiscordError as exc:
+            if exc.code in (UNKNOWN_CHANNEL, ARCHIVED_THREAD):
+                return  # gone or already archived: nothing left to close
+            raise delivery_error(exc) from exc
+
+    async def unarchive(self, thread_id: str) -> None:
+        try:
+            await self.request("PATCH", f"/channels/{thread_id}", json={"archived": False, "locked": False})
+        except DiscordError as exc:
+            if exc.status == 403:  # no Manage Threads: unarchiving our own thread is still allowed
+                try:
+                    await self.request("PATCH", f"/channels/{thread_id}", json={"archived": False})
+                    return
+                except DiscordError as again:
+                    exc = again
+            if exc.code == UNKNOWN_CHANNEL:
+                raise ThreadGone(thread_id) from exc
+            raise delivery_error(exc) from exc
+
+    async def typing(self, thread_id: str) -> None:
+        try:
+            await self.request("POST", f"/channels/{thread_id}/typing")
+        except DiscordError as exc:  # typing is a hint: never worth a retry
+            log.debug("discord typing in %s failed: %s", thread_id, exc)
+
+    async def gateway_url(self) -> str:
+        try:
+            data = await self.request("GET", "/gateway/bot")
+        except DiscordError as exc:
+            if exc.status == 401:
+                raise GatewayRefused(BAD_CREDENTIALS) from exc
+            raise
+        return str(data["url"])
 
 
 def _json_field(response: httpx.Response, name: str) -> Any:
