@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pocketping.core.models import Message
@@ -19,13 +20,28 @@ from pocketping.errors import DeliveryError
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One timeline item to post into a thread."""
+    """One timeline item to post into a thread: a stored message, or a line PocketPing writes
+    (a notice, a notable event) that is no message of the conversation."""
 
-    message: Message
     # How it should read on the platform: "Visitor: hi", "Sarah (via Slack): hello", "AI: ..."
     author: str
     text: str
     kind: Literal["visitor", "operator", "ai", "notice", "event"]
+    message: Message | None = None  # the stored message it shows, if it is one
+    note_id: str = ""  # otherwise: the line's own stable id (its outbox row) ...
+    note_at: datetime | None = None  # ... and when it was written
+
+    @property
+    def ref(self) -> str:
+        """A stable id of the item, the same on every retry (idempotency keys, read-backs)."""
+        return self.message.id if self.message is not None else self.note_id
+
+    @property
+    def at(self) -> datetime:
+        """When the item was written (how far back a read-back must look)."""
+        if self.message is not None:
+            return self.message.created_at
+        return self.note_at or datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -100,18 +100,15 @@ class BridgeDelivery:
     def _outgoing(self, item: OutboxItem, ctx: rt.DeliveryContext) -> Outgoing | None:
         payload = item.payload
         kind = payload.get("kind", "notice")
-        text = str(payload.get("text", ""))
+        author = payload.get("author") or (ctx.session.label() if kind == "visitor" else "PocketPing")
         message = ctx.message
         if message is not None and message.kind == "message":
             if message.deleted_at is not None:
                 return None  # withdrawn before it could be delivered
-            text = message.text  # an edit made before delivery wins
-        if message is None or message.kind != "message":
-            message = Message(id=item.message_id or f"outbox_{item.id}", session_id=ctx.session.id, seq=0,
-                              kind="notice", sender="system", source="system", text=text,
-                              created_at=item.created_at)
-        author = payload.get("author") or (ctx.session.label() if kind == "visitor" else "PocketPing")
-        return Outgoing(message=message, author=str(author), text=text, kind=kind)
+            # An edit made before delivery wins.
+            return Outgoing(author=str(author), text=message.text, kind=kind, message=message)
+        return Outgoing(author=str(author), text=str(payload.get("text", "")), kind=kind,
+                        note_id=item.message_id or f"outbox_{item.id}", note_at=item.created_at)
 
     async def _post(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext, progress: dict[str, Any],
                     checkpoint: Checkpoint) -> dict[str, Any]:
@@ -144,10 +141,9 @@ class BridgeDelivery:
         """Tell the visitor's tabs the team has it (once, even with several bridges)."""
         self.delivered.announce(project_id, message.session_id, message.id, message.seq)
 
-    def _notice(self, item: OutboxItem, ctx: rt.DeliveryContext, text: str) -> Outgoing:
-        message = Message(id=f"outbox_{item.id}", session_id=ctx.session.id, seq=0, kind="notice", sender="system",
-                          source="system", text=text, created_at=item.created_at)
-        return Outgoing(message=message, author="PocketPing", text=text, kind="notice")
+    def _notice(self, item: OutboxItem, text: str) -> Outgoing:
+        return Outgoing(author="PocketPing", text=text, kind="notice", note_id=f"outbox_{item.id}",
+                        note_at=item.created_at)
 
     async def _identified(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext,
                           progress: dict[str, Any], checkpoint: Checkpoint) -> dict[str, Any]:
@@ -157,7 +153,7 @@ class BridgeDelivery:
             return {"skipped": "no thread yet"}  # the card, when it comes, already names them
         try:
             if not progress.get("noticed"):
-                await bridge.post(thread.external_id, self._notice(item, ctx, str(item.payload.get("notice", ""))))
+                await bridge.post(thread.external_id, self._notice(item, str(item.payload.get("notice", ""))))
                 progress["noticed"] = True
                 await checkpoint(progress)
             if isinstance(bridge, RenamesThreads):
@@ -182,7 +178,7 @@ class BridgeDelivery:
                 gone = True  # the next message opens a new one
         if notice and not progress.get("noticed") and not gone:
             try:
-                await bridge.post(thread.external_id, self._notice(item, ctx, str(notice)))
+                await bridge.post(thread.external_id, self._notice(item, str(notice)))
             except ThreadGone:
                 gone = True
             progress["noticed"] = True

@@ -100,7 +100,7 @@ class DiscordBridge:
 
     async def post(self, thread_id: str, item: Outgoing) -> Posted:
         contents = [fmt.render_item(part) for part in fmt.split_item(item)]
-        key = (thread_id, item.message.id)
+        key = (thread_id, item.ref)
         done = self._progress.setdefault(key, [])
         self._progress.move_to_end(key)
         while len(self._progress) > 1000:
@@ -109,7 +109,7 @@ class DiscordBridge:
             if index < len(done):
                 continue  # posted by an earlier attempt
             # The nonce names this very part: a retry after a lost answer gets the same message back.
-            message = await self._send(thread_id, content, fmt.nonce(item.message.id, thread_id, index, content))
+            message = await self._send(thread_id, content, fmt.nonce(item.ref, thread_id, index, content))
             done.append(str(message["id"]))
         self._progress.pop(key, None)
         return Posted(message_ids=tuple(done))

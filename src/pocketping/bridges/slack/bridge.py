@@ -146,26 +146,26 @@ class SlackBridge:
     async def _post_one(self, thread_id: str, item: Outgoing) -> str:
         text = message_text(item.author, item.text)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        key = (thread_id, item.message.id, digest)
+        key = (thread_id, item.ref, digest)
         if key in self._posted:  # a retry of a delivery whose first parts went through
             return self._posted[key]
         since = self._uncertain.get(key)
-        written = item.message.created_at.timestamp()
+        written = item.at.timestamp()
         if since is None and self.clock.now().timestamp() - written >= self.recheck_after:
             since = written
         if since is not None:
             found = (await self._read_back(thread_id, since, fresh=key in self._uncertain)).get(
-                (item.message.id, digest))
+                (item.ref, digest))
             if found:
                 self._uncertain.pop(key, None)
                 return found
-        metadata = {"event_type": META_MESSAGE, "event_payload": {"message_id": item.message.id, "digest": digest}}
+        metadata = {"event_type": META_MESSAGE, "event_payload": {"message_id": item.ref, "digest": digest}}
         answer = await self._send(key, text=text, thread_ts=thread_id, metadata=metadata)
         self._uncertain.pop(key, None)
         ts = str(answer["ts"])
         cached = self._readback.get(thread_id)
         if cached is not None:
-            cached[1][(item.message.id, digest)] = ts
+            cached[1][(item.ref, digest)] = ts
         self._posted[key] = ts
         while len(self._posted) > 2000:
             self._posted.popitem(last=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 
 from pocketping.bridges.base import Outgoing, SessionCard
@@ -57,4 +58,4 @@ def split(item: Outgoing) -> list[Outgoing]:
     pieces = split_text(item.text, max(room, 100), utf16_len)
     if len(pieces) == 1:
         return [item]
-    return [Outgoing(message=item.message, author=item.author, text=piece, kind=item.kind) for piece in pieces]
+    return [dataclasses.replace(item, text=piece) for piece in pieces]
