@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test test-fast lint typecheck widget widget-check bench bench-smoke services browser clean
+.PHONY: setup serve test test-fast lint typecheck widget widget-check sdk-node bench bench-smoke services browser clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,7 @@ services:
 browser:
 	@scripts/ensure-chromium.sh
 
-test: setup services browser widget-check
+test: setup services browser widget-check sdk-node
 	$(PY) -m pytest -q
 
 test-fast: setup
@@ -46,11 +46,28 @@ widget: $(WIDGET_NPM)
 widget-check: $(WIDGET_NPM)
 	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs --check
 
-lint: setup
+# The Node.js SDK (sdk-node/, @pocketping/sdk): TypeScript -> dist/esm + dist/cjs with .d.ts.
+# dist/ is not committed: `make test` builds it (tests/sdk_node packs and installs it).
+SDK_NODE_NPM := sdk-node/node_modules/.installed
+SDK_NODE_BUILT := sdk-node/dist/.built
+
+$(SDK_NODE_NPM): sdk-node/package.json sdk-node/package-lock.json
+	@scripts/ensure-node.sh
+	cd sdk-node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(SDK_NODE_NPM)
+
+$(SDK_NODE_BUILT): $(SDK_NODE_NPM) $(wildcard sdk-node/src/*.ts) sdk-node/build.mjs sdk-node/tsconfig.json \
+		sdk-node/tsconfig.esm.json sdk-node/tsconfig.cjs.json
+	cd sdk-node && node build.mjs
+
+sdk-node: $(SDK_NODE_BUILT)
+
+lint: setup $(SDK_NODE_NPM)
 	$(VENV)/bin/ruff check src tests sdk/src testkit/src
 	$(VENV)/bin/lint-imports --config pyproject.toml
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy
+	cd sdk-node && npx --no-install tsc --noEmit -p .
 
 bench: setup services
 	$(PY) -m bench

@@ -131,6 +131,16 @@ class Api:
         return Call("GET", "/events", _page_events, params=params)
 
     @staticmethod
+    def identify(session_id: str, user_id: str, email: str | None, name: str | None,
+                 traits: dict[str, Any] | None) -> Call[Session]:
+        body = _clean({"id": user_id, "email": email, "name": name, "traits": traits})
+        return Call("POST", f"/sessions/{session_id}/identify", Session.from_api, json=body)
+
+    @staticmethod
+    def erase_session(session_id: str) -> Call[dict[str, Any]]:
+        return Call("DELETE", f"/sessions/{session_id}", _identity)
+
+    @staticmethod
     def export_visitor(visitor_id: str) -> Call[dict[str, Any]]:
         return Call("GET", f"/visitors/{visitor_id}/export", _identity)
 

@@ -142,6 +142,16 @@ class PocketPing(Base):
         """Public events after a cursor (``seq``), oldest first: polling instead of webhooks."""
         return await self._call(Api.list_events(after, limit, types))
 
+    async def identify(self, session_id: str, user_id: str, *, email: str | None = None, name: str | None = None,
+                       traits: dict[str, Any] | None = None) -> Session:
+        """Attach one of your users to the session (shown in the inbox and the team's threads).
+        Your backend is trusted: the identity is ``verified``, no ``user_hash`` needed."""
+        return await self._call(Api.identify(session_id, user_id, email, name, traits))
+
+    async def erase_session(self, session_id: str) -> dict[str, Any]:
+        """Erase one session and its messages for good: ``{"sessionId", "deleted": {...}}``."""
+        return await self._call(Api.erase_session(session_id))
+
     async def export_visitor(self, visitor_id: str) -> dict[str, Any]:
         return await self._call(Api.export_visitor(visitor_id))
 

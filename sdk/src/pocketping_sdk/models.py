@@ -58,6 +58,8 @@ class Session:
     closed_at: datetime | None
     last_seq: int
     ai_enabled: bool
+    visitor_read_seq: int = 0
+    operator_read_seq: int = 0
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -68,7 +70,9 @@ class Session:
                    identity=Identity.from_api(identity) if isinstance(identity, dict) else None,
                    created_at=_time(data["createdAt"]), last_activity=_time(data["lastActivity"]),
                    closed_at=parse_time(data.get("closedAt")), last_seq=int(data.get("lastSeq", 0)),
-                   ai_enabled=bool(data.get("aiEnabled", True)), raw=data)
+                   ai_enabled=bool(data.get("aiEnabled", True)),
+                   visitor_read_seq=int(data.get("visitorReadSeq", 0)),
+                   operator_read_seq=int(data.get("operatorReadSeq", 0)), raw=data)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class Message:
     created_at: datetime
     name: str | None = None
     data: dict[str, Any] | None = None
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -92,7 +98,8 @@ class Message:
         return cls(id=data["id"], session_id=data["sessionId"], seq=int(data["seq"]), kind=data.get("kind", "message"),
                    sender=data["sender"], source=data.get("source", ""), text=data.get("text", ""),
                    operator_name=data.get("operatorName"), client_id=data.get("clientId"),
-                   created_at=_time(data["createdAt"]), name=data.get("name"), data=data.get("data"), raw=data)
+                   created_at=_time(data["createdAt"]), name=data.get("name"), data=data.get("data"),
+                   edited_at=parse_time(data.get("editedAt")), deleted_at=parse_time(data.get("deletedAt")), raw=data)
 
 
 @dataclass(frozen=True)
@@ -107,13 +114,16 @@ class CustomEvent:
     visitor_id: str | None
     created_at: datetime
     seq: int | None = None
+    sender: str | None = None  # who sent it ("operator" for emit_event); None for a page's trigger
+    broadcast: bool = False
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> CustomEvent:
         return cls(id=data["id"], name=data["name"], data=dict(data.get("data") or {}),
                    session_id=data.get("sessionId"), visitor_id=data.get("visitorId"),
-                   created_at=_time(data["createdAt"]), seq=data.get("seq"), raw=data)
+                   created_at=_time(data["createdAt"]), seq=data.get("seq"), sender=data.get("sender"),
+                   broadcast=bool(data.get("broadcast", False)), raw=data)
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,7 @@ class Delivery:
     created_at: datetime | None
     next_attempt_at: datetime | None
     finished_at: datetime | None
+    duration_ms: int | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Delivery:
@@ -195,4 +206,4 @@ class Delivery:
                    session_id=data.get("sessionId"), status=data["status"], attempts=int(data.get("attempts", 0)),
                    last_error=data.get("lastError"), response_status=data.get("responseStatus"),
                    created_at=parse_time(data.get("createdAt")), next_attempt_at=parse_time(data.get("nextAttemptAt")),
-                   finished_at=parse_time(data.get("finishedAt")))
+                   finished_at=parse_time(data.get("finishedAt")), duration_ms=data.get("durationMs"))

@@ -108,6 +108,13 @@ class PocketPingSync(Base):
                     ) -> Page[WebhookEvent]:
         return self._call(Api.list_events(after, limit, types))
 
+    def identify(self, session_id: str, user_id: str, *, email: str | None = None, name: str | None = None,
+                 traits: dict[str, Any] | None = None) -> Session:
+        return self._call(Api.identify(session_id, user_id, email, name, traits))
+
+    def erase_session(self, session_id: str) -> dict[str, Any]:
+        return self._call(Api.erase_session(session_id))
+
     def export_visitor(self, visitor_id: str) -> dict[str, Any]:
         return self._call(Api.export_visitor(visitor_id))
 

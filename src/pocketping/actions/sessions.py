@@ -139,18 +139,30 @@ def user_hash(identity_secret: str, user_id: str) -> str:
     return hmac.new(identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
-async def identify(svc: Services, project: Project, session_id: str, payload: dict[str, Any]) -> Session:
-    """Attach a known user to the session. With an identity secret, ``userHash`` must match."""
-    user_id = payload.get("id")
+def check_identity(user_id: Any, email: Any, name: Any, traits: dict[str, Any]) -> dict[str, Any]:
+    """The identity to store, or InvalidInput (``invalid_identity``) saying what is wrong."""
     if not isinstance(user_id, str) or not user_id or len(user_id) > 200:
         raise InvalidInput("identify needs an 'id' of 1-200 characters", code="invalid_identity")
-    email, name = payload.get("email"), payload.get("name")
     for label, value in (("email", email), ("name", name)):
         if value is not None and (not isinstance(value, str) or len(value) > 320):
             raise InvalidInput(f"identity {label} must be text of at most 320 characters", code="invalid_identity")
-    traits = {k: v for k, v in payload.items() if k not in ("id", "email", "name", "userHash", "type")}
     if len(str(traits)) > 4096:
         raise InvalidInput("identity traits are limited to 4 KB", code="invalid_identity")
+    return {"id": user_id, "email": email, "name": name, "traits": traits}
+
+
+async def _store_identity(tx: Tx, session: Session, identity: dict[str, Any]) -> Session:
+    await repo.update_session(tx, session.id, identity=identity)
+    session = await repo.get_session(tx, session.project_id, session.id)
+    tx.emit(session_event("visitor.identified", session))
+    return session
+
+
+async def identify(svc: Services, project: Project, session_id: str, payload: dict[str, Any]) -> Session:
+    """Attach a known user to the session. With an identity secret, ``userHash`` must match."""
+    traits = {k: v for k, v in payload.items() if k not in ("id", "email", "name", "userHash", "type")}
+    identity = check_identity(payload.get("id"), payload.get("email"), payload.get("name"), traits)
+    user_id = identity["id"]
     async with unit_of_work(svc) as tx:
         secret = await project_repo.identity_secret(tx, project.id)
         verified = False
@@ -160,11 +172,19 @@ async def identify(svc: Services, project: Project, session_id: str, payload: di
                 raise Forbidden("identity could not be verified: userHash must be HMAC-SHA256(identity secret, id)",
                                 code="identity_rejected")
             verified = True
-        identity = {"id": user_id, "email": email, "name": name, "traits": traits, "verified": verified}
-        await repo.update_session(tx, session_id, identity=identity)
-        session = await repo.get_session(tx, project.id, session_id)
-        tx.emit(session_event("visitor.identified", session))
-        return session
+        session = await repo.get_session(tx, project.id, session_id, for_update=True)
+        return await _store_identity(tx, session, {**identity, "verified": verified})
+
+
+async def identify_by_backend(svc: Services, project_id: str, session_id: str, *, user_id: str,
+                              email: str | None = None, name: str | None = None,
+                              traits: dict[str, Any] | None = None) -> Session:
+    """The site's backend (it holds the secret key) attaches one of its users to a session:
+    verified, no ``userHash`` needed. Replaces the identity the session had."""
+    identity = check_identity(user_id, email, name, dict(traits or {}))
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        return await _store_identity(tx, session, {**identity, "verified": True})
 
 
 async def leave_contact(svc: Services, project: Project, session_id: str, email: Any) -> Session:
@@ -208,6 +228,14 @@ async def erase_visitor(svc: Services, project_id: str, visitor_id: str) -> dict
             raise NotFound(f"visitor {visitor_id} not found", code="visitor_not_found")
         count = await repo.erase_sessions(tx, [s.id for s in found])
     return {"sessions": len(found), "messages": count}
+
+
+async def erase_session(svc: Services, project_id: str, session_id: str) -> dict[str, int]:
+    """Erase one session: its messages, events and queued deliveries go with it."""
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        count = await repo.erase_sessions(tx, [session.id])
+    return {"sessions": 1, "messages": count}
 
 
 async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dict[str, Any]:

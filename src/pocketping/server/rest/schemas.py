@@ -95,6 +95,19 @@ class EventOut(BaseModel):
     createdAt: str
 
 
+class IdentifyIn(Strict):
+    id: str = Field(min_length=1, max_length=200, description="your user's id")
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=320)
+    traits: dict[str, Any] = Field(default_factory=dict, description="anything else to show the team "
+                                   "(a JSON object of at most 4 KB)")
+
+
+class SessionErasureOut(BaseModel):
+    sessionId: str
+    deleted: dict[str, int] = Field(description='what was removed: {"sessions": 1, "messages": N}')
+
+
 class ErasureOut(BaseModel):
     visitorId: str
     deleted: dict[str, int]

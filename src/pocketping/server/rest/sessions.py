@@ -16,9 +16,11 @@ from pocketping.server.rest.deps import ProjectDep, ServicesDep
 from pocketping.server.rest.schemas import (
     EventIn,
     EventOut,
+    IdentifyIn,
     MessageIn,
     MessageList,
     MessageOut,
+    SessionErasureOut,
     SessionList,
     SessionOut,
 )
@@ -104,3 +106,19 @@ async def emit_event(session_id: str, body: EventIn, project: ProjectDep, svc: S
     sent = await message_actions.emit_event(svc, project.id, session_id, body.name, body.data,
                                             client_id=body.clientId)
     return sent.message.to_event_api()
+
+
+@router.post("/{session_id}/identify", response_model=SessionOut,
+             summary="Attach one of your users to the session (verified: the secret key vouches for it)")
+async def identify_session(session_id: str, body: IdentifyIn, project: ProjectDep, svc: ServicesDep
+                           ) -> dict[str, object]:
+    session = await session_actions.identify_by_backend(svc, project.id, session_id, user_id=body.id,
+                                                        email=body.email, name=body.name, traits=body.traits)
+    return session.to_api()
+
+
+@router.delete("/{session_id}", response_model=SessionErasureOut, tags=["privacy"],
+               summary="Erase a session and its messages")
+async def erase_session(session_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
+    counts = await session_actions.erase_session(svc, project.id, session_id)
+    return {"sessionId": session_id, "deleted": counts}
