@@ -76,4 +76,4 @@ def test_the_wheel_holds_every_file_the_server_reads_at_run_time(wheel: zipfile.
               if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
     assert sorted(source - held) == []
     entry_points = wheel.read(f"{DIST_INFO}/entry_points.txt").decode()
-    assert "pocketping = pocketping.cli:main" in entry_points
+    assert "pocketping = pocketping.wiring:main" in entry_points
