@@ -12,6 +12,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements-dev.txt sdk/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PocketPing needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
+	@# The distribution was called "pocketping" before it became "pocketping-server".
+	@$(PY) -m pip uninstall --quiet --yes pocketping 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -e . -r requirements-dev.txt
 	@touch $(STAMP)
 
@@ -47,7 +49,7 @@ widget-check: $(WIDGET_NPM)
 	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs --check
 
 lint: setup
-	$(VENV)/bin/ruff check src tests sdk/src
+	$(VENV)/bin/ruff check src tests sdk/src scripts/widget_roundtrip.py
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy
 

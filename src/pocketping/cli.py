@@ -31,10 +31,20 @@ class State:
 state = State()
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from pocketping import __version__
+
+        typer.echo(f"pocketping {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(database_url: Annotated[str | None, typer.Option(
         "--database-url", envvar="POCKETPING_DATABASE_URL",
-        help="Database URL (sqlite:///path.db, postgresql://..., mysql://...).")] = None) -> None:
+        help="Database URL (sqlite:///path.db, postgresql://..., mysql://...).")] = None,
+        version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                              help="Print the version and exit.")] = False) -> None:
     state.database_url = database_url
 
 
@@ -90,10 +100,14 @@ def serve(
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Create the demo project on first run and print how "
                                                       "to try it")] = False,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Database URL; overrides POCKETPING_DATABASE_URL and the global option")] = None,
 ) -> None:
     """Run the server (applies pending migrations first)."""
     import os
 
+    if database_url is not None:
+        state.database_url = database_url
     cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     if (cfg.ssl_certfile is None) != (cfg.ssl_keyfile is None):
         fail("give both --ssl-certfile and --ssl-keyfile", False)
