@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test test-fast lint typecheck widget widget-check bench bench-smoke services browser clean
+.PHONY: setup serve test test-fast lint typecheck widget widget-check bench bench-smoke services browser clean \
+	image image-test image-clean
 
 setup: $(STAMP)
 
@@ -49,12 +50,25 @@ widget-check: $(WIDGET_NPM)
 	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs --check
 
 lint: setup
-	$(VENV)/bin/ruff check src tests sdk/src scripts/widget_roundtrip.py
+	$(VENV)/bin/ruff check src tests sdk/src scripts/widget_roundtrip.py scripts/image_test.py
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy
 
 bench: setup services
 	$(PY) -m bench
+
+# The container image (Containerfile), built and checked on this machine without a container
+# engine or a registry: Debian's buildah (chroot isolation) on a Debian base made by debootstrap,
+# cached in ~/.cache/pocketping-image. Elsewhere: `docker build -t pocketping .`.
+image:
+	@scripts/ensure-buildah.sh
+	scripts/image.sh build
+
+image-test: setup image
+	$(PY) scripts/image_test.py
+
+image-clean:
+	scripts/image.sh clean
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
