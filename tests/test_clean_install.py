@@ -6,9 +6,11 @@ widget round trip against that server (scripts/widget_roundtrip.py, run by the f
 The development environment brings many packages of its own (Playwright brings greenlet, for one);
 only this test sees what the wheel alone installs.
 
-The fresh environment is cached by the wheels' hashes (hatchling builds them byte for byte the same
-from the same sources): a rerun without changes skips the install, any change to the code or the
-dependencies installs anew.
+The wheels are built and installed on every run. The environment they go into is cached (one per
+checkout, in ~/.cache/pocketping-tests or POCKETPING_TEST_CACHE) by what the wheels require
+(their Requires-Dist and Requires-Python) and the Python version: while that stays the same, a
+rerun only reinstalls the two wheels (a few seconds); a changed, added or removed dependency
+makes a new environment, installed from scratch.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("POCKETPING_TEST_CACHE") or Path.home() / ".cache" / "pocketping-tests") / "clean-install"
-KEEP = 4  # environments kept in the cache (several checkouts may test different code)
+KEEP = 6  # environments kept in the cache (one per checkout and set of requirements)
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -50,20 +53,30 @@ def _build_wheels(into: Path) -> list[Path]:
     return wheels
 
 
+def _requirements(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = archive.read(metadata).decode().splitlines()
+    return sorted(line for line in lines if line.startswith(("Requires-Dist:", "Requires-Python:")))
+
+
 def _fresh_venv(wheels: list[Path]) -> Path:
-    digest = hashlib.sha256(sys.version.encode())
+    digest = hashlib.sha256(f"{sys.version}\0{ROOT}".encode())
     for wheel in wheels:
-        digest.update(wheel.name.encode() + b"\0" + hashlib.sha256(wheel.read_bytes()).digest())
+        digest.update("\n".join([wheel.name.split("-")[0], *_requirements(wheel)]).encode() + b"\0")
     venv = CACHE / digest.hexdigest()[:20]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another checkout may be installing the same wheels
-        if not (venv / ".complete").exists():
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be installing
+        if (venv / ".complete").exists():
+            # The same requirements, already installed: only our code is new.
+            subprocess.run([*pip, "--force-reinstall", "--no-deps", *map(str, wheels)], check=True, env=_clean_env())
+        else:
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=_clean_env())
             # Runtime dependencies come from the index pip is configured with, and nothing else.
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *map(str, wheels)],
-                           check=True, env=_clean_env())
+            subprocess.run([*pip, *map(str, wheels)], check=True, env=_clean_env())
             (venv / ".complete").write_text("\n".join(w.name for w in wheels) + "\n")
         (venv / ".complete").touch()
         others = sorted((p for p in CACHE.iterdir() if p.is_dir() and p != venv),
