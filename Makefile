@@ -5,13 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test test-fast lint typecheck widget widget-check sdk-node bench bench-smoke services browser clean
+.PHONY: setup serve test test-fast lint typecheck widget widget-check sdk-node bench bench-smoke services browser clean \
+	image image-test image-clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-dev.txt sdk/pyproject.toml testkit/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PocketPing needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
+	@# The distribution was called "pocketping" before it became "pocketping-server".
+	@$(PY) -m pip uninstall --quiet --yes pocketping 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -e . -r requirements-dev.txt
 	@touch $(STAMP)
 
@@ -63,7 +66,7 @@ $(SDK_NODE_BUILT): $(SDK_NODE_NPM) $(wildcard sdk-node/src/*.ts) sdk-node/build.
 sdk-node: $(SDK_NODE_BUILT)
 
 lint: setup $(SDK_NODE_NPM)
-	$(VENV)/bin/ruff check src tests sdk/src testkit/src
+	$(VENV)/bin/ruff check src tests sdk/src testkit/src scripts/widget_roundtrip.py scripts/image_test.py
 	$(VENV)/bin/lint-imports --config pyproject.toml
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy
@@ -71,6 +74,19 @@ lint: setup $(SDK_NODE_NPM)
 
 bench: setup services
 	$(PY) -m bench
+
+# The container image (Containerfile), built and checked on this machine without a container
+# engine or a registry: Debian's buildah (chroot isolation) on a Debian base made by debootstrap,
+# cached in ~/.cache/pocketping-image. Elsewhere: `docker build -t pocketping .`.
+image:
+	@scripts/ensure-buildah.sh
+	scripts/image.sh build
+
+image-test: setup image
+	$(PY) scripts/image_test.py
+
+image-clean:
+	scripts/image.sh clean
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

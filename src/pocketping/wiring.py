@@ -298,6 +298,14 @@ def _cli_deps() -> CliDeps:
                    encrypted_columns=encrypted_columns(), demo_lines=demo_lines())
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from pocketping import __version__
+
+        typer.echo(f"pocketping {__version__}")
+        raise typer.Exit()
+
+
 def cli_app() -> typer.Typer:
     """The ``pocketping`` command: every group and command, listed here."""
     from pocketping.cli import ai, bridge, kb, operator, project, server, webhook
@@ -310,7 +318,9 @@ def cli_app() -> typer.Typer:
     @app.callback()
     def _global(database_url: Annotated[str | None, typer.Option(
             "--database-url", envvar="POCKETPING_DATABASE_URL",
-            help="Database URL (sqlite:///path.db, postgresql://..., mysql://...).")] = None) -> None:
+            help="Database URL (sqlite:///path.db, postgresql://..., mysql://...).")] = None,
+            version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                  help="Print the version and exit.")] = False) -> None:
         state.database_url = database_url
         use(_cli_deps())
 

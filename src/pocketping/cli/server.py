@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pocketping.cli.common import JsonOpt, deps, emit, fail, group, run, settings
+from pocketping.cli.common import JsonOpt, deps, emit, fail, group, run, settings, state
 
 app = group()
 
@@ -21,8 +21,12 @@ def serve(
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Create the demo project on first run and print how "
                                                       "to try it")] = False,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Database URL; overrides POCKETPING_DATABASE_URL and the global option")] = None,
 ) -> None:
     """Run the server (applies pending migrations first)."""
+    if database_url is not None:
+        state.database_url = database_url
     cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     if (cfg.ssl_certfile is None) != (cfg.ssl_keyfile is None):
         fail("give both --ssl-certfile and --ssl-keyfile", False)
