@@ -14,6 +14,7 @@ from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Session
 from pocketping.core.operators import InboxLogin
+from pocketping.ephemeral import typing_event
 from pocketping.errors import NotFound
 from pocketping.hub import Event
 from pocketping.store import inbox as repo
@@ -108,11 +109,8 @@ async def mark_read(svc: Services, login: InboxLogin, session_id: str, seq: int)
 
 def typing(svc: Services, login: InboxLogin, session: Session, active: bool) -> None:
     """Ephemeral: published, never stored. The widget shows "<name> is typing"."""
-    name = login.operator.display_name
-    frame = {"type": "typing", "sender": "operator", "active": active, "operatorName": name}
-    svc.hub.publish(Event("typing", session.project_id, session.id,
-                          data={"sender": "operator", "active": active, "operatorName": name},
-                          widget_frame=frame, origin=SOURCE))
+    svc.hub.publish(typing_event(session.project_id, session.id, sender="operator", active=active,
+                                 operator_name=login.operator.display_name, origin=SOURCE))
 
 
 async def operator_active(svc: Services, project_ids: tuple[str, ...]) -> None:

@@ -25,6 +25,7 @@ from pocketping.actions.projects import get_project
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
 from pocketping.core.rules import origin_allowed
+from pocketping.ephemeral import typing_event
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
 from pocketping.hub import Event
 from pocketping.store import sessions as session_repo
@@ -277,8 +278,8 @@ class WidgetConnection:
         if active and now - self._typing_at < TYPING_MIN_INTERVAL:
             return
         self._typing_at = now if active else 0.0
-        self.svc.hub.publish(Event("typing", self.project_id, self.session_id,
-                                   data={"sender": "visitor", "active": active}, origin="widget"))
+        self.svc.hub.publish(typing_event(self.project_id, self.session_id, sender="visitor", active=active,
+                                          origin="widget"))
 
     async def on_read(self, frame: dict[str, Any]) -> None:
         seq = frame.get("seq")
