@@ -5,6 +5,7 @@ needs at run time (widget bundle, inbox assets, migrations), and no fakes or tes
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -17,7 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "pocketping"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-DIST_INFO = f"pocketping-{PYPROJECT['project']['version']}.dist-info"
+VERSION = re.search(r'__version__ = "([^"]+)"', (PACKAGE / "__init__.py").read_text()).group(1)  # type: ignore[union-attr]
+DIST_INFO = f"pocketping_server-{VERSION}.dist-info"
 # What the server reads from its own package directory at run time.
 DATA_FILES = [
     "pocketping/server/static/widget.js",
@@ -41,7 +43,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
          "--wheel-dir", str(out), str(ROOT)],
         capture_output=True, text=True, env={**os.environ, "PIP_NO_INPUT": "1"}, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    [built] = out.glob("pocketping-*.whl")
+    [built] = out.glob("pocketping_server-*.whl")
     return zipfile.ZipFile(built)
 
 
