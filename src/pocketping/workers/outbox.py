@@ -82,6 +82,10 @@ class OutboxWorker:
         self._runner: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        # Commits announced (notify) and the latest of them a look at the queue has covered:
+        # the worker is idle only once it has looked since the last announcement.
+        self._announced = 0
+        self._looked = 0
         self._stopping = False
         # Leases, checkpoints and outcomes of concurrent deliveries share commits.
         self._state: GroupCommit[_Op, bool] = GroupCommit(self._apply, writers=1 if db.backend == "sqlite" else 4)
@@ -91,7 +95,13 @@ class OutboxWorker:
 
     def notify(self) -> None:
         """New rows were committed: look now rather than at the next poll."""
+        self._announced += 1
+        self._idle.clear()
         self._wake.set()
+
+    def _settle_idle(self) -> None:
+        if not self._active and self._looked == self._announced:
+            self._idle.set()
 
     def start(self) -> None:
         self._stopping = False
@@ -136,7 +146,10 @@ class OutboxWorker:
         while not self._stopping:
             self._wake.clear()
             try:
+                announced = self._announced
                 await self.run_once()
+                self._looked = announced
+                self._settle_idle()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -181,8 +194,7 @@ class OutboxWorker:
             log.exception("outbox chain %s/%s failed", target_id, session_id)
         finally:
             self._active.discard((target_id, session_id))
-            if not self._active:
-                self._idle.set()
+            self._settle_idle()
             # Something may have become due while we were busy.
             self._wake.set()
 
@@ -270,6 +282,7 @@ class OutboxWorker:
         return failed
 
     async def wait_idle(self) -> None:
-        """For tests and shutdown: wait until no chain is being delivered."""
+        """For tests and shutdown: wait until no chain is being delivered and the queue has been
+        looked at since the last commit that added to it."""
         await self._idle.wait()
 
