@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from pocketping.clock import FakeClock
 from pocketping.core.models import OutboxItem
@@ -16,6 +17,7 @@ from pocketping.store import outbox as q
 from pocketping.wiring import build_node, build_services
 from pocketping.workers.outbox import OutboxWorker, backoff_seconds
 from pocketping_testkit.server import make_settings
+from pocketping_testkit.waiting import eventually
 
 
 class Recorder:
@@ -224,3 +226,116 @@ async def test_delivered_rows_are_pruned_after_the_retention_and_the_rest_stay(s
     async with svc.db.read() as tx:
         left = {i.payload["n"]: i.status for i in await q.list_items(tx, target="test")}
     assert left == {1: "failed", 2: "done"}  # the failed one stays for a replay
+
+
+class Statements:
+    """Every SQL statement the database runs (SQLAlchemy's cursor event), with an event per statement."""
+
+    def __init__(self, db: Any) -> None:
+        self.count = 0
+        self.texts: list[str] = []
+        self.ran = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._engine = db.engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.count += 1
+        self.texts.append(statement)
+        self._loop.call_soon_threadsafe(self.ran.set)
+
+    async def none_within(self, seconds: float) -> bool:
+        """True if no statement runs within ``seconds`` of real time (nothing announces an absence)."""
+        self.ran.clear()
+        try:
+            await asyncio.wait_for(self.ran.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._seen)
+
+
+async def test_a_chain_is_due_by_its_head_and_nothing_runs_between_due_times(svc):
+    """A backing-off head with due rows behind it: the worker sleeps until the head's retry (no
+    query in between, however far the clock moves short of it), then delivers all three in order."""
+    clock: FakeClock = svc.clock
+    worker = OutboxWorker(svc.db, clock, poll_seconds=3600)  # no polling for other processes' rows
+    rec = Recorder()
+    rec.failures[0] = [DeliveryError("endpoint down", retry_after=30)]
+    worker.register("test", rec)
+    worker.start()
+    statements = Statements(svc.db)
+    try:
+        for n in range(3):
+            await enqueue(svc, n)
+            worker.notify()
+        await eventually(lambda: worker.next_ready_at is not None)
+        async with svc.db.read() as tx:
+            head = await q.chain_head(tx, "t1", "s1")
+        assert head is not None and head.attempts == 1 and rec.delivered == []
+        assert worker.next_ready_at == head.next_attempt_at  # asleep until the head's retry
+        seen = statements.count
+        for step in (10, 10, 9):  # up to 29 s of the >= 30 s
+            clock.advance(step)
+            assert await statements.none_within(0.3), "a query ran before the head was due"
+        assert statements.count == seen and rec.delivered == []
+        clock.advance(3)  # past retry_after (+ at most 10% jitter): no notify needed
+        await rec.wait_for(3)
+        assert [n for _, n in rec.delivered] == [0, 1, 2]
+    finally:
+        statements.close()
+        await worker.stop()
+
+
+async def test_a_dead_workers_lease_wakes_the_next_worker_when_it_expires(svc):
+    clock: FakeClock = svc.clock
+    stuck = Recorder()
+    stuck.gate = asyncio.Event()  # never opened
+    first = OutboxWorker(svc.db, clock, poll_seconds=3600, lease_seconds=30)
+    first.register("test", stuck)
+    first.start()
+    await enqueue(svc, 7)
+    first.notify()
+    await asyncio.wait_for(stuck.entered.wait(), 10)
+    await first.stop(grace_seconds=0)
+
+    rec = Recorder()
+    second = OutboxWorker(svc.db, clock, poll_seconds=3600, lease_seconds=30)
+    second.register("test", rec)
+    second.start()
+    statements = Statements(svc.db)
+    try:
+        await eventually(lambda: second.next_ready_at is not None)  # it looked once, found the lease
+        seen = statements.count
+        clock.advance(29)
+        assert await statements.none_within(0.3) and statements.count == seen
+        clock.advance(1)  # the lease is over: the sleeping worker takes the row, unprompted
+        await rec.wait_for(1)
+        assert rec.delivered == [("s1", 7)] and stuck.delivered == []
+    finally:
+        statements.close()
+        await second.stop()
+
+
+async def test_chain_heads_gives_readiness_by_head_in_one_query(svc):
+    clock: FakeClock = svc.clock
+    async with svc.db.transaction() as tx:
+        for n, (session, delay) in enumerate([("a", 50), ("a", 0), ("b", 20), ("c", 0)]):
+            await q.enqueue(tx, project_id="p", target="test", target_id="t1", action="post",
+                            payload={"n": n}, session_id=session, delay_seconds=delay)
+    async with svc.db.transaction() as tx:
+        [c_head] = [i for i in await q.list_items(tx, target="test") if i.session_id == "c"]
+        assert await q.lease(tx, c_head.id, tx.now + timedelta(seconds=5))
+    statements = Statements(svc.db)
+    try:
+        async with svc.db.read() as tx:
+            heads = await q.chain_heads(tx, limit=10)
+        assert [t for t in statements.texts if "outbox" in t] == statements.texts[-1:]
+    finally:
+        statements.close()
+    now = clock.now()
+    # "a" waits for its head (due in 50 s) although its second row is due now.
+    assert heads == [("t1", "c", now + timedelta(seconds=5)), ("t1", "b", now + timedelta(seconds=20)),
+                     ("t1", "a", now + timedelta(seconds=50))]

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, type_coerce, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import OutboxItem
 from pocketping.store.db import Tx
 from pocketping.store.schema import outbox
+from pocketping.store.types import UTCDateTime
 
 
 def _item(tx: Tx, row: RowMapping) -> OutboxItem:
@@ -48,16 +49,25 @@ def _chain(target_id: str, session_id: str | None) -> Any:
     return and_(outbox.c.target_id == target_id, outbox.c.session_id == session_id)
 
 
-async def due_chain_heads(tx: Tx, limit: int) -> list[tuple[str, str | None]]:
-    """(target_id, session_id) chains whose oldest pending row is due and not leased."""
-    free = or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < tx.now)
-    first = func.min(outbox.c.id)
+def _free(now: datetime) -> Any:
+    """Not leased: a lease "until T" is over at T."""
+    return or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= now)
+
+
+async def chain_heads(tx: Tx, limit: int) -> list[tuple[str, str | None, datetime]]:
+    """Each chain's oldest pending row (its head) as (target_id, session_id, ready_at), the
+    earliest ready first, in one query. A head is ready when it is due and its lease, if any, is
+    over; a chain is due only by its head (the rows behind it wait for it, however due they are).
+    The first row with ``ready_at`` in the future is the next time there is anything to do."""
+    first = (select(func.min(outbox.c.id).label("id")).where(outbox.c.status == "pending")
+             .group_by(outbox.c.target_id, outbox.c.session_id).subquery())
+    # NULL > x is not true: an unleased head is ready when it is due.
+    ready = type_coerce(case((outbox.c.locked_until > outbox.c.next_attempt_at, outbox.c.locked_until),
+                             else_=outbox.c.next_attempt_at), UTCDateTime()).label("ready_at")
     rows = (await tx.conn.execute(
-        select(outbox.c.target_id, outbox.c.session_id, first)
-        .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= tx.now, free)
-        .group_by(outbox.c.target_id, outbox.c.session_id)
-        .order_by(first).limit(limit))).all()
-    return [(target_id, session_id) for target_id, session_id, _ in rows]
+        select(outbox.c.target_id, outbox.c.session_id, ready).join(first, outbox.c.id == first.c.id)
+        .order_by(ready, outbox.c.id).limit(limit))).all()
+    return [(target_id, session_id, ready_at) for target_id, session_id, ready_at in rows]
 
 
 async def chain_rows(tx: Tx, target_id: str, session_id: str | None, limit: int) -> list[OutboxItem]:
@@ -75,8 +85,7 @@ async def chain_head(tx: Tx, target_id: str, session_id: str | None) -> OutboxIt
 
 async def lease(tx: Tx, item_id: int, until: datetime) -> bool:
     result = await tx.conn.execute(update(outbox).where(
-        outbox.c.id == item_id, outbox.c.status == "pending",
-        or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < tx.now),
+        outbox.c.id == item_id, outbox.c.status == "pending", _free(tx.now),
     ).values(locked_until=until))
     return bool(result.rowcount)
 

@@ -87,6 +87,8 @@ class OutboxWorker:
         self._announced = 0
         self._looked = 0
         self._stopping = False
+        # When the earliest chain head not yet ready becomes ready (None: no such head).
+        self._next_ready: datetime | None = None
         # Leases, checkpoints and outcomes of concurrent deliveries share commits.
         self._state: GroupCommit[_Op, bool] = GroupCommit(self._apply, writers=1 if db.backend == "sqlite" else 4)
 
@@ -98,6 +100,12 @@ class OutboxWorker:
         self._announced += 1
         self._idle.clear()
         self._wake.set()
+
+    @property
+    def next_ready_at(self) -> datetime | None:
+        """When the earliest chain head that is not ready yet becomes ready, as of the last look
+        (the worker sleeps until then unless woken); None if there was none."""
+        return self._next_ready
 
     def _settle_idle(self) -> None:
         if not self._active and self._looked == self._announced:
@@ -160,16 +168,28 @@ class OutboxWorker:
                     await asyncio.sleep(0)
 
     async def _wait(self) -> None:
-        await sleep_or_wake(self.clock, self.poll_seconds, self._wake)
+        """Sleep until the earliest chain head is ready (due, lease over), a commit or a finished
+        chain wakes us, or at most ``poll_seconds`` (for rows other processes commit): never less."""
+        seconds = self.poll_seconds
+        if self._next_ready is not None:
+            seconds = min(seconds, max(0.0, (self._next_ready - self.clock.now()).total_seconds()))
+        await sleep_or_wake(self.clock, seconds, self._wake)
 
     async def run_once(self) -> int:
-        """Start delivering every due chain; returns how many chains were started."""
+        """Start delivering every chain whose head is ready; returns how many chains were started.
+        Notes when the next head becomes ready (the same query)."""
         async with self.db.read() as tx:
-            heads = await q.due_chain_heads(tx, limit=500)
+            heads = await q.chain_heads(tx, limit=500)
+            now = tx.now
         started = 0
-        for chain in heads:
+        self._next_ready = None
+        for target_id, session_id, ready_at in heads:
+            if ready_at > now:
+                self._next_ready = ready_at  # heads come earliest first: nothing else is ready
+                break
+            chain = (target_id, session_id)
             if chain in self._active:
-                continue
+                continue  # its drain wakes us when it ends
             self._active.add(chain)
             self._idle.clear()
             task = asyncio.create_task(self._drain_chain(*chain))
@@ -191,12 +211,16 @@ class OutboxWorker:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("outbox chain %s/%s failed", target_id, session_id)
+            # Not woken at once: the head is still ready, looking again now would loop.
+            log.exception("outbox chain %s/%s failed; trying again at the next poll", target_id, session_id)
+            crashed = True
+        else:
+            crashed = False
         finally:
             self._active.discard((target_id, session_id))
             self._settle_idle()
-            # Something may have become due while we were busy.
-            self._wake.set()
+        if not crashed:
+            self._wake.set()  # something may have become due while we were busy
 
     async def _apply(self, ops: list[_Op]) -> list[bool | BaseException]:
         """Row state changes of many deliveries, in one transaction (group commit)."""
