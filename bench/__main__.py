@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import scenarios as sc
 from bench.bridged import bridged_chat
+from bench.idle import idle_cpu
 from bench.report import render
 from bench.stats import median_of_runs
 
@@ -43,6 +44,7 @@ class Plan:
             else [("postgresql", 100, 1.0, 20), ("postgresql", 300, 0.5, 30), ("postgresql", 1000, 0.2, 40),
                   ("sqlite", 100, 1.0, 20)])
         self.replies = 2 if smoke else 10
+        self.idle_seconds = 2.0 if smoke else 30.0
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
@@ -114,6 +116,9 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         dup = sum(r[f"{p}_dup"] for r in runs for p in ("telegram", "discord", "slack"))
         bridged.append({"backend": backend, **median_of_runs(runs), "lost_total": lost, "dup_total": dup})
     results["bridged"] = bridged
+
+    log("idle server with a dead webhook endpoint")
+    results["idle"] = [await idle_cpu(backend, workdir, plan.idle_seconds) for backend in plan.backends]
     log("done")
     names = list(timings)
     results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}

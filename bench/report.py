@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import idle
+
 
 def _f(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
@@ -90,6 +92,7 @@ def render(r: dict[str, Any]) -> str:
             f"{_f(row['ack_p50'], 2)} | {_f(row['ack_p95'], 2)} | {_f(row['ack_p99'], 2)} | {_f(row['errors'], 0)} | "
             f"{_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
     out += _bridged(r.get("bridged", []))
+    out += idle.render(r.get("idle", []))
     out.append("")
     return "\n".join(out)
 
