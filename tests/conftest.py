@@ -90,8 +90,10 @@ def server(database: Db, tmp_path_factory: pytest.TempPathFactory, fake_telegram
            fake_slack: FakeSlack, fake_discord: FakeDiscord) -> Iterator[ServerThread]:
     """One real server per backend for the whole run (tests isolate themselves by project)."""
     data_dir = tmp_path_factory.mktemp(f"data-{database.backend}")
+    # The fake web site (knowledge-base pages) listens on 127.0.0.1, which only a listed host reaches.
     srv = ServerThread(make_settings(database.url, str(data_dir), telegram_api_url=fake_telegram.url,
-                                     slack_api_url=fake_slack.api_url, discord_api_url=fake_discord.api_url)).start()
+                                     slack_api_url=fake_slack.api_url, discord_api_url=fake_discord.api_url,
+                                     allowed_private_hosts="127.0.0.1")).start()
     try:
         yield srv
     finally:

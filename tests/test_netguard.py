@@ -75,3 +75,45 @@ async def test_safe_request_connects_to_the_checked_address_and_does_not_follow_
                                             allow_private=False)
     finally:
         app.stop()
+
+
+# F5: IPv6 forms that carry an IPv4 address are judged by that address; site-local is private.
+EMBEDDED = [
+    # (address, refused even with private URLs allowed, refused with them off)
+    ("64:ff9b::a9fe:a9fe", True, True),        # NAT64 of 169.254.169.254
+    ("64:ff9b:1::a9fe:a9fe", True, True),      # local-use NAT64 prefix
+    ("2002:a9fe:a9fe::1", True, True),         # 6to4 of 169.254.169.254
+    ("2001:0:4136:e378:8000:63bf:5601:5601", True, True),  # Teredo, client 169.254.169.254 (obfuscated)
+    ("::ffff:169.254.169.254", True, True),    # IPv4-mapped
+    ("::169.254.169.254", True, True),         # IPv4-compatible
+    ("::127.0.0.1", False, True),              # IPv4-compatible loopback
+    ("64:ff9b::7f00:1", False, True),          # NAT64 of 127.0.0.1
+    ("2002:7f00:1::1", False, True),           # 6to4 of 127.0.0.1
+    ("2002:a00:1::1", False, True),            # 6to4 of 10.0.0.1
+    ("::ffff:10.0.0.7", False, True),
+    ("fec0::1", False, True),                  # site-local
+    ("64:ff9b::5db8:d822", False, False),      # NAT64 of a public address
+    ("2002:5db8:d822::1", False, False),       # 6to4 of a public address
+]
+
+
+@pytest.mark.parametrize(("address", "always", "strict"), EMBEDDED)
+def test_ipv6_forms_that_embed_ipv4_are_judged_by_the_ipv4_inside(address, always, strict):
+    assert bool(netguard.address_refusal(address, allow_private=True)) is always
+    assert bool(netguard.address_refusal(address, allow_private=False)) is strict
+
+
+def test_the_embedded_ipv4_is_found_in_every_form():
+    import ipaddress
+
+    found = {a: [str(v4) for v4 in netguard.embedded_ipv4(ipaddress.ip_address(a))] for a, *_ in EMBEDDED[:6]}
+    assert all("169.254.169.254" in v4s for v4s in found.values()), found
+    assert netguard.embedded_ipv4(ipaddress.ip_address("2606:4700::1111")) == []
+    assert netguard.embedded_ipv4(ipaddress.ip_address("::1")) == []
+
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::a9fe:a9fe]/latest/meta-data/", "http://[2002:a9fe:a9fe::1]/",
+                                 "http://[::127.0.0.1]/", "http://[fec0::1]/"])
+def test_embedded_forms_are_refused_when_saved_with_private_urls_off(url):
+    with pytest.raises(netguard.UnsafeURL):
+        netguard.check_url(url, allow_private=False)

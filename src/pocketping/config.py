@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     discord_api_url: str = "https://discord.com/api/v10"
     allow_private_urls: bool = True
+    # Knowledge-base pages never come from private or loopback addresses except these (host
+    # names or CIDRs, comma-separated): an intranet docs server the operator names.
+    allowed_private_hosts: str = ""
     # "off" drops our own per-destination pacing (for benchmarks against fakes and for
     # self-hosted platform servers without limits); a platform's 429 is honoured regardless.
     bridge_pacing: Literal["platform", "off"] = "platform"
@@ -82,6 +85,20 @@ class Settings(BaseSettings):
         from pocketping.dburl import async_database_url
 
         async_database_url(value)  # raises ValueError with a helpful message
+        return value
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for item in (part.strip() for part in value.split(",")):
+            looks_like_network = "/" in item or ":" in item or item.replace(".", "").isdigit()
+            if item and looks_like_network:
+                try:
+                    ipaddress.ip_network(item.strip("[]"), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{item!r} is neither a host name nor an address or CIDR network") from exc
         return value
 
     def public_base(self) -> str | None:

@@ -1,9 +1,12 @@
 """Outgoing requests to URLs that users give us (webhook endpoints, knowledge-base pages).
 
-A self-hosted server usually talks to a backend on its own network, so private and loopback
-addresses are allowed unless ``POCKETPING_ALLOW_PRIVATE_URLS=false``. Link-local addresses
-(cloud metadata endpoints such as 169.254.169.254), unspecified, multicast and reserved
-addresses are always refused.
+A self-hosted server usually talks to a backend on its own network, so for webhooks and AI
+base URLs private and loopback addresses are allowed unless ``POCKETPING_ALLOW_PRIVATE_URLS=false``.
+Knowledge-base pages, whose text is read back, never reach them unless the operator lists the
+host or its network in ``POCKETPING_ALLOWED_PRIVATE_HOSTS`` (``PrivateHosts``). Link-local
+addresses (cloud metadata endpoints such as 169.254.169.254), unspecified, multicast and reserved
+addresses are always refused. IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64,
+6to4, Teredo) are judged by the IPv4 address inside.
 
 Checking a URL when it is saved is not enough: DNS can change between then and the
 request. ``safe_request`` therefore resolves the host itself, checks every address, and
@@ -59,35 +62,91 @@ class Target:
     address: str
 
 
-def _unmap(ip: IPAddress) -> IPAddress:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_NAT64 = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# Not global, whatever Python's tables say (site-local is deprecated but still routed by some).
+_PRIVATE_ANYWAY = tuple(ipaddress.ip_network(n) for n in ("fec0::/10",))
 
 
-def address_refusal(address: str | IPAddress, *, allow_private: bool) -> str | None:
-    """Why this IP address may not be reached, or None when it may."""
-    ip = _unmap(ipaddress.ip_address(address) if isinstance(address, str) else address)
+def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for (mapped, compatible, NAT64, 6to4, Teredo
+    server and client); empty for a plain IPv6 or an IPv4 address."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    packed = ip.packed
+    if any(ip in net for net in _NAT64) or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(packed[-4:])]
+    return []
+
+
+@dataclass(frozen=True)
+class PrivateHosts:
+    """Private or loopback destinations the operator allows by name or network
+    (``POCKETPING_ALLOWED_PRIVATE_HOSTS``: host names or CIDRs, comma-separated)."""
+
+    names: frozenset[str] = frozenset()
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> PrivateHosts:
+        names: set[str] = set()
+        networks: list[IPNetwork] = []
+        for item in (part.strip().lower().rstrip(".") for part in text.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+            except ValueError:
+                names.add(item)
+        return cls(frozenset(names), tuple(networks))
+
+    def allows(self, host: str, ip: IPAddress) -> bool:
+        return host in self.names or any(ip in net for net in self.networks if net.version == ip.version)
+
+
+NO_PRIVATE_HOSTS = PrivateHosts()
+
+
+def address_refusal(address: str | IPAddress, *, allow_private: bool, allowed: PrivateHosts = NO_PRIVATE_HOSTS,
+                    host: str = "") -> str | None:
+    """Why this IP address may not be reached, or None when it may. An IPv6 address carrying an
+    IPv4 address is refused when either is; ``allowed`` (by ``host`` or network) lets private
+    and loopback addresses through when ``allow_private`` does not."""
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    for inner in embedded_ipv4(ip):
+        reason = address_refusal(inner, allow_private=allow_private, allowed=allowed, host=host)
+        if reason:
+            return f"{ip} carries {reason}"
     if any(ip in net for net in _ALWAYS_REFUSED if net.version == ip.version):
         return f"{ip} is a link-local, metadata or reserved address"
-    if ip.is_global:
+    if ip.is_global and not any(ip in net for net in _PRIVATE_ANYWAY if net.version == ip.version):
         return None
-    if allow_private:
+    if allow_private or allowed.allows(host, ip):
         return None
-    return f"{ip} is a private or loopback address (POCKETPING_ALLOW_PRIVATE_URLS=false)"
+    return (f"{ip} is a private or loopback address (see POCKETPING_ALLOW_PRIVATE_URLS and "
+            "POCKETPING_ALLOWED_PRIVATE_HOSTS)")
 
 
-def check_url(url: str, *, allow_private: bool) -> str:
+def check_url(url: str, *, allow_private: bool, allowed: PrivateHosts = NO_PRIVATE_HOSTS) -> str:
     """Check a URL's shape and, when its host is a literal address, the address.
 
     Returns the URL unchanged. Host names are checked again at request time by
     ``resolve``; call this when the URL is saved, to refuse what is plainly wrong early.
     """
-    _split(url, allow_private=allow_private)
+    _split(url, allow_private=allow_private, allowed=allowed)
     return url
 
 
-def _split(url: str, *, allow_private: bool) -> tuple[str, str, int, str, str]:
+def _split(url: str, *, allow_private: bool, allowed: PrivateHosts = NO_PRIVATE_HOSTS
+           ) -> tuple[str, str, int, str, str]:
     if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() or not c.isprintable() for c in url):
         raise UnsafeURL("the URL must be an http:// or https:// URL of at most 2000 characters, without spaces "
                         "or control characters")
@@ -109,20 +168,20 @@ def _split(url: str, *, allow_private: bool) -> tuple[str, str, int, str, str]:
     except ValueError:
         literal = None
     if literal is not None:
-        reason = address_refusal(literal, allow_private=allow_private)
+        reason = address_refusal(literal, allow_private=allow_private, allowed=allowed, host=host)
         if reason:
             raise UnsafeURL(f"refusing {url!r}: {reason}")
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     return scheme, host, port, path, parts.netloc.rsplit("@", 1)[-1]
 
 
-async def resolve(url: str, *, allow_private: bool) -> Target:
+async def resolve(url: str, *, allow_private: bool, allowed: PrivateHosts = NO_PRIVATE_HOSTS) -> Target:
     """Resolve the URL's host and check every address it has; the first one is used.
 
     Refusing when *any* address is forbidden (rather than picking an allowed one) keeps a
     host that resolves to both a public and a metadata address from being a way in.
     """
-    scheme, host, port, _path, _netloc = _split(url, allow_private=allow_private)
+    scheme, host, port, _path, _netloc = _split(url, allow_private=allow_private, allowed=allowed)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -135,7 +194,7 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     if not addresses:
         raise UnsafeURL(f"{host} has no address", code="unresolvable_host")
     for address in addresses:
-        reason = address_refusal(address, allow_private=allow_private)
+        reason = address_refusal(address, allow_private=allow_private, allowed=allowed, host=host)
         if reason:
             raise UnsafeURL(f"refusing {url!r}: {host} resolves to {reason}")
     return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
@@ -168,7 +227,7 @@ class SafeResponse:
 async def safe_request(client: httpx.AsyncClient, method: str, url: str, *, allow_private: bool,
                        content: bytes | None = None, headers: Mapping[str, str] | None = None,
                        timeout: float = 10.0, max_body_bytes: int = 1 << 20,
-                       total_timeout: float | None = None) -> SafeResponse:
+                       total_timeout: float | None = None, allowed: PrivateHosts = NO_PRIVATE_HOSTS) -> SafeResponse:
     """Send one request to a user-given URL, connecting only to an address that passed the
     checks (the one just resolved: a DNS change between check and connect cannot move it).
 
@@ -179,8 +238,8 @@ async def safe_request(client: httpx.AsyncClient, method: str, url: str, *, allo
     whole exchange takes longer than ``total_timeout``, by default three times ``timeout``).
     ``client`` should come from ``new_client`` (no redirects, no proxies from the environment).
     """
-    target = await resolve(url, allow_private=allow_private)
-    _scheme, _host, _port, path, netloc = _split(url, allow_private=allow_private)
+    target = await resolve(url, allow_private=allow_private, allowed=allowed)
+    _scheme, _host, _port, path, netloc = _split(url, allow_private=allow_private, allowed=allowed)
     ip_host = f"[{target.address}]" if ":" in target.address else target.address
     pinned = f"{target.scheme}://{ip_host}:{target.port}{path}"
     request_headers = {**(headers or {}), "Host": netloc}
@@ -220,12 +279,13 @@ REDIRECTS = (301, 302, 303, 307, 308)
 
 
 async def follow(client: httpx.AsyncClient, url: str, *, allow_private: bool, headers: Mapping[str, str] | None = None,
-                 timeout: float = 10.0, max_body_bytes: int = 1 << 20, max_redirects: int = 5) -> SafeResponse:
+                 timeout: float = 10.0, max_body_bytes: int = 1 << 20, max_redirects: int = 5,
+                 allowed: PrivateHosts = NO_PRIVATE_HOSTS) -> SafeResponse:
     """GET ``url``, following redirects by hand so that every hop is resolved and checked
     like the first (knowledge-base pages)."""
     for _ in range(max_redirects + 1):
         response = await safe_request(client, "GET", url, allow_private=allow_private, headers=headers,
-                                      timeout=timeout, max_body_bytes=max_body_bytes)
+                                      timeout=timeout, max_body_bytes=max_body_bytes, allowed=allowed)
         location = response.headers.get("location")
         if response.status_code not in REDIRECTS or not location:
             return response
@@ -233,5 +293,5 @@ async def follow(client: httpx.AsyncClient, url: str, *, allow_private: bool, he
     raise UnsafeURL(f"more than {max_redirects} redirects", code="too_many_redirects")
 
 
-__all__ = ["ResponseTooLarge", "SafeResponse", "Target", "UnsafeURL", "address_refusal", "check_url", "follow",
-           "new_client", "resolve", "safe_request"]
+__all__ = ["NO_PRIVATE_HOSTS", "PrivateHosts", "ResponseTooLarge", "SafeResponse", "Target", "UnsafeURL",
+           "address_refusal", "check_url", "embedded_ipv4", "follow", "new_client", "resolve", "safe_request"]

@@ -61,6 +61,7 @@ class AIEnv:
     start: Callable[..., ServerThread]
 
     def server(self, clock: FakeClock | None = None, **overrides: Any) -> ServerThread:
+        overrides.setdefault("allowed_private_hosts", "127.0.0.1")  # the fake web site's address
         return self.start(self.url, clock=clock or self.clock, encryption_key=self.key, **overrides)
 
 

@@ -101,6 +101,24 @@ async def test_anthropic_request_shape(ai_env_sqlite, llm, monkeypatch):
     await w.close()
 
 
+async def test_an_error_from_a_base_url_on_the_servers_network_never_carries_its_body(ai_env, site):
+    """F4: AI base URLs may point inside (a local model), so what answers there must not be read
+    back: the team's note says the status, not the page."""
+    srv = ai_env.server()
+    project = create_project_on(srv, "Acme Shop")
+    configure(srv, project.id, enabled=True, provider="openai", model="m", base_url=site.url("/internal"),
+              delay_seconds=5)
+    heard = listen(srv, project.id)
+    w = await visitor(srv, project)
+    await w.say("Hello?")
+    ai_env.clock.advance(5)
+    await w.expect("message", sender="ai")
+    [note] = [e for e in heard if e.type == "ai.note"]
+    assert "/internal/chat/completions answered HTTP 405" in note.data["text"], note.data
+    assert "Method Not Allowed" not in note.data["text"]  # the body the internal page answered
+    await w.close()
+
+
 async def test_model_errors_give_one_polite_line_and_a_note_for_the_team(ai_env, llm):
     srv = ai_env.server()
     project = openai_project(srv, llm, delay_seconds=5)

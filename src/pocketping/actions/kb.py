@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 
-from pocketping import ids
+from pocketping import ids, netguard
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.ai import documents
@@ -67,7 +67,10 @@ async def _store(svc: Services, project_id: str, kind: str, location: str, doc: 
 async def add_url(svc: Services, project_id: str, url: str) -> KbSource:
     """Fetch a page (http/https, size and time limits, address rules on every redirect) and index it."""
     await _check_project(svc, project_id)
-    doc = await documents.fetch_url(url, allow_private=svc.settings.allow_private_urls,
+    # The page's text is read back (search, answers): a docs site is public, so private and
+    # loopback addresses only when the operator lists them, whatever POCKETPING_ALLOW_PRIVATE_URLS says.
+    doc = await documents.fetch_url(url, allow_private=False,
+                                    allowed=netguard.PrivateHosts.parse(svc.settings.allowed_private_hosts),
                                     timeout=svc.settings.kb_fetch_timeout_seconds, max_bytes=svc.settings.kb_max_bytes)
     return await _store(svc, project_id, "url", url, doc)
 

@@ -119,7 +119,8 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         raise DocumentError(f"cannot read {path}: {exc.strerror or exc}", code="kb_unreadable") from exc
 
 
-async def fetch_url(url: str, *, allow_private: bool, timeout: float, max_bytes: int) -> Document:
+async def fetch_url(url: str, *, allow_private: bool, timeout: float, max_bytes: int,
+                    allowed: netguard.PrivateHosts = netguard.NO_PRIVATE_HOSTS) -> Document:
     """Fetch a page: http(s) only, every redirect hop checked against the address rules,
     at most ``max_bytes`` and ``timeout`` seconds in all."""
     headers = {"User-Agent": "PocketPing knowledge-base fetcher",
@@ -127,7 +128,7 @@ async def fetch_url(url: str, *, allow_private: bool, timeout: float, max_bytes:
     try:
         async with asyncio.timeout(timeout), netguard.new_client() as client:
             response = await netguard.follow(client, url, allow_private=allow_private, headers=headers,
-                                             timeout=timeout, max_body_bytes=max_bytes)
+                                             timeout=timeout, max_body_bytes=max_bytes, allowed=allowed)
     except TimeoutError as exc:
         raise DocumentError(f"{url}: no complete answer within {timeout:g} seconds", code="kb_fetch_failed") from exc
     except netguard.ResponseTooLarge as exc:

@@ -143,7 +143,9 @@ async def complete(provider: str, base_url: str, model: str, prompt: Prompt, *, 
     except orjson.JSONDecodeError:
         data = None
     if response.status_code != 200:
-        detail = _error_detail(data) or response.text[:200]
+        # The model's own error message only, never the raw body: a base URL can point anywhere
+        # on the server's network and this message goes back to whoever set it.
+        detail = _error_detail(data) or "(no error message)"
         raise ModelError(f"{call.url} answered HTTP {response.status_code}: {detail}"[:500], code="model_error",
                          status=response.status_code)
     if data is None:
