@@ -101,6 +101,11 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is neither a host name nor an address or CIDR network") from exc
         return value
 
+    def websocket_max_bytes(self) -> int:
+        """Frames over this are cut off by the WebSocket layer (close 1009): four times the
+        largest frame answered with an error (docs/protocol.md)."""
+        return 4 * self.max_frame_bytes
+
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
 

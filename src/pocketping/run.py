@@ -37,7 +37,7 @@ def main() -> None:
     app = create_app(settings, migrate=False)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on",
-        ws_per_message_deflate=False, ws_max_size=max(1 << 20, settings.max_frame_bytes * 4),
+        ws_per_message_deflate=False, ws_max_size=settings.websocket_max_bytes(),
         proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, server_header=False,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,

@@ -40,7 +40,22 @@ TYPING_MIN_INTERVAL = 2.0
 CLOSE_INVALID_KEY = 4001
 CLOSE_ORIGIN = 4003
 CLOSE_AUTH_TIMEOUT = 4008
+CLOSE_BACKLOG = 4009  # the client does not read what we send; it reconnects and resumes by seq
 CLOSE_RATE_LIMITED = 4029
+
+# A client that never reads must not make us hold its frames without bound: past this many
+# largest frames (POCKETPING_MAX_FRAME_BYTES: 1 MiB by default) waiting to be written, the
+# replay on connect aside, the connection is closed.
+QUEUED_FRAMES_BOUND = 16
+# ``ping`` and ``read`` frames (cheap to send, answered or written for each one) share a
+# token bucket per connection: this many at once, refilled at this rate (real time).
+CONTROL_BURST = 30
+CONTROL_PER_SECOND = 2.0
+PING_T_MAX_CHARS = 64
+# Read receipts of one connection are written at most this often (the highest seq wins).
+READ_COALESCE_SECONDS = 1.0
+# The largest value an integer column takes on every backend (PostgreSQL's INTEGER).
+MAX_INT32 = 2**31 - 1
 
 
 def _frame(data: dict[str, Any]) -> bytes:
@@ -62,8 +77,10 @@ class _Closed(Exception):
 
 
 class WidgetConnection:
-    __slots__ = ("_buffer", "_flushing", "_out", "_replayed_to", "_typing_at", "_unsubscribe", "project_id",
-                 "session_id", "svc", "ws")
+    __slots__ = ("_buffer", "_ctl_at", "_ctl_tokens", "_ctl_warned", "_flushing", "_free_items", "_out", "_out_bytes",
+                 "_overflowed", "_read_at", "_read_pending", "_read_seq", "_read_task", "_replayed_to", "_replaying",
+                 "_typing_at",
+                 "_unsubscribe", "project_id", "session_id", "svc", "ws")
 
     def __init__(self, ws: WebSocket, svc: Services) -> None:
         self.ws = ws
@@ -71,7 +88,18 @@ class WidgetConnection:
         self.project_id = ""
         self.session_id = ""
         self._out: deque[bytes | Event] = deque()
+        self._out_bytes = 0  # of the queued items that count against MAX_QUEUED_BYTES
+        self._free_items = 0  # items at the queue's head that do not (the welcome and the replay)
+        self._overflowed = False
+        self._replaying = False
         self._flushing = False
+        self._ctl_tokens = float(CONTROL_BURST)
+        self._ctl_at = 0.0
+        self._ctl_warned = False
+        self._read_seq = 0  # the highest read seq written or about to be
+        self._read_at = -READ_COALESCE_SECONDS
+        self._read_pending = 0
+        self._read_task: asyncio.Task[None] | None = None
         self._replayed_to = 0
         self._typing_at = 0.0
         self._unsubscribe: list[Any] = []
@@ -80,7 +108,16 @@ class WidgetConnection:
 
     # --- sending (one short-lived task drains the queue; none while idle) ------------------
     def send(self, item: bytes | Event) -> None:
+        if self._overflowed:
+            return
         self._out.append(item)
+        if self._replaying:
+            self._free_items += 1  # the welcome and the replay: the client asked for them, it reads them
+        else:
+            self._out_bytes += _size(item)
+            if self._out_bytes > QUEUED_FRAMES_BOUND * self.svc.settings.max_frame_bytes:
+                self._overflow()
+                return
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -93,10 +130,27 @@ class WidgetConnection:
         else:
             self.send(event)
 
+    def _overflow(self) -> None:
+        """Drop what waits and close: the widget reconnects and replays from its last seq."""
+        self._overflowed = True
+        self._out.clear()
+        self._out_bytes = self._free_items = 0
+        log.info("closing the widget connection of session %s: it does not read what it is sent", self.session_id)
+        asyncio.get_running_loop().create_task(self._abandon())
+
+    async def _abandon(self) -> None:
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(CLOSE_BACKLOG, "too much unread")
+
     async def _flush(self) -> None:
         try:
             while self._out:
                 item = self._out.popleft()
+                if self._free_items:
+                    self._free_items -= 1
+                else:
+                    self._out_bytes -= _size(item)
                 if isinstance(item, Event):
                     seq = _seq_of(item.widget_frame or {})
                     if seq is not None and seq <= self._replayed_to:
@@ -109,6 +163,7 @@ class WidgetConnection:
                 await self.ws.send_text(data.decode())
         except Exception:  # the peer went away; the receive loop will notice
             self._out.clear()
+            self._out_bytes = self._free_items = 0
         finally:
             self._flushing = False
 
@@ -117,6 +172,9 @@ class WidgetConnection:
         """The next frame as a dict; None after an error frame was queued for a bad one."""
         message = await self.ws.receive()
         if message["type"] == "websocket.disconnect":
+            raise _Closed
+        if self._overflowed:
+            await self._abandon()  # (before the connection's end closes it with 1000)
             raise _Closed
         limit = self.svc.settings.max_frame_bytes
         text = message.get("text")
@@ -158,6 +216,7 @@ class WidgetConnection:
         finally:
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
+            await self._last_read()
 
     async def _close(self, code: int, frame: bytes) -> None:
         with contextlib.suppress(Exception):
@@ -202,6 +261,7 @@ class WidgetConnection:
         # Subscribe before reading the replay, so nothing falls between the two.
         self._unsubscribe.append(svc.hub.subscribe_session(session.id, self._on_event))
         self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))
+        self._replaying = True
         self.send(_frame({
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
@@ -237,6 +297,7 @@ class WidgetConnection:
         # Seqs are allocated under a row lock, so everything up to `after` was in what we read.
         self._replayed_to = after
         self.send(_frame({"type": "synced", "lastSeq": after}))
+        self._replaying = False
         held, self._buffer = self._buffer or [], None
         for event in held:
             self.send(event)
@@ -281,11 +342,61 @@ class WidgetConnection:
         self.svc.hub.publish(typing_event(self.project_id, self.session_id, sender="visitor", active=active,
                                           origin="widget"))
 
+    def _control_allowed(self) -> bool:
+        """One token of the ping/read bucket; False (after one error frame) when it is empty."""
+        now = asyncio.get_running_loop().time()
+        self._ctl_tokens = min(float(CONTROL_BURST), self._ctl_tokens + (now - self._ctl_at) * CONTROL_PER_SECOND)
+        self._ctl_at = now
+        if self._ctl_tokens < 1.0:
+            if not self._ctl_warned:
+                self._ctl_warned = True
+                self.send(error_frame("rate_limited", "too many ping and read frames; slow down",
+                                      retryAfter=round((1.0 - self._ctl_tokens) / CONTROL_PER_SECOND, 3)))
+            return False
+        self._ctl_tokens -= 1.0
+        self._ctl_warned = False
+        return True
+
     async def on_read(self, frame: dict[str, Any]) -> None:
         seq = frame.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise InvalidInput("read needs a non-negative integer 'seq'", code="invalid_seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_INT32:
+            raise InvalidInput(f"read needs an integer 'seq' from 0 to {MAX_INT32}", code="invalid_seq")
+        if not self._control_allowed() or seq <= self._read_seq:
+            return  # refused, or already written (or about to be): nothing to do
+        self._read_seq = seq
+        wait = self._read_at + READ_COALESCE_SECONDS - asyncio.get_running_loop().time()
+        if wait <= 0:
+            await self._write_read(seq)
+        else:
+            self._read_pending = seq
+            if self._read_task is None:
+                self._read_task = asyncio.get_running_loop().create_task(self._write_read_later(wait))
+
+    async def _write_read(self, seq: int) -> None:
+        self._read_at = asyncio.get_running_loop().time()
         await session_actions.mark_read_ids(self.svc, self.project_id, self.session_id, by="visitor", seq=seq)
+
+    async def _write_read_later(self, wait: float) -> None:
+        # Real time, not the injected clock: this only spaces writes out (with a fake clock that
+        # never moves, a receipt would otherwise wait for ever).
+        await asyncio.sleep(wait)
+        self._read_task = None
+        seq, self._read_pending = self._read_pending, 0
+        if seq:
+            with contextlib.suppress(Exception):
+                await self._write_read(seq)
+
+    async def _last_read(self) -> None:
+        """On close: write a receipt still waiting for its turn."""
+        task, self._read_task = self._read_task, None
+        if task is not None:
+            task.cancel()
+        seq, self._read_pending = self._read_pending, 0
+        if seq:
+            try:
+                await self._write_read(seq)
+            except Exception:
+                log.exception("could not record the last read receipt of session %s", self.session_id)
 
     async def on_identify(self, frame: dict[str, Any]) -> None:
         self._rate_check()
@@ -300,7 +411,14 @@ class WidgetConnection:
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
-        self.send(_frame({"type": "pong", "t": frame.get("t")}))
+        t = frame.get("t")
+        if not (t is None or isinstance(t, int | float) or (isinstance(t, str) and len(t) <= PING_T_MAX_CHARS)):
+            raise InvalidInput(f"a ping's 't' is a number or a string of at most {PING_T_MAX_CHARS} characters",
+                               code="invalid_ping")
+        if isinstance(t, int) and not isinstance(t, bool) and not -(2**53) <= t <= 2**53:
+            raise InvalidInput("a ping's 't' is a number or a short string", code="invalid_ping")
+        if self._control_allowed():
+            self.send(_frame({"type": "pong", "t": t}))
 
     async def on_hello(self, frame: dict[str, Any]) -> None:
         raise InvalidInput("already authenticated", code="already_authenticated")
@@ -316,6 +434,10 @@ _HANDLERS = {
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }
+
+
+def _size(item: bytes | Event) -> int:
+    return len(item) if isinstance(item, bytes) else len(item.widget_bytes() or b"")
 
 
 def _seq_of(frame: dict[str, Any]) -> int | None:

@@ -27,7 +27,7 @@ class ServerThread(UvicornThread):
         app = create_app(self.settings, services=self.services)
         self.node: Node = app.state.node  # the running node: its workers, bridges, inbox sockets
         super().__init__(app, name="uvicorn", port=port, lifespan="on", ws_per_message_deflate=False,
-                         ws_max_size=1 << 20, timeout_graceful_shutdown=2)
+                         ws_max_size=self.settings.websocket_max_bytes(), timeout_graceful_shutdown=2)
 
     @property
     def bridges(self) -> BridgeManager:

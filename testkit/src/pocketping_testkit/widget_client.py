@@ -99,7 +99,9 @@ class WidgetClient:
 def _matches(frame: dict[str, Any], type_: str, match: dict[str, Any]) -> bool:
     if frame.get("type") != type_:
         return False
+    inner = frame.get("message")  # a message frame's message (an error frame's is its text)
+    inner = inner if isinstance(inner, dict) else {}
     for key, value in match.items():
-        if frame.get(key) != value and (frame.get("message") or {}).get(key) != value:
+        if frame.get(key) != value and inner.get(key) != value:
             return False
     return True

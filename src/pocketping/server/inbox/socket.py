@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 
 CLOSE_SIGNED_OUT = 4001
 CLOSE_ORIGIN = 4003
+CLOSE_BACKLOG = 4009  # the page does not read what we send; it reconnects and reloads what it shows
 MAX_FRAME = 4096
+# Bytes (events estimated by their widget frame) waiting for a page that does not read them.
+MAX_QUEUED_BYTES = 256 << 10
+PING_T_MAX_CHARS = 64
 TYPING_MIN_INTERVAL = 2.0
 
 _SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified"}
@@ -49,6 +53,8 @@ class OperatorSocket:
         self.sockets = sockets
         self.login = login
         self.queue: asyncio.Queue[Event | bytes | None] = asyncio.Queue()
+        self.queued_bytes = 0
+        self.abandoned = False
         self.names: dict[str, str] = {}
         self._subscriptions: dict[str, Callable[[], None]] = {}
         self._typing_at: dict[str, float] = {}
@@ -56,7 +62,21 @@ class OperatorSocket:
 
     # --- subscriptions -------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
-        self.queue.put_nowait(event)
+        self._put(event)
+
+    def _put(self, item: Event | bytes) -> None:
+        if self.abandoned or self.closed.is_set():
+            return
+        self.queued_bytes += _size(item)
+        if self.queued_bytes <= MAX_QUEUED_BYTES:
+            self.queue.put_nowait(item)
+            return
+        log.info("closing an inbox socket of operator %s: it does not read what it is sent", self.login.operator.id)
+        self.abandoned = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
+        asyncio.get_running_loop().create_task(self._close(CLOSE_BACKLOG, "too much unread"))
 
     async def _subscribe(self) -> None:
         wanted = set(self.login.project_ids)
@@ -108,6 +128,9 @@ class OperatorSocket:
             item = await self.queue.get()
             if item is None:
                 return
+            if self.abandoned:
+                continue  # closing (with its own code): nothing more goes out
+            self.queued_bytes -= _size(item)
             event = item if isinstance(item, Event) else None
             if event is not None:
                 frame = self._frame(event)
@@ -153,7 +176,9 @@ class OperatorSocket:
             if not isinstance(frame, dict):
                 continue
             if frame.get("type") == "ping":
-                self.queue.put_nowait(orjson.dumps({"type": "pong", "t": frame.get("t")}))
+                t = frame.get("t")
+                if t is None or isinstance(t, int | float) or (isinstance(t, str) and len(t) <= PING_T_MAX_CHARS):
+                    self._put(orjson.dumps({"type": "pong", "t": t}))
             elif frame.get("type") == "typing":
                 await self._typing(frame)
 
@@ -178,7 +203,7 @@ class OperatorSocket:
 
     async def run(self) -> None:
         await self._subscribe()
-        self.queue.put_nowait(orjson.dumps({"type": "ready", "operator": self.login.operator.to_api(),
+        self._put(orjson.dumps({"type": "ready", "operator": self.login.operator.to_api(),
                                             "projects": [{"id": p, "name": n} for p, n in self.names.items()]}))
         tasks = [asyncio.create_task(self._write_loop()), asyncio.create_task(self._heartbeat()),
                  asyncio.create_task(self._read_loop()), asyncio.create_task(self.closed.wait())]
@@ -191,6 +216,10 @@ class OperatorSocket:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _size(item: Event | bytes) -> int:
+    return len(item) if isinstance(item, bytes) else len(item.widget_bytes() or b"") + 256
 
 
 async def operator_socket(ws: WebSocket) -> None:
