@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import select
 
@@ -215,3 +217,41 @@ async def test_failed_sign_ins_are_limited_per_account_and_per_address(make_serv
         # Failures count for a window only.
         clock.advance(901)
         assert (await attempt(alice.email, alice.password)).status_code == 303
+
+
+async def test_knowing_an_email_is_not_enough_to_lock_its_operator_out(make_server):
+    """F7: failures lock an (account, address) pair; across addresses they only slow the account."""
+    from pocketping.actions.projects import create_project
+    from pocketping_testkit.bridges import advance_until
+
+    clock = FakeClock()
+    srv = make_server(clock=clock, inbox_login_failures_per_account=3, inbox_login_failures_per_ip=20,
+                      inbox_login_window_seconds=900)
+    project, _ = await srv.acall(create_project(srv.services, "Lockout"))
+    alice = await make_operator(srv, project.id)
+    async with InboxClient(srv.base_url) as client:
+        async def attempt(password: str, address: str) -> httpx.Response:
+            client.http.cookies.clear()
+            form = {"email": alice.email, "password": password, "next": "",
+                    "csrf_token": await client.sign_in_form()}
+            return await client.http.post("/inbox/login", data=form,
+                                          headers={"Origin": srv.base_url, "X-Forwarded-For": address})
+
+        async def slowed(password: str, address: str) -> tuple[httpx.Response, float]:
+            task = asyncio.ensure_future(attempt(password, address))
+            spent = await advance_until(clock, task.done, step=0.5, settle=0.05, limit_seconds=60)
+            return await task, spent
+
+        for _ in range(3):  # the attacker, from one address
+            assert (await attempt("guess", "198.51.100.7")).status_code == 401
+        assert (await attempt(alice.password, "198.51.100.7")).status_code == 429  # that pair is locked
+        # Alice, from her own address: slowed a little, not refused.
+        response, spent = await slowed(alice.password, "203.0.113.9")
+        assert response.status_code == 303 and spent >= 0.5
+
+        # Guessing from many addresses makes each attempt on the account wait longer ...
+        for n in range(4):
+            response, _ = await slowed("guess", f"192.0.2.{n + 10}")
+            assert response.status_code == 401
+        response, spent = await slowed(alice.password, "203.0.113.50")
+        assert response.status_code == 303 and spent >= 4.0  # 0.5 s doubled for each failure past 3

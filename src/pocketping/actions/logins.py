@@ -1,5 +1,10 @@
 """Signing operators in and out of the web inbox, with rate limits per account and per address.
 
+Knowing an operator's email must not be enough to lock them out: failures are counted per
+(account, address) pair and per address, and those refuse (429); across all addresses an
+account's failures only slow its sign-ins down (a growing wait before the password is
+checked), so the right password from an address without recent failures still signs in.
+
 Failures are counted in the database (``login_failures``), so the limits hold across restarts
 and across nodes; the keys are keyed hashes, so no email or IP address is stored in clear.
 """
@@ -20,6 +25,10 @@ from pocketping.passwords import hash_password, needs_rehash, verify_password
 from pocketping.store import operators as repo
 
 _LIMIT_PURPOSE = "pocketping/login-limit/v1"
+# The account-wide slow-down: from the per-account limit on, each further failure doubles the
+# wait before a password of that account is checked, up to this.
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 10.0
 TOUCH_EVERY = timedelta(seconds=60)  # how stale last_seen_at may get before a write refreshes it
 MAX_TOKEN = 100
 
@@ -44,7 +53,8 @@ def _wrong() -> Unauthorized:
     return Unauthorized("wrong email or password", code="invalid_credentials")
 
 
-async def _check_limits(svc: Services, keys: list[tuple[str, int]]) -> None:
+async def _check_limits(svc: Services, keys: list[tuple[str, int]], account_key: str) -> float:
+    """Refuse when a pair or address limit is reached; else the account-wide wait in seconds."""
     window = timedelta(seconds=svc.settings.inbox_login_window_seconds)
     now = svc.clock.now()
     async with svc.db.read() as tx:
@@ -56,6 +66,13 @@ async def _check_limits(svc: Services, keys: list[tuple[str, int]]) -> None:
                 retry = ((oldest or now) + window - now).total_seconds()
                 raise RateLimited("too many failed sign-ins; try again later", retry_after=max(1.0, retry),
                                   code="login_rate_limited")
+        limit = svc.settings.inbox_login_failures_per_account
+        if limit <= 0:
+            return 0.0
+        count, _ = await repo.failures_since(tx, account_key, now - window)
+    if count < limit:
+        return 0.0
+    return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** min(count - limit, 16))
 
 
 async def sign_in(svc: Services, email: str, password: str, *, ip: str | None) -> SignedIn:
@@ -67,8 +84,11 @@ async def sign_in(svc: Services, email: str, password: str, *, ip: str | None) -
         address = email.strip().lower()[:320]
     account_key = _limit_key(svc, "account", address)
     ip_key = _limit_key(svc, "ip", ip or "unknown")
-    await _check_limits(svc, [(account_key, settings.inbox_login_failures_per_account),
-                              (ip_key, settings.inbox_login_failures_per_ip)])
+    pair_key = _limit_key(svc, "account-ip", f"{address}\n{ip or 'unknown'}")
+    wait = await _check_limits(svc, [(pair_key, settings.inbox_login_failures_per_account),
+                                     (ip_key, settings.inbox_login_failures_per_ip)], account_key)
+    if wait:
+        await svc.clock.sleep(wait)  # slowed, not locked: whoever has the password still gets in
     async with svc.db.read() as tx:
         found = await repo.find_operator_by_email(tx, address)
     async with _semaphore(svc):
@@ -76,6 +96,7 @@ async def sign_in(svc: Services, email: str, password: str, *, ip: str | None) -
     if not ok or found is None:
         async with unit_of_work(svc) as tx:
             await repo.record_failure(tx, account_key)
+            await repo.record_failure(tx, pair_key)
             await repo.record_failure(tx, ip_key)
             await repo.prune_failures(tx, tx.now - timedelta(seconds=settings.inbox_login_window_seconds))
         raise _wrong()
@@ -84,6 +105,7 @@ async def sign_in(svc: Services, email: str, password: str, *, ip: str | None) -
     token = secrets.token_urlsafe(32)
     login_id = sha256_hex(token)
     async with unit_of_work(svc) as tx:
+        await repo.clear_failures(tx, pair_key)
         await repo.clear_failures(tx, account_key)
         if upgraded is not None:
             await repo.set_password_hash(tx, operator.id, upgraded)
