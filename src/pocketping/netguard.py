@@ -150,9 +150,13 @@ def _split(url: str, *, allow_private: bool, allowed: PrivateHosts = NO_PRIVATE_
     if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() or not c.isprintable() for c in url):
         raise UnsafeURL("the URL must be an http:// or https:// URL of at most 2000 characters, without spaces "
                         "or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. "http://[::1" (an unclosed IPv6 literal)
+        raise UnsafeURL(f"{url!r} is not a valid URL: {exc}") from exc
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
+    if scheme not in ("http", "https") or not hostname:
         raise UnsafeURL(f"{url!r} is not an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
         raise UnsafeURL("put credentials in the URL's path or query, not before the host (user:pass@)")
@@ -160,7 +164,7 @@ def _split(url: str, *, allow_private: bool, allowed: PrivateHosts = NO_PRIVATE_
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as exc:
         raise UnsafeURL(f"{url!r} has an invalid port") from exc
-    host = parts.hostname.lower().rstrip(".")
+    host = hostname.lower().rstrip(".")
     if host in _METADATA_HOSTS:
         raise UnsafeURL(f"{host} is a cloud metadata host")
     try:

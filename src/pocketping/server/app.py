@@ -43,6 +43,11 @@ class PocketPingApp(FastAPI):
 
             await widget_asgi(self, scope, receive, send)
             return
+        if scope["type"] == "http":
+            from pocketping.server.nulguard import guarded
+
+            await guarded(super().__call__, scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
 

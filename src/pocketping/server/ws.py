@@ -54,6 +54,7 @@ CONTROL_PER_SECOND = 2.0
 PING_T_MAX_CHARS = 64
 # Read receipts of one connection are written at most this often (the highest seq wins).
 READ_COALESCE_SECONDS = 1.0
+MAX_DEPTH = 16  # how deeply a frame's objects and arrays may nest (identify traits, event data)
 # The largest value an integer column takes on every backend (PostgreSQL's INTEGER).
 MAX_INT32 = 2**31 - 1
 
@@ -198,6 +199,10 @@ class WidgetConnection:
             return None
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             self.send(error_frame("invalid_frame", "a frame is a JSON object with a string 'type'"))
+            return None
+        problem = _unacceptable(frame, MAX_DEPTH)
+        if problem:
+            self.send(error_frame("invalid_frame", problem))
             return None
         return frame
 
@@ -434,6 +439,21 @@ _HANDLERS = {
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }
+
+
+def _unacceptable(value: Any, depth: int) -> str | None:
+    """Why a frame's value cannot be taken (nested too deep, a NUL character), or None."""
+    if isinstance(value, str):
+        return "NUL characters (U+0000) are not accepted" if "\x00" in value else None
+    if isinstance(value, dict | list):
+        if depth <= 0:
+            return f"values are nested at most {MAX_DEPTH} levels deep"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            problem = _unacceptable(key, depth) or _unacceptable(item, depth - 1)
+            if problem:
+                return problem
+    return None
 
 
 def _size(item: bytes | Event) -> int:

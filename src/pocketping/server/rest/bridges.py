@@ -39,7 +39,7 @@ class RetryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bridgeId: str | None = Field(default=None, max_length=64)
-    deliveryId: int | None = None
+    deliveryId: int | None = Field(default=None, ge=1, le=2**62)
 
 
 @router.get("")

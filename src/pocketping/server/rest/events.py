@@ -71,7 +71,7 @@ async def stream_events(project: ProjectDep, svc: ServicesDep,
                         last_event_id: Annotated[str | None, Header(max_length=20)] = None) -> StreamingResponse:
     cursor = after
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        if not (last_event_id.isascii() and last_event_id.isdigit() and int(last_event_id) <= 2**62):
             raise InvalidInput("Last-Event-ID must be a seq this stream gave", code="invalid_cursor")
         cursor = int(last_event_id)
     if cursor is None:

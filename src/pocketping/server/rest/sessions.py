@@ -72,6 +72,8 @@ async def list_messages(session_id: str, project: ProjectDep, svc: ServicesDep,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
                         cursor: Annotated[str | None, Query(pattern=r"^\d{1,10}$")] = None,
                         include_events: Annotated[bool, Query()] = False) -> dict[str, object]:
+    if cursor and int(cursor) > 2**31 - 1:  # a seq is an INTEGER column
+        raise InvalidInput("cursor is not one this API gave out", code="invalid_cursor")
     after = max(after_seq, int(cursor)) if cursor else after_seq
     kinds = None if include_events else ("message", "notice")
     found = await message_actions.list_messages(svc, project.id, session_id, after_seq=after, limit=limit + 1,
