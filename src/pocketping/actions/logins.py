@@ -72,7 +72,7 @@ async def _check_limits(svc: Services, keys: list[tuple[str, int]], account_key:
         count, _ = await repo.failures_since(tx, account_key, now - window)
     if count < limit:
         return 0.0
-    return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** min(count - limit, 16))
+    return float(min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2.0 ** min(count - limit, 16)))
 
 
 async def sign_in(svc: Services, email: str, password: str, *, ip: str | None) -> SignedIn:
