@@ -23,16 +23,25 @@ def serve(
                                                       "to try it")] = False,
     database_url: Annotated[str | None, typer.Option(
         "--database-url", help="Database URL; overrides POCKETPING_DATABASE_URL and the global option")] = None,
+    no_workers: Annotated[bool, typer.Option("--no-workers", help="Run only the web side; the workers run in "
+                                                                  "`pocketping worker` processes")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Web processes on this port (more than one "
+                                                                  "needs POCKETPING_REDIS_URL)")] = 1,
 ) -> None:
     """Run the server (applies pending migrations first)."""
     if database_url is not None:
         state.database_url = database_url
-    cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    overrides: dict[str, Any] = {"workers": False} if no_workers else {}
+    cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, **overrides)
     if (cfg.ssl_certfile is None) != (cfg.ssl_keyfile is None):
         fail("give both --ssl-certfile and --ssl-keyfile", False)
+    if workers > 1 and not cfg.redis_url:
+        fail(f"--workers {workers} needs POCKETPING_REDIS_URL (e.g. redis://127.0.0.1:6379/0): without Redis the "
+             "web processes would not see each other's live updates", False, "redis_required")
 
     async def prepare(svc: Any) -> None:
         # (run() has already applied pending migrations)
+        await check_alone(svc, "web")
         if demo:
             from pocketping.cli.demo import print_demo
 
@@ -41,7 +50,32 @@ def serve(
 
     run(prepare, cfg=cfg)
     sys.stdout.flush()
-    deps().run_server(cfg)
+    deps().run_server(cfg, role="web", processes=workers)
+
+
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes to run")] = 1,
+) -> None:
+    """Run only the workers (deliveries, webhooks, AI timers, pruning, Telegram polling, the Discord
+    gateway, Slack Socket Mode) beside `pocketping serve --no-workers` (needs POCKETPING_REDIS_URL)."""
+    cfg = settings(workers=True)
+    if not cfg.redis_url:
+        fail("pocketping worker needs POCKETPING_REDIS_URL (e.g. redis://127.0.0.1:6379/0): the web nodes hear "
+             "of the replies it takes in through Redis", False, "redis_required")
+    run(lambda svc: check_alone(svc, "worker"), cfg=cfg)
+    sys.stdout.flush()
+    deps().run_server(cfg, role="worker", processes=workers)
+
+
+async def check_alone(svc: Any, role: str) -> None:
+    """Refuse a second web process on one database without Redis, with what to set."""
+    from pocketping.workers.nodes import NodeHeartbeat
+
+    cfg = svc.settings
+    role = role if role == "worker" or not cfg.workers else "web+workers"
+    await NodeHeartbeat(svc.db, svc.clock, "-", role, redis=bool(cfg.redis_url),
+                        every_seconds=cfg.node_heartbeat_seconds).check_alone()
 
 
 @app.command()

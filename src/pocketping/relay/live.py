@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
@@ -30,6 +31,20 @@ class Live:
     fingerprint: bytes
     bridge: Bridge | None
     error: str | None = None
+    started: bool = False  # its platform connection runs here (this node holds the lease)
+
+
+class Ownership(Protocol):
+    """Who may run a bridge's single platform connection (``workers.leases`` with several nodes).
+    A bridge whose lease another node holds is made here for deliveries, but not started."""
+
+    async def claim(self, name: str) -> bool: ...
+
+    async def give_up(self, name: str) -> None: ...
+
+
+def lease_name(bridge_id: str) -> str:
+    return f"bridge:{bridge_id}"
 
 
 def fingerprint(record: BridgeRecord) -> bytes:
@@ -46,6 +61,7 @@ class LiveBridges:
         self.threads = threads
         self.live: dict[str, Live] = {}
         self._lock = asyncio.Lock()
+        self.ownership: Ownership | None = None
 
     async def sync(self) -> None:
         """Make the live bridges match the database (called when the configuration changed)."""
@@ -75,8 +91,10 @@ class LiveBridges:
                 live = Live(record, fingerprint(record), None, f"this server cannot run {record.type} bridges "
                                                                "(upgrade PocketPing)")
             else:
-                await bridge.start(self.sink)
                 live = Live(record, fingerprint(record), bridge)
+                if self.ownership is None or await self.ownership.claim(lease_name(record.id)):
+                    await bridge.start(self.sink)
+                    live.started = True
         except Exception as exc:
             log.exception("bridge %s (%s) did not start", record.id, record.type)
             live = Live(record, fingerprint(record), None, f"could not start: {type(exc).__name__}: {exc}")
@@ -84,7 +102,9 @@ class LiveBridges:
         self.health.forget(record.id)
         if live.error:
             await self.health.report(record.id, "error", live.error)
-        log.info("bridge %s (%s) for %s started", record.id, record.type, record.project_id)
+        log.info("bridge %s (%s) for %s %s", record.id, record.type, record.project_id,
+                 "started" if live.started or live.bridge is None else "ready for deliveries (another node "
+                 "holds its platform connection)")
         return live
 
     async def _stop_one(self, bridge_id: str) -> None:
@@ -94,7 +114,31 @@ class LiveBridges:
                 await live.bridge.stop()
             except Exception:
                 log.exception("bridge %s did not stop cleanly", bridge_id)
+        if live is not None and live.started and self.ownership is not None:
+            await self.ownership.give_up(lease_name(bridge_id))
         self.threads.forget_bridge(bridge_id)
+
+    def wanted_leases(self) -> list[str]:
+        """The leases of the bridges made here whose connection runs elsewhere."""
+        return [lease_name(b) for b, lv in self.live.items() if lv.bridge is not None and not lv.started]
+
+    async def restart(self, name: str) -> None:
+        """The lease ``name`` was gained or lost: make the bridge again from its stored state
+        (a new holder resumes where the last one saved) and start it if it is ours now."""
+        bridge_id = name.removeprefix("bridge:")
+        async with self._lock:
+            if bridge_id not in self.live:
+                return
+            live = self.live.pop(bridge_id)
+            if live.bridge is not None:
+                try:
+                    await live.bridge.stop()
+                except Exception:
+                    log.exception("bridge %s did not stop cleanly", bridge_id)
+            self.threads.forget_bridge(bridge_id)
+            record = await rt.load_bridge(self.db, bridge_id)
+            if record is not None:
+                await self._start_one(record)
 
     async def instance(self, bridge_id: str) -> Bridge | None:
         """The live bridge; None if it no longer exists. Raises ``DeliveryError`` while it can't run."""
