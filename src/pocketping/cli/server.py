@@ -139,3 +139,42 @@ def demo(
         run(lambda svc: print_demo(svc, base_url, lines))
 
 
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """The live nodes (role, host, pid, the leases each holds) and the outbox depth."""
+    from pocketping.store import cluster
+
+    async def go(svc: Any) -> dict[str, Any]:
+        from datetime import timedelta
+
+        from pocketping.workers.nodes import MISSED_BEATS
+
+        async with svc.db.read() as tx:
+            nodes = await cluster.live_nodes(tx, timedelta(seconds=svc.settings.node_heartbeat_seconds * MISSED_BEATS))
+            leases = await cluster.held_leases(tx)
+            depth = await cluster.outbox_depth(tx)
+            now = tx.now
+        return {
+            "nodes": [{"id": n.id, "role": n.role, "host": n.host, "pid": n.pid, "redis": n.redis,
+                       "startedAt": n.started_at.isoformat(), "heartbeatAgeSeconds": round(
+                           (now - n.heartbeat_at).total_seconds(), 1),
+                       "leases": [{"name": lease.name, "token": lease.token,
+                                   "expiresAt": lease.expires_at.isoformat()}
+                                  for lease in leases if lease.holder == n.id]} for n in nodes],
+            "outbox": {"pending": depth.get("pending", 0), "failed": depth.get("failed", 0)},
+        }
+
+    found = run(go, as_json)
+
+    def human() -> str:
+        lines = [f"{len(found['nodes'])} live node(s)"]
+        for n in found["nodes"]:
+            held = ", ".join(f"{lease['name']} (token {lease['token']})" for lease in n["leases"]) or "no leases"
+            lines.append(f"  {n['id']}  {n['role']:<11} pid {n['pid']} on {n['host']}  "
+                         f"redis {'yes' if n['redis'] else 'no'}  beat {n['heartbeatAgeSeconds']}s ago  {held}")
+        lines.append(f"outbox: {found['outbox']['pending']} pending, {found['outbox']['failed']} failed")
+        return "\n".join(lines)
+
+    emit(found, as_json, human)

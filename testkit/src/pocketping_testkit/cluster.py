@@ -1,0 +1,105 @@
+"""Several real PocketPing processes on one database and one Redis (tests/cluster, bench).
+
+``Cluster`` starts ``pocketping serve --no-workers`` web nodes and ``pocketping worker``
+processes with the same settings, a key prefix of their own on Redis, and reads who holds
+which lease straight from the database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pocketping_testkit.process import ServerProcess
+
+REDIS_URL = os.environ.get("POCKETPING_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+class WorkerProcess:
+    """``pocketping worker`` as a subprocess; ready once it says it runs."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+        self.env = env
+        self.args = args
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        start_at = self.log_path.stat().st_size
+        self.proc = subprocess.Popen([sys.executable, "-m", "pocketping", "worker", *self.args],  # noqa: S603
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
+            if "running" in self.log_path.read_bytes()[start_at:].decode(errors="replace"):
+                return self
+            time.sleep(0.05)  # a child process's readiness: there is no event to await
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.log()}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Cluster:
+    def __init__(self, database_url: str, data_dir: Path, *, encryption_key: str,
+                 env: dict[str, str] | None = None, redis_url: str = REDIS_URL) -> None:
+        self.database_url = database_url
+        self.data_dir = data_dir
+        self.key = encryption_key
+        self.prefix = f"pptest-{secrets.token_hex(4)}:"
+        self.env = {"POCKETPING_REDIS_URL": redis_url, "POCKETPING_REDIS_PREFIX": self.prefix,
+                    "POCKETPING_CONFIG_POLL_SECONDS": "0.5", "POCKETPING_OUTBOX_LEASE_SECONDS": "2",
+                    "POCKETPING_NODE_HEARTBEAT_SECONDS": "1", **(env or {})}
+        self.webs: list[ServerProcess] = []
+        self.workers: list[WorkerProcess] = []
+
+    def web(self, *args: str) -> ServerProcess:
+        node = ServerProcess(self.database_url, self.data_dir, encryption_key=self.key, env=self.env,
+                             args=("--no-workers", *args)).start()
+        self.webs.append(node)
+        return node
+
+    def worker(self, *args: str) -> WorkerProcess:
+        env = {**os.environ, "POCKETPING_DATABASE_URL": self.database_url, "POCKETPING_DATA_DIR": str(self.data_dir),
+               "POCKETPING_ENCRYPTION_KEY": self.key, "POCKETPING_LOG_LEVEL": "info", **self.env}
+        worker = WorkerProcess(env, self.data_dir / f"worker-{len(self.workers)}.log", args).start()
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for web in self.webs:
+            web.stop()
+        for worker in self.workers:
+            worker.stop()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
