@@ -89,7 +89,7 @@ async def setup(cluster_db: tuple[str, str], tmp_path: Path, fake_telegram: Fake
     await svc.db.dispose()
     cluster = Cluster(url, data_dir, encryption_key=key,
                       env={"POCKETPING_TELEGRAM_API_URL": fake_telegram.url, "POCKETPING_LEASE_SECONDS": "3",
-                           "POCKETPING_MAX_TEXT_CHARS": "10000"})
+                           "POCKETPING_MAX_TEXT_CHARS": "10000", "POCKETPING_BRIDGE_PACING": "off"})
     try:
         yield Setup(cluster, url, key, project.public_key, secret, project.id, token, chat, bridge.id,
                     "sarah@example.com", password, data_dir)
