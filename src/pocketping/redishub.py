@@ -147,8 +147,9 @@ class RedisHub(LocalHub):
         assert self._outgoing is not None and self._up is not None
         while True:
             data = await self._outgoing.get()
+            delay = 0.1
             while True:
-                await self._up.wait()
+                await self._up.wait()  # the subscription is up: Redis is back
                 try:
                     await self._client.publish(self.channel, data)
                     break
@@ -156,8 +157,8 @@ class RedisHub(LocalHub):
                     raise
                 except Exception as exc:
                     log.warning("publishing to Redis failed (%s); retrying", exc)
-                    self._up.clear()
-                    await asyncio.sleep(0.2)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
 
     # --- receiving ------------------------------------------------------------------------
     async def _listen(self, subscribed: asyncio.Event) -> None:

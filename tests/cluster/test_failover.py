@@ -4,7 +4,6 @@ no reply from Telegram is lost or doubled."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from pocketping_testkit.fakes.telegram import FakeTelegram
