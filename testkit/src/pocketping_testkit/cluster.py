@@ -143,3 +143,72 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+
+
+class FailoverProxy:
+    """A small TCP load balancer for tests: each new connection goes to the first backend that
+    accepts it (no sticky sessions), so once a node dies its clients land on the next one."""
+
+    def __init__(self, backends: list[tuple[str, int]]) -> None:
+        import socket
+        import threading
+
+        self.backends = backends
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, name="failover-proxy", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: Any) -> None:
+        import socket
+        import threading
+
+        for host, port in self.backends:
+            try:
+                upstream = socket.create_connection((host, port), timeout=2)
+            except OSError:
+                continue
+            upstream.settimeout(None)
+            self.connections += 1
+            threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+            _pipe(upstream, client)
+            return
+        client.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()
+
+
+def _pipe(source: Any, sink: Any) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(2)
+            except OSError:
+                pass
+            end.close()
