@@ -60,11 +60,13 @@ async def test_the_widget_fails_over_to_the_other_node(page, host_site, tmp_path
         await expect(page.locator(".r.v[data-state=failed]")).to_have_count(0)
 
         # The visitor is on node B now: a reply sent there arrives live.
-        async with api:
+        try:
             (await api.post(f"/sessions/{sid}/messages", json={"text": "Answer from node B"})).raise_for_status()
             await expect(page.locator(".r:not(.v) .b", has_text="Answer from node B")).to_be_visible()
             stored = [m["text"] for m in (await api.get(f"/sessions/{sid}/messages")).json()["messages"]
                       if m["sender"] == "visitor"]
+        finally:
+            await api.aclose()
         assert stored == texts  # each once, in order
         await expect(page.locator(".r.v .b")).to_have_text(texts)
     finally:
