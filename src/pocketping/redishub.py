@@ -24,7 +24,9 @@ from typing import Any
 
 import orjson
 
+from pocketping.clock import Clock
 from pocketping.hub import Event, LocalHub
+from pocketping.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -263,3 +265,32 @@ class RedisHub(LocalHub):
             if seq > order.last:
                 order.last = seq
                 super().publish(event)
+
+
+class SharedRateLimiter(RateLimiter):
+    """``per_minute`` events per key counted across every node in Redis (one counter per key
+    and minute, ``take``); while Redis is away, the node's own bucket decides (``hit``)."""
+
+    def __init__(self, hub: RedisHub, name: str, per_minute: int, clock: Clock, max_keys: int = 100_000) -> None:
+        super().__init__(per_minute, clock, max_keys=max_keys)
+        self.hub = hub
+        self.name = name
+
+    async def take(self, key: str) -> float | None:
+        client = self.hub.client
+        if self.per_minute <= 0 or client is None or self.hub._up is None or not self.hub._up.is_set():
+            return self.hit(key)
+        now = self.clock.now().timestamp()
+        minute = int(now // 60)
+        name = f"{self.hub.prefix}rate:{self.name}:{minute}:{key}"
+        try:
+            async with asyncio.timeout(1.0):
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.incr(name)
+                    pipe.expire(name, 120)
+                    total, _ = await pipe.execute()
+        except Exception:
+            return self.hit(key)
+        if int(total) > self.per_minute:
+            return max(0.001, 60.0 - (now % 60.0))
+        return None

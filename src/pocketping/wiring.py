@@ -135,12 +135,16 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
         connection_limiter=RateLimiter(settings.rate_limit_connections_per_minute, clock),
     )
     svc.planners = planners(svc)
-    from pocketping.redishub import RedisHub
+    from pocketping.redishub import RedisHub, SharedRateLimiter
 
-    if isinstance(svc.hub, RedisHub) and svc.hub.catch_up is None:
+    if isinstance(svc.hub, RedisHub):  # several nodes: catch-up by seq, limits counted in Redis
         from pocketping.actions.timeline import timeline_events
 
-        svc.hub.catch_up = lambda session_id, after, upto: timeline_events(svc, session_id, after, upto)
+        hub = svc.hub
+        if hub.catch_up is None:
+            hub.catch_up = lambda session_id, after, upto: timeline_events(svc, session_id, after, upto)
+        svc.visitor_limiter = SharedRateLimiter(hub, "visitor", settings.rate_limit_messages_per_minute, clock)
+        svc.connection_limiter = SharedRateLimiter(hub, "ip", settings.rate_limit_connections_per_minute, clock)
     return svc
 
 
