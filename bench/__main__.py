@@ -43,6 +43,12 @@ class Plan:
             else [("postgresql", 100, 1.0, 20), ("postgresql", 300, 0.5, 30), ("postgresql", 1000, 0.2, 40),
                   ("sqlite", 100, 1.0, 20)])
         self.replies = 2 if smoke else 10
+        # Several nodes on PostgreSQL + Redis: (web processes, msgs/s, seconds, visitors), and the
+        # deliveries with the workers in serve vs. apart: (msgs/s, seconds, visitors).
+        self.node_counts = [1, 2] if smoke else [1, 2, 3]
+        self.nodes_chat: tuple[int, float, int] = (20, 1.0, 8) if smoke else (300, 3.0, 60)
+        self.delivery_modes = ["chat alone", "in serve", "1 worker", "2 workers"]
+        self.delivery_load: tuple[int, float, int] = (10, 1.0, 5) if smoke else (200, 2.0, 40)
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
@@ -114,6 +120,20 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         dup = sum(r[f"{p}_dup"] for r in runs for p in ("telegram", "discord", "slack"))
         bridged.append({"backend": backend, **median_of_runs(runs), "lost_total": lost, "dup_total": dup})
     results["bridged"] = bridged
+
+    log("several nodes: chat on 1, 2, 3 web processes")
+    from bench import cluster
+
+    rate, seconds, visitors = plan.nodes_chat
+    results["nodes"] = [
+        {**median_of_runs(runs), "lost_total": sum(r["lost"] for r in runs),
+         "dup_total": sum(r["duplicated"] for r in runs)}
+        for runs in [await cluster.web_nodes_chat(workdir, count, rate, seconds, visitors, plan.runs)
+                     for count in plan.node_counts]]
+    log("several nodes: deliveries, workers in serve vs. apart")
+    rate, seconds, visitors = plan.delivery_load
+    results["deliveries"] = [{"mode": mode, **await cluster.deliveries(workdir, mode, rate, seconds, visitors)}
+                             for mode in plan.delivery_modes]
     log("done")
     names = list(timings)
     results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}
