@@ -309,7 +309,7 @@ def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[Leas
     if node.bridges is not None:
         leases = node.leases = keeper(svc.db, svc.clock, node_id, lease_seconds=settings.lease_seconds)
         live = node.bridges.live
-        live.ownership = leases
+        live.use_ownership(leases)
         leases.wanted = live.wanted_leases
         leases.on_gained = leases.on_lost = live.restart
     if settings.workers:

@@ -75,3 +75,23 @@ async def _holder(setup, not_: str | None = None) -> tuple[str, int] | None:
     if holder is None or holder == not_:
         return None
     return holder, token
+
+
+async def test_a_409_from_telegram_counts_as_lost_leadership(setup, fake_telegram: FakeTelegram):
+    import httpx
+
+    setup.cluster.worker()
+    _, token = await eventually(lambda: _holder(setup), timeout=20, interval=0.2)
+    await fake_telegram.wait_for(lambda: fake_telegram.bots[setup.token].poller is not None, timeout=20)
+    # Another program polls the same bot: Telegram answers the worker's getUpdates with 409.
+    async with httpx.AsyncClient(base_url=fake_telegram.url) as rogue:
+        r = await rogue.post(f"/bot{setup.token}/getUpdates", json={"timeout": 1})
+        assert r.json()["ok"] is True  # the worker stopped polling at once: the other program's poll ends well
+    # The worker gave its lease up at once (and takes it again on a later round: a new token).
+    again = await eventually(lambda: _newer(setup, token), timeout=20, interval=0.2)
+    assert again[1] > token
+
+
+async def _newer(setup, token: int) -> tuple[str, int] | None:
+    found = await _holder(setup)
+    return found if found is not None and found[1] > token else None

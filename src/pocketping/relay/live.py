@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,6 +21,9 @@ from pocketping.relay.threads import ThreadCache
 from pocketping.store.db import Database
 
 log = logging.getLogger(__name__)
+
+# After a platform said another process holds a connection, this node leaves it alone this long.
+CONFLICT_PAUSE_SECONDS = 10.0
 
 # Makes the bridge for a record (None: this server cannot run that platform).
 BridgeMaker = Callable[[BridgeRecord], Bridge | None]
@@ -42,6 +46,8 @@ class Ownership(Protocol):
 
     async def give_up(self, name: str) -> None: ...
 
+    def holds(self, name: str) -> bool: ...
+
 
 def lease_name(bridge_id: str) -> str:
     return f"bridge:{bridge_id}"
@@ -62,6 +68,34 @@ class LiveBridges:
         self.live: dict[str, Live] = {}
         self._lock = asyncio.Lock()
         self.ownership: Ownership | None = None
+        self._restarts: set[asyncio.Task[None]] = set()
+        self._conflicts: dict[str, float] = {}  # bridge id -> until when this node leaves it alone
+
+    def use_ownership(self, ownership: Ownership) -> None:
+        """Several nodes: run a bridge's connection only while holding its lease; write its
+        state only then; give the lease up when the platform says another process has it."""
+        self.ownership = ownership
+        setter = getattr(self.sink, "may_save", None)
+        if setter is not None:
+            self.sink.may_save = lambda bridge_id: ownership.holds(lease_name(bridge_id))  # type: ignore[attr-defined]
+            self.sink.on_conflict = self._conflict  # type: ignore[attr-defined]
+
+    def _conflict(self, bridge_id: str) -> bool:
+        if self.ownership is None:
+            return False
+
+        self._conflicts[bridge_id] = time.monotonic() + CONFLICT_PAUSE_SECONDS
+
+        async def give_up() -> None:
+            assert self.ownership is not None
+            await self.ownership.give_up(lease_name(bridge_id))
+            await self.restart(lease_name(bridge_id))
+
+        log.warning("bridge %s: another process holds its platform connection; giving up the lease", bridge_id)
+        task = asyncio.get_running_loop().create_task(give_up())
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+        return True
 
     async def sync(self) -> None:
         """Make the live bridges match the database (called when the configuration changed)."""
@@ -92,7 +126,8 @@ class LiveBridges:
                                                                "(upgrade PocketPing)")
             else:
                 live = Live(record, fingerprint(record), bridge)
-                if self.ownership is None or await self.ownership.claim(lease_name(record.id)):
+                if self.ownership is None or (not self._paused(record.id)
+                                              and await self.ownership.claim(lease_name(record.id))):
                     await bridge.start(self.sink)
                     live.started = True
         except Exception as exc:
@@ -120,7 +155,17 @@ class LiveBridges:
 
     def wanted_leases(self) -> list[str]:
         """The leases of the bridges made here whose connection runs elsewhere."""
-        return [lease_name(b) for b, lv in self.live.items() if lv.bridge is not None and not lv.started]
+        return [lease_name(b) for b, lv in self.live.items()
+                if lv.bridge is not None and not lv.started and not self._paused(b)]
+
+    def _paused(self, bridge_id: str) -> bool:
+        until = self._conflicts.get(bridge_id)
+        if until is None:
+            return False
+        if time.monotonic() >= until:
+            del self._conflicts[bridge_id]
+            return False
+        return True
 
     async def restart(self, name: str) -> None:
         """The lease ``name`` was gained or lost: make the bridge again from its stored state
