@@ -45,6 +45,12 @@ class Plan:
                   ("sqlite", 100, 1.0, 20)])
         self.replies = 2 if smoke else 10
         self.idle_seconds = 2.0 if smoke else 30.0
+        # Several nodes on PostgreSQL + Redis: (web processes, msgs/s, seconds, visitors), and the
+        # deliveries with the workers in serve vs. apart: (msgs/s, seconds, visitors).
+        self.node_counts = [1, 2] if smoke else [1, 2, 3]
+        self.nodes_chat: tuple[int, float, int] = (20, 1.0, 8) if smoke else (300, 3.0, 60)
+        self.delivery_modes = ["chat alone", "in serve", "1 worker", "2 workers"]
+        self.delivery_load: tuple[int, float, int] = (10, 1.0, 5) if smoke else (200, 2.0, 40)
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
@@ -119,6 +125,19 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
 
     log("idle server with a dead webhook endpoint")
     results["idle"] = [await idle_cpu(backend, workdir, plan.idle_seconds) for backend in plan.backends]
+    log("several nodes: chat on 1, 2, 3 web processes")
+    from bench import cluster
+
+    rate, seconds, visitors = plan.nodes_chat
+    results["nodes"] = [
+        {**median_of_runs(runs), "lost_total": sum(r["lost"] for r in runs),
+         "dup_total": sum(r["duplicated"] for r in runs)}
+        for runs in [await cluster.web_nodes_chat(workdir, count, rate, seconds, visitors, plan.runs)
+                     for count in plan.node_counts]]
+    log("several nodes: deliveries, workers in serve vs. apart")
+    rate, seconds, visitors = plan.delivery_load
+    results["deliveries"] = [{"mode": mode, **await cluster.deliveries(workdir, mode, rate, seconds, visitors)}
+                             for mode in plan.delivery_modes]
     log("done")
     names = list(timings)
     results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}

@@ -93,8 +93,46 @@ def render(r: dict[str, Any]) -> str:
             f"{_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
     out += _bridged(r.get("bridged", []))
     out += idle.render(r.get("idle", []))
+    out += _nodes(r.get("nodes", []), r.get("deliveries", []))
     out.append("")
     return "\n".join(out)
+
+
+def _nodes(rows: list[dict[str, Any]], deliveries: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "",
+        "## Several nodes (PostgreSQL + Redis)",
+        "",
+        "The same open-loop chat load spread round-robin over 1, 2 and 3 `serve --no-workers` processes on "
+        "one PostgreSQL and one Redis (live events between nodes through Redis). CPU = every web process's "
+        "CPU time per stored message.",
+        "",
+        "| web processes | msgs/s asked | achieved | ack p50 ms | ack p99 ms | CPU ms/msg | lost | dup |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        out.append(f"| {int(row['nodes'])} | {_f(int(row['rate']))} | {_f(row['throughput'], 0)} | "
+                   f"{_f(row['ack_p50'], 2)} | {_f(row['ack_p99'], 2)} | {_f(row['cpu_ms_per_msg'], 2)} | "
+                   f"{_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
+    out += [
+        "",
+        "Deliveries to the Telegram, Discord and Slack fakes (answering at once) while visitors chat on one web "
+        "process: the workers inside `serve`, or `serve --no-workers` plus one or two `pocketping worker` "
+        "processes; \"chat alone\" is the same load without bridges. CPU = the delivering processes' CPU time "
+        "per platform post (the web process's when the workers run inside it).",
+        "",
+        "| workers | msgs/s asked | ack p50 ms | ack p99 ms | ack p99 / chat alone | deliveries/s | "
+        "CPU ms/delivery | lost | dup |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    alone = next((d["ack_p99"] for d in deliveries if d["mode"] == "chat alone"), float("nan"))
+    for d in deliveries:
+        ratio = d["ack_p99"] / alone if alone == alone and alone > 0 else float("nan")
+        out.append(f"| {d['mode']} | {_f(int(d['rate']))} | {_f(d['ack_p50'], 2)} | {_f(d['ack_p99'], 2)} | "
+                   f"{_f(ratio, 2)}x | {_f(d.get('deliveries_per_s', 0.0), 0)} | "
+                   f"{_f(d.get('cpu_ms_per_delivery', 0.0), 2)} | {_f(int(d.get('lost', 0)))} | "
+                   f"{_f(int(d.get('dup', 0)))} |")
+    return out
 
 
 def _bridged(rows: list[dict[str, Any]]) -> list[str]:

@@ -10,17 +10,29 @@ from pocketping_testkit.widget_client import WidgetClient
 
 
 async def test_data_survives_a_killed_server(database, tmp_path):
+    from pocketping_testkit.databases import create_database, drop_database
+
+    # A database of its own: the suite's shared server runs on `database`, and a second web
+    # process on one database without Redis is refused.
+    url, name = create_database(database.backend, tmp_path)
+    try:
+        await _killed_and_restarted(url, tmp_path)
+    finally:
+        drop_database(database.backend, name)
+
+
+async def _killed_and_restarted(url, tmp_path):
     from pocketping.actions.projects import create_project
     from pocketping.wiring import build_services
     from pocketping_testkit.server import make_settings
 
     key = generate_key()
-    admin = build_services(make_settings(database.url, str(tmp_path), encryption_key=key))
+    admin = build_services(make_settings(url, str(tmp_path), encryption_key=key))
     await admin.db.migrate()
     project, secret = await create_project(admin, "Restart")  # as `pocketping project create` would
     await admin.db.dispose()
 
-    first = ServerProcess(database.url, tmp_path, encryption_key=key).start()
+    first = ServerProcess(url, tmp_path, encryption_key=key).start()
     try:
         w = await WidgetClient.connect(first.ws_url, project.public_key)
         await w.synced()
@@ -34,7 +46,7 @@ async def test_data_survives_a_killed_server(database, tmp_path):
     finally:
         first.kill()
 
-    second = ServerProcess(database.url, tmp_path, encryption_key=key).start()
+    second = ServerProcess(url, tmp_path, encryption_key=key).start()
     try:
         back = await WidgetClient.connect(second.ws_url, project.public_key, token=w.token, last_seq=0)
         assert back.session_id == w.session_id

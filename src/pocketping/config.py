@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # Background workers can be switched off, e.g. for a CLI process.
     workers: bool = True
 
+    # Several nodes (docs/deployment.md): Redis carries the live fan-out and shared counters.
+    redis_url: str | None = None
+    redis_prefix: str = "pocketping:"
+    node_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    lease_seconds: float = Field(default=6.0, gt=0)
+
     # AI fallback (per-project settings live in the database: `pocketping ai set`)
     openai_api_url: str = "https://api.openai.com/v1"
     anthropic_api_url: str = "https://api.anthropic.com"

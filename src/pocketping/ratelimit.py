@@ -31,6 +31,10 @@ class RateLimiter:
         self._buckets[key] = (tokens - 1.0, now)
         return None
 
+    async def take(self, key: str) -> float | None:
+        """``hit``, for limiters that may ask another process (``redishub.SharedRateLimiter``)."""
+        return self.hit(key)
+
     def _prune(self, now: float, rate: float) -> None:
         full = [k for k, (t, last) in self._buckets.items() if t + (now - last) * rate >= self.capacity]
         for k in full:

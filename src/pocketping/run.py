@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import ssl
 import sys
+from typing import Any
 
 # httpx imports its command-line tool (rich, pygments: ~4 MB) when they are installed, as they
 # are here for Typer; the server never runs it. A None entry makes that optional import fail.
@@ -32,22 +34,87 @@ def _trim_heap() -> None:
             pass
 
 
+def make_app() -> Any:
+    """For ``serve --workers N``: each web process builds its own app."""
+    return create_app(Settings(), migrate=False)
+
+
 def main() -> None:
     settings = Settings()
-    app = create_app(settings, migrate=False)
+    role = os.environ.get("POCKETPING_ROLE", "web")
+    processes = int(os.environ.get("POCKETPING_PROCESSES", "1") or 1)
+    if role == "worker":
+        run_workers(settings, processes)
+        return
+    app: Any = create_app(settings, migrate=False) if processes == 1 else "pocketping.run:make_app"
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on",
+        app, factory=processes > 1, workers=processes if processes > 1 else None, host=settings.host,
+        port=settings.port, log_level=settings.log_level, lifespan="on",
         ws_per_message_deflate=False, ws_max_size=settings.websocket_max_bytes(),
         proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, server_header=False,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
         timeout_graceful_shutdown=5,
     )
+    if processes > 1:
+        # N web processes on one socket (uvicorn's supervisor); each builds its own app.
+        from uvicorn.supervisors import Multiprocess
+
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+        return
     config.load()
     if config.ssl is not None:
         config.ssl.minimum_version = ssl.TLSVersion.TLSv1_3
     _trim_heap()
     uvicorn.Server(config).run()
+
+
+def run_workers(settings: Settings, processes: int) -> None:
+    """``pocketping worker``: the workers without the web side, until SIGTERM/SIGINT. With
+    ``--workers N`` this process supervises N such processes (each one node)."""
+    if processes > 1:
+        _supervise(processes)
+        return
+    import asyncio
+    import signal
+
+    from pocketping.wiring import build_node
+
+    async def serve() -> None:
+        node = build_node(settings)
+        stop_event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop_event.set)
+        stop = await node.start()
+        print(f"pocketping worker {node.heartbeat.row.id if node.heartbeat else ''} running", flush=True)
+        try:
+            await stop_event.wait()
+        finally:
+            await stop()
+            await node.services.db.dispose()
+
+    asyncio.run(serve())
+
+
+def _supervise(processes: int) -> None:
+    import signal
+    import subprocess
+
+    env = {**os.environ, "POCKETPING_PROCESSES": "1"}
+    children = [subprocess.Popen([sys.executable, "-m", "pocketping.run"], env=env)
+                for _ in range(processes)]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    sys.exit(max(codes))
 
 
 if __name__ == "__main__":

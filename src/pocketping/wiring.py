@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from pocketping.store.db import Planner
     from pocketping.workers.ai import AIScheduler
     from pocketping.workers.config_watcher import ConfigWatcher
+    from pocketping.workers.leases import LeaseKeeper
+    from pocketping.workers.nodes import NodeHeartbeat
     from pocketping.workers.outbox import OutboxWorker
     from pocketping.workers.presence import PresenceTracker
     from pocketping.workers.pruning import Pruner
@@ -127,13 +129,30 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
     svc = Services(
         settings=settings,
         db=Database(settings.database_url, keyring, clock),
-        hub=hub or LocalHub(),
+        hub=hub or (_redis_hub(settings) if settings.redis_url else LocalHub()),
         clock=clock,
         visitor_limiter=RateLimiter(settings.rate_limit_messages_per_minute, clock),
         connection_limiter=RateLimiter(settings.rate_limit_connections_per_minute, clock),
     )
     svc.planners = planners(svc)
+    from pocketping.redishub import RedisHub, SharedRateLimiter
+
+    if isinstance(svc.hub, RedisHub):  # several nodes: catch-up by seq, limits counted in Redis
+        from pocketping.actions.timeline import timeline_events
+
+        hub = svc.hub
+        if hub.catch_up is None:
+            hub.catch_up = lambda session_id, after, upto: timeline_events(svc, session_id, after, upto)
+        svc.visitor_limiter = SharedRateLimiter(hub, "visitor", settings.rate_limit_messages_per_minute, clock)
+        svc.connection_limiter = SharedRateLimiter(hub, "ip", settings.rate_limit_connections_per_minute, clock)
     return svc
+
+
+def _redis_hub(settings: Settings) -> Hub:
+    from pocketping.redishub import RedisHub
+
+    assert settings.redis_url is not None
+    return RedisHub(settings.redis_url, prefix=settings.redis_prefix)
 
 
 @dataclass
@@ -152,6 +171,8 @@ class Node:
     ai: AIScheduler | None = None
     presence: PresenceTracker | None = None
     pruner: Pruner | None = None
+    heartbeat: NodeHeartbeat | None = None
+    leases: LeaseKeeper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -161,6 +182,17 @@ class Node:
         import asyncio
 
         svc = self.services
+        hub_start = getattr(svc.hub, "start", None)  # the Redis hub connects and subscribes
+        if hub_start is not None:
+            await hub_start()
+            self._stops.append(svc.hub.stop)  # type: ignore[attr-defined]
+        if self.heartbeat is not None:
+            try:
+                await self.heartbeat.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self._stops.append(self.heartbeat.stop)
         if svc.settings.workers:
             self.outbox.start()
             self._tasks.append(asyncio.create_task(self.watcher.run(), name="config-watcher"))
@@ -174,6 +206,9 @@ class Node:
             if self.pruner is not None:
                 self.pruner.start()
                 self._stops.append(self.pruner.stop)
+            if self.leases is not None:
+                self.leases.start()
+                self._stops.append(self.leases.stop)
         return self.stop
 
     async def stop(self) -> None:
@@ -207,6 +242,8 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
     from pocketping.webhooks.delivery import WebhookDelivery
     from pocketping.workers.ai import AIScheduler
     from pocketping.workers.config_watcher import ConfigWatcher
+    from pocketping.workers.leases import LeaseKeeper
+    from pocketping.workers.nodes import NodeHeartbeat
     from pocketping.workers.outbox import OutboxWorker
     from pocketping.workers.presence import PresenceTracker
     from pocketping.workers.pruning import Pruner, prune_event_log, prune_inbound_seen
@@ -245,7 +282,53 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("the event log", lambda: prune_event_log(db, settings.event_retention_days)),
             ("inbound platform ids", lambda: prune_inbound_seen(db)),
         ])
+    _several_nodes(node, NodeHeartbeat, LeaseKeeper)
     return node
+
+
+def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper]) -> None:
+    """Several nodes on one database (docs/deployment.md): a heartbeat per node; with Redis, a
+    lease per single platform connection, and new outbox rows announced to the worker nodes."""
+    from pocketping.hub import Event
+
+    svc = node.services
+    settings = svc.settings
+    import asyncio
+
+    from pocketping.redishub import new_node_id
+
+    node_id = getattr(svc.hub, "node_id", None) or new_node_id()
+    role = "web+workers" if settings.workers else "web"
+    if os.environ.get("POCKETPING_ROLE") == "worker":
+        role = "worker"
+    node.heartbeat = heartbeat(svc.db, svc.clock, node_id, role, redis=bool(settings.redis_url),
+                               every_seconds=settings.node_heartbeat_seconds)
+    if not settings.redis_url:
+        return
+    outbox = node.outbox
+    if node.bridges is not None:
+        leases = node.leases = keeper(svc.db, svc.clock, node_id, lease_seconds=settings.lease_seconds)
+        live = node.bridges.live
+        live.use_ownership(leases)
+        leases.wanted = live.wanted_leases
+        leases.on_gained = leases.on_lost = live.restart
+    if settings.workers:
+        svc.hub.subscribe_all(lambda e: outbox.notify() if e.type == "outbox.wake" else None)
+    local_wake = svc.on_outbox_rows
+    wake = Event("outbox.wake", "")
+    queued: list[bool] = []
+
+    def send_wake() -> None:
+        queued.clear()
+        svc.hub.publish(wake)
+
+    def announce() -> None:  # the workers may run in another process: one wake per loop turn
+        local_wake()
+        if not queued:
+            queued.append(True)
+            asyncio.get_running_loop().call_soon(send_wake)
+
+    svc.on_outbox_rows = announce
 
 
 # --- the HTTP/WebSocket edge ----------------------------------------------------------------
@@ -276,10 +359,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     return app
 
 
-def run_server(settings: Settings) -> None:
-    """``pocketping serve``: the long-running server in a fresh interpreter (``pocketping.run``),
-    so the migration tooling and the CLI stay out of its memory."""
+def run_server(settings: Settings, *, role: str = "web", processes: int = 1) -> None:
+    """``pocketping serve`` / ``worker``: the long-running server in a fresh interpreter
+    (``pocketping.run``), so the migration tooling and the CLI stay out of its memory."""
     env = dict(os.environ)
+    env["POCKETPING_ROLE"] = role
+    env["POCKETPING_PROCESSES"] = str(processes)
+    env["POCKETPING_WORKERS"] = "true" if settings.workers else "false"
     for name, value in (("DATABASE_URL", settings.database_url), ("HOST", settings.host),
                         ("PORT", settings.port), ("SSL_CERTFILE", settings.ssl_certfile),
                         ("SSL_KEYFILE", settings.ssl_keyfile)):

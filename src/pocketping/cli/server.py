@@ -23,16 +23,25 @@ def serve(
                                                       "to try it")] = False,
     database_url: Annotated[str | None, typer.Option(
         "--database-url", help="Database URL; overrides POCKETPING_DATABASE_URL and the global option")] = None,
+    no_workers: Annotated[bool, typer.Option("--no-workers", help="Run only the web side; the workers run in "
+                                                                  "`pocketping worker` processes")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Web processes on this port (more than one "
+                                                                  "needs POCKETPING_REDIS_URL)")] = 1,
 ) -> None:
     """Run the server (applies pending migrations first)."""
     if database_url is not None:
         state.database_url = database_url
-    cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    overrides: dict[str, Any] = {"workers": False} if no_workers else {}
+    cfg = settings(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, **overrides)
     if (cfg.ssl_certfile is None) != (cfg.ssl_keyfile is None):
         fail("give both --ssl-certfile and --ssl-keyfile", False)
+    if workers > 1 and not cfg.redis_url:
+        fail(f"--workers {workers} needs POCKETPING_REDIS_URL (e.g. redis://127.0.0.1:6379/0): without Redis the "
+             "web processes would not see each other's live updates", False, "redis_required")
 
     async def prepare(svc: Any) -> None:
         # (run() has already applied pending migrations)
+        await check_alone(svc, "web")
         if demo:
             from pocketping.cli.demo import print_demo
 
@@ -41,7 +50,32 @@ def serve(
 
     run(prepare, cfg=cfg)
     sys.stdout.flush()
-    deps().run_server(cfg)
+    deps().run_server(cfg, role="web", processes=workers)
+
+
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes to run")] = 1,
+) -> None:
+    """Run only the workers (deliveries, webhooks, AI timers, pruning, Telegram polling, the Discord
+    gateway, Slack Socket Mode) beside `pocketping serve --no-workers` (needs POCKETPING_REDIS_URL)."""
+    cfg = settings(workers=True)
+    if not cfg.redis_url:
+        fail("pocketping worker needs POCKETPING_REDIS_URL (e.g. redis://127.0.0.1:6379/0): the web nodes hear "
+             "of the replies it takes in through Redis", False, "redis_required")
+    run(lambda svc: check_alone(svc, "worker"), cfg=cfg)
+    sys.stdout.flush()
+    deps().run_server(cfg, role="worker", processes=workers)
+
+
+async def check_alone(svc: Any, role: str) -> None:
+    """Refuse a second web process on one database without Redis, with what to set."""
+    from pocketping.workers.nodes import NodeHeartbeat
+
+    cfg = svc.settings
+    role = role if role == "worker" or not cfg.workers else "web+workers"
+    await NodeHeartbeat(svc.db, svc.clock, "-", role, redis=bool(cfg.redis_url),
+                        every_seconds=cfg.node_heartbeat_seconds).check_alone()
 
 
 @app.command()
@@ -105,3 +139,42 @@ def demo(
         run(lambda svc: print_demo(svc, base_url, lines))
 
 
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """The live nodes (role, host, pid, the leases each holds) and the outbox depth."""
+    from pocketping.store import cluster
+
+    async def go(svc: Any) -> dict[str, Any]:
+        from datetime import timedelta
+
+        from pocketping.workers.nodes import MISSED_BEATS
+
+        async with svc.db.read() as tx:
+            nodes = await cluster.live_nodes(tx, timedelta(seconds=svc.settings.node_heartbeat_seconds * MISSED_BEATS))
+            leases = await cluster.held_leases(tx)
+            depth = await cluster.outbox_depth(tx)
+            now = tx.now
+        return {
+            "nodes": [{"id": n.id, "role": n.role, "host": n.host, "pid": n.pid, "redis": n.redis,
+                       "startedAt": n.started_at.isoformat(), "heartbeatAgeSeconds": round(
+                           (now - n.heartbeat_at).total_seconds(), 1),
+                       "leases": [{"name": lease.name, "token": lease.token,
+                                   "expiresAt": lease.expires_at.isoformat()}
+                                  for lease in leases if lease.holder == n.id]} for n in nodes],
+            "outbox": {"pending": depth.get("pending", 0), "failed": depth.get("failed", 0)},
+        }
+
+    found = run(go, as_json)
+
+    def human() -> str:
+        lines = [f"{len(found['nodes'])} live node(s)"]
+        for n in found["nodes"]:
+            held = ", ".join(f"{lease['name']} (token {lease['token']})" for lease in n["leases"]) or "no leases"
+            lines.append(f"  {n['id']}  {n['role']:<11} pid {n['pid']} on {n['host']}  "
+                         f"redis {'yes' if n['redis'] else 'no'}  beat {n['heartbeatAgeSeconds']}s ago  {held}")
+        lines.append(f"outbox: {found['outbox']['pending']} pending, {found['outbox']['failed']} failed")
+        return "\n".join(lines)
+
+    emit(found, as_json, human)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pocketping.bridges.base import InboundReply
@@ -43,6 +44,11 @@ class Sink:
         self.health = health
         self.max_text_chars = max_text_chars
         self.commands = commands.CommandContext(team, notices, self.seen, public_base)
+        # Several nodes (``LiveBridges`` sets these when leases decide who runs a connection):
+        # may this node still write a bridge's state, and what to do when the platform says
+        # another process holds the connection.
+        self.may_save: Callable[[str], bool] = lambda bridge_id: True
+        self.on_conflict: Callable[[str], bool] | None = None
 
     async def reply(self, reply: InboundReply) -> None:
         resolved = await rt.resolve_thread(self.db, reply.bridge_id, reply.thread_id)
@@ -100,7 +106,15 @@ class Sink:
         return await rt.mark_seen(self.db, source, key)
 
     async def save_state(self, bridge_id: str, changes: dict[str, Any]) -> None:
+        if not self.may_save(bridge_id):
+            log.warning("bridge %s: not saving its state, this node no longer holds its lease", bridge_id)
+            return
         await rt.save_state(self.db, bridge_id, changes)
+
+    async def lost_connection(self, bridge_id: str) -> bool:
+        """The platform says another process holds this bridge's connection (Telegram's 409):
+        True if this node gives it up (several nodes), so the bridge stops receiving."""
+        return self.on_conflict is not None and self.on_conflict(bridge_id)
 
     async def report(self, bridge_id: str, status: str, detail: str | None = None) -> None:
         await self.health.report(bridge_id, status, detail)

@@ -321,19 +321,19 @@ class WidgetConnection:
                 extra["clientId"] = frame["clientId"][:64]
             self.send(_frame({"type": "error", **exc.to_dict(), **extra}))
 
-    def _rate_check(self) -> None:
-        retry = self.svc.visitor_limiter.hit(self.session_id)
+    async def _rate_check(self) -> None:
+        retry = await self.svc.visitor_limiter.take(self.session_id)
         if retry is not None:
             raise RateLimited("too many messages; slow down", retry_after=retry)
 
     async def on_message(self, frame: dict[str, Any]) -> None:
-        self._rate_check()
+        await self._rate_check()
         sent = await message_actions.send_visitor_message(self.svc, self.project_id, self.session_id,
                                                           frame.get("text"), frame.get("clientId"))
         self.send(ack_frame(sent))
 
     async def on_event(self, frame: dict[str, Any]) -> None:
-        self._rate_check()
+        await self._rate_check()
         sent = await message_actions.trigger_event(self.svc, self.project_id, self.session_id, frame.get("name"),
                                                    frame.get("data"), frame.get("clientId"))
         self.send(ack_frame(sent))
@@ -404,13 +404,13 @@ class WidgetConnection:
                 log.exception("could not record the last read receipt of session %s", self.session_id)
 
     async def on_identify(self, frame: dict[str, Any]) -> None:
-        self._rate_check()
+        await self._rate_check()
         project = await get_project(self.svc, self.project_id)
         session = await session_actions.identify(self.svc, project, self.session_id, frame)
         self.send(_frame({"type": "identified", "identity": session.identity.to_api() if session.identity else None}))
 
     async def on_contact(self, frame: dict[str, Any]) -> None:
-        self._rate_check()
+        await self._rate_check()
         project = await get_project(self.svc, self.project_id)
         session = await session_actions.leave_contact(self.svc, project, self.session_id, frame.get("email"))
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
@@ -474,7 +474,7 @@ async def widget_socket(ws: WebSocket) -> None:
     svc: Services = ws.app.state.svc
     ip = ws.client.host if ws.client else "unknown"
     await ws.accept()
-    retry = svc.connection_limiter.hit(ip)
+    retry = await svc.connection_limiter.take(ip)
     if retry is not None:
         with contextlib.suppress(Exception):
             await ws.send_text(error_frame("rate_limited", "too many connections from this address",

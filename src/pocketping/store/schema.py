@@ -360,3 +360,28 @@ login_failures = Table(
     Index(None, "created_at"),
     **MYSQL,
 )
+
+# Several nodes: who is running (a heartbeat per process), and who holds each single
+# platform connection (a lease with an expiry and a fencing token that grows with every holder).
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("redis", Boolean, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    **MYSQL,
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("holder", String(80), nullable=True),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    **MYSQL,
+)

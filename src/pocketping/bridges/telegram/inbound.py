@@ -85,6 +85,7 @@ class Receiver:
                     await self._set_webhook()
                     return  # Telegram calls us from now on
                 await self._poll()
+                return  # another process holds this bot (several nodes): this one stopped receiving
             except asyncio.CancelledError:
                 raise
             except TelegramError as exc:
@@ -131,6 +132,9 @@ class Receiver:
                 if "webhook" in exc.description.lower():
                     await self.api.call("deleteWebhook", {"drop_pending_updates": False})
                     continue
+                lost = getattr(self.sink, "lost_connection", None)
+                if lost is not None and await lost(self.bridge_id):
+                    return  # lost leadership: the node that holds the lease polls
                 conflicts += 1
                 await self.report("error", "another program is reading this bot's updates (a second PocketPing "
                                            "server or another bot using the same token); use webhook mode "
