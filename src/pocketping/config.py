@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     log_level: str = "info"
+    # "json": one JSON object per line (time, level, logger, message, ids); see docs/deployment.md.
+    log_format: Literal["text", "json"] = "text"
     forwarded_allow_ips: str = "127.0.0.1"
 
     # Widget protocol limits
@@ -65,6 +67,10 @@ class Settings(BaseSettings):
     # Webhooks and the event stream
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     event_retention_days: int = Field(default=7, ge=1)
+
+    # GET /metrics (Prometheus): off unless a bearer token is set, or "on" for loopback clients only.
+    metrics: Literal["off", "on"] = "off"
+    metrics_token: SecretStr | None = None
 
     # Background workers can be switched off, e.g. for a CLI process.
     workers: bool = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from typing import Any
 
@@ -261,10 +262,12 @@ class WidgetConnection:
             raise RateLimited("too many messages; slow down", retry_after=retry)
 
     async def on_message(self, frame: dict[str, Any]) -> None:
+        started = time.perf_counter()
         self._rate_check()
         sent = await message_actions.send_visitor_message(self.svc, self.project_id, self.session_id,
                                                           frame.get("text"), frame.get("clientId"))
         self.send(ack_frame(sent))
+        self.svc.metrics.ack(time.perf_counter() - started)
 
     async def on_event(self, frame: dict[str, Any]) -> None:
         self._rate_check()
@@ -339,11 +342,13 @@ async def widget_socket(ws: WebSocket) -> None:
                                            retryAfter=round(retry, 3)).decode())
             await ws.close(CLOSE_RATE_LIMITED)
         return
+    svc.metrics.widget_opened()
     try:
         await WidgetConnection(ws, svc).run()
     except Exception:
         log.exception("widget connection failed")
     finally:
+        svc.metrics.widget_closed()
         if ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -106,6 +107,7 @@ class AIScheduler:
         return min(self.poll_seconds, until) if until > 0 else None
 
     async def _answer(self, claim: Claim) -> None:
+        started = time.perf_counter()
         try:
             outcome = await answer(self.svc, claim)
         except asyncio.CancelledError:
@@ -122,6 +124,7 @@ class AIScheduler:
             if task is not None:
                 self._tasks.discard(task)
         self.outcomes[outcome] += 1
+        self.svc.metrics.ai_answer(outcome, time.perf_counter() - started)
         log.info("AI fallback for session %s: %s", claim.session_id, outcome)
         self._wake.set()  # a slot is free again
         await self._notify(None)
