@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import ssl
 import sys
+from typing import Any
 
 # httpx imports its command-line tool (rich, pygments: ~4 MB) when they are installed, as they
 # are here for Typer; the server never runs it. A None entry makes that optional import fail.
@@ -34,9 +35,15 @@ def _trim_heap() -> None:
 
 def main() -> None:
     settings = Settings()
+    logs: dict[str, Any] = {}
+    if settings.log_format == "json":
+        from pocketping.logs import logging_config
+
+        # Levels are in the config: uvicorn's log_level would lower uvicorn.error's again (frames, headers).
+        logs.update(log_config=logging_config(settings.log_level), log_level=None)
     app = create_app(settings, migrate=False)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on",
+        app, **{"log_level": settings.log_level, **logs}, host=settings.host, port=settings.port, lifespan="on",
         ws_per_message_deflate=False, ws_max_size=max(1 << 20, settings.max_frame_bytes * 4),
         proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, server_header=False,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,

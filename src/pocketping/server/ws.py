@@ -19,6 +19,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from pocketping import logs
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
@@ -200,6 +201,7 @@ class WidgetConnection:
         session = connected.session
         self.project_id = project.id
         self.session_id = session.id
+        logs.bind(session_id=session.id)
         # Subscribe before reading the replay, so nothing falls between the two.
         self._unsubscribe.append(svc.hub.subscribe_session(session.id, self._on_event))
         self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))

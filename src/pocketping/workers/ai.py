@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from pocketping import logs
 from pocketping.actions import ai_answer
 from pocketping.actions.services import Services
 from pocketping.ai import answering, providers
@@ -108,6 +109,7 @@ class AIScheduler:
 
     async def _answer(self, claim: Claim) -> None:
         started = time.perf_counter()
+        logs.bind(project_id=claim.project_id, session_id=claim.session_id)
         try:
             outcome = await answer(self.svc, claim)
         except asyncio.CancelledError:
