@@ -54,6 +54,20 @@ async def test_metrics_are_off_unless_turned_on(server, api):
     assert res.json()["error"]["code"] == "metrics_off"
 
 
+async def test_every_served_series_is_documented_and_every_documented_one_served(make_server):
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "deployment.md").read_text()
+    monitoring = docs.split("## Monitoring", 1)[1].split("\n## ", 1)[0]
+    table = set(re.findall(r"^\| `(pocketping_\w+)", monitoring, re.M))
+    used = set(re.findall(r"\b(pocketping_\w+)", monitoring))  # in the table, the scrape config, the rules
+    res = await scrape(make_server(metrics_token=TOKEN))
+    served = {f.name + ("_total" if f.type == "counter" else "") for f in text_string_to_metric_families(res.text)}
+    assert table == served
+    assert used <= served | {"pocketping"}, used - served
+
+
 async def test_a_token_is_required_from_anywhere_and_on_means_loopback_only(make_server):
     with_token = make_server(metrics_token=TOKEN)
     assert (await scrape(with_token, None)).json()["error"]["code"] == "invalid_metrics_token"

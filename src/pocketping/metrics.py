@@ -56,8 +56,9 @@ class PrometheusMetrics(Metrics):
     content_type = "text/plain; version=0.0.4; charset=utf-8"
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
+        disable_created_metrics()  # no *_created series: a start time per counter says nothing here
         self.registry = r = CollectorRegistry(auto_describe=True)
         self._widgets = Gauge("pocketping_widget_connections", "Open widget WebSocket connections.", registry=r)
         self._inbox = Gauge("pocketping_inbox_connections", "Open web inbox WebSocket connections.", registry=r)
