@@ -58,7 +58,8 @@ class PrometheusMetrics(Metrics):
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-        disable_created_metrics()  # no *_created series: a start time per counter says nothing here
+        # No *_created series: a start time per counter tells an operator nothing.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = r = CollectorRegistry(auto_describe=True)
         self._widgets = Gauge("pocketping_widget_connections", "Open widget WebSocket connections.", registry=r)
         self._inbox = Gauge("pocketping_inbox_connections", "Open web inbox WebSocket connections.", registry=r)
