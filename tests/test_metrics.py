@@ -68,6 +68,16 @@ async def test_every_served_series_is_documented_and_every_documented_one_served
     assert used <= served | {"pocketping"}, used - served
 
 
+def test_a_short_metrics_token_is_refused_and_an_empty_one_is_unset():
+    from pydantic import ValidationError
+
+    from pocketping.config import Settings
+
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings(metrics_token="short")
+    assert Settings(metrics_token="").metrics_token is None
+
+
 async def test_a_token_is_required_from_anywhere_and_on_means_loopback_only(make_server):
     with_token = make_server(metrics_token=TOKEN)
     assert (await scrape(with_token, None)).json()["error"]["code"] == "invalid_metrics_token"

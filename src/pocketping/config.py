@@ -90,6 +90,16 @@ class Settings(BaseSettings):
         async_database_url(value)  # raises ValueError with a helpful message
         return value
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _long_enough(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # `POCKETPING_METRICS_TOKEN=` in an env file: unset
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and len(raw.strip()) < 16:
+            raise ValueError("POCKETPING_METRICS_TOKEN must be at least 16 characters (try `openssl rand -hex 32`)")
+        return value
+
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
 
