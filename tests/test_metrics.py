@@ -13,11 +13,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import create_project_on
+from pocketping.actions.operators import add_operator
 from pocketping.actions.webhooks import add_webhook
 from pocketping.clock import FakeClock
 from pocketping_testkit.bridges import connect_telegram
 from pocketping_testkit.fakes.llm import FakeLLM
 from pocketping_testkit.fakes.telegram import FakeTelegram
+from pocketping_testkit.inbox_client import InboxClient
 from pocketping_testkit.server import ServerThread
 from pocketping_testkit.waiting import eventually
 from pocketping_testkit.widget_client import WidgetClient
@@ -131,12 +133,20 @@ async def test_a_conversation_through_telegram_moves_every_series(make_server, f
     assert value(found, "pocketping_outbox_oldest_pending_age_seconds", target="webhook") > 0
     assert value(found, "pocketping_db_pool_in_use") >= 0
 
+    _, password = srv.call(add_operator(srv.services, "ana@example.com", project_ids=[project.id]))
+    async with InboxClient(srv.base_url) as inbox:
+        await inbox.login("ana@example.com", password or "")
+        sock = await inbox.socket()
+        assert value(await samples(srv), "pocketping_inbox_connections") == 1
+        await sock.ws.close()
+
     await w.close()
     await eventually(lambda: _closed(srv))
 
 
 async def _closed(srv: ServerThread) -> bool:
-    return value(await samples(srv), "pocketping_widget_connections") == 0
+    found = await samples(srv)
+    return value(found, "pocketping_widget_connections") == 0 and value(found, "pocketping_inbox_connections") == 0
 
 
 @pytest.fixture
