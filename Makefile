@@ -66,7 +66,7 @@ $(SDK_NODE_BUILT): $(SDK_NODE_NPM) $(wildcard sdk-node/src/*.ts) sdk-node/build.
 sdk-node: $(SDK_NODE_BUILT)
 
 lint: setup $(SDK_NODE_NPM)
-	$(VENV)/bin/ruff check src tests sdk/src testkit/src scripts/widget_roundtrip.py scripts/image_test.py
+	$(VENV)/bin/ruff check src tests sdk/src testkit/src scripts/widget_roundtrip.py scripts/image_test.py scripts/image_bytecode.py
 	$(VENV)/bin/lint-imports --config pyproject.toml
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy

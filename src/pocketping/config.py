@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     log_level: str = "info"
+    # "json": one JSON object per line (time, level, logger, message, ids); see docs/deployment.md.
+    log_format: Literal["text", "json"] = "text"
     forwarded_allow_ips: str = "127.0.0.1"
 
     # Widget protocol limits
@@ -68,6 +70,10 @@ class Settings(BaseSettings):
     # Webhooks and the event stream
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     event_retention_days: int = Field(default=7, ge=1)
+
+    # GET /metrics (Prometheus): off unless a bearer token is set, or "on" for loopback clients only.
+    metrics: Literal["off", "on"] = "off"
+    metrics_token: SecretStr | None = None
 
     # Background workers can be switched off, e.g. for a CLI process.
     workers: bool = True
@@ -111,6 +117,16 @@ class Settings(BaseSettings):
         """Frames over this are cut off by the WebSocket layer (close 1009): four times the
         largest frame answered with an error (docs/protocol.md)."""
         return 4 * self.max_frame_bytes
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _long_enough(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # `POCKETPING_METRICS_TOKEN=` in an env file: unset
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and len(raw.strip()) < 16:
+            raise ValueError("POCKETPING_METRICS_TOKEN must be at least 16 characters (try `openssl rand -hex 32`)")
+        return value
 
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None

@@ -46,10 +46,16 @@ def main() -> None:
     if role == "worker":
         run_workers(settings, processes)
         return
+    logs: dict[str, Any] = {}
+    if settings.log_format == "json":
+        from pocketping.logs import logging_config
+
+        # Levels are in the config: uvicorn's log_level would lower uvicorn.error's again (frames, headers).
+        logs.update(log_config=logging_config(settings.log_level), log_level=None)
     app: Any = create_app(settings, migrate=False) if processes == 1 else "pocketping.run:make_app"
     config = uvicorn.Config(
-        app, factory=processes > 1, workers=processes if processes > 1 else None, host=settings.host,
-        port=settings.port, log_level=settings.log_level, lifespan="on",
+        app, **{"log_level": settings.log_level, **logs}, factory=processes > 1,
+        workers=processes if processes > 1 else None, host=settings.host, port=settings.port, lifespan="on",
         ws_per_message_deflate=False, ws_max_size=settings.websocket_max_bytes(),
         proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, server_header=False,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,

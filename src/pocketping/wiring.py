@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -31,14 +31,16 @@ if TYPE_CHECKING:
     from pocketping.cli.common import CliDeps, DemoLine
     from pocketping.clock import Clock
     from pocketping.config import Settings
-    from pocketping.core.models import BridgeRecord
+    from pocketping.core.delivery import Checkpoint, OutboxHandler
+    from pocketping.core.models import BridgeRecord, OutboxItem
     from pocketping.ephemeral import Delivered
-    from pocketping.hub import Hub
+    from pocketping.hub import Event, Hub
+    from pocketping.metrics import Metrics
     from pocketping.relay.live import BridgeMaker
     from pocketping.relay.manager import BridgeManager
     from pocketping.server.inbox.sockets import InboxSockets
     from pocketping.server.state import Edges
-    from pocketping.store.db import Planner
+    from pocketping.store.db import Planner, Tx
     from pocketping.workers.ai import AIScheduler
     from pocketping.workers.config_watcher import ConfigWatcher
     from pocketping.workers.leases import LeaseKeeper
@@ -116,6 +118,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
     from pocketping.clock import SystemClock
     from pocketping.crypto import load_keyring
     from pocketping.hub import LocalHub
+    from pocketping.metrics import new_metrics
     from pocketping.ratelimit import RateLimiter
     from pocketping.store.db import Database
 
@@ -133,6 +136,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
         clock=clock,
         visitor_limiter=RateLimiter(settings.rate_limit_messages_per_minute, clock),
         connection_limiter=RateLimiter(settings.rate_limit_connections_per_minute, clock),
+        metrics=new_metrics(settings),
     )
     svc.planners = planners(svc)
     from pocketping.redishub import RedisHub, SharedRateLimiter
@@ -145,6 +149,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
             hub.catch_up = lambda session_id, after, upto: timeline_events(svc, session_id, after, upto)
         svc.visitor_limiter = SharedRateLimiter(hub, "visitor", settings.rate_limit_messages_per_minute, clock)
         svc.connection_limiter = SharedRateLimiter(hub, "ip", settings.rate_limit_connections_per_minute, clock)
+    if svc.metrics.enabled:
+        svc.planners = (*svc.planners, _count_messages(svc.metrics))
     return svc
 
 
@@ -223,6 +229,7 @@ class Node:
         from pocketping.webhooks.delivery import WebhookDelivery
 
         for handler in self.outbox.handlers.values():
+            handler = getattr(handler, "inner", handler)  # under _MeteredHandler
             if isinstance(handler, WebhookDelivery):
                 await handler.aclose()
         for task in self._tasks:
@@ -283,6 +290,7 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("inbound platform ids", lambda: prune_inbound_seen(db)),
         ])
     _several_nodes(node, NodeHeartbeat, LeaseKeeper)
+    _watch_metrics(node)
     return node
 
 
@@ -331,17 +339,99 @@ def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[Leas
     svc.on_outbox_rows = announce
 
 
+# --- metrics (GET /metrics; docs/deployment.md "Monitoring") ---------------------------------
+
+def _count_messages(metrics: Metrics) -> Planner:
+    """Counts each stored message by sender once its transaction has committed."""
+    async def plan(tx: Tx, event: Event) -> None:
+        if event.type == "message.created":
+            sender = str((event.data.get("message") or {}).get("sender", "unknown"))
+            tx.after_commit.append(lambda: metrics.message_stored(sender))
+
+    return plan
+
+
+class _MeteredHandler:
+    """An outbox handler whose every outcome is counted, by platform and outcome."""
+
+    def __init__(self, inner: OutboxHandler, metrics: Metrics, platform_of: Callable[[OutboxItem], str]) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self.platform_of = platform_of
+
+    async def prepare(self, items: list[OutboxItem]) -> None:
+        prepare = getattr(self.inner, "prepare", None)
+        if prepare is not None:
+            await prepare(items)
+
+    async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        from pocketping.bridges.pacing import PacingBusy
+        from pocketping.errors import DeliveryError
+
+        try:
+            result = await self.inner.deliver(item, checkpoint)
+        except PacingBusy:
+            self._count(item, "deferred")  # our own pacing: nothing went wrong
+            raise
+        except DeliveryError as exc:
+            self._count(item, "failed" if exc.permanent else "retried")
+            if item.target == "webhook":
+                answered = exc.message.startswith("HTTP ")
+                self.metrics.webhook_failed(f"http_{exc.status // 100}xx" if answered else "unreachable")
+            raise
+        except Exception:
+            self._count(item, "crashed")
+            if item.target == "webhook":
+                self.metrics.webhook_failed("crashed")
+            raise
+        self._count(item, "skipped" if result and "skipped" in result else "delivered")
+        return result
+
+    def _count(self, item: OutboxItem, outcome: str) -> None:
+        self.metrics.delivery(self.platform_of(item), outcome)
+
+
+def _watch_metrics(node: Node) -> None:
+    """Metrics on: count every delivery, and say what to read at scrape time."""
+    metrics, db = node.services.metrics, node.services.db
+    if not metrics.enabled:
+        return
+    from pocketping.store import outbox as outbox_repo
+
+    bridges = node.bridges
+
+    def platform_of(item: OutboxItem) -> str:
+        if item.target != "bridge":
+            return item.target
+        live = bridges.live.live.get(item.target_id) if bridges is not None else None
+        return live.record.type if live is not None else "bridge"
+
+    async def outbox_stats() -> list[tuple[str, int, float]]:
+        async with db.read() as tx:
+            rows = await outbox_repo.pending_by_target(tx)
+            now = tx.now
+        return [(target, n, max(0.0, (now - oldest).total_seconds())) for target, n, oldest in rows]
+
+    pool = db.engine.pool
+    node.outbox.handlers = {target: _MeteredHandler(handler, metrics, platform_of)
+                            for target, handler in node.outbox.handlers.items()}
+    metrics.watch(inbox_sockets=lambda: len(node.inbox.open),
+                  pool_in_use=lambda: int(getattr(pool, "checkedout", lambda: 0)()),
+                  outbox=outbox_stats, outbox_targets=tuple(node.outbox.handlers))
+
+
 # --- the HTTP/WebSocket edge ----------------------------------------------------------------
 
 def routers() -> list[APIRouter]:
     """Every HTTP route of the server."""
-    from pocketping.server import health, pages, platforms
+    from pocketping.server import health, metrics, pages, platforms
     from pocketping.server.inbox import api as inbox_api
     from pocketping.server.inbox import pages as inbox_pages
     from pocketping.server.rest import ai as rest_ai
     from pocketping.server.rest import router as rest
 
-    return [health.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router, rest_ai.router]
+    return [health.router, metrics.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router,
+            rest_ai.router]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,

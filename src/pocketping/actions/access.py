@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pocketping import logs
 from pocketping.actions.services import Services
 from pocketping.core.models import Project
 from pocketping.crypto import sha256_hex
@@ -24,6 +25,7 @@ async def access_project_by_secret(svc: Services, key: str | None) -> Project:
     # The lookup is by SHA-256 of a 40-character random key: timing reveals nothing useful.
     if project is None:
         raise Unauthorized("invalid secret key", code="invalid_key")
+    logs.bind(project_id=project.id)
     return project
 
 
@@ -34,4 +36,5 @@ async def access_project_by_public_key(svc: Services, key: object) -> Project:
         project = await repo.find_project_by_public_key(tx, key)
     if project is None:
         raise Unauthorized("unknown public key", code="invalid_key")
+    logs.bind(project_id=project.id)
     return project

@@ -12,6 +12,7 @@ from pocketping.clock import Clock
 from pocketping.config import Settings
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Hub
+from pocketping.metrics import Metrics
 from pocketping.nudge import Nudge
 from pocketping.ratelimit import RateLimiter
 from pocketping.store.db import Database, Planner
@@ -45,6 +46,8 @@ class Services:
     login_hashing: asyncio.Semaphore = field(default_factory=_login_slots)
     # Wakes this node's AI scheduler after a commit that set a due time (the timer planner gives it).
     ai_due: Nudge = field(default_factory=Nudge)
+    # What operators measure (GET /metrics); the no-op one unless the settings turn metrics on.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def outbox_committed(self) -> None:
         self.on_outbox_rows()

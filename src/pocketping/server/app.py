@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pocketping import __version__
+from pocketping import __version__, logs
 from pocketping.actions.services import Services
 from pocketping.errors import PocketPingError
 from pocketping.server.state import Edges
@@ -34,10 +34,24 @@ def error_response(exc: PocketPingError) -> JSONResponse:
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
 
+def _request_id(scope: Any) -> str:
+    """The proxy's ``X-Request-Id`` when it looks like one (so log lines join up), else a new id."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            given = str(value.decode("latin-1"))
+            if 0 < len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
+                return given
+    return logs.new_id()
+
+
 class PocketPingApp(FastAPI):
     """FastAPI, except that the widget WebSocket skips routing and the HTTP middleware stack."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            logs.bind(request_id=_request_id(scope))
+        elif scope["type"] == "websocket":
+            logs.bind(connection_id=logs.new_id())
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             from pocketping.server.ws import widget_asgi
 

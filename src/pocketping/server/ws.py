@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from typing import Any
 
@@ -18,6 +19,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from pocketping import logs
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
@@ -263,6 +265,7 @@ class WidgetConnection:
         session = connected.session
         self.project_id = project.id
         self.session_id = session.id
+        logs.bind(session_id=session.id)
         # Subscribe before reading the replay, so nothing falls between the two.
         self._unsubscribe.append(svc.hub.subscribe_session(session.id, self._on_event))
         self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))
@@ -327,10 +330,12 @@ class WidgetConnection:
             raise RateLimited("too many messages; slow down", retry_after=retry)
 
     async def on_message(self, frame: dict[str, Any]) -> None:
+        started = time.perf_counter()
         await self._rate_check()
         sent = await message_actions.send_visitor_message(self.svc, self.project_id, self.session_id,
                                                           frame.get("text"), frame.get("clientId"))
         self.send(ack_frame(sent))
+        self.svc.metrics.ack(time.perf_counter() - started)
 
     async def on_event(self, frame: dict[str, Any]) -> None:
         await self._rate_check()
@@ -481,11 +486,13 @@ async def widget_socket(ws: WebSocket) -> None:
                                            retryAfter=round(retry, 3)).decode())
             await ws.close(CLOSE_RATE_LIMITED)
         return
+    svc.metrics.widget_opened()
     try:
         await WidgetConnection(ws, svc).run()
     except Exception:
         log.exception("widget connection failed")
     finally:
+        svc.metrics.widget_closed()
         if ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close()

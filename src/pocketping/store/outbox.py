@@ -151,3 +151,10 @@ async def counts(tx: Tx, *, target_id: str) -> dict[str, int]:
 async def prune_done(tx: Tx, older_than: datetime) -> int:
     result = await tx.conn.execute(delete(outbox).where(outbox.c.status == "done", outbox.c.done_at < older_than))
     return int(result.rowcount)
+
+
+async def pending_by_target(tx: Tx) -> list[tuple[str, int, datetime]]:
+    """Per target type: how many rows wait to be delivered, and when the oldest was written."""
+    rows = (await tx.conn.execute(select(outbox.c.target, func.count(), func.min(outbox.c.created_at))
+                                  .where(outbox.c.status == "pending").group_by(outbox.c.target))).all()
+    return [(str(target), int(n), oldest) for target, n, oldest in rows]

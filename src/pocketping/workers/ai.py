@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 
+from pocketping import logs
 from pocketping.actions import ai_answer
 from pocketping.actions.services import Services
 from pocketping.ai import answering, providers
@@ -106,6 +108,8 @@ class AIScheduler:
         return min(self.poll_seconds, until) if until > 0 else None
 
     async def _answer(self, claim: Claim) -> None:
+        started = time.perf_counter()
+        logs.bind(project_id=claim.project_id, session_id=claim.session_id)
         try:
             outcome = await answer(self.svc, claim)
         except asyncio.CancelledError:
@@ -122,6 +126,7 @@ class AIScheduler:
             if task is not None:
                 self._tasks.discard(task)
         self.outcomes[outcome] += 1
+        self.svc.metrics.ai_answer(outcome, time.perf_counter() - started)
         log.info("AI fallback for session %s: %s", claim.session_id, outcome)
         self._wake.set()  # a slot is free again
         await self._notify(None)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from pocketping import logs
 from pocketping.adaptive import AdaptiveLimit
 from pocketping.clock import Clock, sleep_or_wake
 from pocketping.core.delivery import Checkpoint, OutboxHandler
@@ -258,6 +259,7 @@ class OutboxWorker:
 
     async def _deliver(self, item: OutboxItem) -> bool:
         """Deliver one row if it is due and ours to take; True to go on with its chain."""
+        logs.bind(project_id=item.project_id, session_id=item.session_id)
         now = self.clock.now()
         if item.next_attempt_at > now:
             return False
