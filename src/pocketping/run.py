@@ -50,6 +50,10 @@ def main() -> None:
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
         timeout_graceful_shutdown=5,
     )
+    if settings.log_format != "json":
+        from pocketping.logs import quiet_libraries
+
+        quiet_libraries(settings.log_level)  # after uvicorn.Config, which sets uvicorn.error's level
     config.load()
     if config.ssl is not None:
         config.ssl.minimum_version = ssl.TLSVersion.TLSv1_3
