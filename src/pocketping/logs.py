@@ -97,6 +97,14 @@ def logging_config(level: str) -> dict[str, Any]:
     }
 
 
+def quiet_libraries(level: str) -> None:
+    """For ``POCKETPING_LOG_FORMAT=text`` (uvicorn's own logging configuration): the same
+    libraries kept quiet, so a ``debug`` log holds no frame, header or URL there either."""
+    logging.getLogger("uvicorn.error").setLevel(_at_least_info(level))
+    for name, quiet in QUIET.items():
+        logging.getLogger(name).setLevel(quiet)
+
+
 def configure(level: str) -> None:
     """JSON logs in a process that is not uvicorn's."""
     logging.config.dictConfig(logging_config(level))

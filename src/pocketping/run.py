@@ -62,6 +62,10 @@ def main() -> None:
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
         timeout_graceful_shutdown=5,
     )
+    if settings.log_format != "json":
+        from pocketping.logs import quiet_libraries
+
+        quiet_libraries(settings.log_level)  # after uvicorn.Config, which sets uvicorn.error's level
     if processes > 1:
         # N web processes on one socket (uvicorn's supervisor); each builds its own app.
         from uvicorn.supervisors import Multiprocess
