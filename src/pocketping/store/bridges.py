@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -64,9 +64,12 @@ class BridgeRef:
     type: str
 
 
+_REFS = (select(bridges.c.id, bridges.c.type).where(bridges.c.project_id == bindparam("pid"))
+         .order_by(bridges.c.created_at, bridges.c.id))
+
+
 async def project_bridge_refs(tx: Tx, project_id: str) -> list[BridgeRef]:
-    rows = (await tx.conn.execute(select(bridges.c.id, bridges.c.type).where(
-        bridges.c.project_id == project_id).order_by(bridges.c.created_at, bridges.c.id))).all()
+    rows = (await tx.conn.execute(_REFS, {"pid": project_id})).all()
     return [BridgeRef(r[0], r[1]) for r in rows]
 
 
