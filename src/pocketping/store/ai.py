@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from pocketping.core.ai import AISettings, settings_from_row
 from pocketping.store.db import Tx
@@ -20,15 +20,6 @@ async def find_settings(tx: Tx, project_id: str) -> AISettings | None:
 
 async def get_settings(tx: Tx, project_id: str) -> AISettings:
     return await find_settings(tx, project_id) or AISettings(project_id=project_id)
-
-
-_TIMER = select(ai_settings.c.enabled, ai_settings.c.delay_seconds).where(ai_settings.c.project_id == bindparam("pid"))
-
-
-async def timer_settings(tx: Tx, project_id: str) -> tuple[bool, int] | None:
-    """(enabled, delay) only: what the planner needs on every visitor message."""
-    row = (await tx.conn.execute(_TIMER, {"pid": project_id})).first()
-    return (bool(row[0]), int(row[1])) if row else None
 
 
 async def api_key(tx: Tx, project_id: str) -> str | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -62,15 +62,6 @@ class BridgeRef:
 
     id: str
     type: str
-
-
-_REFS = (select(bridges.c.id, bridges.c.type).where(bridges.c.project_id == bindparam("pid"))
-         .order_by(bridges.c.created_at, bridges.c.id))
-
-
-async def project_bridge_refs(tx: Tx, project_id: str) -> list[BridgeRef]:
-    rows = (await tx.conn.execute(_REFS, {"pid": project_id})).all()
-    return [BridgeRef(r[0], r[1]) for r in rows]
 
 
 async def update_config(tx: Tx, bridge_id: str, config: dict[str, Any]) -> None:
