@@ -39,4 +39,7 @@ async def operator_reply(request: Request) -> dict[str, str]:
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", ws_per_message_deflate=False,
-                ws_max_size=1 << 20, server_header=False, access_log=False)
+                ws_max_size=1 << 20, server_header=False, access_log=False,
+                # The bench's visitors keep their HTTP connection for the whole round (as a page
+                # does between messages); uvicorn would close it after 5 idle seconds.
+                timeout_keep_alive=600)

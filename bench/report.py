@@ -140,6 +140,7 @@ SIDE_BY_SIDE_ROWS = [
     ("kb_per_conn", "KB per idle connection", 1, False),
     ("connects_per_s", "connects per second (each creates a session)", 0, True),
     ("reply_p50_ms", "operator reply: REST call made -> at the visitor, p50 ms", 2, False),
+    ("reply_after_return_p50_ms", "operator reply: REST call answered -> at the visitor, p50 ms", 2, False),
 ]
 
 

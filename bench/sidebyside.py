@@ -6,9 +6,9 @@ same load generator in interleaved rounds, so every ratio is taken within one ru
 The reference's widget talks HTTP (POST /connect, POST /message) plus a WebSocket stream for what
 the server pushes; ours talks one WebSocket. Each is driven the way its widget drives it: a page
 view is a connect that creates a session (and opens the stream), a message is sent and its
-acknowledgement awaited (HTTP response / ``ack`` frame), a reply is the operator's REST call and
-the time from making that call to the message at the visitor (both servers push it before
-they answer the call, so "after the call returned" would read 0).
+acknowledgement awaited (HTTP response / ``ack`` frame), a reply is the operator's REST call,
+timed from making the call to the message at the visitor, and from the call's answer to the
+message at the visitor (0 when the push arrived first: both servers push before answering).
 """
 
 from __future__ import annotations
@@ -308,17 +308,20 @@ async def measure(s: Subject, plan: Any) -> dict[str, float]:
     out["lone_ack_ms"] = percentile(lat, 50) * 1000
 
     if s.kind != "echo":
-        delays = []
+        delays, after_return = [], []
         for i in range(plan.sbs_replies):
             text = f"reply {uuid.uuid4().hex[:8]} {i}"
             called = time.monotonic()
             await s.reply(lone, text)
-            deadline = time.monotonic() + 10
+            returned = time.monotonic()
+            deadline = returned + 10
             while text not in lone.arrivals and time.monotonic() < deadline:
                 await asyncio.sleep(0.0005)  # polling the client's own arrival record (a measurement)
             if text in lone.arrivals:
                 delays.append(lone.arrivals[text] - called)
+                after_return.append(max(0.0, lone.arrivals[text] - returned))
         out["reply_p50_ms"] = percentile(delays, 50) * 1000
+        out["reply_after_return_p50_ms"] = percentile(after_return, 50) * 1000
 
     for n in plan.sbs_loads:
         r = await closed_loop(s, keep[:n], plan.sbs_seconds)
