@@ -29,7 +29,7 @@ class LoggedEvent:
 def _upserts() -> dict[str, Any]:
     """The counter bump per dialect, built once (one round trip where the upsert can say what
     it wrote; MariaDB has no RETURNING there)."""
-    values = {"project_id": bindparam("pid"), "last_seq": bindparam("k")}
+    values: dict[str, Any] = {"project_id": bindparam("pid"), "last_seq": bindparam("k")}
     bump = event_counters.c.last_seq + bindparam("k2")
     return {
         "postgresql": pg_insert(event_counters).values(values).on_conflict_do_update(

@@ -28,7 +28,7 @@ class ProjectPlan:
 
 
 def _statement() -> Any:
-    pid = bindparam("pid")
+    pid: Any = bindparam("pid")
     when = cast(null(), UTCDateTime)
     return union_all(
         select(literal("w").label("k"), webhooks.c.id.label("a"), type_coerce(webhooks.c.events, Text).label("b"),
