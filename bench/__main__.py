@@ -18,7 +18,8 @@ from typing import Any
 from bench import scenarios as sc
 from bench.bridged import bridged_chat
 from bench.idle import idle_cpu
-from bench.report import render
+from bench.report import render, render_side_by_side
+from bench.sidebyside import SUBJECTS, side_by_side
 from bench.stats import median_of_runs
 
 
@@ -51,9 +52,18 @@ class Plan:
         self.nodes_chat: tuple[int, float, int] = (20, 1.0, 8) if smoke else (300, 3.0, 60)
         self.delivery_modes = ["chat alone", "in serve", "1 worker", "2 workers"]
         self.delivery_load: tuple[int, float, int] = (10, 1.0, 5) if smoke else (200, 2.0, 40)
+        # Side by side with the reference server and the ceilings (bench/sidebyside.py). The smoke
+        # run leaves the reference out (it installs a virtual environment from PyPI on first use).
+        self.sbs_rounds = 1 if smoke else 3
+        self.sbs_subjects = (["echo", "durable sqlite", "ours sqlite"] if smoke else list(SUBJECTS))
+        self.sbs_connections = 20 if smoke else 1000
+        self.sbs_loads = [4, 8] if smoke else [50, 200]
+        self.sbs_lone = 5 if smoke else 100
+        self.sbs_replies = 3 if smoke else 30
+        self.sbs_seconds = 0.5 if smoke else 3.0
 
 
-async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
+async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": sc.machine(), "plan": vars(plan).copy()}
     results["file_limit"] = sc.raise_file_limit()
     quiet = plan.smoke
@@ -64,6 +74,15 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         timings[section] = time.perf_counter()
         if not quiet:
             print(f"[{time.perf_counter() - began:5.0f} s] {section} ...", file=sys.stderr, flush=True)
+
+    def progress(message: str) -> None:
+        if not quiet:
+            print(f"[{time.perf_counter() - began:5.0f} s]   {message}", file=sys.stderr, flush=True)
+
+    if only == "side-by-side":
+        log("side by side")
+        results["side_by_side"] = await side_by_side(plan, workdir, log=progress)
+        return results
 
     log("start-up")
     results["startup"] = median_of_runs([await sc.startup("sqlite", workdir) for _ in range(plan.runs)])
@@ -138,6 +157,8 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     rate, seconds, visitors = plan.delivery_load
     results["deliveries"] = [{"mode": mode, **await cluster.deliveries(workdir, mode, rate, seconds, visitors)}
                              for mode in plan.delivery_modes]
+    log("side by side")
+    results["side_by_side"] = await side_by_side(plan, workdir, log=progress)
     log("done")
     names = list(timings)
     results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}
@@ -148,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick: proves every scenario runs")
     parser.add_argument("--out", default="bench/report.md")
+    parser.add_argument("--only", choices=["side-by-side"], help="run one section alone")
     args = parser.parse_args()
     plan = Plan(args.smoke)
     try:
@@ -158,9 +180,9 @@ def main() -> None:
         pass
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pp-bench-") as tmp:
-        results = asyncio.run(run(plan, Path(tmp)))
+        results = asyncio.run(run(plan, Path(tmp), args.only))
     results["elapsed_s"] = time.perf_counter() - started
-    text = render(results)
+    text = render_side_by_side(results) if args.only else render(results)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)

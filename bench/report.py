@@ -15,6 +15,13 @@ def _f(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def render_side_by_side(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    return "\n".join(["# PocketPing benchmark report (side by side only)", "",
+                      f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}. "
+                      f"Total time: {r['elapsed_s']:.0f} s.", *side_by_side(r["side_by_side"]), ""])
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     plan = r["plan"]
@@ -94,6 +101,8 @@ def render(r: dict[str, Any]) -> str:
     out += _bridged(r.get("bridged", []))
     out += idle.render(r.get("idle", []))
     out += _nodes(r.get("nodes", []), r.get("deliveries", []))
+    if r.get("side_by_side"):
+        out += side_by_side(r["side_by_side"])
     out.append("")
     return "\n".join(out)
 
@@ -157,4 +166,54 @@ def _bridged(rows: list[dict[str, Any]]) -> list[str]:
             f"| {row['backend']} | {_f(int(row['rate']))} | {_f(row['seconds'])} | {_f(int(row['visitors']))} | "
             f"{_f(row['ack_p50'], 2)} | {_f(row['ack_p99'], 2)} | {_f(row['deliveries_per_s'], 0)} | {platforms} | "
             f"{replies} | {_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
+    return out
+
+
+# Each row: figure key, label, digits, whether higher is better.
+SIDE_BY_SIDE_ROWS = [
+    ("msgs_per_s_{0}", "{0} visitors, closed loop, msgs/s", 0, True),
+    ("msgs_per_s_{1}", "{1} visitors, closed loop, msgs/s", 0, True),
+    ("cpu_per_1000_{0}", "server CPU s per 1,000 messages ({0} visitors)", 2, False),
+    ("cpu_per_1000_{1}", "server CPU s per 1,000 messages ({1} visitors)", 2, False),
+    ("lone_cpu_ms", "a lone message on an idle server: server CPU ms", 2, False),
+    ("lone_ack_ms", "a lone message: ack p50 ms", 2, False),
+    ("idle_rss_mb", "idle RSS MB", 0, False),
+    ("kb_per_conn", "KB per idle connection", 1, False),
+    ("connects_per_s", "connects per second (each creates a session)", 0, True),
+    ("reply_p50_ms", "operator reply: REST call made -> at the visitor, p50 ms", 2, False),
+    ("reply_after_return_p50_ms", "operator reply: REST call answered -> at the visitor, p50 ms", 2, False),
+]
+
+
+def side_by_side(s: dict[str, Any]) -> list[str]:
+    f = s["figures"]
+    names = list(f)
+    loads = s["loads"]
+    ref = f.get("reference")
+    ceiling = f.get("echo")
+    out = [
+        "",
+        "## Side by side: PocketPing, the reference server, the ceilings",
+        "",
+        f"Interleaved rounds ({s['rounds']}), medians. Reference: PyPI `pocketping` 1.12.0 (FastAPI, sessions in "
+        "memory, nothing durable), in its own virtual environment. Echo: a bare WebSocket echo; durable: the echo "
+        "answering once one row per message is group-committed on the same engine settings (what durability alone "
+        f"costs). {s['connections']:,} connections opened per subject; a lone message = {s['lone']} in a row from "
+        f"one visitor; closed loops of {s['seconds']} s. Machine load during the run: load average "
+        f"{s['load_before'][0]:.2f} before, {s['load_after'][0]:.2f} after; all cores "
+        f"{s['machine_cpu_percent']:.0f}% busy on average (load generator included).",
+        "",
+        "| figure | " + " | ".join(names) + " | ours / reference | ours / echo |",
+        "|---|" + "---|" * (len(names) + 2),
+    ]
+    ours = [n for n in names if n.startswith("ours")]
+    for key, label, digits, _higher in SIDE_BY_SIDE_ROWS:
+        k = key.format(*loads)
+        cells = [_f(f[n][k], digits) if k in f[n] else "" for n in names]
+        vs_ref = " / ".join(f"{f[n][k] / ref[k]:.2f}x" for n in ours if ref and ref.get(k)) if ours else ""
+        vs_echo = " / ".join(f"{f[n][k] / ceiling[k]:.2f}x" for n in ours
+                             if ceiling and ceiling.get(k)) if ours else ""
+        out.append(f"| {label.format(*loads)} | " + " | ".join(cells) + f" | {vs_ref} | {vs_echo} |")
+    out += ["", "Ratios are " + " / ".join(ours) + "; for msgs/s and connects/s higher is better, for the rest "
+            "lower is better."]
     return out

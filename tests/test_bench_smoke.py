@@ -16,7 +16,8 @@ def test_bench_smoke(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text()
     for section in ("Start-up", "Relay vs. ceiling", "Idle widget connections", "Chat load",
-                    "Chat load with Telegram, Discord and Slack", "Idle server with one webhook endpoint down"):
+                    "Chat load with Telegram, Discord and Slack", "Idle server with one webhook endpoint down",
+                    "Side by side"):
         assert section in report
     chat_rows = [line for line in report.splitlines() if line.startswith("| sqlite |")]
     assert chat_rows, report

@@ -39,14 +39,19 @@ class Connected:
     session: Session
     token: str
     created: bool
+    project: Project | None = None
 
 
 @dataclass(frozen=True)
 class ConnectRequest:
-    """One page view to resume or start a session for, batched with others by group commit."""
+    """One page view to resume or start a session for, batched with others by group commit.
+    A widget's page view names its project by public key (and its origin): the batch looks the
+    projects up itself, so a page view is one shared transaction and nothing else."""
 
-    project: Project
+    project: Project | None
     claims: tokens.SessionToken | None
     meta: dict[str, Any]
     ip: str | None
     country: str | None
+    public_key: str = ""
+    origin: str | None = None

@@ -12,9 +12,9 @@ from pocketping.actions.requests import Connected, ConnectRequest
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
-from pocketping.core.rules import check_email
+from pocketping.core.rules import check_email, origin_allowed
 from pocketping.core.useragent import parse_user_agent
-from pocketping.errors import Forbidden, InvalidInput, NotFound
+from pocketping.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
 from pocketping.store import projects as project_repo
@@ -42,14 +42,34 @@ def session_event(type_: str, session: Session, **extra: Any) -> Event:
     return Event(type_, session.project_id, session.id, data=data)
 
 
-async def _connect_batch(tx: Tx, requests: list[ConnectRequest]) -> list[Connected | BaseException]:
-    """Resume or create many sessions at once: one lookup, one multi-row INSERT, one UPDATE batch."""
-    wanted = [r.claims.session_id for r in requests if r.claims is not None and r.claims.project_id == r.project.id]
+def _with_project(tx: Tx, r: ConnectRequest, by_key: dict[str, Project]) -> ConnectRequest | BaseException:
+    """The request with its project (found by public key), its origin checked and what the
+    project keeps of the address; or why the page view is refused."""
+    if r.project is not None:
+        return r
+    project = by_key.get(r.public_key)
+    if project is None:
+        return Unauthorized("unknown public key", code="invalid_key")
+    if not origin_allowed(r.origin, project.allowed_origins):
+        return Forbidden(f"origin {r.origin!r} is not allowed for this project", code="origin_not_allowed")
+    return dataclasses.replace(r, project=project, ip=r.ip if project.store_ip else None,
+                               country=((r.country or "")[:8].upper() or None) if project.collect_country else None)
+
+
+async def _connect_batch(tx: Tx, batch: list[ConnectRequest]) -> list[Connected | BaseException]:
+    """Resume or create many sessions at once: one project lookup (by public key), one session
+    lookup, one multi-row INSERT, one UPDATE batch."""
+    by_key = await project_repo.find_projects_by_public_keys(tx, [r.public_key for r in batch if r.project is None])
+    checked = [_with_project(tx, r, by_key) for r in batch]
+    requests = [r for r in checked if isinstance(r, ConnectRequest)]
+    wanted = [r.claims.session_id for r in requests
+              if r.claims is not None and r.project is not None and r.claims.project_id == r.project.id]
     found = await repo.find_sessions(tx, wanted)
     results: list[Connected | BaseException] = []
     created: list[Session] = []
     changed: dict[str, Session] = {}
     for r in requests:
+        assert r.project is not None
         claims = r.claims
         session = found.get(claims.session_id) if claims is not None else None
         if (claims is not None and session is not None and session.project_id == r.project.id
@@ -60,16 +80,18 @@ async def _connect_batch(tx: Tx, requests: list[ConnectRequest]) -> list[Connect
             if updated != session:
                 changed[session.id] = updated
             results.append(Connected(updated, tokens.issue(tx.keyring, r.project.id, session.id,
-                                                           session.visitor_id), False))
+                                                           session.visitor_id), False, r.project))
             continue
         fresh = repo.new_session(tx, id=ids.new_id(ids.SESSION), project_id=r.project.id,
                                  visitor_id=ids.new_id(ids.VISITOR), meta=r.meta, ip=r.ip, country=r.country)
         created.append(fresh)
         tx.emit(session_event("session.created", fresh))
-        results.append(Connected(fresh, tokens.issue(tx.keyring, r.project.id, fresh.id, fresh.visitor_id), True))
+        results.append(Connected(fresh, tokens.issue(tx.keyring, r.project.id, fresh.id, fresh.visitor_id), True,
+                                 r.project))
     await repo.insert_sessions(tx, created)
     await repo.update_metas(tx, list(changed.values()))
-    return results
+    answers = iter(results)
+    return [next(answers) if isinstance(r, ConnectRequest) else r for r in checked]
 
 
 def _connector(svc: Services) -> GroupCommit[ConnectRequest, Connected]:
@@ -90,6 +112,19 @@ async def connect_visitor(svc: Services, project: Project, token: object, metada
     request = ConnectRequest(project=project, claims=tokens.read(svc.db.keyring, token),
                        meta=clean_metadata(metadata, user_agent), ip=ip if project.store_ip else None,
                        country=((country or "")[:8].upper() or None) if project.collect_country else None)
+    return await _connector(svc).run(request)
+
+
+async def open_widget(svc: Services, public_key: object, origin: str | None, token: object, metadata: Any, *,
+                      user_agent: str | None, ip: str | None, country: str | None) -> Connected:
+    """A widget's page view: the project found by its public key and the origin checked in the
+    page view's own (shared) transaction; ``Connected.project`` is the project. Refused with
+    ``invalid_key`` (Unauthorized) or ``origin_not_allowed`` (Forbidden)."""
+    if not isinstance(public_key, str) or not public_key.startswith("pk_") or len(public_key) > 64:
+        raise Unauthorized("unknown public key", code="invalid_key")
+    request = ConnectRequest(project=None, claims=tokens.read(svc.db.keyring, token),
+                             meta=clean_metadata(metadata, user_agent), ip=ip, country=country,
+                             public_key=public_key, origin=origin)
     return await _connector(svc).run(request)
 
 

@@ -22,6 +22,7 @@ from pocketping.nudge import Nudge
 from pocketping.store import ai as repo
 from pocketping.store import sessions as session_repo
 from pocketping.store.db import Tx
+from pocketping.store.planning import plan_for
 
 
 class AITimerPlanner:
@@ -50,7 +51,7 @@ class AITimerPlanner:
 
 async def _timer(tx: Tx, project_id: str) -> tuple[bool, int] | None:
     # Asked once per transaction and project (a batch carries many messages of one project).
-    return await tx.memo(("ai_timer", project_id), lambda: repo.timer_settings(tx, project_id))
+    return (await plan_for(tx, project_id)).ai_timer
 
 
 async def _visitor_wrote(tx: Tx, event: Event) -> bool:

@@ -20,6 +20,7 @@ from pocketping.store import bridges as repo
 from pocketping.store import outbox as outbox_repo
 from pocketping.store import projects as project_repo
 from pocketping.store.db import Tx
+from pocketping.store.planning import plan_for
 
 TARGET = "bridge"
 
@@ -136,7 +137,7 @@ async def plan_bridges(tx: Tx, event: Event) -> None:
     rule = RULES.get(event.type)
     if event.session_id is None or rule is None:
         return
-    refs = await tx.memo(("bridge_refs", event.project_id), lambda: repo.project_bridge_refs(tx, event.project_id))
+    refs = (await plan_for(tx, event.project_id)).bridges
     if not refs:
         return
     if event.type in _IN_CONVERSATION and not await _has_conversation(tx, event.session_id):

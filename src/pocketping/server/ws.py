@@ -22,11 +22,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from pocketping import logs
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
-from pocketping.actions.access import access_project_by_public_key
 from pocketping.actions.projects import get_project
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
-from pocketping.core.rules import origin_allowed
 from pocketping.ephemeral import typing_event
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
 from pocketping.hub import Event
@@ -247,21 +245,19 @@ class WidgetConnection:
                 self.send(error_frame("not_authenticated", "the first frame must be 'hello'"))
                 continue
             break
-        try:
-            project = await access_project_by_public_key(svc, frame.get("publicKey"))
-        except PocketPingError as exc:
-            await self._close(CLOSE_INVALID_KEY, error_frame(exc.code, exc.message))
-            return None
-        origin = self.ws.headers.get("origin")
-        if not origin_allowed(origin, project.allowed_origins):
-            await self._close(CLOSE_ORIGIN, error_frame(
-                "origin_not_allowed", f"origin {origin!r} is not allowed for this project"))
-            return None
         headers = self.ws.headers
-        connected = await session_actions.connect_visitor(
-            svc, project, frame.get("token"), frame.get("metadata"), user_agent=headers.get("user-agent"),
-            ip=self.ws.client.host if self.ws.client else None,
-            country=headers.get("cf-ipcountry") or headers.get("x-country-code"))
+        try:
+            # The project lookup, the origin check and the session share one group commit.
+            connected = await session_actions.open_widget(
+                svc, frame.get("publicKey"), headers.get("origin"), frame.get("token"), frame.get("metadata"),
+                user_agent=headers.get("user-agent"), ip=self.ws.client.host if self.ws.client else None,
+                country=headers.get("cf-ipcountry") or headers.get("x-country-code"))
+        except PocketPingError as exc:
+            code = CLOSE_ORIGIN if exc.code == "origin_not_allowed" else CLOSE_INVALID_KEY
+            await self._close(code, error_frame(exc.code, exc.message))
+            return None
+        project = connected.project
+        assert project is not None
         session = connected.session
         self.project_id = project.id
         self.session_id = session.id
@@ -286,12 +282,20 @@ class WidgetConnection:
             "limits": {"maxTextChars": svc.settings.max_text_chars, "maxFrameBytes": svc.settings.max_frame_bytes},
         }))
         hint = frame.get("lastSeq")
+        if connected.created and session.last_seq == 0:
+            # A session made by this very page view, empty at its commit: no one else knew its id
+            # before the welcome, so there is nothing to read back (live events are subscribed).
+            return -1
         if isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 and not connected.created:
             return min(hint, session.last_seq)
         return 0  # a hint from another (or an erased) session means nothing here
 
     async def _replay(self, after: int) -> None:
-        """Queue every item after ``after``, then ``synced``, then the live events held back meanwhile."""
+        """Queue every item after ``after`` (none to read for -1: a new, empty session), then
+        ``synced``, then the live events held back meanwhile."""
+        if after < 0:
+            self._finish_replay(0)
+            return
         async with self.svc.db.read() as tx:
             while True:
                 page = await session_repo.list_items(tx, self.session_id, after_seq=after, limit=REPLAY_PAGE,
@@ -303,6 +307,9 @@ class WidgetConnection:
                 if len(page) < REPLAY_PAGE:
                     break
         # Seqs are allocated under a row lock, so everything up to `after` was in what we read.
+        self._finish_replay(after)
+
+    def _finish_replay(self, after: int) -> None:
         self._replayed_to = after
         self.send(_frame({"type": "synced", "lastSeq": after}))
         self._replaying = False

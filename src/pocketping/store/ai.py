@@ -22,13 +22,6 @@ async def get_settings(tx: Tx, project_id: str) -> AISettings:
     return await find_settings(tx, project_id) or AISettings(project_id=project_id)
 
 
-async def timer_settings(tx: Tx, project_id: str) -> tuple[bool, int] | None:
-    """(enabled, delay) only: what the planner needs on every visitor message."""
-    row = (await tx.conn.execute(select(ai_settings.c.enabled, ai_settings.c.delay_seconds)
-                                 .where(ai_settings.c.project_id == project_id))).first()
-    return (bool(row[0]), int(row[1])) if row else None
-
-
 async def api_key(tx: Tx, project_id: str) -> str | None:
     value = (await tx.conn.execute(select(ai_settings.c.api_key)
                                    .where(ai_settings.c.project_id == project_id))).scalar()

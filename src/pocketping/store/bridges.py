@@ -64,12 +64,6 @@ class BridgeRef:
     type: str
 
 
-async def project_bridge_refs(tx: Tx, project_id: str) -> list[BridgeRef]:
-    rows = (await tx.conn.execute(select(bridges.c.id, bridges.c.type).where(
-        bridges.c.project_id == project_id).order_by(bridges.c.created_at, bridges.c.id))).all()
-    return [BridgeRef(r[0], r[1]) for r in rows]
-
-
 async def update_config(tx: Tx, bridge_id: str, config: dict[str, Any]) -> None:
     await tx.conn.execute(update(bridges).where(bridges.c.id == bridge_id).values(
         config=tx.encrypt(orjson.dumps(config).decode()), updated_at=tx.now, status="starting", status_detail=None))

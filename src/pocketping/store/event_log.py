@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,27 +26,35 @@ class LoggedEvent:
     body: dict[str, Any]
 
 
+def _upserts() -> dict[str, Any]:
+    """The counter bump per dialect, built once (one round trip where the upsert can say what
+    it wrote; MariaDB has no RETURNING there)."""
+    values: dict[str, Any] = {"project_id": bindparam("pid"), "last_seq": bindparam("k")}
+    bump = event_counters.c.last_seq + bindparam("k2")
+    return {
+        "postgresql": pg_insert(event_counters).values(values).on_conflict_do_update(
+            index_elements=[event_counters.c.project_id], set_={"last_seq": bump}).returning(event_counters.c.last_seq),
+        "sqlite": sqlite_insert(event_counters).values(values).on_conflict_do_update(
+            index_elements=[event_counters.c.project_id], set_={"last_seq": bump}).returning(event_counters.c.last_seq),
+        "mysql": mysql_insert(event_counters).values(values).on_duplicate_key_update(last_seq=bump),
+    }
+
+
+_UPSERT = _upserts()
+_READ_COUNTER = select(event_counters.c.last_seq).where(event_counters.c.project_id == bindparam("pid"))
+_INSERT = event_log.insert()
+
+
 async def _reserve(tx: Tx, project_id: str, count: int) -> int:
     """Reserve ``count`` consecutive event seqs for the project; returns the first. The upsert
     locks the counter row until commit, so seqs become visible in order (a reader that sees N
     has seen every smaller one)."""
-    values = {"project_id": project_id, "last_seq": count}
-    bump = {"last_seq": event_counters.c.last_seq + count}
-    if tx.dialect == "postgresql":
-        stmt: Any = pg_insert(event_counters).values(values).on_conflict_do_update(
-            index_elements=[event_counters.c.project_id], set_=bump)
-    elif tx.dialect == "sqlite":
-        stmt = sqlite_insert(event_counters).values(values).on_conflict_do_update(
-            index_elements=[event_counters.c.project_id], set_=bump)
-    else:
-        stmt = mysql_insert(event_counters).values(values)
-        stmt = stmt.on_duplicate_key_update(last_seq=event_counters.c.last_seq + count)
-    if tx.dialect != "mysql":  # one round trip where the upsert can say what it wrote
-        value = (await tx.conn.execute(stmt.returning(event_counters.c.last_seq))).scalar_one()
+    params = {"pid": project_id, "k": count, "k2": count}
+    if tx.dialect != "mysql":
+        value = (await tx.conn.execute(_UPSERT[tx.dialect], params)).scalar_one()
         return int(value) - count + 1
-    await tx.conn.execute(stmt)
-    value = (await tx.conn.execute(select(event_counters.c.last_seq)
-                                   .where(event_counters.c.project_id == project_id))).scalar_one()
+    await tx.conn.execute(_UPSERT["mysql"], params)
+    value = (await tx.conn.execute(_READ_COUNTER, {"pid": project_id})).scalar_one()
     return int(value) - count + 1
 
 
@@ -68,7 +76,7 @@ async def _write(tx: Tx, rows: list[dict[str, Any]]) -> None:
         first = await _reserve(tx, project_id, len(group))
         for offset, row in enumerate(group):
             row["seq"] = first + offset
-        await tx.conn.execute(event_log.insert(), group)
+        await tx.conn.execute(_INSERT, group)
 
 
 async def after(tx: Tx, project_id: str, cursor: int, *, limit: int = 500,

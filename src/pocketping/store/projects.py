@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Project, WidgetSettings
@@ -68,6 +68,16 @@ async def get_project(tx: Tx, project_id: str) -> Project:
 async def find_project_by_public_key(tx: Tx, public_key: str) -> Project | None:
     row = (await tx.conn.execute(select(projects).where(projects.c.public_key == public_key))).mappings().first()
     return _project(row) if row else None
+
+
+_BY_PUBLIC_KEYS = select(projects).where(projects.c.public_key.in_(bindparam("keys", expanding=True)))
+
+
+async def find_projects_by_public_keys(tx: Tx, public_keys: list[str]) -> dict[str, Project]:
+    if not public_keys:
+        return {}
+    rows = (await tx.conn.execute(_BY_PUBLIC_KEYS, {"keys": sorted(set(public_keys))})).mappings()
+    return {row["public_key"]: _project(row) for row in rows}
 
 
 async def find_project_by_secret_hash(tx: Tx, secret_hash: str) -> Project | None:

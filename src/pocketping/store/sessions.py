@@ -50,9 +50,12 @@ def new_session(tx: Tx, *, id: str, project_id: str, visitor_id: str, meta: dict
                    ai_reply_count=0, ip=ip, country=country)
 
 
+_INSERT_SESSIONS = sessions.insert()
+
+
 async def insert_sessions(tx: Tx, new: list[Session]) -> None:
     if new:
-        await tx.conn.execute(sessions.insert(), [
+        await tx.conn.execute(_INSERT_SESSIONS, [
             {"id": s.id, "project_id": s.project_id, "visitor_id": s.visitor_id, "status": "active",
              "meta": s.metadata, "identity": None, "ip": s.ip, "country": s.country, "created_at": s.created_at,
              "last_activity": s.last_activity, "last_seq": 0, "visitor_read_seq": 0, "operator_read_seq": 0,
@@ -260,12 +263,16 @@ _SEQ_BUMP_RETURNING = _SEQ_BUMP.returning(sessions.c.last_seq)
 _SEQ_READ = select(sessions.c.last_seq).where(sessions.c.id == bindparam("sid"))
 
 
+# The hot path's statements are built once (building one costs more than running it).
+_LOCK = select(sessions).where(sessions.c.id.in_(bindparam("ids", expanding=True))).order_by(sessions.c.id)
+_LOCK_FOR_UPDATE = _LOCK.with_for_update()
+
+
 async def lock_sessions(tx: Tx, session_ids: list[str]) -> dict[str, Session]:
     """The sessions by id, row-locked until commit (in id order, so concurrent batches never deadlock)."""
-    query = select(sessions).where(sessions.c.id.in_(sorted(session_ids))).order_by(sessions.c.id)
-    if tx.dialect != "sqlite":
-        query = query.with_for_update()
-    return {row["id"]: _session(tx, row) for row in (await tx.conn.execute(query)).mappings()}
+    query = _LOCK if tx.dialect == "sqlite" else _LOCK_FOR_UPDATE
+    rows = (await tx.conn.execute(query, {"ids": sorted(session_ids)})).mappings()
+    return {row["id"]: _session(tx, row) for row in rows}
 
 
 _SEQ_SET = (update(sessions).where(sessions.c.id == bindparam("sid"))
@@ -289,13 +296,16 @@ async def allocate_seqs(tx: Tx, session_id: str, count: int) -> int:
     return int(last) - count + 1
 
 
+_BY_CLIENT_IDS = select(messages).where(messages.c.session_id.in_(bindparam("sids", expanding=True)),
+                                        messages.c.client_id.in_(bindparam("cids", expanding=True)))
+
+
 async def find_by_client_ids(tx: Tx, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
     if not keys:
         return {}
     wanted = set(keys)
-    rows = (await tx.conn.execute(select(messages).where(
-        messages.c.session_id.in_({k[0] for k in wanted}), messages.c.client_id.in_({k[1] for k in wanted})
-    ))).mappings()
+    rows = (await tx.conn.execute(_BY_CLIENT_IDS, {"sids": sorted({k[0] for k in wanted}),
+                                                   "cids": sorted({k[1] for k in wanted})})).mappings()
     found = {}
     for row in rows:
         key = (row["session_id"], row["client_id"])
@@ -304,11 +314,14 @@ async def find_by_client_ids(tx: Tx, keys: list[tuple[str, str]]) -> dict[tuple[
     return found
 
 
+_INSERT_MESSAGES = messages.insert()
+
+
 async def insert_messages(tx: Tx, items: list[Message]) -> None:
     """Insert chat messages in one multi-row statement."""
     if not items:
         return
-    await tx.conn.execute(messages.insert(), [
+    await tx.conn.execute(_INSERT_MESSAGES, [
         {"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
          "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
          "client_id": m.client_id, "created_at": m.created_at}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Webhook
@@ -67,10 +67,14 @@ async def remove(tx: Tx, project_id: str, webhook_id: str) -> None:
         raise NotFound(f"webhook {webhook_id} not found", code="webhook_not_found")
 
 
+_SUBSCRIPTIONS = (select(webhooks.c.id, webhooks.c.events)
+                  .where(webhooks.c.project_id == bindparam("pid"), webhooks.c.enabled.is_(True))
+                  .order_by(webhooks.c.id))
+
+
 async def subscriptions(tx: Tx, project_id: str) -> list[tuple[str, tuple[str, ...]]]:
     """(id, event types) of the project's enabled endpoints: what the planner needs, no secrets."""
-    rows = (await tx.conn.execute(select(webhooks.c.id, webhooks.c.events).where(
-        webhooks.c.project_id == project_id, webhooks.c.enabled.is_(True)).order_by(webhooks.c.id))).all()
+    rows = (await tx.conn.execute(_SUBSCRIPTIONS, {"pid": project_id})).all()
     return [(str(row_id), tuple(events or ())) for row_id, events in rows]
 
 

@@ -7,8 +7,8 @@ from pocketping.core.models import iso
 from pocketping.hub import Event
 from pocketping.store import event_log
 from pocketping.store import outbox as q
-from pocketping.store import webhooks as repo
 from pocketping.store.db import Tx
+from pocketping.store.planning import plan_for
 from pocketping.webhooks.events import public_body
 
 TARGET = "webhook"
@@ -20,9 +20,7 @@ async def plan_public_event(tx: Tx, event: Event) -> None:
         return
     await event_log.append(tx, event_id=body["id"], project_id=event.project_id, session_id=event.session_id,
                            type_=event.type, body=body)
-    subscribed = await tx.memo(("webhook_subscriptions", event.project_id),
-                               lambda: repo.subscriptions(tx, event.project_id))
-    for webhook_id, types in subscribed:
+    for webhook_id, types in (await plan_for(tx, event.project_id)).webhooks:
         if types and event.type not in types:
             continue
         # The chain (webhook, session) keeps one session's events in order for that endpoint.

@@ -1,0 +1,148 @@
+"""The hot paths stay lean (docs/performance.md): a page view is one (shared) transaction with
+no replay read for a new session, page views refused in a batch do not spoil the others, and a
+message reads the planners' project settings in one statement.
+
+The server's own engine is watched with SQLAlchemy's event hooks (nothing of ours is replaced);
+the shared server also runs background work, so statements are picked out by what they touch."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from pocketping.actions import sessions as session_actions
+from pocketping.errors import Forbidden, Unauthorized
+from pocketping_testkit.widget_client import WidgetClient
+
+
+class Transactions:
+    """Every statement the engine runs, grouped by the transaction (or connection use) it ran in."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine.sync_engine
+        self.lock = threading.Lock()
+        self.done: list[list[tuple[str, Any]]] = []
+        self._open: dict[int, list[tuple[str, Any]]] = {}
+
+    def _execute(self, conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        with self.lock:
+            self._open.setdefault(id(conn), []).append((" ".join(statement.split()), parameters))
+
+    def _end(self, conn: Any, *_: Any) -> None:
+        with self.lock:
+            statements = self._open.pop(id(conn), None)
+            if statements:
+                self.done.append(statements)
+
+    def __enter__(self) -> Transactions:
+        event.listen(self.engine, "before_cursor_execute", self._execute)
+        for name in ("commit", "rollback", "checkin"):
+            event.listen(self.engine, name, self._end)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._execute)
+        for name in ("commit", "rollback", "checkin"):
+            event.remove(self.engine, name, self._end)
+
+    def touching(self, *words: str) -> list[list[tuple[str, Any]]]:
+        with self.lock:
+            return [tx for tx in self.done if any(all(w in sql for w in words) for sql, _ in tx)]
+
+    def statements(self, *words: str) -> list[tuple[str, Any]]:
+        with self.lock:
+            return [(sql, p) for tx in self.done for sql, p in tx if all(w in sql for w in words)]
+
+
+@pytest.fixture
+def watched(server: Any) -> Iterator[Transactions]:
+    with Transactions(server.services.db.engine) as tx:
+        yield tx
+
+
+def _mentions(parameters: Any, value: str) -> bool:
+    return value in repr(parameters)
+
+
+async def test_a_page_view_is_one_transaction_and_a_new_session_reads_nothing_back(server, project, watched):
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        session_id = widget.session_id
+        created = watched.touching("INSERT INTO sessions")
+        mine = [tx for tx in created if any(_mentions(p, session_id) for _, p in tx)]
+        assert len(mine) == 1
+        # The project was found by its public key inside that same transaction ...
+        assert any("public_key" in sql and _mentions(p, project.public_key) for sql, p in mine[0])
+        # ... and in no other one.
+        lookups = [sql for sql, p in watched.statements("FROM projects") if _mentions(p, project.public_key)]
+        assert len(lookups) == 1
+        # Nothing was read back for the new session: no replay query of its items.
+        replays = [sql for sql, p in watched.statements("FROM messages") if _mentions(p, session_id)]
+        assert replays == []
+    finally:
+        await widget.close()
+
+
+async def test_a_resumed_page_view_still_replays(server, project, watched):
+    first = await WidgetClient.connect(server.ws_url, project.public_key)
+    await first.expect("synced")
+    await first.say("before the reload")
+    await first.close()
+
+    def reads() -> int:
+        return len([sql for sql, p in watched.statements("FROM messages") if _mentions(p, first.session_id)])
+
+    before = reads()
+    again = await WidgetClient.connect(server.ws_url, project.public_key, token=first.token, last_seq=0)
+    try:
+        frame = await again.expect("message")
+        assert frame["message"]["text"] == "before the reload"
+        await again.expect("synced")
+        assert reads() == before + 1  # the replay
+    finally:
+        await again.close()
+
+
+async def test_refused_page_views_in_one_batch_leave_the_others_alone(server, make_project):
+    open_project = make_project()
+    guarded = make_project(origins=["https://shop.example"])
+    svc = server.services
+
+    async def page_views() -> list[Any]:
+        def view(key: str, origin: str | None) -> Any:
+            return session_actions.open_widget(svc, key, origin, None, {}, user_agent=None, ip="192.0.2.1",
+                                               country=None)
+        # Started together: they share the connect batch.
+        return list(await asyncio.gather(
+            view(open_project.public_key, None), view("pk_" + "0" * 24, None),
+            view(guarded.public_key, "https://evil.example"), view(guarded.public_key, "https://shop.example"),
+            return_exceptions=True))
+
+    good, unknown, wrong_origin, right_origin = await server.acall(page_views())
+    assert good.project.id == open_project.id and good.created
+    assert isinstance(unknown, Unauthorized) and unknown.code == "invalid_key"
+    assert isinstance(wrong_origin, Forbidden) and wrong_origin.code == "origin_not_allowed"
+    assert right_origin.project.id == guarded.id and right_origin.created
+    assert good.session.id != right_origin.session.id
+
+
+async def test_a_message_reads_the_planners_project_settings_in_one_statement(server, project, watched):
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        ack = await widget.say("hello")
+        assert ack["type"] == "ack"
+        stored = [tx for tx in watched.touching("INSERT INTO messages") if any(_mentions(p, ack["id"]) for _, p in tx)]
+        assert len(stored) == 1
+        reads = [sql for sql, p in stored[0] if "FROM webhooks" in sql or "FROM bridges" in sql
+                 or "FROM ai_settings" in sql]
+        assert len(reads) == 1, reads
+        assert all(table in reads[0] for table in ("FROM webhooks", "FROM bridges", "FROM ai_settings"))
+    finally:
+        await widget.close()
