@@ -263,7 +263,8 @@ class WidgetConnection:
     async def on_message(self, frame: dict[str, Any]) -> None:
         self._rate_check()
         sent = await message_actions.send_visitor_message(self.svc, self.project_id, self.session_id,
-                                                          frame.get("text"), frame.get("clientId"))
+                                                          frame.get("text"), frame.get("clientId"),
+                                                          attachments=frame.get("attachments"))
         self.send(ack_frame(sent))
 
     async def on_event(self, frame: dict[str, Any]) -> None:
