@@ -5,14 +5,13 @@ be retried or cancelled; an operator's file appears in the widget."""
 
 from __future__ import annotations
 
-import base64
 import io
 
 import pytest
 from PIL import Image
 from playwright.async_api import expect
 
-from .conftest import connected, rest
+from .conftest import connected, fire_file, rest
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -30,20 +29,12 @@ def same_pixels(a: bytes, b: bytes) -> bool:
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
-# Builds a File in the page and fires a paste on the composer or a drop on the panel, as the
-# browser does for a real clipboard or drag.
-FIRE = """([kind, name, type, b64]) => {
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
-  const dt = new DataTransfer()
-  dt.items.add(new File([bytes], name, { type }))
-  const root = document.getElementById('pocketping-root').shadowRoot
-  if (kind == 'paste') root.querySelector('textarea').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }))
-  else root.querySelector('.p').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
-}"""
+PASTE_ON = "document.getElementById('pocketping-root').shadowRoot.querySelector('textarea')"
+DROP_ON = "document.getElementById('pocketping-root').shadowRoot.querySelector('.p')"
 
 
 async def fire(page, kind: str, name: str, ctype: str, data: bytes) -> None:
-    await page.evaluate(FIRE, [kind, name, ctype, base64.b64encode(data).decode()])
+    await fire_file(page, kind, PASTE_ON if kind == "paste" else DROP_ON, name, ctype, data)
 
 
 async def test_button_paste_and_drop_send_files_and_an_operator_file_arrives(page, chat_server, widget_project, embed):
@@ -77,8 +68,8 @@ async def test_button_paste_and_drop_send_files_and_an_operator_file_arrives(pag
         assert same_pixels(got[0], first) and same_pixels(got[1], second) and got[2] == PDF
 
         up = await api.post("/files", files={"file": ("price-list.csv", b"item,price\nmug,12\n", "text/csv")})
-        sent = await api.post(f"/sessions/{sid}/messages", json={"text": "Here you go", "attachments": [up.json()["id"]],
-                                                                  "operatorName": "Sarah"})
+        reply = {"text": "Here you go", "attachments": [up.json()["id"]], "operatorName": "Sarah"}
+        sent = await api.post(f"/sessions/{sid}/messages", json=reply)
         assert sent.status_code == 201
     reply = log.locator(".r:not(.v)", has_text="Here you go")
     await expect(reply.locator("a")).to_have_text("price-list.csv (1 KB)")
