@@ -215,7 +215,7 @@ class Node:
 def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
                services: Services | None = None) -> Node:
     from pocketping.actions.files import prune_files
-    from pocketping.actions.team import ThreadActions
+    from pocketping.actions.team import TeamFiles, ThreadActions
     from pocketping.ephemeral import Delivered
     from pocketping.relay.deps import build_bridge_deps
     from pocketping.relay.manager import BridgeManager
@@ -251,7 +251,8 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
         node.bridges = BridgeManager(db, svc.hub, svc.clock, make, ThreadActions(svc), delivered,
                                      outbox_wake=outbox.notify, max_text_chars=settings.max_text_chars,
                                      public_base=settings.public_base(),
-                                     project_ttl_seconds=settings.config_poll_seconds)
+                                     project_ttl_seconds=settings.config_poll_seconds,
+                                     files=TeamFiles(svc))  # attachments both ways
         node.edges.bridges = node.bridges
         outbox.register("bridge", node.bridges.delivery)
         watcher.listeners.append(node.bridges.sync)

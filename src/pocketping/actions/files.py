@@ -101,6 +101,15 @@ async def store_file(svc: Services, project: Project, path: Path, *, name: str |
     return record
 
 
+async def store_bytes(svc: Services, project: Project, data: bytes, *, name: str | None, uploader: str,
+                      session_id: str | None) -> StoredFile:
+    """``store_file`` for bytes already in memory (a file downloaded from a platform)."""
+    with tempfile.TemporaryDirectory(prefix="pocketping-in-") as tmp:
+        path = Path(tmp) / "upload"
+        await asyncio.to_thread(path.write_bytes, data)
+        return await store_file(svc, project, path, name=name, uploader=uploader, session_id=session_id)
+
+
 def file_api(svc: Services, record: StoredFile) -> dict[str, object]:
     """The upload's answer: id, name, size, contentType, width, height (and a signed url)."""
     return {"id": record.id, "name": record.name, "size": record.size, "contentType": record.content_type,
