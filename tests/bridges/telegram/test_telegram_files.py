@@ -5,10 +5,10 @@ photo or document (getFile, then the file download path) reaches the widget."""
 from __future__ import annotations
 
 import httpx
+from tests.files.conftest import pixels, png_bytes
 
 from pocketping_testkit.bridges import TelegramSetup
 from pocketping_testkit.widget_client import WidgetClient
-from tests.files.conftest import pixels, png_bytes
 
 
 async def visitor_upload(server, w: WidgetClient, name: str, data: bytes) -> str:
