@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -180,6 +181,45 @@ class SlackApi:
                 raise ThreadGone(f"Slack thread {thread_ts} no longer exists") from exc
             raise delivery_error(exc) from exc
         return next((m for m in page.get("messages") or () if m.get("ts") == thread_ts), None)
+
+    async def upload_file(self, channel: str, thread_ts: str, *, name: str, data: bytes, content_type: str,
+                          comment: str) -> str:
+        """Slack's external upload flow: ``files.getUploadURLExternal``, the bytes POSTed to the
+        ``upload_url`` it gives, then ``files.completeUploadExternal`` into the thread. The file id."""
+        try:
+            started = await self.call("files.getUploadURLExternal", filename=name, length=len(data))
+            file_id, upload_url = str(started["file_id"]), str(started["upload_url"])
+            try:
+                sent = await self._client.post(upload_url, content=data, headers={"Content-Type": content_type})
+            except httpx.HTTPError as exc:
+                raise SlackError("upload", f"no answer ({type(exc).__name__})", status=0) from exc
+            if sent.status_code != 200:
+                raise SlackError("upload", f"HTTP {sent.status_code}", status=sent.status_code)
+            await self.call("files.completeUploadExternal", files=[{"id": file_id, "title": name}],
+                            channel_id=channel, thread_ts=thread_ts, initial_comment=comment or None)
+        except SlackError as exc:
+            raise delivery_error(exc, thread_ts) from exc
+        return file_id
+
+    async def download(self, url: str, limit: int) -> bytes:
+        """A file shared in a thread (``url_private``), with the bot token. The token goes only
+        to Slack's own hosts (the API's host or *.slack.com), never to a URL a message names elsewhere."""
+        host = (urlsplit(url).hostname or "").lower()
+        api_host = (urlsplit(self.base_url).hostname or "").lower()
+        if urlsplit(url).scheme not in ("https", "http") or not (host == api_host or host.endswith(".slack.com")):
+            raise DeliveryError(f"refusing to fetch a Slack file from {host or url!r}", permanent=True)
+        try:
+            async with self._client.stream("GET", url, headers={"Authorization": f"Bearer {self.token}"}) as got:
+                if got.status_code != 200:
+                    raise DeliveryError(f"Slack answered HTTP {got.status_code} to a file download (files:read?)")
+                data = bytearray()
+                async for chunk in got.aiter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        raise DeliveryError(f"the file is larger than {limit} bytes", permanent=True)
+                return bytes(data)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"cannot download the file from Slack ({type(exc).__name__})") from exc
 
     async def update_message(self, channel: str, ts: str, **params: Any) -> None:
         try:
