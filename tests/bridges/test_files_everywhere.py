@@ -76,3 +76,55 @@ async def test_slack_files_are_fetched_only_from_slack_with_the_token(server, pr
             frame = await w.expect("message")
         assert frame["message"]["text"] == "look" and frame["message"]["attachments"] == []
         await w.close()
+
+
+async def test_discord_gets_files_as_multipart_attachments_and_sends_them_back(server, project, api, fake_discord):
+    from pocketping_testkit.bridges import discord_bridge
+
+    with discord_bridge(server, project, fake_discord) as discord:
+        w = await WidgetClient.connect(server.ws_url, project.public_key)
+        await w.synced()
+        image = png_bytes()
+        ids = [await upload(server, w, "error.png", image), await upload(server, w, "invoice.pdf", PDF)]
+        await w.send({"type": "message", "clientId": "d1", "text": "see attached", "attachments": ids})
+        await w.expect("ack", clientId="d1")
+        await fake_discord.wait_until(lambda: len(discord.threads()) == 1
+                                      and len(fake_discord.files_in(discord.thread()["id"])) == 2, 20)
+        thread_id = discord.thread()["id"]
+        files = dict(fake_discord.files_in(thread_id))
+        assert pixels(files["error.png"]) == pixels(image) and files["invoice.pdf"] == PDF
+        [first] = [m for m in discord.posts(thread_id) if m["attachments"] and "see attached" in m["content"]]
+        assert first["attachments"][0]["filename"] == "error.png"
+        # The request was multipart: payload_json plus files[0], as the API documents.
+        posts = [r for r in fake_discord.requests if r.method == "POST" and r.path.endswith("/messages")
+                 and "multipart/form-data" in r.headers.get("content-type", "")]
+        assert len(posts) == 2
+
+        fake_discord.post_as_user(thread_id, "here is the fix", files=[("patch.txt", "text/plain", b"diff\n")])
+        frame = await w.expect("message")
+        while frame["message"]["sender"] != "operator":
+            frame = await w.expect("message")
+        assert frame["message"]["text"] == "here is the fix"
+        assert (await api.get(frame["message"]["attachments"][0]["url"])).content == b"diff\n"
+        await w.close()
+
+
+async def test_a_file_over_discords_limit_is_posted_as_a_link(make_server, fake_discord):
+    from tests.conftest import ProjectKeys
+
+    from pocketping.actions.projects import create_project
+    from pocketping_testkit.bridges import discord_bridge
+
+    srv = make_server(discord_api_url=fake_discord.api_url, max_upload_bytes=12 * 1024 * 1024,
+                      public_url="https://chat.example.com")
+    project, secret = srv.call(create_project(srv.services, "Big files"))
+    keys = ProjectKeys(project.id, project.public_key, secret)
+    with discord_bridge(srv, keys, fake_discord) as discord:
+        w = await WidgetClient.connect(srv.ws_url, keys.public_key)
+        await w.synced()
+        big = b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024)  # over Discord's 10 MB, within this server's 12 MB
+        file_id = await upload(srv, w, "scan.pdf", big)
+        await w.send({"type": "message", "clientId": "b1", "attachments": [file_id]})
+        post = await discord.wait_post("scan.pdf")
+        assert not post["attachments"] and f"https://chat.example.com/files/{file_id}?exp=" in post["content"]
+        await w.close()
