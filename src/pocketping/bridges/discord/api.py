@@ -29,6 +29,7 @@ import orjson
 from pocketping.bridges.base import ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
 from pocketping.bridges.discord.gateway import BAD_CREDENTIALS, GatewayRefused
+from pocketping.bridges.download import check_host, read_limited
 from pocketping.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -244,23 +245,9 @@ class DiscordApi:
     async def download(self, url: str, limit: int) -> bytes:
         """An attachment someone posted, from Discord's CDN (or this API's host: a self-hosted or
         fake Discord), at most ``limit`` bytes. No other host is fetched."""
-        host = (urlsplit(url).hostname or "").lower()
-        api_host = (urlsplit(self.base_url).hostname or "").lower()
-        if urlsplit(url).scheme not in ("https", "http") or host not in (*CDN_HOSTS, api_host):
-            raise DeliveryError(f"refusing to fetch a Discord attachment from {host or url!r}", permanent=True)
-        try:
-            async with httpx.AsyncClient(timeout=30.0, follow_redirects=False) as client, \
-                    client.stream("GET", url) as got:
-                if got.status_code != 200:
-                    raise DeliveryError(f"Discord's CDN answered HTTP {got.status_code}")
-                data = bytearray()
-                async for chunk in got.aiter_bytes():
-                    data += chunk
-                    if len(data) > limit:
-                        raise DeliveryError(f"the file is larger than {limit} bytes", permanent=True)
-                return bytes(data)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"cannot download the attachment ({type(exc).__name__})") from exc
+        check_host(url, "Discord", (*CDN_HOSTS, (urlsplit(self.base_url).hostname or "").lower()))
+        async with httpx.AsyncClient(timeout=30.0) as client:  # the CDN needs no token: none is sent
+            return await read_limited(client, url, limit, platform="Discord")
 
     async def archive(self, thread_id: str) -> None:
         try:

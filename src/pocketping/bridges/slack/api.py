@@ -20,6 +20,7 @@ import orjson
 
 from pocketping.bridges.base import ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
+from pocketping.bridges.download import check_host, read_limited
 from pocketping.errors import DeliveryError
 
 # Errors that will not go away by retrying: configuration the operator must fix.
@@ -204,22 +205,9 @@ class SlackApi:
     async def download(self, url: str, limit: int) -> bytes:
         """A file shared in a thread (``url_private``), with the bot token. The token goes only
         to Slack's own hosts (the API's host or *.slack.com), never to a URL a message names elsewhere."""
-        host = (urlsplit(url).hostname or "").lower()
-        api_host = (urlsplit(self.base_url).hostname or "").lower()
-        if urlsplit(url).scheme not in ("https", "http") or not (host == api_host or host.endswith(".slack.com")):
-            raise DeliveryError(f"refusing to fetch a Slack file from {host or url!r}", permanent=True)
-        try:
-            async with self._client.stream("GET", url, headers={"Authorization": f"Bearer {self.token}"}) as got:
-                if got.status_code != 200:
-                    raise DeliveryError(f"Slack answered HTTP {got.status_code} to a file download (files:read?)")
-                data = bytearray()
-                async for chunk in got.aiter_bytes():
-                    data += chunk
-                    if len(data) > limit:
-                        raise DeliveryError(f"the file is larger than {limit} bytes", permanent=True)
-                return bytes(data)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"cannot download the file from Slack ({type(exc).__name__})") from exc
+        check_host(url, "Slack", ((urlsplit(self.base_url).hostname or "").lower(),), (".slack.com",))
+        return await read_limited(self._client, url, limit, platform="Slack",
+                                  headers={"Authorization": f"Bearer {self.token}"})
 
     async def update_message(self, channel: str, ts: str, **params: Any) -> None:
         try:

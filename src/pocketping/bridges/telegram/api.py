@@ -16,6 +16,7 @@ import orjson
 
 from pocketping.bridges.base import ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
+from pocketping.bridges.download import read_limited
 from pocketping.errors import DeliveryError
 
 GONE_MARKERS = ("message thread not found", "topic_deleted", "topic_id_invalid", "thread not found")
@@ -112,17 +113,9 @@ class TelegramApi:
             raise DeliveryError(f"the file is larger than {limit} bytes")
         url = f"{self.base_url.rstrip('/')}/file/bot{self.token}/{info['file_path']}"
         try:
-            async with self._client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise DeliveryError(f"Telegram answered HTTP {response.status_code} to a file download")
-                data = bytearray()
-                async for chunk in response.aiter_bytes():
-                    data += chunk
-                    if len(data) > limit:
-                        raise DeliveryError(f"the file is larger than {limit} bytes")
-                return bytes(data)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(self._clean(f"cannot download the file from Telegram ({type(exc).__name__})")) from exc
+            return await read_limited(self._client, url, limit, platform="Telegram")
+        except DeliveryError as exc:
+            raise DeliveryError(self._clean(exc.message), permanent=exc.permanent) from exc
 
     async def send(self, method: str, params: dict[str, Any], *, thread_id: str | None = None,
                    unchanged_ok: bool = False, files: dict[str, tuple[str, bytes, str]] | None = None) -> Any:
