@@ -210,3 +210,30 @@ async def test_unsent_uploads_go_after_a_day_and_closed_conversations_files_afte
         assert (await api.get(f"/api/v1/files/{kept}", headers=keys.auth)).status_code == 404
         history = (await api.get(f"/api/v1/sessions/{w.session_id}/messages", headers=keys.auth)).json()
         assert [m["attachments"] for m in history["messages"] if m["kind"] == "message"] == [[]]
+
+
+async def test_project_update_upload_types_changes_what_is_accepted(server, make_project, api):
+    import asyncio
+    import sys
+
+    keys = make_project()
+    env = {**os.environ, "POCKETPING_DATABASE_URL": server.settings.database_url,
+           "POCKETPING_ENCRYPTION_KEY": server.settings.encryption_key.get_secret_value(),
+           "POCKETPING_DATA_DIR": str(server.settings.data_dir)}
+
+    async def cli(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "pocketping", *args, env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode or 0, out.decode()
+
+    code, out = await cli("project", "update", keys.id, "--upload-types", "images")
+    assert code != 0 and "image/*" in out
+    code, out = await cli("project", "update", keys.id, "--upload-types", "image/*")
+    assert code == 0, out
+    assert (await upload(api, keys.auth, "a.png", png_bytes())).status_code == 201
+    refused = await upload(api, keys.auth, "a.pdf", b"%PDF-1.4\n%%EOF\n")
+    assert refused.status_code == 415 and refused.json()["error"]["contentType"] == "application/pdf"
+    code, out = await cli("project", "update", keys.id, "--upload-types", "default")
+    assert code == 0, out
+    assert (await upload(api, keys.auth, "a.pdf", b"%PDF-1.4\n%%EOF\n")).status_code == 201
