@@ -45,7 +45,7 @@ async def test_a_server_killed_mid_upload_keeps_no_half_file(tmp_path: Path):
     spool.mkdir()
     svc = build_services(make_settings(url, str(data_dir), encryption_key=key))
     await svc.db.migrate()
-    project, secret = await create_project(svc, "Kill upload", [])
+    _project, secret = await create_project(svc, "Kill upload", [])
     await svc.db.dispose()
     first = ServerProcess(url, data_dir, encryption_key=key, env={"TMPDIR": str(spool)}).start()
     writer = None
@@ -54,7 +54,7 @@ async def test_a_server_killed_mid_upload_keeps_no_half_file(tmp_path: Path):
         head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pdf\"\r\n"
                 f"Content-Type: application/pdf\r\n\r\n").encode()
         length = len(head) + 4_000_000
-        reader, writer = await asyncio.open_connection("127.0.0.1", first.port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", first.port)
         writer.write((f"POST /api/v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n"
                       f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
                       f"Content-Length: {length}\r\n\r\n").encode() + head + b"%PDF-1.4\n" + b"0" * 1_000_000)
