@@ -31,8 +31,9 @@ async def test_files_reach_slack_and_telegram_and_come_back(server, project, api
         await w.expect("ack", clientId="f1")
 
         # Slack: the external upload flow, into the conversation's thread, the text as the comment.
-        await fake_slack.wait_until(lambda: len(fake_slack.files.uploaded()) == 2, 20, what="two files in Slack")
-        shared = {f.name: f for f in fake_slack.files.uploaded()}
+        channel = slack.channel.id
+        await fake_slack.wait_until(lambda: len(fake_slack.files.uploaded(channel)) == 2, 20, what="two files")
+        shared = {f.name: f for f in fake_slack.files.uploaded(channel)}
         assert pixels(shared["error.png"].data) == pixels(image) and b"Secret Person" not in shared["error.png"].data
         assert shared["invoice.pdf"].data == PDF
         thread = slack.card()["ts"]
@@ -57,7 +58,7 @@ async def test_files_reach_slack_and_telegram_and_come_back(server, project, api
         await tg.fake.wait_for(lambda: any(m.file is not None and m.file.filename == "price-list.csv"
                                            for m in tg.posts()))
         # ... and not back to Slack, where it came from.
-        assert [f.name for f in fake_slack.files.uploaded()].count("price-list.csv") == 1
+        assert [f.name for f in fake_slack.files.uploaded(channel)].count("price-list.csv") == 0
         await w.close()
 
 
@@ -96,7 +97,7 @@ async def test_discord_gets_files_as_multipart_attachments_and_sends_them_back(s
         [first] = [m for m in discord.posts(thread_id) if m["attachments"] and "see attached" in m["content"]]
         assert first["attachments"][0]["filename"] == "error.png"
         # The request was multipart: payload_json plus files[0], as the API documents.
-        posts = [r for r in fake_discord.requests if r.method == "POST" and r.path.endswith("/messages")
+        posts = [r for r in fake_discord.requests if r.method == "POST" and r.path == f"/channels/{thread_id}/messages"
                  and "multipart/form-data" in r.headers.get("content-type", "")]
         assert len(posts) == 2
 

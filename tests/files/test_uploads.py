@@ -46,6 +46,10 @@ async def test_a_backend_uploads_names_it_in_a_reply_and_the_widget_gets_it(serv
     assert b"Secret Person" in original and b"Secret Person" not in got.content  # ... without the metadata
     again = await api.get(f"/api/v1/files/{body['id']}", headers=project.auth)
     assert again.content == got.content
+    thumb = await api.get(frame["message"]["attachments"][0]["url"] + "&thumb=1")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(thumb.content)) as small:
+        assert max(small.size) <= 320
     # The message lists its files in the REST history too; a file is named by one message only.
     history = await api.get(f"/api/v1/sessions/{w.session_id}/messages", headers=project.auth)
     assert history.json()["messages"][-1]["attachments"][0]["name"] == "shot.png"
@@ -237,3 +241,36 @@ async def test_project_update_upload_types_changes_what_is_accepted(server, make
     code, out = await cli("project", "update", keys.id, "--upload-types", "default")
     assert code == 0, out
     assert (await upload(api, keys.auth, "a.pdf", b"%PDF-1.4\n%%EOF\n")).status_code == 201
+
+
+async def test_the_sdk_uploads_and_sends_files_and_events_carry_them(server, project, api, tmp_path):
+    from pocketping_sdk import Attachment, PocketPing, PocketPingSync
+
+    w = await WidgetClient.connect(server.ws_url, project.public_key)
+    await w.synced()
+    pp = PocketPing(secret_key=project.secret_key, base_url=server.base_url)
+    try:
+        first = await pp.upload_file(png_bytes(), name="chart.png")
+        assert isinstance(first, Attachment) and first.content_type == "image/png" and first.width == 40
+        path = tmp_path / "terms.txt"
+        path.write_bytes(b"the terms\n")
+        second = await pp.upload_file(path)
+        assert second.name == "terms.txt"
+        sent = await pp.send_message(w.session_id, "two files", files=[first, second.id])
+        assert [a.name for a in sent.attachments] == ["chart.png", "terms.txt"]
+        frame = await w.expect("message")
+        assert [a["id"] for a in frame["message"]["attachments"]] == [first.id, second.id]
+        # The public event (webhooks, the stream) carries them too.
+        events = (await api.get("/api/v1/events", headers=project.auth, params={"type": "message.created"})).json()
+        carried = [e["data"]["message"]["attachments"] for e in events["events"]
+                   if e["data"]["message"]["id"] == sent.id]
+        assert [a["name"] for a in carried[0]] == ["chart.png", "terms.txt"] and carried[0][0]["url"]
+    finally:
+        await pp.aclose()
+    sync = PocketPingSync(secret_key=project.secret_key, base_url=server.base_url)
+    try:
+        third = sync.upload_file(b"a,b\n1,2\n", name="data.csv")
+        assert sync.send_message(w.session_id, files=[third]).attachments[0].content_type == "text/csv"
+    finally:
+        sync.close()
+    await w.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import tempfile
 import unicodedata
@@ -21,7 +22,7 @@ from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Project
 from pocketping.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from pocketping.files import sealing
-from pocketping.files.images import reencode
+from pocketping.files.images import make_thumbnail, reencode, thumbnail_type
 from pocketping.files.sniff import DEFAULT_TYPES, IMAGES, allowed, sniff
 from pocketping.store import files as repo
 from pocketping.store.files import StoredFile
@@ -84,6 +85,10 @@ async def store_file(svc: Services, project: Project, path: Path, *, name: str |
             source = Path(tmp) / "clean"
             shape = await asyncio.to_thread(reencode, path, source, kind)
             width, height = shape.width, shape.height
+            thumb, thumb_sealed = Path(tmp) / "thumb", Path(tmp) / "thumb.sealed"
+            await asyncio.to_thread(make_thumbnail, source, thumb, kind)
+            await asyncio.to_thread(_seal_to, svc, thumb_blob(blob), thumb, thumb_sealed)
+            await svc.files.put(thumb_blob(blob), thumb_sealed)
         size = (await asyncio.to_thread(source.stat)).st_size
         sealed = Path(tmp) / "sealed"
         await asyncio.to_thread(_seal_to, svc, blob, source, sealed)
@@ -95,10 +100,23 @@ async def store_file(svc: Services, project: Project, path: Path, *, name: str |
         async with unit_of_work(svc) as tx:
             await repo.insert_file(tx, record)
     except BaseException:
-        with contextlib.suppress(Exception):
-            await svc.files.delete(blob)
+        await delete_blobs(svc, [record])
         raise
     return record
+
+
+def thumb_blob(blob: str) -> str:
+    return blob + ".thumb"
+
+
+def has_thumbnail(record: StoredFile) -> bool:
+    return record.content_type in IMAGES
+
+
+def thumbnail_of(record: StoredFile) -> StoredFile:
+    """The record of an image's thumbnail (its own blob; size unknown until read)."""
+    return dataclasses.replace(record, blob=thumb_blob(record.blob), content_type=thumbnail_type(record.content_type),
+                               size=-1)
 
 
 async def store_bytes(svc: Services, project: Project, data: bytes, *, name: str | None, uploader: str,
@@ -164,8 +182,9 @@ async def read_file(svc: Services, record: StoredFile) -> bytes:
 
 async def delete_blobs(svc: Services, records: list[StoredFile]) -> None:
     for record in records:
-        with contextlib.suppress(Exception):
-            await svc.files.delete(record.blob)
+        for blob in (record.blob, thumb_blob(record.blob)) if has_thumbnail(record) else (record.blob,):
+            with contextlib.suppress(Exception):
+                await svc.files.delete(blob)
 
 
 async def prune_files(svc: Services, retention_days: float | None) -> int:
@@ -192,9 +211,10 @@ async def rotate_files(svc: Services) -> int:
     re-encrypted piece by piece into a new blob that replaces the old one, never whole in memory."""
     keyring = svc.db.keyring
     async with svc.db.read() as tx:
-        blobs = await repo.all_blobs(tx)
+        blobs = [b for _, blob, kind in await repo.all_blobs(tx)
+                 for b in ((blob, thumb_blob(blob)) if kind in IMAGES else (blob,))]
     done = 0
-    for _file_id, blob in blobs:
+    for blob in blobs:
         with tempfile.TemporaryDirectory(prefix="pocketping-rotate-") as tmp:
             target = Path(tmp) / "sealed"
             opener = sealing.Unsealer(keyring, blob)

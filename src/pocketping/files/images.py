@@ -13,10 +13,32 @@ MAX_PIXELS = 40_000_000  # ~ 8000 x 5000; beyond it a decompression bomb is like
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 
 
+THUMB_SIZE = (320, 320)
+
+
 @dataclass(frozen=True)
 class Reencoded:
     width: int
     height: int
+
+
+def thumbnail_type(content_type: str) -> str:
+    """What a thumbnail of an image of this type is stored as (a photo stays a JPEG, the rest PNG)."""
+    return "image/jpeg" if content_type == "image/jpeg" else "image/png"
+
+
+def make_thumbnail(clean: Path, target: Path, content_type: str) -> None:
+    """A small copy (at most 320 px a side) of an already re-encoded image, for previews."""
+    from PIL import Image
+
+    with Image.open(clean) as img:
+        img.seek(0)
+        small = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB")
+        small.thumbnail(THUMB_SIZE)
+        if thumbnail_type(content_type) == "image/jpeg":
+            small.convert("RGB").save(target, "JPEG", quality=80)
+        else:
+            small.save(target, "PNG", optimize=True)
 
 
 def reencode(source: Path, target: Path, content_type: str) -> Reencoded:

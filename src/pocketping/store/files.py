@@ -105,10 +105,10 @@ async def delete_files(tx: Tx, file_ids: list[str]) -> None:
         await tx.conn.execute(delete(files).where(files.c.id.in_(set(file_ids))))
 
 
-async def all_blobs(tx: Tx) -> list[tuple[str, str]]:
-    """``(file id, blob name)`` of every stored file (for rotate-key)."""
-    rows = (await tx.conn.execute(select(files.c.id, files.c.blob).order_by(files.c.id))).all()
-    return [(r[0], r[1]) for r in rows]
+async def all_blobs(tx: Tx) -> list[tuple[str, str, str]]:
+    """``(file id, blob name, content type)`` of every stored file (for rotate-key)."""
+    rows = (await tx.conn.execute(select(files.c.id, files.c.blob, files.c.content_type).order_by(files.c.id))).all()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 # --- what a message carries -------------------------------------------------------------

@@ -54,7 +54,9 @@ async def serve_file(svc: Services, record: StoredFile) -> Response:
             yield piece
 
     media = record.content_type if record.content_type in IMAGES else "application/octet-stream"
-    headers = {**_INERT, "Content-Disposition": _disposition(record), "Content-Length": str(record.size)}
+    headers = {**_INERT, "Content-Disposition": _disposition(record)}
+    if record.size >= 0:
+        headers["Content-Length"] = str(record.size)
     return StreamingResponse(body(), media_type=media, headers=headers)
 
 
@@ -152,5 +154,10 @@ async def widget_download(file_id: str, visitor: VisitorDep, svc: ServicesDep) -
 @links.get("/files/{file_id}", summary="A file through the signed link a message carries", response_class=Response,
            responses=_BINARY)
 async def signed_download(file_id: str, svc: ServicesDep, exp: Annotated[int, Query(ge=0, le=2**40)],
-                          sig: Annotated[str, Query(min_length=8, max_length=64)]) -> Response:
-    return await serve_file(svc, await file_actions.access_file_by_link(svc, file_id, exp, sig))
+                          sig: Annotated[str, Query(min_length=8, max_length=64)],
+                          thumb: Annotated[bool, Query(description="an image's small preview (320 px)")] = False
+                          ) -> Response:
+    record = await file_actions.access_file_by_link(svc, file_id, exp, sig)
+    if thumb and file_actions.has_thumbnail(record):
+        return await serve_file(svc, file_actions.thumbnail_of(record))
+    return await serve_file(svc, record)

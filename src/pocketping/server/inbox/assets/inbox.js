@@ -164,7 +164,7 @@
       const url = f.url.startsWith("/files/") ? f.url : "#";
       const image = /^image\/(png|jpeg|gif|webp)$/.test(f.contentType);
       return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener" },
-        image ? el("img", { src: url, alt: f.name, width: f.width, height: f.height })
+        image ? el("img", { src: url + "&thumb=1", alt: f.name })
           : `${f.name} (${Math.ceil(f.size / 1000)} KB)`));
     }));
   }

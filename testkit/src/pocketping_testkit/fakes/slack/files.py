@@ -34,6 +34,7 @@ class SlackFile:
     data: bytes | None = None  # None until uploaded
     title: str = ""
     shared: bool = False
+    channel: str = ""  # where it was shared
 
     def public(self, fake: FakeSlack) -> dict[str, Any]:
         url = f"{fake.base_url}/files-pri/{fake.team['id']}-{self.id}/{self.name}"
@@ -98,7 +99,7 @@ class Files:
                     parent["reply_count"] = int(parent.get("reply_count") or 0) + 1
             channel.messages.append(message)
             for f in files:
-                f.shared = True
+                f.shared, f.channel = True, channel.id
             self.fake._emit(channel, message_event(message, channel))
         return {"files": [{"id": f.id, "title": f.title} for f in files]}
 
@@ -148,6 +149,8 @@ class Files:
             self.files[file.id] = file
             return file.public(self.fake)
 
-    def uploaded(self) -> list[SlackFile]:
+    def uploaded(self, channel_id: str | None = None) -> list[SlackFile]:
+        """Files apps uploaded and shared (in ``channel_id``, if given)."""
         with self.fake.lock:
-            return [f for f in self.files.values() if f.shared and f.data is not None]
+            return [f for f in self.files.values() if f.shared and f.data is not None and f.channel
+                    and channel_id in (None, f.channel)]
