@@ -274,3 +274,20 @@ async def test_the_sdk_uploads_and_sends_files_and_events_carry_them(server, pro
     finally:
         sync.close()
     await w.close()
+
+
+async def test_a_visitor_uploading_too_fast_is_told_to_wait(make_server):
+    from pocketping.actions.projects import create_project
+
+    srv = make_server(rate_limit_uploads_per_minute=2)
+    project, _ = srv.call(create_project(srv.services, "Slow down"))
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    async with httpx.AsyncClient(base_url=srv.base_url) as api:
+        token = {"Authorization": f"Bearer {w.token}"}
+        codes = [(await upload(api, token, f"n{i}.txt", b"note\n", path="/api/v1/widget/uploads")).status_code
+                 for i in range(3)]
+        assert codes == [201, 201, 429]
+        last = await upload(api, token, "n.txt", b"note\n", path="/api/v1/widget/uploads")
+        assert last.json()["error"]["code"] == "rate_limited" and int(last.headers["retry-after"]) >= 1
+    await w.close()
