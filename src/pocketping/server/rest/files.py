@@ -5,11 +5,12 @@ PocketPing re-encoded itself, with ``nosniff`` and a sandboxing CSP."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from pocketping import tokens
@@ -20,6 +21,7 @@ from pocketping.core.models import Project
 from pocketping.core.rules import origin_allowed
 from pocketping.errors import Forbidden, NotFound, PocketPingError, Unauthorized
 from pocketping.files.sniff import IMAGES
+from pocketping.server.app import error_response
 from pocketping.server.rest.deps import ProjectDep, ServicesDep, bearer
 from pocketping.server.rest.schemas import FileOut
 from pocketping.server.uploads import receive_file
@@ -76,11 +78,13 @@ async def download(file_id: str, project: ProjectDep, svc: ServicesDep) -> Respo
 
 # --- the widget: the visitor's session token as Bearer -------------------------------------
 
+@dataclass(frozen=True)
 class Visitor:
-    def __init__(self, project: Project, session_id: str, origin: str | None) -> None:
-        self.project = project
-        self.session_id = session_id
-        self.origin = origin
+    """Who a widget request comes from: the session its token names, from an allowed origin."""
+
+    project: Project
+    session_id: str
+    origin: str | None
 
 
 async def current_visitor(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None,
@@ -132,13 +136,10 @@ async def widget_upload(request: Request, visitor: VisitorDep, svc: ServicesDep)
             record = await file_actions.store_file(svc, visitor.project, got.path, name=got.name,
                                                    uploader="visitor", session_id=visitor.session_id)
     except PocketPingError as exc:
-        from pocketping.server.app import error_response
-
+        # The page must be able to read why (CORS headers on the error too).
         response = error_response(exc)
         response.headers.update(headers)
         return response
-    from fastapi.responses import JSONResponse
-
     return JSONResponse(file_actions.file_api(svc, record), status_code=201, headers=headers)
 
 
