@@ -48,7 +48,7 @@ async def test_operator_reply_is_idempotent_with_a_client_id(server, project, ap
 async def test_bad_requests_get_clear_errors_and_change_nothing(server, project, api):
     w = await visitor(server, project, "hi")
     url = f"/api/v1/sessions/{w.session_id}/messages"
-    for body, code in [({}, "invalid_input"), ({"text": ""}, "invalid_input"), ({"text": "   "}, "empty_text"),
+    for body, code in [({}, "empty_text"), ({"text": ""}, "empty_text"), ({"text": "   "}, "empty_text"),
                        ({"text": "x" * 4001}, "text_too_long"), ({"text": "ok", "sender": "visitor"}, "invalid_input"),
                        ({"text": "ok", "operatorName": ""}, "invalid_input")]:
         r = await api.post(url, headers=project.auth, json=body)

@@ -75,6 +75,8 @@ export interface SendMessageOptions extends CallOptions {
   operatorName?: string;
   /** makes the call idempotent (one is generated when not given) */
   clientId?: string;
+  /** ids of files uploaded with `POST /api/v1/files` (the text is then optional) */
+  attachments?: string[];
 }
 
 export interface EmitEventOptions extends CallOptions {
@@ -237,7 +239,8 @@ export class PocketPing {
    * a `clientId` (generated when not given) makes it idempotent.
    */
   sendMessage(sessionId: string, text: string, options: SendMessageOptions = {}): Promise<Message> {
-    const body = { text, operatorName: options.operatorName, clientId: options.clientId ?? newClientId() };
+    const body = { text, operatorName: options.operatorName, clientId: options.clientId ?? newClientId(),
+                   attachments: options.attachments };
     return this.call({ method: "POST", path: `/sessions/${enc(sessionId)}/messages`, body, idempotent: true },
                      options);
   }

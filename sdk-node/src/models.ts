@@ -54,6 +54,17 @@ export interface Session {
 export type Sender = "visitor" | "operator" | "ai" | "system";
 
 /** A message (or, with `includeEvents`, a stored custom event). Schema `MessageOut`. */
+/** A stored file a message carries; `url` is a signed link relative to the server (about a day). */
+export interface Attachment {
+  id: string;
+  name: string;
+  size: number;
+  contentType: string;
+  width?: number | null;
+  height?: number | null;
+  url: string;
+}
+
 export interface Message {
   id: string;
   sessionId: string;
@@ -69,6 +80,8 @@ export interface Message {
   deletedAt?: string | null;
   name?: string | null;
   data?: JsonObject | null;
+  /** the files the message carries (`[]` when none) */
+  attachments?: Attachment[];
 }
 
 /**

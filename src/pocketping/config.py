@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = None
     previous_encryption_keys: SecretStr | None = None
 
+    # Files (attachments): where they are stored, how big they may be, how long they are kept
+    storage_url: str | None = None  # file:///path or s3://bucket/prefix; default: <data_dir>/files
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str | None = None
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    file_retention_days: float | None = Field(default=None, gt=0)
+    rate_limit_uploads_per_minute: int = Field(default=20, ge=0)
+
     # Server
     host: str = "127.0.0.1"
     port: int = 8000

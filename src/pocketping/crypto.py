@@ -86,6 +86,14 @@ class Keyring:
     def _ids(self) -> dict[str, bytes]:
         return {key_id(k): k for k in self.keys}
 
+    def key_by_id(self, kid: str) -> bytes | None:
+        """The raw key with this id, if configured (for streamed file encryption)."""
+        return self._ids.get(kid)
+
+    @property
+    def current_key(self) -> bytes:
+        return self.keys[0]
+
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)
         sealed = self._aead.encrypt(nonce, plaintext.encode(), None)
@@ -115,6 +123,8 @@ class Keyring:
         return _b64e(mac[:24])
 
     def verify(self, purpose: str, message: str, signature: str) -> bool:
+        if not signature.isascii():  # compare_digest refuses non-ASCII str; no signature of ours is
+            return False
         for key in self.keys:
             mac = hmac.new(_derive(key, purpose), message.encode(), hashlib.sha256).digest()
             if hmac.compare_digest(_b64e(mac[:24]), signature):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pocketping.core.delivery import Checkpoint, OutboxHandler
     from pocketping.core.models import BridgeRecord, OutboxItem
     from pocketping.ephemeral import Delivered
+    from pocketping.files.storage import BlobStore
     from pocketping.hub import Event, Hub
     from pocketping.metrics import Metrics
     from pocketping.relay.live import BridgeMaker
@@ -77,6 +78,9 @@ def encrypted_columns() -> tuple[tuple[Table, str], ...]:
         (schema.webhooks, "secret"),
         (schema.event_log, "payload"),
         (schema.ai_settings, "api_key"),
+        # attachments (the files' bytes are re-sealed by rotate-key too: actions.files.rotate_files)
+        (schema.messages, "attachments"),
+        (schema.files, "name"),
     )
 
 
@@ -137,6 +141,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
         visitor_limiter=RateLimiter(settings.rate_limit_messages_per_minute, clock),
         connection_limiter=RateLimiter(settings.rate_limit_connections_per_minute, clock),
         metrics=new_metrics(settings),
+        files=file_store(settings),
+        upload_limiter=RateLimiter(settings.rate_limit_uploads_per_minute, clock),
     )
     svc.planners = planners(svc)
     from pocketping.redishub import RedisHub, SharedRateLimiter
@@ -159,6 +165,16 @@ def _redis_hub(settings: Settings) -> Hub:
 
     assert settings.redis_url is not None
     return RedisHub(settings.redis_url, prefix=settings.redis_prefix)
+
+
+def file_store(settings: Settings) -> BlobStore:
+    """Where attachments are stored: POCKETPING_STORAGE_URL (a folder, or an S3-compatible bucket)."""
+    from pocketping.files.storage import open_store
+
+    secret = settings.s3_secret_access_key
+    return open_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
+                      access_key_id=settings.s3_access_key_id,
+                      secret_access_key=secret.get_secret_value() if secret else None, region=settings.s3_region)
 
 
 @dataclass
@@ -240,7 +256,8 @@ class Node:
 
 def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
                services: Services | None = None) -> Node:
-    from pocketping.actions.team import ThreadActions
+    from pocketping.actions.files import prune_files
+    from pocketping.actions.team import TeamFiles, ThreadActions
     from pocketping.ephemeral import Delivered
     from pocketping.relay.deps import build_bridge_deps
     from pocketping.relay.manager import BridgeManager
@@ -278,7 +295,8 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
         node.bridges = BridgeManager(db, svc.hub, svc.clock, make, ThreadActions(svc), delivered,
                                      outbox_wake=outbox.notify, max_text_chars=settings.max_text_chars,
                                      public_base=settings.public_base(),
-                                     project_ttl_seconds=settings.config_poll_seconds)
+                                     project_ttl_seconds=settings.config_poll_seconds,
+                                     files=TeamFiles(svc))  # attachments both ways
         node.edges.bridges = node.bridges
         outbox.register("bridge", node.bridges.delivery)
         watcher.listeners.append(node.bridges.sync)
@@ -288,6 +306,7 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("delivered outbox rows", outbox.prune),
             ("the event log", lambda: prune_event_log(db, settings.event_retention_days)),
             ("inbound platform ids", lambda: prune_inbound_seen(db)),
+            ("unsent uploads and expired files", lambda: prune_files(svc, settings.file_retention_days)),
         ])
     _several_nodes(node, NodeHeartbeat, LeaseKeeper)
     _watch_metrics(node)
@@ -428,10 +447,11 @@ def routers() -> list[APIRouter]:
     from pocketping.server.inbox import api as inbox_api
     from pocketping.server.inbox import pages as inbox_pages
     from pocketping.server.rest import ai as rest_ai
+    from pocketping.server.rest import files as rest_files
     from pocketping.server.rest import router as rest
 
     return [health.router, metrics.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router,
-            rest_ai.router]
+            rest_ai.router, rest_files.links]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,

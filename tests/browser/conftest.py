@@ -192,3 +192,23 @@ def shadow(page: Page) -> Any:
 async def connected(page: Page) -> None:
     """Wait until the widget on the page is connected and synced (its status is no longer "Connecting")."""
     await expect(page.locator("#pocketping-root .s")).not_to_have_text("Connecting…")
+
+
+# Builds a File in the page and fires a paste or a drop carrying it, as the browser does for a
+# real clipboard or drag. ``target`` is a JS expression for the element.
+_FIRE = """([kind, target, name, type, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+  const dt = new DataTransfer()
+  dt.items.add(new File([bytes], name, { type }))
+  const el = new Function('return ' + target)()
+  const init = { bubbles: true, cancelable: true }
+  el.dispatchEvent(kind == 'paste' ? new ClipboardEvent('paste', { ...init, clipboardData: dt })
+                                   : new DragEvent('drop', { ...init, dataTransfer: dt }))
+}"""
+
+
+async def fire_file(page: Page, kind: str, target: str, name: str, ctype: str, data: bytes) -> None:
+    """Paste (``kind="paste"``) or drop (``"drop"``) a file with these bytes onto ``target``."""
+    import base64
+
+    await page.evaluate(_FIRE, [kind, target, name, ctype, base64.b64encode(data).decode()])

@@ -40,8 +40,18 @@ interface Item {
   clientId?: string
   deletedAt?: string
   failed?: boolean
+  attachments?: Frame[]
+  up?: Up
   el?: HTMLElement
   st?: HTMLElement
+}
+
+/** A file on its way up: its request while it runs, its error once it failed. */
+interface Up {
+  f: File
+  x?: XMLHttpRequest
+  p?: HTMLProgressElement
+  e?: string
 }
 
 const CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"
@@ -52,11 +62,13 @@ const OVERRIDES = ["primaryColor", "operatorName", "welcomeMessage", "position",
 
 const label = (el: Element, name: string) => el.setAttribute("aria-label", name)
 
+
 export const cid = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 10)
 
 export function mount(o: Options, emit: (type: string, arg?: unknown) => void, fire: (f: Frame) => void,
                       early: Frame[]): Widget {
   const key = "pocketping:" + o.publicKey
+  const base = (o.serverUrl || "").replace(/\/*$/, "")
   const store: Frame = {}
   const overrides: Frame = {}
   for (const k of OVERRIDES) if (o[k]) overrides[k] = o[k]
@@ -113,7 +125,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const away = h("form", { className: "o" }, awayText, email, notify)
   const ta = h("textarea", { rows: 1 })
   const send = h("button", null, icon(SEND))
-  const composer = h("form", null, ta, send)
+  const picker = h("input", { type: "file", multiple: true, hidden: true })
+  const clip = h("button", { type: "button", className: "a" }, "📎")
+  const composer = h("form", null, clip, picker, ta, send)
   const panel = h("div", { className: "p", id: "p", role: "dialog", hidden: true },
                   h("header", null, h("div", null, title, status), minimize), log, typing, away, composer)
   root.append(launcher, panel)
@@ -146,6 +160,12 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       idle = setTimeout(stopTyping, 3e3) as unknown as number
     }),
     on(composer, "submit", submit),
+    // Files: the button, a drop onto the panel, an image pasted into the composer.
+    on(clip, "click", () => picker.click()),
+    on(picker, "change", () => addFiles(picker.files!)),
+    on(panel, "dragover", (e: DragEvent) => e.preventDefault()),
+    on(panel, "drop", (e: DragEvent) => (e.preventDefault(), addFiles(e.dataTransfer!.files))),
+    on(ta, "paste", (e: ClipboardEvent) => addFiles(e.clipboardData!.files)),
     on(away, "submit", (e: Event) => {
       e.preventDefault()
       once.contact = { type: "contact", email: email.value.trim() }
@@ -192,7 +212,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
         refresh()
       },
     )
-    early.splice(0).forEach(queue)
+    early.splice(0).forEach((f) => queue(f))
   }
 
   function frame(f: Frame) {
@@ -281,14 +301,51 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   function flush() {
     if (!ready) return
     for (const f of [...outbox, ...Object.values(once)]) if (!sentNow.has(f) && link?.send(f)) sentNow.add(f)
+    for (const m of items) if (m.up && !m.up.x && !m.up.e) upload(m) // files chosen while offline wait here
   }
 
-  function queue(f: Frame) {
+  function queue(f: Frame, m?: Item) {
     if (!link) return early.push(f) // not started yet: start() sends it
     if (f.type == "identify") once.identify = f
     else outbox.push(f), save()
-    if (f.type == "message") place({ kind: "message", sender: "visitor", text: f.text, clientId: f.clientId })
+    if (f.type == "message") place(m || { kind: "message", sender: "visitor", text: f.text, clientId: f.clientId })
     flush()
+  }
+
+  function addFiles(files: FileList) {
+    for (const f of files) {
+      const m: Item = { kind: "message", sender: "visitor", clientId: cid(), up: { f } }
+      place(m)
+    }
+    flush()
+  }
+
+  /** Upload one file (progress shown, cancellable); once stored, its message joins the queue. */
+  function upload(m: Item) {
+    const u = m.up!
+    const x = (u.x = new XMLHttpRequest())
+    const body = new FormData()
+    body.append("file", u.f)
+    u.e = ""
+    x.open("POST", base + "/api/v1/widget/uploads")
+    x.setRequestHeader("Authorization", "Bearer " + store.t)
+    x.upload.onprogress = (e) => (u.p!.value = e.loaded / e.total)
+    x.responseType = "json"
+    x.onloadend = () => {
+      const r = x.response || {}
+      const s = x.status
+      delete u.x // no answer (offline): tried again once connected
+      if (s == 201) delete m.up, (m.attachments = [r]), queue({ type: "message", clientId: m.clientId, attachments: [r.id] }, m)
+      else if (s) (u.e = S(s == 413 ? T.TooLarge : s == 415 || s == 422 ? T.BadType : T.Failed)), row(m)
+    }
+    x.send(body)
+    row(m)
+  }
+
+  function drop(m: Item) {
+    m.up!.x?.abort()
+    items = items.filter((x) => x != m)
+    m.el!.remove()
   }
 
   const find2 = (id: string) => outbox.some((x) => x.clientId == id)
@@ -359,9 +416,23 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
         meta.append(d.toLocaleString(locale, { ...day, hour: "numeric", minute: "2-digit" }))
       }
       if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
-      el = h("div", { className: mine ? "r v" : "r" },
-             m.deletedAt ? h("div", { className: "b" }, h("em", null, S(T.Deleted))) : md(m.text || "", h("div", { className: "b" })),
-             meta)
+      const u = m.up
+      const b = h("div", { className: "b" })
+      const btn = (k: T, f: () => void) => b.append(h("button", { type: "button", onclick: f }, S(k)))
+      if (m.deletedAt) b.append(h("em", null, S(T.Deleted)))
+      else if (u) {
+        b.append(u.f.name + " ")
+        u.e ? (b.append(h("b", { role: "alert" }, u.e)), btn(T.Retry, () => upload(m))) : b.append((u.p = h("progress")))
+        btn(T.Cancel, () => drop(m))
+      } else {
+        for (const a of m.attachments || []) {
+          const url = base + a.url
+          b.append(h("a", { href: url, target: "_blank" },
+                     /^image\//.test(a.contentType) ? h("img", { src: url, alt: a.name }) : a.name + " (" + Math.ceil(a.size / 1e3) + " KB)"))
+        }
+        md(m.text || "", b)
+      }
+      el = h("div", { className: mine ? "r v" : "r" }, b, meta)
     }
     m.el?.replaceWith(el)
     m.el = el
@@ -422,6 +493,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     label(ta, S(T.Message))
     ta.placeholder = S(T.Placeholder)
     label(send, S(T.Send))
+    label(clip, S(T.Attach))
     label(email, S(T.Email))
     email.placeholder = S(T.Email)
     awayText.textContent = S(T.AwayForm)

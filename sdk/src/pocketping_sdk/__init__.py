@@ -15,6 +15,7 @@ from pocketping_sdk.errors import (
     WebhookVerificationError,
 )
 from pocketping_sdk.models import (
+    Attachment,
     CustomEvent,
     Delivery,
     Identity,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SIGNATURE_HEADER",
     "APIConnectionError",
+    "Attachment",
     "AuthenticationError",
     "ConflictError",
     "CustomEvent",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any, BinaryIO, Generic, TypeVar
 
-from pocketping_sdk.models import CustomEvent, Delivery, Message, Page, Session, Webhook, WebhookEvent
+from pocketping_sdk.models import Attachment, CustomEvent, Delivery, Message, Page, Session, Webhook, WebhookEvent
 
 T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -21,6 +23,7 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     params: dict[str, Any] = field(default_factory=dict)
     json: Any = None
+    files: Any = None  # multipart uploads (then no JSON body)
     # Safe to send again after a 5xx or a dropped connection (reads, or writes with a clientId).
     idempotent: bool = True
 
@@ -95,9 +98,24 @@ class Api:
                     params={"after_seq": after_seq, "limit": limit, "include_events": str(include_events).lower()})
 
     @staticmethod
-    def send_message(session_id: str, text: str, operator_name: str | None, client_id: str | None) -> Call[Message]:
+    def send_message(session_id: str, text: str, operator_name: str | None, client_id: str | None,
+                     files: Sequence[Attachment | str] = ()) -> Call[Message]:
         body = _clean({"text": text, "operatorName": operator_name, "clientId": client_id or new_client_id()})
+        if files:
+            body["attachments"] = [f.id if isinstance(f, Attachment) else str(f) for f in files]
         return Call("POST", f"/sessions/{session_id}/messages", Message.from_api, json=body)
+
+    @staticmethod
+    def upload_file(file: bytes | str | os.PathLike[str] | BinaryIO, name: str | None,
+                    content_type: str | None) -> Call[Attachment]:
+        if isinstance(file, (str, os.PathLike)):
+            data: bytes | BinaryIO = Path(file).read_bytes()
+            name = name or Path(file).name
+        else:
+            data = file
+        part = (name or "file", data, content_type or "application/octet-stream")
+        # Not idempotent: a retried upload would store a second copy (harmless, but not retried blindly).
+        return Call("POST", "/files", Attachment.from_api, files={"file": part}, idempotent=False)
 
     @staticmethod
     def close_session(session_id: str) -> Call[Session]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import weakref
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
@@ -15,7 +16,7 @@ from pocketping_sdk import _api
 from pocketping_sdk._api import Api, Call
 from pocketping_sdk._base import Base, embedded_session, session_of
 from pocketping_sdk.errors import APIConnectionError, PocketPingError, error_from_response
-from pocketping_sdk.models import CustomEvent, Delivery, Message, Page, Session, Webhook, WebhookEvent
+from pocketping_sdk.models import Attachment, CustomEvent, Delivery, Message, Page, Session, Webhook, WebhookEvent
 from pocketping_sdk.sse import EventReader
 
 T = TypeVar("T")
@@ -68,7 +69,7 @@ class PocketPing(Base):
         while True:
             try:
                 response = await self._http().request(call.method, self.api_url + call.path, params=call.params,
-                                                      json=call.json, headers=self.headers)
+                                                      json=call.json, files=call.files, headers=self.headers)
             except httpx.TransportError as exc:
                 if call.idempotent and attempt < self.max_retries:
                     await asyncio.sleep(_api.backoff(attempt, base=self.retry_backoff))
@@ -111,11 +112,18 @@ class PocketPing(Base):
                             include_events: bool = False) -> Page[Message]:
         return await self._call(Api.list_messages(session_id, after_seq, limit, include_events))
 
-    async def send_message(self, session_id: str, text: str, *, operator_name: str | None = None,
-                           client_id: str | None = None) -> Message:
+    async def send_message(self, session_id: str, text: str = "", *, operator_name: str | None = None,
+                           client_id: str | None = None, files: Sequence[Attachment | str] = ()) -> Message:
         """An operator reply, shown in the widget and mirrored to the team's chat apps.
-        Retried safely: a ``client_id`` (generated when not given) makes it idempotent."""
-        return await self._call(Api.send_message(session_id, text, operator_name, client_id))
+        Retried safely: a ``client_id`` (generated when not given) makes it idempotent.
+        ``files`` are uploads (``upload_file``'s answers or their ids); the text is then optional."""
+        return await self._call(Api.send_message(session_id, text, operator_name, client_id, files))
+
+    async def upload_file(self, file: bytes | str | os.PathLike[str] | BinaryIO, *, name: str | None = None,
+                          content_type: str | None = None) -> Attachment:
+        """Store a file (bytes, a path or an open binary file) to name in ``send_message(files=...)``.
+        The server decides its type from its bytes; images are re-encoded without their metadata."""
+        return await self._call(Api.upload_file(file, name, content_type))
 
     async def close_session(self, session_id: str) -> Session:
         return await self._call(Api.close_session(session_id))

@@ -76,6 +76,27 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A stored file: what ``upload_file`` answers and what a message's ``attachments`` list.
+    ``url`` is a signed link, relative to the server, valid for about a day."""
+
+    id: str
+    name: str
+    size: int
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    url: str = ""
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Attachment:
+        return cls(id=data["id"], name=data.get("name", ""), size=int(data.get("size", 0)),
+                   content_type=data.get("contentType", "application/octet-stream"), width=data.get("width"),
+                   height=data.get("height"), url=data.get("url", ""), raw=data)
+
+
+@dataclass(frozen=True)
 class Message:
     id: str
     session_id: str
@@ -91,6 +112,7 @@ class Message:
     data: dict[str, Any] | None = None
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
+    attachments: tuple[Attachment, ...] = ()
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -99,7 +121,8 @@ class Message:
                    sender=data["sender"], source=data.get("source", ""), text=data.get("text", ""),
                    operator_name=data.get("operatorName"), client_id=data.get("clientId"),
                    created_at=_time(data["createdAt"]), name=data.get("name"), data=data.get("data"),
-                   edited_at=parse_time(data.get("editedAt")), deleted_at=parse_time(data.get("deletedAt")), raw=data)
+                   edited_at=parse_time(data.get("editedAt")), deleted_at=parse_time(data.get("deletedAt")),
+                   attachments=tuple(Attachment.from_api(a) for a in data.get("attachments") or ()), raw=data)
 
 
 @dataclass(frozen=True)

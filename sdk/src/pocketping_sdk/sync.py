@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
@@ -15,7 +16,7 @@ from pocketping_sdk._api import Api, Call
 from pocketping_sdk._base import Base, embedded_session, session_of
 from pocketping_sdk.client import STREAM_READ_TIMEOUT, _json, _json_bytes
 from pocketping_sdk.errors import APIConnectionError, PocketPingError, error_from_response
-from pocketping_sdk.models import CustomEvent, Delivery, Message, Page, Session, Webhook, WebhookEvent
+from pocketping_sdk.models import Attachment, CustomEvent, Delivery, Message, Page, Session, Webhook, WebhookEvent
 from pocketping_sdk.sse import EventReader
 
 T = TypeVar("T")
@@ -43,7 +44,7 @@ class PocketPingSync(Base):
         while True:
             try:
                 response = self._client.request(call.method, self.api_url + call.path, params=call.params,
-                                                json=call.json, headers=self.headers)
+                                                json=call.json, files=call.files, headers=self.headers)
             except httpx.TransportError as exc:
                 if call.idempotent and attempt < self.max_retries:
                     time.sleep(_api.backoff(attempt, base=self.retry_backoff))
@@ -83,9 +84,13 @@ class PocketPingSync(Base):
                       include_events: bool = False) -> Page[Message]:
         return self._call(Api.list_messages(session_id, after_seq, limit, include_events))
 
-    def send_message(self, session_id: str, text: str, *, operator_name: str | None = None,
-                     client_id: str | None = None) -> Message:
-        return self._call(Api.send_message(session_id, text, operator_name, client_id))
+    def send_message(self, session_id: str, text: str = "", *, operator_name: str | None = None,
+                     client_id: str | None = None, files: Sequence[Attachment | str] = ()) -> Message:
+        return self._call(Api.send_message(session_id, text, operator_name, client_id, files))
+
+    def upload_file(self, file: bytes | str | os.PathLike[str] | BinaryIO, *, name: str | None = None,
+                    content_type: str | None = None) -> Attachment:
+        return self._call(Api.upload_file(file, name, content_type))
 
     def close_session(self, session_id: str) -> Session:
         return self._call(Api.close_session(session_id))

@@ -82,12 +82,12 @@ async def open_conversation(svc: Services, login: InboxLogin, session_id: str, *
 
 
 async def reply(svc: Services, login: InboxLogin, session_id: str, text: object,
-                client_id: object = None) -> Sent:
+                client_id: object = None, *, attachments: object = None) -> Sent:
     """An ordinary operator message: it reaches the widget and is mirrored to every bridge."""
     session = await access_session(svc, login, session_id)
     return await message_actions.send_operator_message(
         svc, session.project_id, session.id, text, operator_name=login.operator.display_name, source=SOURCE,
-        origin=SOURCE, client_id=client_id)
+        origin=SOURCE, client_id=client_id, attachments=attachments)
 
 
 async def set_status(svc: Services, login: InboxLogin, session_id: str, *, open_: bool) -> Session:

@@ -9,18 +9,21 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from pocketping import ids
+from pocketping.actions.files import MAX_ATTACHMENTS
 from pocketping.actions.requests import AppendRequest, Sent
 from pocketping.actions.services import Services
 from pocketping.actions.sessions import set_status
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Sender, Session
 from pocketping.core.rules import check_client_id, check_event, check_operator_name, clean_text
-from pocketping.errors import NotFound
+from pocketping.errors import InvalidInput, NotFound
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
+from pocketping.store import files as files_repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as repo
 from pocketping.store.db import Tx
+from pocketping.store.files import StoredFile
 
 
 def message_event(message: Message, session: Session, *, origin: str | None, first: bool = False) -> Event:
@@ -38,6 +41,9 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
     """Store many messages set-wise: one lookup for resends, one for sessions, one seq
     reservation per session and one multi-row INSERT, whatever the batch size."""
     results: list[Sent | BaseException | None] = [None] * len(requests)
+    stored = await files_repo.find_files(tx, [f for r in requests for f in r.attachments])
+    links: list[tuple[str, str, str]] = []
+    claimed: set[str] = set()
     resent = await repo.find_by_client_ids(
         tx, [(r.session_id, r.client_id) for r in requests if r.client_id is not None])
     locked = await repo.lock_sessions(tx, list({r.session_id for r in requests}))
@@ -58,6 +64,8 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
                 results[i] = Sent(resent[(session_id, r.client_id)], session, duplicate=True)
             elif r.client_id is not None and r.client_id in first_of:
                 pass  # the same message twice in one batch: answered below, from the first
+            elif (bad := _bad_attachment(r, stored, claimed)) is not None:
+                results[i] = bad
             else:
                 if r.client_id is not None:
                     first_of[r.client_id] = i
@@ -86,7 +94,9 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
             r = requests[i]
             message = Message(id=ids.new_id(ids.MESSAGE), session_id=session_id, seq=start + k, kind="message",
                               sender=r.sender, source=r.source, text=r.text, created_at=tx.now,
-                              operator_name=r.operator_name, client_id=r.client_id)
+                              operator_name=r.operator_name, client_id=r.client_id,
+                              attachments=tuple(stored[f].attachment(tx) for f in r.attachments))
+            links.extend((f, session_id, message.id) for f in r.attachments)
             rows.append(message)
             first = first_visitor and r.sender == "visitor" and not announced_first
             announced_first = announced_first or first
@@ -104,7 +114,43 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
                     results[i] = dataclasses.replace(original, duplicate=True)
     await repo.set_last_seqs(tx, last_seqs)
     await repo.insert_messages(tx, rows)
+    await files_repo.attach_files(tx, links)
     return [r if r is not None else RuntimeError("unanswered") for r in results]
+
+
+def _bad_attachment(r: AppendRequest, stored: dict[str, StoredFile], claimed: set[str]) -> InvalidInput | None:
+    """Why a message may not name its files: unknown, another project's or session's, or
+    already named by a message (this batch's included). Claims them if they are fine."""
+    for file_id in r.attachments:
+        f = stored.get(file_id)
+        if (f is None or f.project_id != r.project_id or f.message_id is not None or file_id in claimed
+                or (f.session_id is not None and f.session_id != r.session_id)):
+            return InvalidInput(f"attachment {file_id[:64]} is not an upload of this conversation waiting "
+                                "to be sent; upload the file again", code="invalid_attachment",
+                                field="attachments")
+    claimed.update(r.attachments)
+    return None
+
+
+def check_attachments(value: Any) -> tuple[str, ...]:
+    """The ``attachments`` of a message frame or request: a list of file ids (at most 10)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
+        raise InvalidInput("attachments must be a list of file ids", code="invalid_attachment", field="attachments")
+    if len(value) > MAX_ATTACHMENTS:
+        raise InvalidInput(f"a message names at most {MAX_ATTACHMENTS} files", code="too_many_attachments",
+                           limit=MAX_ATTACHMENTS)
+    if len(set(value)) != len(value):
+        raise InvalidInput("a file is named twice", code="invalid_attachment", field="attachments")
+    return tuple(value)
+
+
+def _text_of(text: Any, attachments: tuple[str, ...], max_chars: int) -> str:
+    """The message's text: optional (empty) when it carries files."""
+    if attachments and (text is None or (isinstance(text, str) and not text.strip())):
+        return ""
+    return clean_text(text, max_chars)
 
 
 def _writer(svc: Services) -> GroupCommit[AppendRequest, Sent]:
@@ -119,8 +165,9 @@ def _writer(svc: Services) -> GroupCommit[AppendRequest, Sent]:
 
 async def _append(svc: Services, session_id: str, project_id: str, *, sender: Sender, source: str, text: str,
                   client_id: str | None, operator_name: str | None, origin: str | None,
-                  reopen: bool) -> Sent:
-    request = AppendRequest(project_id, session_id, sender, source, text, client_id, operator_name, origin, reopen)
+                  reopen: bool, attachments: tuple[str, ...] = ()) -> Sent:
+    request = AppendRequest(project_id, session_id, sender, source, text, client_id, operator_name, origin, reopen,
+                            attachments)
     try:
         return await _writer(svc).run(request)
     except IntegrityError:
@@ -135,20 +182,24 @@ async def _append(svc: Services, session_id: str, project_id: str, *, sender: Se
 
 
 async def send_visitor_message(svc: Services, project_id: str, session_id: str, text: Any,
-                               client_id: Any = None) -> Sent:
-    """A visitor's message. Idempotent on ``client_id``; writing into a closed session reopens it."""
+                               client_id: Any = None, attachments: Any = None) -> Sent:
+    """A visitor's message. Idempotent on ``client_id``; writing into a closed session reopens it.
+    ``attachments`` names files the visitor uploaded (text is then optional)."""
+    files = check_attachments(attachments)
     return await _append(svc, session_id, project_id, sender="visitor", source="widget",
-                         text=clean_text(text, svc.settings.max_text_chars), client_id=check_client_id(client_id),
-                         operator_name=None, origin="widget", reopen=True)
+                         text=_text_of(text, files, svc.settings.max_text_chars), client_id=check_client_id(client_id),
+                         operator_name=None, origin="widget", reopen=True, attachments=files)
 
 
 async def send_operator_message(svc: Services, project_id: str, session_id: str, text: Any, *,
                                 operator_name: Any = None, source: str = "api", origin: str | None = None,
-                                client_id: Any = None) -> Sent:
+                                client_id: Any = None, attachments: Any = None) -> Sent:
     """An operator's reply from the API, the inbox or a bridge (``origin`` names which bridge)."""
+    files = check_attachments(attachments)
     return await _append(svc, session_id, project_id, sender="operator", source=source,
-                         text=clean_text(text, svc.settings.max_text_chars), client_id=check_client_id(client_id),
-                         operator_name=check_operator_name(operator_name), origin=origin or source, reopen=True)
+                         text=_text_of(text, files, svc.settings.max_text_chars), client_id=check_client_id(client_id),
+                         operator_name=check_operator_name(operator_name), origin=origin or source, reopen=True,
+                         attachments=files)
 
 
 async def send_ai_message(svc: Services, project_id: str, session_id: str, text: str, *,

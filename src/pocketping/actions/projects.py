@@ -12,6 +12,7 @@ from pocketping.core.models import Project
 from pocketping.core.rules import check_event, check_widget_setting, normalize_origin
 from pocketping.crypto import sha256_hex
 from pocketping.errors import InvalidInput
+from pocketping.files.sniff import check_patterns
 from pocketping.store import projects as repo
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
             clean[key] = list(dict.fromkeys(names))
         elif key in ("collect_country", "store_ip"):
             clean[key] = bool(value)
+        elif key == "upload_types":
+            try:
+                clean[key] = check_patterns(value)  # [] falls back to the default list
+            except ValueError as exc:
+                raise InvalidInput(f"--upload-types: {exc}", code="invalid_upload_types", field="upload_types") from exc
         else:
             clean[key] = value
     return clean

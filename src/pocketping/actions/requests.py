@@ -32,6 +32,7 @@ class AppendRequest:
     operator_name: str | None
     origin: str | None
     reopen: bool
+    attachments: tuple[str, ...] = ()  # ids of stored files the message names
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pocketping.actions.requests import AppendRequest, Connected, ConnectRequest, Sent
 from pocketping.clock import Clock
 from pocketping.config import Settings
+from pocketping.files.storage import BlobStore
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Hub
 from pocketping.metrics import Metrics
@@ -35,6 +36,9 @@ class Services:
     clock: Clock
     visitor_limiter: RateLimiter
     connection_limiter: RateLimiter
+    # Where attachments' sealed bytes live (POCKETPING_STORAGE_URL) and how often a visitor may upload.
+    files: BlobStore
+    upload_limiter: RateLimiter
     # Who must be told, durably, of each event: outbox rows written in the event's own
     # transaction (bridges, webhooks, the AI timer). The wiring lists them.
     planners: tuple[Planner, ...] = ()

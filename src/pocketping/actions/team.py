@@ -4,6 +4,7 @@ the same actions every other edge calls."""
 from __future__ import annotations
 
 from pocketping.actions.edits import delete_operator_message, edit_operator_message, find_message_by_client_id
+from pocketping.actions.files import access_file_by_key, read_file, store_bytes
 from pocketping.actions.messages import send_operator_message
 from pocketping.actions.presence import set_operator_status
 from pocketping.actions.projects import get_project
@@ -17,9 +18,10 @@ class ThreadActions:
         self.svc = svc
 
     async def reply(self, project_id: str, session_id: str, text: str, *, operator_name: str, source: str,
-                    origin: str, client_id: str) -> None:
+                    origin: str, client_id: str, attachments: tuple[str, ...] = ()) -> None:
         await send_operator_message(self.svc, project_id, session_id, text, operator_name=operator_name,
-                                    source=source, origin=origin, client_id=client_id)
+                                    source=source, origin=origin, client_id=client_id,
+                                    attachments=list(attachments) or None)
 
     async def find_reply(self, project_id: str, session_id: str, client_id: str) -> Message | None:
         return await find_message_by_client_id(self.svc, project_id, session_id, client_id)
@@ -44,3 +46,18 @@ class ThreadActions:
 
     async def project(self, project_id: str) -> Project:
         return await get_project(self.svc, project_id)
+
+
+class TeamFiles:
+    """``relay.ports.Files``: attachments read for deliveries, files from platforms stored."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.max_bytes = svc.settings.max_upload_bytes
+
+    async def read(self, project_id: str, file_id: str) -> bytes:
+        return await read_file(self.svc, await access_file_by_key(self.svc, project_id, file_id))
+
+    async def store(self, project_id: str, session_id: str, name: str, data: bytes, *, uploader: str) -> str:
+        return (await store_bytes(self.svc, await get_project(self.svc, project_id), data, name=name,
+                                  uploader=uploader, session_id=session_id)).id

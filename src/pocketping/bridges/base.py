@@ -8,7 +8,7 @@ which resolves threads to sessions and calls the same actions as every other edg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -45,6 +45,32 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
+class OutgoingFile:
+    """A file a message carries, read from the store for one delivery."""
+
+    id: str
+    name: str
+    content_type: str
+    size: int
+    data: bytes
+    link: str  # a signed download link (absolute when the server has a public URL)
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+@dataclass(frozen=True)
+class InboundFile:
+    """A file an operator shared in a thread; ``fetch(limit)`` downloads it (at most ``limit``
+    bytes, else ``DeliveryError``), called only once the thread is known to be ours."""
+
+    name: str
+    fetch: Callable[[int], Awaitable[bytes]]
+    size: int | None = None
+
+
+@dataclass(frozen=True)
 class Posted:
     """What a platform answered: its ids for the thread (if created) and the posted parts."""
 
@@ -73,6 +99,7 @@ class InboundReply:
     external_id: str  # the platform's message id (dedupe, edits, deletions)
     platform_label: str  # "Telegram", "Discord", "Slack"
     extra: dict[str, Any] = field(default_factory=dict)
+    files: list[InboundFile] = field(default_factory=list)  # photos and documents shared with it
 
 
 class InboundSink(Protocol):
@@ -134,6 +161,18 @@ class SplitsText(Protocol):
     posts the first one twice."""
 
     def parts(self, item: Outgoing) -> list[Outgoing]: ...
+
+
+@runtime_checkable
+class SendsFiles(Protocol):
+    """Optional: a bridge that uploads files into its threads. A file over ``max_file_bytes``
+    is posted as a link instead. ``item`` is what the file is shown with: the first file of a
+    message carries its author and (if short) its text, the others the author only."""
+
+    max_file_bytes: int
+    caption_chars: int  # how much text a file can carry (longer texts are posted on their own first)
+
+    async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted: ...
 
 
 @runtime_checkable

@@ -85,6 +85,9 @@ def project_update(
     identity_secret: Annotated[str | None, typer.Option(help="Require identify() calls to carry userHash = "
                                                         "HMAC-SHA256(secret, id)")] = None,
     clear_identity_secret: Annotated[bool, typer.Option("--clear-identity-secret")] = False,
+    upload_types: Annotated[str | None, typer.Option(
+        "--upload-types", help="File types visitors and operators may send, e.g. image/*,application/pdf "
+                               "(checked against the files' bytes); 'default' for the built-in list")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's name, origins or widget settings (takes effect on running servers within seconds)."""
@@ -105,6 +108,8 @@ def project_update(
         extra["collect_country"] = collect_country
     if store_ip is not None:
         extra["store_ip"] = store_ip
+    if upload_types is not None:
+        extra["upload_types"] = [] if upload_types.strip().lower() == "default" else upload_types
     origins = [] if clear_origins else origin
     project = run(lambda svc: update_project(svc, project_id, name=name, origins=origins, widget=widget,
                                              settings=extra, identity_secret=identity_secret,

@@ -117,8 +117,16 @@ def rotate_key(
             fail("--new-key works with the embedded key file; with POCKETPING_ENCRYPTION_KEY set, put the new key "
                  "there and the old one in POCKETPING_PREVIOUS_ENCRYPTION_KEYS", as_json)
         prepend_key_file(cfg.data_dir, gen())
+    from pocketping.actions.files import rotate_files
+
     columns = deps().encrypted_columns
-    counts = run(lambda svc: reencrypt_all(svc.db, columns, batch_size), as_json)
+
+    async def rotate(svc: Any) -> dict[str, int]:
+        counts = await reencrypt_all(svc.db, columns, batch_size)
+        counts["stored files"] = await rotate_files(svc)
+        return counts
+
+    counts = run(rotate, as_json)
     emit({"reencrypted": counts}, as_json,
          lambda: "re-encrypted " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 

@@ -141,6 +141,28 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A stored file as a message names it; ``url`` is a short-lived signed link (made by the
+    store when the message is read, so every answer carries a fresh one)."""
+
+    id: str
+    name: str
+    size: int
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    url: str = ""
+
+    def to_api(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "size": self.size, "contentType": self.content_type,
+                "width": self.width, "height": self.height, "url": self.url}
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "size": self.size, "contentType": self.content_type,
+                "width": self.width, "height": self.height}
+
+
+@dataclass(frozen=True)
 class Message:
     """One item of a session's timeline: a chat message, a custom event or a notice."""
 
@@ -158,6 +180,7 @@ class Message:
     data: dict[str, Any] | None = None  # event data
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -173,6 +196,7 @@ class Message:
             "createdAt": iso(self.created_at),
             "editedAt": iso(self.edited_at),
             "deletedAt": iso(self.deleted_at),
+            "attachments": [] if self.deleted_at else [a.to_api() for a in self.attachments],
         }
         if self.kind != "message":
             body["name"] = self.name  # the event's name, or the notice's code (closed/reopened)

@@ -9,10 +9,20 @@ keys there); it is a few milliseconds wide.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
-from pocketping.bridges.base import Bridge, Outgoing, RenamesThreads, SplitsText, ThreadGone
+from pocketping.bridges.base import (
+    Bridge,
+    Outgoing,
+    OutgoingFile,
+    Posted,
+    RenamesThreads,
+    SendsFiles,
+    SplitsText,
+    ThreadGone,
+)
 from pocketping.bridges.pacing import PacingBusy
 from pocketping.core.delivery import Checkpoint
 from pocketping.core.models import Message, OutboxItem
@@ -21,6 +31,7 @@ from pocketping.errors import DeliveryError
 from pocketping.relay import runtime as rt
 from pocketping.relay.health import BridgeHealth
 from pocketping.relay.live import LiveBridges
+from pocketping.relay.ports import Files
 from pocketping.relay.team_copy import GONE_NOTE, build_card
 from pocketping.relay.threads import ThreadCache
 from pocketping.store.db import Database
@@ -30,8 +41,10 @@ log = logging.getLogger(__name__)
 
 class BridgeDelivery:
     def __init__(self, db: Database, live: LiveBridges, health: BridgeHealth, threads: ThreadCache,
-                 delivered: Delivered, *, public_base: str | None, project_ttl_seconds: float) -> None:
+                 delivered: Delivered, *, public_base: str | None, project_ttl_seconds: float,
+                 files: Files | None = None) -> None:
         self.db = db
+        self.files = files
         self.live = live
         self.health = health
         self.threads = threads
@@ -116,19 +129,29 @@ class BridgeDelivery:
         if outgoing is None:
             return {"skipped": "the message was deleted"}
         thread_id = await self._thread(bridge, ctx)
-        parts = bridge.parts(outgoing) if isinstance(bridge, SplitsText) else [outgoing]
+        attached = outgoing.message.attachments if outgoing.message is not None else ()
+        # A short text rides on the first file (a caption); a long one, or one for a bridge that
+        # uploads nothing, is posted first as usual.
+        with_files = bool(attached) and isinstance(bridge, SendsFiles)
+        carried = with_files and len(outgoing.text) <= int(getattr(bridge, "caption_chars", 0))
+        text_parts: list[Outgoing] = []
+        if outgoing.text.strip() and not carried:
+            text_parts = bridge.parts(outgoing) if isinstance(bridge, SplitsText) else [outgoing]
+        file_steps = len(attached)
+        total = len(text_parts) + file_steps
         done: list[list[str]] = [list(p) for p in progress.get("parts", [])]
-        for part in parts[len(done):]:
+        while len(done) < total:
+            step = len(done)
             try:
-                posted = await bridge.post(thread_id, part)
+                posted = await self._post_step(bridge, thread_id, outgoing, text_parts, step, carried, ctx)
             except ThreadGone:
                 log.info("%s thread %s of %s is gone; opening a new one", bridge.label, thread_id, ctx.session.id)
                 thread_id = await self._open(bridge, ctx, note=GONE_NOTE)
-                posted = await bridge.post(thread_id, part)
+                posted = await self._post_step(bridge, thread_id, outgoing, text_parts, step, carried, ctx)
             done.append(list(posted.message_ids))
             progress["parts"] = done
             progress["thread"] = thread_id
-            if len(done) < len(parts):
+            if len(done) < total:
                 # Recorded before the next part; after the last one, the outcome itself records it.
                 await checkpoint(progress)
         if item.message_id and ctx.message is not None:
@@ -136,6 +159,24 @@ class BridgeDelivery:
         if item.payload.get("kind") == "visitor" and ctx.message is not None:
             self._announce_delivered(ctx.session.project_id, ctx.message)
         return progress
+
+    async def _post_step(self, bridge: Bridge, thread_id: str, outgoing: Outgoing, text_parts: list[Outgoing],
+                         step: int, carried: bool, ctx: rt.DeliveryContext) -> Posted:
+        """Post the ``step``-th piece of an item: its text parts first, then each of its files."""
+        if step < len(text_parts):
+            return await bridge.post(thread_id, text_parts[step])
+        index = step - len(text_parts)
+        attachment = outgoing.message.attachments[index]  # type: ignore[union-attr]
+        link = (self.public_base or "") + attachment.url
+        shown = outgoing if (carried and index == 0) else dataclasses.replace(outgoing, text="")
+        if isinstance(bridge, SendsFiles) and self.files is not None and attachment.size <= bridge.max_file_bytes:
+            data = await self.files.read(ctx.session.project_id, attachment.id)
+            file = OutgoingFile(id=attachment.id, name=attachment.name, content_type=attachment.content_type,
+                                size=len(data), data=data, link=link)
+            return await bridge.post_file(thread_id, shown, file)
+        # Over the platform's limit (or a bridge that uploads nothing): a signed link instead.
+        line = f"📎 {attachment.name} ({attachment.size // 1000 + 1} KB): {link}"
+        return await bridge.post(thread_id, dataclasses.replace(shown, text=(shown.text + "\n" + line).strip()))
 
     def _announce_delivered(self, project_id: str, message: Message) -> None:
         """Tell the visitor's tabs the team has it (once, even with several bridges)."""

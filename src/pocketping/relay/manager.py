@@ -16,7 +16,7 @@ from pocketping.relay import runtime as rt
 from pocketping.relay.delivery import BridgeDelivery
 from pocketping.relay.health import BridgeHealth
 from pocketping.relay.live import BridgeMaker, LiveBridges
-from pocketping.relay.ports import TeamActions
+from pocketping.relay.ports import Files, TeamActions
 from pocketping.relay.sink import Sink
 from pocketping.relay.threads import ThreadCache
 from pocketping.relay.typing import VisitorTyping
@@ -37,15 +37,15 @@ class ThreadNotices:
 class BridgeManager:
     def __init__(self, db: Database, hub: Hub, clock: Clock, make: BridgeMaker, team: TeamActions,
                  delivered: Delivered, *, outbox_wake: Callable[[], None], max_text_chars: int,
-                 public_base: str | None, project_ttl_seconds: float) -> None:
+                 public_base: str | None, project_ttl_seconds: float, files: Files | None = None) -> None:
         self.hub = hub
         self.health = BridgeHealth(db)
         self.threads = ThreadCache(db)
         self.sink = Sink(db, hub, team, ThreadNotices(db, outbox_wake), self.health,
-                         max_text_chars=max_text_chars, public_base=public_base)
+                         max_text_chars=max_text_chars, public_base=public_base, files=files)
         self.live = LiveBridges(db, make, self.sink, self.health, self.threads)
         self.delivery = BridgeDelivery(db, self.live, self.health, self.threads, delivered,
-                                       public_base=public_base, project_ttl_seconds=project_ttl_seconds)
+                                       public_base=public_base, project_ttl_seconds=project_ttl_seconds, files=files)
         self.typing = VisitorTyping(self.live, self.threads, clock)
         self._unsubscribe: Callable[[], None] | None = None
 

@@ -13,7 +13,7 @@ class TeamActions(Protocol):
     """What an operator does in a platform thread, carried out like from any other edge."""
 
     async def reply(self, project_id: str, session_id: str, text: str, *, operator_name: str, source: str,
-                    origin: str, client_id: str) -> None:
+                    origin: str, client_id: str, attachments: tuple[str, ...] = ()) -> None:
         """Raises ``InvalidInput`` for a reply that cannot be sent (the sink logs and drops it)."""
 
     async def find_reply(self, project_id: str, session_id: str, client_id: str) -> Message | None: ...
@@ -31,6 +31,18 @@ class TeamActions(Protocol):
     async def set_team_status(self, project_id: str, status: str, *, active: bool = False) -> None: ...
 
     async def project(self, project_id: str) -> Project: ...
+
+
+class Files(Protocol):
+    """Stored files: what a delivery uploads to a platform, what an operator shared there."""
+
+    max_bytes: int  # the largest file taken from a platform (POCKETPING_MAX_UPLOAD_BYTES)
+
+    async def read(self, project_id: str, file_id: str) -> bytes: ...
+
+    async def store(self, project_id: str, session_id: str, name: str, data: bytes, *, uploader: str) -> str:
+        """Store a file shared in a thread like a visitor's upload; its id (``InvalidInput`` if refused)."""
+        ...
 
 
 class Notices(Protocol):

@@ -12,12 +12,12 @@ from pocketping.bridges.base import InboundReply
 from pocketping.bridges.text import split_text
 from pocketping.core.rules import CLIENT_ID
 from pocketping.ephemeral import typing_event
-from pocketping.errors import InvalidInput
+from pocketping.errors import InvalidInput, PocketPingError
 from pocketping.hub import Hub
 from pocketping.relay import commands
 from pocketping.relay import runtime as rt
 from pocketping.relay.health import BridgeHealth
-from pocketping.relay.ports import Notices, TeamActions
+from pocketping.relay.ports import Files, Notices, TeamActions
 from pocketping.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,9 @@ class Sink:
     """The ``InboundSink`` every bridge reports to."""
 
     def __init__(self, db: Database, hub: Hub, team: TeamActions, notices: Notices, health: BridgeHealth, *,
-                 max_text_chars: int, public_base: str | None) -> None:
+                 max_text_chars: int, public_base: str | None, files: Files | None = None) -> None:
         self.db = db
+        self.files = files
         self.hub = hub
         self.team = team
         self.health = health
@@ -60,12 +61,33 @@ class Sink:
             return
         bridge, session = resolved.bridge, resolved.session
         name = (reply.operator_name or "").strip()[:100] or "Operator"
-        for i, piece in enumerate(split_text(reply.text, self.max_text_chars)):
+        attachments = await self._store_files(reply, bridge.project_id, session.id, bridge.type)
+        pieces = split_text(reply.text, self.max_text_chars) if reply.text.strip() else [""]
+        for i, piece in enumerate(pieces):
             try:
+                # The files go with the first part (a file alone is a message with no text).
                 await self.team.reply(bridge.project_id, session.id, piece, operator_name=name, source=bridge.type,
-                                      origin=bridge.id, client_id=reply_client_id(bridge.id, reply.external_id, i))
+                                      origin=bridge.id, client_id=reply_client_id(bridge.id, reply.external_id, i),
+                                      attachments=attachments if i == 0 else ())
             except InvalidInput as exc:
                 log.info("ignored a %s reply in %s: %s", reply.platform_label, session.id, exc.message)
+
+    async def _store_files(self, reply: InboundReply, project_id: str, session_id: str, source: str
+                           ) -> tuple[str, ...]:
+        """Download what the operator shared (size-limited) and store it like a visitor upload.
+        A file that cannot be taken is skipped (logged), the rest of the reply still goes."""
+        if not reply.files or self.files is None:
+            return ()
+        stored: list[str] = []
+        for f in reply.files[:10]:
+            try:
+                if f.size is not None and f.size > self.files.max_bytes:
+                    raise InvalidInput(f"{f.name} is larger than {self.files.max_bytes} bytes", code="file_too_large")
+                data = await f.fetch(self.files.max_bytes)
+                stored.append(await self.files.store(project_id, session_id, f.name, data, uploader=source))
+            except PocketPingError as exc:
+                log.info("skipped a file from %s in %s: %s", reply.platform_label, session_id, exc.message)
+        return tuple(stored)
 
     async def edited(self, bridge_id: str, thread_id: str, external_id: str, text: str) -> None:
         resolved = await rt.resolve_thread(self.db, bridge_id, thread_id)

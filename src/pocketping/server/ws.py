@@ -340,7 +340,8 @@ class WidgetConnection:
         started = time.perf_counter()
         await self._rate_check()
         sent = await message_actions.send_visitor_message(self.svc, self.project_id, self.session_id,
-                                                          frame.get("text"), frame.get("clientId"))
+                                                          frame.get("text"), frame.get("clientId"),
+                                                          attachments=frame.get("attachments"))
         self.send(ack_frame(sent))
         self.svc.metrics.ack(time.perf_counter() - started)
 

@@ -97,8 +97,34 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("edited_at", UTCDateTime, nullable=True),
     Column("deleted_at", UTCDateTime, nullable=True),
+    Column("attachments", Text, nullable=True),  # encrypted JSON: the files' names, sizes, types
     UniqueConstraint("session_id", "seq"),
     UniqueConstraint("session_id", "client_id"),
+    **MYSQL,
+)
+
+# Stored files (attachments). The bytes are in the blob store (POCKETPING_STORAGE_URL),
+# sealed; a row exists only once its blob is complete. ``message_id`` is set when a message
+# names the file; unattached uploads are removed after a day.
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(ID), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True),
+    Column("message_id", String(ID), nullable=True),
+    Column("uploader", String(32), nullable=False),  # visitor | api | inbox | telegram | discord | slack
+    Column("name", Text, nullable=False),  # encrypted
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("blob", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "project_id"),
+    Index(None, "session_id"),
+    Index(None, "message_id"),
+    Index(None, "created_at"),
     **MYSQL,
 )
 

@@ -12,7 +12,8 @@ from sqlalchemy.engine import RowMapping
 from pocketping.core.models import Identity, Message, Session
 from pocketping.errors import NotFound
 from pocketping.store.db import Tx
-from pocketping.store.schema import event_log, messages, outbox, sessions
+from pocketping.store.files import dump_attachments, load_attachments
+from pocketping.store.schema import event_log, files, messages, outbox, sessions
 
 
 def _session(tx: Tx, row: RowMapping) -> Session:
@@ -164,7 +165,7 @@ def _message(tx: Tx, row: RowMapping) -> Message:
         id=row["id"], session_id=row["session_id"], seq=row["seq"], kind=row["kind"], sender=row["sender"],
         source=row["source"], text=text, created_at=row["created_at"], operator_name=row["operator_name"],
         client_id=row["client_id"], name=row["name"], data=data, edited_at=row["edited_at"],
-        deleted_at=row["deleted_at"],
+        deleted_at=row["deleted_at"], attachments=load_attachments(tx, row["attachments"]),
     )
 
 
@@ -251,6 +252,7 @@ async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
     await tx.conn.execute(delete(outbox).where(outbox.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(event_log).where(event_log.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
+    await tx.conn.execute(delete(files).where(files.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(sessions).where(sessions.c.id.in_(session_ids)))
     return count
 
@@ -324,6 +326,7 @@ async def insert_messages(tx: Tx, items: list[Message]) -> None:
     await tx.conn.execute(_INSERT_MESSAGES, [
         {"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
          "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
-         "client_id": m.client_id, "created_at": m.created_at}
+         "client_id": m.client_id, "created_at": m.created_at,
+         "attachments": dump_attachments(tx, m.attachments)}
         for m in items
     ])

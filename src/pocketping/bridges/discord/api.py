@@ -21,12 +21,15 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from pocketping.bridges.base import ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
 from pocketping.bridges.discord.gateway import BAD_CREDENTIALS, GatewayRefused
+from pocketping.bridges.download import check_host, read_limited
 from pocketping.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,9 @@ _MAJOR = re.compile(r"^/(channels|guilds|webhooks)/(\d+)")
 _ID = re.compile(r"/\d{5,}")
 UNKNOWN_CHANNEL = 10003
 ARCHIVED_THREAD = 50083
+
+
+CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 
 
 class DiscordError(Exception):
@@ -111,7 +117,8 @@ class DiscordApi:
     def _state_key(self, route: str, major: str) -> str:
         return f"{self._bucket_of_route.get(route, route)}:{major}"
 
-    async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+    async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                      files: list[tuple[str, bytes, str]] | None = None) -> Any:
         route, major = route_key(method, path)
         if len(self._locks) > 4096:
             self._prune()
@@ -119,7 +126,14 @@ class DiscordApi:
         async with lock:  # one request at a time per route and resource keeps the count exact
             await self._wait_for_room(route, major)
             try:
-                response = await self._http.request(method, path, json=json, params=params)
+                if files:
+                    # Attachments: the body as "payload_json", each file as "files[n]" (multipart).
+                    parts = {f"files[{i}]": (name, data, ctype) for i, (name, data, ctype) in enumerate(files)}
+                    response = await self._http.request(method, path, params=params,
+                                                        data={"payload_json": orjson.dumps(json).decode()},
+                                                        files=parts, timeout=120.0)
+                else:
+                    response = await self._http.request(method, path, json=json, params=params)
             except httpx.TimeoutException as exc:
                 raise DiscordError(f"Discord did not answer {method} {route} in time") from exc
             except httpx.HTTPError as exc:
@@ -211,11 +225,13 @@ class DiscordApi:
             raise _channel_error(exc, channel_id, "does not exist any more") from exc
         return thread
 
-    async def send_message(self, thread_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Post into a thread; an archived (and locked) one is unarchived first."""
+    async def send_message(self, thread_id: str, body: dict[str, Any],
+                           files: list[tuple[str, bytes, str]] | None = None) -> dict[str, Any]:
+        """Post into a thread (with ``files`` as attachments); an archived (and locked) one is unarchived first."""
         for attempt in range(2):
             try:
-                message: dict[str, Any] = await self.request("POST", f"/channels/{thread_id}/messages", json=body)
+                message: dict[str, Any] = await self.request("POST", f"/channels/{thread_id}/messages", json=body,
+                                                             files=files)
                 return message
             except DiscordError as exc:
                 if exc.code == UNKNOWN_CHANNEL:
@@ -225,6 +241,13 @@ class DiscordApi:
                     continue
                 raise delivery_error(exc) from exc
         raise DeliveryError("the Discord thread stays archived", retry_after=30.0)
+
+    async def download(self, url: str, limit: int) -> bytes:
+        """An attachment someone posted, from Discord's CDN (or this API's host: a self-hosted or
+        fake Discord), at most ``limit`` bytes. No other host is fetched."""
+        check_host(url, "Discord", (*CDN_HOSTS, (urlsplit(self.base_url).hostname or "").lower()))
+        async with httpx.AsyncClient(timeout=30.0) as client:  # the CDN needs no token: none is sent
+            return await read_limited(client, url, limit, platform="Discord")
 
     async def archive(self, thread_id: str) -> None:
         try:

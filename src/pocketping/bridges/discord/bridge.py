@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, ThreadGone
+from pocketping.bridges.base import Finding, InboundSink, Outgoing, OutgoingFile, Posted, SessionCard, ThreadGone
 from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.discord import format as fmt
 from pocketping.bridges.discord.api import DiscordApi
@@ -33,6 +33,8 @@ TYPING_EVERY_SECONDS = 8.0  # Discord shows "is typing" for about 10 s after eac
 class DiscordBridge:
     type = "discord"
     label = "Discord"
+    max_file_bytes = 10 * 1024 * 1024  # without a boosted server; bigger files go as links
+    caption_chars = 1800
 
     def __init__(self, record: BridgeRecord, api_url: str, *, timeout: float = 10.0,
                  gateway_options: dict[str, Any] | None = None, http: HttpClientFactory = DEFAULT_HTTP) -> None:
@@ -113,6 +115,14 @@ class DiscordBridge:
             done.append(str(message["id"]))
         self._progress.pop(key, None)
         return Posted(message_ids=tuple(done))
+
+    async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
+        """A message with the file as a multipart attachment, who sent it (and the text) as its content."""
+        content = fmt.render_item(item) if item.text else f"**{item.author}**"
+        body = self._message_body(content, fmt.nonce(item.ref, thread_id, "file", file.id))
+        body["attachments"] = [{"id": 0, "filename": file.name}]
+        message = await self.api.send_message(thread_id, body, files=[(file.name, file.data, file.content_type)])
+        return Posted(message_ids=(str(message["id"]),))
 
     async def close_thread(self, thread_id: str) -> None:
         await self.api.archive(thread_id)

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pocketping.bridges.base import InboundReply, InboundSink
+from pocketping.bridges.base import InboundFile, InboundReply, InboundSink
 from pocketping.bridges.discord import format as fmt
 from pocketping.bridges.discord.api import DiscordApi, DiscordError
 from pocketping.bridges.discord.gateway import GatewayClient
@@ -101,10 +101,9 @@ class Inbound:
             return False
         if not data.get("guild_id") or not await self._ours(str(data["channel_id"])):
             return False
-        text = str(data.get("content") or "")
-        files = [str(a["url"]) for a in data.get("attachments", []) if a.get("url")]
-        text = "\n".join([text, *files]).strip()
-        if not text:
+        text = str(data.get("content") or "").strip()
+        files = self._files(data)
+        if not text and not files:
             if not self._content_warned:
                 self._content_warned = True
                 log.warning("discord %s: a reply arrived without text: is the Message Content intent on? "
@@ -115,12 +114,28 @@ class Inbound:
         reply = InboundReply(bridge_id=self.bridge_id, thread_id=str(data["channel_id"]), text=text,
                              operator_name=fmt.display_name(data.get("member"), author),
                              external_id=str(data["id"]), platform_label="Discord",
-                             extra={"user_id": str(author.get("id"))})
+                             extra={"user_id": str(author.get("id"))}, files=files)
         await self._to_sink("reply", lambda s: s.reply(reply))
         self._handled[reply.external_id] = None
         while len(self._handled) > MAX_HANDLED:
             self._handled.popitem(last=False)
         return True
+
+    def _files(self, data: dict[str, Any]) -> list[InboundFile]:
+        """The message's attachments, downloaded from their CDN URL."""
+        api = self.api
+        out: list[InboundFile] = []
+        for a in data.get("attachments") or ():
+            if not isinstance(a, dict) or not a.get("url"):
+                continue
+
+            async def fetch(limit: int, url: str = str(a["url"])) -> bytes:
+                return await api.download(url, limit)
+
+            size = a.get("size")
+            out.append(InboundFile(name=str(a.get("filename") or "file"), fetch=fetch,
+                                   size=size if isinstance(size, int) else None))
+        return out
 
     async def _progress_made(self, message_id: str, seq: int | None) -> None:
         """Remember, durably, how far replies were handled (for a resume or a backfill later)."""

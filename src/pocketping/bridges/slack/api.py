@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 from pocketping.bridges.base import ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
+from pocketping.bridges.download import check_host, read_limited
 from pocketping.errors import DeliveryError
 
 # Errors that will not go away by retrying: configuration the operator must fix.
@@ -180,6 +182,32 @@ class SlackApi:
                 raise ThreadGone(f"Slack thread {thread_ts} no longer exists") from exc
             raise delivery_error(exc) from exc
         return next((m for m in page.get("messages") or () if m.get("ts") == thread_ts), None)
+
+    async def upload_file(self, channel: str, thread_ts: str, *, name: str, data: bytes, content_type: str,
+                          comment: str) -> str:
+        """Slack's external upload flow: ``files.getUploadURLExternal``, the bytes POSTed to the
+        ``upload_url`` it gives, then ``files.completeUploadExternal`` into the thread. The file id."""
+        try:
+            started = await self.call("files.getUploadURLExternal", filename=name, length=len(data))
+            file_id, upload_url = str(started["file_id"]), str(started["upload_url"])
+            try:
+                sent = await self._client.post(upload_url, content=data, headers={"Content-Type": content_type})
+            except httpx.HTTPError as exc:
+                raise SlackError("upload", f"no answer ({type(exc).__name__})", status=0) from exc
+            if sent.status_code != 200:
+                raise SlackError("upload", f"HTTP {sent.status_code}", status=sent.status_code)
+            await self.call("files.completeUploadExternal", files=[{"id": file_id, "title": name}],
+                            channel_id=channel, thread_ts=thread_ts, initial_comment=comment or None)
+        except SlackError as exc:
+            raise delivery_error(exc, thread_ts) from exc
+        return file_id
+
+    async def download(self, url: str, limit: int) -> bytes:
+        """A file shared in a thread (``url_private``), with the bot token. The token goes only
+        to Slack's own hosts (the API's host or *.slack.com), never to a URL a message names elsewhere."""
+        check_host(url, "Slack", ((urlsplit(self.base_url).hostname or "").lower(),), (".slack.com",))
+        return await read_limited(self._client, url, limit, platform="Slack",
+                                  headers={"Authorization": f"Bearer {self.token}"})
 
     async def update_message(self, channel: str, ts: str, **params: Any) -> None:
         try:

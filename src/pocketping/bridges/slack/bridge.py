@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
-from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, Throttled
+from pocketping.bridges.base import Finding, InboundSink, Outgoing, OutgoingFile, Posted, SessionCard, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.pacing import Limit, Pacer
 from pocketping.bridges.slack import format as fmt
@@ -48,6 +48,8 @@ RECHECK_WINDOW = 3600.0  # ... at most this far back
 class SlackBridge:
     type = "slack"
     label = "Slack"
+    max_file_bytes = 1024 * 1024 * 1024  # Slack's per-file limit; a workspace's storage limit answers an error
+    caption_chars = 3000
 
     def __init__(self, bridge_id: str, config: SlackConfig, *, api_url: str, clock: Clock,
                  router: SlackEventsRouter | None = None, public_url: str | None = None, timeout: float = 10.0,
@@ -139,6 +141,14 @@ class SlackBridge:
     def parts(self, item: Outgoing) -> list[Outgoing]:
         """The item cut so that each part, escaped and signed, fits Slack's 4,000 characters."""
         return fmt.split(item)
+
+    async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
+        """The file into the thread (external upload flow), with who sent it and the text as its comment."""
+        await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
+        comment = message_text(item.author, item.text) if item.text else f"*{item.author}*"
+        file_id = await self.api.upload_file(self.channel_id, thread_id, name=file.name, data=file.data,
+                                             content_type=file.content_type, comment=comment)
+        return Posted(message_ids=(file_id,))
 
     async def post(self, thread_id: str, item: Outgoing) -> Posted:
         return Posted(message_ids=tuple([await self._post_one(thread_id, part) for part in self.parts(item)]))

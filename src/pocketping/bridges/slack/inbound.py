@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from pocketping.bridges.base import InboundReply, InboundSink
+from pocketping.bridges.base import InboundFile, InboundReply, InboundSink
 from pocketping.bridges.slack.api import SlackApi, SlackError
 from pocketping.bridges.slack.text import mention_ids, plain_message
 
@@ -162,12 +162,30 @@ class EventHandler:
         if not thread_ts or thread_ts == ts or not user or not ts:
             return None  # channel chatter outside our threads
         text = command_alias(plain_message(event, await self._names_for(event)))
-        if not text:
+        files = self._files(event)
+        if not text and not files:
             return None
         reply = InboundReply(bridge_id=bridge_id, thread_id=str(thread_ts), text=text,
                              operator_name=await self.user_name(str(user)), external_id=str(ts),
-                             platform_label=self.label, extra={"user": str(user)})
+                             platform_label=self.label, extra={"user": str(user)}, files=files)
         return lambda: sink.reply(reply)
+
+    def _files(self, event: Mapping[str, Any]) -> list[InboundFile]:
+        """Files shared with the message, fetched from ``url_private`` with the bot token."""
+        out: list[InboundFile] = []
+        api = self.api
+        for f in event.get("files") or ():
+            url = isinstance(f, Mapping) and (f.get("url_private_download") or f.get("url_private"))
+            if not url:
+                continue  # a file the app may not see (tombstoned, external)
+
+            async def fetch(limit: int, url: str = str(url)) -> bytes:
+                return await api.download(url, limit)
+
+            size = f.get("size")
+            out.append(InboundFile(name=str(f.get("name") or f.get("title") or "file"), fetch=fetch,
+                                   size=size if isinstance(size, int) else None))
+        return out
 
     def _from_bot(self, message: Mapping[str, Any]) -> bool:
         """Bots' posts, ours included (Slack sends the app its own messages back)."""

@@ -173,11 +173,13 @@ def _rich_inline(elements: Iterable[Any], names: Mapping[str, str]) -> str:
 
 
 def plain_message(message: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    """An operator's message as plain text: its ``text``, else its rich-text blocks, plus file names."""
+    """An operator's message as plain text: its ``text``, else its rich-text blocks, plus the names of
+    files that cannot be fetched (those that can are carried over as attachments)."""
     text = str(message.get("text") or "")
     body = plain_from_text(text, names).strip() if text.strip() else ""
     if not body:
         body = plain_from_blocks(message.get("blocks") or (), names)
-    files = [f for f in message.get("files") or () if isinstance(f, Mapping)]
+    files = [f for f in message.get("files") or ()
+             if isinstance(f, Mapping) and not (f.get("url_private_download") or f.get("url_private"))]
     names_line = " ".join(f"[file: {f.get('name') or f.get('title') or 'attachment'}]" for f in files)
     return "\n".join(part for part in (body, names_line) if part)

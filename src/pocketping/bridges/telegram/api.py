@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 
 from pocketping.bridges.base import ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
+from pocketping.bridges.download import read_limited
 from pocketping.errors import DeliveryError
 
 GONE_MARKERS = ("message thread not found", "topic_deleted", "topic_id_invalid", "thread not found")
@@ -69,11 +71,18 @@ class TelegramApi:
         return text.replace(self.token, "<token>")
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *,
-                   timeout: float | None = None) -> Any:
+                   timeout: float | None = None, files: dict[str, tuple[str, bytes, str]] | None = None) -> Any:
+        """One Bot API call: JSON, or ``multipart/form-data`` when it uploads ``files``."""
         body = {k: v for k, v in (params or {}).items() if v is not None}
+        wait = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            response = await self._client.post(self._base + method, json=body,
-                                               timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+            if files:
+                # Multipart fields are strings: objects go as JSON, as the Bot API documents.
+                form = {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in body.items()}
+                response = await self._client.post(self._base + method, data=form, files=files,
+                                                   timeout=timeout if timeout is not None else 120.0)
+            else:
+                response = await self._client.post(self._base + method, json=body, timeout=wait)
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"Telegram did not answer {method} in time") from exc
         except httpx.HTTPError as exc:
@@ -96,13 +105,25 @@ class TelegramApi:
         raise TelegramError(int(code), str(answer.get("description") or "no description"),
                             retry_after=float(retry_after) if retry_after is not None else None)
 
+    async def download(self, file_id: str, limit: int) -> bytes:
+        """A file someone shared: ``getFile`` for its path, then ``/file/bot<token>/<path>``,
+        read up to ``limit`` bytes (bots may download files up to 20 MB)."""
+        info = await self.call("getFile", {"file_id": file_id})
+        if int(info.get("file_size") or 0) > limit:
+            raise DeliveryError(f"the file is larger than {limit} bytes")
+        url = f"{self.base_url.rstrip('/')}/file/bot{self.token}/{info['file_path']}"
+        try:
+            return await read_limited(self._client, url, limit, platform="Telegram")
+        except DeliveryError as exc:
+            raise DeliveryError(self._clean(exc.message), permanent=exc.permanent) from exc
+
     async def send(self, method: str, params: dict[str, Any], *, thread_id: str | None = None,
-                   unchanged_ok: bool = False) -> Any:
+                   unchanged_ok: bool = False, files: dict[str, tuple[str, bytes, str]] | None = None) -> Any:
         """``call`` for a delivery, its errors mapped by ``delivery_error`` (``thread_id``: the
         topic the call is about). ``unchanged_ok``: "not modified" (a topic already closed, a
         name already set) is success, answered with None."""
         try:
-            return await self.call(method, params)
+            return await self.call(method, params, files=files)
         except TelegramError as exc:
             if unchanged_ok and exc.unchanged:
                 return None

@@ -13,7 +13,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pocketping.bridges.base import Finding, InboundSink, Outgoing, Posted, SessionCard, Throttled, WebhookAnswer
+from pocketping.bridges.base import (
+    Finding,
+    InboundSink,
+    Outgoing,
+    OutgoingFile,
+    Posted,
+    SessionCard,
+    Throttled,
+    WebhookAnswer,
+)
 from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.pacing import Limit, Pacer
 from pocketping.bridges.telegram import format as fmt
@@ -30,11 +39,14 @@ log = logging.getLogger(__name__)
 # Telegram: "no more than 20 messages per minute in the same group"; in one chat "avoid more
 # than one message per second; short bursts may go over".
 GROUP_LIMIT = Limit(rate=1.0, burst=3, per_window=20, window=60.0)
+PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto takes photos up to 10 MB; bigger images go as documents
 
 
 class TelegramBridge:
     type = "telegram"
     label = "Telegram"
+    max_file_bytes = 50 * 1024 * 1024  # what bots may send; bigger files go as links
+    caption_chars = fmt.MAX_CAPTION - 100
 
     def __init__(self, record: BridgeRecord, *, api_url: str, clock: Clock, pacer: Pacer,
                  mode: Literal["auto", "polling", "webhook"] = "auto", public_url: str | None = None,
@@ -64,12 +76,13 @@ class TelegramBridge:
 
     # --- outgoing ------------------------------------------------------------------------
     async def _send(self, method: str, params: dict[str, Any], *, thread_id: str | None = None,
-                    unchanged_ok: bool = False, paced: bool = True) -> Any:
+                    unchanged_ok: bool = False, paced: bool = True,
+                    files: dict[str, tuple[str, bytes, str]] | None = None) -> Any:
         if paced:
             await self.pacer.wait(self.pace_key, GROUP_LIMIT, max_wait=self.max_wait)
         try:
             return await self.api.send(method, {"chat_id": self.chat_id, **params}, thread_id=thread_id,
-                                       unchanged_ok=unchanged_ok)
+                                       unchanged_ok=unchanged_ok, files=files)
         except Throttled as exc:
             self.pacer.penalize(self.pace_key, exc.retry_after)  # the whole group waits it out
             raise
@@ -93,6 +106,15 @@ class TelegramBridge:
                 "link_preview_options": {"is_disabled": True}}, thread_id=thread_id)
             ids.append(str(sent["message_id"]))
         return Posted(message_ids=tuple(ids))
+
+    async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
+        """``sendPhoto`` for an image (up to 10 MB), else ``sendDocument``, the text as the caption."""
+        photo = file.is_image and file.size <= PHOTO_BYTES
+        field = "photo" if photo else "document"
+        sent = await self._send("sendPhoto" if photo else "sendDocument", {
+            "message_thread_id": int(thread_id), "caption": fmt.caption_html(item), "parse_mode": "HTML"},
+            thread_id=thread_id, files={field: (file.name, file.data, file.content_type)})
+        return Posted(message_ids=(str(sent["message_id"]),))
 
     async def _topic(self, method: str, thread_id: str, **params: Any) -> None:
         # "Not modified" (already closed, already open, the same name) is no failure.

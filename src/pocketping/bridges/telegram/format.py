@@ -9,6 +9,7 @@ from pocketping.bridges.base import Outgoing, SessionCard
 from pocketping.bridges.text import split_text, utf16_len
 
 MAX_TEXT = 4096  # UTF-16 code units, after entity parsing
+MAX_CAPTION = 1024  # a photo's or document's caption
 MAX_TOPIC_NAME = 128
 ICON = {"visitor": "", "operator": "", "ai": "🤖 ", "notice": "ℹ️ ", "event": "⚡ "}
 
@@ -51,6 +52,16 @@ def message_html(item: Outgoing) -> str:
     if item.kind == "event":
         return f"{ICON['event']}<code>{esc(item.text)}</code>"
     return f"{ICON[item.kind]}<b>{esc(item.author)}:</b> {esc(item.text)}"
+
+
+def caption_html(item: Outgoing) -> str:
+    """A file's caption: who sent it, and the message's text when it rides along."""
+    if not item.text:
+        return f"{ICON.get(item.kind, '')}<b>{esc(item.author)}</b>"
+    text = item.text
+    while utf16_len(prefix(item) + text) > MAX_CAPTION - 10:
+        text = text[: len(text) - 50] + "…"
+    return message_html(Outgoing(author=item.author, text=text, kind=item.kind))
 
 
 def split(item: Outgoing) -> list[Outgoing]:

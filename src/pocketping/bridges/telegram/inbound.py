@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from pocketping.bridges.base import InboundReply, InboundSink, WebhookAnswer
+from pocketping.bridges.base import InboundFile, InboundReply, InboundSink, WebhookAnswer
 from pocketping.bridges.telegram.api import TelegramApi, TelegramError
 from pocketping.bridges.telegram.config import TelegramConfig
 from pocketping.clock import Clock
@@ -206,18 +206,42 @@ class Receiver:
         user = message.get("from") or {}
         if user.get("is_bot") or message.get("sender_chat"):
             return  # our own posts (and other bots, anonymous admins' channel posts)
-        # A photo or a file cannot reach the widget, but what the operator wrote with it can.
         text = message.get("text") if "text" in message else message.get("caption")
+        files = self._files(message)
+        if files and not isinstance(text, str):
+            text = ""
         if "forum_topic_closed" in message or "forum_topic_reopened" in message:
             # Someone closed or reopened the topic in Telegram: the conversation follows.
             text = "/close" if "forum_topic_closed" in message else "/reopen"
         thread = message.get("message_thread_id")
-        if not isinstance(text, str) or not text.strip() or thread is None or not message.get("is_topic_message"):
-            return  # service messages, media, the General topic
+        if (not isinstance(text, str) or (not text.strip() and not files) or thread is None
+                or not message.get("is_topic_message")):
+            return  # service messages, stickers and such, the General topic
         external = str(message["message_id"])
         if edited:
             await sink.edited(self.bridge_id, str(thread), external, text)
             return
         await sink.reply(InboundReply(bridge_id=self.bridge_id, thread_id=str(thread), text=text,
                                       operator_name=operator_name(user), external_id=external,
-                                      platform_label="Telegram", extra={"update_id": update.get("update_id")}))
+                                      platform_label="Telegram", extra={"update_id": update.get("update_id")},
+                                      files=files))
+
+    def _files(self, message: dict[str, Any]) -> list[InboundFile]:
+        """A photo (its largest size) or a document shared in the topic: fetched with getFile."""
+        api = self.api
+        photos = message.get("photo")
+        document = message.get("document")
+        if isinstance(photos, list) and photos and isinstance(photos[-1], dict):
+            best = photos[-1]
+            file_id, size = str(best.get("file_id")), best.get("file_size")
+            name = f"photo_{message.get('message_id')}.jpg"
+        elif isinstance(document, dict) and document.get("file_id"):
+            file_id, size = str(document["file_id"]), document.get("file_size")
+            name = str(document.get("file_name") or "file")
+        else:
+            return []
+
+        async def fetch(limit: int, file_id: str = file_id) -> bytes:
+            return await api.download(file_id, limit)
+
+        return [InboundFile(name=name, fetch=fetch, size=int(size) if isinstance(size, int) else None)]

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from pocketping.actions import files as file_actions
 from pocketping.actions import inbox as inbox_actions
+from pocketping.actions.projects import get_project
 from pocketping.server.inbox.deps import ChangeDep, LoginDep, ServicesDep
 from pocketping.server.inbox.security import PAGE_HEADERS
 from pocketping.server.inbox.views import conversation_json, me_json, message_json, session_json
 from pocketping.server.rest.sessions import _decode_cursor, _encode_cursor
+from pocketping.server.uploads import receive_file
 from pocketping.store import inbox as inbox_repo
 
 router = APIRouter(prefix="/inbox/api", include_in_schema=False)
@@ -27,8 +30,9 @@ class _Body(BaseModel):
 
 
 class ReplyIn(_Body):
-    text: str = Field(max_length=100_000)
+    text: str = Field(default="", max_length=100_000)
     clientId: str | None = None
+    attachments: list[str] = Field(default_factory=list, max_length=10)
 
 
 class AiIn(_Body):
@@ -77,8 +81,19 @@ async def conversation(session_id: str, login: LoginDep, svc: ServicesDep, respo
 
 @router.post("/conversations/{session_id}/messages", status_code=201)
 async def reply(session_id: str, body: ReplyIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
-    sent = await inbox_actions.reply(svc, login, session_id, body.text, body.clientId)
+    sent = await inbox_actions.reply(svc, login, session_id, body.text, body.clientId, attachments=body.attachments)
     return {"message": message_json(sent.message), "duplicate": sent.duplicate}
+
+
+@router.post("/conversations/{session_id}/uploads", status_code=201)
+async def upload(session_id: str, request: Request, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    """A file for the operator's next reply in this conversation (multipart, field ``file``)."""
+    session = await inbox_actions.access_session(svc, login, session_id)
+    project = await get_project(svc, session.project_id)
+    async with receive_file(request, svc.settings.max_upload_bytes) as got:
+        record = await file_actions.store_file(svc, project, got.path, name=got.name, uploader="inbox",
+                                               session_id=session.id)
+    return file_actions.file_api(svc, record)
 
 
 async def _session_answer(svc: ServicesDep, session: Any) -> dict[str, Any]:

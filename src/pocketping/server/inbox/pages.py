@@ -104,7 +104,10 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <p id="typing" class="typing" role="status"></p>
 <form id="reply-form" class="reply">
 <label for="reply">{reply}</label>
-<textarea id="reply" name="text" rows="3" maxlength="{max_chars}" required></textarea>
+<textarea id="reply" name="text" rows="3" maxlength="{max_chars}"></textarea>
+<input id="reply-files" type="file" multiple hidden>
+<button id="attach" type="button" class="secondary">{attach}</button>
+<ul id="reply-attachments" class="pending" aria-label="{attachments}"></ul>
 <button type="submit">{send}</button>
 <p id="reply-error" class="error" role="alert"></p>
 </form>
@@ -154,7 +157,8 @@ def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
         who=_esc(login.operator.email), sign_out=_esc(t["signOut"]), conversations=_esc(t["conversations"]),
         no_conversations=_esc(t["noConversations"]), older=_esc(t["olderConversations"]),
         select=_esc(t["selectConversation"]), ai=_esc(t["ai"]), details=_esc(t["details"]),
-        messages=_esc(t["messages"]), reply=_esc(t["reply"]), send=_esc(t["send"]),
+        messages=_esc(t["messages"]), reply=_esc(t["reply"]), send=_esc(t["send"]), attach=_esc(t["attach"]),
+        attachments=_esc(t["attachments"]),
         max_chars=svc.settings.max_text_chars, strings_json=_json_for_script(t))
     return _page(f"{t['inbox']} · PocketPing", body)
 

@@ -49,6 +49,20 @@ class SessionList(BaseModel):
     nextCursor: str | None = None
 
 
+class AttachmentOut(BaseModel):
+    id: str
+    name: str
+    size: int
+    contentType: str
+    width: int | None = None
+    height: int | None = None
+    url: str = Field(description="a signed link to the file, valid for about a day (relative to the server)")
+
+
+class FileOut(AttachmentOut):
+    """A stored upload, to name in a message's ``attachments``."""
+
+
 class MessageOut(BaseModel):
     id: str
     sessionId: str
@@ -64,6 +78,7 @@ class MessageOut(BaseModel):
     deletedAt: str | None = None
     name: str | None = None
     data: dict[str, Any] | None = None
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
 class MessageList(BaseModel):
@@ -72,7 +87,10 @@ class MessageList(BaseModel):
 
 
 class MessageIn(Strict):
-    text: str = Field(min_length=1, max_length=100_000, description="the reply; at most the server's text limit")
+    text: str = Field(default="", max_length=100_000,
+                      description="the reply; at most the server's text limit; optional with attachments")
+    attachments: list[str] = Field(default_factory=list, max_length=10,
+                                   description="ids of files uploaded with POST /api/v1/files")
     operatorName: str | None = Field(default=None, min_length=1, max_length=100)
     clientId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                  description="makes the call idempotent: a retry with the same id is stored once")

@@ -88,7 +88,7 @@ async def list_messages(session_id: str, project: ProjectDep, svc: ServicesDep,
 async def send_message(session_id: str, body: MessageIn, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
     sent = await message_actions.send_operator_message(svc, project.id, session_id, body.text,
                                                        operator_name=body.operatorName, source="api",
-                                                       client_id=body.clientId)
+                                                       client_id=body.clientId, attachments=body.attachments)
     return sent.message.to_api()
 
 

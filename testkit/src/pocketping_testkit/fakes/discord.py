@@ -37,6 +37,7 @@ BRIDGE_PERMISSIONS = (VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | MANA
                       | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS)
 
 # Application flags: message content enabled (verified app / the Developer Portal toggle).
+MAX_UPLOAD = 10 * 1024 * 1024  # attachments per message, without a boosted server
 FLAG_MESSAGE_CONTENT = 1 << 18
 FLAG_MESSAGE_CONTENT_LIMITED = 1 << 19
 
@@ -125,6 +126,7 @@ class FakeDiscord(FakeHarness):
         self.buckets: dict[tuple[str, str], list[float]] = {}  # (bucket, major id) -> [count, reset_at]
         self.global_window: list[float] = [0, 0.0]
         self.api_url = ""
+        self.cdn: dict[str, tuple[str, bytes]] = {}  # attachment id -> (content type, bytes)
         self.release_hung = asyncio.Event()
         from pocketping_testkit.fakes.discord_gateway import FakeGateway
 
@@ -302,7 +304,8 @@ class FakeDiscord(FakeHarness):
 
     def store_message(self, channel_id: str, author: dict[str, Any], content: str, *,
                       allowed_mentions: dict[str, Any] | None = None, nonce: str | int | None = None,
-                      message_id: str | None = None, message_type: int = 0) -> dict[str, Any]:
+                      message_id: str | None = None, message_type: int = 0,
+                      files: list[tuple[str, str, bytes]] | None = None) -> dict[str, Any]:
         """Create a message as Discord does (mentions resolved against ``allowed_mentions``)."""
         with self.lock:
             message_id = message_id or self.snowflake()
@@ -317,7 +320,8 @@ class FakeDiscord(FakeHarness):
                 "id": message_id, "channel_id": channel_id, "type": message_type, "content": content,
                 "author": author, "timestamp": iso_now(), "edited_timestamp": None, "tts": False,
                 "mention_everyone": bool(re.search(r"@(everyone|here)", content)) and "everyone" in parse,
-                "mentions": [{"id": u} for u in users], "mention_roles": roles, "attachments": [], "embeds": [],
+                "mentions": [{"id": u} for u in users], "mention_roles": roles,
+                "attachments": [self._attachment(channel_id, f) for f in files or ()], "embeds": [],
                 "pinned": False, "flags": 0, "components": [],
             }
             if nonce is not None:
@@ -334,18 +338,35 @@ class FakeDiscord(FakeHarness):
         self.changed()
         return message
 
+    def _attachment(self, channel_id: str, file: tuple[str, str, bytes]) -> dict[str, Any]:
+        """An attachment as Discord describes it, served at its CDN ``url``."""
+        name, content_type, data = file
+        attachment_id = self.snowflake()
+        self.cdn[attachment_id] = (content_type, data)
+        base = self.api_url.rsplit("/api/", 1)[0]
+        url = f"{base}/attachments/{channel_id}/{attachment_id}/{name}"
+        return {"id": attachment_id, "filename": name, "size": len(data), "content_type": content_type,
+                "url": url + "?ex=0&is=0&hm=fake", "proxy_url": url}
+
+    def files_in(self, channel_id: str) -> list[tuple[str, bytes]]:
+        """Every attachment posted in a channel or thread: (filename, bytes)."""
+        with self.lock:
+            return [(a["filename"], self.cdn[a["id"]][1]) for m in self._messages.get(channel_id, [])
+                    for a in m["attachments"]]
+
     def _partial_member(self, user_id: str) -> dict[str, Any]:
         member = self.members.get(user_id) or {}
         return {k: v for k, v in member.items() if k != "user"}
 
     def post_as_user(self, channel_id: str, text: str, *, name: str = "Sarah", nick: str | None = None,
-                     bot: bool = False) -> dict[str, Any]:
-        """A person (``name`` is their display name) writes in a channel or thread."""
+                     bot: bool = False, files: list[tuple[str, str, bytes]] | None = None) -> dict[str, Any]:
+        """A person (``name`` is their display name) writes in a channel or thread, with
+        ``files`` as (filename, content type, bytes) attachments."""
         user = self.operator(name, bot=bot)
         with self.lock:
             self.members[user["id"]]["nick"] = nick  # their server nickname, as of this message
         self.unarchive_on_message(channel_id)
-        return self.store_message(channel_id, user, text)
+        return self.store_message(channel_id, user, text, files=files)
 
     def unarchive_on_message(self, channel_id: str) -> None:
         """Sending a message unarchives a thread (the fake's people are moderators: even a locked one)."""

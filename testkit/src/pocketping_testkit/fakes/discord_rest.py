@@ -81,7 +81,7 @@ def check_content(body: dict[str, Any], prefix: str = "") -> str:
         raise invalid_form(prefix + "content", "STRING_TYPE_CONVERT", "Could not interpret the value as string.")
     if len(content) > 2000:
         raise invalid_form(prefix + "content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
-    if not content.strip() and not body.get("embeds") and not body.get("sticker_ids"):
+    if not content.strip() and not body.get("embeds") and not body.get("sticker_ids") and not body.get("_files"):
         raise ApiError(400, 50006, "Cannot send an empty message")
     mentions = body.get("allowed_mentions")
     if mentions is not None:
@@ -204,8 +204,11 @@ def create_message(fake: d.FakeDiscord, ids: list[str], body: Any) -> Answer:
         earlier = fake.find_nonce(fake.bot["id"], nonce)
         if earlier is not None:
             return 200, earlier
+    files = body.get("_files") or []
+    if sum(len(f[2]) for f in files) > d.MAX_UPLOAD:
+        raise ApiError(413, 40005, "Request entity too large")
     message = fake.store_message(channel["id"], fake.bot, content, nonce=nonce,
-                                 allowed_mentions=body.get("allowed_mentions"))
+                                 allowed_mentions=body.get("allowed_mentions"), files=files)
     if nonce is not None:
         fake.remember_nonce(fake.bot["id"], nonce, message)
     return 200, message
@@ -352,8 +355,16 @@ async def handle(request: Request) -> Response:
     fake: d.FakeDiscord = request.app.state.fake
     path = "/" + request.path_params["path"]
     method = request.method
-    raw = await request.body()
     body: Any = {}
+    raw = b""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        # Files: "payload_json" (the JSON body, naming each file in "attachments") and "files[n]" parts.
+        try:
+            body = await _multipart(request)
+        except ValueError as exc:
+            return _json(400, {"message": f"Invalid Form Body: {exc}", "code": 50035})
+    else:
+        raw = await request.body()
     if method == "GET":
         body = dict(request.query_params)
     elif raw:
@@ -415,8 +426,38 @@ async def _answer(fake: d.FakeDiscord, request: Request, record: d.Recorded) -> 
     return _json(status, payload, headers)
 
 
+async def _multipart(request: Request) -> dict[str, Any]:
+    form = await request.form(max_part_size=64 * 1024 * 1024)
+    payload = form.get("payload_json")
+    body = json.loads(payload) if isinstance(payload, str) else {}
+    if not isinstance(body, dict):
+        raise ValueError("payload_json is not an object")
+    named = {str(a.get("id")): a for a in body.get("attachments") or () if isinstance(a, dict)}
+    files = []
+    for key, value in form.multi_items():
+        if isinstance(value, str) or not key.startswith("files["):
+            continue
+        index = key[len("files["):-1]
+        spec = named.get(index, {})
+        files.append((str(spec.get("filename") or value.filename or "file"),
+                      value.content_type or "application/octet-stream", await value.read()))
+    body["_files"] = files
+    return body
+
+
+async def cdn(request: Request) -> Response:
+    """``https://cdn.discordapp.com/attachments/<channel>/<attachment>/<filename>``."""
+    fake: d.FakeDiscord = request.app.state.fake
+    with fake.lock:
+        found = fake.cdn.get(request.path_params["attachment"])
+    if found is None:
+        return Response("Not Found", status_code=404)
+    return Response(found[1], media_type=found[0])
+
+
 def build_app(fake: d.FakeDiscord) -> Starlette:
     app = Starlette(routes=[Route("/api/v10/{path:path}", handle,
-                                  methods=["GET", "POST", "PATCH", "PUT", "DELETE"])])
+                                  methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+                            Route("/attachments/{channel}/{attachment}/{filename}", cdn, methods=["GET"])])
     app.state.fake = fake
     return app

@@ -36,6 +36,16 @@ _ids = itertools.count(1)
 
 
 @dataclass
+class Upload:
+    """A file part of a multipart request (what sendPhoto/sendDocument take), or one a person shared."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    file_id: str = ""
+
+
+@dataclass
 class Topic:
     id: int
     name: str
@@ -55,6 +65,8 @@ class Msg:
     edited: bool = False
     deleted: bool = False
     at: float = field(default_factory=time.monotonic)  # when the fake stored it (benchmarks)
+    file: Upload | None = None  # a photo or document, with ``kind`` "photo" | "document"
+    kind: str = "text"
 
 
 @dataclass
@@ -106,6 +118,7 @@ class FakeTelegram(FakeHarness):
         self._webhook_client: httpx.AsyncClient | None = None
         self._pushers: dict[str, asyncio.Task[None]] = {}
         self.change_count = 0  # grows with every call or change (tests wait for it to move)
+        self.files: dict[str, tuple[str, Upload]] = {}  # file_id -> (file_path, the file): getFile
 
     # --- running ----------------------------------------------------------------------
     @property
@@ -113,7 +126,8 @@ class FakeTelegram(FakeHarness):
         return f"http://127.0.0.1:{self.port}"
 
     async def startup(self) -> None:
-        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
+        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                                Route("/file/bot{token}/{path:path}", self._download, methods=["GET"])])
         self.port = await self.serve_http(app, log_level="critical", timeout_keep_alive=30)
 
     def start(self, timeout: float = 30.0) -> FakeTelegram:
@@ -209,6 +223,30 @@ class FakeTelegram(FakeHarness):
         self._changed()
         return msg.message_id
 
+    def operator_sends_file(self, chat_id: int, thread_id: int, filename: str, data: bytes, content_type: str, *,
+                            caption: str | None = None, photo: bool = False,
+                            user: dict[str, Any] | None = None) -> int:
+        """A person shares a photo (compressed, ``photo``) or a file (a document) in a topic."""
+        with self.lock:
+            chat = self.chats[chat_id]
+            msg = self._store(chat, thread_id, "", "", None)
+            msg.file = self.register_file(Upload(filename, content_type, data))
+            msg.kind = "photo" if photo else "document"
+            body = self._message_json(chat, msg, user or OPERATOR)
+            if caption:
+                body["caption"] = caption
+            self._broadcast(chat, "message", body)
+        self._changed()
+        return msg.message_id
+
+    def register_file(self, upload: Upload) -> Upload:
+        """Give a file its ``file_id`` and download path (getFile, /file/bot<token>/<path>)."""
+        upload.file_id = f"AgAC{secrets.token_hex(12)}"
+        folder = "photos" if upload.content_type.startswith("image/") else "documents"
+        ext = upload.filename.rsplit(".", 1)[-1] if "." in upload.filename else "bin"
+        self.files[upload.file_id] = (f"{folder}/file_{len(self.files)}.{ext}", upload)
+        return upload
+
     def operator_sets_topic(self, chat_id: int, thread_id: int, *, closed: bool) -> None:
         """A person closes (or reopens) a topic in Telegram's own interface."""
         with self.lock:
@@ -291,8 +329,17 @@ class FakeTelegram(FakeHarness):
         if msg.thread_id is not None:
             body["message_thread_id"] = msg.thread_id
             body["is_topic_message"] = True
-        if msg.text:
+        if msg.text and msg.file is None:
             body["text"] = msg.text
+        if msg.file is not None:
+            if msg.text:
+                body["caption"] = msg.text
+            if msg.kind == "photo":
+                body["photo"] = [_photo_size(msg.file)]
+            else:
+                body["document"] = {"file_id": msg.file.file_id, "file_unique_id": msg.file.file_id[-10:],
+                                    "file_name": msg.file.filename, "mime_type": msg.file.content_type,
+                                    "file_size": len(msg.file.data)}
         return body
 
     def _queue(self, bot: Bot, update: dict[str, Any]) -> None:
@@ -360,11 +407,42 @@ class FakeTelegram(FakeHarness):
                 delay = min(delay * 2, 2.0)
 
     # --- internals: HTTP ------------------------------------------------------------------
+    async def _download(self, request: Request) -> Response:
+        """``https://api.telegram.org/file/bot<token>/<file_path>``, the path getFile gave."""
+        with self.lock:
+            if request.path_params["token"] not in self.bots:
+                return Response(b'{"ok":false,"error_code":401,"description":"Unauthorized"}', status_code=401)
+            found = next((u for path, u in self.files.values() if path == request.path_params["path"]), None)
+        if found is None:
+            return Response(b'{"ok":false,"error_code":404,"description":"Not Found"}', status_code=404)
+        return Response(found.data, media_type="application/octet-stream")
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        ctype = request.headers.get("content-type", "")
+        if not ctype.lower().startswith("multipart/form-data"):
+            return parse_params(request.url.query, ctype, await request.body())
+        # Files are uploaded as multipart/form-data; the other fields are strings (JSON for objects).
+        form = await request.form(max_part_size=60 * 1024 * 1024)
+        params = parse_params(request.url.query, "", b"")
+        uploads: dict[str, Any] = {}
+        fields: list[tuple[str, str]] = []
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields.append((key, value))
+            else:
+                uploads[key] = Upload(value.filename or "file", value.content_type or "application/octet-stream",
+                                      await value.read())
+        from urllib.parse import urlencode
+
+        params.update(parse_params("", "application/x-www-form-urlencoded", urlencode(fields).encode()))
+        params.update(uploads)
+        return params
+
     async def _endpoint(self, request: Request) -> Response:
         token = request.path_params["token"]
         method = request.path_params["method"]
         try:
-            params = parse_params(request.url.query, request.headers.get("content-type", ""), await request.body())
+            params = await self._params(request)
             result = await self._call(token, method, params)
             body: dict[str, Any] = {"ok": True, "result": result}
             status = 200
@@ -431,3 +509,14 @@ def webhook_allowed(url: str) -> bool:
 
 
 __all__ = ["OPERATOR", "FakeTelegram", "Msg", "Topic", "html_to_text", "utf16_len"]
+
+
+def _photo_size(upload: Upload) -> dict[str, Any]:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(upload.data)) as img:
+        width, height = img.size
+    return {"file_id": upload.file_id, "file_unique_id": upload.file_id[-10:], "width": width, "height": height,
+            "file_size": len(upload.data)}

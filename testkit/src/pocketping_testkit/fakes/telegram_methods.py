@@ -69,6 +69,61 @@ async def sendMessage(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> A
         return fake._message_json(chat, msg, bot.user)
 
 
+MAX_UPLOAD = 50 * 1024 * 1024  # bots send files up to 50 MB
+MAX_PHOTO = 10 * 1024 * 1024  # photos up to 10 MB
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile serves files up to 20 MB
+
+
+async def _send_file(fake: FakeTelegram, bot: Bot, params: dict[str, Any], field: str) -> Any:
+    from pocketping_testkit.fakes.telegram import Upload
+
+    with fake.lock:
+        chat = fake._check(params.get("chat_id"), bot)
+        thread = params.get("message_thread_id")
+        if thread is not None:
+            fake._topic(chat, thread)
+        upload = params.get(field)
+        if not isinstance(upload, Upload):
+            raise ApiError(400, f"Bad Request: there is no {field} in the request")
+        if len(upload.data) > MAX_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        if field == "photo":
+            if len(upload.data) > MAX_PHOTO:
+                raise ApiError(400, "Bad Request: PHOTO_SAVE_FILE_INVALID")
+            if not upload.data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF")):
+                raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        caption = params.get("caption") or ""
+        shown = html_to_text(caption) if caption and str(params.get("parse_mode", "")).upper() == "HTML" else caption
+        if utf16_len(shown) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        msg = fake._store(chat, thread, shown, caption, bot.token, params.get("parse_mode"))
+        msg.file, msg.kind = fake.register_file(upload), field
+        return fake._message_json(chat, msg, bot.user)
+
+
+@method
+async def sendPhoto(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
+    return await _send_file(fake, bot, params, "photo")
+
+
+@method
+async def sendDocument(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
+    return await _send_file(fake, bot, params, "document")
+
+
+@method
+async def getFile(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
+    with fake.lock:
+        found = fake.files.get(str(params.get("file_id") or ""))
+        if found is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, upload = found
+        if len(upload.data) > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {"file_id": upload.file_id, "file_unique_id": upload.file_id[-10:], "file_size": len(upload.data),
+                "file_path": path}
+
+
 @method
 async def editMessageText(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
     with fake.lock:

@@ -153,7 +153,20 @@
     const deleted = Boolean(m.deletedAt);
     return el("li", { class: "msg " + m.sender, "data-seq": m.seq, "data-id": m.id },
       el("p", { class: "who" }, senderName(m), " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
-      el("p", { class: "text" + (deleted ? " deleted" : "") }, deleted ? "—" : m.text));
+      el("p", { class: "text" + (deleted ? " deleted" : "") }, deleted ? "—" : m.text),
+      deleted ? null : renderFiles(m.attachments || []));
+  }
+
+  // Images inline (they open in full), other files as a link with their name and size.
+  function renderFiles(files) {
+    if (!files.length) return null;
+    return el("ul", { class: "files" }, ...files.map((f) => {
+      const url = f.url.startsWith("/files/") ? f.url : "#";
+      const image = /^image\/(png|jpeg|gif|webp)$/.test(f.contentType);
+      return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener" },
+        image ? el("img", { src: url + "&thumb=1", alt: f.name })
+          : `${f.name} (${Math.ceil(f.size / 1000)} KB)`));
+    }));
   }
 
   function addToTimeline(m) {
@@ -225,6 +238,8 @@
   async function openConversation(id) {
     if (open && open.id === id) return;
     open = { id, lastSeq: 0, items: new Map() };
+    pending = [];
+    renderPending();
     $("timeline").replaceChildren();
     $("typing").textContent = "";
     $("reply-error").textContent = "";
@@ -355,21 +370,66 @@
     };
   }
 
+  // --- files for the next reply: the button, a paste into the box, a drop on the form ----
+  let pending = [];
+  function renderPending() {
+    $("reply-attachments").replaceChildren(...pending.map((f) => el("li", {}, f.name, " ",
+      el("button", { type: "button", class: "link", "aria-label": fmt("remove", { name: f.name }),
+                     "data-id": f.id }, "×"))));
+  }
+  async function uploadFiles(files) {
+    if (!open || !files || !files.length) return;
+    const id = open.id;
+    $("reply-error").textContent = "";
+    for (const file of files) {
+      const form = new FormData();
+      form.append("file", file);
+      $("reply-error").textContent = fmt("uploading", { name: file.name });
+      try {
+        const res = await fetch(`/inbox/api/conversations/${encodeURIComponent(id)}/uploads`, {
+          method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin", body: form,
+        });
+        const data = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error((data.error && data.error.message) || res.statusText);
+        if (open && open.id === id) pending.push(data);
+        $("reply-error").textContent = "";
+      } catch (err) {
+        $("reply-error").textContent = fmt("failed", { reason: err.message });
+      }
+      renderPending();
+    }
+  }
+  $("attach").addEventListener("click", () => $("reply-files").click());
+  $("reply-files").addEventListener("change", (e) => { uploadFiles(e.target.files); e.target.value = ""; });
+  $("reply").addEventListener("paste", (e) => {
+    if (e.clipboardData && e.clipboardData.files.length) { e.preventDefault(); uploadFiles(e.clipboardData.files); }
+  });
+  $("reply-form").addEventListener("dragover", (e) => e.preventDefault());
+  $("reply-form").addEventListener("drop", (e) => { e.preventDefault(); uploadFiles(e.dataTransfer.files); });
+  $("reply-attachments").addEventListener("click", (e) => {
+    const id = e.target.dataset && e.target.dataset.id;
+    if (id) { pending = pending.filter((f) => f.id !== id); renderPending(); }
+  });
+
   // --- operator actions ----------------------------------------------------------------
   let clientSeq = 0;
   async function send(event) {
     event.preventDefault();
     const box = $("reply");
     const text = box.value;
-    if (!open || !text.trim()) return;
+    const files = pending.map((f) => f.id);
+    if (!open || (!text.trim() && !files.length)) return;
     const id = open.id;
     const clientId = "inbox-" + Date.now().toString(36) + "-" + (clientSeq += 1);
     const button = $("reply-form").querySelector("button");
     button.disabled = true;
     $("reply-error").textContent = "";
     try {
-      const data = await api("POST", `/conversations/${encodeURIComponent(id)}/messages`, { text, clientId });
+      const data = await api("POST", `/conversations/${encodeURIComponent(id)}/messages`,
+        { text, clientId, attachments: files });
       if (box.value === text) box.value = "";
+      pending = pending.filter((f) => !files.includes(f.id));
+      renderPending();
       sendTyping(false);
       if (open && open.id === id) addToTimeline(data.message);
     } catch (err) {

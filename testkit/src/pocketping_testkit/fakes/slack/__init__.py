@@ -29,6 +29,7 @@ from starlette.routing import Route, WebSocketRoute
 from pocketping.clock import Clock, SystemClock
 from pocketping_testkit.fakes.harness import FakeHarness
 from pocketping_testkit.fakes.slack.delivery import Deliverer, signature
+from pocketping_testkit.fakes.slack.files import Files
 from pocketping_testkit.fakes.slack.state import (
     DEFAULT_SCOPES,
     Attempt,
@@ -75,6 +76,7 @@ class FakeSlack(FakeHarness):
         self._release: asyncio.Event | None = None
         self._closing = False
         self.deliverer: Deliverer | None = None
+        self.files = Files(self)
         self.web = WebApi(self)
         self.operator = self.create_user("sarah", display_name="Sarah", real_name="Sarah Connor")
 
@@ -96,6 +98,8 @@ class FakeSlack(FakeHarness):
         self._release = asyncio.Event()
         self.deliverer = Deliverer(self)
         app = Starlette(routes=[Route("/api/{method}", self.web.endpoint, methods=["GET", "POST"]),
+                                Route("/upload/v1/{upload}", self.files.upload_endpoint, methods=["POST"]),
+                                Route("/files-pri/{file}/{name}", self.files.download_endpoint, methods=["GET"]),
                                 WebSocketRoute("/link/", self._link)])
         self.port = await self.serve_http(app)
 
@@ -325,6 +329,12 @@ class FakeSlack(FakeHarness):
             return Said(message["ts"], list(await asyncio.gather(*futures)))
 
         return await self._on_loop(act())
+
+    async def operator_shares_file(self, channel_id: str, thread_ts: str, name: str, data: bytes, mimetype: str,
+                                   text: str = "") -> Said:
+        """A person drops a file into a thread (a ``file_share`` message with ``files``)."""
+        shared = self.files.add_shared(name, data, mimetype)
+        return await self.operator_reply(channel_id, thread_ts, text, files=[shared], subtype="file_share")
 
     async def operator_edit(self, channel_id: str, ts: str, text: str) -> Said:
         async def act() -> Said:

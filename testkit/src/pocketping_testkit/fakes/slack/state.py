@@ -11,7 +11,7 @@ from typing import Any
 
 # What the PocketPing manifest asks for (docs/bridges/slack.md).
 DEFAULT_SCOPES = frozenset({"chat:write", "channels:history", "groups:history", "channels:read", "groups:read",
-                            "users:read"})
+                            "users:read", "files:write", "files:read"})
 
 _ids = itertools.count(1)
 

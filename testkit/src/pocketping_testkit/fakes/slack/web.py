@@ -34,6 +34,8 @@ SCOPES: dict[str, tuple[str, str] | str | None] = {
     "conversations.history": ("channels:history", "groups:history"),
     "conversations.replies": ("channels:history", "groups:history"),
     "users.info": "users:read",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
 }
 
 
@@ -85,6 +87,8 @@ class WebApi:
             "conversations.history": self.history,
             "conversations.replies": self.replies,
             "users.info": self.users_info,
+            "files.getUploadURLExternal": self._scoped("files.getUploadURLExternal", fake.files.get_upload_url),
+            "files.completeUploadExternal": self._scoped("files.completeUploadExternal", fake.files.complete),
         }
 
     async def endpoint(self, request: Request) -> Response:
@@ -149,6 +153,14 @@ class WebApi:
         return 200, {"ok": True, "url": self.fake._socket_url(app)}, {}
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _scoped(self, method: str, handler: Callable[[FakeApp, dict[str, Any]], dict[str, Any]]
+                ) -> Callable[[FakeApp, dict[str, Any]], dict[str, Any]]:
+        def run(app: FakeApp, params: dict[str, Any]) -> dict[str, Any]:
+            self._scope(app, method)
+            return handler(app, params)
+
+        return run
 
     def _scope(self, app: FakeApp, method: str, channel: Channel | None = None) -> None:
         needed = SCOPES.get(method)
