@@ -95,6 +95,7 @@ class RedisHub(LocalHub):
         self._catching: set[asyncio.Task[None]] = set()
         self.reconnects = 0
         self.dropped = 0
+        self._unsent: list[bytes] = []
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -121,6 +122,24 @@ class RedisHub(LocalHub):
                 await self._client.aclose()
             self._client = None
 
+    async def flush(self) -> None:
+        """For a process that never started the hub (the CLI): tell the running nodes of the
+        configuration changes it made, at once (they also poll the database)."""
+        if not self._unsent or self._client is not None:
+            return
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            await client.publish(self.channel, self._unsent[-1])
+            self._unsent.clear()
+        except Exception as exc:
+            log.warning("could not tell the running nodes through Redis (%s); they will see it within "
+                        "POCKETPING_CONFIG_POLL_SECONDS", exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
     async def ping(self) -> None:
         """Raises unless Redis answers (for /readyz)."""
         if self._client is None:
@@ -138,7 +157,9 @@ class RedisHub(LocalHub):
     # --- publishing -----------------------------------------------------------------------
     def publish(self, event: Event) -> None:
         self._route(event)
-        if self._outgoing is None:
+        if self._outgoing is None:  # not started (a CLI command): ``flush`` sends what matters
+            if event.type == "config.changed" and len(self._unsent) < 100:
+                self._unsent.append(encode(event, self.node_id))
             return
         try:
             self._outgoing.put_nowait(encode(event, self.node_id))
