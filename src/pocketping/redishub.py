@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SEQ_EVENTS: dict[str, str] = {"message.created": "message", "notice.created": "message",
                               "event.triggered": "event", "event.emitted": "event"}
 
+PUBLISH_BATCH = 500
+
 # (session_id, after_seq, up_to_seq or None for "everything") -> the timeline events, in seq order.
 CatchUp = Callable[[str, int, int | None], Awaitable[list[Event]]]
 
@@ -169,12 +171,18 @@ class RedisHub(LocalHub):
     async def _send(self) -> None:
         assert self._outgoing is not None and self._up is not None
         while True:
-            data = await self._outgoing.get()
+            batch = [await self._outgoing.get()]
+            while not self._outgoing.empty() and len(batch) < PUBLISH_BATCH:
+                batch.append(self._outgoing.get_nowait())
             delay = 0.1
             while True:
                 await self._up.wait()  # the subscription is up: Redis is back
                 try:
-                    await self._client.publish(self.channel, data)
+                    # What queued up meanwhile goes in one round trip, in order.
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for data in batch:
+                            pipe.publish(self.channel, data)
+                        await pipe.execute()
                     break
                 except asyncio.CancelledError:
                     raise

@@ -290,14 +290,13 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
 def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper]) -> None:
     """Several nodes on one database (docs/deployment.md): a heartbeat per node; with Redis, a
     lease per single platform connection, and new outbox rows announced to the worker nodes."""
+    import asyncio
+
     from pocketping.hub import Event
+    from pocketping.redishub import new_node_id
 
     svc = node.services
     settings = svc.settings
-    import asyncio
-
-    from pocketping.redishub import new_node_id
-
     node_id = getattr(svc.hub, "node_id", None) or new_node_id()
     role = "web+workers" if settings.workers else "web"
     if os.environ.get("POCKETPING_ROLE") == "worker":
