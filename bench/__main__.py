@@ -48,9 +48,9 @@ class Plan:
         self.idle_seconds = 2.0 if smoke else 30.0
         # Several nodes on PostgreSQL + Redis: (web processes, msgs/s, seconds, visitors), and the
         # deliveries with the workers in serve vs. apart: (msgs/s, seconds, visitors).
-        self.node_counts = [1, 2] if smoke else [1, 2, 3]
+        self.node_counts = [2] if smoke else [1, 2, 3]
         self.nodes_chat: tuple[int, float, int] = (20, 1.0, 8) if smoke else (300, 3.0, 60)
-        self.delivery_modes = ["chat alone", "in serve", "1 worker", "2 workers"]
+        self.delivery_modes = ["1 worker"] if smoke else ["chat alone", "in serve", "1 worker", "2 workers"]
         self.delivery_load: tuple[int, float, int] = (10, 1.0, 5) if smoke else (200, 2.0, 40)
         # Side by side with the reference server and the ceilings (bench/sidebyside.py). The smoke
         # run leaves the reference out (it installs a virtual environment from PyPI on first use).

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SEQ_EVENTS: dict[str, str] = {"message.created": "message", "notice.created": "message",
                               "event.triggered": "event", "event.emitted": "event"}
 
+PUBLISH_BATCH = 500
+
 # (session_id, after_seq, up_to_seq or None for "everything") -> the timeline events, in seq order.
 CatchUp = Callable[[str, int, int | None], Awaitable[list[Event]]]
 
@@ -95,6 +97,7 @@ class RedisHub(LocalHub):
         self._catching: set[asyncio.Task[None]] = set()
         self.reconnects = 0
         self.dropped = 0
+        self._unsent: list[bytes] = []
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -121,6 +124,24 @@ class RedisHub(LocalHub):
                 await self._client.aclose()
             self._client = None
 
+    async def flush(self) -> None:
+        """For a process that never started the hub (the CLI): tell the running nodes of the
+        configuration changes it made, at once (they also poll the database)."""
+        if not self._unsent or self._client is not None:
+            return
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            await client.publish(self.channel, self._unsent[-1])
+            self._unsent.clear()
+        except Exception as exc:
+            log.warning("could not tell the running nodes through Redis (%s); they will see it within "
+                        "POCKETPING_CONFIG_POLL_SECONDS", exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
     async def ping(self) -> None:
         """Raises unless Redis answers (for /readyz)."""
         if self._client is None:
@@ -138,7 +159,9 @@ class RedisHub(LocalHub):
     # --- publishing -----------------------------------------------------------------------
     def publish(self, event: Event) -> None:
         self._route(event)
-        if self._outgoing is None:
+        if self._outgoing is None:  # not started (a CLI command): ``flush`` sends what matters
+            if event.type == "config.changed" and len(self._unsent) < 100:
+                self._unsent.append(encode(event, self.node_id))
             return
         try:
             self._outgoing.put_nowait(encode(event, self.node_id))
@@ -148,12 +171,18 @@ class RedisHub(LocalHub):
     async def _send(self) -> None:
         assert self._outgoing is not None and self._up is not None
         while True:
-            data = await self._outgoing.get()
+            batch = [await self._outgoing.get()]
+            while not self._outgoing.empty() and len(batch) < PUBLISH_BATCH:
+                batch.append(self._outgoing.get_nowait())
             delay = 0.1
             while True:
                 await self._up.wait()  # the subscription is up: Redis is back
                 try:
-                    await self._client.publish(self.channel, data)
+                    # What queued up meanwhile goes in one round trip, in order.
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for data in batch:
+                            pipe.publish(self.channel, data)
+                        await pipe.execute()
                     break
                 except asyncio.CancelledError:
                     raise

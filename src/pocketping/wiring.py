@@ -215,9 +215,10 @@ class Node:
                 await self.stop()
                 raise
             self._stops.append(self.heartbeat.stop)
+        if svc.settings.workers or svc.settings.redis_url:  # web-only nodes follow changes too
+            self._tasks.append(asyncio.create_task(self.watcher.run(), name="config-watcher"))
         if svc.settings.workers:
             self.outbox.start()
-            self._tasks.append(asyncio.create_task(self.watcher.run(), name="config-watcher"))
             for worker in (self.bridges, self.presence):
                 if worker is not None:
                     await worker.start()
@@ -316,14 +317,13 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
 def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper]) -> None:
     """Several nodes on one database (docs/deployment.md): a heartbeat per node; with Redis, a
     lease per single platform connection, and new outbox rows announced to the worker nodes."""
+    import asyncio
+
     from pocketping.hub import Event
+    from pocketping.redishub import new_node_id
 
     svc = node.services
     settings = svc.settings
-    import asyncio
-
-    from pocketping.redishub import new_node_id
-
     node_id = getattr(svc.hub, "node_id", None) or new_node_id()
     role = "web+workers" if settings.workers else "web"
     if os.environ.get("POCKETPING_ROLE") == "worker":
@@ -339,8 +339,15 @@ def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[Leas
         live.use_ownership(leases)
         leases.wanted = live.wanted_leases
         leases.on_gained = leases.on_lost = live.restart
-    if settings.workers:
-        svc.hub.subscribe_all(lambda e: outbox.notify() if e.type == "outbox.wake" else None)
+    watcher = node.watcher
+    wakes = {"outbox.wake": outbox.notify if settings.workers else None, "config.changed": watcher.wake}
+
+    def on_event(event: Event) -> None:
+        wake = wakes.get(event.type)
+        if wake is not None:
+            wake()
+
+    svc.hub.subscribe_all(on_event)
     local_wake = svc.on_outbox_rows
     wake = Event("outbox.wake", "")
     queued: list[bool] = []

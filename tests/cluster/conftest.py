@@ -20,7 +20,15 @@ from pocketping_testkit.databases import create_database, drop_database, wanted_
 from pocketping_testkit.fakes.telegram import FakeTelegram
 from pocketping_testkit.server import make_settings
 
+# Several processes need a database server: with POCKETPING_TEST_BACKENDS=sqlite they run on PostgreSQL.
 SERVER_BACKENDS = [b for b in ("postgresql", "mysql") if b in wanted_backends()] or ["postgresql"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)  # real processes started and killed: not for make test-fast
 
 
 @dataclass

@@ -66,3 +66,27 @@ async def test_status_lists_nodes_roles_leases_and_the_outbox(setup):
 async def _held(setup) -> str | None:
     holder, _ = await setup.lease_holder()
     return holder
+
+
+async def test_worker_with_workers_2_runs_two_worker_nodes(setup):
+    from datetime import timedelta
+
+    from pocketping.store import cluster as repo
+
+    async def workers() -> list[str] | None:
+        svc = setup.services()
+        try:
+            async with svc.db.read() as tx:
+                found = [n.id for n in await repo.live_nodes(tx, timedelta(seconds=5)) if n.role == "worker"]
+        finally:
+            await svc.db.dispose()
+        return found if len(found) == 2 else None
+
+    supervisor = setup.cluster.worker("--workers", "2")
+    ids = await eventually(workers, timeout=30, interval=0.3)
+    assert len(set(ids)) == 2
+    holder = await eventually(lambda: _held(setup), timeout=20, interval=0.2)
+    assert holder in ids  # exactly one of the two holds the Telegram poller
+    supervisor.stop()  # SIGTERM reaches both; they leave the node list
+    assert supervisor.proc is not None and supervisor.proc.returncode == 0
+    assert await workers() is None

@@ -107,7 +107,11 @@ def run(fn: Callable[[Any], Awaitable[T]], as_json: bool = False, *, migrate: bo
         try:
             if migrate:
                 await svc.db.migrate()
-            return await fn(svc)
+            result = await fn(svc)
+            flush = getattr(svc.hub, "flush", None)  # several nodes: tell them of changes at once
+            if flush is not None:
+                await flush()
+            return result
         finally:
             await svc.db.dispose()
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Project, WidgetSettings
 from pocketping.errors import NotFound
+from pocketping.hub import Event
 from pocketping.ids import random_token
 from pocketping.store.db import Tx
 from pocketping.store.schema import projects, server_state
@@ -143,6 +144,8 @@ async def bump_config_version(tx: Tx) -> None:
         update(server_state).where(server_state.c.key == CONFIG_VERSION).values(value=token))
     if result.rowcount == 0:
         await tx.conn.execute(server_state.insert().values(key=CONFIG_VERSION, value=token))
+    # With several nodes this reaches the others through Redis at once (the poll is the fallback).
+    tx.emit(Event("config.changed", ""))
 
 
 async def config_version(tx: Tx) -> str:

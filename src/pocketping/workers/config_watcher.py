@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from pocketping.clock import Clock
+from pocketping.clock import Clock, sleep_or_wake
 from pocketping.store import projects as project_repo
 from pocketping.store.db import Database
 
@@ -20,6 +20,11 @@ class ConfigWatcher:
         self.poll_seconds = poll_seconds
         self.version: str | None = None  # None until the first poll ("" is a real value: never bumped)
         self.listeners: list[Callable[[], Awaitable[None]]] = []
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Another node said the configuration changed: look now rather than at the next poll."""
+        self._wake.set()
 
     async def run(self) -> None:
         while True:
@@ -36,4 +41,5 @@ class ConfigWatcher:
                 raise
             except Exception:
                 log.exception("could not poll the configuration version")
-            await self.clock.sleep(self.poll_seconds)
+            await sleep_or_wake(self.clock, self.poll_seconds, self._wake)
+            self._wake.clear()
