@@ -360,7 +360,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       }
       if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
       el = h("div", { className: mine ? "r v" : "r" },
-             m.deletedAt ? h("div", { className: "b" }, h("em", null, S(T.Deleted))) : md(m.text || "", h("div", { className: "b" })),
+             m.deletedAt ? h("div", { className: "b" }, h("em", null, S(T.Deleted))) : md(m.text || "", h("div", { className: "b", dir: "auto" })),
              meta)
     }
     m.el?.replaceWith(el)

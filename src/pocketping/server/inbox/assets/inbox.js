@@ -91,7 +91,7 @@
       c.unread > 0 ? el("span", { class: "badge" }, fmt("unread", { n: c.unread })) : null,
       c.status === "closed" ? el("span", { class: "tag" }, T.closed) : null,
       unverified(c) ? el("span", { class: "tag unverified" }, T.unverified) : null,
-      el("span", { class: "preview" }, preview),
+      el("span", { class: "preview", dir: "auto" }, preview),
       el("span", { class: "meta" }, [c.projectName, pagePath(c.metadata && c.metadata.url)]
         .filter(Boolean).join(" · ")));
     return el("li", { class: "conv" + (c.unread > 0 ? " unread" : "") + (c.status === "closed" ? " closed" : ""),
@@ -154,7 +154,7 @@
     const deleted = Boolean(m.deletedAt);
     return el("li", { class: "msg " + m.sender, "data-seq": m.seq, "data-id": m.id },
       el("p", { class: "who" }, senderName(m), " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
-      el("p", { class: "text" + (deleted ? " deleted" : "") }, deleted ? "—" : m.text));
+      el("p", { class: "text" + (deleted ? " deleted" : ""), dir: "auto" }, deleted ? "—" : m.text));
   }
 
   function addToTimeline(m) {
