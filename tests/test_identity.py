@@ -71,3 +71,26 @@ def test_user_hash_is_hmac_sha256_of_the_id():
 
     pp = PocketPing(secret_key="sk_live_x", base_url="http://127.0.0.1:9", identity_secret=IDENTITY_SECRET)
     assert pp.user_hash("user_42") == hmac.new(IDENTITY_SECRET.encode(), b"user_42", hashlib.sha256).hexdigest()
+
+
+async def test_bidi_controls_are_removed_from_names_and_one_line_fields(server, project):
+    """F12: "abc\u202egnp.exe" must not display as "abcexe.png" in a name."""
+    import httpx
+
+    from pocketping_testkit.widget_client import WidgetClient
+
+    w = await WidgetClient.connect(server.ws_url, project.public_key,
+                                   metadata={"title": "Pay\u2066ment\u2069", "url": "https://shop.example/\u202e"})
+    await w.synced()
+    await w.send({"type": "identify", "id": "u\u202d1", "name": "abc\u202egnp.exe", "email": "a\u202a@b.example"})
+    identified = await w.expect("identified")
+    assert identified["identity"]["name"] == "abcgnp.exe"
+    assert identified["identity"]["id"] == "u1" and identified["identity"]["email"] == "a@b.example"
+    async with httpx.AsyncClient(base_url=server.base_url, headers=project.auth) as api:
+        reply = await api.post(f"/api/v1/sessions/{w.session_id}/messages",
+                               json={"text": "hi \u202eevil", "operatorName": "Sa\u202erah"})
+        assert reply.status_code == 201 and reply.json()["operatorName"] == "Sarah"
+        assert reply.json()["text"] == "hi \u202eevil"  # message text is kept; the views isolate it
+        session = (await api.get(f"/api/v1/sessions/{w.session_id}")).json()
+    assert session["metadata"]["title"] == "Payment" and session["metadata"]["url"] == "https://shop.example/"
+    await w.close()

@@ -83,6 +83,52 @@ def test_schemathesis_finds_no_server_error(server, project):
     assert not failures, "\n\n".join(failures)
 
 
+def _adversarial(value, *, nul: bool):
+    """The value with every string given a NUL (``nul``) or every integer made far too large."""
+    if isinstance(value, dict):
+        return {k: _adversarial(v, nul=nul) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_adversarial(v, nul=nul) for v in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not nul:
+        return 2**70
+    if isinstance(value, str) and nul:
+        return value + "\x00"
+    return value
+
+
+def test_nul_and_out_of_range_integers_in_every_field_give_no_server_error(server, project):
+    """schemathesis' cases with NUL in every string and 2**70 in every integer (path, query,
+    body): on PostgreSQL these used to end in 500s (F3)."""
+    doc = _document(server)
+    headers = {"Authorization": f"Bearer {project.secret_key}"}
+    failures: list[str] = []
+    for operation in _operations(doc):
+        label = operation.label
+
+        @settings(max_examples=4, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def run(case) -> None:
+            for nul in (True, False):
+                for part in ("path_parameters", "query", "body"):
+                    original = getattr(case, part, None)
+                    if not original or not isinstance(original, dict):
+                        continue
+                    setattr(case, part, _adversarial(original, nul=nul))
+                    try:
+                        response = case.call(base_url=server.base_url, headers=headers, timeout=20)
+                    finally:
+                        setattr(case, part, original)
+                    if response.status_code >= 500:
+                        failures.append(f"{label} ({part}, {'NUL' if nul else '2**70'}): "  # noqa: B023
+                                        f"{response.status_code} {response.text[:300]}")
+
+        run()
+    assert not failures, "\n".join(failures)
+
+
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
 def test_openapi_is_served(server, path):
     assert httpx.get(f"{server.base_url}{path}", timeout=10).status_code == 200

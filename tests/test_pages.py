@@ -14,3 +14,23 @@ async def test_demo_page_embeds_the_two_lines(server, api):
                f'{{ publicKey: "{project.public_key}" }}))</script>')
     assert snippet in page.text
     assert (await api.get("/")).status_code == 200
+
+
+async def test_the_demo_snippet_comes_from_the_public_url_not_the_host_header(make_server):
+    """F10: the Host header is the requester's to choose; the widget's address is not."""
+    import httpx
+
+    from pocketping.actions.projects import ensure_demo_project
+
+    srv = make_server(public_url="https://chat.example.com")
+    srv.call(ensure_demo_project(srv.services))
+    async with httpx.AsyncClient(base_url=srv.base_url) as client:
+        page = await client.get("/demo", headers={"Host": "evil.example"})
+    assert '<script src="https://chat.example.com/widget.js" defer></script>' in page.text
+    assert "evil.example" not in page.text
+
+    plain = make_server()
+    plain.call(ensure_demo_project(plain.services))
+    async with httpx.AsyncClient(base_url=plain.base_url) as client:
+        page = await client.get("/demo", headers={"Host": 'x"onload="alert(1)'})
+    assert 'onload="alert(1)' not in page.text and "/widget.js\" defer></script>" in page.text

@@ -212,3 +212,28 @@ async def test_the_quick_start_chat_with_yourself_from_demo_to_inbox(context: Br
         await expect(demo.get_by_role("log")).to_contain_text("Welcome! This answer comes from the inbox.")
     finally:
         await asyncio.to_thread(srv.stop)
+
+
+async def test_an_identity_the_visitor_typed_is_marked_unverified(page: Page, chat_server):
+    """F8: whatever name or email a visitor sends in identify is not taken for a fact."""
+    project = create_project_on(chat_server, "Identity shop")
+    await sign_in(page, chat_server, await operator_for(chat_server, project.id))
+    claimed = await widget_visitor(chat_server, project)
+    await claimed.send({"type": "identify", "id": "u-1", "name": "Your Bank", "email": "security@bank.example"})
+    await claimed.expect("identified")
+    await claimed.say("Please confirm your password")
+    nav = conversations(page)
+    item = nav.get_by_role("listitem").filter(has_text="Your Bank")
+    await expect(item).to_contain_text("Unverified")
+    await nav.get_by_role("link", name="Your Bank", exact=True).click()
+    head = page.locator("#identity-tag")
+    await expect(head).to_be_visible()
+    await expect(head).to_have_text("Unverified")
+    await expect(page.locator("#details")).to_contain_text("Unverified: the visitor gave this name and email")
+
+    anonymous = await widget_visitor(chat_server, project, "just asking")
+    await nav.get_by_role("link", name=f"Visitor {anonymous.welcome['visitorId'][-6:]}", exact=True).click()
+    await expect(head).to_be_hidden()
+    await expect(nav.get_by_role("listitem").filter(has_text="just asking")).not_to_contain_text("Unverified")
+    await claimed.close()
+    await anonymous.close()

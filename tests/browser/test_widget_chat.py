@@ -208,3 +208,22 @@ async def test_custom_events_both_ways(page, chat_server, widget_project, host_s
         (await api.post(f"/sessions/{sid}/events", json=coupon)).raise_for_status()
         await page.wait_for_function("window.got.length > 0")
         assert await page.evaluate("window.got.map(([d]) => d.code)") == ["SECOND"]
+
+
+async def test_a_link_whose_text_is_another_address_shows_where_it_goes(page, chat_server, widget_project, embed):
+    """F11/F12: [https://bank.example](https://evil.example/login) names evil.example; bubbles
+    isolate their direction."""
+    await page.goto(embed(widget_project))
+    await page.get_by_role("button", name="Open chat").click()
+    await page.get_by_role("textbox", name="Message").fill("hello")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".r.v")).to_have_attribute("data-state", "sent")
+    sid = await _session_id(chat_server, widget_project)
+    text = ("[https://bank.example](https://evil.example/login) [bank.example](https://bank.example/x) "
+            "[our help pages](https://help.example/)")
+    async with rest(chat_server, widget_project) as api:
+        (await api.post(f"/sessions/{sid}/messages", json={"text": text})).raise_for_status()
+    reply = page.locator(".r:not(.v) .b").last
+    await expect(reply.locator("a")).to_have_text(["https://bank.example (evil.example)", "bank.example",
+                                                   "our help pages"])
+    await expect(reply).to_have_attribute("dir", "auto")

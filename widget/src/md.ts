@@ -26,9 +26,13 @@ export function md(text: string, into: Node): Node {
     else if (m[5]) into.appendChild(h("code", null, m[5]))
     else {
       const href = safeUrl(m[7] || m[8])
+      const t = m[6] || m[8]
+      // Text that looks like an address but is not where the link goes: say where it goes.
+      const host = href && new URL(href).host
       into.appendChild(
         href
-          ? h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow ugc" }, m[6] || m[8])
+          ? h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow ugc" },
+              /\.\w/.test(t) && !t.includes(host) ? `${t} (${host})` : t)
           : doc(m[0]),
       )
     }

@@ -417,7 +417,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       }
       if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
       const u = m.up
-      const b = h("div", { className: "b" })
+      const b = h("div", { className: "b", dir: "auto" })
       const btn = (k: T, f: () => void) => b.append(h("button", { type: "button", onclick: f }, S(k)))
       if (m.deletedAt) b.append(h("em", null, S(T.Deleted)))
       else if (u) {

@@ -16,6 +16,7 @@ from pocketping.ai.documents import Document
 from pocketping.ai.retrieval import retrieve
 from pocketping.ai.text import chunk_text, term_counts
 from pocketping.core.ai import KbHit, KbSource
+from pocketping.core.rules import strip_bidi
 from pocketping.errors import InvalidInput, NotFound, PocketPingError
 from pocketping.store import kb as repo
 from pocketping.store import projects as project_repo
@@ -91,7 +92,7 @@ def _absolute(path: str) -> str:
 async def add_content(svc: Services, project_id: str, name: str, data: bytes,
                       media_type: str | None = None) -> KbSource:
     """Index an uploaded document; ``name`` (e.g. ``faq.md``) identifies it: the same name replaces it."""
-    name = name.strip()
+    name = strip_bidi(name).strip()
     if not name or len(name) > 300 or "/" in name or "\\" in name:
         raise InvalidInput("the document's name is 1-300 characters, without slashes (e.g. faq.md)",
                            code="invalid_name")

@@ -10,6 +10,7 @@ from pocketping import ids
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.operators import Operator, clean_email
+from pocketping.core.rules import strip_bidi
 from pocketping.errors import Conflict, InvalidInput, NotFound
 from pocketping.passwords import check_new_password, generate_password, hash_password
 from pocketping.store import operators as repo
@@ -36,7 +37,7 @@ async def add_operator(svc: Services, email: str, *, project_ids: list[str] | tu
         raise InvalidInput("give at least one --project PROJECT_ID (or --admin for every project)",
                            code="project_required")
     if name is not None:
-        name = name.strip()
+        name = strip_bidi(name).strip()
         if not name or len(name) > 100:
             raise InvalidInput("an operator name is 1-100 characters", code="invalid_operator_name")
     generated = None

@@ -9,7 +9,7 @@ from pocketping import ids
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Project
-from pocketping.core.rules import check_event, check_widget_setting, normalize_origin
+from pocketping.core.rules import check_event, check_widget_setting, normalize_origin, strip_bidi
 from pocketping.crypto import sha256_hex
 from pocketping.errors import InvalidInput
 from pocketping.files.sniff import check_patterns
@@ -21,7 +21,7 @@ WIDGET_FIELDS = ("primary_color", "operator_name", "welcome_message", "position"
 
 
 def _clean_name(name: str) -> str:
-    name = name.strip()
+    name = strip_bidi(name).strip()
     if not name or len(name) > 200:
         raise InvalidInput("project name must be 1-200 characters", code="invalid_name")
     return name

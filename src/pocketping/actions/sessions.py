@@ -13,7 +13,7 @@ from pocketping.actions.requests import Connected, ConnectRequest
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
-from pocketping.core.rules import check_email, origin_allowed
+from pocketping.core.rules import check_email, origin_allowed, strip_bidi
 from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from pocketping.groupcommit import GroupCommit
@@ -34,7 +34,7 @@ def clean_metadata(raw: Any, user_agent: str | None) -> dict[str, Any]:
         for key, limit in _META_KEYS.items():
             value = raw.get(key)
             if isinstance(value, str) and value:
-                meta[key] = value[:limit]
+                meta[key] = strip_bidi(value)[:limit]
     meta.update(parse_user_agent(user_agent))
     return meta
 
@@ -185,7 +185,8 @@ def check_identity(user_id: Any, email: Any, name: Any, traits: dict[str, Any]) 
             raise InvalidInput(f"identity {label} must be text of at most 320 characters", code="invalid_identity")
     if len(str(traits)) > 4096:
         raise InvalidInput("identity traits are limited to 4 KB", code="invalid_identity")
-    return {"id": user_id, "email": email, "name": name, "traits": traits}
+    return {"id": strip_bidi(user_id), "email": strip_bidi(email) if email else email,
+            "name": strip_bidi(name) if name else name, "traits": traits}
 
 
 async def _store_identity(tx: Tx, session: Session, identity: dict[str, Any]) -> Session:

@@ -67,6 +67,16 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
     return False
 
 
+# Bidirectional embedding, override and isolate controls: in a name or a file name they make
+# "abc\u202egnp.exe" read as "abcexe.png". One-line fields lose them.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def strip_bidi(value: str) -> str:
+    """``value`` without bidirectional control characters (U+202A-U+202E, U+2066-U+2069)."""
+    return value.translate(_BIDI_CONTROLS)
+
+
 def clean_text(text: Any, max_chars: int) -> str:
     if not isinstance(text, str):
         raise InvalidInput("text must be a string", code="invalid_text")
@@ -111,7 +121,10 @@ def check_operator_name(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_OPERATOR_NAME:
         raise InvalidInput(f"operatorName must be 1-{MAX_OPERATOR_NAME} characters", code="invalid_operator_name")
-    return value.strip()
+    name = strip_bidi(value).strip()
+    if not name:
+        raise InvalidInput(f"operatorName must be 1-{MAX_OPERATOR_NAME} characters", code="invalid_operator_name")
+    return name
 
 
 def check_email(value: Any) -> str:

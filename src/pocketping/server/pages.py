@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -49,6 +50,20 @@ or from Telegram, Discord or Slack once a bridge is connected.</p>
 """
 
 
+_SAFE_BASE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def _public_base(request: Request) -> str:
+    """Where the widget is served from: ``POCKETPING_PUBLIC_URL`` when set, not the request's
+    ``Host`` header (anyone can send one); else the request's own address if it is a plain host
+    and port, or nothing (a path on this server)."""
+    configured = request.app.state.svc.settings.public_base()
+    if configured:
+        return str(configured)
+    base = str(request.base_url).rstrip("/")
+    return base if _SAFE_BASE.match(base) else ""
+
+
 @router.get("/demo", response_class=HTMLResponse)
 async def demo(request: Request) -> HTMLResponse:
     svc = request.app.state.svc
@@ -56,8 +71,7 @@ async def demo(request: Request) -> HTMLResponse:
         project = await project_repo.find_demo_project(tx)
     if project is None:
         raise NotFound("no demo project on this server; `pocketping demo` creates one", code="demo_missing")
-    base = str(request.base_url).rstrip("/")
-    snippet = embed_snippet(base, project.public_key)
+    snippet = embed_snippet(_public_base(request), project.public_key)
     return HTMLResponse(_DEMO.format(snippet=snippet, snippet_html=html.escape(snippet)))
 
 

@@ -91,6 +91,7 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <section id="conversation" aria-labelledby="conversation-title" hidden>
 <header class="conversation-head">
 <h2 id="conversation-title"></h2>
+<span id="identity-tag" class="tag" hidden></span>
 <div class="actions">
 <label class="switch"><input type="checkbox" id="ai-toggle" role="switch"> {ai}</label>
 <button type="button" id="status-toggle"></button>

@@ -90,7 +90,8 @@
     const desc = el("p", { id: descId, class: "desc" },
       c.unread > 0 ? el("span", { class: "badge" }, fmt("unread", { n: c.unread })) : null,
       c.status === "closed" ? el("span", { class: "tag" }, T.closed) : null,
-      el("span", { class: "preview" }, preview),
+      unverified(c) ? el("span", { class: "tag unverified" }, T.unverified) : null,
+      el("span", { class: "preview", dir: "auto" }, preview),
       el("span", { class: "meta" }, [c.projectName, pagePath(c.metadata && c.metadata.url)]
         .filter(Boolean).join(" · ")));
     return el("li", { class: "conv" + (c.unread > 0 ? " unread" : "") + (c.status === "closed" ? " closed" : ""),
@@ -153,7 +154,7 @@
     const deleted = Boolean(m.deletedAt);
     return el("li", { class: "msg " + m.sender, "data-seq": m.seq, "data-id": m.id },
       el("p", { class: "who" }, senderName(m), " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
-      el("p", { class: "text" + (deleted ? " deleted" : "") }, deleted ? "—" : m.text),
+      el("p", { class: "text" + (deleted ? " deleted" : ""), dir: "auto" }, deleted ? "—" : m.text),
       deleted ? null : renderFiles(m.attachments || []));
   }
 
@@ -194,11 +195,17 @@
     if (ours.length) ours[ours.length - 1].append(el("p", { class: "seen" }, T.seen));
   }
 
+  // A name or email the visitor typed (identify without the site's userHash, the offline form).
+  function unverified(c) {
+    return Boolean(c.identity && !c.identity.verified);
+  }
+
   function renderDetails(c) {
     const meta = c.metadata || {};
     const rows = [
       [T.project, c.projectName],
       [T.status, c.status === "active" ? T.active : T.closed],
+      [T.identity, c.identity && (c.identity.verified ? T.verifiedIdentity : T.unverifiedIdentity)],
       [T.identityEmail, c.identity && c.identity.email],
       [T.page, meta.url], [T.referrer, meta.referrer],
       [T.browser, meta.browser], [T.os, meta.os], [T.device, meta.device],
@@ -217,6 +224,9 @@
 
   function renderHead(c) {
     $("conversation-title").textContent = c.label;
+    const tag = $("identity-tag");
+    tag.textContent = T.unverified;
+    tag.hidden = !unverified(c);
     const toggle = $("status-toggle");
     toggle.textContent = c.status === "active" ? T.close : T.reopen;
     $("ai-toggle").checked = Boolean(c.aiEnabled);
