@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 def planners(svc: Services) -> tuple[Planner, ...]:
     """Who must be told, durably, of each event: outbox rows in the event's own transaction."""
     from pocketping.ai.timer import AITimerPlanner
+    from pocketping.mail.planner import MailPlanner
     from pocketping.relay.planner import plan_bridges
     from pocketping.webhooks.planner import plan_public_event
 
@@ -57,6 +58,7 @@ def planners(svc: Services) -> tuple[Planner, ...]:
         plan_public_event,  # the public event log (the SSE stream) and every subscribed webhook
         plan_bridges,  # the conversation's threads in Telegram, Discord and Slack
         AITimerPlanner(svc.ai_due),  # the AI fallback's timer
+        MailPlanner(mail_ready=svc.settings.mail_ready()),  # mail to visitors who left an address
     )
 
 
@@ -228,6 +230,11 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
     watcher.listeners.append(inbox.refresh_all)
     outbox.register("webhook", WebhookDelivery(db, svc.clock, timeout_seconds=settings.webhook_timeout_seconds,
                                                allow_private=settings.allow_private_urls))
+    # --- mail (docs/email.md): the outbox's target "mail" when SMTP is configured
+    if settings.mail_ready():
+        from pocketping.mail.delivery import MailDelivery
+
+        outbox.register("mail", MailDelivery(db, svc.clock, settings))
     node = Node(services=svc, outbox=outbox, delivered=delivered, bridge_deps=bridge_deps, inbox=inbox,
                 edges=Edges(inbox=inbox, slack_events=bridge_deps.slack_events, make_bridge=make), watcher=watcher)
     if settings.workers:
@@ -252,13 +259,14 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
 
 def routers() -> list[APIRouter]:
     """Every HTTP route of the server."""
-    from pocketping.server import health, pages, platforms
+    from pocketping.server import health, mail, pages, platforms
     from pocketping.server.inbox import api as inbox_api
     from pocketping.server.inbox import pages as inbox_pages
     from pocketping.server.rest import ai as rest_ai
     from pocketping.server.rest import router as rest
 
-    return [health.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router, rest_ai.router]
+    return [health.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router, rest_ai.router,
+            mail.router]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 from pocketping import ids
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
+from pocketping.core.mail import check_email_delay, check_on_off
 from pocketping.core.models import Project
 from pocketping.core.rules import check_event, check_widget_setting, normalize_origin
 from pocketping.crypto import sha256_hex
@@ -43,6 +44,10 @@ def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
             clean[key] = list(dict.fromkeys(names))
         elif key in ("collect_country", "store_ip"):
             clean[key] = bool(value)
+        elif key == "email_delay":
+            clean[key] = check_email_delay(value)
+        elif key == "email_replies":
+            clean[key] = check_on_off(value, "--email-replies")
         else:
             clean[key] = value
     return clean

@@ -87,7 +87,10 @@ async def connect_visitor(svc: Services, project: Project, token: object, metada
     """Resume the session a valid token names, or start a new visitor with a new session.
 
     Page views come in bursts; they share transactions (group commit)."""
-    request = ConnectRequest(project=project, claims=tokens.read(svc.db.keyring, token),
+    # A reply mail's link carries a resume token (signed, expiring) in place of the stored one.
+    claims = tokens.read(svc.db.keyring, token) or tokens.read_resume(svc.db.keyring, token,
+                                                                     svc.clock.now().timestamp())
+    request = ConnectRequest(project=project, claims=claims,
                        meta=clean_metadata(metadata, user_agent), ip=ip if project.store_ip else None,
                        country=((country or "")[:8].upper() or None) if project.collect_country else None)
     return await _connector(svc).run(request)

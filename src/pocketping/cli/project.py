@@ -21,6 +21,8 @@ def _project_human(p: dict[str, Any]) -> str:
     w = p["widget"]
     lines.append(f"  widget:      {w['primaryColor']}, {w['position']}, operator {w['operatorName']!r}, "
                  f"locale {w['locale'] or 'auto'}")
+    if p.get("mail"):
+        lines.append(f"  email:       replies {p['mail']['replies']}, after {p['mail']['delay']} s")
     if p.get("notifyEvents"):
         lines.append(f"  notable events: {', '.join(p['notifyEvents'])}")
     return "\n".join(lines)
@@ -85,6 +87,11 @@ def project_update(
     identity_secret: Annotated[str | None, typer.Option(help="Require identify() calls to carry userHash = "
                                                         "HMAC-SHA256(secret, id)")] = None,
     clear_identity_secret: Annotated[bool, typer.Option("--clear-identity-secret")] = False,
+    email_replies: Annotated[str | None, typer.Option("--email-replies", help="on|off: mail a visitor who left "
+                                                      "an address the replies they have not seen (default on "
+                                                      "once SMTP is configured)")] = None,
+    email_delay: Annotated[int | None, typer.Option("--email-delay", help="Seconds a reply may stay unseen "
+                                                    "before it is mailed (default 300)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's name, origins or widget settings (takes effect on running servers within seconds)."""
@@ -105,11 +112,17 @@ def project_update(
         extra["collect_country"] = collect_country
     if store_ip is not None:
         extra["store_ip"] = store_ip
+    if email_replies is not None:
+        extra["email_replies"] = email_replies
+    if email_delay is not None:
+        extra["email_delay"] = email_delay
     origins = [] if clear_origins else origin
     project = run(lambda svc: update_project(svc, project_id, name=name, origins=origins, widget=widget,
                                              settings=extra, identity_secret=identity_secret,
                                              clear_identity_secret=clear_identity_secret), as_json)
-    emit(project.to_api(), as_json, lambda: _project_human(project.to_api()))
+    human = {**project.to_api(), "mail": {"replies": {True: "on", False: "off", None: "default"}[
+        project.extra.get("email_replies")], "delay": project.extra.get("email_delay", 300)}}
+    emit(project.to_api(), as_json, lambda: _project_human(human))
 
 
 @app.command("rotate-secret")

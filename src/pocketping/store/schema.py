@@ -360,3 +360,22 @@ login_failures = Table(
     Index(None, "created_at"),
     **MYSQL,
 )
+
+# Mail to a visitor who left an address (docs/email.md), one row per session: the highest reply
+# seq already mailed (a burst of replies is one mail, a reply is never mailed twice), whether
+# they unsubscribed, whether they asked for the transcript, and the SHA-256 of the token of
+# their reply address (reply+<token>@POCKETPING_REPLY_DOMAIN).
+mail_recipients = Table(
+    "mail_recipients",
+    metadata,
+    Column("session_id", String(ID), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("mailed_seq", Integer, nullable=False, default=0),
+    Column("unsubscribed_at", UTCDateTime, nullable=True),
+    Column("transcript_wanted", Boolean, nullable=False, default=False),
+    Column("reply_token_hash", String(64), nullable=True, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "project_id"),
+    **MYSQL,
+)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from pocketping.core.models import Identity, Message, Session
 from pocketping.errors import NotFound
 from pocketping.store.db import Tx
-from pocketping.store.schema import event_log, messages, outbox, sessions
+from pocketping.store.schema import event_log, mail_recipients, messages, outbox, sessions
 
 
 def _session(tx: Tx, row: RowMapping) -> Session:
@@ -247,6 +247,7 @@ async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
         messages.c.session_id.in_(session_ids)))).scalar_one())
     await tx.conn.execute(delete(outbox).where(outbox.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(event_log).where(event_log.c.session_id.in_(session_ids)))
+    await tx.conn.execute(delete(mail_recipients).where(mail_recipients.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(sessions).where(sessions.c.id.in_(session_ids)))
     return count

@@ -1,0 +1,135 @@
+"""Delivering one mail (an outbox row of target "mail"): read what is unseen, compose, send.
+
+A reply mail holds every operator or AI reply the visitor has neither read in the widget nor
+been mailed; once it is sent the session's ``mailed_seq`` is raised in its own transaction,
+so later rows of the same burst (and a retry of this one) find nothing left and send nothing.
+The one window left, a crash between the SMTP server's "250 OK" and that commit, is covered
+by the Message-ID: it is the row's, so a resent copy is the same message to every mail client.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pocketping import tokens
+from pocketping.clock import Clock
+from pocketping.config import Settings
+from pocketping.core.delivery import Checkpoint
+from pocketping.core.mail import mail_options
+from pocketping.core.models import Message, OutboxItem, Project, Session
+from pocketping.crypto import Keyring
+from pocketping.errors import DeliveryError
+from pocketping.mail import compose, smtp
+from pocketping.mail.planner import REPLIES, TRANSCRIPT
+from pocketping.mail.strings import pick_locale
+from pocketping.mailaddr import parse_mail_from, parse_smtp_url
+from pocketping.store import mail as repo
+from pocketping.store import projects as project_repo
+from pocketping.store import sessions as session_repo
+from pocketping.store.db import Database
+
+RESUME_DAYS = 30  # how long a mail's "continue the conversation" link restores the session
+MAX_LINES = 200
+
+
+def reply_token(keyring: Keyring, session_id: str) -> str:
+    """The token of a session's reply address: derived (the same in every mail), lowercase (mail
+    servers may fold the case of a local part), and only its SHA-256 is stored."""
+    digest = hashlib.sha256(keyring.sign("pocketping/reply-address/v1", session_id).encode()).digest()
+    return base64.b32encode(digest[:15]).decode().lower()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.lower().encode()).hexdigest()
+
+
+def continue_url(page: object, token: str) -> str | None:
+    """The page where the visitor chatted, with the resume token in its fragment (never sent to
+    the site's server, read by the widget)."""
+    if not isinstance(page, str):
+        return None
+    parts = urlsplit(page)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, f"pocketping={token}"))
+
+
+class MailDelivery:
+    """The outbox handler for target "mail"."""
+
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+        assert settings.smtp_url is not None and settings.mail_from
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.server = parse_smtp_url(settings.smtp_url.get_secret_value())
+        self.sender = parse_mail_from(settings.mail_from)
+
+    async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        if item.session_id is None:
+            raise DeliveryError("a mail row without a session", permanent=True)
+        async with self.db.read() as tx:
+            session = await session_repo.find_session_any_project(tx, item.session_id)
+            if session is None:
+                return {"skipped": "the conversation was erased"}
+            project = await project_repo.get_project(tx, session.project_id)
+            recipient = await repo.find_recipient(tx, session.id)
+            email = session.identity.email if session.identity else None
+            if not email:
+                return {"skipped": "no address"}
+            if recipient is not None and recipient.unsubscribed_at is not None:
+                return {"skipped": "unsubscribed"}
+            mailed = recipient.mailed_seq if recipient else 0
+            if item.action == REPLIES:
+                if not mail_options(project.extra, mail_ready=True).replies:
+                    return {"skipped": "reply mails are off for the project"}
+                after = max(session.visitor_read_seq, mailed)
+                lines = [m for m in await session_repo.list_items(tx, session.id, after_seq=after, kinds=("message",),
+                                                                   limit=MAX_LINES)
+                         if m.sender in ("operator", "ai") and m.deleted_at is None]
+            elif item.action == TRANSCRIPT:
+                lines = [m for m in await session_repo.list_items(tx, session.id, kinds=("message",), limit=1000)
+                         if m.deleted_at is None]
+            else:
+                raise DeliveryError(f"unknown mail {item.action!r}", permanent=True)
+        if not lines:
+            return {"skipped": "nothing unseen"}
+        message = self._compose(item, project, session, email, lines)
+        await smtp.send(self.server, message, timeout=self.settings.smtp_timeout_seconds)
+        upto = max(m.seq for m in lines)
+        async with self.db.transaction() as tx:
+            await repo.ensure_recipient(tx, session.id, session.project_id)
+            if self.settings.reply_domain:
+                await repo.update_recipient(tx, session.id,
+                                            reply_token_hash=token_hash(reply_token(self.db.keyring, session.id)))
+            if item.action == REPLIES:
+                await repo.raise_mailed_seq(tx, session.id, upto)
+            else:
+                await repo.update_recipient(tx, session.id, transcript_wanted=False)
+        return {"sent": True, "messages": len(lines), "upto": upto, "messageId": message["Message-ID"]}
+
+    def _compose(self, item: OutboxItem, project: Project, session: Session, email: str,
+                 lines: list[Message]) -> Any:
+        keyring = self.db.keyring
+        locale = project.widget.locale or pick_locale(str(session.metadata.get("language") or ""))
+        expires = int((self.clock.now() + timedelta(days=RESUME_DAYS)).timestamp())
+        resume = tokens.issue_resume(keyring, project.id, session.id, session.visitor_id, expires)
+        base = self.settings.public_base()
+        unsubscribe = (f"{base}/email/unsubscribe?t={tokens.issue_unsubscribe(keyring, session.id)}"
+                       if base else None)
+        reply_to = None
+        if self.settings.reply_domain:
+            reply_to = f"reply+{reply_token(keyring, session.id)}@{self.settings.reply_domain}"
+        operator = project.widget.operator_name
+        mail = compose.Mail(
+            kind=item.action, project_name=project.name, colour=project.widget.primary_color, locale=locale,
+            lines=tuple(compose.Line(who="visitor" if m.sender == "visitor" else (m.operator_name or operator),
+                                     text=m.text, at=m.created_at) for m in lines),
+            sender=self.sender, to=email, message_id=f"<pp.{item.id}.{session.id.lower()}@{self.sender.domain}>",
+            date=self.clock.now(), continue_url=continue_url(session.metadata.get("url"), resume),
+            unsubscribe_url=unsubscribe, reply_to=reply_to)
+        return compose.build(mail)
