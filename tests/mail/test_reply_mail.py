@@ -4,6 +4,7 @@ with all of them, in their language, with one-click unsubscribe; unsubscribing s
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 
@@ -119,3 +120,33 @@ async def test_resume_link_restores_the_session(mail_server, smtp: MailCatcher):
     late = await WidgetClient.connect(srv.ws_url, project.public_key, token=token)
     assert late.session_id != w.session_id
     await late.close()
+
+
+async def test_smtp_down_for_a_minute_the_mail_is_sent_once_when_it_is_back(mail_server, smtp: MailCatcher):
+    from pocketping.store import outbox as q
+    from pocketping_testkit.bridges import advance_until
+
+    srv = mail_server()
+    project, auth = _project(srv)
+    w = await _visitor_leaves_email(srv, project, "kim@example.net", language="es")
+    smtp.stop()
+    async with httpx.AsyncClient(base_url=srv.base_url, headers=auth) as api:
+        await api.post(f"/api/v1/sessions/{w.session_id}/messages", json={"text": "Hola Kim"})
+    srv.clock.advance(300)
+
+    async def mail_rows():
+        async with srv.services.db.read() as tx:
+            return await q.list_items(tx, project_id=project.id, target="mail")
+
+    back = srv.clock.now() + timedelta(seconds=60)  # a minute of refused connections, retried with backoff
+    await advance_until(srv.clock, lambda: srv.clock.now() >= back, step=5, settle=0.1)
+    [row] = await srv.acall(mail_rows())
+    assert row.status == "pending" and row.attempts >= 2 and "could not reach the SMTP server" in row.last_error
+    smtp.start()
+    await advance_until(srv.clock, lambda: len(smtp.messages) >= 1, step=5, settle=0.2)
+    srv.clock.advance(3600)
+    await _settle(srv)
+    [mail] = smtp.messages
+    assert mail["Subject"] == "Nueva respuesta de Acme Shop"
+    [row] = await srv.acall(mail_rows())
+    assert row.status == "done" and row.result["sent"] is True

@@ -165,6 +165,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
 
   function begin() {
     Object.assign(store, load())
+    // A reply mail's link (#pocketping=<resume token>) reopens that conversation here.
+    const r = /pocketping=([\w.-]+)/.exec(location.hash)
+    if (r) (store.t = r[1]), history.replaceState(null, "", location.href.split("#")[0])
     outbox = store.q || []
     evtMark = store.e || 0
     // Messages queued by an earlier page that never got their ack: show them pending, send them again.
