@@ -43,7 +43,8 @@ async def test_the_mail_link_restores_the_conversation(browser, host_site, embed
             async with rest(srv, project) as api:
                 session = (await api.get("/sessions")).json()["sessions"][0]
                 for text in ("Yes, we do!", "Shipping takes 3 days."):
-                    assert (await api.post(f"/sessions/{session['id']}/messages", json={"text": text})).status_code == 201
+                    r = await api.post(f"/sessions/{session['id']}/messages", json={"text": text})
+                    assert r.status_code == 201
             clock.advance(301)
             [mail] = smtp.wait_for(1)
             text, page_html = parts(mail)
@@ -59,6 +60,15 @@ async def test_the_mail_link_restores_the_conversation(browser, host_site, embed
             await expect(log).to_contain_text("Do you ship to Norway?")
             await expect(log).to_contain_text("Shipping takes 3 days.")
             assert "pocketping=" not in page.url  # the token leaves the address bar
+            # The address is known: the widget offers the transcript, mailed when the conversation closes.
+            await page.get_by_role("button", name="Email me this conversation").click()
+            await expect(page.get_by_role("button", name="Email me this conversation")).to_be_hidden()
+            async with rest(srv, project) as api:
+                await srv.acall(srv.node.outbox.wait_idle())
+                assert (await api.post(f"/sessions/{session['id']}/close")).status_code == 200
+            transcript = smtp.wait_for(2)[1]
+            assert transcript["Subject"] == "Your conversation with Shop"
+            assert "Do you ship to Norway?" in parts(transcript)[0]
             # The HTML mail, rendered in Chromium (the screenshot docs/email.md shows).
             await page.set_content(page_html)
             await expect(page.get_by_role("link", name="Continue the conversation")).to_be_visible()

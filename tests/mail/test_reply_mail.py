@@ -150,3 +150,43 @@ async def test_smtp_down_for_a_minute_the_mail_is_sent_once_when_it_is_back(mail
     assert mail["Subject"] == "Nueva respuesta de Acme Shop"
     [row] = await srv.acall(mail_rows())
     assert row.status == "done" and row.result["sent"] is True
+
+
+async def test_transcript_is_mailed_when_the_conversation_closes(mail_server, smtp: MailCatcher):
+    srv = mail_server()
+    project, auth = _project(srv)
+    w = await WidgetClient.connect(srv.ws_url, project.public_key, metadata={"language": "pt-BR"})
+    assert w.welcome["mail"] == "Enviar esta conversa por e-mail"
+    await w.synced()
+    await w.send({"type": "transcript"})
+    assert (await w.expect("error"))["code"] == "no_email"
+    await w.say("Olá, preciso de ajuda")
+    await w.send({"type": "contact", "email": "rui@example.net"})
+    await w.expect("contact")
+    await w.send({"type": "transcript"})
+    assert (await w.expect("transcript"))["email"] == "rui@example.net"
+    async with httpx.AsyncClient(base_url=srv.base_url, headers=auth) as api:
+        await api.post(f"/api/v1/sessions/{w.session_id}/messages", json={"text": "Claro, diga", "operatorName": "Eva"})
+        await _settle(srv)
+        assert smtp.messages == []  # not before it closes
+        assert (await api.post(f"/api/v1/sessions/{w.session_id}/close")).status_code == 200
+    [mail] = smtp.wait_for(1)
+    assert mail["Subject"] == "Sua conversa com Acme Shop"
+    text, _ = parts(mail)
+    assert text.index("Olá, preciso de ajuda") < text.index("Claro, diga")
+    assert "Você:" in text and "Eva:" in text
+    srv.clock.advance(301)
+    await _settle(srv)
+    assert len(smtp.messages) == 1  # the reply it holds is not mailed again
+    await w.close()
+
+
+async def test_without_smtp_the_widget_offers_no_transcript(make_server):
+    srv = make_server()
+    project, _ = _project(srv)
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    assert w.welcome["mail"] is None
+    await w.synced()
+    await w.send({"type": "transcript"})
+    assert (await w.expect("error"))["code"] == "mail_not_configured"
+    await w.close()

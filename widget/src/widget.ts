@@ -78,6 +78,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let online = true
   let unread = 0
   let thanks = ""
+  let can = "" // the server sends mail: the transcript button's label (localized by the server)
+  let mail = "" // the label while the button is offered
   let locale = ""
   let S = strings("en")
   let typingAt = 0
@@ -111,11 +113,12 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const email = h("input", { type: "email", required: true, autocomplete: "email" })
   const notify = h("button")
   const away = h("form", { className: "o" }, awayText, email, notify)
+  const tr = h("button", { type: "button", className: "t" })
   const ta = h("textarea", { rows: 1 })
   const send = h("button", null, icon(SEND))
   const composer = h("form", null, ta, send)
   const panel = h("div", { className: "p", id: "p", role: "dialog", hidden: true },
-                  h("header", null, h("div", null, title, status), minimize), log, typing, away, composer)
+                  h("header", null, h("div", null, title, status), minimize), log, typing, away, tr, composer)
   root.append(launcher, panel)
   const attach = () => doc.body.append(host)
   doc.body ? attach() : on(doc, "DOMContentLoaded", attach)
@@ -146,6 +149,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       idle = setTimeout(stopTyping, 3e3) as unknown as number
     }),
     on(composer, "submit", submit),
+    on(tr, "click", () => (link?.send({ type: "transcript" }), (mail = ""), refresh())),
     on(away, "submit", (e: Event) => {
       e.preventDefault()
       once.contact = { type: "contact", email: email.value.trim() }
@@ -210,6 +214,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       vread = Math.max(vread, f.visitorReadSeq)
       oread = Math.max(oread, f.operatorReadSeq)
       online = f.online
+      can = f.mail || ""
+      mail = f.identity?.email || store.c ? can : ""
       settings = { ...f.settings, ...overrides }
       ta.maxLength = f.limits?.maxTextChars || 4000
       apply()
@@ -247,6 +253,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       delete once.contact
       store.c = 1
       thanks = S(T.Thanks, f.email)
+      mail = can
       save()
     } else if (t == "error") {
       const q = outbox.find((x) => x.clientId == f.clientId)
@@ -395,6 +402,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     status.textContent = S(ready ? (online ? T.Online : T.Away) : T.Connecting)
     status.className = ready && online ? "s on" : "s"
     away.hidden = !settings.offlineForm || online || (!!store.c && !thanks)
+    tr.hidden = !(tr.textContent = mail)
     if (thanks) away.replaceChildren(h("p", null, thanks))
     if (n != unread) emit("unread", (unread = n))
   }

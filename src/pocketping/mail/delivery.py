@@ -21,11 +21,11 @@ from pocketping.config import Settings
 from pocketping.core.delivery import Checkpoint
 from pocketping.core.mail import mail_options
 from pocketping.core.models import Message, OutboxItem, Project, Session
+from pocketping.core.widget_text import visitor_locale
 from pocketping.crypto import Keyring
 from pocketping.errors import DeliveryError
 from pocketping.mail import compose, smtp
 from pocketping.mail.planner import REPLIES, TRANSCRIPT
-from pocketping.mail.strings import pick_locale
 from pocketping.mailaddr import parse_mail_from, parse_smtp_url
 from pocketping.store import mail as repo
 from pocketping.store import projects as project_repo
@@ -106,16 +106,15 @@ class MailDelivery:
             if self.settings.reply_domain:
                 await repo.update_recipient(tx, session.id,
                                             reply_token_hash=token_hash(reply_token(self.db.keyring, session.id)))
-            if item.action == REPLIES:
-                await repo.raise_mailed_seq(tx, session.id, upto)
-            else:
+            await repo.raise_mailed_seq(tx, session.id, upto)  # a transcript holds every reply too
+            if item.action == TRANSCRIPT:
                 await repo.update_recipient(tx, session.id, transcript_wanted=False)
         return {"sent": True, "messages": len(lines), "upto": upto, "messageId": message["Message-ID"]}
 
     def _compose(self, item: OutboxItem, project: Project, session: Session, email: str,
                  lines: list[Message]) -> Any:
         keyring = self.db.keyring
-        locale = project.widget.locale or pick_locale(str(session.metadata.get("language") or ""))
+        locale = visitor_locale(project, session.metadata)
         expires = int((self.clock.now() + timedelta(days=RESUME_DAYS)).timestamp())
         resume = tokens.issue_resume(keyring, project.id, session.id, session.visitor_id, expires)
         base = self.settings.public_base()

@@ -77,14 +77,5 @@ STRINGS: dict[str, dict[str, str]] = {
 assert set(STRINGS) == set(LOCALES)
 
 
-def pick_locale(*candidates: str | None) -> str:
-    """The first supported language among the candidates ("pt-BR" -> "pt"), else English (as the widget)."""
-    for candidate in candidates:
-        code = (candidate or "")[:2].lower()
-        if code in STRINGS:
-            return code
-    return "en"
-
-
 def words(locale: str) -> dict[str, str]:
     return STRINGS.get(locale, STRINGS["en"])

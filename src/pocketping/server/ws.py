@@ -18,6 +18,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from pocketping.actions import mail as mail_actions
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
@@ -25,6 +26,7 @@ from pocketping.actions.projects import get_project
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
 from pocketping.core.rules import origin_allowed
+from pocketping.core.widget_text import visitor_locale, widget_text
 from pocketping.ephemeral import typing_event
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
 from pocketping.hub import Event
@@ -215,6 +217,9 @@ class WidgetConnection:
             "settings": project.widget.to_public(),
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
+            # The server sends mail: the label of "Email me this conversation", else null.
+            "mail": widget_text(visitor_locale(project, session.metadata), "transcript")
+            if svc.settings.mail_ready() else None,
             "limits": {"maxTextChars": svc.settings.max_text_chars, "maxFrameBytes": svc.settings.max_frame_bytes},
         }))
         hint = frame.get("lastSeq")
@@ -299,6 +304,12 @@ class WidgetConnection:
         session = await session_actions.leave_contact(self.svc, project, self.session_id, frame.get("email"))
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 
+    async def on_transcript(self, frame: dict[str, Any]) -> None:
+        """"Email me this conversation": mailed when it closes (at once if it is closed)."""
+        self._rate_check()
+        address = await mail_actions.request_transcript(self.svc, self.project_id, self.session_id)
+        self.send(_frame({"type": "transcript", "email": address}))
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         self.send(_frame({"type": "pong", "t": frame.get("t")}))
 
@@ -313,6 +324,7 @@ _HANDLERS = {
     "read": WidgetConnection.on_read,
     "identify": WidgetConnection.on_identify,
     "contact": WidgetConnection.on_contact,
+    "transcript": WidgetConnection.on_transcript,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }
