@@ -111,6 +111,16 @@ class Settings(BaseSettings):
             return value
         return None
 
+    @field_validator("smtp_inbound")
+    @classmethod
+    def _smtp_inbound(cls, value: str | None) -> str | None:
+        if value:
+            from pocketping.mailaddr import parse_listen
+
+            parse_listen(value)
+            return value
+        return None
+
     def mail_ready(self) -> bool:
         """Mail can go out: an SMTP server and a sender are configured."""
         return self.smtp_url is not None and bool(self.mail_from)

@@ -1,4 +1,5 @@
-"""What ``POCKETPING_SMTP_URL`` and ``POCKETPING_MAIL_FROM`` mean (pure: parsed, never connected)."""
+"""What ``POCKETPING_SMTP_URL``, ``POCKETPING_MAIL_FROM`` and ``POCKETPING_SMTP_INBOUND`` mean
+(pure: parsed, never connected)."""
 
 from __future__ import annotations
 
@@ -64,3 +65,11 @@ def parse_mail_from(value: str) -> Address:
         raise ValueError("POCKETPING_MAIL_FROM must be an address, e.g. 'Support <support@example.com>'")
     local, domain = addr.rsplit("@", 1)
     return Address(display_name=name, username=local, domain=domain)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``POCKETPING_SMTP_INBOUND``: ``host:port`` (``[::1]:2525`` for IPv6); ValueError says what is wrong."""
+    host, _, port = value.strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("POCKETPING_SMTP_INBOUND must be host:port, e.g. 0.0.0.0:25")
+    return host.strip("[]"), int(port)

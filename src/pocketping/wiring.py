@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pocketping.relay.live import BridgeMaker
     from pocketping.relay.manager import BridgeManager
     from pocketping.server.inbox.sockets import InboxSockets
+    from pocketping.server.mail_inbound import MailReceiver
     from pocketping.server.state import Edges
     from pocketping.store.db import Planner
     from pocketping.workers.ai import AIScheduler
@@ -154,6 +155,7 @@ class Node:
     ai: AIScheduler | None = None
     presence: PresenceTracker | None = None
     pruner: Pruner | None = None
+    mail_receiver: MailReceiver | None = None  # answers to reply mails (POCKETPING_SMTP_INBOUND)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -163,6 +165,9 @@ class Node:
         import asyncio
 
         svc = self.services
+        if self.mail_receiver is not None:
+            await self.mail_receiver.start()
+            self._stops.append(self.mail_receiver.stop)
         if svc.settings.workers:
             self.outbox.start()
             self._tasks.append(asyncio.create_task(self.watcher.run(), name="config-watcher"))
@@ -235,8 +240,14 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
         from pocketping.mail.delivery import MailDelivery
 
         outbox.register("mail", MailDelivery(db, svc.clock, settings))
+    mail_receiver = None
+    if settings.smtp_inbound and settings.reply_domain:
+        from pocketping.server.mail_inbound import MailReceiver
+
+        mail_receiver = MailReceiver(svc, settings.smtp_inbound, settings.reply_domain)
     node = Node(services=svc, outbox=outbox, delivered=delivered, bridge_deps=bridge_deps, inbox=inbox,
-                edges=Edges(inbox=inbox, slack_events=bridge_deps.slack_events, make_bridge=make), watcher=watcher)
+                edges=Edges(inbox=inbox, slack_events=bridge_deps.slack_events, make_bridge=make), watcher=watcher,
+                mail_receiver=mail_receiver)
     if settings.workers:
         node.bridges = BridgeManager(db, svc.hub, svc.clock, make, ThreadActions(svc), delivered,
                                      outbox_wake=outbox.notify, max_text_chars=settings.max_text_chars,

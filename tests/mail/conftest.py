@@ -23,12 +23,13 @@ def smtp() -> Iterator[MailCatcher]:
 
 @pytest.fixture
 def mail_server(fresh_db: Any, tmp_path: Path, smtp: MailCatcher) -> Iterator[Callable[..., ServerThread]]:
-    """``mail_server(**settings)``: a server sending mail to ``smtp``, on its FakeClock (``srv.clock``)."""
+    """``mail_server(**settings)``: a server sending mail to ``smtp``, on a FakeClock unless given a
+    clock (``srv.clock``)."""
     started: list[ServerThread] = []
 
-    def start(**overrides: Any) -> ServerThread:
+    def start(clock: Any = None, **overrides: Any) -> ServerThread:
         port = free_port()
-        clock = FakeClock()
+        clock = clock or FakeClock()
         values: dict[str, Any] = {"smtp_url": smtp.url, "mail_from": "Support <support@example.com>",
                                   "public_url": f"http://127.0.0.1:{port}", "outbox_poll_seconds": 1.0}
         values.update(overrides)

@@ -1,11 +1,18 @@
-"""Mail to visitors: unsubscribe (from a mail's link or its one-click header), ask for the transcript."""
+"""Mail to visitors: unsubscribe (from a mail's link or its one-click header), ask for the
+transcript, and answers to reply mails becoming visitor messages."""
 
 from __future__ import annotations
 
+import hashlib
+
 from pocketping import tokens
+from pocketping.actions.messages import send_visitor_message
+from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
+from pocketping.core.models import Session
 from pocketping.errors import InvalidInput, NotFound
+from pocketping.mail.links import token_hash
 from pocketping.mail.planner import queue_transcript
 from pocketping.store import mail as repo
 from pocketping.store import sessions as session_repo
@@ -45,3 +52,19 @@ async def request_transcript(svc: Services, project_id: str, session_id: str) ->
         else:
             await repo.update_recipient(tx, session.id, transcript_wanted=True)
         return email
+
+
+async def find_reply_session(svc: Services, token: str) -> Session | None:
+    """The conversation a reply address's token names (only tokens this server mailed exist)."""
+    async with svc.db.read() as tx:
+        recipient = await repo.find_by_reply_token_hash(tx, token_hash(token))
+        if recipient is None:
+            return None
+        return await session_repo.find_session_any_project(tx, recipient.session_id)
+
+
+async def receive_reply(svc: Services, session: Session, text: str, message_id: str | None) -> Sent:
+    """An answer to a reply mail: a visitor message in that conversation (reopened if closed),
+    mirrored like any other. The same mail delivered twice is stored once (by its Message-ID)."""
+    client_id = "mail:" + hashlib.sha256(message_id.encode()).hexdigest()[:40] if message_id else None
+    return await send_visitor_message(svc, session.project_id, session.id, text, client_id, source="email")

@@ -9,11 +9,8 @@ by the Message-ID: it is the row's, so a resent copy is the same message to ever
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pocketping import tokens
 from pocketping.clock import Clock
@@ -22,9 +19,9 @@ from pocketping.core.delivery import Checkpoint
 from pocketping.core.mail import mail_options
 from pocketping.core.models import Message, OutboxItem, Project, Session
 from pocketping.core.widget_text import visitor_locale
-from pocketping.crypto import Keyring
 from pocketping.errors import DeliveryError
 from pocketping.mail import compose, smtp
+from pocketping.mail.links import continue_url, reply_token, token_hash
 from pocketping.mail.planner import REPLIES, TRANSCRIPT
 from pocketping.mailaddr import parse_mail_from, parse_smtp_url
 from pocketping.store import mail as repo
@@ -34,28 +31,6 @@ from pocketping.store.db import Database
 
 RESUME_DAYS = 30  # how long a mail's "continue the conversation" link restores the session
 MAX_LINES = 200
-
-
-def reply_token(keyring: Keyring, session_id: str) -> str:
-    """The token of a session's reply address: derived (the same in every mail), lowercase (mail
-    servers may fold the case of a local part), and only its SHA-256 is stored."""
-    digest = hashlib.sha256(keyring.sign("pocketping/reply-address/v1", session_id).encode()).digest()
-    return base64.b32encode(digest[:15]).decode().lower()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.lower().encode()).hexdigest()
-
-
-def continue_url(page: object, token: str) -> str | None:
-    """The page where the visitor chatted, with the resume token in its fragment (never sent to
-    the site's server, read by the widget)."""
-    if not isinstance(page, str):
-        return None
-    parts = urlsplit(page)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, f"pocketping={token}"))
 
 
 class MailDelivery:
