@@ -12,6 +12,8 @@ from pocketping.store import outbox as q
 from pocketping_testkit.mail import MailCatcher
 from pocketping_testkit.widget_client import WidgetClient
 
+from .conftest import advance
+
 
 def test_smtp_urls():
     assert parse_smtp_url("smtp://user:p%40ss@mail.example.com:587") == SmtpServer(
@@ -54,19 +56,42 @@ async def test_starttls_is_required_unless_turned_off(mail_server, smtp: MailCat
     async with httpx.AsyncClient(base_url=srv.base_url, headers={"Authorization": f"Bearer {secret}"}) as api:
         await api.post(f"/api/v1/sessions/{w.session_id}/messages", json={"text": "Hello"})
     await w.close()
-    srv.clock.advance(301)
 
     async def row():
-        await srv.node.outbox.wait_idle()
         async with srv.services.db.read() as tx:
             return (await q.list_items(tx, project_id=project.id, target="mail"))[0]
 
-    from pocketping_testkit.waiting import eventually
+    tried = []
 
-    async def failed_once():
-        item = await srv.acall(row())
-        return item if item.attempts >= 1 else None
+    def failed_once() -> bool:
+        item = srv.call(row())
+        tried.append(item)
+        return item.attempts >= 1
 
-    item = await eventually(failed_once)
+    await advance(srv, 300, failed_once)
+    item = tried[-1]
     assert "does not offer STARTTLS" in item.last_error and "?starttls=off" in item.last_error
     assert smtp.messages == []
+
+
+def test_doctor_signs_in_at_the_smtp_server(tmp_path, smtp: MailCatcher):
+    import orjson
+    from typer.testing import CliRunner
+
+    from pocketping.wiring import cli_app
+
+    env = {"POCKETPING_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "POCKETPING_DATA_DIR": str(tmp_path),
+           "POCKETPING_SMTP_URL": smtp.url, "POCKETPING_MAIL_FROM": "Support <support@example.com>"}
+    runner = CliRunner()
+    assert runner.invoke(cli_app(), ["migrate"], env=env).exit_code == 0
+    result = runner.invoke(cli_app(), ["doctor", "--json"], env=env)
+    report = orjson.loads(result.stdout)["mail"]
+    checks = {f["check"]: f for f in report["findings"]}
+    assert checks["smtp"]["ok"] and "127.0.0.1" in checks["smtp"]["detail"]
+    assert not checks["unsubscribe"]["ok"]  # no POCKETPING_PUBLIC_URL
+    assert result.exit_code == 1
+    smtp.stop()
+    down = orjson.loads(runner.invoke(cli_app(), ["doctor", "--json"], env=env).stdout)["mail"]
+    assert "could not reach the SMTP server" in {f["check"]: f for f in down["findings"]}["smtp"]["detail"]
+    assert smtp.messages == []  # the check sends nothing
+    smtp.start()
