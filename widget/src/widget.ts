@@ -435,7 +435,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     label(send, S(T.Send))
     label(email, S(T.Email))
     email.placeholder = S(T.Email)
-    awayText.textContent = S(T.AwayForm)
+    awayText.textContent = settings.awayMessage || S(T.AwayForm)
     notify.textContent = S(T.Notify)
     welcome.replaceChildren()
     md(settings.welcomeMessage || "", welcome)

@@ -35,3 +35,12 @@ def check_on_off(value: Any, name: str) -> bool:
     if value in ("on", "off"):
         return bool(value == "on")
     raise InvalidInput(f"{name} must be on or off", code="invalid_setting")
+
+
+PRECHAT = ("off", "optional", "required")
+
+
+def check_prechat(value: Any) -> str:
+    if value not in PRECHAT:
+        raise InvalidInput("--prechat must be off, optional or required", code="invalid_setting")
+    return str(value)

@@ -25,6 +25,7 @@ from pocketping.actions.access import access_project_by_public_key
 from pocketping.actions.projects import get_project
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
+from pocketping.core.hours import is_open
 from pocketping.core.rules import origin_allowed
 from pocketping.core.widget_text import visitor_locale, widget_text
 from pocketping.ephemeral import typing_event
@@ -204,6 +205,7 @@ class WidgetConnection:
         # Subscribe before reading the replay, so nothing falls between the two.
         self._unsubscribe.append(svc.hub.subscribe_session(session.id, self._on_event))
         self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))
+        inside = is_open(project.extra, svc.clock.now())
         self.send(_frame({
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
@@ -214,7 +216,9 @@ class WidgetConnection:
             "lastSeq": session.last_seq,
             "visitorReadSeq": session.visitor_read_seq,
             "operatorReadSeq": session.operator_read_seq,
-            "settings": project.widget.to_public(),
+            # Outside office hours: "away" with the away message and the email field, whatever the presence.
+            "settings": project.widget.to_public() | ({} if inside else {
+                "offlineForm": True, "awayMessage": project.extra.get("away_message") or None}),
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
             # The server sends mail: the label of "Email me this conversation", else null.
