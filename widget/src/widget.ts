@@ -80,6 +80,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let thanks = ""
   let can = "" // the server sends mail: the transcript button's label (localized by the server)
   let mail = "" // the label while the button is offered
+  let pc: Frame | undefined // the pre-chat form's mode and labels
   let locale = ""
   let S = strings("en")
   let typingAt = 0
@@ -117,8 +118,14 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const ta = h("textarea", { rows: 1 })
   const send = h("button", null, icon(SEND))
   const composer = h("form", null, ta, send)
+  // The pre-chat form (labels the bundle lacks come from the server, in `pc`).
+  const pn = h("input", { autocomplete: "name" })
+  const pe = h("input", { type: "email", autocomplete: "email" })
+  const pt = h("textarea", { required: true })
+  const pb = h("button")
+  const pf = h("form", { className: "o" }, pn, pe, pt, pb)
   const panel = h("div", { className: "p", id: "p", role: "dialog", hidden: true },
-                  h("header", null, h("div", null, title, status), minimize), log, typing, away, tr, composer)
+                  h("header", null, h("div", null, title, status), minimize), log, typing, away, tr, pf, composer)
   root.append(launcher, panel)
   const attach = () => doc.body.append(host)
   doc.body ? attach() : on(doc, "DOMContentLoaded", attach)
@@ -149,6 +156,10 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       idle = setTimeout(stopTyping, 3e3) as unknown as number
     }),
     on(composer, "submit", submit),
+    on(pf, "submit", (e: Event) => {
+      e.preventDefault()
+      link?.send({ type: "prechat", name: pn.value.trim(), email: pe.value.trim(), text: pt.value.trim() })
+    }),
     on(tr, "click", () => (link?.send({ type: "transcript" }), (mail = ""), refresh())),
     on(away, "submit", (e: Event) => {
       e.preventDefault()
@@ -215,6 +226,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       oread = Math.max(oread, f.operatorReadSeq)
       online = f.online
       can = f.mail || ""
+      pc = f.prechat
       mail = f.identity?.email || store.c ? can : ""
       settings = { ...f.settings, ...overrides }
       ta.maxLength = f.limits?.maxTextChars || 4000
@@ -249,6 +261,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       clearTimeout(typingOff)
       typingOff = setTimeout(() => (typing.hidden = true), 8e3) as unknown as number
     } else if (t == "identified") delete once.identify
+    else if (t == "prechat") (pc = f), (settings = { ...f.settings, ...overrides }), apply()
     else if (t == "contact") {
       delete once.contact
       store.c = 1
@@ -403,6 +416,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     status.className = ready && online ? "s on" : "s"
     away.hidden = !settings.offlineForm || online || (!!store.c && !thanks)
     tr.hidden = !(tr.textContent = mail)
+    composer.hidden = !(pf.hidden = !pc || !!store.c || lastSeq > 0)
     if (thanks) away.replaceChildren(h("p", null, thanks))
     if (n != unread) emit("unread", (unread = n))
   }
@@ -437,6 +451,13 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     email.placeholder = S(T.Email)
     awayText.textContent = settings.awayMessage || S(T.AwayForm)
     notify.textContent = S(T.Notify)
+    if (pc) {
+      label(pn, (pn.placeholder = pc.name))
+      label(pe, (pe.placeholder = S(T.Email)))
+      label(pt, (pt.placeholder = S(T.Message)))
+      pb.textContent = pc.start
+      pe.required = pc.mode[0] == "r"
+    }
     welcome.replaceChildren()
     md(settings.welcomeMessage || "", welcome)
     welcome.parentElement!.hidden = !settings.welcomeMessage

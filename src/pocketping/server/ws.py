@@ -18,10 +18,12 @@ import orjson
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from pocketping import tokens
 from pocketping.actions import mail as mail_actions
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
+from pocketping.actions.prechat import check_prechat_answers, fill_prechat, prechat_mode
 from pocketping.actions.projects import get_project
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
@@ -194,12 +196,21 @@ class WidgetConnection:
             await self._close(CLOSE_ORIGIN, error_frame(
                 "origin_not_allowed", f"origin {origin!r} is not allowed for this project"))
             return None
+        answers = None
+        if prechat_mode(project) == "required" and not self._resumes(project, frame.get("token")):
+            # No session before the form is filled: the widget shows it, then sends `prechat`.
+            answers = await self._prechat_gate(project, frame.get("metadata"))
+            if answers is None:
+                return None
         headers = self.ws.headers
         connected = await session_actions.connect_visitor(
             svc, project, frame.get("token"), frame.get("metadata"), user_agent=headers.get("user-agent"),
             ip=self.ws.client.host if self.ws.client else None,
             country=headers.get("cf-ipcountry") or headers.get("x-country-code"))
         session = connected.session
+        if answers is not None:
+            session = await fill_prechat(svc, project, session.id, answers)
+            session = await session_actions.get_session(svc, project.id, session.id)
         self.project_id = project.id
         self.session_id = session.id
         # Subscribe before reading the replay, so nothing falls between the two.
@@ -221,6 +232,7 @@ class WidgetConnection:
                 "offlineForm": True, "awayMessage": project.extra.get("away_message") or None}),
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
+            "prechat": self._prechat_info(project, session.metadata),
             # The server sends mail: the label of "Email me this conversation", else null.
             "mail": widget_text(visitor_locale(project, session.metadata), "transcript")
             if svc.settings.mail_ready() else None,
@@ -230,6 +242,38 @@ class WidgetConnection:
         if isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 and not connected.created:
             return min(hint, session.last_seq)
         return 0  # a hint from another (or an erased) session means nothing here
+
+    def _resumes(self, project: Any, token: object) -> bool:
+        keyring = self.svc.db.keyring
+        claims = tokens.read(keyring, token) or tokens.read_resume(keyring, token, self.svc.clock.now().timestamp())
+        return claims is not None and claims.project_id == project.id
+
+    def _prechat_info(self, project: Any, metadata: object) -> dict[str, str] | None:
+        """The form's mode and the labels the widget's own strings lack, in the visitor's language."""
+        mode = prechat_mode(project)
+        if mode == "off":
+            return None
+        locale = visitor_locale(project, metadata if isinstance(metadata, dict) else {})
+        return {"mode": mode, "name": widget_text(locale, "name"), "start": widget_text(locale, "start")}
+
+    async def _prechat_gate(self, project: Any, metadata: object) -> dict[str, Any] | None:
+        """Wait for valid pre-chat answers (bad ones get an error and another try)."""
+        self.send(_frame({"type": "prechat", **(self._prechat_info(project, metadata) or {}),
+                          "settings": project.widget.to_public(),
+                          "online": session_actions.presence_frame(project, self.svc)["online"]}))
+        while True:
+            frame = await self._receive()
+            if frame is None:
+                continue
+            if frame["type"] == "ping":
+                self.send(_frame({"type": "pong", "t": frame.get("t")}))
+            elif frame["type"] != "prechat":
+                self.send(error_frame("prechat_required", "fill in the pre-chat form first (a 'prechat' frame)"))
+            else:
+                try:
+                    return check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
+                except PocketPingError as exc:
+                    self.send(error_frame(exc.code, exc.message))
 
     async def _replay(self, after: int) -> None:
         """Queue every item after ``after``, then ``synced``, then the live events held back meanwhile."""
@@ -314,6 +358,14 @@ class WidgetConnection:
         address = await mail_actions.request_transcript(self.svc, self.project_id, self.session_id)
         self.send(_frame({"type": "transcript", "email": address}))
 
+    async def on_prechat(self, frame: dict[str, Any]) -> None:
+        """The form with ``--prechat optional`` (the session exists): identity, then the first message."""
+        self._rate_check()
+        project = await get_project(self.svc, self.project_id)
+        answers = check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
+        session = await fill_prechat(self.svc, project, self.session_id, answers)
+        self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         self.send(_frame({"type": "pong", "t": frame.get("t")}))
 
@@ -329,6 +381,7 @@ _HANDLERS = {
     "identify": WidgetConnection.on_identify,
     "contact": WidgetConnection.on_contact,
     "transcript": WidgetConnection.on_transcript,
+    "prechat": WidgetConnection.on_prechat,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }
