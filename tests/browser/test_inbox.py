@@ -212,3 +212,18 @@ async def test_the_quick_start_chat_with_yourself_from_demo_to_inbox(context: Br
         await expect(demo.get_by_role("log")).to_contain_text("Welcome! This answer comes from the inbox.")
     finally:
         await asyncio.to_thread(srv.stop)
+
+
+async def test_the_inbox_says_when_a_visitors_email_gets_no_mail(page: Page, chat_server, widget_project, host_site):
+    """chat_server has no SMTP: beside the visitor's email the details say replies are not mailed."""
+    await sign_in(page, chat_server, await operator_for(chat_server, widget_project.id))
+    visitor = await widget_visitor(chat_server, widget_project, "Please email me the answer", origin=host_site.origin)
+    await visitor.send({"type": "contact", "email": "ana@example.net"})
+    await visitor.expect("contact")
+    link = conversations(page).get_by_role("link", name="ana@example.net")
+    await link.click()
+    details = page.locator("#details")
+    await expect(details).to_contain_text("ana@example.net")
+    await expect(details).to_contain_text("Replies by email")
+    await expect(details).to_contain_text("this server sends no mail (POCKETPING_SMTP_URL is not set)")
+    await visitor.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pocketping import tokens
+from pocketping import ids, tokens
 from pocketping.actions.messages import send_visitor_message
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
@@ -15,6 +15,7 @@ from pocketping.errors import InvalidInput, NotFound
 from pocketping.mail.links import token_hash
 from pocketping.mail.planner import queue_transcript
 from pocketping.store import mail as repo
+from pocketping.store import operators as operator_repo
 from pocketping.store import sessions as session_repo
 
 
@@ -24,6 +25,10 @@ async def unsubscribe(svc: Services, token: object) -> bool:
     if session_id is None:
         raise InvalidInput("this unsubscribe link is not valid", code="invalid_unsubscribe_link")
     async with unit_of_work(svc) as tx:
+        if session_id.startswith(ids.OPERATOR + "_"):  # a mail to an operator: --notify none
+            notify, _ = await operator_repo.notify_settings(tx, session_id)
+            await operator_repo.set_notify(tx, session_id, notify=None)
+            return notify is not None
         session = await session_repo.find_session_any_project(tx, session_id)
         if session is None:
             return False  # erased: nothing is mailed anyway

@@ -5,15 +5,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from typing import Any
 
 from pocketping import ids, tokens
 from pocketping.actions.requests import Connected, ConnectRequest
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
-from pocketping.core.hours import is_open
 from pocketping.core.models import Message, Project, Session, iso
+from pocketping.core.presence import operators_online as operators_online  # re-exported: presence, inbox
 from pocketping.core.rules import check_email
 from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound
@@ -260,16 +259,6 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
                 after = page[-1].seq
             out.append({"session": session.to_api(), "messages": items})
     return {"visitorId": visitor_id, "exportedAt": iso(svc.clock.now()), "sessions": out}
-
-
-def operators_online(project: Project, now_ts: float, timeout_seconds: int) -> bool:
-    """Whether the widget shows the team online: never outside the project's office hours."""
-    if project.operator_status == "away" or not is_open(project.extra, datetime.fromtimestamp(now_ts, UTC)):
-        return False
-    if project.operator_status == "online":
-        return True
-    active = project.operator_active_at
-    return active is not None and now_ts - active.timestamp() < timeout_seconds
 
 
 def presence_frame(project: Project, svc: Services) -> dict[str, Any]:

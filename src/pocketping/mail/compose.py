@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from html import escape
 
-from pocketping.mail.strings import words
+from pocketping.mail.strings import word, words
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
 
@@ -45,14 +45,14 @@ def _who(line: Line, you: str) -> str:
 
 def _text(mail: Mail) -> str:
     w = words(mail.locale)
-    out = [w[f"{mail.kind}_intro"].format(project=mail.project_name), ""]
+    out = [word(mail.locale, mail.kind, "intro").format(project=mail.project_name), ""]
     for line in mail.lines:
         out += [f"{_who(line, w['you'])}:", line.text, ""]
     if mail.continue_url:
-        out += [f"{w['continue']}: {mail.continue_url}", ""]
+        out += [f"{word(mail.locale, mail.kind, 'continue')}: {mail.continue_url}", ""]
     if mail.reply_to:
         out += [w["answer"], ""]
-    out += ["-- ", w["why"].format(project=mail.project_name)]
+    out += ["-- ", word(mail.locale, mail.kind, "why").format(project=mail.project_name)]
     if mail.unsubscribe_url:
         out.append(f"{w['unsubscribe']}: {mail.unsubscribe_url}")
     return "\n".join(out) + "\n"
@@ -73,7 +73,7 @@ def _html(mail: Mail) -> str:
             f'white-space:pre-wrap;word-wrap:break-word">{escape(line.text)}</div></td></tr>')
     button = (f'<p style="margin:24px 0"><a href="{escape(mail.continue_url, quote=True)}" style="background:{colour};'
               f'color:#ffffff;text-decoration:none;padding:10px 18px;border-radius:8px;display:inline-block">'
-              f'{escape(w["continue"])}</a></p>') if mail.continue_url else ""
+              f'{escape(word(mail.locale, mail.kind, "continue"))}</a></p>') if mail.continue_url else ""
     answer = f'<p style="color:#334155">{escape(w["answer"])}</p>' if mail.reply_to else ""
     unsubscribe = (f' <a href="{escape(mail.unsubscribe_url, quote=True)}" style="color:#64748b">'
                    f'{escape(w["unsubscribe"])}</a>') if mail.unsubscribe_url else ""
@@ -85,16 +85,18 @@ def _html(mail: Mail) -> str:
         f'<div style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:12px;overflow:hidden;'
         f'border:1px solid #e2e8f0"><div style="background:{colour};color:#ffffff;padding:16px 20px;'
         f'font-size:18px;font-weight:600">{name}</div><div style="padding:20px">'
-        f'<p style="margin-top:0">{escape(w[f"{mail.kind}_intro"].format(project=mail.project_name))}</p>'
+        f'<p style="margin-top:0">{escape(word(mail.locale, mail.kind, "intro").format(project=mail.project_name))}'
+        f'</p>'
         f'<table role="presentation" width="100%" cellspacing="0" cellpadding="0">{"".join(rows)}</table>'
         f'{button}{answer}</div></div>'
         f'<p style="max-width:560px;margin:16px auto 0;font-size:12px;color:#64748b">'
-        f'{escape(w["why"].format(project=mail.project_name))}{unsubscribe}</p></body></html>'
+        f'{escape(word(mail.locale, mail.kind, "why").format(project=mail.project_name))}{unsubscribe}</p>'
+        f'</body></html>'
     )
 
 
 def subject(mail: Mail) -> str:
-    return words(mail.locale)[f"{mail.kind}_subject"].format(project=mail.project_name)
+    return word(mail.locale, mail.kind, "subject").format(project=mail.project_name)
 
 
 def build(mail: Mail) -> EmailMessage:

@@ -18,13 +18,15 @@ from pocketping.config import Settings
 from pocketping.core.delivery import Checkpoint
 from pocketping.core.mail import mail_options
 from pocketping.core.models import Message, OutboxItem, Project, Session
+from pocketping.core.presence import operators_online
 from pocketping.core.widget_text import visitor_locale
 from pocketping.errors import DeliveryError
 from pocketping.mail import compose, smtp
 from pocketping.mail.links import continue_url, reply_token, token_hash
-from pocketping.mail.planner import REPLIES, TRANSCRIPT
+from pocketping.mail.planner import REPLIES, TEAM_NEW, TEAM_UNANSWERED, TRANSCRIPT
 from pocketping.mailaddr import parse_mail_from, parse_smtp_url
 from pocketping.store import mail as repo
+from pocketping.store import operators as operator_repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as session_repo
 from pocketping.store.db import Database
@@ -47,6 +49,8 @@ class MailDelivery:
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
         if item.session_id is None:
             raise DeliveryError("a mail row without a session", permanent=True)
+        if item.action in (TEAM_NEW, TEAM_UNANSWERED):
+            return await self._team(item, item.session_id)
         async with self.db.read() as tx:
             session = await session_repo.find_session_any_project(tx, item.session_id)
             if session is None:
@@ -85,6 +89,46 @@ class MailDelivery:
             if item.action == TRANSCRIPT:
                 await repo.update_recipient(tx, session.id, transcript_wanted=False)
         return {"sent": True, "messages": len(lines), "upto": upto, "messageId": message["Message-ID"]}
+
+    async def _team(self, item: OutboxItem, session_id: str) -> dict[str, Any]:
+        """A mail to an operator, only while nobody is online (no inbox open, no recent reply from a
+        bridge, ``/away``, or outside office hours), and only for what is still unanswered."""
+        seq = int(item.payload.get("seq") or 0)
+        async with self.db.read() as tx:
+            session = await session_repo.find_session_any_project(tx, session_id)
+            if session is None:
+                return {"skipped": "the conversation was erased"}
+            project = await project_repo.get_project(tx, session.project_id)
+            if operators_online(project, self.clock.now().timestamp(), self.settings.presence_timeout_seconds):
+                return {"skipped": "an operator is online"}
+            operator = await operator_repo.find_operator(tx, item.target_id)
+            notify, _ = await operator_repo.notify_settings(tx, item.target_id)
+            if operator is None or notify != "email":
+                return {"skipped": "the operator no longer wants these mails"}
+            after = await session_repo.list_items(tx, session.id, after_seq=seq, kinds=("message",), limit=MAX_LINES)
+            if any(m.sender in ("operator", "ai") for m in after):
+                return {"skipped": "answered"}
+            if item.action == TEAM_UNANSWERED and any(m.sender == "visitor" for m in after):
+                return {"skipped": "a later message's mail covers it"}
+            unanswered: list[Message] = []
+            for m in reversed(await session_repo.list_items(tx, session.id, kinds=("message",), limit=1000)):
+                if m.sender != "visitor":
+                    break
+                unanswered.insert(0, m)
+        base = self.settings.public_base()
+        keyring = self.db.keyring
+        mail = compose.Mail(
+            kind=item.action, project_name=project.name, colour=project.widget.primary_color, locale="en",
+            lines=tuple(compose.Line(who=session.label(), text=m.text, at=m.created_at)
+                        for m in unanswered if m.deleted_at is None),
+            sender=self.sender, to=operator.email,
+            message_id=f"<pp.{item.id}.{operator.id.lower()}@{self.sender.domain}>",
+            date=self.clock.now(), continue_url=f"{base}/inbox#{session.id}" if base else None,
+            unsubscribe_url=f"{base}/email/unsubscribe?t={tokens.issue_unsubscribe(keyring, operator.id)}"
+            if base else None)
+        message = compose.build(mail)
+        await smtp.send(self.server, message, timeout=self.settings.smtp_timeout_seconds)
+        return {"sent": True, "messages": len(mail.lines), "messageId": message["Message-ID"]}
 
     def _compose(self, item: OutboxItem, project: Project, session: Session, email: str,
                  lines: list[Message]) -> Any:

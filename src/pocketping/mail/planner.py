@@ -6,13 +6,17 @@ from __future__ import annotations
 from pocketping.core.mail import MailOptions, mail_options
 from pocketping.hub import Event
 from pocketping.store import mail as repo
+from pocketping.store import operators as operator_repo
 from pocketping.store import outbox as q
 from pocketping.store import projects as project_repo
 from pocketping.store.db import Tx
 
 TARGET = "mail"
+DEFAULT_NOTIFY_AFTER = 120
 REPLIES = "replies"  # target_id of the chain of reply mails of a session (the outbox's chain key)
 TRANSCRIPT = "transcript"
+TEAM_NEW = "team_new"  # to an operator: a new conversation while nobody is online
+TEAM_UNANSWERED = "team_unanswered"  # to an operator: a visitor's message still unanswered
 
 
 class MailPlanner:
@@ -31,6 +35,9 @@ class MailPlanner:
 
     async def _reply(self, tx: Tx, event: Event) -> None:
         message = event.data.get("message") or {}
+        if message.get("kind") == "message" and message.get("sender") == "visitor":
+            await self._team(tx, event, message)
+            return
         if message.get("kind") != "message" or message.get("sender") not in ("operator", "ai"):
             return
         identity = (event.data.get("session") or {}).get("identity") or {}
@@ -44,6 +51,17 @@ class MailPlanner:
         await q.enqueue(tx, project_id=event.project_id, target=TARGET, target_id=REPLIES, action=REPLIES,
                         payload={"seq": message.get("seq")}, session_id=event.session_id,
                         message_id=message.get("id"), delay_seconds=options.delay_seconds)
+
+    async def _team(self, tx: Tx, event: Event, message: dict[str, object]) -> None:
+        """Operators with ``--notify email``: whether anyone is online is decided when the row is due."""
+        targets = await tx.memo(("mail_team", event.project_id),
+                                lambda: operator_repo.notify_targets(tx, event.project_id))
+        first = bool(event.data.get("firstMessage"))
+        for operator_id, after in targets:
+            await q.enqueue(tx, project_id=event.project_id, target=TARGET, target_id=operator_id,
+                            action=TEAM_NEW if first else TEAM_UNANSWERED, payload={"seq": message.get("seq")},
+                            session_id=event.session_id, message_id=str(message.get("id")),
+                            delay_seconds=0 if first else (DEFAULT_NOTIFY_AFTER if after is None else after))
 
     async def _options(self, tx: Tx, project_id: str) -> MailOptions:
         async def load() -> MailOptions:

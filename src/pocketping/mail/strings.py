@@ -15,6 +15,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsubscribe": "Stop these emails",
         "you": "You",
         "why": "You get this email because you left your address in the chat on {project}'s site.",
+        # To operators (always in English, like everything PocketPing writes for the team).
+        "team_new_subject": "New conversation on {project}",
+        "team_new_intro": "A visitor started a conversation on {project} while nobody is online:",
+        "team_unanswered_subject": "Unanswered message on {project}",
+        "team_unanswered_intro": "A visitor is waiting for an answer on {project} and nobody is online:",
+        "team_continue": "Open it in the inbox",
+        "team_why": "You get this email because you asked to hear of conversations while nobody is online "
+                    "(pocketping operator update --notify email).",
     },
     "fr": {
         "replies_subject": "Nouvelle réponse de {project}",
@@ -79,3 +87,11 @@ assert set(STRINGS) == set(LOCALES)
 
 def words(locale: str) -> dict[str, str]:
     return STRINGS.get(locale, STRINGS["en"])
+
+
+def word(locale: str, kind: str, key: str) -> str:
+    """``key`` for a mail of ``kind``: its own wording if it has one (``team_new_subject``, then
+    ``team_why`` for every team mail), else the common one."""
+    table = words(locale)
+    group = kind.split("_", 1)[0]
+    return table.get(f"{kind}_{key}") or table.get(f"{group}_{key}") or table[key]

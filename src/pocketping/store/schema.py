@@ -234,6 +234,10 @@ operators = Table(
     Column("password_hash", Text, nullable=False),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Mail when nobody is online: "email" or NULL (none); after how many seconds a visitor's
+    # message still unanswered is mailed (docs/email.md).
+    Column("notify", String(8), nullable=True),
+    Column("notify_after", Integer, nullable=True),
     **MYSQL,
 )
 

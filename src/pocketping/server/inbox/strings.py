@@ -46,6 +46,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "timezone": "Time zone",
         "country": "Country",
         "identityEmail": "Email",
+        "mail": "Replies by email",
+        "noMail": "off: this server sends no mail (POCKETPING_SMTP_URL is not set), so this visitor will not "
+                  "get your replies by email",
         "started": "Started",
         "status": "Status",
         "active": "Active",

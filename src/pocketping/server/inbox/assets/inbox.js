@@ -187,6 +187,7 @@
       [T.project, c.projectName],
       [T.status, c.status === "active" ? T.active : T.closed],
       [T.identityEmail, c.identity && c.identity.email],
+      [T.mail, c.identity && c.identity.email && T.noMail],
       [T.page, meta.url], [T.referrer, meta.referrer],
       [T.browser, meta.browser], [T.os, meta.os], [T.device, meta.device],
       [T.language, meta.language], [T.timezone, meta.timezone], [T.country, meta.country],

@@ -1,4 +1,4 @@
-"""mail to visitors: what was mailed, unsubscribes, transcripts, reply tokens
+"""mail to visitors (what was mailed, unsubscribes, transcripts, reply tokens) and to operators
 
 Revision ID: email
 Revises: 0004
@@ -37,8 +37,14 @@ def upgrade() -> None:
     mysql_engine='InnoDB'
     )
     op.create_index(op.f('ix_mail_recipients_project_id'), 'mail_recipients', ['project_id'], unique=False)
+    with op.batch_alter_table('operators', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('notify', sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column('notify_after', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('operators', schema=None) as batch_op:
+        batch_op.drop_column('notify_after')
+        batch_op.drop_column('notify')
     op.drop_index(op.f('ix_mail_recipients_project_id'), table_name='mail_recipients')
     op.drop_table('mail_recipients')
