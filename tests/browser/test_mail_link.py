@@ -4,29 +4,40 @@ the team replies, one mail arrives, and its link restores the conversation in th
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import expect
 
 from conftest import create_project_on
+from pocketping.actions.operators import add_operator
 from pocketping.clock import FakeClock
-from pocketping_testkit.mail import MailCatcher, parts
+from pocketping_testkit.inbox_client import InboxClient
+from pocketping_testkit.mail import MailCatcher, advance, parts
 from pocketping_testkit.server import ServerThread, make_settings
+from pocketping_testkit.slack_bridge import connect_slack
 from pocketping_testkit.uvicorn_thread import free_port
 
 from .conftest import connected, rest
 
+PASSWORD = "correct-horse-battery-staple"
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_the_mail_link_restores_the_conversation(browser, host_site, embed, tmp_path):
+async def test_the_mail_link_restores_the_conversation(browser, host_site, embed, tmp_path, fake_slack):
     with MailCatcher() as smtp:
-        port, clock = free_port(), FakeClock()
+        # Fake time that starts now, so the fake Slack's signed events are fresh.
+        port, clock = free_port(), FakeClock(datetime.now(UTC))
         srv = ServerThread(make_settings(f"sqlite:///{tmp_path / 'mail.db'}", str(tmp_path / "data"),
                                          smtp_url=smtp.url, mail_from="Support <support@example.com>",
-                                         public_url=f"http://127.0.0.1:{port}"), clock=clock, port=port).start()
+                                         public_url=f"http://127.0.0.1:{port}", slack_api_url=fake_slack.api_url,
+                                         bridge_pacing="off"), clock=clock, port=port).start()
         try:
             project = create_project_on(srv, "Shop", [host_site.origin], offline_form=True)
+            slack = connect_slack(fake_slack, srv, project.id)
+            await srv.acall(add_operator(srv.services, "sam@example.com", project_ids=[project.id],
+                                         password=PASSWORD, name="Sam"))
             url = embed(project, server=srv)
             first = await browser.new_context()
             page = await first.new_page()
@@ -42,12 +53,18 @@ async def test_the_mail_link_restores_the_conversation(browser, host_site, embed
 
             async with rest(srv, project) as api:
                 session = (await api.get("/sessions")).json()["sessions"][0]
-                for text in ("Yes, we do!", "Shipping takes 3 days."):
-                    r = await api.post(f"/sessions/{session['id']}/messages", json={"text": text})
-                    assert r.status_code == 201
-            clock.advance(301)
+            # The team answers from Slack and from the inbox, within a minute.
+            await slack.wait_reply("Do you ship to Norway?")
+            await slack.say("Yes, we do!")
+            async with InboxClient(srv.base_url) as inbox:
+                await inbox.login("sam@example.com", PASSWORD)
+                clock.advance(40)
+                assert (await inbox.reply(session["id"], "Shipping takes 3 days.")).status_code == 201
+            await advance(srv, 300, lambda: len(smtp.messages) >= 1)
             [mail] = smtp.wait_for(1)
+            assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             text, page_html = parts(mail)
+            assert text.index("Yes, we do!") < text.index("Shipping takes 3 days.")  # both, in one mail
             link = re.search(r"Continue the conversation: (\S+)", text).group(1)
             assert link.startswith(url) and "#pocketping=r1." in link
 
@@ -67,6 +84,7 @@ async def test_the_mail_link_restores_the_conversation(browser, host_site, embed
                 await srv.acall(srv.node.outbox.wait_idle())
                 assert (await api.post(f"/sessions/{session['id']}/close")).status_code == 200
             transcript = smtp.wait_for(2)[1]
+            assert len(smtp.messages) == 2  # still exactly one reply mail
             assert transcript["Subject"] == "Your conversation with Shop"
             assert "Do you ship to Norway?" in parts(transcript)[0]
             # The HTML mail, rendered in Chromium (the screenshot docs/email.md shows).

@@ -43,25 +43,3 @@ def mail_server(fresh_db: Any, tmp_path: Path, smtp: MailCatcher) -> Iterator[Ca
     for srv in started:
         srv.stop()
 
-
-async def advance(srv: ServerThread, seconds: float, done: Callable[[], bool] | None = None) -> None:
-    """Move the server's FakeClock on by ``seconds``, then a second at a time until ``done()``
-    (if given): the outbox worker may go to sleep on the clock just after a jump, and the
-    next tick wakes it."""
-    from pocketping_testkit.bridges import advance_until
-
-    await srv.acall(srv.node.outbox.wait_idle())
-    srv.clock.advance(seconds)  # type: ignore[attr-defined]
-    if done is not None:
-        await advance_until(srv.clock, done, step=1, settle=0.05, limit_seconds=120)  # type: ignore[attr-defined]
-
-
-def mail_rows_done(srv: ServerThread, project_id: str) -> Callable[[], bool]:
-    """A ``done`` for ``advance``: every mail row of the project has been dealt with (sent or skipped)."""
-    from pocketping.store import outbox as q
-
-    async def pending() -> int:
-        async with srv.services.db.read() as tx:
-            return len(await q.list_items(tx, project_id=project_id, target="mail", status="pending"))
-
-    return lambda: srv.call(pending()) == 0

@@ -9,10 +9,8 @@ from datetime import timedelta
 import httpx
 
 from pocketping.actions.projects import create_project
-from pocketping_testkit.mail import MailCatcher, parts
+from pocketping_testkit.mail import MailCatcher, advance, mail_rows_done, parts
 from pocketping_testkit.widget_client import WidgetClient
-
-from .conftest import advance, mail_rows_done
 
 
 def _project(srv, **widget):

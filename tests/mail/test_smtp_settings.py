@@ -9,10 +9,8 @@ from pydantic import ValidationError
 from pocketping.config import Settings
 from pocketping.mailaddr import SmtpServer, parse_mail_from, parse_smtp_url
 from pocketping.store import outbox as q
-from pocketping_testkit.mail import MailCatcher
+from pocketping_testkit.mail import MailCatcher, advance
 from pocketping_testkit.widget_client import WidgetClient
-
-from .conftest import advance
 
 
 def test_smtp_urls():

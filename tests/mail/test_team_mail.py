@@ -10,10 +10,8 @@ from pocketping.actions.operators import add_operator, set_notify
 from pocketping.actions.projects import create_project
 from pocketping.wiring import cli_app
 from pocketping_testkit.inbox_client import InboxClient
-from pocketping_testkit.mail import MailCatcher, parts
+from pocketping_testkit.mail import MailCatcher, advance, mail_rows_done, parts
 from pocketping_testkit.widget_client import WidgetClient
-
-from .conftest import advance, mail_rows_done
 
 PASSWORD = "correct-horse-battery-staple"
 

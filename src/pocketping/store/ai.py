@@ -22,11 +22,14 @@ async def get_settings(tx: Tx, project_id: str) -> AISettings:
     return await find_settings(tx, project_id) or AISettings(project_id=project_id)
 
 
-async def timer_settings(tx: Tx, project_id: str) -> tuple[bool, int] | None:
-    """(enabled, delay) only: what the planner needs on every visitor message."""
-    row = (await tx.conn.execute(select(ai_settings.c.enabled, ai_settings.c.delay_seconds)
+async def timer_settings(tx: Tx, project_id: str) -> tuple[bool, int, int | None] | None:
+    """(enabled, delay, delay outside office hours) only: what the planner needs on every visitor message."""
+    row = (await tx.conn.execute(select(ai_settings.c.enabled, ai_settings.c.delay_seconds, ai_settings.c.options)
                                  .where(ai_settings.c.project_id == project_id))).first()
-    return (bool(row[0]), int(row[1])) if row else None
+    if not row:
+        return None
+    outside = (row[2] or {}).get("outside_hours_delay")
+    return bool(row[0]), int(row[1]), None if outside is None else int(outside)
 
 
 async def api_key(tx: Tx, project_id: str) -> str | None:

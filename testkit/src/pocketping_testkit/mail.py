@@ -1,4 +1,5 @@
-"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, keeping every message it accepts.
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, keeping every message it accepts; and
+moving a mail-sending server's FakeClock on until its outbox has acted (``advance``).
 
 ``MailCatcher().start()`` listens on a free port (``url`` is the ``POCKETPING_SMTP_URL`` for
 it, plain SMTP); ``wait_for(n)`` blocks until ``n`` messages arrived; ``stop()`` and
@@ -10,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -84,3 +86,29 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     page = message.get_body(("html",))
     assert text is not None and page is not None
     return str(text.get_content()), str(page.get_content())
+
+
+# --- a server's mail on a FakeClock ----------------------------------------------------------
+
+async def advance(srv: Any, seconds: float, done: Callable[[], bool] | None = None) -> None:
+    """Move the FakeClock of a server (a ``ServerThread``) on by ``seconds``, then a second at a time until ``done()``
+    (if given): the outbox worker may go to sleep on the clock just after a jump, and the
+    next tick wakes it."""
+    from pocketping_testkit.bridges import advance_until
+
+    clock = srv.services.clock  # a FakeClock
+    await srv.acall(srv.node.outbox.wait_idle())
+    clock.advance(seconds)
+    if done is not None:
+        await advance_until(clock, done, step=1, settle=0.05, limit_seconds=120)
+
+
+def mail_rows_done(srv: Any, project_id: str) -> Callable[[], bool]:
+    """A ``done`` for ``advance``: every mail row of the project has been dealt with (sent or skipped)."""
+    from pocketping.store import outbox as q
+
+    async def pending() -> int:
+        async with srv.services.db.read() as tx:
+            return len(await q.list_items(tx, project_id=project_id, target="mail", status="pending"))
+
+    return lambda: srv.call(pending()) == 0
