@@ -20,11 +20,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 async def test_required_prechat_form_blocks_the_chat_until_valid(page, chat_server, host_site, embed):
     project = create_project_on(chat_server, "Shop", [host_site.origin])
-    chat_server.call(update_project(chat_server.services, project.id, settings={"prechat": "required"}))
+    chat_server.call(update_project(chat_server.services, project.id, settings={
+        "prechat": "required", "consent_text": "We only use your email to answer you."}))
     await page.goto(embed(project))
     await page.get_by_role("button", name="Open chat").click()
     start = page.get_by_role("button", name="Start chat")
     await expect(start).to_be_visible()
+    await expect(page.get_by_text("We only use your email to answer you.").filter(visible=True)).to_be_visible()
     await expect(page.get_by_role("textbox", name="Message")).to_have_count(1)  # the form's, not the composer
     await page.get_by_role("textbox", name="Name").fill("Ana Lima")
     await page.get_by_role("textbox", name="Email").fill("not-an-email")
@@ -51,7 +53,8 @@ async def test_outside_office_hours_the_widget_shows_the_away_message(browser, h
         project = create_project_on(srv, "Shop", [host_site.origin])
         srv.call(update_project(srv.services, project.id, settings={
             "hours": "mon-fri 09:00-18:00; sat 10:00-13:00", "timezone": "Europe/Paris",
-            "away_message": "We are closed: back on Monday at 9."}))
+            "away_message": "We are closed: back on Monday at 9.",
+            "consent_text": "Your email answers you, nothing else."}))
         srv.call(set_operator_status(srv.services, project.id, "online"))
         context = await browser.new_context()
         page = await context.new_page()
@@ -61,6 +64,7 @@ async def test_outside_office_hours_the_widget_shows_the_away_message(browser, h
         await expect(page.locator("#pocketping-root .s")).to_have_text("Away")
         await expect(page.get_by_text("We are closed: back on Monday at 9.")).to_be_visible()
         await expect(page.get_by_role("textbox", name="Email")).to_be_visible()
+        await expect(page.get_by_text("Your email answers you, nothing else.").filter(visible=True)).to_be_visible()
         clock.set(datetime(2030, 1, 7, 9, 0, tzinfo=UTC))  # Monday 10:00 in Paris
         await page.reload()
         await page.get_by_role("button", name="Open chat").click()

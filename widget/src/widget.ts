@@ -113,7 +113,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const awayText = h("p")
   const email = h("input", { type: "email", required: true, autocomplete: "email" })
   const notify = h("button")
-  const away = h("form", { className: "o" }, awayText, email, notify)
+  const c1 = h("p") // the project's consent line, under each form that asks for an email
+  const c2 = h("p")
+  const away = h("form", { className: "o" }, awayText, email, notify, c1)
   const tr = h("button", { type: "button", className: "t" })
   const ta = h("textarea", { rows: 1 })
   const send = h("button", null, icon(SEND))
@@ -123,7 +125,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const pe = h("input", { type: "email", autocomplete: "email" })
   const pt = h("textarea", { required: true })
   const pb = h("button")
-  const pf = h("form", { className: "o" }, pn, pe, pt, pb)
+  const pf = h("form", { className: "o" }, pn, pe, pt, pb, c2)
   const panel = h("div", { className: "p", id: "p", role: "dialog", hidden: true },
                   h("header", null, h("div", null, title, status), minimize), log, typing, away, tr, pf, composer)
   root.append(launcher, panel)
@@ -450,6 +452,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     label(email, S(T.Email))
     email.placeholder = S(T.Email)
     awayText.textContent = settings.awayMessage || S(T.AwayForm)
+    c1.textContent = c2.textContent = settings.consentText || ""
     notify.textContent = S(T.Notify)
     if (pc) {
       label(pn, (pn.placeholder = pc.name))

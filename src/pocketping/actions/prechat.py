@@ -12,6 +12,7 @@ from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Project, Session
 from pocketping.core.rules import check_email, clean_text
 from pocketping.errors import InvalidInput
+from pocketping.store import mail as mail_repo
 from pocketping.store import sessions as repo
 
 
@@ -46,6 +47,8 @@ async def fill_prechat(svc: Services, project: Project, session_id: str, answers
             identity = {**base, "name": answers["name"] or (current.name if current else None),
                         "email": answers["email"] or (current.email if current else None)}
         await repo.update_session(tx, session_id, identity=identity)
+        if answers["email"]:
+            await mail_repo.record_consent(tx, session_id, project.id, project.extra.get("consent_text"))
         session = await repo.get_session(tx, project.id, session_id)
         tx.emit(session_event("visitor.identified", session, prechat=True))
     await send_visitor_message(svc, project.id, session_id, answers["text"], answers["clientId"])

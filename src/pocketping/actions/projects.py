@@ -9,7 +9,13 @@ from typing import Any
 from pocketping import ids
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
-from pocketping.core.hours import check_away_message, check_closed_on, check_hours, check_timezone
+from pocketping.core.hours import (
+    check_away_message,
+    check_closed_on,
+    check_consent_text,
+    check_hours,
+    check_timezone,
+)
 from pocketping.core.mail import check_email_delay, check_on_off, check_prechat
 from pocketping.core.models import Project
 from pocketping.core.rules import check_event, check_widget_setting, normalize_origin
@@ -40,7 +46,7 @@ def _clean_origins(origins: list[str] | tuple[str, ...]) -> list[str]:
 
 _HOURS_CHECKS: dict[str, Callable[[Any], Any]] = {
     "hours": check_hours, "timezone": check_timezone, "closed_on": check_closed_on,
-    "away_message": check_away_message, "prechat": check_prechat,
+    "away_message": check_away_message, "prechat": check_prechat, "consent_text": check_consent_text,
 }
 
 

@@ -18,6 +18,7 @@ from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
+from pocketping.store import mail as mail_repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as repo
 from pocketping.store.db import Tx
@@ -203,6 +204,7 @@ async def leave_contact(svc: Services, project: Project, session_id: str, email:
         else:
             identity = {**current.to_api(), "email": current.email if current.verified and current.email else email}
         await repo.update_session(tx, session_id, identity=identity)
+        await mail_repo.record_consent(tx, session_id, project.id, project.extra.get("consent_text"))
         session = await repo.get_session(tx, project.id, session_id)
         tx.emit(session_event("visitor.identified", session, contact=True))
         return session
@@ -247,6 +249,7 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
         found = await repo.visitor_sessions(tx, project_id, visitor_id)
         if not found:
             raise NotFound(f"visitor {visitor_id} not found", code="visitor_not_found")
+        mail = await mail_repo.find_recipients(tx, [s.id for s in found])
         out = []
         for session in found:
             items: list[dict[str, Any]] = []
@@ -257,7 +260,10 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
                 if len(page) < 500:
                     break
                 after = page[-1].seq
-            out.append({"session": session.to_api(), "messages": items})
+            recipient = mail.get(session.id)
+            consent = ({"at": iso(recipient.consent_at), "text": recipient.consent_text}
+                       if recipient is not None and recipient.consent_at is not None else None)
+            out.append({"session": session.to_api(), "messages": items, "consent": consent})
     return {"visitorId": visitor_id, "exportedAt": iso(svc.clock.now()), "sessions": out}
 
 

@@ -105,6 +105,8 @@ def project_update(
                                                      "the hours")] = None,
     closed_on: Annotated[str | None, typer.Option("--closed-on", help="Days closed all day, e.g. "
                                                   "2026-12-25,2027-01-01")] = None,
+    consent_text: Annotated[str | None, typer.Option("--consent-text", help="The consent line under every form "
+                                                     "that asks for an email (\"\" for none)")] = None,
     prechat: Annotated[str | None, typer.Option("--prechat", help="off|optional|required: ask for name, email "
                                                 "and the first message before the chat")] = None,
     as_json: JsonOpt = False,
@@ -132,7 +134,7 @@ def project_update(
     if email_delay is not None:
         extra["email_delay"] = email_delay
     for key, value in (("hours", hours), ("timezone", timezone), ("away_message", away_message),
-                       ("closed_on", closed_on), ("prechat", prechat)):
+                       ("closed_on", closed_on), ("prechat", prechat), ("consent_text", consent_text)):
         if value is not None:
             extra[key] = value
     origins = [] if clear_origins else origin

@@ -83,6 +83,12 @@ def check_away_message(value: Any) -> str:
     return value.strip()
 
 
+def check_consent_text(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 500:
+        raise InvalidInput("--consent-text must be at most 500 characters", code="invalid_setting")
+    return value.strip()
+
+
 def is_open(extra: dict[str, Any], now: datetime) -> bool:
     """Inside the project's office hours (always, when it sets none)."""
     hours = extra.get("hours")

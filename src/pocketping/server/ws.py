@@ -227,9 +227,7 @@ class WidgetConnection:
             "lastSeq": session.last_seq,
             "visitorReadSeq": session.visitor_read_seq,
             "operatorReadSeq": session.operator_read_seq,
-            # Outside office hours: "away" with the away message and the email field, whatever the presence.
-            "settings": project.widget.to_public() | ({} if inside else {
-                "offlineForm": True, "awayMessage": project.extra.get("away_message") or None}),
+            "settings": self._settings(project, inside),
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
             "prechat": self._prechat_info(project, session.metadata),
@@ -242,6 +240,16 @@ class WidgetConnection:
         if isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 and not connected.created:
             return min(hint, session.last_seq)
         return 0  # a hint from another (or an erased) session means nothing here
+
+    def _settings(self, project: Any, inside: bool) -> dict[str, Any]:
+        """The widget's settings, with the consent line under its email fields; outside office hours:
+        "away" with the away message and the email field, whatever the presence."""
+        settings: dict[str, Any] = project.widget.to_public()
+        if project.extra.get("consent_text"):
+            settings["consentText"] = project.extra["consent_text"]
+        if not inside:
+            settings |= {"offlineForm": True, "awayMessage": project.extra.get("away_message") or None}
+        return settings
 
     def _resumes(self, project: Any, token: object) -> bool:
         keyring = self.svc.db.keyring
@@ -259,7 +267,7 @@ class WidgetConnection:
     async def _prechat_gate(self, project: Any, metadata: object) -> dict[str, Any] | None:
         """Wait for valid pre-chat answers (bad ones get an error and another try)."""
         self.send(_frame({"type": "prechat", **(self._prechat_info(project, metadata) or {}),
-                          "settings": project.widget.to_public(),
+                          "settings": self._settings(project, True),
                           "online": session_actions.presence_frame(project, self.svc)["online"]}))
         while True:
             frame = await self._receive()

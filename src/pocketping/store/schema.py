@@ -368,7 +368,7 @@ login_failures = Table(
 # Mail to a visitor who left an address (docs/email.md), one row per session: the highest reply
 # seq already mailed (a burst of replies is one mail, a reply is never mailed twice), whether
 # they unsubscribed, whether they asked for the transcript, and the SHA-256 of the token of
-# their reply address (reply+<token>@POCKETPING_REPLY_DOMAIN).
+# their reply address (reply+<token>@POCKETPING_REPLY_DOMAIN), and their consent.
 mail_recipients = Table(
     "mail_recipients",
     metadata,
@@ -378,6 +378,9 @@ mail_recipients = Table(
     Column("unsubscribed_at", UTCDateTime, nullable=True),
     Column("transcript_wanted", Boolean, nullable=False, default=False),
     Column("reply_token_hash", String(64), nullable=True, unique=True),
+    # Consent: when the visitor left their address under the project's consent line, and its text.
+    Column("consent_at", UTCDateTime, nullable=True),
+    Column("consent_text", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "project_id"),

@@ -26,6 +26,8 @@ def upgrade() -> None:
     sa.Column('unsubscribed_at', pocketping.store.types.UTCDateTime(), nullable=True),
     sa.Column('transcript_wanted', sa.Boolean(), nullable=False),
     sa.Column('reply_token_hash', sa.String(length=64), nullable=True),
+    sa.Column('consent_at', pocketping.store.types.UTCDateTime(), nullable=True),
+    sa.Column('consent_text', sa.Text(), nullable=True),
     sa.Column('created_at', pocketping.store.types.UTCDateTime(), nullable=False),
     sa.Column('updated_at', pocketping.store.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_mail_recipients_project_id_projects'), ondelete='CASCADE'),
