@@ -270,7 +270,12 @@ class WidgetConnection:
                           "settings": self._settings(project, True),
                           "online": session_actions.presence_frame(project, self.svc)["online"]}))
         while True:
-            frame = await self._receive()
+            try:
+                async with asyncio.timeout(PRECHAT_TIMEOUT_SECONDS):  # a form left open for long: come back later
+                    frame = await self._receive()
+            except TimeoutError:
+                await self._close(CLOSE_AUTH_TIMEOUT, error_frame("auth_timeout", "the pre-chat form was not sent"))
+                return None
             if frame is None:
                 continue
             if frame["type"] == "ping":
@@ -380,6 +385,8 @@ class WidgetConnection:
     async def on_hello(self, frame: dict[str, Any]) -> None:
         raise InvalidInput("already authenticated", code="already_authenticated")
 
+
+PRECHAT_TIMEOUT_SECONDS = 3600.0
 
 _HANDLERS = {
     "message": WidgetConnection.on_message,
