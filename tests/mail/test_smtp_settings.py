@@ -93,3 +93,18 @@ def test_doctor_signs_in_at_the_smtp_server(tmp_path, smtp: MailCatcher):
     assert "could not reach the SMTP server" in {f["check"]: f for f in down["findings"]}["smtp"]["detail"]
     assert smtp.messages == []  # the check sends nothing
     smtp.start()
+
+
+def test_a_project_name_cannot_break_the_headers():
+    from datetime import UTC, datetime
+
+    from pocketping.mail import compose
+
+    mail = compose.Mail(kind="replies", project_name="Acme\r\nBcc: victim@example.com", colour="red;x", locale="xx",
+                        lines=(compose.Line("Bob", "hi", datetime(2030, 1, 1, tzinfo=UTC)),),
+                        sender=parse_mail_from("Support <support@example.com>"), to="ana@example.net",
+                        message_id="<m@example.com>", date=datetime(2030, 1, 1, tzinfo=UTC))
+    built = compose.build(mail)
+    assert built["Subject"] == "New reply from Acme Bcc: victim@example.com"
+    assert built["Bcc"] is None
+    assert "#2563eb" in built.get_body(("html",)).get_content()  # a colour that is no colour is not used

@@ -96,7 +96,8 @@ def _html(mail: Mail) -> str:
 
 
 def subject(mail: Mail) -> str:
-    return word(mail.locale, mail.kind, "subject").format(project=mail.project_name)
+    # One line whatever the project's name holds: a header never takes a line break.
+    return " ".join(word(mail.locale, mail.kind, "subject").format(project=mail.project_name).split())
 
 
 def build(mail: Mail) -> EmailMessage:
