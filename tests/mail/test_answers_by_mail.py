@@ -9,15 +9,18 @@ import aiosmtplib
 import httpx
 import pytest
 
+from pocketping.actions.operators import add_operator
 from pocketping.actions.projects import create_project, update_project
 from pocketping.clock import SystemClock
 from pocketping.mail.inbound import own_text
 from pocketping_testkit.bridges import connect_telegram
+from pocketping_testkit.inbox_client import InboxClient
 from pocketping_testkit.mail import MailCatcher
 from pocketping_testkit.uvicorn_thread import free_port
 from pocketping_testkit.widget_client import WidgetClient
 
 DOMAIN = "reply.example.com"
+PASSWORD = "correct-horse-battery-staple"
 
 
 def _answer(to: str, text: str, message_id: str = "<answer-1@visitor.example>") -> EmailMessage:
@@ -44,6 +47,7 @@ async def test_an_answer_by_mail_reaches_the_widget_the_bridges_and_the_inbox(in
                                                                                fake_telegram):
     srv, port, project, auth = inbound
     telegram = connect_telegram(fake_telegram, srv, project.id)
+    await srv.acall(add_operator(srv.services, "sam@example.com", project_ids=[project.id], password=PASSWORD))
     w = await WidgetClient.connect(srv.ws_url, project.public_key, metadata={"language": "en"})
     await w.synced()
     await w.say("Is the shop open on Sunday?")
@@ -65,6 +69,10 @@ async def test_an_answer_by_mail_reaches_the_widget_the_bridges_and_the_inbox(in
         assert frame["message"]["text"] == "Great, see you then!\n\nAna"
         await telegram.wait_post("Great, see you then!")
         assert not any("Lima & Co" in t or "wrote:" in t for t in telegram.texts())
+        async with InboxClient(srv.base_url) as inbox:  # the inbox shows it too
+            await inbox.login("sam@example.com", PASSWORD)
+            opened = (await inbox.get(f"/conversations/{w.session_id}")).json()["messages"]
+            assert [m["text"] for m in opened if m["sender"] == "visitor"][-1] == "Great, see you then!\n\nAna"
         listed = (await api.get(f"/api/v1/sessions/{w.session_id}/messages")).json()["messages"]
         assert [m["text"] for m in listed if m["sender"] == "visitor"] == [
             "Is the shop open on Sunday?", "Great, see you then!\n\nAna"]
