@@ -9,7 +9,7 @@ import orjson
 import websockets
 
 from pocketping.actions.projects import update_project
-from pocketping_testkit.bridges import connect_telegram
+from pocketping_testkit.bridges import telegram_bridge
 from pocketping_testkit.widget_client import WidgetClient
 
 
@@ -19,7 +19,12 @@ async def _recv(ws) -> dict:
 
 async def test_required_prechat_blocks_the_chat_until_valid(server, project, api, fake_telegram):
     server.call(update_project(server.services, project.id, settings={"prechat": "required"}))
-    telegram = connect_telegram(fake_telegram, server, project.id)
+    # The bridge is removed afterwards: the shared database is also other tests' (test_restart's key).
+    with telegram_bridge(server, project, fake_telegram) as telegram:
+        await _required_form(server, project, api, telegram)
+
+
+async def _required_form(server, project, api, telegram) -> None:
     async with websockets.connect(server.ws_url, compression=None) as ws:
         await ws.send(orjson.dumps({"type": "hello", "publicKey": project.public_key,
                                     "metadata": {"language": "fr-FR", "url": "https://shop.example/"}}).decode())
