@@ -208,10 +208,17 @@ export interface VisitorErasure {
   deleted: Record<string, number>;
 }
 
+/** When the visitor left their address under the project's consent line, and its text. Schema `ConsentOut`. */
+export interface Consent {
+  at: string;
+  text: string;
+}
+
 /** One session in a visitor's export. Schema `ExportSession`. */
 export interface ExportedSession {
   session: Session;
   messages: Message[];
+  consent: Consent | null;
 }
 
 /** Everything stored about a visitor. Schema `ExportOut`. */

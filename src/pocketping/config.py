@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     kb_fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     kb_max_bytes: int = Field(default=10_000_000, gt=0)
 
+    # Mail (docs/email.md): out through SMTP, replies in on the built-in receiver
+    smtp_url: SecretStr | None = None
+    mail_from: str | None = None
+    reply_domain: str | None = None
+    smtp_inbound: str | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -137,6 +144,39 @@ class Settings(BaseSettings):
         if isinstance(raw, str) and len(raw.strip()) < 16:
             raise ValueError("POCKETPING_METRICS_TOKEN must be at least 16 characters (try `openssl rand -hex 32`)")
         return value
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            from pocketping.mailaddr import parse_smtp_url
+
+            parse_smtp_url(value.get_secret_value())  # raises ValueError saying what is wrong
+            return value
+        return None
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str | None) -> str | None:
+        if value:
+            from pocketping.mailaddr import parse_mail_from
+
+            parse_mail_from(value)
+            return value
+        return None
+
+    @field_validator("smtp_inbound")
+    @classmethod
+    def _smtp_inbound(cls, value: str | None) -> str | None:
+        if value:
+            from pocketping.mailaddr import parse_listen
+
+            parse_listen(value)
+            return value
+        return None
+
+    def mail_ready(self) -> bool:
+        """Mail can go out: an SMTP server and a sender are configured."""
+        return self.smtp_url is not None and bool(self.mail_from)
 
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pocketping.relay.live import BridgeMaker
     from pocketping.relay.manager import BridgeManager
     from pocketping.server.inbox.sockets import InboxSockets
+    from pocketping.server.mail_inbound import MailReceiver
     from pocketping.server.state import Edges
     from pocketping.store.db import Planner, Tx
     from pocketping.workers.ai import AIScheduler
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 def planners(svc: Services) -> tuple[Planner, ...]:
     """Who must be told, durably, of each event: outbox rows in the event's own transaction."""
     from pocketping.ai.timer import AITimerPlanner
+    from pocketping.mail.planner import MailPlanner
     from pocketping.relay.planner import plan_bridges
     from pocketping.webhooks.planner import plan_public_event
 
@@ -62,6 +64,7 @@ def planners(svc: Services) -> tuple[Planner, ...]:
         plan_public_event,  # the public event log (the SSE stream) and every subscribed webhook
         plan_bridges,  # the conversation's threads in Telegram, Discord and Slack
         AITimerPlanner(svc.ai_due),  # the AI fallback's timer
+        MailPlanner(mail_ready=svc.settings.mail_ready()),  # mail to visitors who left an address
     )
 
 
@@ -195,6 +198,7 @@ class Node:
     pruner: Pruner | None = None
     heartbeat: NodeHeartbeat | None = None
     leases: LeaseKeeper | None = None
+    mail_receiver: MailReceiver | None = None  # answers to reply mails (POCKETPING_SMTP_INBOUND)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -217,6 +221,9 @@ class Node:
             self._stops.append(self.heartbeat.stop)
         if svc.settings.workers or svc.settings.redis_url:  # web-only nodes follow changes too
             self._tasks.append(asyncio.create_task(self.watcher.run(), name="config-watcher"))
+        if self.mail_receiver is not None:
+            await self.mail_receiver.start()
+            self._stops.append(self.mail_receiver.stop)
         if svc.settings.workers:
             self.outbox.start()
             for worker in (self.bridges, self.presence):
@@ -290,8 +297,19 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
     watcher.listeners.append(inbox.refresh_all)
     outbox.register("webhook", WebhookDelivery(db, svc.clock, timeout_seconds=settings.webhook_timeout_seconds,
                                                allow_private=settings.allow_private_urls))
+    # --- mail (docs/email.md): the outbox's target "mail" when SMTP is configured
+    if settings.mail_ready():
+        from pocketping.mail.delivery import MailDelivery
+
+        outbox.register("mail", MailDelivery(db, svc.clock, settings))
+    mail_receiver = None
+    if settings.smtp_inbound and settings.reply_domain:
+        from pocketping.server.mail_inbound import MailReceiver
+
+        mail_receiver = MailReceiver(svc, settings.smtp_inbound, settings.reply_domain)
     node = Node(services=svc, outbox=outbox, delivered=delivered, bridge_deps=bridge_deps, inbox=inbox,
-                edges=Edges(inbox=inbox, slack_events=bridge_deps.slack_events, make_bridge=make), watcher=watcher)
+                edges=Edges(inbox=inbox, slack_events=bridge_deps.slack_events, make_bridge=make), watcher=watcher,
+                mail_receiver=mail_receiver)
     if settings.workers:
         node.bridges = BridgeManager(db, svc.hub, svc.clock, make, ThreadActions(svc), delivered,
                                      outbox_wake=outbox.notify, max_text_chars=settings.max_text_chars,
@@ -450,7 +468,7 @@ def _watch_metrics(node: Node) -> None:
 
 def routers() -> list[APIRouter]:
     """Every HTTP route of the server."""
-    from pocketping.server import health, metrics, pages, platforms
+    from pocketping.server import health, mail, metrics, pages, platforms
     from pocketping.server.inbox import api as inbox_api
     from pocketping.server.inbox import pages as inbox_pages
     from pocketping.server.rest import ai as rest_ai
@@ -458,7 +476,7 @@ def routers() -> list[APIRouter]:
     from pocketping.server.rest import router as rest
 
     return [health.router, metrics.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router,
-            rest_ai.router, rest_files.links]
+            rest_ai.router, rest_files.links, mail.router]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,

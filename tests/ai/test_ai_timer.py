@@ -153,3 +153,30 @@ async def test_a_slow_model_never_blocks_the_visitor(ai_env_sqlite, llm):
     typing = await w.expect("typing", sender="ai")
     assert typing["active"] is True and typing["operatorName"] == "AI"
     await w.close()
+
+
+async def test_outside_office_hours_the_ai_answers_at_once(ai_env, llm):
+    from pocketping.actions.projects import update_project
+
+    srv = ai_env.server()
+    project = openai_project(srv, llm, delay_seconds=120, outside_hours_delay=0)
+    today = ai_env.clock.now().date().isoformat()
+    srv.call(update_project(srv.services, project.id, settings={
+        "hours": "mon-sun 00:00-24:00", "timezone": "UTC", "closed_on": [today]}))  # closed all of today
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("Are you open?")
+    frame = await w.expect("message", sender="ai")  # no time passes: outside the hours it is at once
+    assert frame["message"]["text"] == "Hello! This is the AI answering."
+    await w.close()
+
+    # Inside the hours, the usual delay.
+    srv.call(update_project(srv.services, project.id, settings={"closed_on": []}))
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("And tomorrow?")
+    await asettle(srv, ai_env.clock)
+    assert len(llm.requests) == 1
+    ai_env.clock.advance(120)
+    await w.expect("message", sender="ai")
+    await w.close()

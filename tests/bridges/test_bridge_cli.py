@@ -109,3 +109,10 @@ def test_doctor_says_what_to_fix(cli, fake_telegram: FakeTelegram):
     bad = orjson.loads(cli("doctor", second, "--json", ok=False).stdout)
     wrong = [b for b in bad["bridges"] if b["findings"][0]["check"] == "bot token" and not b["findings"][0]["ok"]]
     assert wrong and "@BotFather" in wrong[0]["findings"][0]["fix"]
+
+
+def test_doctor_says_when_mail_is_not_configured(cli):
+    project_id(cli)
+    report = orjson.loads(cli("doctor", "--json").stdout)
+    assert report["mail"]["configured"] is False and report["ok"] is True
+    assert "POCKETPING_SMTP_URL" in cli("doctor").stdout

@@ -237,3 +237,18 @@ async def test_an_identity_the_visitor_typed_is_marked_unverified(page: Page, ch
     await expect(nav.get_by_role("listitem").filter(has_text="just asking")).not_to_contain_text("Unverified")
     await claimed.close()
     await anonymous.close()
+
+
+async def test_the_inbox_says_when_a_visitors_email_gets_no_mail(page: Page, chat_server, widget_project, host_site):
+    """chat_server has no SMTP: beside the visitor's email the details say replies are not mailed."""
+    await sign_in(page, chat_server, await operator_for(chat_server, widget_project.id))
+    visitor = await widget_visitor(chat_server, widget_project, "Please email me the answer", origin=host_site.origin)
+    await visitor.send({"type": "contact", "email": "ana@example.net"})
+    await visitor.expect("contact")
+    link = conversations(page).get_by_role("link", name="ana@example.net")
+    await link.click()
+    details = page.locator("#details")
+    await expect(details).to_contain_text("ana@example.net")
+    await expect(details).to_contain_text("Replies by email")
+    await expect(details).to_contain_text("this server sends no mail (POCKETPING_SMTP_URL is not set)")
+    await visitor.close()

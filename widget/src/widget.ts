@@ -90,6 +90,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let online = true
   let unread = 0
   let thanks = ""
+  let can = "" // the server sends mail: the transcript button's label (localized by the server)
+  let mail = "" // the label while the button is offered
+  let pc: Frame | undefined // the pre-chat form's mode and labels
   let locale = ""
   let S = strings("en")
   let typingAt = 0
@@ -122,14 +125,23 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const awayText = h("p")
   const email = h("input", { type: "email", required: true, autocomplete: "email" })
   const notify = h("button")
-  const away = h("form", { className: "o" }, awayText, email, notify)
+  const c1 = h("p") // the project's consent line, under each form that asks for an email
+  const c2 = h("p")
+  const away = h("form", { className: "o" }, awayText, email, notify, c1)
+  const tr = h("button", { type: "button", className: "t" })
   const ta = h("textarea", { rows: 1 })
   const send = h("button", null, icon(SEND))
   const picker = h("input", { type: "file", multiple: true, hidden: true })
   const clip = h("button", { type: "button", className: "a" }, "📎")
   const composer = h("form", null, clip, picker, ta, send)
+  // The pre-chat form (labels the bundle lacks come from the server, in `pc`).
+  const pn = h("input", { autocomplete: "name" })
+  const pe = h("input", { type: "email", autocomplete: "email" })
+  const pt = h("textarea", { required: true })
+  const pb = h("button")
+  const pf = h("form", { className: "o" }, pn, pe, pt, pb, c2)
   const panel = h("div", { className: "p", id: "p", role: "dialog", hidden: true },
-                  h("header", null, h("div", null, title, status), minimize), log, typing, away, composer)
+                  h("header", null, h("div", null, title, status), minimize), log, typing, away, tr, pf, composer)
   root.append(launcher, panel)
   const attach = () => doc.body.append(host)
   doc.body ? attach() : on(doc, "DOMContentLoaded", attach)
@@ -166,6 +178,11 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     on(panel, "dragover", (e: DragEvent) => e.preventDefault()),
     on(panel, "drop", (e: DragEvent) => (e.preventDefault(), addFiles(e.dataTransfer!.files))),
     on(ta, "paste", (e: ClipboardEvent) => addFiles(e.clipboardData!.files)),
+    on(pf, "submit", (e: Event) => {
+      e.preventDefault()
+      link?.send({ type: "prechat", name: pn.value.trim(), email: pe.value.trim(), text: pt.value.trim() })
+    }),
+    on(tr, "click", () => (link?.send({ type: "transcript" }), (mail = ""), refresh())),
     on(away, "submit", (e: Event) => {
       e.preventDefault()
       once.contact = { type: "contact", email: email.value.trim() }
@@ -185,6 +202,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
 
   function begin() {
     Object.assign(store, load())
+    // A reply mail's link (#pocketping=<resume token>) reopens that conversation here.
+    const r = /pocketping=([\w.-]+)/.exec(location.hash)
+    if (r) (store.t = r[1]), history.replaceState(null, "", location.href.split("#")[0])
     outbox = store.q || []
     evtMark = store.e || 0
     // Messages queued by an earlier page that never got their ack: show them pending, send them again.
@@ -227,6 +247,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       vread = Math.max(vread, f.visitorReadSeq)
       oread = Math.max(oread, f.operatorReadSeq)
       online = f.online
+      can = f.mail || ""
+      pc = f.prechat
+      mail = f.identity?.email || store.c ? can : ""
       settings = { ...f.settings, ...overrides }
       ta.maxLength = f.limits?.maxTextChars || 4000
       apply()
@@ -260,10 +283,12 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       clearTimeout(typingOff)
       typingOff = setTimeout(() => (typing.hidden = true), 8e3) as unknown as number
     } else if (t == "identified") delete once.identify
+    else if (t == "prechat") (pc = f), (settings = { ...f.settings, ...overrides }), apply()
     else if (t == "contact") {
       delete once.contact
       store.c = 1
       thanks = S(T.Thanks, f.email)
+      mail = can
       save()
     } else if (t == "error") {
       const q = outbox.find((x) => x.clientId == f.clientId)
@@ -463,6 +488,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     status.textContent = S(ready ? (online ? T.Online : T.Away) : T.Connecting)
     status.className = ready && online ? "s on" : "s"
     away.hidden = !settings.offlineForm || online || (!!store.c && !thanks)
+    tr.hidden = !(tr.textContent = mail)
+    composer.hidden = !(pf.hidden = !pc || !!store.c || lastSeq > 0)
     if (thanks) away.replaceChildren(h("p", null, thanks))
     if (n != unread) emit("unread", (unread = n))
   }
@@ -496,8 +523,16 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     label(clip, S(T.Attach))
     label(email, S(T.Email))
     email.placeholder = S(T.Email)
-    awayText.textContent = S(T.AwayForm)
+    awayText.textContent = settings.awayMessage || S(T.AwayForm)
+    c1.textContent = c2.textContent = settings.consentText || ""
     notify.textContent = S(T.Notify)
+    if (pc) {
+      label(pn, (pn.placeholder = pc.name))
+      label(pe, (pe.placeholder = S(T.Email)))
+      label(pt, (pt.placeholder = S(T.Message)))
+      pb.textContent = pc.start
+      pe.required = pc.mode[0] == "r"
+    }
     welcome.replaceChildren()
     md(settings.welcomeMessage || "", welcome)
     welcome.parentElement!.hidden = !settings.welcomeMessage

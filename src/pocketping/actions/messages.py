@@ -182,13 +182,14 @@ async def _append(svc: Services, session_id: str, project_id: str, *, sender: Se
 
 
 async def send_visitor_message(svc: Services, project_id: str, session_id: str, text: Any,
-                               client_id: Any = None, attachments: Any = None) -> Sent:
-    """A visitor's message. Idempotent on ``client_id``; writing into a closed session reopens it.
+                               client_id: Any = None, attachments: Any = None, *, source: str = "widget") -> Sent:
+    """A visitor's message (from the widget, or ``source="email"``: an answer to a reply mail).
+    Idempotent on ``client_id``; writing into a closed session reopens it.
     ``attachments`` names files the visitor uploaded (text is then optional)."""
     files = check_attachments(attachments)
-    return await _append(svc, session_id, project_id, sender="visitor", source="widget",
+    return await _append(svc, session_id, project_id, sender="visitor", source=source,
                          text=_text_of(text, files, svc.settings.max_text_chars), client_id=check_client_id(client_id),
-                         operator_name=None, origin="widget", reopen=True, attachments=files)
+                         operator_name=None, origin=source, reopen=True, attachments=files)
 
 
 async def send_operator_message(svc: Services, project_id: str, session_id: str, text: Any, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -12,6 +13,7 @@ from pocketping.actions.unit import unit_of_work
 from pocketping.core.operators import Operator, clean_email
 from pocketping.core.rules import strip_bidi
 from pocketping.errors import Conflict, InvalidInput, NotFound
+from pocketping.mail.planner import DEFAULT_NOTIFY_AFTER
 from pocketping.passwords import check_new_password, generate_password, hash_password
 from pocketping.store import operators as repo
 from pocketping.store import projects as project_repo
@@ -123,3 +125,27 @@ async def ensure_demo_operator(svc: Services, project_id: str) -> tuple[Operator
             again = await repo.find_operator_by_email(tx, DEMO_OPERATOR_EMAIL)
         assert again is not None
         return again[0], None
+
+
+async def set_notify(svc: Services, email: str, *, notify: str | None = None,
+                     notify_after: int | None = None) -> tuple[Operator, str, int]:
+    """Mail this operator about a new conversation, or a visitor's message still unanswered after
+    ``notify_after`` seconds, while nobody is online (``--notify email|none --notify-after``)."""
+    if notify is not None and notify not in ("email", "none"):
+        raise InvalidInput("--notify must be email or none", code="invalid_setting")
+    if notify_after is not None and not 0 <= notify_after <= 7 * 86400:
+        raise InvalidInput("--notify-after must be 0-604800 seconds", code="invalid_setting")
+    if notify == "email" and not svc.settings.mail_ready():
+        raise InvalidInput("this server sends no mail: set POCKETPING_SMTP_URL and POCKETPING_MAIL_FROM first "
+                           "(docs/email.md)", code="mail_not_configured")
+    async with unit_of_work(svc) as tx:
+        operator = await _get(tx, email)
+        values: dict[str, Any] = {}
+        if notify is not None:
+            values["notify"] = None if notify == "none" else notify
+        if notify_after is not None:
+            values["notify_after"] = notify_after
+        if values:
+            await repo.set_notify(tx, operator.id, **values)
+        current, after = await repo.notify_settings(tx, operator.id)
+    return operator, current or "none", DEFAULT_NOTIFY_AFTER if after is None else after

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pocketping import ids
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
+from pocketping.core.hours import (
+    check_away_message,
+    check_closed_on,
+    check_consent_text,
+    check_hours,
+    check_timezone,
+)
+from pocketping.core.mail import check_email_delay, check_on_off, check_prechat
 from pocketping.core.models import Project
 from pocketping.core.rules import check_event, check_widget_setting, normalize_origin, strip_bidi
 from pocketping.crypto import sha256_hex
@@ -36,6 +45,12 @@ def _clean_origins(origins: list[str] | tuple[str, ...]) -> list[str]:
     return seen
 
 
+_HOURS_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "hours": check_hours, "timezone": check_timezone, "closed_on": check_closed_on,
+    "away_message": check_away_message, "prechat": check_prechat, "consent_text": check_consent_text,
+}
+
+
 def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for key, value in settings.items():
@@ -49,6 +64,12 @@ def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
                 clean[key] = check_patterns(value)  # [] falls back to the default list
             except ValueError as exc:
                 raise InvalidInput(f"--upload-types: {exc}", code="invalid_upload_types", field="upload_types") from exc
+        elif key == "email_delay":
+            clean[key] = check_email_delay(value)
+        elif key == "email_replies":
+            clean[key] = check_on_off(value, "--email-replies")
+        elif key in _HOURS_CHECKS:
+            clean[key] = _HOURS_CHECKS[key](value) if value not in ("", None) else None
         else:
             clean[key] = value
     return clean

@@ -13,12 +13,14 @@ from pocketping.actions.requests import Connected, ConnectRequest
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
+from pocketping.core.presence import operators_online as operators_online  # re-exported: presence, inbox
 from pocketping.core.rules import check_email, origin_allowed, strip_bidi
 from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
 from pocketping.store import files as files_repo
+from pocketping.store import mail as mail_repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as repo
 from pocketping.store.db import Tx
@@ -111,7 +113,10 @@ async def connect_visitor(svc: Services, project: Project, token: object, metada
     """Resume the session a valid token names, or start a new visitor with a new session.
 
     Page views come in bursts; they share transactions (group commit)."""
-    request = ConnectRequest(project=project, claims=tokens.read(svc.db.keyring, token),
+    # A reply mail's link carries a resume token (signed, expiring) in place of the stored one.
+    claims = tokens.read(svc.db.keyring, token) or tokens.read_resume(svc.db.keyring, token,
+                                                                     svc.clock.now().timestamp())
+    request = ConnectRequest(project=project, claims=claims,
                        meta=clean_metadata(metadata, user_agent), ip=ip if project.store_ip else None,
                        country=((country or "")[:8].upper() or None) if project.collect_country else None)
     return await _connector(svc).run(request)
@@ -124,7 +129,9 @@ async def open_widget(svc: Services, public_key: object, origin: str | None, tok
     ``invalid_key`` (Unauthorized) or ``origin_not_allowed`` (Forbidden)."""
     if not isinstance(public_key, str) or not public_key.startswith("pk_") or len(public_key) > 64:
         raise Unauthorized("unknown public key", code="invalid_key")
-    request = ConnectRequest(project=None, claims=tokens.read(svc.db.keyring, token),
+    claims = tokens.read(svc.db.keyring, token) or tokens.read_resume(svc.db.keyring, token,
+                                                                      svc.clock.now().timestamp())
+    request = ConnectRequest(project=None, claims=claims,
                              meta=clean_metadata(metadata, user_agent), ip=ip, country=country,
                              public_key=public_key, origin=origin)
     return await _connector(svc).run(request)
@@ -237,6 +244,7 @@ async def leave_contact(svc: Services, project: Project, session_id: str, email:
         else:
             identity = {**current.to_api(), "email": current.email if current.verified and current.email else email}
         await repo.update_session(tx, session_id, identity=identity)
+        await mail_repo.record_consent(tx, session_id, project.id, project.extra.get("consent_text"))
         session = await repo.get_session(tx, project.id, session_id)
         tx.emit(session_event("visitor.identified", session, contact=True))
         return session
@@ -285,6 +293,7 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
         found = await repo.visitor_sessions(tx, project_id, visitor_id)
         if not found:
             raise NotFound(f"visitor {visitor_id} not found", code="visitor_not_found")
+        mail = await mail_repo.find_recipients(tx, [s.id for s in found])
         out = []
         for session in found:
             items: list[dict[str, Any]] = []
@@ -295,17 +304,11 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
                 if len(page) < 500:
                     break
                 after = page[-1].seq
-            out.append({"session": session.to_api(), "messages": items})
+            recipient = mail.get(session.id)
+            consent = ({"at": iso(recipient.consent_at), "text": recipient.consent_text}
+                       if recipient is not None and recipient.consent_at is not None else None)
+            out.append({"session": session.to_api(), "messages": items, "consent": consent})
     return {"visitorId": visitor_id, "exportedAt": iso(svc.clock.now()), "sessions": out}
-
-
-def operators_online(project: Project, now_ts: float, timeout_seconds: int) -> bool:
-    if project.operator_status == "away":
-        return False
-    if project.operator_status == "online":
-        return True
-    active = project.operator_active_at
-    return active is not None and now_ts - active.timestamp() < timeout_seconds
 
 
 def presence_frame(project: Project, svc: Services) -> dict[str, Any]:

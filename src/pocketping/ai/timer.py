@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pocketping.core.hours import is_open
 from pocketping.hub import Event
 from pocketping.nudge import Nudge
 from pocketping.store import ai as repo
+from pocketping.store import projects as project_repo
 from pocketping.store import sessions as session_repo
 from pocketping.store.db import Tx
 from pocketping.store.planning import plan_for
@@ -49,7 +51,7 @@ class AITimerPlanner:
             await repo.set_due(tx, event.session_id, None)
 
 
-async def _timer(tx: Tx, project_id: str) -> tuple[bool, int] | None:
+async def _timer(tx: Tx, project_id: str) -> tuple[bool, int, int | None] | None:
     # Asked once per transaction and project (a batch carries many messages of one project).
     return (await plan_for(tx, project_id)).ai_timer
 
@@ -61,7 +63,13 @@ async def _visitor_wrote(tx: Tx, event: Event) -> bool:
         return False
     timer = await _timer(tx, event.project_id)
     if timer is not None and timer[0]:
-        await repo.set_due(tx, event.session_id, tx.now + timedelta(seconds=timer[1]))
+        delay = timer[1]
+        if timer[2] is not None:  # `ai set --outside-hours-delay`: answer sooner while the team is closed
+            project = await tx.memo(("project", event.project_id),
+                                    lambda: project_repo.find_project(tx, event.project_id))
+            if project is not None and not is_open(project.extra, tx.now):
+                delay = timer[2]
+        await repo.set_due(tx, event.session_id, tx.now + timedelta(seconds=delay))
         return True
     return False
 

@@ -21,7 +21,8 @@ def _human(s: dict[str, Any]) -> str:
             f"{s['maxRepliesPerDay'] or 'no limit'} per day"]
     lines = [
         f"AI fallback for {s['projectId']}: {'ENABLED' if s['enabled'] else 'disabled'}",
-        f"  answers after:   {s['delaySeconds']} s without a reply from the team",
+        f"  answers after:   {s['delaySeconds']} s without a reply from the team"
+        + (f" ({s['outsideHoursDelay']} s outside office hours)" if s.get("outsideHoursDelay") is not None else ""),
         f"  provider:        {s['provider']}, model {s['model'] or '(not set)'}",
         f"  base URL:        {s['baseUrl'] or '(default)'}",
         f"  API key:         {key}",
@@ -47,7 +48,7 @@ async def _show(svc: Any, project_id: str) -> dict[str, Any]:
     from pocketping.actions.ai import get_ai_settings
 
     settings, usage = await get_ai_settings(svc, project_id)
-    return settings.to_api(usage)
+    return {**settings.to_api(usage), "outsideHoursDelay": settings.outside_hours_delay}
 
 
 @app.command("show")
@@ -90,6 +91,9 @@ def set_(
     fallback_message: Annotated[str | None, typer.Option(help="What the visitor reads when the model fails "
                                                               "(\"\": nothing)")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default: the model's)")] = None,
+    outside_hours_delay: Annotated[int | None, typer.Option("--outside-hours-delay", help="Seconds before the AI "
+                                                            "answers outside the project's office hours (0: at "
+                                                            "once; -1: the usual --delay)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's AI fallback settings (running servers pick them up within seconds)."""
@@ -105,6 +109,8 @@ def set_(
                         ("temperature", temperature)):
         if value is not None:
             changes[name] = value
+    if outside_hours_delay is not None:
+        changes["outside_hours_delay"] = None if outside_hours_delay == -1 else outside_hours_delay
     if system_prompt_file is not None:
         try:
             text = sys.stdin.read() if str(system_prompt_file) == "-" else system_prompt_file.read_text("utf-8")

@@ -160,13 +160,25 @@ def retry(project_id: Annotated[str | None, typer.Argument(help="Only this proje
 
 def doctor(project_id: Annotated[str | None, typer.Argument(help="Only this project")] = None,
            as_json: JsonOpt = False) -> None:
-    """Check every bridge for real against its platform and say what to fix."""
+    """Check every bridge for real against its platform, and mail (SMTP), and say what to fix."""
+    from pocketping.mail.doctor import examine_mail, render_mail
     from pocketping.relay.doctor import examine, render
 
     cfg = settings()
     make = deps().bridge_maker(cfg)
-    report = run(lambda svc: examine(svc.db, make, project_id), as_json, cfg=cfg)
-    emit(report, as_json, lambda: render(report))
+
+    async def check(svc: Any) -> dict[str, Any]:
+        report = await examine(svc.db, make, project_id)
+        report["mail"] = await examine_mail(cfg, svc.db)
+        report["ok"] = report["ok"] and report["mail"]["ok"]
+        return report
+
+    def human() -> str:
+        *bridges, verdict = render(report).split("\n")  # the mail section goes before the verdict
+        return "\n".join([*bridges, render_mail(report["mail"]), verdict])
+
+    report = run(check, as_json, cfg=cfg)
+    emit(report, as_json, human)
     if not report["ok"]:
         raise typer.Exit(1)
 

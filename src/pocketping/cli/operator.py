@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pocketping.actions.services import Services
     from pocketping.core.operators import Operator
 
-app = group("Operators of the web inbox (/inbox): add, list, remove, reset a password.")
+app = group("Operators of the web inbox (/inbox): add, list, update, remove, reset a password.")
 
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line "
                                                                       "of standard input instead of generating one")]
@@ -88,6 +88,24 @@ def list_(as_json: JsonOpt = False) -> None:
     emit([o.to_api() for o in found], as_json,
          lambda: "\n".join(f"{o.email}  {o.display_name}  {_projects_text(o)}" for o in found)
          or "no operators yet: pocketping operator add EMAIL --project PROJECT_ID")
+
+
+@app.command("update")
+def update(
+    email: str,
+    notify: Annotated[str | None, typer.Option("--notify", help="email|none: mail me about a new conversation, or a "
+                                               "visitor's message still unanswered, while nobody is online")] = None,
+    notify_after: Annotated[int | None, typer.Option("--notify-after", help="Seconds a visitor's message may wait "
+                                                     "unanswered before the mail (default 120)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an operator's notifications."""
+    from pocketping.actions.operators import set_notify
+
+    operator, current, after = run(lambda svc: set_notify(svc, email, notify=notify, notify_after=notify_after),
+                                   as_json)
+    emit({"email": operator.email, "notify": current, "notifyAfter": after}, as_json,
+         f"{operator.email}: notify {current}" + (f", after {after} s unanswered" if current == "email" else ""))
 
 
 @app.command("remove")

@@ -21,6 +21,12 @@ def _project_human(p: dict[str, Any]) -> str:
     w = p["widget"]
     lines.append(f"  widget:      {w['primaryColor']}, {w['position']}, operator {w['operatorName']!r}, "
                  f"locale {w['locale'] or 'auto'}")
+    if p.get("mail"):
+        lines.append(f"  email:       replies {p['mail']['replies']}, after {p['mail']['delay']} s")
+    if p.get("hours"):
+        lines.append(f"  hours:       {p['hours']}")
+    if p.get("prechat") and p["prechat"] != "off":
+        lines.append(f"  pre-chat:    {p['prechat']}")
     if p.get("notifyEvents"):
         lines.append(f"  notable events: {', '.join(p['notifyEvents'])}")
     return "\n".join(lines)
@@ -88,6 +94,24 @@ def project_update(
     upload_types: Annotated[str | None, typer.Option(
         "--upload-types", help="File types visitors and operators may send, e.g. image/*,application/pdf "
                                "(checked against the files' bytes); 'default' for the built-in list")] = None,
+    email_replies: Annotated[str | None, typer.Option("--email-replies", help="on|off: mail a visitor who left "
+                                                      "an address the replies they have not seen (default on "
+                                                      "once SMTP is configured)")] = None,
+    email_delay: Annotated[int | None, typer.Option("--email-delay", help="Seconds a reply may stay unseen "
+                                                    "before it is mailed (default 300)")] = None,
+    hours: Annotated[str | None, typer.Option("--hours", help="Office hours, e.g. 'mon-fri 09:00-18:00; "
+                                              "sat 10:00-13:00' (\"\" for none): outside them the widget shows "
+                                              "away")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="Time zone of the hours, e.g. "
+                                                 "Europe/Paris (default UTC)")] = None,
+    away_message: Annotated[str | None, typer.Option("--away-message", help="What the widget says outside "
+                                                     "the hours")] = None,
+    closed_on: Annotated[str | None, typer.Option("--closed-on", help="Days closed all day, e.g. "
+                                                  "2026-12-25,2027-01-01")] = None,
+    consent_text: Annotated[str | None, typer.Option("--consent-text", help="The consent line under every form "
+                                                     "that asks for an email (\"\" for none)")] = None,
+    prechat: Annotated[str | None, typer.Option("--prechat", help="off|optional|required: ask for name, email "
+                                                "and the first message before the chat")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's name, origins or widget settings (takes effect on running servers within seconds)."""
@@ -110,11 +134,25 @@ def project_update(
         extra["store_ip"] = store_ip
     if upload_types is not None:
         extra["upload_types"] = [] if upload_types.strip().lower() == "default" else upload_types
+    if email_replies is not None:
+        extra["email_replies"] = email_replies
+    if email_delay is not None:
+        extra["email_delay"] = email_delay
+    for key, value in (("hours", hours), ("timezone", timezone), ("away_message", away_message),
+                       ("closed_on", closed_on), ("prechat", prechat), ("consent_text", consent_text)):
+        if value is not None:
+            extra[key] = value
     origins = [] if clear_origins else origin
     project = run(lambda svc: update_project(svc, project_id, name=name, origins=origins, widget=widget,
                                              settings=extra, identity_secret=identity_secret,
                                              clear_identity_secret=clear_identity_secret), as_json)
-    emit(project.to_api(), as_json, lambda: _project_human(project.to_api()))
+    human = {**project.to_api(), "mail": {"replies": {True: "on", False: "off", None: "default"}[
+        project.extra.get("email_replies")], "delay": project.extra.get("email_delay", 300)},
+        "prechat": project.extra.get("prechat"),
+        "hours": project.extra.get("hours") and " ".join(filter(None, (
+            project.extra["hours"], project.extra.get("timezone"),
+            "closed " + ", ".join(project.extra["closed_on"]) if project.extra.get("closed_on") else "")))}
+    emit(project.to_api(), as_json, lambda: _project_human(human))
 
 
 @app.command("rotate-secret")

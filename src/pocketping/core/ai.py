@@ -56,6 +56,7 @@ class AISettings:
     knowledge_tokens: int = 1500
     fallback_message: str = DEFAULT_FALLBACK  # "" sends nothing to the visitor on a failure
     temperature: float | None = None
+    outside_hours_delay: int | None = None  # seconds outside the project's office hours (None: delay_seconds)
     last_error: str | None = None
     last_error_at: datetime | None = None
     updated_at: datetime | None = None
@@ -64,6 +65,7 @@ class AISettings:
         out: dict[str, Any] = {name: getattr(self, name) for name in OPTION_LIMITS}
         out["fallback_message"] = self.fallback_message
         out["temperature"] = self.temperature
+        out["outside_hours_delay"] = self.outside_hours_delay
         return out
 
     def key_env(self) -> str:
@@ -146,6 +148,12 @@ def apply_changes(current: AISettings, changes: dict[str, Any]) -> AISettings:
         elif name == "delay_seconds":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7 * 86400:
                 raise InvalidInput("the delay is a whole number of seconds from 0 to 604800", code="invalid_delay")
+            values[name] = value
+        elif name == "outside_hours_delay":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 <= value <= 7 * 86400):
+                raise InvalidInput("the delay outside office hours is a whole number of seconds from 0 to 604800",
+                                   code="invalid_delay")
             values[name] = value
         elif name == "provider":
             if value not in PROVIDERS:

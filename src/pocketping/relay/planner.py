@@ -92,7 +92,7 @@ async def _closed(tx: Tx, event: Event) -> list[Step]:
 
 
 async def _reopened(tx: Tx, event: Event) -> list[Step]:
-    line = copy.reopened_line(await _origin_note(tx, event), by_visitor=event.origin == "widget")
+    line = copy.reopened_line(await _origin_note(tx, event), by_visitor=event.origin in ("widget", "email"))
     return [Step("reopen", {"notice": line})]
 
 

@@ -19,12 +19,18 @@ import orjson
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from pocketping import logs
+from pocketping import logs, tokens
+from pocketping.actions import mail as mail_actions
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
+from pocketping.actions.access import access_project_by_public_key
+from pocketping.actions.prechat import check_prechat_answers, fill_prechat, prechat_mode
 from pocketping.actions.projects import get_project
 from pocketping.actions.requests import Sent
 from pocketping.actions.services import Services
+from pocketping.core.hours import is_open
+from pocketping.core.rules import origin_allowed
+from pocketping.core.widget_text import visitor_locale, widget_text
 from pocketping.ephemeral import typing_event
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
 from pocketping.hub import Event
@@ -245,6 +251,24 @@ class WidgetConnection:
                 self.send(error_frame("not_authenticated", "the first frame must be 'hello'"))
                 continue
             break
+        answers = None
+        if self._claims(frame.get("token")) is None:
+            # A new visitor: with a required pre-chat form no session exists before it is filled
+            # (the widget shows it, then sends `prechat`), so the project is read first.
+            try:
+                project = await access_project_by_public_key(svc, frame.get("publicKey"))
+            except PocketPingError as exc:
+                await self._close(CLOSE_INVALID_KEY, error_frame(exc.code, exc.message))
+                return None
+            origin = self.ws.headers.get("origin")
+            if not origin_allowed(origin, project.allowed_origins):
+                await self._close(CLOSE_ORIGIN, error_frame(
+                    "origin_not_allowed", f"origin {origin!r} is not allowed for this project"))
+                return None
+            if prechat_mode(project) == "required":
+                answers = await self._prechat_gate(project, frame.get("metadata"))
+                if answers is None:
+                    return None
         headers = self.ws.headers
         try:
             # The project lookup, the origin check and the session share one group commit.
@@ -256,9 +280,12 @@ class WidgetConnection:
             code = CLOSE_ORIGIN if exc.code == "origin_not_allowed" else CLOSE_INVALID_KEY
             await self._close(code, error_frame(exc.code, exc.message))
             return None
+        assert connected.project is not None
         project = connected.project
-        assert project is not None
         session = connected.session
+        if answers is not None:
+            session = await fill_prechat(svc, project, session.id, answers)
+            session = await session_actions.get_session(svc, project.id, session.id)
         self.project_id = project.id
         self.session_id = session.id
         logs.bind(session_id=session.id)
@@ -266,6 +293,7 @@ class WidgetConnection:
         self._unsubscribe.append(svc.hub.subscribe_session(session.id, self._on_event))
         self._unsubscribe.append(svc.hub.subscribe_widgets(project.id, self._on_event))
         self._replaying = True
+        inside = is_open(project.extra, svc.clock.now())
         self.send(_frame({
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
@@ -276,9 +304,13 @@ class WidgetConnection:
             "lastSeq": session.last_seq,
             "visitorReadSeq": session.visitor_read_seq,
             "operatorReadSeq": session.operator_read_seq,
-            "settings": project.widget.to_public(),
+            "settings": self._settings(project, inside),
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
+            "prechat": self._prechat_info(project, session.metadata),
+            # The server sends mail: the label of "Email me this conversation", else null.
+            "mail": widget_text(visitor_locale(project, session.metadata), "transcript")
+            if svc.settings.mail_ready() else None,
             "limits": {"maxTextChars": svc.settings.max_text_chars, "maxFrameBytes": svc.settings.max_frame_bytes},
         }))
         hint = frame.get("lastSeq")
@@ -289,6 +321,53 @@ class WidgetConnection:
         if isinstance(hint, int) and not isinstance(hint, bool) and hint >= 0 and not connected.created:
             return min(hint, session.last_seq)
         return 0  # a hint from another (or an erased) session means nothing here
+
+    def _settings(self, project: Any, inside: bool) -> dict[str, Any]:
+        """The widget's settings, with the consent line under its email fields; outside office hours:
+        "away" with the away message and the email field, whatever the presence."""
+        settings: dict[str, Any] = project.widget.to_public()
+        if project.extra.get("consent_text"):
+            settings["consentText"] = project.extra["consent_text"]
+        if not inside:
+            settings |= {"offlineForm": True, "awayMessage": project.extra.get("away_message") or None}
+        return settings
+
+    def _claims(self, token: object) -> tokens.SessionToken | None:
+        """A stored session token's claims, or a reply mail's resume token's (docs/email.md)."""
+        keyring = self.svc.db.keyring
+        return tokens.read(keyring, token) or tokens.read_resume(keyring, token, self.svc.clock.now().timestamp())
+
+    def _prechat_info(self, project: Any, metadata: object) -> dict[str, str] | None:
+        """The form's mode and the labels the widget's own strings lack, in the visitor's language."""
+        mode = prechat_mode(project)
+        if mode == "off":
+            return None
+        locale = visitor_locale(project, metadata if isinstance(metadata, dict) else {})
+        return {"mode": mode, "name": widget_text(locale, "name"), "start": widget_text(locale, "start")}
+
+    async def _prechat_gate(self, project: Any, metadata: object) -> dict[str, Any] | None:
+        """Wait for valid pre-chat answers (bad ones get an error and another try)."""
+        self.send(_frame({"type": "prechat", **(self._prechat_info(project, metadata) or {}),
+                          "settings": self._settings(project, True),
+                          "online": session_actions.presence_frame(project, self.svc)["online"]}))
+        while True:
+            try:
+                async with asyncio.timeout(PRECHAT_TIMEOUT_SECONDS):  # a form left open for long: come back later
+                    frame = await self._receive()
+            except TimeoutError:
+                await self._close(CLOSE_AUTH_TIMEOUT, error_frame("auth_timeout", "the pre-chat form was not sent"))
+                return None
+            if frame is None:
+                continue
+            if frame["type"] == "ping":
+                self.send(_frame({"type": "pong", "t": frame.get("t")}))
+            elif frame["type"] != "prechat":
+                self.send(error_frame("prechat_required", "fill in the pre-chat form first (a 'prechat' frame)"))
+            else:
+                try:
+                    return check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
+                except PocketPingError as exc:
+                    self.send(error_frame(exc.code, exc.message))
 
     async def _replay(self, after: int) -> None:
         """Queue every item after ``after`` (none to read for -1: a new, empty session), then
@@ -428,6 +507,20 @@ class WidgetConnection:
         session = await session_actions.leave_contact(self.svc, project, self.session_id, frame.get("email"))
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 
+    async def on_transcript(self, frame: dict[str, Any]) -> None:
+        """"Email me this conversation": mailed when it closes (at once if it is closed)."""
+        await self._rate_check()
+        address = await mail_actions.request_transcript(self.svc, self.project_id, self.session_id)
+        self.send(_frame({"type": "transcript", "email": address}))
+
+    async def on_prechat(self, frame: dict[str, Any]) -> None:
+        """The form with ``--prechat optional`` (the session exists): identity, then the first message."""
+        await self._rate_check()
+        project = await get_project(self.svc, self.project_id)
+        answers = check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
+        session = await fill_prechat(self.svc, project, self.session_id, answers)
+        self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         t = frame.get("t")
         if not (t is None or isinstance(t, int | float) or (isinstance(t, str) and len(t) <= PING_T_MAX_CHARS)):
@@ -442,6 +535,8 @@ class WidgetConnection:
         raise InvalidInput("already authenticated", code="already_authenticated")
 
 
+PRECHAT_TIMEOUT_SECONDS = 3600.0
+
 _HANDLERS = {
     "message": WidgetConnection.on_message,
     "event": WidgetConnection.on_event,
@@ -449,6 +544,8 @@ _HANDLERS = {
     "read": WidgetConnection.on_read,
     "identify": WidgetConnection.on_identify,
     "contact": WidgetConnection.on_contact,
+    "transcript": WidgetConnection.on_transcript,
+    "prechat": WidgetConnection.on_prechat,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }

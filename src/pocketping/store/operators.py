@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import RowMapping
@@ -145,3 +146,25 @@ async def clear_failures(tx: Tx, key: str) -> None:
 
 async def prune_failures(tx: Tx, before: datetime) -> None:
     await tx.conn.execute(delete(login_failures).where(login_failures.c.created_at < before))
+
+
+# --- mail when nobody is online -----------------------------------------------------------------
+
+async def set_notify(tx: Tx, operator_id: str, **values: Any) -> None:
+    await tx.conn.execute(update(operators).where(operators.c.id == operator_id).values(**values))
+
+
+async def notify_settings(tx: Tx, operator_id: str) -> tuple[str | None, int | None]:
+    row = (await tx.conn.execute(select(operators.c.notify, operators.c.notify_after)
+                                 .where(operators.c.id == operator_id))).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+async def notify_targets(tx: Tx, project_id: str) -> list[tuple[str, int | None]]:
+    """(operator id, seconds) of every operator mailed about this project when nobody is online:
+    those granted the project, and admins (they reach every project)."""
+    granted = select(operator_projects.c.operator_id).where(operator_projects.c.project_id == project_id)
+    rows = await tx.conn.execute(select(operators.c.id, operators.c.notify_after).where(
+        operators.c.notify == "email", (operators.c.is_admin.is_(True)) | operators.c.id.in_(granted))
+        .order_by(operators.c.id))
+    return [(r[0], r[1]) for r in rows]

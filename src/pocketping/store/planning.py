@@ -24,19 +24,22 @@ from pocketping.store.types import UTCDateTime
 class ProjectPlan:
     webhooks: list[tuple[str, tuple[str, ...]]]  # (id, event types) of enabled endpoints, by id
     bridges: list[BridgeRef]  # in the order they were added
-    ai_timer: tuple[bool, int] | None  # (enabled, delay seconds); None: never set up
+    # (enabled, delay seconds, delay outside office hours or None); None: never set up
+    ai_timer: tuple[bool, int, int | None] | None
 
 
 def _statement() -> Any:
     pid: Any = bindparam("pid")
     when = cast(null(), UTCDateTime)
+    nothing = cast(null(), Text)
     return union_all(
         select(literal("w").label("k"), webhooks.c.id.label("a"), type_coerce(webhooks.c.events, Text).label("b"),
-               when.label("t"))
+               when.label("t"), nothing.label("c"))
         .where(webhooks.c.project_id == pid, webhooks.c.enabled.is_(True)),
-        select(literal("b"), bridges.c.id, cast(bridges.c.type, Text), bridges.c.created_at)
+        select(literal("b"), bridges.c.id, cast(bridges.c.type, Text), bridges.c.created_at, nothing)
         .where(bridges.c.project_id == pid),
-        select(literal("a"), cast(ai_settings.c.enabled, String(8)), cast(ai_settings.c.delay_seconds, Text), when)
+        select(literal("a"), cast(ai_settings.c.enabled, String(8)), cast(ai_settings.c.delay_seconds, Text), when,
+               type_coerce(ai_settings.c.options, Text))
         .where(ai_settings.c.project_id == pid),
     )
 
@@ -47,14 +50,15 @@ _PLAN = _statement()
 async def project_plan(tx: Tx, project_id: str) -> ProjectPlan:
     hooks: list[tuple[str, tuple[str, ...]]] = []
     refs: list[tuple[datetime, str, str]] = []
-    timer: tuple[bool, int] | None = None
-    for kind, a, b, at in (await tx.conn.execute(_PLAN, {"pid": project_id})).all():
+    timer: tuple[bool, int, int | None] | None = None
+    for kind, a, b, at, c in (await tx.conn.execute(_PLAN, {"pid": project_id})).all():
         if kind == "w":
             hooks.append((str(a), tuple(orjson.loads(b) or ())))
         elif kind == "b":
             refs.append((at, str(a), str(b)))
         else:
-            timer = (str(a).lower() in ("1", "true", "t"), int(b))
+            outside = ((orjson.loads(c) if c else None) or {}).get("outside_hours_delay")
+            timer = (str(a).lower() in ("1", "true", "t"), int(b), None if outside is None else int(outside))
     hooks.sort()
     refs.sort()
     return ProjectPlan(hooks, [BridgeRef(i, t) for _, i, t in refs], timer)

@@ -260,6 +260,10 @@ operators = Table(
     Column("password_hash", Text, nullable=False),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Mail when nobody is online: "email" or NULL (none); after how many seconds a visitor's
+    # message still unanswered is mailed (docs/email.md).
+    Column("notify", String(8), nullable=True),
+    Column("notify_after", Integer, nullable=True),
     **MYSQL,
 )
 
@@ -409,5 +413,27 @@ leases = Table(
     Column("holder", String(80), nullable=True),
     Column("token", BigInteger, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    **MYSQL,
+)
+
+# Mail to a visitor who left an address (docs/email.md), one row per session: the highest reply
+# seq already mailed (a burst of replies is one mail, a reply is never mailed twice), whether
+# they unsubscribed, whether they asked for the transcript, and the SHA-256 of the token of
+# their reply address (reply+<token>@POCKETPING_REPLY_DOMAIN), and their consent.
+mail_recipients = Table(
+    "mail_recipients",
+    metadata,
+    Column("session_id", String(ID), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("mailed_seq", Integer, nullable=False, default=0),
+    Column("unsubscribed_at", UTCDateTime, nullable=True),
+    Column("transcript_wanted", Boolean, nullable=False, default=False),
+    Column("reply_token_hash", String(64), nullable=True, unique=True),
+    # Consent: when the visitor left their address under the project's consent line, and its text.
+    Column("consent_at", UTCDateTime, nullable=True),
+    Column("consent_text", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "project_id"),
     **MYSQL,
 )

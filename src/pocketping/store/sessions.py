@@ -13,7 +13,7 @@ from pocketping.core.models import Identity, Message, Session
 from pocketping.errors import NotFound
 from pocketping.store.db import Tx
 from pocketping.store.files import dump_attachments, load_attachments
-from pocketping.store.schema import event_log, files, messages, outbox, sessions
+from pocketping.store.schema import event_log, files, mail_recipients, messages, outbox, sessions
 
 
 def _session(tx: Tx, row: RowMapping) -> Session:
@@ -251,6 +251,7 @@ async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
         messages.c.session_id.in_(session_ids)))).scalar_one())
     await tx.conn.execute(delete(outbox).where(outbox.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(event_log).where(event_log.c.session_id.in_(session_ids)))
+    await tx.conn.execute(delete(mail_recipients).where(mail_recipients.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(files).where(files.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(sessions).where(sessions.c.id.in_(session_ids)))

@@ -153,6 +153,8 @@ def _sign_in_page(request: Request, *, alert: str = "", email: str = "", next_ha
 def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
     svc = services(request)
     t = strings()
+    if svc.settings.mail_ready():  # "noMail" shows beside a visitor's email on a server without SMTP
+        t = {k: v for k, v in t.items() if k != "noMail"}
     body = _APP.format(
         csrf=_esc(security.csrf_token(svc, login)), inbox=_esc(t["inbox"]), signed_in_as=_esc(t["signedInAs"]),
         who=_esc(login.operator.email), sign_out=_esc(t["signOut"]), conversations=_esc(t["conversations"]),

@@ -54,6 +54,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "identity": "Identity",
         "unverifiedIdentity": "Unverified: the visitor gave this name and email; your site did not confirm them",
         "verifiedIdentity": "Verified by your site",
+        "mail": "Replies by email",
+        "noMail": "off: this server sends no mail (POCKETPING_SMTP_URL is not set), so this visitor will not "
+                  "get your replies by email",
         "started": "Started",
         "status": "Status",
         "active": "Active",

@@ -131,9 +131,15 @@ class ErasureOut(BaseModel):
     deleted: dict[str, int]
 
 
+class ConsentOut(BaseModel):
+    at: str = Field(description="when the visitor left their address under the project's consent line")
+    text: str = Field(description="the consent line they saw (project update --consent-text)")
+
+
 class ExportSession(BaseModel):
     session: SessionOut
     messages: list[MessageOut]
+    consent: ConsentOut | None = None
 
 
 class ExportOut(BaseModel):

@@ -207,6 +207,7 @@
       [T.status, c.status === "active" ? T.active : T.closed],
       [T.identity, c.identity && (c.identity.verified ? T.verifiedIdentity : T.unverifiedIdentity)],
       [T.identityEmail, c.identity && c.identity.email],
+      [T.mail, c.identity && c.identity.email && T.noMail],
       [T.page, meta.url], [T.referrer, meta.referrer],
       [T.browser, meta.browser], [T.os, meta.os], [T.device, meta.device],
       [T.language, meta.language], [T.timezone, meta.timezone], [T.country, meta.country],
