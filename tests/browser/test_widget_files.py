@@ -29,7 +29,7 @@ def same_pixels(a: bytes, b: bytes) -> bool:
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
-PASTE_ON = "document.getElementById('pocketping-root').shadowRoot.querySelector('textarea')"
+PASTE_ON = "document.getElementById('pocketping-root').shadowRoot.querySelector('.p > form:not(.o) textarea')"
 DROP_ON = "document.getElementById('pocketping-root').shadowRoot.querySelector('.p')"
 
 
