@@ -42,7 +42,8 @@ async def access_session(svc: Services, login: InboxLogin, session_id: str) -> S
     return session
 
 
-def _scope(login: InboxLogin, project_id: str | None) -> tuple[str, ...]:
+def scope(login: InboxLogin, project_id: str | None) -> tuple[str, ...]:
+    """The operator's projects, or the one asked for if it is theirs (else 404)."""
     if project_id is None:
         return login.project_ids
     if not login.reaches(project_id):
@@ -54,9 +55,9 @@ async def list_conversations(svc: Services, login: InboxLogin, *, status: str, l
                              before: tuple[datetime, str] | None = None,
                              project_id: str | None = None) -> tuple[list[Conversation], bool]:
     """One page of conversations; the flag says whether there are more."""
-    scope = _scope(login, project_id)
+    projects = scope(login, project_id)
     async with svc.db.read() as tx:
-        found = await repo.list_conversations(tx, scope, status=status, limit=limit + 1, before=before)
+        found = await repo.list_conversations(tx, projects, status=status, limit=limit + 1, before=before)
         more = len(found) > limit
         found = found[:limit]
         return await _describe(tx, found), more

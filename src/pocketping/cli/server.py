@@ -76,6 +76,7 @@ def rotate_key(
     from pocketping.crypto import generate_key as gen
     from pocketping.crypto import prepend_key_file
     from pocketping.store.rotation import reencrypt_all
+    from pocketping.store.search import rebuild
 
     cfg = settings()
     if new_key:
@@ -84,9 +85,15 @@ def rotate_key(
                  "there and the old one in POCKETPING_PREVIOUS_ENCRYPTION_KEYS", as_json)
         prepend_key_file(cfg.data_dir, gen())
     columns = deps().encrypted_columns
-    counts = run(lambda svc: reencrypt_all(svc.db, columns, batch_size), as_json)
-    emit({"reencrypted": counts}, as_json,
-         lambda: "re-encrypted " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+    async def rotate(svc: Any) -> tuple[dict[str, int], int]:
+        # The search index is keyed by the current key too: hashed again after re-encrypting.
+        return await reencrypt_all(svc.db, columns, batch_size), await rebuild(svc.db, batch_size)
+
+    counts, indexed = run(rotate, as_json)
+    emit({"reencrypted": counts, "searchIndexed": indexed}, as_json,
+         lambda: "re-encrypted " + ", ".join(f"{n} {table}" for table, n in counts.items())
+         + f"; search index rebuilt for {indexed} messages and visitors")
 
 
 

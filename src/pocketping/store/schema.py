@@ -102,6 +102,21 @@ messages = Table(
     **MYSQL,
 )
 
+# The blind search index: per normalized word (prefixes, see core.search) of a chat message or
+# of the visitor's name and email (message_id NULL), a keyed hash; never the word itself.
+search_terms = Table(
+    "search_terms",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("session_id", String(ID), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(ID), ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+    Column("term", String(24), nullable=False),
+    Index(None, "term", "session_id"),
+    Index(None, "session_id"),
+    Index(None, "message_id"),
+    **MYSQL,
+)
+
 # The durable delivery queue shared by bridges and webhooks: rows are written in the
 # same transaction as the change they deliver.
 outbox = Table(

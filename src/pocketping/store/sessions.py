@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Identity, Message, Session
 from pocketping.errors import NotFound
+from pocketping.store import search
 from pocketping.store.db import Tx
 from pocketping.store.schema import event_log, messages, outbox, sessions
 
@@ -126,6 +127,8 @@ async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
 
 
 async def update_session(tx: Tx, session_id: str, **values: Any) -> None:
+    if "identity" in values:
+        await search.index_identity(tx, session_id, values["identity"])
     if "identity" in values and values["identity"] is not None:
         values["identity"] = tx.encrypt(orjson.dumps(values["identity"]).decode())
     await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
@@ -173,6 +176,8 @@ async def insert_item(tx: Tx, *, id: str, session_id: str, seq: int, kind: str, 
         id=id, session_id=session_id, seq=seq, kind=kind, sender=sender, source=source, name=name,
         text=tx.encrypt(plain), operator_name=operator_name, client_id=client_id, created_at=tx.now,
     ))
+    if kind == "message":
+        await search.index_messages(tx, [(session_id, id, text)])
     return Message(id=id, session_id=session_id, seq=seq, kind=kind,  # type: ignore[arg-type]
                    sender=sender, source=source, text=text if kind != "event" else "",  # type: ignore[arg-type]
                    created_at=tx.now, operator_name=operator_name, client_id=client_id, name=name,
@@ -229,6 +234,11 @@ async def count_unread_for_operators(tx: Tx, session: Session) -> int:
 
 
 async def update_message(tx: Tx, message_id: str, **values: Any) -> None:
+    if "text" in values or values.get("deleted_at") is not None:
+        found = await find_message_by_id(tx, message_id)
+        if found is not None and found.kind == "message":
+            text = None if values.get("deleted_at") is not None else values.get("text", found.text)
+            await search.reindex_message(tx, found.session_id, message_id, text)
     if "text" in values:
         values["text"] = tx.encrypt(values["text"])
     await tx.conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
@@ -247,6 +257,7 @@ async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
         messages.c.session_id.in_(session_ids)))).scalar_one())
     await tx.conn.execute(delete(outbox).where(outbox.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(event_log).where(event_log.c.session_id.in_(session_ids)))
+    await search.drop_sessions(tx, session_ids)
     await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(sessions).where(sessions.c.id.in_(session_ids)))
     return count
@@ -314,3 +325,4 @@ async def insert_messages(tx: Tx, items: list[Message]) -> None:
          "client_id": m.client_id, "created_at": m.created_at}
         for m in items
     ])
+    await search.index_messages(tx, ((m.session_id, m.id, m.text) for m in items if m.kind == "message"))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pocketping.actions import inbox as inbox_actions
+from pocketping.actions import search as search_actions
 from pocketping.server.inbox.deps import ChangeDep, LoginDep, ServicesDep
 from pocketping.server.inbox.security import PAGE_HEADERS
 from pocketping.server.inbox.views import conversation_json, me_json, message_json, session_json
@@ -106,3 +107,15 @@ async def set_ai(session_id: str, body: AiIn, login: ChangeDep, svc: ServicesDep
 async def read(session_id: str, body: ReadIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
     changed = await inbox_actions.mark_read(svc, login, session_id, body.seq)
     return {"changed": changed}
+
+
+@router.get("/search")
+async def search(login: LoginDep, svc: ServicesDep, response: Response, q: Annotated[str, Query(max_length=200)],
+                 project: Annotated[str | None, Query(max_length=64)] = None,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    """Messages and visitors of the operator's projects (or one of them) holding every word of ``q``."""
+    response.headers.update(_NO_STORE)
+    found = await search_actions.search(svc, inbox_actions.scope(login, project), q, limit=limit)
+    async with svc.db.read() as tx:
+        names = await inbox_repo.project_names(tx, tuple({h.project_id for h in found}))
+    return {"results": [{**h.to_api(), "projectName": names.get(h.project_id, "")} for h in found]}

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from pocketping.server.rest import bridges, events, project, sessions, visitors, webhooks
+from pocketping.server.rest import bridges, events, project, search, sessions, visitors, webhooks
 from pocketping.server.rest.schemas import ErrorResponse
 
 _errors: dict[int | str, dict[str, object]] = {
@@ -18,3 +18,4 @@ router.include_router(project.router)
 router.include_router(events.router)
 router.include_router(webhooks.router)
 router.include_router(bridges.router)
+router.include_router(search.router)

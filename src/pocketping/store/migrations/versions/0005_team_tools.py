@@ -1,0 +1,44 @@
+"""team tools: the blind search index
+
+Revision ID: team_tools
+Revises: 0004
+Create Date: 2026-12-02 18:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = 'team_tools'
+down_revision: str | None = '0004'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table('search_terms',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('session_id', sa.String(length=40), nullable=False),
+    sa.Column('message_id', sa.String(length=40), nullable=True),
+    sa.Column('term', sa.String(length=24), nullable=False),
+    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_search_terms_message_id_messages'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['session_id'], ['sessions.id'], name=op.f('fk_search_terms_session_id_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_search_terms')),
+    mysql_charset='utf8mb4',
+    mysql_collate='utf8mb4_bin',
+    mysql_engine='InnoDB'
+    )
+    with op.batch_alter_table('search_terms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_search_terms_message_id'), ['message_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_search_terms_session_id'), ['session_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_search_terms_term_session_id'), ['term', 'session_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('search_terms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_search_terms_term_session_id'))
+        batch_op.drop_index(batch_op.f('ix_search_terms_session_id'))
+        batch_op.drop_index(batch_op.f('ix_search_terms_message_id'))
+
+    op.drop_table('search_terms')
