@@ -81,6 +81,17 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 </header>
 <div class="layout">
 <nav class="list" aria-labelledby="list-title">
+<form id="search-form" class="search" role="search">
+<label for="search">{search}</label>
+<input id="search" name="q" type="search" maxlength="200" autocomplete="off">
+<button type="submit">{search_button}</button>
+</form>
+<section id="search-results" class="results" aria-labelledby="results-title" hidden>
+<h2 id="results-title">{search_results}</h2>
+<p id="results-status" role="status"></p>
+<ul id="results"></ul>
+<button type="button" id="search-clear" class="quiet">{search_clear}</button>
+</section>
 <h2 id="list-title">{conversations}</h2>
 <p id="list-empty" class="empty" hidden>{no_conversations}</p>
 <ul id="conversations"></ul>
@@ -155,7 +166,9 @@ def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
         no_conversations=_esc(t["noConversations"]), older=_esc(t["olderConversations"]),
         select=_esc(t["selectConversation"]), ai=_esc(t["ai"]), details=_esc(t["details"]),
         messages=_esc(t["messages"]), reply=_esc(t["reply"]), send=_esc(t["send"]),
-        max_chars=svc.settings.max_text_chars, strings_json=_json_for_script(t))
+        max_chars=svc.settings.max_text_chars, search=_esc(t["search"]), search_button=_esc(t["searchButton"]),
+        search_results=_esc(t["searchResults"]), search_clear=_esc(t["searchClear"]),
+        strings_json=_json_for_script(t))
     return _page(f"{t['inbox']} · PocketPing", body)
 
 

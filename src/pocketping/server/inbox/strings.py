@@ -49,6 +49,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "started": "Started",
         "status": "Status",
         "active": "Active",
+        "search": "Search messages and visitors",
+        "searchButton": "Search",
+        "searchResults": "Search results",
+        "searchClear": "Back to conversations",
+        "searching": "Searching…",
+        "noResults": "Nothing found for “{q}”.",
+        "resultCount": "{n} found for “{q}”.",
     },
 }
 

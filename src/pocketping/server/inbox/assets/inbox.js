@@ -251,9 +251,61 @@
     renderList();
   }
 
+  // "#sess_x" opens a conversation; "#sess_x/msg_y" (a search result) also shows that message.
   function route() {
-    const id = decodeURIComponent(location.hash.slice(1));
-    if (id.startsWith("sess_")) openConversation(id); else closeConversation();
+    const [id, messageId] = decodeURIComponent(location.hash.slice(1)).split("/");
+    if (!id.startsWith("sess_")) { closeConversation(); return; }
+    const shown = openConversation(id);
+    if (messageId) Promise.resolve(shown).then(() => showMessage(messageId));
+  }
+
+  function showMessage(messageId) {
+    for (const old of $("timeline").querySelectorAll("[aria-current]")) old.removeAttribute("aria-current");
+    const li = $("timeline").querySelector(`li[data-id="${CSS.escape(messageId)}"]`);
+    if (!li) return;
+    li.setAttribute("aria-current", "true");
+    li.setAttribute("tabindex", "-1");
+    li.scrollIntoView({ block: "center" });
+    li.focus();
+  }
+
+  // --- search --------------------------------------------------------------------------
+  let searchSeq = 0;
+  async function runSearch(event) {
+    event.preventDefault();
+    const q = $("search").value.trim();
+    if (!q) { clearSearch(); return; }
+    const mine = (searchSeq += 1);
+    $("search-results").hidden = false;
+    $("results-status").textContent = T.searching;
+    $("results").replaceChildren();
+    let data;
+    try {
+      data = await api("GET", "/search?" + new URLSearchParams({ q }));
+    } catch (err) {
+      if (mine === searchSeq) $("results-status").textContent = fmt("failed", { reason: err.message });
+      return;
+    }
+    if (mine !== searchSeq) return;
+    $("results-status").textContent = data.results.length
+      ? fmt("resultCount", { n: data.results.length, q }) : fmt("noResults", { q });
+    $("results").replaceChildren(...data.results.map(renderResult));
+  }
+
+  function renderResult(h) {
+    const known = convs.get(h.sessionId);
+    const who = h.visitorName || h.visitorEmail || (known ? known.label : T.visitor);
+    const target = "#" + h.sessionId + (h.messageId ? "/" + h.messageId : "");
+    return el("li", { class: "result" },
+      el("a", { href: target }, h.snippet || who),
+      el("p", { class: "desc" }, [who, h.projectName, when(h.createdAt)].filter(Boolean).join(" · ")));
+  }
+
+  function clearSearch() {
+    searchSeq += 1;
+    $("search").value = "";
+    $("search-results").hidden = true;
+    $("results").replaceChildren();
   }
 
   async function markRead() {
@@ -415,6 +467,8 @@
   }
 
   $("reply-form").addEventListener("submit", send);
+  $("search-form").addEventListener("submit", runSearch);
+  $("search-clear").addEventListener("click", clearSearch);
   $("reply").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit(); }
   });
