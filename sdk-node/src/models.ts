@@ -13,7 +13,8 @@ export type PublicEventType =
   | "session.reopened"
   | "message.created"
   | "event.triggered"
-  | "visitor.identified";
+  | "visitor.identified"
+  | "session.assigned";
 
 export const PUBLIC_EVENT_TYPES: readonly PublicEventType[] = [
   "session.created",
@@ -22,6 +23,7 @@ export const PUBLIC_EVENT_TYPES: readonly PublicEventType[] = [
   "message.created",
   "event.triggered",
   "visitor.identified",
+  "session.assigned",
 ];
 
 /** Who a session's visitor is, when the page (or your backend) identified them. Schema `Identity`. */
@@ -49,6 +51,10 @@ export interface Session {
   visitorReadSeq: number;
   operatorReadSeq: number;
   aiEnabled: boolean;
+  /** the operator the conversation is assigned to (an operator id), null when unassigned */
+  assigneeId?: string | null;
+  /** since when the visitor's latest message waits for an answer; null when answered or closed */
+  waitingSince?: string | null;
 }
 
 export type Sender = "visitor" | "operator" | "ai" | "system";

@@ -60,6 +60,8 @@ class Session:
     ai_enabled: bool
     visitor_read_seq: int = 0
     operator_read_seq: int = 0
+    assignee_id: str | None = None
+    waiting_since: datetime | None = None
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -72,7 +74,8 @@ class Session:
                    closed_at=parse_time(data.get("closedAt")), last_seq=int(data.get("lastSeq", 0)),
                    ai_enabled=bool(data.get("aiEnabled", True)),
                    visitor_read_seq=int(data.get("visitorReadSeq", 0)),
-                   operator_read_seq=int(data.get("operatorReadSeq", 0)), raw=data)
+                   operator_read_seq=int(data.get("operatorReadSeq", 0)), assignee_id=data.get("assigneeId"),
+                   waiting_since=parse_time(data.get("waitingSince")), raw=data)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pocketping.actions import assignment
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.requests import Sent
@@ -53,11 +54,15 @@ def scope(login: InboxLogin, project_id: str | None) -> tuple[str, ...]:
 
 async def list_conversations(svc: Services, login: InboxLogin, *, status: str, limit: int,
                              before: tuple[datetime, str] | None = None,
-                             project_id: str | None = None) -> tuple[list[Conversation], bool]:
-    """One page of conversations; the flag says whether there are more."""
+                             project_id: str | None = None, view: str = "all",
+                             sort: str = "activity") -> tuple[list[Conversation], bool]:
+    """One page of conversations; the flag says whether there are more. ``view`` narrows to
+    ``mine`` (assigned to this operator) or ``unassigned``."""
     projects = scope(login, project_id)
     async with svc.db.read() as tx:
-        found = await repo.list_conversations(tx, projects, status=status, limit=limit + 1, before=before)
+        found = await repo.list_conversations(
+            tx, projects, status=status, limit=limit + 1, before=before, sort=sort,
+            assignee=login.operator.id if view == "mine" else None, unassigned=view == "unassigned")
         more = len(found) > limit
         found = found[:limit]
         return await _describe(tx, found), more
@@ -101,6 +106,25 @@ async def set_status(svc: Services, login: InboxLogin, session_id: str, *, open_
 async def set_ai(svc: Services, login: InboxLogin, session_id: str, enabled: bool) -> Session:
     session = await access_session(svc, login, session_id)
     return await session_actions.set_ai_enabled(svc, session.project_id, session.id, enabled, origin=SOURCE)
+
+
+async def assign(svc: Services, login: InboxLogin, session_id: str, who: str | None) -> Session:
+    """Assign to ``"me"``, to a teammate (id or email) who works on the project, or to nobody."""
+    session = await access_session(svc, login, session_id)
+    if who == "me":
+        return await assignment.assign_to_operator(svc, session, login.operator, origin=SOURCE)
+    return await assignment.assign_session(svc, session.project_id, session.id, who, origin=SOURCE)
+
+
+async def earlier_conversations(svc: Services, login: InboxLogin, session_id: str) -> list[Conversation]:
+    """The same person's other conversations in the operator's projects: the same identified
+    user id or email (found through the search index), most recent first."""
+    session = await access_session(svc, login, session_id)
+    if session.identity is None:
+        return []
+    async with svc.db.read() as tx:
+        found = await repo.same_person(tx, login.project_ids, session)
+        return await _describe(tx, found)
 
 
 async def mark_read(svc: Services, login: InboxLogin, session_id: str, seq: int) -> bool:

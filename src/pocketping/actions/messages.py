@@ -74,6 +74,12 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
         if first_visitor:
             await repo.update_session(tx, session_id, first_message_at=tx.now)
             changes["first_message_at"] = tx.now
+        waiting = session.waiting_since
+        for i in fresh:  # the visitor waits from their first unanswered message; any answer ends it
+            waiting = (waiting or tx.now) if requests[i].sender == "visitor" else None
+        if waiting != session.waiting_since:
+            await repo.update_session(tx, session_id, waiting_since=waiting)
+            changes["waiting_since"] = waiting
         operator_seqs = [start + k for k, i in enumerate(fresh) if requests[i].sender == "operator"]
         if operator_seqs:
             # Replying means the operator has read everything up to here.

@@ -110,6 +110,8 @@ class Session:
     ai_reply_count: int
     ip: str | None = None
     country: str | None = None
+    assignee_id: str | None = None
+    waiting_since: datetime | None = None
 
     def to_api(self) -> dict[str, Any]:
         meta = dict(self.metadata)
@@ -131,6 +133,8 @@ class Session:
             "visitorReadSeq": self.visitor_read_seq,
             "operatorReadSeq": self.operator_read_seq,
             "aiEnabled": self.ai_enabled,
+            "assigneeId": self.assignee_id,
+            "waitingSince": iso(self.waiting_since),
         }
 
     def label(self) -> str:

@@ -74,6 +74,10 @@ sessions = Table(
     Column("ai_enabled", Boolean, nullable=False, default=True),
     Column("ai_due_at", UTCDateTime, nullable=True),
     Column("ai_reply_count", Integer, nullable=False, default=0),
+    # The operator the conversation is assigned to (operators.id; cleared when they are removed).
+    Column("assignee_id", String(ID), nullable=True),
+    # Since when the visitor's latest message waits for an answer (None: answered, or closed).
+    Column("waiting_since", UTCDateTime, nullable=True),
     UniqueConstraint("project_id", "visitor_id"),
     Index(None, "project_id", "status", "last_activity"),
     Index(None, "ai_due_at"),

@@ -121,6 +121,24 @@ async def search(tx: Tx, project_ids: Sequence[str], query: list[str], *, limit:
     return hits[:limit]
 
 
+async def identity_candidates(tx: Tx, project_ids: Sequence[str], query: list[str]) -> set[str]:
+    """Sessions of ``project_ids`` whose visitor's name or email may hold every word of ``query``
+    (to be checked on the decrypted identity)."""
+    terms = list(dict.fromkeys(words_.query_term(w) for w in query))
+    if not terms or not project_ids:
+        return set()
+    by_hash = {hashed: i for i, term in enumerate(terms) for hashed in tx.keyring.blind_all(PURPOSE, term)}
+    rows = (await tx.conn.execute(
+        select(search_terms.c.session_id, search_terms.c.term)
+        .join(sessions, sessions.c.id == search_terms.c.session_id)
+        .where(sessions.c.project_id.in_(project_ids), search_terms.c.message_id.is_(None),
+               search_terms.c.term.in_(by_hash)).limit(MAX_CANDIDATE_ROWS))).all()
+    got: dict[str, set[int]] = {}
+    for session_id, term in rows:
+        got.setdefault(session_id, set()).add(by_hash[term])
+    return {sid for sid, seen in got.items() if len(seen) == len(terms)}
+
+
 async def rebuild(db: Database, batch_size: int = 500) -> int:
     """Hash every message and identity again under the current key (``rotate-key``); returns
     the number of messages and identities indexed."""

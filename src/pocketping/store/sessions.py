@@ -29,6 +29,7 @@ def _session(tx: Tx, row: RowMapping) -> Session:
         last_seq=row["last_seq"], visitor_read_seq=row["visitor_read_seq"],
         operator_read_seq=row["operator_read_seq"], ai_enabled=bool(row["ai_enabled"]),
         ai_due_at=row["ai_due_at"], ai_reply_count=row["ai_reply_count"], ip=row["ip"], country=row["country"],
+        assignee_id=row["assignee_id"], waiting_since=row["waiting_since"],
     )
 
 

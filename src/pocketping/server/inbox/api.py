@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from pocketping.actions import assignment
 from pocketping.actions import inbox as inbox_actions
 from pocketping.actions import search as search_actions
 from pocketping.server.inbox.deps import ChangeDep, LoginDep, ServicesDep
 from pocketping.server.inbox.security import PAGE_HEADERS
-from pocketping.server.inbox.views import conversation_json, me_json, message_json, session_json
+from pocketping.server.inbox.views import conversation_json, me_json, message_json, session_json, teammate_json
 from pocketping.server.rest.sessions import _decode_cursor, _encode_cursor
 from pocketping.store import inbox as inbox_repo
 
@@ -36,6 +37,10 @@ class AiIn(_Body):
     enabled: bool
 
 
+class AssignIn(_Body):
+    assignee: str | None = Field(max_length=320)  # "me", an operator's id or email, or null
+
+
 class ReadIn(_Body):
     seq: int = Field(ge=0, le=2**31 - 1)
 
@@ -45,7 +50,21 @@ async def me(login: LoginDep, svc: ServicesDep, response: Response) -> dict[str,
     response.headers.update(_NO_STORE)
     async with svc.db.read() as tx:
         names = await inbox_repo.project_names(tx, login.project_ids)
-    return me_json(login, names)
+    team = await assignment.team_of(svc, login.project_ids)
+    return {**me_json(login, names), "team": [teammate_json(op, login.project_ids) for op in team]}
+
+
+@router.get("/conversations/{session_id}/earlier")
+async def earlier(session_id: str, login: LoginDep, svc: ServicesDep, response: Response) -> dict[str, Any]:
+    """The same person's other conversations (same email), for the details panel."""
+    response.headers.update(_NO_STORE)
+    found = await inbox_actions.earlier_conversations(svc, login, session_id)
+    return {"conversations": [conversation_json(c) for c in found]}
+
+
+@router.post("/conversations/{session_id}/assign")
+async def assign(session_id: str, body: AssignIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    return await _session_answer(svc, await inbox_actions.assign(svc, login, session_id, body.assignee))
 
 
 @router.get("/conversations")
@@ -53,11 +72,14 @@ async def conversations(login: LoginDep, svc: ServicesDep, response: Response,
                         status: Annotated[Literal["active", "closed"], Query()] = "active",
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         cursor: Annotated[str | None, Query(max_length=500)] = None,
-                        project: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+                        project: Annotated[str | None, Query(max_length=64)] = None,
+                        view: Annotated[Literal["all", "mine", "unassigned"], Query()] = "all",
+                        sort: Annotated[Literal["activity", "waiting"], Query()] = "activity") -> dict[str, Any]:
     response.headers.update(_NO_STORE)
     found, more = await inbox_actions.list_conversations(
         svc, login, status=status, limit=limit, before=_decode_cursor(cursor) if cursor else None,
-        project_id=project)
+        project_id=project, view=view, sort=sort)
+    more = more and sort == "activity"  # the waiting order is one page: the longest waits
     next_cursor = _encode_cursor(found[-1].session.last_activity, found[-1].session.id) if more and found else None
     return {"conversations": [conversation_json(c) for c in found], "nextCursor": next_cursor}
 

@@ -37,7 +37,8 @@ CLOSE_ORIGIN = 4003
 MAX_FRAME = 4096
 TYPING_MIN_INTERVAL = 2.0
 
-_SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified"}
+_SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified",
+                   "session.assigned"}
 _MESSAGE_EVENTS = {"message.created", "notice.created"}
 _EVENT_EVENTS = {"event.triggered", "event.emitted"}
 

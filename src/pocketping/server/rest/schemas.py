@@ -42,6 +42,8 @@ class SessionOut(BaseModel):
     visitorReadSeq: int
     operatorReadSeq: int
     aiEnabled: bool
+    assigneeId: str | None = None
+    waitingSince: str | None = None
 
 
 class SessionList(BaseModel):
@@ -64,6 +66,11 @@ class MessageOut(BaseModel):
     deletedAt: str | None = None
     name: str | None = None
     data: dict[str, Any] | None = None
+
+
+class SessionPatchIn(Strict):
+    assignee: str | None = Field(default=None, min_length=1, max_length=320,
+                                 description="the operator to assign the conversation to (id or email); null unassigns")
 
 
 class MessageList(BaseModel):

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from pocketping.actions import assignment
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.errors import InvalidInput
@@ -23,6 +24,7 @@ from pocketping.server.rest.schemas import (
     SessionErasureOut,
     SessionList,
     SessionOut,
+    SessionPatchIn,
 )
 from pocketping.store import sessions as repo
 
@@ -62,6 +64,16 @@ async def list_sessions(project: ProjectDep, svc: ServicesDep,
 @router.get("/{session_id}", response_model=SessionOut, summary="One session")
 async def get_session(session_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
     session = await session_actions.get_session(svc, project.id, session_id)
+    return session.to_api()
+
+
+@router.patch("/{session_id}", response_model=SessionOut,
+              summary="Change a session: assign it to an operator (\"assignee\": id or email) or to nobody (null)")
+async def patch_session(session_id: str, body: SessionPatchIn, project: ProjectDep, svc: ServicesDep
+                        ) -> dict[str, object]:
+    if "assignee" not in body.model_fields_set:
+        return (await session_actions.get_session(svc, project.id, session_id)).to_api()
+    session = await assignment.assign_session(svc, project.id, session_id, body.assignee, origin="api")
     return session.to_api()
 
 

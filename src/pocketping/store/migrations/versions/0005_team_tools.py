@@ -1,4 +1,4 @@
-"""team tools: the blind search index
+"""team tools: the blind search index, assignment and waiting time
 
 Revision ID: team_tools
 Revises: 0004
@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import pocketping.store.types
 
 revision: str = 'team_tools'
 down_revision: str | None = '0004'
@@ -29,6 +31,10 @@ def upgrade() -> None:
     mysql_collate='utf8mb4_bin',
     mysql_engine='InnoDB'
     )
+    with op.batch_alter_table('sessions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('assignee_id', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('waiting_since', pocketping.store.types.UTCDateTime(), nullable=True))
+
     with op.batch_alter_table('search_terms', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_search_terms_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_search_terms_session_id'), ['session_id'], unique=False)
@@ -42,3 +48,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_search_terms_message_id'))
 
     op.drop_table('search_terms')
+    with op.batch_alter_table('sessions', schema=None) as batch_op:
+        batch_op.drop_column('waiting_since')
+        batch_op.drop_column('assignee_id')
