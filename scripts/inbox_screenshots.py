@@ -3,7 +3,7 @@
 Run: .venv/bin/python scripts/inbox_screenshots.py [--out docs]
 Starts a real server on a throwaway SQLite database, writes a few conversations (over the
 widget protocol and REST), signs an operator in with headless Chromium and saves
-docs/inbox-search.png.
+docs/inbox-search.png and docs/inbox-views.png.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--disable-sync", "--no-first-run"]
 PASSWORD = "correct-horse-battery-staple"
 VISITORS = [
+    ({"id": "u1", "name": "Ana Lima", "email": "ana@example.com"}, ["Hello, I ordered a kayak last month."]),
     ({"id": "u1", "name": "Ana Lima", "email": "ana@example.com"}, ["Hi, where is my invoice for order 1042?"]),
     ({"id": "u2", "name": "Tom Berg", "email": "tom@example.org"}, ["Can I get the invoice sent to my accountant?"]),
     (None, ["Do you ship to Canada?", "And how long does it take?"]),
@@ -56,7 +57,7 @@ def main() -> int:
                               name="Sarah"))
         asyncio.run(visitors(srv, project.public_key))
         with httpx.Client(base_url=srv.base_url + "/api/v1", headers={"Authorization": f"Bearer {secret}"}) as api:
-            first = api.get("/sessions").json()["sessions"][-1]["id"]
+            first = api.get("/sessions").json()["sessions"][-2]["id"]
             api.post(f"/sessions/{first}/messages", json={"text": "Your invoice is attached, Ana.",
                                                           "operatorName": "Sarah"}).raise_for_status()
         with sync_playwright() as pw:
@@ -66,7 +67,7 @@ def main() -> int:
             page.get_by_label("Email").fill("sarah@example.com")
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("navigation", name="Conversations").get_by_role("link").nth(2).wait_for()
+            page.get_by_role("navigation", name="Conversations").get_by_role("link").nth(3).wait_for()
             page.get_by_role("searchbox").fill("invoice")
             page.get_by_role("button", name="Search", exact=True).click()
             results = page.get_by_role("region", name="Search results")
@@ -74,6 +75,14 @@ def main() -> int:
             results.get_by_role("link").nth(1).click()
             page.locator("#timeline [aria-current]").wait_for()
             page.screenshot(path=str(out / "inbox-search.png"))
+            results.get_by_role("button", name="Back to conversations").click()
+            nav = page.get_by_role("navigation", name="Conversations")
+            nav.get_by_label("Sort").select_option(label="Waiting longest")
+            nav.get_by_role("link", name="Ana Lima").first.click()
+            page.get_by_label("Assigned to").select_option(label="Sarah")
+            nav.get_by_text("Assigned to me").wait_for()
+            page.get_by_role("region", name="Earlier conversations").wait_for()
+            page.screenshot(path=str(out / "inbox-views.png"))
             browser.close()
     finally:
         srv.stop()

@@ -5,6 +5,7 @@ The server runs on a FakeClock, so "last week" is a real week before the search.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,8 @@ from pocketping_testkit.server import ServerThread, make_settings
 from .test_inbox import conversations, operator_for, sign_in, widget_visitor
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ANONYMOUS = re.compile(r"^Visitor \w{6}$")
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +72,50 @@ async def test_search_finds_a_word_from_last_weeks_message_and_opens_it(page: Pa
     await results.get_by_role("button", name="Back to conversations").click()
     await expect(results).to_be_hidden()
     await recent.close()
+
+
+async def test_assign_views_waiting_order_and_earlier_conversations(page: Page, team_server, clock):
+    project = create_project_on(team_server, "Views")
+    await operator_for(team_server, project.id, name="Tom")
+    waited = await widget_visitor(team_server, project, "I have waited the longest")
+    await waited.send({"type": "identify", "id": "u-9", "name": "Kim", "email": "kim@example.com"})
+    await waited.expect("identified")
+    clock.advance(60)
+    later = await widget_visitor(team_server, project, "A later question")
+    clock.advance(60)
+    again = await widget_visitor(team_server, project, "Me again, from my phone")
+    await again.send({"type": "identify", "id": "u-9", "name": "Kim (phone)", "email": "kim@example.com"})
+    await again.expect("identified")
+    await sign_in(page, team_server, await operator_for(team_server, project.id, name="Sarah"))
+    nav = conversations(page)
+    links = nav.get_by_role("link")
+    await expect(links).to_have_count(3)
+    await expect(links).to_have_text(["Kim (phone)", ANONYMOUS, "Kim"])
+
+    # Waiting longest first.
+    await nav.get_by_label("Sort").select_option(label="Waiting longest")
+    await expect(links).to_have_text(["Kim", ANONYMOUS, "Kim (phone)"])
+
+    # Assign one to me and one to Tom; the cards and the views follow.
+    await links.filter(has_text="Visitor").click()
+    assignee = page.get_by_label("Assigned to")
+    await assignee.select_option(label="Sarah")
+    await expect(nav.get_by_role("listitem").filter(has_text="Visitor")).to_contain_text("Assigned to me")
+    await links.filter(has_text="Kim (phone)").click()
+    await expect(page.get_by_role("heading", name="Kim (phone)")).to_be_visible()
+    await assignee.select_option(label="Tom")
+    await expect(nav.get_by_role("listitem").filter(has_text="Kim (phone)")).to_contain_text("Assigned to Tom")
+    await nav.get_by_label("Show").select_option(label="Mine")
+    await expect(links).to_have_text([ANONYMOUS])
+    await nav.get_by_label("Show").select_option(label="Unassigned")
+    await expect(links).to_have_text(["Kim"])
+    await nav.get_by_label("Show").select_option(label="Open")
+    await expect(links).to_have_count(3)
+
+    # Kim's earlier conversation, from another device, is listed in the details.
+    earlier = page.get_by_role("region", name="Earlier conversations")
+    await expect(earlier.get_by_role("link", name="I have waited the longest")).to_be_visible()
+    await earlier.get_by_role("link").click()
+    await expect(page.get_by_role("heading", name="Kim", exact=True)).to_be_visible()
+    for w in (waited, later, again):
+        await w.close()

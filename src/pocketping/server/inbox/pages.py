@@ -93,6 +93,16 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <button type="button" id="search-clear" class="quiet">{search_clear}</button>
 </section>
 <h2 id="list-title">{conversations}</h2>
+<div class="filters">
+<label for="view">{show}</label>
+<select id="view"><option value="open">{view_open}</option><option value="closed">{view_closed}</option>
+<option value="mine">{view_mine}</option><option value="unassigned">{view_unassigned}</option></select>
+<label for="project-filter">{project}</label>
+<select id="project-filter"><option value="">{all_projects}</option></select>
+<label for="sort">{sort}</label>
+<select id="sort"><option value="activity">{sort_activity}</option>
+<option value="waiting">{sort_waiting}</option></select>
+</div>
 <p id="list-empty" class="empty" hidden>{no_conversations}</p>
 <ul id="conversations"></ul>
 <button type="button" id="more" class="quiet" hidden>{older}</button>
@@ -103,6 +113,7 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <header class="conversation-head">
 <h2 id="conversation-title"></h2>
 <div class="actions">
+<label class="assign">{assigned_to} <select id="assignee"></select></label>
 <label class="switch"><input type="checkbox" id="ai-toggle" role="switch"> {ai}</label>
 <button type="button" id="status-toggle"></button>
 </div>
@@ -110,6 +121,10 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <details class="details" open>
 <summary>{details}</summary>
 <dl id="details"></dl>
+<section id="earlier" aria-labelledby="earlier-title" hidden>
+<h3 id="earlier-title">{earlier}</h3>
+<ul id="earlier-list"></ul>
+</section>
 </details>
 <ol id="timeline" class="timeline" role="log" aria-label="{messages}"></ol>
 <p id="typing" class="typing" role="status"></p>
@@ -168,6 +183,10 @@ def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
         messages=_esc(t["messages"]), reply=_esc(t["reply"]), send=_esc(t["send"]),
         max_chars=svc.settings.max_text_chars, search=_esc(t["search"]), search_button=_esc(t["searchButton"]),
         search_results=_esc(t["searchResults"]), search_clear=_esc(t["searchClear"]),
+        show=_esc(t["show"]), view_open=_esc(t["viewOpen"]), view_closed=_esc(t["viewClosed"]),
+        view_mine=_esc(t["viewMine"]), view_unassigned=_esc(t["viewUnassigned"]), project=_esc(t["project"]),
+        all_projects=_esc(t["allProjects"]), sort=_esc(t["sort"]), sort_activity=_esc(t["sortActivity"]),
+        sort_waiting=_esc(t["sortWaiting"]), assigned_to=_esc(t["assignedTo"]), earlier=_esc(t["earlier"]),
         strings_json=_json_for_script(t))
     return _page(f"{t['inbox']} · PocketPing", body)
 

@@ -10,6 +10,7 @@
   const TYPING_SHOWN_MS = 6000;
 
   const convs = new Map(); // session id -> conversation summary
+  const me = { id: null, team: [], projects: [] }; // who is signed in, and whom to assign to
   const cursors = { closed: null };
   let open = null; // { id, lastSeq, items: Map(seq -> li), loading }
   let ws = null;
@@ -74,11 +75,33 @@
     return next;
   }
 
+  // The view (open / closed / mine / unassigned), the project and the order chosen above the list.
+  function inView(c) {
+    const view = $("view").value;
+    const project = $("project-filter").value;
+    if (project && c.projectId !== project) return false;
+    if (view === "closed") return c.status === "closed";
+    if (c.status !== "active") return false;
+    if (view === "mine") return c.assigneeId === me.id;
+    if (view === "unassigned") return !c.assigneeId;
+    return true;
+  }
+
+  const byActivity = (a, b) => (b.lastActivity > a.lastActivity ? 1 : b.lastActivity < a.lastActivity ? -1 : 0)
+    || (b.id > a.id ? 1 : -1);
+  const byWaiting = (a, b) => (a.waitingSince ? 0 : 1) - (b.waitingSince ? 0 : 1)
+    || (a.waitingSince && b.waitingSince && a.waitingSince !== b.waitingSince
+      ? (a.waitingSince < b.waitingSince ? -1 : 1) : 0)
+    || byActivity(a, b);
+
   function sorted() {
     return [...convs.values()].sort((a, b) =>
       (a.status === b.status ? 0 : a.status === "active" ? -1 : 1)
-      || (b.lastActivity > a.lastActivity ? 1 : b.lastActivity < a.lastActivity ? -1 : 0)
-      || (b.id > a.id ? 1 : -1));
+      || ($("sort").value === "waiting" ? byWaiting(a, b) : byActivity(a, b)));
+  }
+
+  function teammate(id) {
+    return me.team.find((t) => t.id === id);
   }
 
   function renderItem(c) {
@@ -90,6 +113,11 @@
     const desc = el("p", { id: descId, class: "desc" },
       c.unread > 0 ? el("span", { class: "badge" }, fmt("unread", { n: c.unread })) : null,
       c.status === "closed" ? el("span", { class: "tag" }, T.closed) : null,
+      c.assigneeId ? el("span", { class: "tag assignee" },
+        fmt("assigneeLabel", { name: c.assigneeId === me.id ? T.me : (teammate(c.assigneeId) || {}).name || "?" }))
+        : null,
+      c.status === "active" && c.waitingSince
+        ? el("span", { class: "waiting" }, fmt("waiting", { time: when(c.waitingSince) })) : null,
       el("span", { class: "preview" }, preview),
       el("span", { class: "meta" }, [c.projectName, pagePath(c.metadata && c.metadata.url)]
         .filter(Boolean).join(" · ")));
@@ -101,9 +129,10 @@
     const list = $("conversations");
     const focusedId = document.activeElement && document.activeElement.closest("#conversations li")
       ? document.activeElement.closest("li").dataset.id : null;
-    const items = sorted().map(renderItem);
+    const items = sorted().filter(inView).map(renderItem);
     list.replaceChildren(...items);
     $("list-empty").hidden = items.length > 0;
+    $("list-empty").textContent = convs.size ? T.noMatch : T.noConversations;
     $("more").hidden = !cursors.closed;
     if (focusedId) {
       const again = list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] a`);
@@ -202,8 +231,32 @@
     $("details").replaceChildren(...out);
   }
 
+  function renderAssignee(c) {
+    const box = $("assignee");
+    const options = [el("option", { value: "" }, T.nobody)];
+    for (const t of me.team) {
+      if (t.projects.includes(c.projectId)) options.push(el("option", { value: t.id }, t.name));
+    }
+    box.replaceChildren(...options);
+    box.value = c.assigneeId || "";
+  }
+
+  async function renderEarlier(id) {
+    $("earlier").hidden = true;
+    let data;
+    try { data = await api("GET", `/conversations/${encodeURIComponent(id)}/earlier`); } catch (_) { return; }
+    if (!open || open.id !== id || !data.conversations.length) return;
+    $("earlier-list").replaceChildren(...data.conversations.map((c) => {
+      upsert(c);
+      return el("li", {}, el("a", { href: "#" + c.id }, c.lastMessage ? c.lastMessage.text : c.label),
+        " ", el("span", { class: "meta" }, [c.projectName, when(c.lastActivity)].join(" · ")));
+    }));
+    $("earlier").hidden = false;
+  }
+
   function renderHead(c) {
     $("conversation-title").textContent = c.label;
+    renderAssignee(c);
     const toggle = $("status-toggle");
     toggle.textContent = c.status === "active" ? T.close : T.reopen;
     $("ai-toggle").checked = Boolean(c.aiEnabled);
@@ -241,6 +294,7 @@
     }
     const c = convs.get(id);
     if (c) { renderHead(c); renderList(); }
+    renderEarlier(id);
     markRead();
   }
 
@@ -392,7 +446,7 @@
         const again = wsAttempt > 0;
         wsAttempt = 0;
         // Subscribed first, then (re)read: nothing falls between the two.
-        loadList().then(() => { if (again && open) fetchTimeline(open.lastSeq).then(markRead); })
+        loadMe().then(loadList).then(() => { if (again && open) fetchTimeline(open.lastSeq).then(markRead); })
           .catch((err) => { $("connection").textContent = fmt("failed", { reason: err.message }); });
         return;
       }
@@ -454,6 +508,31 @@
     }
   }
 
+  async function assign(who) {
+    if (!open) return;
+    try {
+      const data = await api("POST", `/conversations/${encodeURIComponent(open.id)}/assign`, { assignee: who });
+      renderHead(upsert(data.session));
+      renderList();
+    } catch (err) {
+      $("reply-error").textContent = fmt("failed", { reason: err.message });
+      const c = convs.get(open.id);
+      if (c) renderAssignee(c);
+    }
+  }
+
+  async function loadMe() {
+    const data = await api("GET", "/me");
+    me.id = data.operator.id;
+    me.team = data.team;
+    me.projects = data.projects;
+    const filter = $("project-filter");
+    const chosen = filter.value;
+    filter.replaceChildren(el("option", { value: "" }, T.allProjects),
+      ...data.projects.map((p) => el("option", { value: p.id }, p.name)));
+    filter.value = chosen;
+  }
+
   async function toggleAi() {
     if (!open) return;
     const box = $("ai-toggle");
@@ -476,6 +555,8 @@
   $("reply").addEventListener("blur", () => sendTyping(false));
   $("status-toggle").addEventListener("click", toggleStatus);
   $("ai-toggle").addEventListener("change", toggleAi);
+  $("assignee").addEventListener("change", (e) => assign(e.target.value || null));
+  for (const id of ["view", "project-filter", "sort"]) $(id).addEventListener("change", renderList);
   $("more").addEventListener("click", async () => {
     cursors.closed = await loadPage("closed", cursors.closed);
     renderList();
