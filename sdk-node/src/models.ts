@@ -64,7 +64,7 @@ export interface Message {
   id: string;
   sessionId: string;
   seq: number;
-  kind: "message" | "event" | "notice";
+  kind: "message" | "event" | "notice" | "note";
   sender: Sender;
   source: string;
   text: string;
@@ -75,6 +75,8 @@ export interface Message {
   deletedAt?: string | null;
   name?: string | null;
   data?: JsonObject | null;
+  /** true for an internal note of the team (kind "note"), never shown to the visitor */
+  internal?: boolean | null;
 }
 
 /**

@@ -83,7 +83,7 @@ class Message:
     id: str
     session_id: str
     seq: int
-    kind: Literal["message", "event", "notice"]
+    kind: Literal["message", "event", "notice", "note"]
     sender: Sender
     source: str
     text: str
@@ -94,6 +94,7 @@ class Message:
     data: dict[str, Any] | None = None
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
+    internal: bool = False  # an internal note of the team (kind "note")
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -102,7 +103,8 @@ class Message:
                    sender=data["sender"], source=data.get("source", ""), text=data.get("text", ""),
                    operator_name=data.get("operatorName"), client_id=data.get("clientId"),
                    created_at=_time(data["createdAt"]), name=data.get("name"), data=data.get("data"),
-                   edited_at=parse_time(data.get("editedAt")), deleted_at=parse_time(data.get("deletedAt")), raw=data)
+                   edited_at=parse_time(data.get("editedAt")), deleted_at=parse_time(data.get("deletedAt")),
+                   internal=bool(data.get("internal")), raw=data)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,30 @@ async def assign_to_operator(svc: Services, session: Session, operator: Operator
         return await assign(tx, current, operator, origin=origin)
 
 
+NOBODY = ("nobody", "none", "-")
+
+
+async def assign_by_name(svc: Services, project_id: str, session_id: str, who: str, *, author: str,
+                         origin: str | None = None) -> Session:
+    """From a chat app: ``who`` is a teammate's name (or display name) or email, ``me`` (the
+    teammate whose name is the platform author's) or ``nobody``."""
+    wanted = who.strip().casefold()
+    if wanted in NOBODY:
+        return await assign_session(svc, project_id, session_id, None, origin=origin)
+    name = author.strip().casefold() if wanted == "me" else wanted
+    team = await team_of(svc, (project_id,))
+    found = [op for op in team if name in (op.email.casefold(), (op.name or "").casefold(),
+                                            op.display_name.casefold())]
+    if len(found) != 1:
+        names = ", ".join(sorted(op.display_name for op in team)) or "nobody yet (pocketping operator add)"
+        problem = "several operators are" if found else "no operator is"
+        subject = f"{author!r} (your name here)" if wanted == "me" else repr(who.strip())
+        raise InvalidInput(f"{problem} called {subject}; the team: {names}", code="invalid_assignee")
+    async with unit_of_work(svc) as tx:
+        session = await repo.get_session(tx, project_id, session_id, for_update=True)
+        return await assign(tx, session, found[0], origin=origin)
+
+
 async def team_of(svc: Services, project_ids: tuple[str, ...]) -> list[Operator]:
     """Operators who reach any of these projects (whom a conversation can be assigned to)."""
     async with svc.db.read() as tx:

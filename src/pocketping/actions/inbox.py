@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pocketping.actions import assignment
+from pocketping.actions import assignment, notes, replies
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.requests import Sent
@@ -15,6 +15,7 @@ from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Session
 from pocketping.core.operators import InboxLogin
+from pocketping.core.replies import SavedReply
 from pocketping.ephemeral import typing_event
 from pocketping.errors import NotFound
 from pocketping.hub import Event
@@ -24,7 +25,7 @@ from pocketping.store import sessions as session_repo
 from pocketping.store.db import Tx
 
 SOURCE = "inbox"
-TIMELINE_KINDS = ("message", "notice", "event")
+TIMELINE_KINDS = ("message", "notice", "event", "note")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,17 @@ async def reply(svc: Services, login: InboxLogin, session_id: str, text: object,
     return await message_actions.send_operator_message(
         svc, session.project_id, session.id, text, operator_name=login.operator.display_name, source=SOURCE,
         origin=SOURCE, client_id=client_id)
+
+
+async def note(svc: Services, login: InboxLogin, session_id: str, text: object) -> Message:
+    """An internal note: the team sees it (here and in every thread), the visitor never does."""
+    session = await access_session(svc, login, session_id)
+    return await notes.add_note(svc, session.project_id, session.id, text, operator_name=login.operator.display_name,
+                                source=SOURCE, origin=SOURCE)
+
+
+async def saved_replies(svc: Services, login: InboxLogin, project_id: str | None) -> list[SavedReply]:
+    return await replies.list_replies(svc, scope(login, project_id))
 
 
 async def set_status(svc: Services, login: InboxLogin, session_id: str, *, open_: bool) -> Session:

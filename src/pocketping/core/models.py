@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 Sender = Literal["visitor", "operator", "ai", "system"]
 SessionStatus = Literal["active", "closed"]
-ItemKind = Literal["message", "event", "notice"]
+ItemKind = Literal["message", "event", "notice", "note"]  # note: internal, for the team only
 
 POSITIONS = ("bottom-right", "bottom-left")
 LOCALES = ("en", "fr", "de", "es", "pt", "ar")
@@ -182,6 +182,8 @@ class Message:
             body["name"] = self.name  # the event's name, or the notice's code (closed/reopened)
         if self.kind == "event":
             body["data"] = self.data
+        if self.kind == "note":
+            body["internal"] = True
         return body
 
     def to_event_api(self) -> dict[str, Any]:

@@ -121,6 +121,21 @@ search_terms = Table(
     **MYSQL,
 )
 
+# Saved replies: per project, a shortcut (``/r SHORTCUT`` in a thread, ``/`` in the inbox) and
+# the text it stands for ({name} and {email} are filled from the visitor's identity).
+saved_replies = Table(
+    "saved_replies",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("shortcut", String(64), nullable=False),
+    Column("text", LongText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "shortcut"),
+    **MYSQL,
+)
+
 # The durable delivery queue shared by bridges and webhooks: rows are written in the
 # same transaction as the change they deliver.
 outbox = Table(

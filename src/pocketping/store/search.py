@@ -108,7 +108,7 @@ async def search(tx: Tx, project_ids: Sequence[str], query: list[str], *, limit:
         for row in (await tx.conn.execute(select(
                 messages.c.id, messages.c.session_id, messages.c.seq, messages.c.sender, messages.c.text,
                 messages.c.created_at).where(messages.c.id.in_(chunk), messages.c.deleted_at.is_(None),
-                                             messages.c.kind == "message"))).mappings():
+                                             messages.c.kind.in_(("message", "note"))))).mappings():
             sid = row["session_id"]
             identity = identities.get(sid) or {}
             text = tx.decrypt(row["text"])
@@ -148,7 +148,8 @@ async def rebuild(db: Database, batch_size: int = 500) -> int:
         async with db.transaction() as tx:
             batch = (await tx.conn.execute(
                 select(messages.c.id, messages.c.session_id, messages.c.text)
-                .where(messages.c.id > last, messages.c.kind == "message", messages.c.deleted_at.is_(None))
+                .where(messages.c.id > last, messages.c.kind.in_(("message", "note")),
+                       messages.c.deleted_at.is_(None))
                 .order_by(messages.c.id).limit(batch_size))).all()
             if batch:
                 await tx.conn.execute(delete(search_terms).where(search_terms.c.message_id.in_([r[0] for r in batch])))

@@ -177,7 +177,7 @@ async def insert_item(tx: Tx, *, id: str, session_id: str, seq: int, kind: str, 
         id=id, session_id=session_id, seq=seq, kind=kind, sender=sender, source=source, name=name,
         text=tx.encrypt(plain), operator_name=operator_name, client_id=client_id, created_at=tx.now,
     ))
-    if kind == "message":
+    if kind in ("message", "note"):
         await search.index_messages(tx, [(session_id, id, text)])
     return Message(id=id, session_id=session_id, seq=seq, kind=kind,  # type: ignore[arg-type]
                    sender=sender, source=source, text=text if kind != "event" else "",  # type: ignore[arg-type]
@@ -215,6 +215,8 @@ async def list_items(tx: Tx, session_id: str, *, after_seq: int = 0, limit: int 
     query = select(messages).where(messages.c.session_id == session_id, messages.c.seq > after_seq)
     if kinds:
         query = query.where(messages.c.kind.in_(kinds))
+    else:  # internal notes only where asked for by kind: never in a widget's replay
+        query = query.where(messages.c.kind != "note")
     if exclude_visitor_events:
         query = query.where(or_(messages.c.kind != "event", messages.c.sender != "visitor"))
     query = query.order_by(messages.c.seq).limit(limit)

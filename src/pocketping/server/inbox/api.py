@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from pocketping.actions import assignment
+from pocketping.actions import assignment, replies
 from pocketping.actions import inbox as inbox_actions
 from pocketping.actions import search as search_actions
 from pocketping.server.inbox.deps import ChangeDep, LoginDep, ServicesDep
@@ -31,6 +31,7 @@ class _Body(BaseModel):
 class ReplyIn(_Body):
     text: str = Field(max_length=100_000)
     clientId: str | None = None
+    internal: bool = False  # a note for the team, never sent to the visitor
 
 
 class AiIn(_Body):
@@ -39,6 +40,12 @@ class AiIn(_Body):
 
 class AssignIn(_Body):
     assignee: str | None = Field(max_length=320)  # "me", an operator's id or email, or null
+
+
+class SavedReplyIn(_Body):
+    projectId: str = Field(max_length=64)
+    shortcut: str = Field(max_length=64)
+    text: str = Field(max_length=4000)
 
 
 class ReadIn(_Body):
@@ -100,6 +107,9 @@ async def conversation(session_id: str, login: LoginDep, svc: ServicesDep, respo
 
 @router.post("/conversations/{session_id}/messages", status_code=201)
 async def reply(session_id: str, body: ReplyIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    if body.internal:
+        note = await inbox_actions.note(svc, login, session_id, body.text)
+        return {"message": message_json(note), "duplicate": False}
     sent = await inbox_actions.reply(svc, login, session_id, body.text, body.clientId)
     return {"message": message_json(sent.message), "duplicate": sent.duplicate}
 
@@ -141,3 +151,25 @@ async def search(login: LoginDep, svc: ServicesDep, response: Response, q: Annot
     async with svc.db.read() as tx:
         names = await inbox_repo.project_names(tx, tuple({h.project_id for h in found}))
     return {"results": [{**h.to_api(), "projectName": names.get(h.project_id, "")} for h in found]}
+
+
+@router.get("/replies")
+async def saved_replies(login: LoginDep, svc: ServicesDep, response: Response,
+                        project: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    """The saved replies of the operator's projects (what ``/`` in the reply box offers)."""
+    response.headers.update(_NO_STORE)
+    return {"replies": [r.to_api() for r in await inbox_actions.saved_replies(svc, login, project)]}
+
+
+@router.post("/replies", status_code=201)
+async def add_saved_reply(body: SavedReplyIn, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    inbox_actions.scope(login, body.projectId)
+    saved, created = await replies.add_reply(svc, body.projectId, body.shortcut, body.text)
+    return {"reply": saved.to_api(), "created": created}
+
+
+@router.delete("/replies/{project_id}/{shortcut}")
+async def remove_saved_reply(project_id: str, shortcut: str, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    inbox_actions.scope(login, project_id)
+    await replies.remove_reply(svc, project_id, shortcut)
+    return {"deleted": True}

@@ -39,7 +39,7 @@ TYPING_MIN_INTERVAL = 2.0
 
 _SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified",
                    "session.assigned"}
-_MESSAGE_EVENTS = {"message.created", "notice.created"}
+_MESSAGE_EVENTS = {"message.created", "notice.created", "note.created"}
 _EVENT_EVENTS = {"event.triggered", "event.emitted"}
 
 

@@ -55,7 +55,7 @@ class MessageOut(BaseModel):
     id: str
     sessionId: str
     seq: int
-    kind: Literal["message", "event", "notice"]
+    kind: Literal["message", "event", "notice", "note"]
     sender: Literal["visitor", "operator", "ai", "system"]
     source: str
     text: str
@@ -66,6 +66,7 @@ class MessageOut(BaseModel):
     deletedAt: str | None = None
     name: str | None = None
     data: dict[str, Any] | None = None
+    internal: bool | None = Field(default=None, description="true for an internal note (never shown to the visitor)")
 
 
 class SessionPatchIn(Strict):
@@ -80,6 +81,8 @@ class MessageList(BaseModel):
 
 class MessageIn(Strict):
     text: str = Field(min_length=1, max_length=100_000, description="the reply; at most the server's text limit")
+    internal: bool = Field(default=False, description="an internal note for the team: stored and mirrored to "
+                                                      "every chat app thread, never sent to the visitor")
     operatorName: str | None = Field(default=None, min_length=1, max_length=100)
     clientId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                  description="makes the call idempotent: a retry with the same id is stored once")

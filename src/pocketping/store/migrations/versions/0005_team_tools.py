@@ -1,4 +1,4 @@
-"""team tools: the blind search index, assignment and waiting time
+"""team tools: the blind search index, assignment, waiting time and saved replies
 
 Revision ID: team_tools
 Revises: 0004
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 import pocketping.store.types
 
@@ -31,6 +32,20 @@ def upgrade() -> None:
     mysql_collate='utf8mb4_bin',
     mysql_engine='InnoDB'
     )
+    op.create_table('saved_replies',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('project_id', sa.String(length=40), nullable=False),
+    sa.Column('shortcut', sa.String(length=64), nullable=False),
+    sa.Column('text', sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mariadb').with_variant(mysql.MEDIUMTEXT(), 'mysql'), nullable=False),
+    sa.Column('created_at', pocketping.store.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', pocketping.store.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_saved_replies_project_id_projects'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_replies')),
+    sa.UniqueConstraint('project_id', 'shortcut', name=op.f('uq_saved_replies_project_id_shortcut')),
+    mysql_charset='utf8mb4',
+    mysql_collate='utf8mb4_bin',
+    mysql_engine='InnoDB'
+    )
     with op.batch_alter_table('sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('assignee_id', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('waiting_since', pocketping.store.types.UTCDateTime(), nullable=True))
@@ -48,6 +63,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_search_terms_message_id'))
 
     op.drop_table('search_terms')
+    op.drop_table('saved_replies')
     with op.batch_alter_table('sessions', schema=None) as batch_op:
         batch_op.drop_column('waiting_since')
         batch_op.drop_column('assignee_id')
