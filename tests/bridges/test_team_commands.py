@@ -8,17 +8,15 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from pocketping.actions.bridges import add_bridge
 from pocketping.actions.operators import add_operator
 from pocketping.actions.projects import create_project
 from pocketping.actions.replies import add_reply
-from pocketping_testkit.bridges import connect_telegram
 from pocketping_testkit.fakes.discord import FakeDiscord
 from pocketping_testkit.fakes.slack import FakeSlack
 from pocketping_testkit.fakes.telegram import FakeTelegram
 from pocketping_testkit.widget_client import WidgetClient
 
-from .test_cross_platform import discord_thread_texts, slack_texts
+from .test_cross_platform import connect_three, discord_thread_texts, slack_texts
 
 
 @pytest.fixture
@@ -36,17 +34,7 @@ async def test_assign_saved_replies_and_notes_from_every_platform(make_server, f
         srv.call(add_operator(srv.services, email, project_ids=[project.id], password="a-long-password-123",
                               name=name))
     srv.call(add_reply(srv.services, project.id, "hours", "Hi {name}, we are open 9-17 ({email})."))
-    tg = connect_telegram(fake_telegram, srv, project.id)
-    channel = fake_discord.add_channel("support")
-    srv.call(add_bridge(srv.services, project.id, "discord", {"bot_token": fake_discord.token,
-                                                               "channel_id": channel}))
-    app = fake_slack.create_app(socket_mode=True)
-    slack_channel = fake_slack.create_channel(members=[app.bot_user_id]).id
-    srv.call(add_bridge(srv.services, project.id, "slack", {"bot_token": app.bot_token, "channel_id": slack_channel,
-                                                             "app_token": app.app_token}))
-    srv.call(srv.bridges.sync())
-    await fake_discord.wait_until(lambda: fake_discord.gateway.identifies >= 1, what="the gateway identify")
-    await fake_slack.wait_socket(app)
+    tg, channel, slack_channel = await connect_three(srv, project.id, fake_telegram, fake_discord, fake_slack)
 
     def in_discord(fragment: str) -> bool:
         return any(fragment in t for t in discord_thread_texts(fake_discord, channel))
