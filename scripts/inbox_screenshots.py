@@ -3,7 +3,7 @@
 Run: .venv/bin/python scripts/inbox_screenshots.py [--out docs]
 Starts a real server on a throwaway SQLite database, writes a few conversations (over the
 widget protocol and REST), signs an operator in with headless Chromium and saves
-docs/inbox-search.png and docs/inbox-views.png.
+docs/inbox-search.png, docs/inbox-views.png and docs/inbox-tools.png.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from playwright.sync_api import sync_playwright
 
 from pocketping.actions.operators import add_operator
 from pocketping.actions.projects import create_project
+from pocketping.actions.replies import add_reply
 from pocketping_testkit.server import ServerThread, make_settings
 from pocketping_testkit.widget_client import WidgetClient
 
@@ -56,13 +57,15 @@ def main() -> int:
         srv.call(add_operator(srv.services, "sarah@example.com", project_ids=[project.id], password=PASSWORD,
                               name="Sarah"))
         asyncio.run(visitors(srv, project.public_key))
+        srv.call(add_reply(srv.services, project.id, "hours", "Hi {name}, we are open 9-17 (CET), Monday to Friday."))
+        srv.call(add_reply(srv.services, project.id, "invoice", "Hi {name}, your invoices are under My orders."))
         with httpx.Client(base_url=srv.base_url + "/api/v1", headers={"Authorization": f"Bearer {secret}"}) as api:
             first = api.get("/sessions").json()["sessions"][-2]["id"]
             api.post(f"/sessions/{first}/messages", json={"text": "Your invoice is attached, Ana.",
                                                           "operatorName": "Sarah"}).raise_for_status()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            page = browser.new_context(viewport={"width": 1100, "height": 640}).new_page()
+            page = browser.new_context(viewport={"width": 1100, "height": 760}).new_page()
             page.goto(srv.base_url + "/inbox")
             page.get_by_label("Email").fill("sarah@example.com")
             page.get_by_label("Password").fill(PASSWORD)
@@ -83,6 +86,16 @@ def main() -> int:
             nav.get_by_text("Assigned to me").wait_for()
             page.get_by_role("region", name="Earlier conversations").wait_for()
             page.screenshot(path=str(out / "inbox-views.png"))
+            reply = page.get_by_role("textbox", name="Reply")
+            page.get_by_role("switch", name="Note").check()
+            reply.fill("Ana is a returning customer: refund without questions.")
+            reply.press("Enter")
+            page.get_by_text("Note (the visitor does not see it)").wait_for()
+            page.get_by_role("switch", name="Note").uncheck()
+            reply.fill("/")
+            reply.press_sequentially("h")
+            page.get_by_role("listbox", name="Saved replies").wait_for()
+            page.screenshot(path=str(out / "inbox-tools.png"))
             browser.close()
     finally:
         srv.stop()

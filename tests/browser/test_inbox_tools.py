@@ -15,6 +15,7 @@ from playwright.async_api import Page, expect
 from conftest import create_project_on  # tests/conftest.py
 from pocketping.clock import FakeClock
 from pocketping_testkit.server import ServerThread, make_settings
+from pocketping_testkit.widget_client import WidgetClient
 
 from .test_inbox import conversations, operator_for, sign_in, widget_visitor
 
@@ -119,3 +120,106 @@ async def test_assign_views_waiting_order_and_earlier_conversations(page: Page, 
     await expect(page.get_by_role("heading", name="Kim", exact=True)).to_be_visible()
     for w in (waited, later, again):
         await w.close()
+
+
+NOTIFICATION_SPY = """
+window.__notifications = [];
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) {
+    super(title, options);
+    window.__notifications.push({title, body: options && options.body});
+  }
+  static get permission() { return Real.permission; }
+  static requestPermission() { return Real.requestPermission(); }
+};
+"""
+
+
+async def test_note_saved_reply_notifications_and_keyboard(browser, team_server):
+    project = create_project_on(team_server, "Tools")
+    context = await browser.new_context()
+    await context.grant_permissions(["notifications"], origin=team_server.base_url)
+    await context.add_init_script(NOTIFICATION_SPY)  # a spy on the browser's API, not on our code
+    page = await context.new_page()
+    try:
+        first = await widget_visitor(team_server, project, "Hello there")
+        await first.send({"type": "identify", "id": "u-1", "name": "Ana", "email": "ana@example.com"})
+        await first.expect("identified")
+        await sign_in(page, team_server, await operator_for(team_server, project.id, name="Sarah"))
+        nav = conversations(page)
+        await expect(nav.get_by_role("link")).to_have_count(1)
+
+        # The saved replies screen: add one.
+        await page.get_by_role("button", name="Saved replies").click()
+        screen = page.get_by_role("region", name="Saved replies")
+        await screen.get_by_label("Shortcut").fill("hours")
+        await screen.get_by_label("Text").fill("Hi {name}, we are open 9-17.")
+        await screen.get_by_role("button", name="Save reply").click()
+        await expect(screen.get_by_role("listitem")).to_contain_text("/hours")
+        await screen.get_by_role("button", name="Back to conversations").click()
+
+        # Keyboard: j opens the first conversation, r focuses the reply box; "/" offers saved replies.
+        await page.locator("body").press("j")
+        await expect(page.get_by_role("heading", name="Ana")).to_be_visible()
+        await page.locator("body").press("r")
+        reply = page.get_by_role("textbox", name="Reply")
+        await expect(reply).to_be_focused()
+        await reply.press_sequentially("/ho")
+        offered = page.get_by_role("listbox", name="Saved replies").get_by_role("option")
+        await expect(offered).to_have_count(1)
+        await expect(offered).to_contain_text("/hours")
+        await reply.press("Enter")
+        await expect(reply).to_have_value("Hi Ana, we are open 9-17.")
+        await reply.press("Enter")
+        said = await first.expect("message", sender="operator")
+        assert said["message"]["text"] == "Hi Ana, we are open 9-17."
+
+        # A note: shown in the inbox as a note, never sent to the widget (live or replayed).
+        await page.get_by_role("switch", name="Note").check()
+        await reply.fill("Ana is a VIP, refund without questions")
+        await reply.press("Enter")
+        log = page.get_by_role("log", name="Messages")
+        await expect(log.get_by_role("listitem").filter(has_text="refund without questions")).to_contain_text(
+            "Note (the visitor does not see it)")
+        await page.get_by_role("switch", name="Note").uncheck()
+        await reply.fill("Anything else?")
+        await reply.press("Enter")
+        assert (await first.expect("message", sender="operator"))["message"]["text"] == "Anything else?"
+        assert "refund without questions" not in str(first.pending)
+        replay = await WidgetClient.connect(team_server.ws_url, project.public_key, token=first.token)
+        assert "refund without questions" not in str(await replay.synced())
+        await replay.close()
+
+        # A notification for a new conversation, and for a message in one not on screen; mute silences them.
+        second = await widget_visitor(team_server, project, "Is anyone there?")
+        await expect(nav.get_by_role("link")).to_have_count(2)
+        await page.wait_for_function("window.__notifications.length >= 1")
+        shown = await page.evaluate("window.__notifications")
+        assert shown[0]["title"].startswith("New conversation: Visitor") and shown[0]["body"] == "Is anyone there?"
+        await second.say("Hello??")
+        await page.wait_for_function("window.__notifications.length >= 2")
+        assert (await page.evaluate("window.__notifications"))[1]["body"] == "Hello??"
+        await page.get_by_role("switch", name="Mute").check()
+        await second.say("muted now")
+        await expect(nav.get_by_role("listitem").filter(has_text="muted now")).to_be_visible()
+        assert len(await page.evaluate("window.__notifications")) == 2
+        await page.reload()
+        await expect(page.get_by_role("switch", name="Mute")).to_be_checked()  # remembered
+        await expect(nav.get_by_role("link")).to_have_count(2)
+
+        # e closes, a assigns to me, ? lists the shortcuts, / searches.
+        await page.locator("body").press("a")
+        await expect(page.get_by_label("Assigned to")).to_have_value(re.compile(r"^op_"))
+        await page.locator("body").press("e")
+        await expect(page.get_by_role("button", name="Reopen conversation")).to_be_visible()
+        await page.locator("body").press("?")
+        keys = page.get_by_role("dialog", name="Keyboard shortcuts")
+        await expect(keys).to_contain_text("assign it to me")
+        await keys.get_by_role("button", name="Close").click()
+        await page.locator("body").press("/")
+        await expect(page.get_by_role("searchbox")).to_be_focused()
+        await second.close()
+        await first.close()
+    finally:
+        await context.close()

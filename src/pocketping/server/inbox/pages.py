@@ -73,6 +73,12 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <header class="top">
 <h1>{inbox}</h1>
 <p id="connection" class="connection" role="status"></p>
+<div class="prefs">
+<label class="switch"><input type="checkbox" id="mute-toggle" role="switch"> {mute}</label>
+<label class="switch"><input type="checkbox" id="sound-toggle" role="switch"> {sound}</label>
+<button type="button" id="replies-open" class="quiet">{saved_replies}</button>
+<button type="button" id="keys-open" class="quiet" aria-keyshortcuts="?">{shortcuts}</button>
+</div>
 <p class="who">{signed_in_as} <strong>{who}</strong></p>
 <form method="post" action="/inbox/logout">
 <input type="hidden" name="csrf_token" value="{csrf}">
@@ -130,13 +136,41 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <p id="typing" class="typing" role="status"></p>
 <form id="reply-form" class="reply">
 <label for="reply">{reply}</label>
-<textarea id="reply" name="text" rows="3" maxlength="{max_chars}" required></textarea>
+<textarea id="reply" name="text" rows="3" maxlength="{max_chars}" required aria-autocomplete="list"
+ aria-controls="reply-suggestions"></textarea>
 <button type="submit">{send}</button>
+<ul id="reply-suggestions" role="listbox" aria-label="{saved_replies}" hidden></ul>
+<label class="switch note-switch"><input type="checkbox" id="note-toggle" role="switch"> {note}</label>
 <p id="reply-error" class="error" role="alert"></p>
 </form>
 </section>
+<section id="replies-screen" class="screen" aria-labelledby="replies-title" hidden>
+<h2 id="replies-title">{saved_replies}</h2>
+<p class="hint">{replies_hint}</p>
+<ul id="replies-list"></ul>
+<form id="reply-add" class="reply-add">
+<label for="reply-project">{project}</label><select id="reply-project" required></select>
+<label for="reply-shortcut">{shortcut}</label><input id="reply-shortcut" required maxlength="64">
+<label for="reply-text">{reply_text}</label><textarea id="reply-text" required maxlength="4000" rows="3"></textarea>
+<button type="submit">{save_reply}</button>
+<p id="replies-error" class="error" role="alert"></p>
+</form>
+<button type="button" id="replies-close" class="quiet">{search_clear}</button>
+</section>
 </main>
 </div>
+<dialog id="keys" aria-labelledby="keys-title">
+<h2 id="keys-title">{shortcuts}</h2>
+<dl>
+<dt><kbd>j</kbd> / <kbd>k</kbd></dt><dd>{key_next}</dd>
+<dt><kbd>r</kbd></dt><dd>{key_reply}</dd>
+<dt><kbd>e</kbd></dt><dd>{key_close}</dd>
+<dt><kbd>a</kbd></dt><dd>{key_assign}</dd>
+<dt><kbd>/</kbd></dt><dd>{key_search}</dd>
+<dt><kbd>?</kbd></dt><dd>{key_help}</dd>
+</dl>
+<form method="dialog"><button type="submit">{close_dialog}</button></form>
+</dialog>
 <script type="application/json" id="inbox-strings">{strings_json}</script>
 </body>
 </html>
@@ -187,6 +221,12 @@ def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
         view_mine=_esc(t["viewMine"]), view_unassigned=_esc(t["viewUnassigned"]), project=_esc(t["project"]),
         all_projects=_esc(t["allProjects"]), sort=_esc(t["sort"]), sort_activity=_esc(t["sortActivity"]),
         sort_waiting=_esc(t["sortWaiting"]), assigned_to=_esc(t["assignedTo"]), earlier=_esc(t["earlier"]),
+        mute=_esc(t["mute"]), sound=_esc(t["sound"]), saved_replies=_esc(t["savedReplies"]),
+        shortcuts=_esc(t["shortcuts"]), note=_esc(t["note"]), replies_hint=_esc(t["repliesHint"]),
+        shortcut=_esc(t["shortcut"]), reply_text=_esc(t["replyText"]), save_reply=_esc(t["saveReply"]),
+        key_next=_esc(t["keyNext"]), key_reply=_esc(t["keyReply"]), key_close=_esc(t["keyClose"]),
+        key_assign=_esc(t["keyAssign"]), key_search=_esc(t["keySearch"]), key_help=_esc(t["keyHelp"]),
+        close_dialog=_esc(t["closeDialog"]),
         strings_json=_json_for_script(t))
     return _page(f"{t['inbox']} · PocketPing", body)
 

@@ -126,6 +126,7 @@
   }
 
   function renderList() {
+    if (open && convs.has(open.id)) renderAssignee(convs.get(open.id));
     const list = $("conversations");
     const focusedId = document.activeElement && document.activeElement.closest("#conversations li")
       ? document.activeElement.closest("li").dataset.id : null;
@@ -180,8 +181,10 @@
         " ", el("code", {}, JSON.stringify(m.data || {})), " ", el("time", { datetime: m.createdAt }, when(m.createdAt)));
     }
     const deleted = Boolean(m.deletedAt);
-    return el("li", { class: "msg " + m.sender, "data-seq": m.seq, "data-id": m.id },
-      el("p", { class: "who" }, senderName(m), " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
+    const note = m.kind === "note";
+    return el("li", { class: "msg " + m.sender + (note ? " note" : ""), "data-seq": m.seq, "data-id": m.id },
+      el("p", { class: "who" }, senderName(m), note ? el("span", { class: "tag" }, T.noteTag) : null,
+        " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
       el("p", { class: "text" + (deleted ? " deleted" : "") }, deleted ? "—" : m.text));
   }
 
@@ -323,6 +326,165 @@
     li.focus();
   }
 
+  // --- saved replies: "/" in the reply box, and their screen ------------------------------
+  let replies = [];
+  let suggestion = -1;
+  async function loadReplies() {
+    try { replies = (await api("GET", "/replies")).replies; } catch (_) { replies = []; }
+  }
+
+  function fillReply(text, c) {
+    const who = (c && c.identity) || {};
+    return text.replace(/\{(name|email)\}/g, (_, k) => (k === "name" ? who.name || "there" : who.email || ""));
+  }
+
+  function matchingReplies() {
+    const value = $("reply").value;
+    if (!open || !/^\/[a-z0-9_-]*$/i.test(value)) return [];
+    const c = convs.get(open.id);
+    const typed = value.slice(1).toLowerCase();
+    return replies.filter((r) => (!c || r.projectId === c.projectId) && r.shortcut.startsWith(typed));
+  }
+
+  function suggest() {
+    const found = matchingReplies();
+    const list = $("reply-suggestions");
+    if (!found.length) { hideSuggestions(); return; }
+    suggestion = Math.min(Math.max(suggestion, 0), found.length - 1);
+    list.replaceChildren(...found.map((r, i) => {
+      const option = el("li", { role: "option", id: "sr-" + i, "aria-selected": i === suggestion ? "true" : "false" },
+        el("strong", {}, "/" + r.shortcut), " ", r.text);
+      option.addEventListener("mousedown", (e) => { e.preventDefault(); chooseReply(r); });
+      return option;
+    }));
+    list.hidden = false;
+    $("reply").setAttribute("aria-activedescendant", "sr-" + suggestion);
+  }
+
+  function hideSuggestions() {
+    suggestion = -1;
+    $("reply-suggestions").hidden = true;
+    $("reply").removeAttribute("aria-activedescendant");
+  }
+
+  function chooseReply(r) {
+    $("reply").value = fillReply(r.text, open && convs.get(open.id));
+    hideSuggestions();
+    $("reply").focus();
+  }
+
+  function suggestKey(e) {
+    if ($("reply-suggestions").hidden) return false;
+    const found = matchingReplies();
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      suggestion = (suggestion + (e.key === "ArrowDown" ? 1 : found.length - 1)) % found.length;
+      suggest();
+    } else if ((e.key === "Enter" || e.key === "Tab") && found[suggestion]) {
+      chooseReply(found[suggestion]);
+    } else if (e.key === "Escape") {
+      hideSuggestions();
+    } else {
+      return false;
+    }
+    e.preventDefault();
+    return true;
+  }
+
+  async function showReplies() {
+    await loadReplies();
+    $("conversation").hidden = true;
+    $("placeholder").hidden = true;
+    $("replies-screen").hidden = false;
+    $("reply-project").replaceChildren(...me.projects.map((p) => el("option", { value: p.id }, p.name)));
+    renderReplies();
+    $("reply-shortcut").focus();
+  }
+
+  function hideReplies() {
+    $("replies-screen").hidden = true;
+    if (open) $("conversation").hidden = false; else $("placeholder").hidden = false;
+  }
+
+  function renderReplies() {
+    const names = Object.fromEntries(me.projects.map((p) => [p.id, p.name]));
+    const items = replies.map((r) => {
+      const remove = el("button", { type: "button", class: "quiet" }, fmt("removeReply", { shortcut: r.shortcut }));
+      remove.addEventListener("click", async () => {
+        try {
+          await api("DELETE", `/replies/${encodeURIComponent(r.projectId)}/${encodeURIComponent(r.shortcut)}`);
+          await loadReplies();
+          renderReplies();
+        } catch (err) { $("replies-error").textContent = fmt("failed", { reason: err.message }); }
+      });
+      return el("li", {}, el("strong", {}, "/" + r.shortcut), " ", el("span", { class: "meta" }, names[r.projectId] || ""),
+        el("p", { class: "text" }, r.text), remove);
+    });
+    $("replies-list").replaceChildren(...(items.length ? items : [el("li", { class: "empty" }, T.noReplies)]));
+  }
+
+  async function addReply(event) {
+    event.preventDefault();
+    $("replies-error").textContent = "";
+    try {
+      await api("POST", "/replies", { projectId: $("reply-project").value, shortcut: $("reply-shortcut").value,
+        text: $("reply-text").value });
+      $("reply-shortcut").value = "";
+      $("reply-text").value = "";
+      await loadReplies();
+      renderReplies();
+    } catch (err) { $("replies-error").textContent = fmt("failed", { reason: err.message }); }
+  }
+
+  // --- notifications: a new conversation, or a visitor message not on screen ------------
+  let audio = null;
+  function notify(c, m, isNew) {
+    if ($("mute-toggle").checked) return;
+    const onScreen = open && open.id === c.id && document.visibilityState === "visible";
+    if (onScreen && !isNew) return;
+    if ($("sound-toggle").checked) beep();
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const title = isNew ? fmt("newConversation", { name: c.label }) : fmt("newMessage", { name: c.label });
+    const shown = new Notification(title, { body: m.text || "", tag: c.id });
+    shown.onclick = () => { window.focus(); location.hash = "#" + c.id; shown.close(); };
+  }
+
+  function beep() {
+    try {
+      audio = audio || new AudioContext();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.25);
+    } catch (_) { /* no audio: the notification still shows */ }
+  }
+
+  // --- keyboard ------------------------------------------------------------------------
+  function onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const t = e.target;
+    if (t && (t.closest("input, textarea, select") || t.isContentEditable) || $("keys").open) return;
+    const links = [...$("conversations").querySelectorAll("li a")];
+    const at = open ? links.findIndex((a) => a.closest("li").dataset.id === open.id) : -1;
+    switch (e.key) {
+      case "j": case "k": {
+        const next = links[Math.max(0, Math.min(links.length - 1, at + (e.key === "j" ? 1 : -1)))];
+        if (next) { location.hash = next.getAttribute("href"); next.focus(); }
+        break;
+      }
+      case "r": if (open) $("reply").focus(); else return; break;
+      case "e": if (open) { const c = convs.get(open.id); if (c && c.status === "active") toggleStatus(); } break;
+      case "a": if (open) assign("me"); break;
+      case "/": $("search").focus(); break;
+      case "?": $("keys").showModal(); break;
+      default: return;
+    }
+    e.preventDefault();
+  }
+
   // --- search --------------------------------------------------------------------------
   let searchSeq = 0;
   async function runSearch(event) {
@@ -382,6 +544,7 @@
         const c = upsert(frame.session, m.kind === "message" ? { lastMessage: m } : {});
         if (m.kind === "message" && m.sender === "visitor" && m.seq > (c.operatorReadSeq || 0)) {
           c.unread = (prev ? prev.unread : 0) + 1;
+          notify(c, m, !prev || !prev.lastMessage);
           if (open && open.id === m.sessionId) $("typing").textContent = "";
         }
         if (open && open.id === m.sessionId) {
@@ -446,7 +609,7 @@
         const again = wsAttempt > 0;
         wsAttempt = 0;
         // Subscribed first, then (re)read: nothing falls between the two.
-        loadMe().then(loadList).then(() => { if (again && open) fetchTimeline(open.lastSeq).then(markRead); })
+        loadMe().then(loadReplies).then(loadList).then(() => { if (again && open) fetchTimeline(open.lastSeq).then(markRead); })
           .catch((err) => { $("connection").textContent = fmt("failed", { reason: err.message }); });
         return;
       }
@@ -473,9 +636,11 @@
     const button = $("reply-form").querySelector("button");
     button.disabled = true;
     $("reply-error").textContent = "";
+    const internal = $("note-toggle").checked;
     try {
-      const data = await api("POST", `/conversations/${encodeURIComponent(id)}/messages`, { text, clientId });
+      const data = await api("POST", `/conversations/${encodeURIComponent(id)}/messages`, { text, clientId, internal });
       if (box.value === text) box.value = "";
+      hideSuggestions();
       sendTyping(false);
       if (open && open.id === id) addToTimeline(data.message);
     } catch (err) {
@@ -549,8 +714,23 @@
   $("search-form").addEventListener("submit", runSearch);
   $("search-clear").addEventListener("click", clearSearch);
   $("reply").addEventListener("keydown", (e) => {
+    if (suggestKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit(); }
   });
+  $("reply").addEventListener("input", suggest);
+  $("note-toggle").addEventListener("change", () => {
+    $("reply-form").classList.toggle("note", $("note-toggle").checked);
+  });
+  $("replies-open").addEventListener("click", showReplies);
+  $("replies-close").addEventListener("click", hideReplies);
+  $("reply-add").addEventListener("submit", addReply);
+  $("keys-open").addEventListener("click", () => $("keys").showModal());
+  document.addEventListener("keydown", onKey);
+  for (const [id, key] of [["mute-toggle", "pocketping.mute"], ["sound-toggle", "pocketping.sound"]]) {
+    $(id).checked = localStorage.getItem(key) === "1";
+    $(id).addEventListener("change", () => localStorage.setItem(key, $(id).checked ? "1" : "0"));
+  }
+  if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
   $("reply").addEventListener("input", () => sendTyping(true));
   $("reply").addEventListener("blur", () => sendTyping(false));
   $("status-toggle").addEventListener("click", toggleStatus);
