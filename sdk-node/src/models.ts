@@ -14,7 +14,8 @@ export type PublicEventType =
   | "message.created"
   | "event.triggered"
   | "visitor.identified"
-  | "session.assigned";
+  | "session.assigned"
+  | "session.rated";
 
 export const PUBLIC_EVENT_TYPES: readonly PublicEventType[] = [
   "session.created",
@@ -24,6 +25,7 @@ export const PUBLIC_EVENT_TYPES: readonly PublicEventType[] = [
   "event.triggered",
   "visitor.identified",
   "session.assigned",
+  "session.rated",
 ];
 
 /** Who a session's visitor is, when the page (or your backend) identified them. Schema `Identity`. */
@@ -55,6 +57,8 @@ export interface Session {
   assigneeId?: string | null;
   /** since when the visitor's latest message waits for an answer; null when answered or closed */
   waitingSince?: string | null;
+  /** the visitor's rating once the conversation closed: `scale` "stars" (score 1-5) or "thumbs" (0 or 1) */
+  rating?: { score: number; scale: "stars" | "thumbs"; comment?: string | null; ratedAt: string } | null;
 }
 
 export type Sender = "visitor" | "operator" | "ai" | "system";

@@ -67,6 +67,7 @@ def encrypted_columns() -> tuple[tuple[Table, str], ...]:
     return (
         (schema.projects, "identity_secret"),
         (schema.sessions, "identity"),
+        (schema.sessions, "rating_comment"),
         (schema.messages, "text"),
         (schema.outbox, "payload"),
         (schema.bridges, "config"),

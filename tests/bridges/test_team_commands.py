@@ -123,5 +123,13 @@ async def test_assign_saved_replies_and_notes_from_every_platform(make_server, f
     assert "marker" in replay and "Hi Ana" in replay
     for text in ("VIP customer", "refund approved", "call back tomorrow"):
         assert text not in live and text not in replay
+    # A rating once closed: shown in every thread.
+    fake_telegram.operator_says(tg.chat_id, topic, "/close")
+    await w.expect("session", status="closed")
+    await w.send({"type": "rate", "score": 4, "comment": "quick"})
+    await w.expect("rated")
+    await tg.wait_post("The visitor rated this conversation ★★★★☆: quick")
+    await fake_discord.wait_until(lambda: in_discord("rated this conversation ★★★★☆"), what="the rating in Discord")
+    await fake_slack.wait_until(lambda: in_slack("rated this conversation"), what="the rating in Slack")
     await again.close()
     await w.close()

@@ -223,3 +223,38 @@ async def test_note_saved_reply_notifications_and_keyboard(browser, team_server)
         await first.close()
     finally:
         await context.close()
+
+
+async def test_a_rating_given_in_the_widget_is_shown_in_the_inbox(browser, page: Page, chat_server, widget_project,
+                                                                   embed):
+    from .conftest import connected, rest
+
+    await page.goto(embed(widget_project))
+    await page.get_by_role("button", name="Open chat").click()
+    await connected(page)
+    await page.get_by_role("textbox", name="Message").fill("Thanks, that solved it")
+    await page.get_by_role("button", name="Send").click()
+    async with rest(chat_server, widget_project) as api:
+        sid = (await api.get("/sessions")).json()["sessions"][0]["id"]
+        assert (await api.post(f"/sessions/{sid}/close")).status_code == 200
+    widget = page.locator("#pocketping-root")
+    await expect(widget.get_by_text("How was this conversation?")).to_be_visible()
+    await widget.get_by_role("textbox", name="How was this conversation?").fill("Very helpful")
+    await widget.get_by_role("button", name="4/5").click()
+    await expect(widget.get_by_text("How was this conversation?")).to_be_hidden()
+    await expect(widget.locator(".n")).to_have_text(["Conversation closed"])
+    async with rest(chat_server, widget_project) as api:
+        rating = (await api.get(f"/sessions/{sid}")).json()["rating"]
+        assert rating["score"] == 4 and rating["scale"] == "stars" and rating["comment"] == "Very helpful"
+        events = (await api.get("/events", params={"type": "session.rated"})).json()["events"]
+        assert events[0]["data"]["rating"]["score"] == 4
+
+    inbox_context = await browser.new_context()
+    try:
+        inbox = await inbox_context.new_page()
+        await sign_in(inbox, chat_server, await operator_for(chat_server, widget_project.id))
+        await inbox.get_by_label("Show").select_option(label="Closed")
+        await conversations(inbox).get_by_role("link").first.click()
+        await expect(inbox.locator("#details")).to_contain_text("★★★★☆ “Very helpful”")
+    finally:
+        await inbox_context.close()

@@ -62,6 +62,7 @@ class Session:
     operator_read_seq: int = 0
     assignee_id: str | None = None
     waiting_since: datetime | None = None
+    rating: dict[str, Any] | None = None  # {"score", "scale": "stars" | "thumbs", "comment", "ratedAt"}
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -75,7 +76,7 @@ class Session:
                    ai_enabled=bool(data.get("aiEnabled", True)),
                    visitor_read_seq=int(data.get("visitorReadSeq", 0)),
                    operator_read_seq=int(data.get("operatorReadSeq", 0)), assignee_id=data.get("assigneeId"),
-                   waiting_since=parse_time(data.get("waitingSince")), raw=data)
+                   waiting_since=parse_time(data.get("waitingSince")), rating=data.get("rating"), raw=data)
 
 
 @dataclass(frozen=True)

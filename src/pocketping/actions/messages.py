@@ -77,9 +77,14 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
         waiting = session.waiting_since
         for i in fresh:  # the visitor waits from their first unanswered message; any answer ends it
             waiting = (waiting or tx.now) if requests[i].sender == "visitor" else None
-        if waiting != session.waiting_since:
-            await repo.update_session(tx, session_id, waiting_since=waiting)
-            changes["waiting_since"] = waiting
+        answered = session.first_response_at is None and session.first_message_at is not None and any(
+            requests[i].sender in ("operator", "ai") for i in fresh)
+        if waiting != session.waiting_since or answered:
+            timing: dict[str, Any] = {"waiting_since": waiting}
+            if answered:
+                timing["first_response_at"] = tx.now
+            await repo.update_session(tx, session_id, **timing)
+            changes.update(timing)
         operator_seqs = [start + k for k, i in enumerate(fresh) if requests[i].sender == "operator"]
         if operator_seqs:
             # Replying means the operator has read everything up to here.

@@ -20,7 +20,7 @@ def add(project_id: str, url: str,
         events: Annotated[str | None, typer.Option(help="Comma-separated event types (all when left out): "
                                                         "session.created, session.closed, session.reopened, "
                                                         "message.created, event.triggered, visitor.identified, "
-                                                        "session.assigned")] = None,
+                                                        "session.assigned, session.rated")] = None,
         as_json: JsonOpt = False) -> None:
     """Add an endpoint; prints its signing secret (shown once)."""
     from pocketping.actions.webhooks import add_webhook

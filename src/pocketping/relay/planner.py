@@ -114,6 +114,10 @@ async def _assigned(tx: Tx, event: Event) -> list[Step]:
     return _notice(copy.assigned_line(assignee.get("name"), await _origin_note(tx, event)))
 
 
+async def _rated(tx: Tx, event: Event) -> list[Step]:
+    return _notice(copy.rated_line(event.data.get("rating") or {}))
+
+
 async def _note(tx: Tx, event: Event) -> list[Step]:
     # For the team only: posted as a notice (never as a message to or from the visitor), and
     # not back into the thread it was written in.
@@ -143,6 +147,7 @@ _IN_CONVERSATION: dict[str, Rule] = {
     "visitor.identified": _identified,
     "event.triggered": _event_triggered,
     "session.assigned": _assigned,
+    "session.rated": _rated,
     "note.created": _note,
 }
 RULES: dict[str, Rule] = {"message.created": _message_created, **_IN_CONVERSATION}

@@ -44,6 +44,13 @@ def assigned_line(name: str | None, origin_note: str) -> str:
     return (f"Assigned to {name}" if name else "Unassigned") + origin_note
 
 
+def rated_line(rating: dict[str, Any]) -> str:
+    score = int(rating.get("score") or 0)
+    shown = ("👍" if score else "👎") if rating.get("scale") == "thumbs" else "★" * score + "☆" * (5 - score)
+    comment = rating.get("comment")
+    return f"The visitor rated this conversation {shown}" + (f": {comment}" if comment else "")
+
+
 def note_line(author: str, text: str) -> str:
     return f"📝 Note from {author}: {text}"
 

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pocketping.actions import messages as message_actions
+from pocketping.actions import ratings
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
 from pocketping.actions.projects import get_project
@@ -215,6 +216,7 @@ class WidgetConnection:
             "settings": project.widget.to_public(),
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
+            "rated": session.rating is not None,
             "limits": {"maxTextChars": svc.settings.max_text_chars, "maxFrameBytes": svc.settings.max_frame_bytes},
         }))
         hint = frame.get("lastSeq")
@@ -299,6 +301,11 @@ class WidgetConnection:
         session = await session_actions.leave_contact(self.svc, project, self.session_id, frame.get("email"))
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 
+    async def on_rate(self, frame: dict[str, Any]) -> None:
+        self._rate_check()
+        project = await get_project(self.svc, self.project_id)
+        await ratings.rate_session(self.svc, project, self.session_id, frame.get("score"), frame.get("comment"))
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         self.send(_frame({"type": "pong", "t": frame.get("t")}))
 
@@ -313,6 +320,7 @@ _HANDLERS = {
     "read": WidgetConnection.on_read,
     "identify": WidgetConnection.on_identify,
     "contact": WidgetConnection.on_contact,
+    "rate": WidgetConnection.on_rate,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }

@@ -78,6 +78,13 @@ sessions = Table(
     Column("assignee_id", String(ID), nullable=True),
     # Since when the visitor's latest message waits for an answer (None: answered, or closed).
     Column("waiting_since", UTCDateTime, nullable=True),
+    # The visitor's rating once the conversation closed: stars 1-5, or thumbs 0 (down) / 1 (up).
+    Column("rating_score", Integer, nullable=True),
+    Column("rating_scale", String(8), nullable=True),
+    Column("rating_comment", Text, nullable=True),  # encrypted
+    Column("rated_at", UTCDateTime, nullable=True),
+    # When the team (or the AI) first answered: the first-response time of `pocketping stats`.
+    Column("first_response_at", UTCDateTime, nullable=True),
     UniqueConstraint("project_id", "visitor_id"),
     Index(None, "project_id", "status", "last_activity"),
     Index(None, "ai_due_at"),

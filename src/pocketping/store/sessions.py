@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
-from pocketping.core.models import Identity, Message, Session
+from pocketping.core.models import Identity, Message, Rating, Session
 from pocketping.errors import NotFound
 from pocketping.store import search
 from pocketping.store.db import Tx
@@ -29,7 +29,10 @@ def _session(tx: Tx, row: RowMapping) -> Session:
         last_seq=row["last_seq"], visitor_read_seq=row["visitor_read_seq"],
         operator_read_seq=row["operator_read_seq"], ai_enabled=bool(row["ai_enabled"]),
         ai_due_at=row["ai_due_at"], ai_reply_count=row["ai_reply_count"], ip=row["ip"], country=row["country"],
-        assignee_id=row["assignee_id"], waiting_since=row["waiting_since"],
+        assignee_id=row["assignee_id"], waiting_since=row["waiting_since"], first_response_at=row["first_response_at"],
+        rating=Rating(row["rating_score"], row["rating_scale"],
+                      tx.decrypt(row["rating_comment"]) if row["rating_comment"] else None, row["rated_at"])
+        if row["rating_score"] is not None else None,
     )
 
 
@@ -125,6 +128,12 @@ async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
                                 and_(sessions.c.last_activity == at, sessions.c.id < sid)))
     query = query.order_by(sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
     return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+
+
+async def set_rating(tx: Tx, session_id: str, score: int, scale: str, comment: str | None) -> None:
+    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(
+        rating_score=score, rating_scale=scale, rating_comment=tx.encrypt(comment) if comment else None,
+        rated_at=tx.now))
 
 
 async def update_session(tx: Tx, session_id: str, **values: Any) -> None:

@@ -38,7 +38,7 @@ MAX_FRAME = 4096
 TYPING_MIN_INTERVAL = 2.0
 
 _SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified",
-                   "session.assigned"}
+                   "session.assigned", "session.rated"}
 _MESSAGE_EVENTS = {"message.created", "notice.created", "note.created"}
 _EVENT_EVENTS = {"event.triggered", "event.emitted"}
 

@@ -48,6 +48,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "identityEmail": "Email",
         "started": "Started",
         "status": "Status",
+        "rating": "Rating",
         "active": "Active",
         "search": "Search messages and visitors",
         "searchButton": "Search",

@@ -44,6 +44,8 @@ class SessionOut(BaseModel):
     aiEnabled: bool
     assigneeId: str | None = None
     waitingSince: str | None = None
+    rating: dict[str, Any] | None = Field(default=None, description='the visitor\'s rating once closed: {"score", '
+                                          '"scale": "stars" (1-5) | "thumbs" (0-1), "comment", "ratedAt"}')
 
 
 class SessionList(BaseModel):

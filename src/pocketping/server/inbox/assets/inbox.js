@@ -213,6 +213,11 @@
     if (ours.length) ours[ours.length - 1].append(el("p", { class: "seen" }, T.seen));
   }
 
+  function ratingLabel(r) {
+    const shown = r.scale === "thumbs" ? (r.score ? "👍" : "👎") : "★".repeat(r.score) + "☆".repeat(5 - r.score);
+    return shown + (r.comment ? " “" + r.comment + "”" : "");
+  }
+
   function renderDetails(c) {
     const meta = c.metadata || {};
     const rows = [
@@ -223,6 +228,7 @@
       [T.browser, meta.browser], [T.os, meta.os], [T.device, meta.device],
       [T.language, meta.language], [T.timezone, meta.timezone], [T.country, meta.country],
       [T.started, c.createdAt && when(c.createdAt)],
+      [T.rating, c.rating && ratingLabel(c.rating)],
     ];
     const out = [];
     for (const [label, value] of rows) {

@@ -1,4 +1,4 @@
-"""team tools: the blind search index, assignment, waiting time and saved replies
+"""team tools: the blind search index, assignment, waiting time, saved replies, ratings, first response
 
 Revision ID: team_tools
 Revises: 0004
@@ -49,6 +49,11 @@ def upgrade() -> None:
     with op.batch_alter_table('sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('assignee_id', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('waiting_since', pocketping.store.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('rating_score', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('rating_scale', sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column('rating_comment', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('rated_at', pocketping.store.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('first_response_at', pocketping.store.types.UTCDateTime(), nullable=True))
 
     with op.batch_alter_table('search_terms', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_search_terms_message_id'), ['message_id'], unique=False)
@@ -65,5 +70,10 @@ def downgrade() -> None:
     op.drop_table('search_terms')
     op.drop_table('saved_replies')
     with op.batch_alter_table('sessions', schema=None) as batch_op:
+        batch_op.drop_column('first_response_at')
+        batch_op.drop_column('rated_at')
+        batch_op.drop_column('rating_comment')
+        batch_op.drop_column('rating_scale')
+        batch_op.drop_column('rating_score')
         batch_op.drop_column('waiting_since')
         batch_op.drop_column('assignee_id')
