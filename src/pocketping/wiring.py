@@ -309,7 +309,7 @@ def _print_version(wanted: bool) -> None:
 
 def cli_app() -> typer.Typer:
     """The ``pocketping`` command: every group and command, listed here."""
-    from pocketping.cli import ai, bridge, kb, operator, project, reply, server, webhook
+    from pocketping.cli import ai, bridge, kb, operator, project, reply, server, stats, webhook
     from pocketping.cli.common import state, use
 
     app = typer.Typer(help="PocketPing: self-hostable live chat bridged to Telegram, Discord and Slack.",
@@ -334,6 +334,7 @@ def cli_app() -> typer.Typer:
     app.add_typer(ai.app, name="ai")
     app.add_typer(kb.app, name="kb")
     app.add_typer(reply.app, name="reply")
+    app.command("stats")(stats.stats)
     return app
 
 
