@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import scenarios as sc
 from bench.bridged import bridged_chat
+from bench.numbers import stats_at_scale
 from bench.report import render
 from bench.stats import median_of_runs
 
@@ -43,6 +44,8 @@ class Plan:
             else [("postgresql", 100, 1.0, 20), ("postgresql", 300, 0.5, 30), ("postgresql", 1000, 0.2, 40),
                   ("sqlite", 100, 1.0, 20)])
         self.replies = 2 if smoke else 10
+        # `pocketping stats` on a large project: (database, sessions).
+        self.numbers: list[tuple[str, int]] = [("sqlite", 2000)] if smoke else [("postgresql", 100_000)]
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
@@ -114,6 +117,9 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         dup = sum(r[f"{p}_dup"] for r in runs for p in ("telegram", "discord", "slack"))
         bridged.append({"backend": backend, **median_of_runs(runs), "lost_total": lost, "dup_total": dup})
     results["bridged"] = bridged
+
+    log("stats at scale")
+    results["numbers"] = [await stats_at_scale(backend, workdir, n, plan.runs) for backend, n in plan.numbers]
     log("done")
     names = list(timings)
     results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}

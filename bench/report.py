@@ -90,8 +90,19 @@ def render(r: dict[str, Any]) -> str:
             f"{_f(row['ack_p50'], 2)} | {_f(row['ack_p95'], 2)} | {_f(row['ack_p99'], 2)} | {_f(row['errors'], 0)} | "
             f"{_f(int(row['lost_total']))} | {_f(int(row['dup_total']))} |")
     out += _bridged(r.get("bridged", []))
+    out += _numbers(r.get("numbers", []))
     out.append("")
     return "\n".join(out)
+
+
+def _numbers(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["", "## `pocketping stats` on a large project (90 days, computed in SQL)", "",
+           "| sessions | database | seconds (median) | best | conversations counted | days |",
+           "|---|---|---|---|---|---|"]
+    for row in rows:
+        out.append(f"| {_f(int(row['sessions']))} | {row['backend']} | {_f(row['seconds'], 3)} | "
+                   f"{_f(row['best_s'], 3)} | {_f(int(row['conversations']))} | {_f(int(row['days']))} |")
+    return out
 
 
 def _bridged(rows: list[dict[str, Any]]) -> list[str]:

@@ -58,8 +58,8 @@ async def test_stats_on_a_seeded_database(fresh_db, tmp_path):
 
     found = await project_stats(svc, project.id, "30d")
     assert found["conversations"] == 6 and found["answered"] == 5
-    # first responses 10, 20, 30, 40, 100: p50 30, p90 the 4th of 5 (index int(0.9 * 4) = 3) = 40
-    assert found["firstResponseSeconds"] == {"p50": 30.0, "p90": 40.0}
+    # first responses 10, 20, 30, 40, 100 (nearest rank): p50 the 3rd = 30, p90 the 5th (ceil(4.5)) = 100
+    assert found["firstResponseSeconds"] == {"p50": 30.0, "p90": 100.0}
     # resolutions (first message to close): 60, 120, 120
     assert found["resolutionSeconds"] == {"p50": 120.0, "p90": 120.0}
     assert found["aiShare"] == round(2 / 6, 3)
@@ -79,9 +79,9 @@ async def test_stats_on_a_seeded_database(fresh_db, tmp_path):
            "POCKETPING_ENCRYPTION_KEY": key}
     out = await asyncio.to_thread(runner.invoke, cli_app(), ["stats", project.id, "--since", "30d", "--json"], env=env)
     assert out.exit_code == 0, out.output
-    assert json.loads(out.stdout)["firstResponseSeconds"] == {"p50": 30.0, "p90": 40.0}
+    assert json.loads(out.stdout)["firstResponseSeconds"] == {"p50": 30.0, "p90": 100.0}
     human = await asyncio.to_thread(runner.invoke, cli_app(), ["stats", project.id], env=env)
-    assert "first response: p50 30 s, p90 40 s" in human.stdout and "ratings: 3 stars (mean 4.0)" in human.stdout
+    assert "first response: p50 30 s, p90 1.7 min" in human.stdout and "ratings: 3 stars (mean 4.0)" in human.stdout
     bad = await asyncio.to_thread(runner.invoke, cli_app(), ["stats", project.id, "--since", "soon", "--json"],
                                 env=env)
     assert bad.exit_code == 1 and json.loads(bad.stdout)["error"]["code"] == "invalid_since"

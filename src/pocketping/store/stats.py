@@ -1,11 +1,14 @@
 """A project's numbers (``pocketping stats``, the inbox's Stats page), computed in SQL.
 
 Durations are taken in the database (each backend has its own way to subtract two times);
-percentiles are one ``ORDER BY ... LIMIT 1 OFFSET k`` each, so nothing is read row by row.
+percentiles are the nearest rank (the value at rank ceil(q * n), PostgreSQL's
+``percentile_disc``; elsewhere one ``ORDER BY ... LIMIT 1 OFFSET k`` each), so nothing is read
+row by row.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +27,10 @@ def _seconds(tx: Tx, later: Any, earlier: Any) -> ColumnElement[Any]:
 
 
 async def _percentiles(tx: Tx, value: ColumnElement[Any], where: Any, qs: tuple[float, ...]) -> dict[str, float | None]:
+    if tx.dialect == "postgresql":  # one pass, the same figures (percentile_disc is the row at that rank)
+        row = (await tx.conn.execute(select(*(func.percentile_disc(q).within_group(value) for q in qs))
+                                     .where(where))).one()
+        return {f"p{round(q * 100)}": None if v is None else round(float(v), 3) for q, v in zip(qs, row, strict=True)}
     n = int((await tx.conn.execute(select(func.count()).select_from(sessions).where(where))).scalar_one())
     out: dict[str, float | None] = {}
     for q in qs:
@@ -32,7 +39,7 @@ async def _percentiles(tx: Tx, value: ColumnElement[Any], where: Any, qs: tuple[
             out[key] = None
             continue
         row = (await tx.conn.execute(select(value).where(where).order_by(value)
-                                     .offset(int(q * (n - 1))).limit(1))).scalar_one()
+                                     .offset(max(0, math.ceil(q * n) - 1)).limit(1))).scalar_one()
         out[key] = round(float(row), 3)
     return out
 
