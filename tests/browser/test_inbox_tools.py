@@ -258,3 +258,22 @@ async def test_a_rating_given_in_the_widget_is_shown_in_the_inbox(browser, page:
         await expect(inbox.locator("#details")).to_contain_text("★★★★☆ “Very helpful”")
     finally:
         await inbox_context.close()
+
+
+async def test_the_stats_page(page: Page, team_server, clock):
+    project = create_project_on(team_server, "Numbers")
+    visitor = await widget_visitor(team_server, project, "Any news?")
+    await sign_in(page, team_server, await operator_for(team_server, project.id, name="Sarah"))
+    await expect(conversations(page).get_by_role("link")).to_have_count(1)
+    await conversations(page).get_by_role("link").click()
+    clock.advance(45)
+    reply = page.get_by_role("textbox", name="Reply")
+    await reply.fill("Yes: it shipped")
+    await reply.press("Enter")
+    await visitor.expect("message", sender="operator")
+    await page.get_by_role("button", name="Stats").click()
+    stats = page.get_by_role("region", name="Stats")
+    await expect(stats.locator("#stats-figures")).to_contain_text("Conversations started1")
+    await expect(stats.locator("#stats-figures")).to_contain_text("First response, p5045 s")
+    await expect(stats.get_by_role("table", name="By day").get_by_role("row")).to_have_count(2)
+    await visitor.close()

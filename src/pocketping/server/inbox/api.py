@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pocketping.actions import assignment, replies
 from pocketping.actions import inbox as inbox_actions
 from pocketping.actions import search as search_actions
+from pocketping.actions import stats as stats_actions
 from pocketping.server.inbox.deps import ChangeDep, LoginDep, ServicesDep
 from pocketping.server.inbox.security import PAGE_HEADERS
 from pocketping.server.inbox.views import conversation_json, me_json, message_json, session_json, teammate_json
@@ -173,3 +174,13 @@ async def remove_saved_reply(project_id: str, shortcut: str, login: ChangeDep, s
     inbox_actions.scope(login, project_id)
     await replies.remove_reply(svc, project_id, shortcut)
     return {"deleted": True}
+
+
+@router.get("/stats")
+async def project_stats(login: LoginDep, svc: ServicesDep, response: Response,
+                        project: Annotated[str, Query(max_length=64)],
+                        since: Annotated[str, Query(max_length=8)] = "30d") -> dict[str, Any]:
+    """The numbers of one of the operator's projects (as ``pocketping stats``)."""
+    response.headers.update(_NO_STORE)
+    inbox_actions.scope(login, project)
+    return await stats_actions.project_stats(svc, project, since)

@@ -77,6 +77,7 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <label class="switch"><input type="checkbox" id="mute-toggle" role="switch"> {mute}</label>
 <label class="switch"><input type="checkbox" id="sound-toggle" role="switch"> {sound}</label>
 <button type="button" id="replies-open" class="quiet">{saved_replies}</button>
+<button type="button" id="stats-open" class="quiet">{stats}</button>
 <button type="button" id="keys-open" class="quiet" aria-keyshortcuts="?">{shortcuts}</button>
 </div>
 <p class="who">{signed_in_as} <strong>{who}</strong></p>
@@ -159,6 +160,21 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 </section>
 </main>
 </div>
+<section id="stats-screen" class="screen" aria-labelledby="stats-title" hidden>
+<h2 id="stats-title">{stats}</h2>
+<div class="filters">
+<label for="stats-project">{project}</label><select id="stats-project"></select>
+<label for="stats-since">{period}</label>
+<select id="stats-since"><option value="7d">{d7}</option><option value="30d" selected>{d30}</option>
+<option value="90d">{d90}</option></select>
+</div>
+<dl id="stats-figures" class="figures"></dl>
+<table id="stats-days"><caption>{by_day}</caption><thead><tr><th scope="col">{day}</th>
+<th scope="col">{stat_conversations}</th><th scope="col">{stat_ai}</th><th scope="col">{stat_first}</th>
+<th scope="col">{stat_ratings}</th></tr></thead><tbody></tbody></table>
+<p id="stats-error" class="error" role="alert"></p>
+<button type="button" id="stats-close" class="quiet">{search_clear}</button>
+</section>
 <dialog id="keys" aria-labelledby="keys-title">
 <h2 id="keys-title">{shortcuts}</h2>
 <dl>
@@ -226,7 +242,10 @@ def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
         shortcut=_esc(t["shortcut"]), reply_text=_esc(t["replyText"]), save_reply=_esc(t["saveReply"]),
         key_next=_esc(t["keyNext"]), key_reply=_esc(t["keyReply"]), key_close=_esc(t["keyClose"]),
         key_assign=_esc(t["keyAssign"]), key_search=_esc(t["keySearch"]), key_help=_esc(t["keyHelp"]),
-        close_dialog=_esc(t["closeDialog"]),
+        close_dialog=_esc(t["closeDialog"]), stats=_esc(t["stats"]), period=_esc(t["period"]),
+        d7=_esc(t["days"].format(n=7)), d30=_esc(t["days"].format(n=30)), d90=_esc(t["days"].format(n=90)),
+        by_day=_esc(t["byDay"]), day=_esc(t["day"]), stat_conversations=_esc(t["statConversations"]),
+        stat_ai=_esc(t["statAi"]), stat_first=_esc(t["statFirst"]), stat_ratings=_esc(t["statRatings"]),
         strings_json=_json_for_script(t))
     return _page(f"{t['inbox']} · PocketPing", body)
 

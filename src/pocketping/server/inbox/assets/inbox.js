@@ -441,6 +441,50 @@
     } catch (err) { $("replies-error").textContent = fmt("failed", { reason: err.message }); }
   }
 
+  // --- the Stats screen (as `pocketping stats`) ------------------------------------------
+  function duration(s) {
+    if (s === null || s === undefined) return "–";
+    return s < 90 ? Math.round(s) + " s" : s < 5400 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h";
+  }
+
+  async function showStats() {
+    $("conversation").hidden = true;
+    $("placeholder").hidden = true;
+    $("replies-screen").hidden = true;
+    $("stats-screen").hidden = false;
+    const box = $("stats-project");
+    if (!box.options.length) box.replaceChildren(...me.projects.map((p) => el("option", { value: p.id }, p.name)));
+    await loadStats();
+  }
+
+  function hideStats() {
+    $("stats-screen").hidden = true;
+    if (open) $("conversation").hidden = false; else $("placeholder").hidden = false;
+  }
+
+  async function loadStats() {
+    $("stats-error").textContent = "";
+    let s;
+    try {
+      s = await api("GET", "/stats?" + new URLSearchParams({ project: $("stats-project").value,
+        since: $("stats-since").value }));
+    } catch (err) { $("stats-error").textContent = fmt("failed", { reason: err.message }); return; }
+    const stars = s.ratings.stars;
+    const thumbs = s.ratings.thumbs;
+    const rows = [
+      [T.statConversations, String(s.conversations)],
+      [T.statFirstP50, duration(s.firstResponseSeconds.p50)], [T.statFirstP90, duration(s.firstResponseSeconds.p90)],
+      [T.statResolution, duration(s.resolutionSeconds.p50)],
+      [T.statAiShare, s.aiShare === null ? "–" : Math.round(s.aiShare * 100) + "%"],
+      [T.statStars, stars.count ? stars.mean.toFixed(1) + " ★ (" + stars.count + ")" : "–"],
+      [T.statThumbs, thumbs.count ? Math.round(thumbs.upShare * 100) + "% (" + thumbs.count + ")" : "–"],
+    ];
+    $("stats-figures").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    $("stats-days").tBodies[0].replaceChildren(...s.days.map((d) => el("tr", {}, el("th", { scope: "row" }, d.day),
+      el("td", {}, d.conversations), el("td", {}, d.answeredByAi), el("td", {}, duration(d.firstResponseMeanSeconds)),
+      el("td", {}, d.ratings ? d.ratingMean.toFixed(1) + " ★ (" + d.ratings + ")" : "–"))));
+  }
+
   // --- notifications: a new conversation, or a visitor message not on screen ------------
   let audio = null;
   function notify(c, m, isNew) {
@@ -728,6 +772,10 @@
     $("reply-form").classList.toggle("note", $("note-toggle").checked);
   });
   $("replies-open").addEventListener("click", showReplies);
+  $("stats-open").addEventListener("click", showStats);
+  $("stats-close").addEventListener("click", hideStats);
+  $("stats-project").addEventListener("change", loadStats);
+  $("stats-since").addEventListener("change", loadStats);
   $("replies-close").addEventListener("click", hideReplies);
   $("reply-add").addEventListener("submit", addReply);
   $("keys-open").addEventListener("click", () => $("keys").showModal());
