@@ -3,7 +3,7 @@
 Run: .venv/bin/python scripts/inbox_screenshots.py [--out docs]
 Starts a real server on a throwaway SQLite database, writes a few conversations (over the
 widget protocol and REST), signs an operator in with headless Chromium and saves
-docs/inbox-search.png, docs/inbox-views.png and docs/inbox-tools.png.
+docs/inbox-search.png, docs/inbox-views.png, docs/inbox-tools.png and docs/inbox-stats.png.
 """
 
 from __future__ import annotations
@@ -96,6 +96,10 @@ def main() -> int:
             reply.press_sequentially("h")
             page.get_by_role("listbox", name="Saved replies").wait_for()
             page.screenshot(path=str(out / "inbox-tools.png"))
+            reply.fill("")
+            page.get_by_role("button", name="Stats").click()
+            page.get_by_role("table", name="By day").get_by_role("row").nth(1).wait_for()
+            page.screenshot(path=str(out / "inbox-stats.png"))
             browser.close()
     finally:
         srv.stop()

@@ -158,8 +158,6 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 </form>
 <button type="button" id="replies-close" class="quiet">{search_clear}</button>
 </section>
-</main>
-</div>
 <section id="stats-screen" class="screen" aria-labelledby="stats-title" hidden>
 <h2 id="stats-title">{stats}</h2>
 <div class="filters">
@@ -175,6 +173,8 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <p id="stats-error" class="error" role="alert"></p>
 <button type="button" id="stats-close" class="quiet">{search_clear}</button>
 </section>
+</main>
+</div>
 <dialog id="keys" aria-labelledby="keys-title">
 <h2 id="keys-title">{shortcuts}</h2>
 <dl>
