@@ -18,6 +18,7 @@ from typing import Any
 from bench import scenarios as sc
 from bench.bridged import bridged_chat
 from bench.idle import idle_cpu
+from bench.numbers import stats_at_scale
 from bench.report import render, render_side_by_side
 from bench.sidebyside import SUBJECTS, side_by_side
 from bench.stats import median_of_runs
@@ -61,6 +62,8 @@ class Plan:
         self.sbs_lone = 5 if smoke else 100
         self.sbs_replies = 3 if smoke else 30
         self.sbs_seconds = 0.5 if smoke else 3.0
+        # `pocketping stats` on a large project: (database, sessions).
+        self.numbers: list[tuple[str, int]] = [("sqlite", 2000)] if smoke else [("postgresql", 100_000)]
 
 
 async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, Any]:
@@ -159,6 +162,8 @@ async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, A
                              for mode in plan.delivery_modes]
     log("side by side")
     results["side_by_side"] = await side_by_side(plan, workdir, log=progress)
+    log("stats at scale")
+    results["numbers"] = [await stats_at_scale(backend, workdir, n, plan.runs) for backend, n in plan.numbers]
     log("done")
     names = list(timings)
     results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}

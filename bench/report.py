@@ -103,6 +103,7 @@ def render(r: dict[str, Any]) -> str:
     out += _nodes(r.get("nodes", []), r.get("deliveries", []))
     if r.get("side_by_side"):
         out += side_by_side(r["side_by_side"])
+    out += _numbers(r.get("numbers", []))
     out.append("")
     return "\n".join(out)
 
@@ -141,6 +142,16 @@ def _nodes(rows: list[dict[str, Any]], deliveries: list[dict[str, Any]]) -> list
                    f"{_f(ratio, 2)}x | {_f(d.get('deliveries_per_s', 0.0), 0)} | "
                    f"{_f(d.get('cpu_ms_per_delivery', 0.0), 2)} | {_f(int(d.get('lost', 0)))} | "
                    f"{_f(int(d.get('dup', 0)))} |")
+    return out
+
+
+def _numbers(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["", "## `pocketping stats` on a large project (90 days, computed in SQL)", "",
+           "| sessions | database | seconds (median) | best | conversations counted | days |",
+           "|---|---|---|---|---|---|"]
+    for row in rows:
+        out.append(f"| {_f(int(row['sessions']))} | {row['backend']} | {_f(row['seconds'], 3)} | "
+                   f"{_f(row['best_s'], 3)} | {_f(int(row['conversations']))} | {_f(int(row['days']))} |")
     return out
 
 

@@ -44,7 +44,8 @@ def test_project_lifecycle_with_json(cli, tmp_path):
                              "clicked_pricing", "--json").stdout)
     assert updated["name"] == "Acme Inc" and updated["allowedOrigins"] == ["https://*.acme.test"]
     assert updated["widget"] == {"primaryColor": "#ff0000", "operatorName": "Sam", "welcomeMessage": "Hello!",
-                                 "position": "bottom-left", "locale": "fr", "offlineForm": False}
+                                 "position": "bottom-left", "locale": "fr", "offlineForm": False,
+                                 "ratings": "stars", "rate": updated["widget"]["rate"]}
     assert updated["notifyEvents"] == ["clicked_pricing"]
     rotated = json.loads(cli("project", "rotate-secret", created["id"], "--json").stdout)
     assert rotated["secretKey"] != created["secretKey"]

@@ -13,7 +13,9 @@ export type PublicEventType =
   | "session.reopened"
   | "message.created"
   | "event.triggered"
-  | "visitor.identified";
+  | "visitor.identified"
+  | "session.assigned"
+  | "session.rated";
 
 export const PUBLIC_EVENT_TYPES: readonly PublicEventType[] = [
   "session.created",
@@ -22,6 +24,8 @@ export const PUBLIC_EVENT_TYPES: readonly PublicEventType[] = [
   "message.created",
   "event.triggered",
   "visitor.identified",
+  "session.assigned",
+  "session.rated",
 ];
 
 /** Who a session's visitor is, when the page (or your backend) identified them. Schema `Identity`. */
@@ -49,6 +53,12 @@ export interface Session {
   visitorReadSeq: number;
   operatorReadSeq: number;
   aiEnabled: boolean;
+  /** the operator the conversation is assigned to (an operator id), null when unassigned */
+  assigneeId?: string | null;
+  /** since when the visitor's latest message waits for an answer; null when answered or closed */
+  waitingSince?: string | null;
+  /** the visitor's rating once the conversation closed: `scale` "stars" (score 1-5) or "thumbs" (0 or 1) */
+  rating?: { score: number; scale: "stars" | "thumbs"; comment?: string | null; ratedAt: string } | null;
 }
 
 export type Sender = "visitor" | "operator" | "ai" | "system";
@@ -69,7 +79,7 @@ export interface Message {
   id: string;
   sessionId: string;
   seq: number;
-  kind: "message" | "event" | "notice";
+  kind: "message" | "event" | "notice" | "note";
   sender: Sender;
   source: string;
   text: string;
@@ -82,6 +92,8 @@ export interface Message {
   data?: JsonObject | null;
   /** the files the message carries (`[]` when none) */
   attachments?: Attachment[];
+  /** true for an internal note of the team (kind "note"), never shown to the visitor */
+  internal?: boolean | null;
 }
 
 /**

@@ -131,6 +131,19 @@ class Keyring:
                 return True
         return False
 
+    # Blind index: a keyed hash per search term (truncated: equality is all it is used for).
+    def blind(self, purpose: str, value: str) -> str:
+        """``value``'s hash under the current key (what gets stored)."""
+        return _blind(self.keys[0], purpose, value)
+
+    def blind_all(self, purpose: str, value: str) -> tuple[str, ...]:
+        """``value``'s hash under every key (what a query looks for, also mid-rotation)."""
+        return tuple(_blind(key, purpose, value) for key in self.keys)
+
+
+def _blind(key: bytes, purpose: str, value: str) -> str:
+    return _b64e(hmac.new(_derive(key, purpose), value.encode(), hashlib.sha256).digest()[:16])
+
 
 def load_keyring(encryption_key: str | None, previous: str | None, data_dir: Path,
                  create: bool = True) -> Keyring:

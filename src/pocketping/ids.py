@@ -16,6 +16,7 @@ WEBHOOK = "wh"
 OPERATOR = "op"
 EVENT = "evt"
 PUBLIC_EVENT = "ev"  # webhook and stream events (same id on every retry)
+SAVED_REPLY = "rep"
 
 
 def random_token(length: int) -> str:

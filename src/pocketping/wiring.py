@@ -75,6 +75,7 @@ def encrypted_columns() -> tuple[tuple[Table, str], ...]:
     return (
         (schema.projects, "identity_secret"),
         (schema.sessions, "identity"),
+        (schema.sessions, "rating_comment"),
         (schema.messages, "text"),
         (schema.outbox, "payload"),
         (schema.bridges, "config"),
@@ -529,7 +530,7 @@ def _print_version(wanted: bool) -> None:
 
 def cli_app() -> typer.Typer:
     """The ``pocketping`` command: every group and command, listed here."""
-    from pocketping.cli import ai, bridge, kb, operator, project, server, webhook
+    from pocketping.cli import ai, bridge, kb, operator, project, reply, server, stats, webhook
     from pocketping.cli.common import state, use
 
     app = typer.Typer(help="PocketPing: self-hostable live chat bridged to Telegram, Discord and Slack.",
@@ -553,6 +554,8 @@ def cli_app() -> typer.Typer:
     app.command("doctor")(bridge.doctor)
     app.add_typer(ai.app, name="ai")
     app.add_typer(kb.app, name="kb")
+    app.add_typer(reply.app, name="reply")
+    app.command("stats")(stats.stats)
     return app
 
 

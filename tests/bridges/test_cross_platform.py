@@ -10,7 +10,7 @@ import pytest
 from pocketping.actions.bridges import add_bridge
 from pocketping.actions.projects import create_project
 from pocketping.relay.doctor import examine
-from pocketping_testkit.bridges import connect_telegram
+from pocketping_testkit.bridges import TelegramSetup, connect_telegram
 from pocketping_testkit.fakes.discord import FakeDiscord
 from pocketping_testkit.fakes.slack import FakeSlack
 from pocketping_testkit.fakes.telegram import FakeTelegram
@@ -38,22 +38,30 @@ def slack_texts(slack: FakeSlack, channel: str) -> list[str]:
                                                  slack.replies(channel, parents[0]["ts"])]
 
 
+async def connect_three(srv, project_id: str, fake_telegram: FakeTelegram, fake_discord: FakeDiscord,
+                        fake_slack: FakeSlack) -> tuple[TelegramSetup, str, str]:
+    """A Telegram, a Discord and a Slack bridge on the project, all three running; the
+    Telegram setup, the Discord channel and the Slack channel."""
+    tg = connect_telegram(fake_telegram, srv, project_id)
+    channel = fake_discord.add_channel("support")
+    srv.call(add_bridge(srv.services, project_id, "discord", {"bot_token": fake_discord.token,
+                                                               "channel_id": channel}))
+    app = fake_slack.create_app(socket_mode=True)
+    slack_channel = fake_slack.create_channel(members=[app.bot_user_id]).id
+    srv.call(add_bridge(srv.services, project_id, "slack", {"bot_token": app.bot_token, "channel_id": slack_channel,
+                                                             "app_token": app.app_token}))
+    srv.call(srv.bridges.sync())
+    await fake_discord.wait_until(lambda: fake_discord.gateway.identifies >= 1, what="the gateway identify")
+    await fake_slack.wait_socket(app)
+    return tg, channel, slack_channel
+
+
 async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_telegram: FakeTelegram,
                                                               fake_discord: FakeDiscord, fake_slack: FakeSlack):
     srv = make_server(telegram_api_url=fake_telegram.url, discord_api_url=fake_discord.api_url,
                       slack_api_url=fake_slack.api_url)
     project, _ = srv.call(create_project(srv.services, "Everywhere", []))
-    tg = connect_telegram(fake_telegram, srv, project.id)
-    channel = fake_discord.add_channel("support")
-    srv.call(add_bridge(srv.services, project.id, "discord", {"bot_token": fake_discord.token,
-                                                               "channel_id": channel}))
-    app = fake_slack.create_app(socket_mode=True)
-    slack_channel = fake_slack.create_channel(members=[app.bot_user_id]).id
-    srv.call(add_bridge(srv.services, project.id, "slack", {"bot_token": app.bot_token, "channel_id": slack_channel,
-                                                             "app_token": app.app_token}))
-    srv.call(srv.bridges.sync())
-    await fake_discord.wait_until(lambda: fake_discord.gateway.identifies >= 1, what="the gateway identify")
-    await fake_slack.wait_socket(app)
+    tg, channel, slack_channel = await connect_three(srv, project.id, fake_telegram, fake_discord, fake_slack)
 
     def in_slack(fragment: str) -> bool:
         return any(fragment in t for t in slack_texts(fake_slack, slack_channel))

@@ -56,7 +56,8 @@ async def test_files_from_the_browser_reach_everyone_and_come_back(browser, page
         await page.get_by_role("button", name="Attach a file").click()
     await (await chooser.value).set_files([{"name": "error.png", "mimeType": "image/png", "buffer": first}])
     await expect(log.locator(".r.v[data-state] img[alt='error.png']")).to_be_visible()
-    await fire_file(page, "paste", f"{SHADOW}.querySelector('.p > form:not(.o) textarea')", "pasted.png", "image/png", second)
+    composer = f"{SHADOW}.querySelector('.p > form:not(.o) textarea')"
+    await fire_file(page, "paste", composer, "pasted.png", "image/png", second)
     await expect(log.locator(".r.v img[alt='pasted.png']")).to_be_visible()
     await fire_file(page, "drop", f"{SHADOW}.querySelector('.p')", "invoice.pdf", "application/pdf", PDF)
     await expect(log.locator(".r.v a", has_text="invoice.pdf")).to_be_visible()

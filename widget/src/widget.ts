@@ -93,6 +93,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let can = "" // the server sends mail: the transcript button's label (localized by the server)
   let mail = "" // the label while the button is offered
   let pc: Frame | undefined // the pre-chat form's mode and labels
+  let rated = false
   let locale = ""
   let S = strings("en")
   let typingAt = 0
@@ -250,6 +251,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       can = f.mail || ""
       pc = f.prechat
       mail = f.identity?.email || store.c ? can : ""
+      rated = f.rated
       settings = { ...f.settings, ...overrides }
       ta.maxLength = f.limits?.maxTextChars || 4000
       apply()
@@ -282,6 +284,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       typing.replaceChildren(S(T.Typing, f.operatorName || settings.operatorName), h("i"), h("i"), h("i"))
       clearTimeout(typingOff)
       typingOff = setTimeout(() => (typing.hidden = true), 8e3) as unknown as number
+    } else if (t == "rated") {
+      rated = true
+      for (const q of root.querySelectorAll(".q")) q.replaceWith(q.firstChild!)
     } else if (t == "identified") delete once.identify
     else if (t == "prechat") (pc = f), (settings = { ...f.settings, ...overrides }), apply()
     else if (t == "contact") {
@@ -429,6 +434,20 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     let el
     if (m.kind == "notice") {
       el = h("div", { className: "n" }, m.name == "closed" ? S(T.Closed) : m.name == "reopened" ? S(T.Reopened) : m.text!)
+      // Once closed, the visitor may rate the conversation (stars or thumbs; a comment first if they like).
+      const up = settings.ratings == "thumbs"
+      if (m.name == "closed" && settings.ratings != "off" && !rated) {
+        const ask = settings.rate[locale]
+        const note = h("input")
+        label(note, ask) // an optional comment, named by the question (no "Message" box twice)
+        el = h("div", { className: "q" }, el, ask, note,
+          ...(up ? ["👎", "👍"] : [..."12345"]).map((x, i) => {
+            const b = h("button", { type: "button" }, up ? x : "★")
+            label(b, x + (up ? "" : "/5"))
+            on(b, "click", () => link?.send({ type: "rate", score: up ? i : +x, comment: note.value }))
+            return b
+          }))
+      }
     } else {
       const mine = m.sender == "visitor"
       const meta = h("div", { className: "t" })

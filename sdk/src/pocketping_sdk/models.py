@@ -60,6 +60,9 @@ class Session:
     ai_enabled: bool
     visitor_read_seq: int = 0
     operator_read_seq: int = 0
+    assignee_id: str | None = None
+    waiting_since: datetime | None = None
+    rating: dict[str, Any] | None = None  # {"score", "scale": "stars" | "thumbs", "comment", "ratedAt"}
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -72,7 +75,8 @@ class Session:
                    closed_at=parse_time(data.get("closedAt")), last_seq=int(data.get("lastSeq", 0)),
                    ai_enabled=bool(data.get("aiEnabled", True)),
                    visitor_read_seq=int(data.get("visitorReadSeq", 0)),
-                   operator_read_seq=int(data.get("operatorReadSeq", 0)), raw=data)
+                   operator_read_seq=int(data.get("operatorReadSeq", 0)), assignee_id=data.get("assigneeId"),
+                   waiting_since=parse_time(data.get("waitingSince")), rating=data.get("rating"), raw=data)
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class Message:
     id: str
     session_id: str
     seq: int
-    kind: Literal["message", "event", "notice"]
+    kind: Literal["message", "event", "notice", "note"]
     sender: Sender
     source: str
     text: str
@@ -113,6 +117,7 @@ class Message:
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
     attachments: tuple[Attachment, ...] = ()
+    internal: bool = False  # an internal note of the team (kind "note")
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -122,7 +127,8 @@ class Message:
                    operator_name=data.get("operatorName"), client_id=data.get("clientId"),
                    created_at=_time(data["createdAt"]), name=data.get("name"), data=data.get("data"),
                    edited_at=parse_time(data.get("editedAt")), deleted_at=parse_time(data.get("deletedAt")),
-                   attachments=tuple(Attachment.from_api(a) for a in data.get("attachments") or ()), raw=data)
+                   attachments=tuple(Attachment.from_api(a) for a in data.get("attachments") or ()),
+                   internal=bool(data.get("internal")), raw=data)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pocketping.actions import assignment, notes, replies
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.requests import Sent
@@ -14,6 +15,7 @@ from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Session
 from pocketping.core.operators import InboxLogin
+from pocketping.core.replies import SavedReply
 from pocketping.ephemeral import typing_event
 from pocketping.errors import NotFound
 from pocketping.hub import Event
@@ -23,7 +25,7 @@ from pocketping.store import sessions as session_repo
 from pocketping.store.db import Tx
 
 SOURCE = "inbox"
-TIMELINE_KINDS = ("message", "notice", "event")
+TIMELINE_KINDS = ("message", "notice", "event", "note")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ async def access_session(svc: Services, login: InboxLogin, session_id: str) -> S
     return session
 
 
-def _scope(login: InboxLogin, project_id: str | None) -> tuple[str, ...]:
+def scope(login: InboxLogin, project_id: str | None) -> tuple[str, ...]:
+    """The operator's projects, or the one asked for if it is theirs (else 404)."""
     if project_id is None:
         return login.project_ids
     if not login.reaches(project_id):
@@ -52,11 +55,15 @@ def _scope(login: InboxLogin, project_id: str | None) -> tuple[str, ...]:
 
 async def list_conversations(svc: Services, login: InboxLogin, *, status: str, limit: int,
                              before: tuple[datetime, str] | None = None,
-                             project_id: str | None = None) -> tuple[list[Conversation], bool]:
-    """One page of conversations; the flag says whether there are more."""
-    scope = _scope(login, project_id)
+                             project_id: str | None = None, view: str = "all",
+                             sort: str = "activity") -> tuple[list[Conversation], bool]:
+    """One page of conversations; the flag says whether there are more. ``view`` narrows to
+    ``mine`` (assigned to this operator) or ``unassigned``."""
+    projects = scope(login, project_id)
     async with svc.db.read() as tx:
-        found = await repo.list_conversations(tx, scope, status=status, limit=limit + 1, before=before)
+        found = await repo.list_conversations(
+            tx, projects, status=status, limit=limit + 1, before=before, sort=sort,
+            assignee=login.operator.id if view == "mine" else None, unassigned=view == "unassigned")
         more = len(found) > limit
         found = found[:limit]
         return await _describe(tx, found), more
@@ -90,6 +97,17 @@ async def reply(svc: Services, login: InboxLogin, session_id: str, text: object,
         origin=SOURCE, client_id=client_id, attachments=attachments)
 
 
+async def note(svc: Services, login: InboxLogin, session_id: str, text: object) -> Message:
+    """An internal note: the team sees it (here and in every thread), the visitor never does."""
+    session = await access_session(svc, login, session_id)
+    return await notes.add_note(svc, session.project_id, session.id, text, operator_name=login.operator.display_name,
+                                source=SOURCE, origin=SOURCE)
+
+
+async def saved_replies(svc: Services, login: InboxLogin, project_id: str | None) -> list[SavedReply]:
+    return await replies.list_replies(svc, scope(login, project_id))
+
+
 async def set_status(svc: Services, login: InboxLogin, session_id: str, *, open_: bool) -> Session:
     session = await access_session(svc, login, session_id)
     if open_:
@@ -100,6 +118,25 @@ async def set_status(svc: Services, login: InboxLogin, session_id: str, *, open_
 async def set_ai(svc: Services, login: InboxLogin, session_id: str, enabled: bool) -> Session:
     session = await access_session(svc, login, session_id)
     return await session_actions.set_ai_enabled(svc, session.project_id, session.id, enabled, origin=SOURCE)
+
+
+async def assign(svc: Services, login: InboxLogin, session_id: str, who: str | None) -> Session:
+    """Assign to ``"me"``, to a teammate (id or email) who works on the project, or to nobody."""
+    session = await access_session(svc, login, session_id)
+    if who == "me":
+        return await assignment.assign_to_operator(svc, session, login.operator, origin=SOURCE)
+    return await assignment.assign_session(svc, session.project_id, session.id, who, origin=SOURCE)
+
+
+async def earlier_conversations(svc: Services, login: InboxLogin, session_id: str) -> list[Conversation]:
+    """The same person's other conversations in the operator's projects: the same identified
+    user id or email (found through the search index), most recent first."""
+    session = await access_session(svc, login, session_id)
+    if session.identity is None:
+        return []
+    async with svc.db.read() as tx:
+        found = await repo.same_person(tx, login.project_ids, session)
+        return await _describe(tx, found)
 
 
 async def mark_read(svc: Services, login: InboxLogin, session_id: str, seq: int) -> bool:

@@ -82,6 +82,17 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
         if first_visitor:
             await repo.update_session(tx, session_id, first_message_at=tx.now)
             changes["first_message_at"] = tx.now
+        waiting = session.waiting_since
+        for i in fresh:  # the visitor waits from their first unanswered message; any answer ends it
+            waiting = (waiting or tx.now) if requests[i].sender == "visitor" else None
+        answered = session.first_response_at is None and session.first_message_at is not None and any(
+            requests[i].sender in ("operator", "ai") for i in fresh)
+        if waiting != session.waiting_since or answered:
+            timing: dict[str, Any] = {"waiting_since": waiting}
+            if answered:
+                timing["first_response_at"] = tx.now
+            await repo.update_session(tx, session_id, **timing)
+            changes.update(timing)
         operator_seqs = [start + k for k, i in enumerate(fresh) if requests[i].sender == "operator"]
         if operator_seqs:
             # Replying means the operator has read everything up to here.

@@ -26,7 +26,8 @@ from pocketping.store import projects as repo
 
 log = logging.getLogger(__name__)
 
-WIDGET_FIELDS = ("primary_color", "operator_name", "welcome_message", "position", "locale", "offline_form")
+WIDGET_FIELDS = ("primary_color", "operator_name", "welcome_message", "position", "locale", "offline_form",
+                 "ratings")
 
 
 def _clean_name(name: str) -> str:

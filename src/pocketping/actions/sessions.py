@@ -152,7 +152,8 @@ async def set_status(tx: Tx, session: Session, status: str, *, origin: str | Non
     if session.status == status:
         return session
     closed_at = tx.now if status == "closed" else None
-    await repo.update_session(tx, session.id, status=status, closed_at=closed_at, last_activity=tx.now)
+    await repo.update_session(tx, session.id, status=status, closed_at=closed_at, last_activity=tx.now,
+                              waiting_since=None)
     session = await repo.get_session(tx, session.project_id, session.id)
     await add_notice(tx, session, "closed" if status == "closed" else "reopened")
     session = await repo.get_session(tx, session.project_id, session.id)  # with the notice's seq

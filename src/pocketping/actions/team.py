@@ -3,11 +3,14 @@ the same actions every other edge calls."""
 
 from __future__ import annotations
 
+from pocketping.actions.assignment import assign_by_name
 from pocketping.actions.edits import delete_operator_message, edit_operator_message, find_message_by_client_id
 from pocketping.actions.files import access_file_by_key, read_file, store_bytes
 from pocketping.actions.messages import send_operator_message
+from pocketping.actions.notes import add_note
 from pocketping.actions.presence import set_operator_status
 from pocketping.actions.projects import get_project
+from pocketping.actions.replies import send_saved_reply
 from pocketping.actions.services import Services
 from pocketping.actions.sessions import close_session, reopen_session, set_ai_enabled
 from pocketping.core.models import Message, Project
@@ -46,6 +49,19 @@ class ThreadActions:
 
     async def project(self, project_id: str) -> Project:
         return await get_project(self.svc, project_id)
+
+    async def assign(self, project_id: str, session_id: str, who: str, *, author: str, origin: str) -> None:
+        await assign_by_name(self.svc, project_id, session_id, who, author=author, origin=origin)
+
+    async def note(self, project_id: str, session_id: str, text: str, *, operator_name: str, source: str,
+                   origin: str) -> None:
+        await add_note(self.svc, project_id, session_id, text, operator_name=operator_name, source=source,
+                       origin=origin)
+
+    async def saved_reply(self, project_id: str, session_id: str, shortcut: str, *, operator_name: str, source: str,
+                          origin: str, client_id: str) -> None:
+        await send_saved_reply(self.svc, project_id, session_id, shortcut, operator_name=operator_name,
+                               source=source, origin=origin, client_id=client_id)
 
 
 class TeamFiles:

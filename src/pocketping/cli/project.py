@@ -81,6 +81,8 @@ def project_update(
     locale: Annotated[str | None, typer.Option(help="en, fr, de, es, pt, ar, or auto")] = None,
     offline_form: Annotated[bool | None, typer.Option("--offline-form/--no-offline-form",
                                                       help="Ask for an email when nobody is online")] = None,
+    ratings: Annotated[str | None, typer.Option(help="What the widget asks once a conversation is closed: "
+                                                     "stars, thumbs or off")] = None,
     notify_event: Annotated[list[str] | None, typer.Option("--notify-event", help="Custom event name to post "
                                                            "into the team's threads (repeatable)")] = None,
     clear_notify_events: Annotated[bool, typer.Option("--clear-notify-events")] = False,
@@ -120,7 +122,7 @@ def project_update(
     widget: dict[str, Any] = {}
     for key, value in (("primary_color", primary_color), ("operator_name", operator_name),
                        ("welcome_message", welcome_message), ("position", position),
-                       ("offline_form", offline_form)):
+                       ("offline_form", offline_form), ("ratings", ratings)):
         if value is not None:
             widget[key] = value
     if locale is not None:

@@ -110,6 +110,7 @@ def rotate_key(
     from pocketping.crypto import generate_key as gen
     from pocketping.crypto import prepend_key_file
     from pocketping.store.rotation import reencrypt_all
+    from pocketping.store.search import rebuild
 
     cfg = settings()
     if new_key:
@@ -121,14 +122,16 @@ def rotate_key(
 
     columns = deps().encrypted_columns
 
-    async def rotate(svc: Any) -> dict[str, int]:
+    async def rotate(svc: Any) -> tuple[dict[str, int], int]:
         counts = await reencrypt_all(svc.db, columns, batch_size)
         counts["stored files"] = await rotate_files(svc)
-        return counts
+        # The search index is keyed by the current key too: hashed again after re-encrypting.
+        return counts, await rebuild(svc.db, batch_size)
 
-    counts = run(rotate, as_json)
-    emit({"reencrypted": counts}, as_json,
-         lambda: "re-encrypted " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    counts, indexed = run(rotate, as_json)
+    emit({"reencrypted": counts, "searchIndexed": indexed}, as_json,
+         lambda: "re-encrypted " + ", ".join(f"{n} {table}" for table, n in counts.items())
+         + f"; search index rebuilt for {indexed} messages and visitors")
 
 
 

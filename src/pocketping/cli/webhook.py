@@ -19,7 +19,8 @@ def _split_events(events: str | None) -> list[str]:
 def add(project_id: str, url: str,
         events: Annotated[str | None, typer.Option(help="Comma-separated event types (all when left out): "
                                                         "session.created, session.closed, session.reopened, "
-                                                        "message.created, event.triggered, visitor.identified")] = None,
+                                                        "message.created, event.triggered, visitor.identified, "
+                                                        "session.assigned, session.rated")] = None,
         as_json: JsonOpt = False) -> None:
     """Add an endpoint; prints its signing secret (shown once)."""
     from pocketping.actions.webhooks import add_webhook

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 Sender = Literal["visitor", "operator", "ai", "system"]
 SessionStatus = Literal["active", "closed"]
-ItemKind = Literal["message", "event", "notice"]
+ItemKind = Literal["message", "event", "notice", "note"]  # note: internal, for the team only
 
 POSITIONS = ("bottom-right", "bottom-left")
 LOCALES = ("en", "fr", "de", "es", "pt", "ar")
@@ -21,6 +21,12 @@ def iso(dt: datetime | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+# What the widget asks once a conversation is closed, in each of its locales.
+RATE_QUESTION = {"en": "How was this conversation?", "fr": "Comment s’est passée cette conversation ?",
+                 "de": "Wie war diese Unterhaltung?", "es": "¿Qué tal fue esta conversación?",
+                 "pt": "Como foi esta conversa?", "ar": "كيف كانت هذه المحادثة؟"}
+
+
 @dataclass(frozen=True)
 class WidgetSettings:
     primary_color: str = "#2563eb"
@@ -29,6 +35,7 @@ class WidgetSettings:
     position: str = "bottom-right"
     locale: str | None = None  # None: follow the visitor's browser
     offline_form: bool = False
+    ratings: str = "stars"  # stars | thumbs | off: what the widget asks once a conversation closes
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -38,6 +45,8 @@ class WidgetSettings:
             "position": self.position,
             "locale": self.locale,
             "offlineForm": self.offline_form,
+            "ratings": self.ratings,
+            "rate": RATE_QUESTION,  # the widget's question, per locale (kept out of its bundle)
         }
 
 
@@ -91,6 +100,19 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Rating:
+    """What the visitor thought: ``stars`` 1-5, or ``thumbs`` 0 (down) / 1 (up)."""
+
+    score: int
+    scale: str
+    comment: str | None
+    rated_at: datetime
+
+    def to_api(self) -> dict[str, Any]:
+        return {"score": self.score, "scale": self.scale, "comment": self.comment, "ratedAt": iso(self.rated_at)}
+
+
+@dataclass(frozen=True)
 class Session:
     id: str
     project_id: str
@@ -110,6 +132,10 @@ class Session:
     ai_reply_count: int
     ip: str | None = None
     country: str | None = None
+    assignee_id: str | None = None
+    waiting_since: datetime | None = None
+    rating: Rating | None = None
+    first_response_at: datetime | None = None
 
     def to_api(self) -> dict[str, Any]:
         meta = dict(self.metadata)
@@ -131,6 +157,9 @@ class Session:
             "visitorReadSeq": self.visitor_read_seq,
             "operatorReadSeq": self.operator_read_seq,
             "aiEnabled": self.ai_enabled,
+            "assigneeId": self.assignee_id,
+            "waitingSince": iso(self.waiting_since),
+            "rating": self.rating.to_api() if self.rating else None,
         }
 
     def label(self) -> str:
@@ -202,6 +231,8 @@ class Message:
             body["name"] = self.name  # the event's name, or the notice's code (closed/reopened)
         if self.kind == "event":
             body["data"] = self.data
+        if self.kind == "note":
+            body["internal"] = True
         return body
 
     def to_event_api(self) -> dict[str, Any]:

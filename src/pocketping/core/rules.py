@@ -145,6 +145,9 @@ def check_widget_setting(key: str, value: Any) -> Any:
     elif key == "locale":
         if value is not None and value not in LOCALES:
             raise InvalidInput(f"locale must be one of {', '.join(LOCALES)}", code="invalid_locale")
+    elif key == "ratings":
+        if value not in ("stars", "thumbs", "off"):
+            raise InvalidInput("ratings must be stars, thumbs or off", code="invalid_ratings")
     elif key in ("operator_name", "welcome_message"):
         if not isinstance(value, str) or len(value) > 500:
             raise InvalidInput(f"{key.replace('_', ' ')} must be text of at most 500 characters",

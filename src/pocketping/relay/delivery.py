@@ -95,7 +95,8 @@ class BridgeDelivery:
 
     # --- threads -----------------------------------------------------------------------
     async def _open(self, bridge: Bridge, ctx: rt.DeliveryContext, note: str | None = None) -> str:
-        card = build_card(ctx.session, ctx.project, self.public_base, note=note)
+        assignee = await rt.assignee_name(self.db, ctx.session.assignee_id)
+        card = build_card(ctx.session, ctx.project, self.public_base, note=note, assignee=assignee)
         posted = await bridge.open_thread(card)
         if not posted.thread_id:
             raise DeliveryError(f"{bridge.label} did not return a thread id")

@@ -110,6 +110,24 @@ async def _identified(tx: Tx, event: Event) -> list[Step]:
     return [Step("identified", {"notice": copy.identified_line(identity)})]
 
 
+async def _assigned(tx: Tx, event: Event) -> list[Step]:
+    assignee = event.data.get("assignee") or {}
+    return _notice(copy.assigned_line(assignee.get("name"), await _origin_note(tx, event)))
+
+
+async def _rated(tx: Tx, event: Event) -> list[Step]:
+    return _notice(copy.rated_line(event.data.get("rating") or {}))
+
+
+async def _note(tx: Tx, event: Event) -> list[Step]:
+    # For the team only: posted as a notice (never as a message to or from the visitor), and
+    # not back into the thread it was written in.
+    message = event.data["message"]
+    author = copy.operator_author(message.get("operatorName"), message.get("source") or "api")
+    return [Step("post", {"kind": "notice", "text": copy.note_line(author, message["text"])}, message["id"],
+                 skip_origin=True)]
+
+
 async def _event_triggered(tx: Tx, event: Event) -> list[Step]:
     item = event.data.get("event") or {}
     settings = await tx.memo(("project_settings", event.project_id),
@@ -129,6 +147,9 @@ _IN_CONVERSATION: dict[str, Rule] = {
     "ai.note": _ai_note,
     "visitor.identified": _identified,
     "event.triggered": _event_triggered,
+    "session.assigned": _assigned,
+    "session.rated": _rated,
+    "note.created": _note,
 }
 RULES: dict[str, Rule] = {"message.created": _message_created, **_IN_CONVERSATION}
 

@@ -30,6 +30,17 @@ class TeamActions(Protocol):
 
     async def set_team_status(self, project_id: str, status: str, *, active: bool = False) -> None: ...
 
+    async def assign(self, project_id: str, session_id: str, who: str, *, author: str, origin: str) -> None:
+        """``who``: an operator's name or email, ``me`` (the operator named ``author``) or ``nobody``;
+        raises ``InvalidInput`` saying who can be named."""
+
+    async def note(self, project_id: str, session_id: str, text: str, *, operator_name: str, source: str,
+                   origin: str) -> None: ...
+
+    async def saved_reply(self, project_id: str, session_id: str, shortcut: str, *, operator_name: str, source: str,
+                          origin: str, client_id: str) -> None:
+        """Raises ``NotFound`` for an unknown shortcut."""
+
     async def project(self, project_id: str) -> Project: ...
 
 

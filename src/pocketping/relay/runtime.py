@@ -12,6 +12,7 @@ from typing import Any
 from pocketping.core.models import BridgeRecord, Message, OutboxItem, Project, Session
 from pocketping.relay.planner import enqueue_notice
 from pocketping.store import bridges as repo
+from pocketping.store import operators as operator_repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as session_repo
 from pocketping.store.bridges import Thread
@@ -91,6 +92,15 @@ async def delivery_context(db: Database, projects: ProjectCache, bridge_id: str,
         message = await session_repo.find_message(tx, session_id, message_id) if message_id else None
         thread = await repo.find_thread(tx, bridge_id, session_id)
         return DeliveryContext(session, project, message, thread)
+
+
+async def assignee_name(db: Database, operator_id: str | None) -> str | None:
+    """How the card names whom the conversation is assigned to."""
+    if operator_id is None:
+        return None
+    async with db.read() as tx:
+        operator = await operator_repo.find_operator(tx, operator_id)
+    return operator.display_name if operator else None
 
 
 async def find_thread(db: Database, bridge_id: str, session_id: str) -> Thread | None:

@@ -23,6 +23,9 @@ HELP = """Commands (type them in this thread):
 /reopen — reopen it
 /info — who the visitor is and where they are
 /ai on, /ai off — let the AI answer when nobody has, or not, in this conversation
+/assign NAME, /assign me, /assign nobody — who is on this conversation (a name or email of the team)
+/r SHORTCUT — send a saved reply (pocketping reply list PROJECT_ID)
+/note TEXT — a note for the team only: the visitor never sees it
 /away — show the team as away to every visitor; /back — show it online again
 /help — this list
 Anything else you write here is sent to the visitor."""
@@ -32,6 +35,24 @@ ALREADY_OPEN = "This conversation is open."
 AWAY = "Visitors now see the team as away. Send /back when you are here again."
 BACK = "Visitors now see the team online (until nobody has been active for a while)."
 AI_USAGE = "Use /ai on or /ai off."
+USAGE = {"assign": "Use /assign NAME (a name or email of the team), /assign me or /assign nobody.",
+         "r": "Use /r SHORTCUT to send a saved reply.",
+         "note": "Use /note TEXT: the team sees it, the visitor never does."}
+
+
+def assigned_line(name: str | None, origin_note: str) -> str:
+    return (f"Assigned to {name}" if name else "Unassigned") + origin_note
+
+
+def rated_line(rating: dict[str, Any]) -> str:
+    score = int(rating.get("score") or 0)
+    shown = ("👍" if score else "👎") if rating.get("scale") == "thumbs" else "★" * score + "☆" * (5 - score)
+    comment = rating.get("comment")
+    return f"The visitor rated this conversation {shown}" + (f": {comment}" if comment else "")
+
+
+def note_line(author: str, text: str) -> str:
+    return f"📝 Note from {author}: {text}"
 
 
 # --- the session card -------------------------------------------------------------------
@@ -67,12 +88,15 @@ def link_for(session: Session, public_base: str | None) -> str | None:
     return INBOX_LINK.format(base=public_base, session_id=session.id) if public_base else None
 
 
-def build_card(session: Session, project: Project, public_base: str | None, *, note: str | None = None) -> SessionCard:
+def build_card(session: Session, project: Project, public_base: str | None, *, note: str | None = None,
+               assignee: str | None = None) -> SessionCard:
     title = session.label()
     url = session.metadata.get("url")
     if isinstance(url, str) and url:
         title = f"{title} · {_page_label(url)}"
     lines = card_lines(session)
+    if assignee:
+        lines.append(("Assigned to", assignee))
     if note:
         lines.append(("Note", note))
     return SessionCard(session=session, title=title, lines=tuple(lines), link=link_for(session, public_base))

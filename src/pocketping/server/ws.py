@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from pocketping import logs, tokens
 from pocketping.actions import mail as mail_actions
 from pocketping.actions import messages as message_actions
+from pocketping.actions import ratings
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.access import access_project_by_public_key
 from pocketping.actions.prechat import check_prechat_answers, fill_prechat, prechat_mode
@@ -311,6 +312,7 @@ class WidgetConnection:
             # The server sends mail: the label of "Email me this conversation", else null.
             "mail": widget_text(visitor_locale(project, session.metadata), "transcript")
             if svc.settings.mail_ready() else None,
+            "rated": session.rating is not None,
             "limits": {"maxTextChars": svc.settings.max_text_chars, "maxFrameBytes": svc.settings.max_frame_bytes},
         }))
         hint = frame.get("lastSeq")
@@ -521,6 +523,11 @@ class WidgetConnection:
         session = await fill_prechat(self.svc, project, self.session_id, answers)
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 
+    async def on_rate(self, frame: dict[str, Any]) -> None:
+        await self._rate_check()
+        project = await get_project(self.svc, self.project_id)
+        await ratings.rate_session(self.svc, project, self.session_id, frame.get("score"), frame.get("comment"))
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         t = frame.get("t")
         if not (t is None or isinstance(t, int | float) or (isinstance(t, str) and len(t) <= PING_T_MAX_CHARS)):
@@ -546,6 +553,7 @@ _HANDLERS = {
     "contact": WidgetConnection.on_contact,
     "transcript": WidgetConnection.on_transcript,
     "prechat": WidgetConnection.on_prechat,
+    "rate": WidgetConnection.on_rate,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }

@@ -10,7 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from pocketping.core.operators import Operator
 from pocketping.store.db import Tx
-from pocketping.store.schema import inbox_logins, login_failures, operator_projects, operators, projects
+from pocketping.store.schema import inbox_logins, login_failures, operator_projects, operators, projects, sessions
 
 
 def _operator(row: RowMapping, project_ids: list[str]) -> Operator:
@@ -61,6 +61,7 @@ async def list_operators(tx: Tx) -> list[Operator]:
 
 
 async def delete_operator(tx: Tx, operator_id: str) -> None:
+    await tx.conn.execute(update(sessions).where(sessions.c.assignee_id == operator_id).values(assignee_id=None))
     await tx.conn.execute(delete(inbox_logins).where(inbox_logins.c.operator_id == operator_id))
     await tx.conn.execute(delete(operator_projects).where(operator_projects.c.operator_id == operator_id))
     await tx.conn.execute(delete(operators).where(operators.c.id == operator_id))

@@ -74,6 +74,17 @@ sessions = Table(
     Column("ai_enabled", Boolean, nullable=False, default=True),
     Column("ai_due_at", UTCDateTime, nullable=True),
     Column("ai_reply_count", Integer, nullable=False, default=0),
+    # The operator the conversation is assigned to (operators.id; cleared when they are removed).
+    Column("assignee_id", String(ID), nullable=True),
+    # Since when the visitor's latest message waits for an answer (None: answered, or closed).
+    Column("waiting_since", UTCDateTime, nullable=True),
+    # The visitor's rating once the conversation closed: stars 1-5, or thumbs 0 (down) / 1 (up).
+    Column("rating_score", Integer, nullable=True),
+    Column("rating_scale", String(8), nullable=True),
+    Column("rating_comment", Text, nullable=True),  # encrypted
+    Column("rated_at", UTCDateTime, nullable=True),
+    # When the team (or the AI) first answered: the first-response time of `pocketping stats`.
+    Column("first_response_at", UTCDateTime, nullable=True),
     UniqueConstraint("project_id", "visitor_id"),
     Index(None, "project_id", "status", "last_activity"),
     Index(None, "ai_due_at"),
@@ -125,6 +136,36 @@ files = Table(
     Index(None, "session_id"),
     Index(None, "message_id"),
     Index(None, "created_at"),
+    **MYSQL,
+)
+
+# The blind search index: per normalized word (prefixes, see core.search) of a chat message or
+# of the visitor's name and email (message_id NULL), a keyed hash; never the word itself.
+search_terms = Table(
+    "search_terms",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("session_id", String(ID), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(ID), ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+    Column("term", String(24), nullable=False),
+    Index(None, "term", "session_id"),
+    Index(None, "session_id"),
+    Index(None, "message_id"),
+    **MYSQL,
+)
+
+# Saved replies: per project, a shortcut (``/r SHORTCUT`` in a thread, ``/`` in the inbox) and
+# the text it stands for ({name} and {email} are filled from the visitor's identity).
+saved_replies = Table(
+    "saved_replies",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("shortcut", String(64), nullable=False),
+    Column("text", LongText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "shortcut"),
     **MYSQL,
 )
 

@@ -9,8 +9,9 @@ import orjson
 from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
-from pocketping.core.models import Identity, Message, Session
+from pocketping.core.models import Identity, Message, Rating, Session
 from pocketping.errors import NotFound
+from pocketping.store import search
 from pocketping.store.db import Tx
 from pocketping.store.files import dump_attachments, load_attachments
 from pocketping.store.schema import event_log, files, mail_recipients, messages, outbox, sessions
@@ -29,6 +30,10 @@ def _session(tx: Tx, row: RowMapping) -> Session:
         last_seq=row["last_seq"], visitor_read_seq=row["visitor_read_seq"],
         operator_read_seq=row["operator_read_seq"], ai_enabled=bool(row["ai_enabled"]),
         ai_due_at=row["ai_due_at"], ai_reply_count=row["ai_reply_count"], ip=row["ip"], country=row["country"],
+        assignee_id=row["assignee_id"], waiting_since=row["waiting_since"], first_response_at=row["first_response_at"],
+        rating=Rating(row["rating_score"], row["rating_scale"],
+                      tx.decrypt(row["rating_comment"]) if row["rating_comment"] else None, row["rated_at"])
+        if row["rating_score"] is not None else None,
     )
 
 
@@ -129,7 +134,15 @@ async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
     return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
 
 
+async def set_rating(tx: Tx, session_id: str, score: int, scale: str, comment: str | None) -> None:
+    await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(
+        rating_score=score, rating_scale=scale, rating_comment=tx.encrypt(comment) if comment else None,
+        rated_at=tx.now))
+
+
 async def update_session(tx: Tx, session_id: str, **values: Any) -> None:
+    if "identity" in values:
+        await search.index_identity(tx, session_id, values["identity"])
     if "identity" in values and values["identity"] is not None:
         values["identity"] = tx.encrypt(orjson.dumps(values["identity"]).decode())
     await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
@@ -177,6 +190,8 @@ async def insert_item(tx: Tx, *, id: str, session_id: str, seq: int, kind: str, 
         id=id, session_id=session_id, seq=seq, kind=kind, sender=sender, source=source, name=name,
         text=tx.encrypt(plain), operator_name=operator_name, client_id=client_id, created_at=tx.now,
     ))
+    if kind in ("message", "note"):
+        await search.index_messages(tx, [(session_id, id, text)])
     return Message(id=id, session_id=session_id, seq=seq, kind=kind,  # type: ignore[arg-type]
                    sender=sender, source=source, text=text if kind != "event" else "",  # type: ignore[arg-type]
                    created_at=tx.now, operator_name=operator_name, client_id=client_id, name=name,
@@ -213,6 +228,8 @@ async def list_items(tx: Tx, session_id: str, *, after_seq: int = 0, limit: int 
     query = select(messages).where(messages.c.session_id == session_id, messages.c.seq > after_seq)
     if kinds:
         query = query.where(messages.c.kind.in_(kinds))
+    else:  # internal notes only where asked for by kind: never in a widget's replay
+        query = query.where(messages.c.kind != "note")
     if exclude_visitor_events:
         query = query.where(or_(messages.c.kind != "event", messages.c.sender != "visitor"))
     query = query.order_by(messages.c.seq).limit(limit)
@@ -233,6 +250,11 @@ async def count_unread_for_operators(tx: Tx, session: Session) -> int:
 
 
 async def update_message(tx: Tx, message_id: str, **values: Any) -> None:
+    if "text" in values or values.get("deleted_at") is not None:
+        found = await find_message_by_id(tx, message_id)
+        if found is not None and found.kind == "message":
+            text = None if values.get("deleted_at") is not None else values.get("text", found.text)
+            await search.reindex_message(tx, found.session_id, message_id, text)
     if "text" in values:
         values["text"] = tx.encrypt(values["text"])
     await tx.conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
@@ -252,6 +274,7 @@ async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
     await tx.conn.execute(delete(outbox).where(outbox.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(event_log).where(event_log.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(mail_recipients).where(mail_recipients.c.session_id.in_(session_ids)))
+    await search.drop_sessions(tx, session_ids)
     await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(files).where(files.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(sessions).where(sessions.c.id.in_(session_ids)))
@@ -331,3 +354,4 @@ async def insert_messages(tx: Tx, items: list[Message]) -> None:
          "attachments": dump_attachments(tx, m.attachments)}
         for m in items
     ])
+    await search.index_messages(tx, ((m.session_id, m.id, m.text) for m in items if m.kind == "message"))

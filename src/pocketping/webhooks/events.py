@@ -14,7 +14,7 @@ from pocketping.hub import Event
 
 # The event types a webhook can subscribe to (all of them when it names none).
 PUBLIC_TYPES = ("session.created", "session.closed", "session.reopened", "message.created",
-                "event.triggered", "visitor.identified")
+                "event.triggered", "visitor.identified", "session.assigned", "session.rated")
 
 
 def public_data(event: Event) -> dict[str, Any] | None:
@@ -30,6 +30,10 @@ def public_data(event: Event) -> dict[str, Any] | None:
         return {**head, "message": event.data["message"], "session": session}
     if event.type == "visitor.identified":
         return {**head, "identity": session.get("identity"), "session": session}
+    if event.type == "session.assigned":
+        return {**head, "assignee": event.data.get("assignee"), "session": session}
+    if event.type == "session.rated":
+        return {**head, "rating": event.data.get("rating"), "session": session}
     return {**head, "session": session}
 
 

@@ -34,7 +34,7 @@ SEEN_SOURCE = "slack"
 REPLY_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
 # Slack keeps messages that start with "/" for its own slash commands, so in Slack our thread
 # commands may also start with "!" ("!close"); only these names, so "!important" stays text.
-COMMANDS = ("close", "reopen", "info", "help", "away", "back", "ai")
+COMMANDS = ("close", "reopen", "info", "help", "away", "back", "ai", "assign", "r", "note")
 _BANG = re.compile(r"^\s*!(" + "|".join(COMMANDS) + r")(?=\s|$)", re.IGNORECASE)
 MAX_REMEMBERED = 2000
 MAX_NAMES = 1000

@@ -73,6 +73,13 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <header class="top">
 <h1>{inbox}</h1>
 <p id="connection" class="connection" role="status"></p>
+<div class="prefs">
+<label class="switch"><input type="checkbox" id="mute-toggle" role="switch"> {mute}</label>
+<label class="switch"><input type="checkbox" id="sound-toggle" role="switch"> {sound}</label>
+<button type="button" id="replies-open" class="quiet">{saved_replies}</button>
+<button type="button" id="stats-open" class="quiet">{stats}</button>
+<button type="button" id="keys-open" class="quiet" aria-keyshortcuts="?">{shortcuts}</button>
+</div>
 <p class="who">{signed_in_as} <strong>{who}</strong></p>
 <form method="post" action="/inbox/logout">
 <input type="hidden" name="csrf_token" value="{csrf}">
@@ -81,7 +88,28 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 </header>
 <div class="layout">
 <nav class="list" aria-labelledby="list-title">
+<form id="search-form" class="search" role="search">
+<label for="search">{search}</label>
+<input id="search" name="q" type="search" maxlength="200" autocomplete="off">
+<button type="submit">{search_button}</button>
+</form>
+<section id="search-results" class="results" aria-labelledby="results-title" hidden>
+<h2 id="results-title">{search_results}</h2>
+<p id="results-status" role="status"></p>
+<ul id="results"></ul>
+<button type="button" id="search-clear" class="quiet">{search_clear}</button>
+</section>
 <h2 id="list-title">{conversations}</h2>
+<div class="filters">
+<label for="view">{show}</label>
+<select id="view"><option value="open">{view_open}</option><option value="closed">{view_closed}</option>
+<option value="mine">{view_mine}</option><option value="unassigned">{view_unassigned}</option></select>
+<label for="project-filter">{project}</label>
+<select id="project-filter"><option value="">{all_projects}</option></select>
+<label for="sort">{sort}</label>
+<select id="sort"><option value="activity">{sort_activity}</option>
+<option value="waiting">{sort_waiting}</option></select>
+</div>
 <p id="list-empty" class="empty" hidden>{no_conversations}</p>
 <ul id="conversations"></ul>
 <button type="button" id="more" class="quiet" hidden>{older}</button>
@@ -93,6 +121,7 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <h2 id="conversation-title"></h2>
 <span id="identity-tag" class="tag" hidden></span>
 <div class="actions">
+<label class="assign">{assigned_to} <select id="assignee"></select></label>
 <label class="switch"><input type="checkbox" id="ai-toggle" role="switch"> {ai}</label>
 <button type="button" id="status-toggle"></button>
 </div>
@@ -100,21 +129,68 @@ _APP = """<meta name="csrf-token" content="{csrf}">
 <details class="details" open>
 <summary>{details}</summary>
 <dl id="details"></dl>
+<section id="earlier" aria-labelledby="earlier-title" hidden>
+<h3 id="earlier-title">{earlier}</h3>
+<ul id="earlier-list"></ul>
+</section>
 </details>
 <ol id="timeline" class="timeline" role="log" aria-label="{messages}"></ol>
 <p id="typing" class="typing" role="status"></p>
 <form id="reply-form" class="reply">
 <label for="reply">{reply}</label>
-<textarea id="reply" name="text" rows="3" maxlength="{max_chars}"></textarea>
+<textarea id="reply" name="text" rows="3" maxlength="{max_chars}" aria-autocomplete="list"
+ aria-controls="reply-suggestions"></textarea>
 <input id="reply-files" type="file" multiple hidden>
 <button id="attach" type="button" class="secondary">{attach}</button>
 <ul id="reply-attachments" class="pending" aria-label="{attachments}"></ul>
 <button type="submit">{send}</button>
+<ul id="reply-suggestions" role="listbox" aria-label="{saved_replies}" hidden></ul>
+<label class="switch note-switch"><input type="checkbox" id="note-toggle" role="switch"> {note}</label>
 <p id="reply-error" class="error" role="alert"></p>
 </form>
 </section>
+<section id="replies-screen" class="screen" aria-labelledby="replies-title" hidden>
+<h2 id="replies-title">{saved_replies}</h2>
+<p class="hint">{replies_hint}</p>
+<ul id="replies-list"></ul>
+<form id="reply-add" class="reply-add">
+<label for="reply-project">{project}</label><select id="reply-project" required></select>
+<label for="reply-shortcut">{shortcut}</label><input id="reply-shortcut" required maxlength="64">
+<label for="reply-text">{reply_text}</label><textarea id="reply-text" required maxlength="4000" rows="3"></textarea>
+<button type="submit">{save_reply}</button>
+<p id="replies-error" class="error" role="alert"></p>
+</form>
+<button type="button" id="replies-close" class="quiet">{search_clear}</button>
+</section>
+<section id="stats-screen" class="screen" aria-labelledby="stats-title" hidden>
+<h2 id="stats-title">{stats}</h2>
+<div class="filters">
+<label for="stats-project">{project}</label><select id="stats-project"></select>
+<label for="stats-since">{period}</label>
+<select id="stats-since"><option value="7d">{d7}</option><option value="30d" selected>{d30}</option>
+<option value="90d">{d90}</option></select>
+</div>
+<dl id="stats-figures" class="figures"></dl>
+<table id="stats-days"><caption>{by_day}</caption><thead><tr><th scope="col">{day}</th>
+<th scope="col">{stat_conversations}</th><th scope="col">{stat_ai}</th><th scope="col">{stat_first}</th>
+<th scope="col">{stat_ratings}</th></tr></thead><tbody></tbody></table>
+<p id="stats-error" class="error" role="alert"></p>
+<button type="button" id="stats-close" class="quiet">{search_clear}</button>
+</section>
 </main>
 </div>
+<dialog id="keys" aria-labelledby="keys-title">
+<h2 id="keys-title">{shortcuts}</h2>
+<dl>
+<dt><kbd>j</kbd> / <kbd>k</kbd></dt><dd>{key_next}</dd>
+<dt><kbd>r</kbd></dt><dd>{key_reply}</dd>
+<dt><kbd>e</kbd></dt><dd>{key_close}</dd>
+<dt><kbd>a</kbd></dt><dd>{key_assign}</dd>
+<dt><kbd>/</kbd></dt><dd>{key_search}</dd>
+<dt><kbd>?</kbd></dt><dd>{key_help}</dd>
+</dl>
+<form method="dialog"><button type="submit">{close_dialog}</button></form>
+</dialog>
 <script type="application/json" id="inbox-strings">{strings_json}</script>
 </body>
 </html>
@@ -162,7 +238,22 @@ def _app_page(request: Request, login: InboxLogin) -> HTMLResponse:
         select=_esc(t["selectConversation"]), ai=_esc(t["ai"]), details=_esc(t["details"]),
         messages=_esc(t["messages"]), reply=_esc(t["reply"]), send=_esc(t["send"]), attach=_esc(t["attach"]),
         attachments=_esc(t["attachments"]),
-        max_chars=svc.settings.max_text_chars, strings_json=_json_for_script(t))
+        max_chars=svc.settings.max_text_chars, search=_esc(t["search"]), search_button=_esc(t["searchButton"]),
+        search_results=_esc(t["searchResults"]), search_clear=_esc(t["searchClear"]),
+        show=_esc(t["show"]), view_open=_esc(t["viewOpen"]), view_closed=_esc(t["viewClosed"]),
+        view_mine=_esc(t["viewMine"]), view_unassigned=_esc(t["viewUnassigned"]), project=_esc(t["project"]),
+        all_projects=_esc(t["allProjects"]), sort=_esc(t["sort"]), sort_activity=_esc(t["sortActivity"]),
+        sort_waiting=_esc(t["sortWaiting"]), assigned_to=_esc(t["assignedTo"]), earlier=_esc(t["earlier"]),
+        mute=_esc(t["mute"]), sound=_esc(t["sound"]), saved_replies=_esc(t["savedReplies"]),
+        shortcuts=_esc(t["shortcuts"]), note=_esc(t["note"]), replies_hint=_esc(t["repliesHint"]),
+        shortcut=_esc(t["shortcut"]), reply_text=_esc(t["replyText"]), save_reply=_esc(t["saveReply"]),
+        key_next=_esc(t["keyNext"]), key_reply=_esc(t["keyReply"]), key_close=_esc(t["keyClose"]),
+        key_assign=_esc(t["keyAssign"]), key_search=_esc(t["keySearch"]), key_help=_esc(t["keyHelp"]),
+        close_dialog=_esc(t["closeDialog"]), stats=_esc(t["stats"]), period=_esc(t["period"]),
+        d7=_esc(t["days"].format(n=7)), d30=_esc(t["days"].format(n=30)), d90=_esc(t["days"].format(n=90)),
+        by_day=_esc(t["byDay"]), day=_esc(t["day"]), stat_conversations=_esc(t["statConversations"]),
+        stat_ai=_esc(t["statAi"]), stat_first=_esc(t["statFirst"]), stat_ratings=_esc(t["statRatings"]),
+        strings_json=_json_for_script(t))
     return _page(f"{t['inbox']} · PocketPing", body)
 
 

@@ -41,8 +41,9 @@ MAX_QUEUED_BYTES = 256 << 10
 PING_T_MAX_CHARS = 64
 TYPING_MIN_INTERVAL = 2.0
 
-_SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified"}
-_MESSAGE_EVENTS = {"message.created", "notice.created"}
+_SESSION_EVENTS = {"session.closed", "session.reopened", "session.ai_changed", "visitor.identified",
+                   "session.assigned", "session.rated"}
+_MESSAGE_EVENTS = {"message.created", "notice.created", "note.created"}
 _EVENT_EVENTS = {"event.triggered", "event.emitted"}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pocketping.actions.inbox import Conversation
 from pocketping.core.models import Message
-from pocketping.core.operators import InboxLogin
+from pocketping.core.operators import InboxLogin, Operator
 
 
 def visitor_label(session: dict[str, Any]) -> str:
@@ -27,6 +27,13 @@ def message_json(item: Message) -> dict[str, Any]:
 def conversation_json(conv: Conversation) -> dict[str, Any]:
     return {**session_json(conv.session.to_api(), conv.project_name), "unread": conv.unread,
             "lastMessage": message_json(conv.last_message) if conv.last_message else None}
+
+
+def teammate_json(operator: Operator, project_ids: tuple[str, ...]) -> dict[str, Any]:
+    """Someone a conversation can be assigned to, and which of these projects they work on."""
+    return {"id": operator.id, "email": operator.email, "name": operator.display_name,
+            "projects": list(project_ids) if operator.is_admin else
+            [p for p in operator.project_ids if p in project_ids]}
 
 
 def me_json(login: InboxLogin, project_names: dict[str, str]) -> dict[str, Any]:

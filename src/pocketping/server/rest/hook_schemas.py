@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from pocketping.server.rest.schemas import Strict
 
 PublicType = Literal["session.created", "session.closed", "session.reopened", "message.created",
-                     "event.triggered", "visitor.identified"]
+                     "event.triggered", "visitor.identified", "session.assigned", "session.rated"]
 
 
 # Ids are a prefix and letters or digits: anything else cannot exist (and must never reach SQL).

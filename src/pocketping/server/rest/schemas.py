@@ -42,6 +42,10 @@ class SessionOut(BaseModel):
     visitorReadSeq: int
     operatorReadSeq: int
     aiEnabled: bool
+    assigneeId: str | None = None
+    waitingSince: str | None = None
+    rating: dict[str, Any] | None = Field(default=None, description='the visitor\'s rating once closed: {"score", '
+                                          '"scale": "stars" (1-5) | "thumbs" (0-1), "comment", "ratedAt"}')
 
 
 class SessionList(BaseModel):
@@ -67,7 +71,7 @@ class MessageOut(BaseModel):
     id: str
     sessionId: str
     seq: int
-    kind: Literal["message", "event", "notice"]
+    kind: Literal["message", "event", "notice", "note"]
     sender: Literal["visitor", "operator", "ai", "system"]
     source: str
     text: str
@@ -79,6 +83,12 @@ class MessageOut(BaseModel):
     name: str | None = None
     data: dict[str, Any] | None = None
     attachments: list[AttachmentOut] = Field(default_factory=list)
+    internal: bool | None = Field(default=None, description="true for an internal note (never shown to the visitor)")
+
+
+class SessionPatchIn(Strict):
+    assignee: str | None = Field(default=None, min_length=1, max_length=320,
+                                 description="the operator to assign the conversation to (id or email); null unassigns")
 
 
 class MessageList(BaseModel):
@@ -91,6 +101,8 @@ class MessageIn(Strict):
                       description="the reply; at most the server's text limit; optional with attachments")
     attachments: list[str] = Field(default_factory=list, max_length=10,
                                    description="ids of files uploaded with POST /api/v1/files")
+    internal: bool = Field(default=False, description="an internal note for the team: stored and mirrored to "
+                                                      "every chat app thread, never sent to the visitor")
     operatorName: str | None = Field(default=None, min_length=1, max_length=100)
     clientId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                  description="makes the call idempotent: a retry with the same id is stored once")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from pocketping.actions import assignment, notes
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.errors import InvalidInput
@@ -23,6 +24,7 @@ from pocketping.server.rest.schemas import (
     SessionErasureOut,
     SessionList,
     SessionOut,
+    SessionPatchIn,
 )
 from pocketping.store import sessions as repo
 
@@ -65,17 +67,28 @@ async def get_session(session_id: str, project: ProjectDep, svc: ServicesDep) ->
     return session.to_api()
 
 
+@router.patch("/{session_id}", response_model=SessionOut,
+              summary="Change a session: assign it to an operator (\"assignee\": id or email) or to nobody (null)")
+async def patch_session(session_id: str, body: SessionPatchIn, project: ProjectDep, svc: ServicesDep
+                        ) -> dict[str, object]:
+    if "assignee" not in body.model_fields_set:
+        return (await session_actions.get_session(svc, project.id, session_id)).to_api()
+    session = await assignment.assign_session(svc, project.id, session_id, body.assignee, origin="api")
+    return session.to_api()
+
+
 @router.get("/{session_id}/messages", response_model=MessageList,
             summary="A session's messages in order; page with after_seq or the returned cursor")
 async def list_messages(session_id: str, project: ProjectDep, svc: ServicesDep,
                         after_seq: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
                         cursor: Annotated[str | None, Query(pattern=r"^\d{1,10}$")] = None,
-                        include_events: Annotated[bool, Query()] = False) -> dict[str, object]:
+                        include_events: Annotated[bool, Query()] = False,
+                        include_notes: Annotated[bool, Query()] = False) -> dict[str, object]:
     if cursor and int(cursor) > 2**31 - 1:  # a seq is an INTEGER column
         raise InvalidInput("cursor is not one this API gave out", code="invalid_cursor")
     after = max(after_seq, int(cursor)) if cursor else after_seq
-    kinds = None if include_events else ("message", "notice")
+    kinds = ("message", "notice", *(("event",) if include_events else ()), *(("note",) if include_notes else ()))
     found = await message_actions.list_messages(svc, project.id, session_id, after_seq=after, limit=limit + 1,
                                                 kinds=kinds)
     more = len(found) > limit
@@ -86,6 +99,10 @@ async def list_messages(session_id: str, project: ProjectDep, svc: ServicesDep,
 @router.post("/{session_id}/messages", response_model=MessageOut, status_code=201,
              summary="Send an operator reply; it reaches the widget live and every bridge")
 async def send_message(session_id: str, body: MessageIn, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
+    if body.internal:
+        note = await notes.add_note(svc, project.id, session_id, body.text, operator_name=body.operatorName,
+                                    source="api", origin="api")
+        return note.to_api()
     sent = await message_actions.send_operator_message(svc, project.id, session_id, body.text,
                                                        operator_name=body.operatorName, source="api",
                                                        client_id=body.clientId, attachments=body.attachments)

@@ -10,6 +10,7 @@
   const TYPING_SHOWN_MS = 6000;
 
   const convs = new Map(); // session id -> conversation summary
+  const me = { id: null, team: [], projects: [] }; // who is signed in, and whom to assign to
   const cursors = { closed: null };
   let open = null; // { id, lastSeq, items: Map(seq -> li), loading }
   let ws = null;
@@ -74,11 +75,33 @@
     return next;
   }
 
+  // The view (open / closed / mine / unassigned), the project and the order chosen above the list.
+  function inView(c) {
+    const view = $("view").value;
+    const project = $("project-filter").value;
+    if (project && c.projectId !== project) return false;
+    if (view === "closed") return c.status === "closed";
+    if (c.status !== "active") return false;
+    if (view === "mine") return c.assigneeId === me.id;
+    if (view === "unassigned") return !c.assigneeId;
+    return true;
+  }
+
+  const byActivity = (a, b) => (b.lastActivity > a.lastActivity ? 1 : b.lastActivity < a.lastActivity ? -1 : 0)
+    || (b.id > a.id ? 1 : -1);
+  const byWaiting = (a, b) => (a.waitingSince ? 0 : 1) - (b.waitingSince ? 0 : 1)
+    || (a.waitingSince && b.waitingSince && a.waitingSince !== b.waitingSince
+      ? (a.waitingSince < b.waitingSince ? -1 : 1) : 0)
+    || byActivity(a, b);
+
   function sorted() {
     return [...convs.values()].sort((a, b) =>
       (a.status === b.status ? 0 : a.status === "active" ? -1 : 1)
-      || (b.lastActivity > a.lastActivity ? 1 : b.lastActivity < a.lastActivity ? -1 : 0)
-      || (b.id > a.id ? 1 : -1));
+      || ($("sort").value === "waiting" ? byWaiting(a, b) : byActivity(a, b)));
+  }
+
+  function teammate(id) {
+    return me.team.find((t) => t.id === id);
   }
 
   function renderItem(c) {
@@ -91,6 +114,11 @@
       c.unread > 0 ? el("span", { class: "badge" }, fmt("unread", { n: c.unread })) : null,
       c.status === "closed" ? el("span", { class: "tag" }, T.closed) : null,
       unverified(c) ? el("span", { class: "tag unverified" }, T.unverified) : null,
+      c.assigneeId ? el("span", { class: "tag assignee" },
+        fmt("assigneeLabel", { name: c.assigneeId === me.id ? T.me : (teammate(c.assigneeId) || {}).name || "?" }))
+        : null,
+      c.status === "active" && c.waitingSince
+        ? el("span", { class: "waiting" }, fmt("waiting", { time: when(c.waitingSince) })) : null,
       el("span", { class: "preview", dir: "auto" }, preview),
       el("span", { class: "meta" }, [c.projectName, pagePath(c.metadata && c.metadata.url)]
         .filter(Boolean).join(" · ")));
@@ -99,12 +127,14 @@
   }
 
   function renderList() {
+    if (open && convs.has(open.id)) renderAssignee(convs.get(open.id));
     const list = $("conversations");
     const focusedId = document.activeElement && document.activeElement.closest("#conversations li")
       ? document.activeElement.closest("li").dataset.id : null;
-    const items = sorted().map(renderItem);
+    const items = sorted().filter(inView).map(renderItem);
     list.replaceChildren(...items);
     $("list-empty").hidden = items.length > 0;
+    $("list-empty").textContent = convs.size ? T.noMatch : T.noConversations;
     $("more").hidden = !cursors.closed;
     if (focusedId) {
       const again = list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] a`);
@@ -152,8 +182,10 @@
         " ", el("code", {}, JSON.stringify(m.data || {})), " ", el("time", { datetime: m.createdAt }, when(m.createdAt)));
     }
     const deleted = Boolean(m.deletedAt);
-    return el("li", { class: "msg " + m.sender, "data-seq": m.seq, "data-id": m.id },
-      el("p", { class: "who" }, senderName(m), " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
+    const note = m.kind === "note";
+    return el("li", { class: "msg " + m.sender + (note ? " note" : ""), "data-seq": m.seq, "data-id": m.id },
+      el("p", { class: "who" }, senderName(m), note ? el("span", { class: "tag" }, T.noteTag) : null,
+        " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
       el("p", { class: "text" + (deleted ? " deleted" : ""), dir: "auto" }, deleted ? "—" : m.text),
       deleted ? null : renderFiles(m.attachments || []));
   }
@@ -200,6 +232,11 @@
     return Boolean(c.identity && !c.identity.verified);
   }
 
+  function ratingLabel(r) {
+    const shown = r.scale === "thumbs" ? (r.score ? "👍" : "👎") : "★".repeat(r.score) + "☆".repeat(5 - r.score);
+    return shown + (r.comment ? " “" + r.comment + "”" : "");
+  }
+
   function renderDetails(c) {
     const meta = c.metadata || {};
     const rows = [
@@ -212,6 +249,7 @@
       [T.browser, meta.browser], [T.os, meta.os], [T.device, meta.device],
       [T.language, meta.language], [T.timezone, meta.timezone], [T.country, meta.country],
       [T.started, c.createdAt && when(c.createdAt)],
+      [T.rating, c.rating && ratingLabel(c.rating)],
     ];
     const out = [];
     for (const [label, value] of rows) {
@@ -223,11 +261,35 @@
     $("details").replaceChildren(...out);
   }
 
+  function renderAssignee(c) {
+    const box = $("assignee");
+    const options = [el("option", { value: "" }, T.nobody)];
+    for (const t of me.team) {
+      if (t.projects.includes(c.projectId)) options.push(el("option", { value: t.id }, t.name));
+    }
+    box.replaceChildren(...options);
+    box.value = c.assigneeId || "";
+  }
+
+  async function renderEarlier(id) {
+    $("earlier").hidden = true;
+    let data;
+    try { data = await api("GET", `/conversations/${encodeURIComponent(id)}/earlier`); } catch (_) { return; }
+    if (!open || open.id !== id || !data.conversations.length) return;
+    $("earlier-list").replaceChildren(...data.conversations.map((c) => {
+      upsert(c);
+      return el("li", {}, el("a", { href: "#" + c.id }, c.lastMessage ? c.lastMessage.text : c.label),
+        " ", el("span", { class: "meta" }, [c.projectName, when(c.lastActivity)].join(" · ")));
+    }));
+    $("earlier").hidden = false;
+  }
+
   function renderHead(c) {
     $("conversation-title").textContent = c.label;
     const tag = $("identity-tag");
     tag.textContent = T.unverified;
     tag.hidden = !unverified(c);
+    renderAssignee(c);
     const toggle = $("status-toggle");
     toggle.textContent = c.status === "active" ? T.close : T.reopen;
     $("ai-toggle").checked = Boolean(c.aiEnabled);
@@ -267,6 +329,7 @@
     }
     const c = convs.get(id);
     if (c) { renderHead(c); renderList(); }
+    renderEarlier(id);
     markRead();
   }
 
@@ -277,9 +340,264 @@
     renderList();
   }
 
+  // "#sess_x" opens a conversation; "#sess_x/msg_y" (a search result) also shows that message.
   function route() {
-    const id = decodeURIComponent(location.hash.slice(1));
-    if (id.startsWith("sess_")) openConversation(id); else closeConversation();
+    const [id, messageId] = decodeURIComponent(location.hash.slice(1)).split("/");
+    if (!id.startsWith("sess_")) { closeConversation(); return; }
+    const shown = openConversation(id);
+    if (messageId) Promise.resolve(shown).then(() => showMessage(messageId));
+  }
+
+  function showMessage(messageId) {
+    for (const old of $("timeline").querySelectorAll("[aria-current]")) old.removeAttribute("aria-current");
+    const li = $("timeline").querySelector(`li[data-id="${CSS.escape(messageId)}"]`);
+    if (!li) return;
+    li.setAttribute("aria-current", "true");
+    li.setAttribute("tabindex", "-1");
+    li.scrollIntoView({ block: "center" });
+    li.focus();
+  }
+
+  // --- saved replies: "/" in the reply box, and their screen ------------------------------
+  let replies = [];
+  let suggestion = -1;
+  async function loadReplies() {
+    try { replies = (await api("GET", "/replies")).replies; } catch (_) { replies = []; }
+  }
+
+  function fillReply(text, c) {
+    const who = (c && c.identity) || {};
+    return text.replace(/\{(name|email)\}/g, (_, k) => (k === "name" ? who.name || "there" : who.email || ""));
+  }
+
+  function matchingReplies() {
+    const value = $("reply").value;
+    if (!open || !/^\/[a-z0-9_-]*$/i.test(value)) return [];
+    const c = convs.get(open.id);
+    const typed = value.slice(1).toLowerCase();
+    return replies.filter((r) => (!c || r.projectId === c.projectId) && r.shortcut.startsWith(typed));
+  }
+
+  function suggest() {
+    const found = matchingReplies();
+    const list = $("reply-suggestions");
+    if (!found.length) { hideSuggestions(); return; }
+    suggestion = Math.min(Math.max(suggestion, 0), found.length - 1);
+    list.replaceChildren(...found.map((r, i) => {
+      const option = el("li", { role: "option", id: "sr-" + i, "aria-selected": i === suggestion ? "true" : "false" },
+        el("strong", {}, "/" + r.shortcut), " ", r.text);
+      option.addEventListener("mousedown", (e) => { e.preventDefault(); chooseReply(r); });
+      return option;
+    }));
+    list.hidden = false;
+    $("reply").setAttribute("aria-activedescendant", "sr-" + suggestion);
+  }
+
+  function hideSuggestions() {
+    suggestion = -1;
+    $("reply-suggestions").hidden = true;
+    $("reply").removeAttribute("aria-activedescendant");
+  }
+
+  function chooseReply(r) {
+    $("reply").value = fillReply(r.text, open && convs.get(open.id));
+    hideSuggestions();
+    $("reply").focus();
+  }
+
+  function suggestKey(e) {
+    if ($("reply-suggestions").hidden) return false;
+    const found = matchingReplies();
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      suggestion = (suggestion + (e.key === "ArrowDown" ? 1 : found.length - 1)) % found.length;
+      suggest();
+    } else if ((e.key === "Enter" || e.key === "Tab") && found[suggestion]) {
+      chooseReply(found[suggestion]);
+    } else if (e.key === "Escape") {
+      hideSuggestions();
+    } else {
+      return false;
+    }
+    e.preventDefault();
+    return true;
+  }
+
+  async function showReplies() {
+    await loadReplies();
+    $("conversation").hidden = true;
+    $("placeholder").hidden = true;
+    $("replies-screen").hidden = false;
+    $("reply-project").replaceChildren(...me.projects.map((p) => el("option", { value: p.id }, p.name)));
+    renderReplies();
+    $("reply-shortcut").focus();
+  }
+
+  function hideReplies() {
+    $("replies-screen").hidden = true;
+    if (open) $("conversation").hidden = false; else $("placeholder").hidden = false;
+  }
+
+  function renderReplies() {
+    const names = Object.fromEntries(me.projects.map((p) => [p.id, p.name]));
+    const items = replies.map((r) => {
+      const remove = el("button", { type: "button", class: "quiet" }, fmt("removeReply", { shortcut: r.shortcut }));
+      remove.addEventListener("click", async () => {
+        try {
+          await api("DELETE", `/replies/${encodeURIComponent(r.projectId)}/${encodeURIComponent(r.shortcut)}`);
+          await loadReplies();
+          renderReplies();
+        } catch (err) { $("replies-error").textContent = fmt("failed", { reason: err.message }); }
+      });
+      return el("li", {}, el("strong", {}, "/" + r.shortcut), " ", el("span", { class: "meta" }, names[r.projectId] || ""),
+        el("p", { class: "text" }, r.text), remove);
+    });
+    $("replies-list").replaceChildren(...(items.length ? items : [el("li", { class: "empty" }, T.noReplies)]));
+  }
+
+  async function addReply(event) {
+    event.preventDefault();
+    $("replies-error").textContent = "";
+    try {
+      await api("POST", "/replies", { projectId: $("reply-project").value, shortcut: $("reply-shortcut").value,
+        text: $("reply-text").value });
+      $("reply-shortcut").value = "";
+      $("reply-text").value = "";
+      await loadReplies();
+      renderReplies();
+    } catch (err) { $("replies-error").textContent = fmt("failed", { reason: err.message }); }
+  }
+
+  // --- the Stats screen (as `pocketping stats`) ------------------------------------------
+  function duration(s) {
+    if (s === null || s === undefined) return "–";
+    return s < 90 ? Math.round(s) + " s" : s < 5400 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h";
+  }
+
+  async function showStats() {
+    $("conversation").hidden = true;
+    $("placeholder").hidden = true;
+    $("replies-screen").hidden = true;
+    $("stats-screen").hidden = false;
+    const box = $("stats-project");
+    if (!box.options.length) box.replaceChildren(...me.projects.map((p) => el("option", { value: p.id }, p.name)));
+    await loadStats();
+  }
+
+  function hideStats() {
+    $("stats-screen").hidden = true;
+    if (open) $("conversation").hidden = false; else $("placeholder").hidden = false;
+  }
+
+  async function loadStats() {
+    $("stats-error").textContent = "";
+    let s;
+    try {
+      s = await api("GET", "/stats?" + new URLSearchParams({ project: $("stats-project").value,
+        since: $("stats-since").value }));
+    } catch (err) { $("stats-error").textContent = fmt("failed", { reason: err.message }); return; }
+    const stars = s.ratings.stars;
+    const thumbs = s.ratings.thumbs;
+    const rows = [
+      [T.statConversations, String(s.conversations)],
+      [T.statFirstP50, duration(s.firstResponseSeconds.p50)], [T.statFirstP90, duration(s.firstResponseSeconds.p90)],
+      [T.statResolution, duration(s.resolutionSeconds.p50)],
+      [T.statAiShare, s.aiShare === null ? "–" : Math.round(s.aiShare * 100) + "%"],
+      [T.statStars, stars.count ? stars.mean.toFixed(1) + " ★ (" + stars.count + ")" : "–"],
+      [T.statThumbs, thumbs.count ? Math.round(thumbs.upShare * 100) + "% (" + thumbs.count + ")" : "–"],
+    ];
+    $("stats-figures").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    $("stats-days").tBodies[0].replaceChildren(...s.days.map((d) => el("tr", {}, el("th", { scope: "row" }, d.day),
+      el("td", {}, d.conversations), el("td", {}, d.answeredByAi), el("td", {}, duration(d.firstResponseMeanSeconds)),
+      el("td", {}, d.ratings ? d.ratingMean.toFixed(1) + " ★ (" + d.ratings + ")" : "–"))));
+  }
+
+  // --- notifications: a new conversation, or a visitor message not on screen ------------
+  let audio = null;
+  function notify(c, m, isNew) {
+    if ($("mute-toggle").checked) return;
+    const onScreen = open && open.id === c.id && document.visibilityState === "visible";
+    if (onScreen && !isNew) return;
+    if ($("sound-toggle").checked) beep();
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const title = isNew ? fmt("newConversation", { name: c.label }) : fmt("newMessage", { name: c.label });
+    const shown = new Notification(title, { body: m.text || "", tag: c.id });
+    shown.onclick = () => { window.focus(); location.hash = "#" + c.id; shown.close(); };
+  }
+
+  function beep() {
+    try {
+      audio = audio || new AudioContext();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.25);
+    } catch (_) { /* no audio: the notification still shows */ }
+  }
+
+  // --- keyboard ------------------------------------------------------------------------
+  function onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const t = e.target;
+    if (t && (t.closest("input, textarea, select") || t.isContentEditable) || $("keys").open) return;
+    const links = [...$("conversations").querySelectorAll("li a")];
+    const at = open ? links.findIndex((a) => a.closest("li").dataset.id === open.id) : -1;
+    switch (e.key) {
+      case "j": case "k": {
+        const next = links[Math.max(0, Math.min(links.length - 1, at + (e.key === "j" ? 1 : -1)))];
+        if (next) { location.hash = next.getAttribute("href"); next.focus(); }
+        break;
+      }
+      case "r": if (open) $("reply").focus(); else return; break;
+      case "e": if (open) { const c = convs.get(open.id); if (c && c.status === "active") toggleStatus(); } break;
+      case "a": if (open) assign("me"); break;
+      case "/": $("search").focus(); break;
+      case "?": $("keys").showModal(); break;
+      default: return;
+    }
+    e.preventDefault();
+  }
+
+  // --- search --------------------------------------------------------------------------
+  let searchSeq = 0;
+  async function runSearch(event) {
+    event.preventDefault();
+    const q = $("search").value.trim();
+    if (!q) { clearSearch(); return; }
+    const mine = (searchSeq += 1);
+    $("search-results").hidden = false;
+    $("results-status").textContent = T.searching;
+    $("results").replaceChildren();
+    let data;
+    try {
+      data = await api("GET", "/search?" + new URLSearchParams({ q }));
+    } catch (err) {
+      if (mine === searchSeq) $("results-status").textContent = fmt("failed", { reason: err.message });
+      return;
+    }
+    if (mine !== searchSeq) return;
+    $("results-status").textContent = data.results.length
+      ? fmt("resultCount", { n: data.results.length, q }) : fmt("noResults", { q });
+    $("results").replaceChildren(...data.results.map(renderResult));
+  }
+
+  function renderResult(h) {
+    const known = convs.get(h.sessionId);
+    const who = h.visitorName || h.visitorEmail || (known ? known.label : T.visitor);
+    const target = "#" + h.sessionId + (h.messageId ? "/" + h.messageId : "");
+    return el("li", { class: "result" },
+      el("a", { href: target }, h.snippet || who),
+      el("p", { class: "desc" }, [who, h.projectName, when(h.createdAt)].filter(Boolean).join(" · ")));
+  }
+
+  function clearSearch() {
+    searchSeq += 1;
+    $("search").value = "";
+    $("search-results").hidden = true;
+    $("results").replaceChildren();
   }
 
   async function markRead() {
@@ -302,6 +620,7 @@
         const c = upsert(frame.session, m.kind === "message" ? { lastMessage: m } : {});
         if (m.kind === "message" && m.sender === "visitor" && m.seq > (c.operatorReadSeq || 0)) {
           c.unread = (prev ? prev.unread : 0) + 1;
+          notify(c, m, !prev || !prev.lastMessage);
           if (open && open.id === m.sessionId) $("typing").textContent = "";
         }
         if (open && open.id === m.sessionId) {
@@ -366,7 +685,7 @@
         const again = wsAttempt > 0;
         wsAttempt = 0;
         // Subscribed first, then (re)read: nothing falls between the two.
-        loadList().then(() => { if (again && open) fetchTimeline(open.lastSeq).then(markRead); })
+        loadMe().then(loadReplies).then(loadList).then(() => { if (again && open) fetchTimeline(open.lastSeq).then(markRead); })
           .catch((err) => { $("connection").textContent = fmt("failed", { reason: err.message }); });
         return;
       }
@@ -435,12 +754,14 @@
     const button = $("reply-form").querySelector("button");
     button.disabled = true;
     $("reply-error").textContent = "";
+    const internal = $("note-toggle").checked;
     try {
       const data = await api("POST", `/conversations/${encodeURIComponent(id)}/messages`,
-        { text, clientId, attachments: files });
+        { text, clientId, attachments: files, internal });
       if (box.value === text) box.value = "";
       pending = pending.filter((f) => !files.includes(f.id));
       renderPending();
+      hideSuggestions();
       sendTyping(false);
       if (open && open.id === id) addToTimeline(data.message);
     } catch (err) {
@@ -473,6 +794,31 @@
     }
   }
 
+  async function assign(who) {
+    if (!open) return;
+    try {
+      const data = await api("POST", `/conversations/${encodeURIComponent(open.id)}/assign`, { assignee: who });
+      renderHead(upsert(data.session));
+      renderList();
+    } catch (err) {
+      $("reply-error").textContent = fmt("failed", { reason: err.message });
+      const c = convs.get(open.id);
+      if (c) renderAssignee(c);
+    }
+  }
+
+  async function loadMe() {
+    const data = await api("GET", "/me");
+    me.id = data.operator.id;
+    me.team = data.team;
+    me.projects = data.projects;
+    const filter = $("project-filter");
+    const chosen = filter.value;
+    filter.replaceChildren(el("option", { value: "" }, T.allProjects),
+      ...data.projects.map((p) => el("option", { value: p.id }, p.name)));
+    filter.value = chosen;
+  }
+
   async function toggleAi() {
     if (!open) return;
     const box = $("ai-toggle");
@@ -486,13 +832,36 @@
   }
 
   $("reply-form").addEventListener("submit", send);
+  $("search-form").addEventListener("submit", runSearch);
+  $("search-clear").addEventListener("click", clearSearch);
   $("reply").addEventListener("keydown", (e) => {
+    if (suggestKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit(); }
   });
+  $("reply").addEventListener("input", suggest);
+  $("note-toggle").addEventListener("change", () => {
+    $("reply-form").classList.toggle("note", $("note-toggle").checked);
+  });
+  $("replies-open").addEventListener("click", showReplies);
+  $("stats-open").addEventListener("click", showStats);
+  $("stats-close").addEventListener("click", hideStats);
+  $("stats-project").addEventListener("change", loadStats);
+  $("stats-since").addEventListener("change", loadStats);
+  $("replies-close").addEventListener("click", hideReplies);
+  $("reply-add").addEventListener("submit", addReply);
+  $("keys-open").addEventListener("click", () => $("keys").showModal());
+  document.addEventListener("keydown", onKey);
+  for (const [id, key] of [["mute-toggle", "pocketping.mute"], ["sound-toggle", "pocketping.sound"]]) {
+    $(id).checked = localStorage.getItem(key) === "1";
+    $(id).addEventListener("change", () => localStorage.setItem(key, $(id).checked ? "1" : "0"));
+  }
+  if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
   $("reply").addEventListener("input", () => sendTyping(true));
   $("reply").addEventListener("blur", () => sendTyping(false));
   $("status-toggle").addEventListener("click", toggleStatus);
   $("ai-toggle").addEventListener("change", toggleAi);
+  $("assignee").addEventListener("change", (e) => assign(e.target.value || null));
+  for (const id of ["view", "project-filter", "sort"]) $(id).addEventListener("change", renderList);
   $("more").addEventListener("click", async () => {
     cursors.closed = await loadPage("closed", cursors.closed);
     renderList();
