@@ -38,9 +38,7 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
     """Store many messages set-wise: one lookup for resends, one for sessions, one seq
     reservation per session and one multi-row INSERT, whatever the batch size."""
     results: list[Sent | BaseException | None] = [None] * len(requests)
-    resent = await repo.find_by_client_ids(
-        tx, [(r.session_id, r.client_id) for r in requests if r.client_id is not None])
-    locked = await repo.lock_sessions(tx, list({r.session_id for r in requests}))
+    locked, resent = await repo.lock_sessions_for(tx, [(r.session_id, r.client_id) for r in requests])
     by_session: dict[str, list[int]] = {}
     for i, r in enumerate(requests):
         by_session.setdefault(r.session_id, []).append(i)
