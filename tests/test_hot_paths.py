@@ -146,3 +146,17 @@ async def test_a_message_reads_the_planners_project_settings_in_one_statement(se
         assert all(table in reads[0] for table in ("FROM webhooks", "FROM bridges", "FROM ai_settings"))
     finally:
         await widget.close()
+
+
+async def test_a_resend_is_found_by_the_lock_and_not_inserted_again(server, project, watched):
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        first = await widget.say("once", client_id="resend-1")
+        inserts = len(watched.statements("INSERT INTO messages"))
+        again = await widget.say("once", client_id="resend-1")
+        assert again["duplicate"] is True and again["id"] == first["id"]
+        # Recognised before writing: no insert tried (and failed on the unique key) for the resend.
+        assert len(watched.statements("INSERT INTO messages")) == inserts
+    finally:
+        await widget.close()

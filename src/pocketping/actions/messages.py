@@ -44,9 +44,7 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
     stored = await files_repo.find_files(tx, [f for r in requests for f in r.attachments])
     links: list[tuple[str, str, str]] = []
     claimed: set[str] = set()
-    resent = await repo.find_by_client_ids(
-        tx, [(r.session_id, r.client_id) for r in requests if r.client_id is not None])
-    locked = await repo.lock_sessions(tx, list({r.session_id for r in requests}))
+    locked, resent = await repo.lock_sessions_for(tx, [(r.session_id, r.client_id) for r in requests])
     by_session: dict[str, list[int]] = {}
     for i, r in enumerate(requests):
         by_session.setdefault(r.session_id, []).append(i)

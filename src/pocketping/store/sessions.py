@@ -294,11 +294,43 @@ _LOCK = select(sessions).where(sessions.c.id.in_(bindparam("ids", expanding=True
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 
 
+# The same, saying per session whether any of the given client ids is stored there already (a
+# resend), so the common batch, with none, needs no lookup of its own.
+_RESENT = (select(messages.c.id).where(messages.c.session_id == sessions.c.id,
+                                       messages.c.client_id.in_(bindparam("cids", expanding=True)))
+           .exists().label("resent"))
+_LOCK_CHECKING = (select(sessions, _RESENT).where(sessions.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(sessions.c.id))
+_LOCK_CHECKING_FOR_UPDATE = _LOCK_CHECKING.with_for_update()
+
+
 async def lock_sessions(tx: Tx, session_ids: list[str]) -> dict[str, Session]:
     """The sessions by id, row-locked until commit (in id order, so concurrent batches never deadlock)."""
     query = _LOCK if tx.dialect == "sqlite" else _LOCK_FOR_UPDATE
     rows = (await tx.conn.execute(query, {"ids": sorted(session_ids)})).mappings()
     return {row["id"]: _session(tx, row) for row in rows}
+
+
+async def lock_sessions_for(tx: Tx, keys: list[tuple[str, str | None]]
+                            ) -> tuple[dict[str, Session], dict[tuple[str, str], Message]]:
+    """``lock_sessions`` for the (session id, client id) of a batch of messages, plus the
+    messages already stored under those client ids (resends). One statement when none is a
+    resend (SQLite, PostgreSQL); on MySQL/MariaDB, whose locking read would lock the looked-up
+    message rows too, the lookup is a statement of its own, as before the lock."""
+    session_ids = sorted({sid for sid, _ in keys})
+    wanted = [(sid, cid) for sid, cid in keys if cid is not None]
+    if tx.dialect == "mysql" or not wanted:
+        resent = await find_by_client_ids(tx, wanted)
+        return await lock_sessions(tx, session_ids), resent
+    query = _LOCK_CHECKING if tx.dialect == "sqlite" else _LOCK_CHECKING_FOR_UPDATE
+    rows = (await tx.conn.execute(query, {"ids": session_ids, "cids": sorted({cid for _, cid in wanted})})).mappings()
+    locked, again = {}, set()
+    for row in rows:
+        locked[row["id"]] = _session(tx, row)
+        if row["resent"]:
+            again.add(row["id"])
+    resent = await find_by_client_ids(tx, [k for k in wanted if k[0] in again]) if again else {}
+    return locked, resent
 
 
 _SEQ_SET = (update(sessions).where(sessions.c.id == bindparam("sid"))
