@@ -29,7 +29,7 @@ async def test_stream_resumes_after_the_server_goes_away(tmp_path):
         w = await WidgetClient.connect(srv.ws_url, project.public_key)
         await w.synced()
         await w.send({"type": "event", "name": "first", "clientId": "e1"})
-        first = await asyncio.wait_for(received.get(), 15)
+        first = await asyncio.wait_for(received.get(), 30)
         assert first.custom_event().name == "first"
         await w.close()
 
