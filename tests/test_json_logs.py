@@ -4,6 +4,7 @@ ids of where it happened, and never a key, token, password or message text (nor 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -106,6 +107,8 @@ async def test_a_whole_run_logs_lines_with_ids_and_no_secrets(fresh_db, tmp_path
     assert bot_token.split(":", 1)[1] not in log
 
     if log_format == "text":
+        # PocketPing's own lines show in text too, with a time (not only uvicorn's).
+        assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO pocketping.run: PocketPing .* starting", log, re.M), log
         return  # the text format names no ids
     entries: list[dict[str, Any]] = []
     for line in log.splitlines():
@@ -122,6 +125,7 @@ async def test_a_whole_run_logs_lines_with_ids_and_no_secrets(fresh_db, tmp_path
     assert any(e["project_id"] == project.id and e.get("session_id") == w.session_id
                for e in having("project_id", "session_id")), "deliveries name their project and session"
     assert all(e["message"].find("?") < 0 for e in entries if e["logger"] == "uvicorn.access")
+    assert any(e["logger"] == "pocketping.run" and "starting" in e["message"] for e in entries)
 
 
 async def _expect_text(w: WidgetClient, text: str) -> None:

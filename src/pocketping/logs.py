@@ -105,6 +105,22 @@ def quiet_libraries(level: str) -> None:
         logging.getLogger(name).setLevel(quiet)
 
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def text_logs(level: str) -> None:
+    """``POCKETPING_LOG_FORMAT=text``: PocketPing's own lines (outbox retries, bridges starting,
+    sockets closed ...) on stderr with a time, at the configured level. uvicorn's configuration
+    handles only uvicorn's loggers; without this only warnings would show, without a time."""
+    own = logging.getLogger("pocketping")
+    if not own.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        own.addHandler(handler)
+    own.setLevel(level.upper())
+    own.propagate = False
+
+
 def configure(level: str) -> None:
     """JSON logs in a process that is not uvicorn's."""
     logging.config.dictConfig(logging_config(level))

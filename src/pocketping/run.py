@@ -63,9 +63,11 @@ def main() -> None:
         timeout_graceful_shutdown=5,
     )
     if settings.log_format != "json":
-        from pocketping.logs import quiet_libraries
+        from pocketping.logs import quiet_libraries, text_logs
 
         quiet_libraries(settings.log_level)  # after uvicorn.Config, which sets uvicorn.error's level
+        text_logs(settings.log_level)
+    _started(settings, role, processes)
     if processes > 1:
         # N web processes on one socket (uvicorn's supervisor); each builds its own app.
         from uvicorn.supervisors import Multiprocess
@@ -80,9 +82,30 @@ def main() -> None:
     uvicorn.Server(config).run()
 
 
+def _started(settings: Settings, role: str, processes: int) -> None:
+    """One line saying what starts (never the database URL: it may hold a password)."""
+    import logging
+
+    from pocketping import __version__
+    from pocketping.dburl import backend_name
+
+    logging.getLogger("pocketping.run").info(
+        "PocketPing %s starting: %s on %s:%d, %s database, workers %s, Redis %s, %d process(es)", __version__, role,
+        settings.host, settings.port, backend_name(settings.database_url), "on" if settings.workers else "off",
+        "on" if settings.redis_url else "off", processes)
+
+
 def run_workers(settings: Settings, processes: int) -> None:
     """``pocketping worker``: the workers without the web side, until SIGTERM/SIGINT. With
     ``--workers N`` this process supervises N such processes (each one node)."""
+    from pocketping.logs import configure, quiet_libraries, text_logs
+
+    if settings.log_format == "json":
+        configure(settings.log_level)
+    else:
+        quiet_libraries(settings.log_level)
+        text_logs(settings.log_level)
+    _started(settings, "worker", processes)
     if processes > 1:
         _supervise(processes)
         return
