@@ -108,7 +108,8 @@ async def test_a_whole_run_logs_lines_with_ids_and_no_secrets(fresh_db, tmp_path
 
     if log_format == "text":
         # PocketPing's own lines show in text too, with a time (not only uvicorn's).
-        assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO pocketping.run: PocketPing .* starting", log, re.M), log
+        started = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO pocketping.run: PocketPing .* starting"
+        assert re.search(started, log, re.M), log
         return  # the text format names no ids
     entries: list[dict[str, Any]] = []
     for line in log.splitlines():
