@@ -56,3 +56,13 @@ class ConnectRequest:
     country: str | None
     public_key: str = ""
     origin: str | None = None
+    prechat_first: bool = False  # a new visitor of a project that requires the pre-chat form: no session yet
+
+
+class PrechatFirst(Exception):
+    """The answer to a page view with ``prechat_first`` when the project requires the pre-chat
+    form and the visitor has no session: nothing was created; ask the form, then connect."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__("the pre-chat form comes first")
+        self.project = project

@@ -9,7 +9,7 @@ from typing import Any
 
 from pocketping import ids, tokens
 from pocketping.actions.files import delete_blobs
-from pocketping.actions.requests import Connected, ConnectRequest
+from pocketping.actions.requests import Connected, ConnectRequest, PrechatFirst
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message, Project, Session, iso
@@ -86,6 +86,9 @@ async def _connect_batch(tx: Tx, batch: list[ConnectRequest]) -> list[Connected 
             results.append(Connected(updated, tokens.issue(tx.keyring, r.project.id, session.id,
                                                            session.visitor_id), False, r.project))
             continue
+        if r.prechat_first and r.project.extra.get("prechat") == "required":
+            results.append(PrechatFirst(r.project))  # no session before the form is filled
+            continue
         fresh = repo.new_session(tx, id=ids.new_id(ids.SESSION), project_id=r.project.id,
                                  visitor_id=ids.new_id(ids.VISITOR), meta=r.meta, ip=r.ip, country=r.country)
         created.append(fresh)
@@ -123,17 +126,19 @@ async def connect_visitor(svc: Services, project: Project, token: object, metada
 
 
 async def open_widget(svc: Services, public_key: object, origin: str | None, token: object, metadata: Any, *,
-                      user_agent: str | None, ip: str | None, country: str | None) -> Connected:
+                      user_agent: str | None, ip: str | None, country: str | None,
+                      prechat_first: bool = False) -> Connected:
     """A widget's page view: the project found by its public key and the origin checked in the
     page view's own (shared) transaction; ``Connected.project`` is the project. Refused with
-    ``invalid_key`` (Unauthorized) or ``origin_not_allowed`` (Forbidden)."""
+    ``invalid_key`` (Unauthorized) or ``origin_not_allowed`` (Forbidden). With ``prechat_first``,
+    a new visitor of a project requiring the pre-chat form gets ``PrechatFirst`` and no session."""
     if not isinstance(public_key, str) or not public_key.startswith("pk_") or len(public_key) > 64:
         raise Unauthorized("unknown public key", code="invalid_key")
     claims = tokens.read(svc.db.keyring, token) or tokens.read_resume(svc.db.keyring, token,
                                                                       svc.clock.now().timestamp())
     request = ConnectRequest(project=None, claims=claims,
                              meta=clean_metadata(metadata, user_agent), ip=ip, country=country,
-                             public_key=public_key, origin=origin)
+                             public_key=public_key, origin=origin, prechat_first=prechat_first)
     return await _connector(svc).run(request)
 
 

@@ -19,18 +19,16 @@ import orjson
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from pocketping import logs, tokens
+from pocketping import logs
 from pocketping.actions import mail as mail_actions
 from pocketping.actions import messages as message_actions
 from pocketping.actions import ratings
 from pocketping.actions import sessions as session_actions
-from pocketping.actions.access import access_project_by_public_key
 from pocketping.actions.prechat import check_prechat_answers, fill_prechat, prechat_mode
 from pocketping.actions.projects import get_project
-from pocketping.actions.requests import Sent
+from pocketping.actions.requests import PrechatFirst, Sent
 from pocketping.actions.services import Services
 from pocketping.core.hours import is_open
-from pocketping.core.rules import origin_allowed
 from pocketping.core.widget_text import visitor_locale, widget_text
 from pocketping.ephemeral import typing_event
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
@@ -252,31 +250,22 @@ class WidgetConnection:
                 self.send(error_frame("not_authenticated", "the first frame must be 'hello'"))
                 continue
             break
-        answers = None
-        if self._claims(frame.get("token")) is None:
-            # A new visitor: with a required pre-chat form no session exists before it is filled
-            # (the widget shows it, then sends `prechat`), so the project is read first.
-            try:
-                project = await access_project_by_public_key(svc, frame.get("publicKey"))
-            except PocketPingError as exc:
-                await self._close(CLOSE_INVALID_KEY, error_frame(exc.code, exc.message))
-                return None
-            origin = self.ws.headers.get("origin")
-            if not origin_allowed(origin, project.allowed_origins):
-                await self._close(CLOSE_ORIGIN, error_frame(
-                    "origin_not_allowed", f"origin {origin!r} is not allowed for this project"))
-                return None
-            if prechat_mode(project) == "required":
-                answers = await self._prechat_gate(project, frame.get("metadata"))
-                if answers is None:
-                    return None
         headers = self.ws.headers
+        answers = None
+        where = {"user_agent": headers.get("user-agent"), "ip": self.ws.client.host if self.ws.client else None,
+                 "country": headers.get("cf-ipcountry") or headers.get("x-country-code")}
         try:
             # The project lookup, the origin check and the session share one group commit.
             connected = await session_actions.open_widget(
                 svc, frame.get("publicKey"), headers.get("origin"), frame.get("token"), frame.get("metadata"),
-                user_agent=headers.get("user-agent"), ip=self.ws.client.host if self.ws.client else None,
-                country=headers.get("cf-ipcountry") or headers.get("x-country-code"))
+                prechat_first=True, **where)
+        except PrechatFirst as first:
+            # No session before the required pre-chat form is filled: the widget shows it, then sends `prechat`.
+            answers = await self._prechat_gate(first.project, frame.get("metadata"))
+            if answers is None:
+                return None
+            connected = await session_actions.connect_visitor(svc, first.project, None, frame.get("metadata"),
+                                                              **where)
         except PocketPingError as exc:
             code = CLOSE_ORIGIN if exc.code == "origin_not_allowed" else CLOSE_INVALID_KEY
             await self._close(code, error_frame(exc.code, exc.message))
@@ -333,11 +322,6 @@ class WidgetConnection:
         if not inside:
             settings |= {"offlineForm": True, "awayMessage": project.extra.get("away_message") or None}
         return settings
-
-    def _claims(self, token: object) -> tokens.SessionToken | None:
-        """A stored session token's claims, or a reply mail's resume token's (docs/email.md)."""
-        keyring = self.svc.db.keyring
-        return tokens.read(keyring, token) or tokens.read_resume(keyring, token, self.svc.clock.now().timestamp())
 
     def _prechat_info(self, project: Any, metadata: object) -> dict[str, str] | None:
         """The form's mode and the labels the widget's own strings lack, in the visitor's language."""
