@@ -137,8 +137,12 @@ async def test_unread_badge_receipts_typing_ai_and_notices(page, chat_server, em
     async with rest(chat_server, project) as api:
         shipped = (await api.get(f"/sessions/{sid}/messages")).json()["messages"][1]
     assert shipped["text"] == "It ships today"
-    await publish({"type": "message_updated", "message": {**shipped, "text": "It ships **tomorrow**"}})
+    # An edit over REST changes the bubble in place, marked "edited".
+    async with rest(chat_server, project) as api:
+        (await api.patch(f"/messages/{shipped['id']}", json={"text": "It ships **tomorrow**"})).raise_for_status()
     await expect(page.locator(".r:not(.v) .b strong")).to_have_text("tomorrow")
+    await expect(page.locator(".r:not(.v)", has_text="tomorrow").locator(".t")).to_contain_text("edited")
+    await expect(page.get_by_text("It ships today")).to_have_count(0)
     await publish({"type": "message_deleted", "message": {**shipped, "deletedAt": "2030-01-01T00:00:00.000Z"}})
     await expect(page.get_by_text("Message deleted")).to_be_visible()
     await expect(page.get_by_text("It ships")).to_have_count(0)

@@ -39,6 +39,7 @@ interface Item {
   createdAt?: string
   clientId?: string
   deletedAt?: string
+  editedAt?: string
   failed?: boolean
   attachments?: Frame[]
   up?: Up
@@ -459,6 +460,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
         const day = d.toDateString() != new Date().toDateString() && ({ month: "short", day: "numeric" } as const)
         meta.append(d.toLocaleString(locale, { ...day, hour: "numeric", minute: "2-digit" }))
       }
+      if (m.editedAt && !m.deletedAt) meta.append(" · " + S(T.Edited))
       if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
       const u = m.up
       const b = h("div", { className: "b", dir: "auto" })

@@ -3,11 +3,13 @@ the stored message changes and every open tab of the visitor is told."""
 
 from __future__ import annotations
 
+import orjson
+
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message
 from pocketping.core.rules import clean_text
-from pocketping.errors import InvalidInput
+from pocketping.errors import InvalidInput, NotFound
 from pocketping.hub import Event
 from pocketping.store import sessions as repo
 
@@ -37,7 +39,11 @@ async def edit_operator_message(svc: Services, project_id: str, session_id: str,
             return None
         if message.sender != "operator":
             raise InvalidInput("only an operator's own messages can be edited", code="not_editable")
-        await repo.update_message(tx, message_id, text=clean, edited_at=tx.now)
+        # The earlier text is kept (encrypted) with the time it was replaced.
+        history = await repo.message_history(tx, message_id)
+        history.append({"text": message.text, "replacedAt": tx.now.isoformat()})
+        await repo.update_message(tx, message_id, text=clean, edited_at=tx.now,
+                                  history=tx.encrypt(orjson.dumps(history).decode()))
         updated = await repo.find_message(tx, session_id, message_id)
         assert updated is not None
         tx.emit(_event("message.updated", "message_updated", project_id, updated, origin))
@@ -59,3 +65,16 @@ async def delete_operator_message(svc: Services, project_id: str, session_id: st
         assert deleted is not None
         tx.emit(_event("message.deleted", "message_deleted", project_id, deleted, origin))
         return deleted
+
+
+async def edit_message_by_id(svc: Services, project_id: str, message_id: str, text: object, *,
+                             origin: str = "api") -> Message:
+    """PATCH /api/v1/messages/{id}: the message as it now stands (unchanged when the text is the same)."""
+    async with svc.db.read() as tx:
+        message = await repo.find_message_by_id(tx, message_id)
+        if message is None or await repo.find_session(tx, project_id, message.session_id) is None:
+            raise NotFound("no such message in this project", code="message_not_found")
+        if message.deleted_at is not None:
+            raise InvalidInput("a deleted message cannot be edited", code="not_editable")
+    updated = await edit_operator_message(svc, project_id, message.session_id, message_id, text, origin=origin)
+    return updated or message

@@ -83,8 +83,11 @@ async def _message_changed(tx: Tx, event: Event) -> list[Step]:
     if message.get("sender") != "operator":
         return []
     author = copy.operator_author(message.get("operatorName"), message.get("source") or "api")
-    text = copy.edited_line(author, message["text"]) if event.type == "message.updated" else copy.withdrawn_line(author)
-    return _notice(text, skip_origin=True)
+    if event.type == "message.updated":
+        # Changed in place where the bridge posted it (the line is the fallback where it cannot).
+        payload = {"kind": "operator", "author": author, "fallback": copy.edited_line(author, message["text"])}
+        return [Step("edit", payload, message["id"], skip_origin=True)]
+    return _notice(copy.withdrawn_line(author), skip_origin=True)
 
 
 async def _closed(tx: Tx, event: Event) -> list[Step]:
