@@ -68,11 +68,12 @@ async def delete_operator_message(svc: Services, project_id: str, session_id: st
 
 
 async def edit_message_by_id(svc: Services, project_id: str, message_id: str, text: object, *,
-                             origin: str = "api") -> Message:
+                             origin: str = "api", session_id: str | None = None) -> Message:
     """PATCH /api/v1/messages/{id}: the message as it now stands (unchanged when the text is the same)."""
     async with svc.db.read() as tx:
         message = await repo.find_message_by_id(tx, message_id)
-        if message is None or await repo.find_session(tx, project_id, message.session_id) is None:
+        if (message is None or session_id not in (None, message.session_id)
+                or await repo.find_session(tx, project_id, message.session_id) is None):
             raise NotFound("no such message in this project", code="message_not_found")
         if message.deleted_at is not None:
             raise InvalidInput("a deleted message cannot be edited", code="not_editable")
