@@ -69,3 +69,30 @@ async def test_rest_edit_refuses_what_it_must(server, project, make_project, api
     r = await api.patch(f"/api/v1/messages/{sent['id']}", headers=project.auth, json={"txt": "x"})
     assert r.status_code == 422
     await w.close()
+
+
+async def test_a_visitor_edits_within_five_minutes_only(make_server):
+    from tests.conftest import create_project_on
+
+    from pocketping.clock import FakeClock
+
+    clock = FakeClock()
+    srv = make_server(clock=clock)
+    project = create_project_on(srv)
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("typo hre")
+    await w.say("second")
+    back = await WidgetClient.connect(srv.ws_url, project.public_key, token=w.token)
+    first, second = [f["message"] for f in await back.synced() if f["type"] == "message"]
+    await back.close()
+    await w.send({"type": "edit", "id": first["id"], "text": "typo here"})
+    assert (await w.expect("message_updated"))["message"]["text"] == "typo here"
+    await w.send({"type": "edit", "id": "msg_nope", "text": "x"})
+    assert (await w.expect("error"))["code"] == "message_not_found"
+    await w.send({"type": "edit", "text": "x"})
+    assert (await w.expect("error"))["code"] == "invalid_edit"
+    clock.advance(301)
+    await w.send({"type": "edit", "id": second["id"], "text": "too late"})
+    assert (await w.expect("error"))["code"] == "edit_window_passed"
+    await w.close()
