@@ -35,3 +35,23 @@ async def test_a_visitors_edit_changes_the_topic_copy_in_place(server, project, 
     await telegram.wait_post("On its way, tomorrow")
     assert sum("On its way" in t for t in telegram.texts()) == 1
     await w.close()
+
+
+async def test_a_copy_with_a_file_gets_the_edit_as_a_line(server, project, telegram: TelegramSetup):
+    w = await WidgetClient.connect(server.ws_url, project.public_key)
+    await w.synced()
+    await w.say("can you send the invoice?")
+    await telegram.wait_post("can you send the invoice?")
+    async with httpx.AsyncClient(base_url=server.base_url, headers=project.auth) as api:
+        up = await api.post("/api/v1/files", files={"file": ("invoice.txt", b"total: 12 EUR", "text/plain")})
+        assert up.status_code == 201, up.text
+        reply = (await api.post(f"/api/v1/sessions/{w.session_id}/messages",
+                                json={"text": "Here it is", "attachments": [up.json()["id"]]})).json()
+        await telegram.wait_post("Here it is")
+        r = await api.patch(f"/api/v1/messages/{reply['id']}", json={"text": "Here it is (corrected)"})
+        assert r.status_code == 200
+    # A caption is not changed in place: the edit follows as a line, once.
+    line = await telegram.wait_post("edited a reply: Here it is (corrected)")
+    assert "Operator (via API) edited a reply" in line.text
+    assert sum("Here it is" in t for t in telegram.texts()) == 2
+    await w.close()
