@@ -85,6 +85,7 @@ def encrypted_columns() -> tuple[tuple[Table, str], ...]:
         # attachments (the files' bytes are re-sealed by rotate-key too: actions.files.rotate_files)
         (schema.messages, "attachments"),
         (schema.files, "name"),
+        (schema.messages, "history"),  # edits: the earlier versions of a message
     )
 
 

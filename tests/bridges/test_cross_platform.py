@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from pocketping.actions.bridges import add_bridge
@@ -60,7 +61,8 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
                                                               fake_discord: FakeDiscord, fake_slack: FakeSlack):
     srv = make_server(telegram_api_url=fake_telegram.url, discord_api_url=fake_discord.api_url,
                       slack_api_url=fake_slack.api_url)
-    project, _ = srv.call(create_project(srv.services, "Everywhere", []))
+    project, secret = srv.call(create_project(srv.services, "Everywhere", []))
+    project_auth = {"Authorization": f"Bearer {secret}"}
     tg, channel, slack_channel = await connect_three(srv, project.id, fake_telegram, fake_discord, fake_slack)
 
     def in_slack(fragment: str) -> bool:
@@ -85,25 +87,32 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     await fake_slack.wait_until(lambda: in_slack("Answer from Telegram") and in_slack("(via Telegram)"),
                                 what="the Telegram reply in Slack")
 
-    # Edited in Telegram: the visitor sees the new text; Discord and Slack are told.
+    # Edited in Telegram: the visitor sees the new text; the Discord and Slack copies change in place.
     fake_telegram.operator_edits(tg.chat_id, first_reply, "Answer from Telegram, corrected")
     assert (await w.expect("message_updated"))["message"]["text"] == "Answer from Telegram, corrected"
-    await fake_discord.wait_until(lambda: any("(via Telegram) edited a reply: Answer from Telegram, corrected" in t
+    await fake_discord.wait_until(lambda: any("(via Telegram)" in t and "Answer from Telegram, corrected" in t
                                               for t in discord_thread_texts(fake_discord, channel)),
                                   what="the Telegram edit in Discord")
-    await fake_slack.wait_until(lambda: in_slack("edited a reply: Answer from Telegram, corrected"),
-                                what="the Telegram edit in Slack")
+    await fake_slack.wait_until(lambda: in_slack("Answer from Telegram, corrected"), what="the Telegram edit in Slack")
+    assert sum("Answer from Telegram" in t for t in discord_thread_texts(fake_discord, channel)) == 1
+    assert sum("Answer from Telegram" in t for t in slack_texts(fake_slack, slack_channel)) == 1
 
     # A reply in Discord: to the visitor, and into Telegram as "Name (via Discord)".
     thread = fake_discord.threads(channel)[0]["id"]
     fake_discord.typing_as_user(thread, name="Max")  # the widget shows who is typing
     typing = await w.expect("typing")
     assert typing["sender"] == "operator" and typing["operatorName"] == "Max"
-    fake_discord.post_as_user(thread, "Answer from Discord", name="Max")
+    posted = fake_discord.post_as_user(thread, "Answer from Discord", name="Max")
     frame = await w.expect("message", text="Answer from Discord")
     assert frame["message"]["source"] == "discord" and frame["message"]["operatorName"] == "Max"
     await tg.wait_post("Max (via Discord): Answer from Discord")
     await fake_slack.wait_until(lambda: in_slack("Max (via Discord)"), what="the Discord reply in Slack")
+    # Edited in Discord (MESSAGE_UPDATE): the widget and the Telegram and Slack copies, in place.
+    fake_discord.edit_as_user(thread, posted["id"], "Answer from Discord, fixed")
+    assert (await w.expect("message_updated"))["message"]["text"] == "Answer from Discord, fixed"
+    await tg.wait_post("Max (via Discord): Answer from Discord, fixed")
+    await fake_slack.wait_until(lambda: in_slack("Answer from Discord, fixed"), what="the Discord edit in Slack")
+    assert sum("Answer from Discord" in t for t in tg.texts()) == 1
 
     # A reply in Slack's thread: to the visitor, and into Telegram and Discord.
     thread_ts = fake_slack.top_level(slack_channel)[0]["ts"]
@@ -114,6 +123,35 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     await fake_discord.wait_until(lambda: any("(via Slack)" in t and "Answer from Slack" in t
                                               for t in discord_thread_texts(fake_discord, channel)),
                                   what="the Slack reply in Discord")
+    # Edited in Slack (message_changed): the widget and the Telegram and Discord copies, in place.
+    await fake_slack.operator_edit(slack_channel, said.ts, "Answer from Slack, amended")
+    assert (await w.expect("message_updated"))["message"]["text"] == "Answer from Slack, amended"
+    await tg.wait_post("(via Slack): Answer from Slack, amended")
+    await fake_discord.wait_until(lambda: any("Answer from Slack, amended" in t
+                                              for t in discord_thread_texts(fake_discord, channel)),
+                                  what="the Slack edit in Discord")
+    assert sum("Answer from Slack" in t for t in discord_thread_texts(fake_discord, channel)) == 1
+    # Edited over REST: every copy changes in place, none is posted again.
+    api = httpx.AsyncClient(base_url=srv.base_url, timeout=20)
+    reply = (await api.post(f"/api/v1/sessions/{w.session_id}/messages", headers=project_auth,
+                                json={"text": "Answer from the API", "operatorName": "Ana"})).json()
+    await tg.wait_post("Answer from the API")
+    await fake_slack.wait_until(lambda: in_slack("Answer from the API"), what="the API reply in Slack")
+    await fake_discord.wait_until(lambda: any("Answer from the API" in t
+                                              for t in discord_thread_texts(fake_discord, channel)),
+                                  what="the API reply in Discord")
+    r = await api.patch(f"/api/v1/messages/{reply['id']}", headers=project_auth,
+                            json={"text": "Answer from the API, v2"})
+    assert r.status_code == 200
+    await tg.wait_post("Answer from the API, v2")
+    await fake_slack.wait_until(lambda: in_slack("Answer from the API, v2"), what="the API edit in Slack")
+    await fake_discord.wait_until(lambda: any("Answer from the API, v2" in t
+                                              for t in discord_thread_texts(fake_discord, channel)),
+                                  what="the API edit in Discord")
+    assert sum("Answer from the API" in t for t in tg.texts()) == 1
+    assert sum("Answer from the API" in t for t in slack_texts(fake_slack, slack_channel)) == 1
+    assert sum("Answer from the API" in t for t in discord_thread_texts(fake_discord, channel)) == 1
+    await api.aclose()
     # Withdrawn once mirrored (a deletion before delivery would skip it: that race is not this test's point).
     await fake_slack.operator_delete(slack_channel, said.ts)
     deleted = await w.expect("message_deleted")

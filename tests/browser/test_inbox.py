@@ -107,6 +107,14 @@ async def test_sign_in_see_a_new_conversation_live_reply_and_the_widget_shows_it
         await visitor.get_by_role("button", name="Send").click()
         await expect(log).to_contain_text("Thanks!")
 
+        # The operator edits the reply in place: the inbox and the widget show the new text, marked edited.
+        page.once("dialog", lambda dialog: dialog.accept("Hi! Sarah here, corrected."))
+        await log.locator(".msg.operator").get_by_role("button", name="Edit").click()
+        await expect(log.locator(".msg.operator")).to_contain_text("Hi! Sarah here, corrected.")
+        await expect(log.locator(".msg.operator")).to_contain_text("edited")
+        await expect(visitor_log.locator(".r:not(.v)", has_text="Sarah here, corrected.")).to_contain_text("edited")
+        await expect(visitor_log).not_to_contain_text("<i>Sarah</i>")
+
         # Close, reopen, and the AI switch.
         await page.get_by_role("button", name="Close conversation").click()
         await expect(page.get_by_role("button", name="Reopen conversation")).to_be_visible()

@@ -32,13 +32,20 @@ async def test_open_send_receive_reload(page, chat_server, widget_project, embed
     await page.get_by_role("button", name="Send").click()
     mine = log.locator(".r.v", has_text="Hello from the browser")
     await expect(mine).to_have_attribute("data-state", "sent")
+    # Arrow up in the empty box brings the last message back to correct it; Enter sends the edit.
+    await box.press("ArrowUp")
+    await expect(box).to_have_value("Hello from the browser")
+    await box.fill("Hello from the browser!")
+    await box.press("Enter")
+    await expect(log.locator(".r.v", has_text="Hello from the browser!")).to_contain_text("edited")
+    await expect(log.locator(".r.v")).to_have_count(1)
 
     async with rest(chat_server, widget_project) as api:
         sessions = (await api.get("/sessions")).json()["sessions"]
         assert len(sessions) == 1
         sid = sessions[0]["id"]
         stored = (await api.get(f"/sessions/{sid}/messages")).json()["messages"]
-        assert [m["text"] for m in stored] == ["Hello from the browser"]
+        assert [m["text"] for m in stored] == ["Hello from the browser!"]
         created = await api.post(f"/sessions/{sid}/messages",
                                  json={"text": "Hi! **Sarah** here", "operatorName": "Sarah"})
         assert created.status_code == 201
@@ -53,7 +60,9 @@ async def test_open_send_receive_reload(page, chat_server, widget_project, embed
     await page.get_by_role("button", name="Open chat").click()
     log = page.get_by_role("log")
 
-    await expect(log.locator(".b")).to_have_text(["Hi! How can we help?", "Hello from the browser", "Hi! Sarah here"])
+    # The replay shows the latest text, still marked edited.
+    await expect(log.locator(".b")).to_have_text(["Hi! How can we help?", "Hello from the browser!", "Hi! Sarah here"])
+    await expect(log.locator(".r.v")).to_contain_text("edited")
 
 
 async def _session_id(server, project) -> str:
@@ -137,8 +146,12 @@ async def test_unread_badge_receipts_typing_ai_and_notices(page, chat_server, em
     async with rest(chat_server, project) as api:
         shipped = (await api.get(f"/sessions/{sid}/messages")).json()["messages"][1]
     assert shipped["text"] == "It ships today"
-    await publish({"type": "message_updated", "message": {**shipped, "text": "It ships **tomorrow**"}})
+    # An edit over REST changes the bubble in place, marked "edited".
+    async with rest(chat_server, project) as api:
+        (await api.patch(f"/messages/{shipped['id']}", json={"text": "It ships **tomorrow**"})).raise_for_status()
     await expect(page.locator(".r:not(.v) .b strong")).to_have_text("tomorrow")
+    await expect(page.locator(".r:not(.v)", has_text="tomorrow").locator(".t")).to_contain_text("edited")
+    await expect(page.get_by_text("It ships today")).to_have_count(0)
     await publish({"type": "message_deleted", "message": {**shipped, "deletedAt": "2030-01-01T00:00:00.000Z"}})
     await expect(page.get_by_text("Message deleted")).to_be_visible()
     await expect(page.get_by_text("It ships")).to_have_count(0)

@@ -39,6 +39,7 @@ interface Item {
   createdAt?: string
   clientId?: string
   deletedAt?: string
+  editedAt?: string
   failed?: boolean
   attachments?: Frame[]
   up?: Up
@@ -97,6 +98,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let locale = ""
   let S = strings("en")
   let typingAt = 0
+  let ed: Item | undefined
   let idle = 0
   let typingOff = 0
   let link: Link | undefined
@@ -164,6 +166,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     on(root, "keydown", (e: KeyboardEvent) => e.key == "Escape" && isOpen && setOpen(false)),
     on(ta, "keydown", (e: KeyboardEvent) => {
       if (e.key == "Enter" && !e.shiftKey && !e.isComposing) submit(e)
+      // Arrow up in an empty box: edit your last message (the server allows 5 minutes).
+      else if (e.key == "ArrowUp" && !ta.value && (ed = items.filter((m) => m.sender == "visitor" && m.id).pop()))
+        ta.value = ed.text || ""
     }),
     on(ta, "input", () => {
       grow()
@@ -402,7 +407,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   function submit(e: Event) {
     e.preventDefault()
     const text = ta.value.trim()
-    if (text) queue({ type: "message", text, clientId: cid() })
+    if (text) ed ? link?.send({ type: "edit", id: ed.id, text }) : queue({ type: "message", text, clientId: cid() })
+    ed = undefined
     ta.value = ""
     grow()
     stopTyping()
@@ -459,6 +465,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
         const day = d.toDateString() != new Date().toDateString() && ({ month: "short", day: "numeric" } as const)
         meta.append(d.toLocaleString(locale, { ...day, hour: "numeric", minute: "2-digit" }))
       }
+      if (m.editedAt && !m.deletedAt) meta.append(" · " + S(T.Edited))
       if (mine) meta.append(" ", (m.st = h("i", { role: "img" })))
       const u = m.up
       const b = h("div", { className: "b", dir: "auto" })

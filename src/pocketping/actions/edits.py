@@ -3,11 +3,13 @@ the stored message changes and every open tab of the visitor is told."""
 
 from __future__ import annotations
 
+import orjson
+
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message
 from pocketping.core.rules import clean_text
-from pocketping.errors import InvalidInput
+from pocketping.errors import InvalidInput, NotFound
 from pocketping.hub import Event
 from pocketping.store import sessions as repo
 
@@ -26,18 +28,43 @@ def _event(type_: str, frame_type: str, project_id: str, message: Message, origi
                  widget_frame={"type": frame_type, "message": api}, origin=origin)
 
 
+VISITOR_EDIT_SECONDS = 300  # a visitor may edit their own message for 5 minutes
+
+
 async def edit_operator_message(svc: Services, project_id: str, session_id: str, message_id: str, text: object, *,
                                 origin: str | None = None) -> Message | None:
     """New text for an operator's message; None when there is nothing to change."""
+    return await _edit(svc, project_id, session_id, message_id, text, origin=origin, sender="operator")
+
+
+async def edit_visitor_message(svc: Services, project_id: str, session_id: str, message_id: object, text: object, *,
+                               origin: str = "widget") -> Message | None:
+    """A visitor corrects their own message, within 5 minutes of sending it."""
+    if not isinstance(message_id, str) or not message_id:
+        raise InvalidInput("an edit names the message's id", code="invalid_edit")
+    return await _edit(svc, project_id, session_id, message_id, text, origin=origin, sender="visitor")
+
+
+async def _edit(svc: Services, project_id: str, session_id: str, message_id: str, text: object, *,
+                origin: str | None, sender: str) -> Message | None:
     clean = clean_text(text, svc.settings.max_text_chars)
     async with unit_of_work(svc) as tx:
         await repo.get_session(tx, project_id, session_id)
         message = await repo.find_message(tx, session_id, message_id)
+        if message is None and sender == "visitor":
+            raise NotFound("no such message in this conversation", code="message_not_found")
         if message is None or message.deleted_at is not None or message.text == clean:
             return None
-        if message.sender != "operator":
-            raise InvalidInput("only an operator's own messages can be edited", code="not_editable")
-        await repo.update_message(tx, message_id, text=clean, edited_at=tx.now)
+        if message.sender != sender or message.kind != "message":
+            raise InvalidInput(f"only {'your' if sender == 'visitor' else 'an operator'}'s own messages can be edited",
+                               code="not_editable")
+        if sender == "visitor" and (tx.now - message.created_at).total_seconds() > VISITOR_EDIT_SECONDS:
+            raise InvalidInput("a message can be edited for 5 minutes after it was sent", code="edit_window_passed")
+        # The earlier text is kept (encrypted) with the time it was replaced.
+        history = await repo.message_history(tx, message_id)
+        history.append({"text": message.text, "replacedAt": tx.now.isoformat()})
+        await repo.update_message(tx, message_id, text=clean, edited_at=tx.now,
+                                  history=tx.encrypt(orjson.dumps(history).decode()))
         updated = await repo.find_message(tx, session_id, message_id)
         assert updated is not None
         tx.emit(_event("message.updated", "message_updated", project_id, updated, origin))
@@ -59,3 +86,17 @@ async def delete_operator_message(svc: Services, project_id: str, session_id: st
         assert deleted is not None
         tx.emit(_event("message.deleted", "message_deleted", project_id, deleted, origin))
         return deleted
+
+
+async def edit_message_by_id(svc: Services, project_id: str, message_id: str, text: object, *,
+                             origin: str = "api", session_id: str | None = None) -> Message:
+    """PATCH /api/v1/messages/{id}: the message as it now stands (unchanged when the text is the same)."""
+    async with svc.db.read() as tx:
+        message = await repo.find_message_by_id(tx, message_id)
+        if (message is None or session_id not in (None, message.session_id)
+                or await repo.find_session(tx, project_id, message.session_id) is None):
+            raise NotFound("no such message in this project", code="message_not_found")
+        if message.deleted_at is not None:
+            raise InvalidInput("a deleted message cannot be edited", code="not_editable")
+    updated = await edit_operator_message(svc, project_id, message.session_id, message_id, text, origin=origin)
+    return updated or message

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pocketping.actions import assignment, notes, replies
+from pocketping.actions import assignment, edits, notes, replies
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.requests import Sent
@@ -102,6 +102,13 @@ async def note(svc: Services, login: InboxLogin, session_id: str, text: object) 
     session = await access_session(svc, login, session_id)
     return await notes.add_note(svc, session.project_id, session.id, text, operator_name=login.operator.display_name,
                                 source=SOURCE, origin=SOURCE)
+
+
+async def edit(svc: Services, login: InboxLogin, session_id: str, message_id: str, text: object) -> Message:
+    """An operator's message, changed in place (the widget and every chat app copy follow)."""
+    session = await access_session(svc, login, session_id)
+    return await edits.edit_message_by_id(svc, session.project_id, message_id, text, origin=SOURCE,
+                                          session_id=session.id)
 
 
 async def saved_replies(svc: Services, login: InboxLogin, project_id: str | None) -> list[SavedReply]:

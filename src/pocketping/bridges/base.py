@@ -176,6 +176,14 @@ class SendsFiles(Protocol):
 
 
 @runtime_checkable
+class EditsMessages(Protocol):
+    """Optional: a bridge that changes a message it posted in place (an operator's edit):
+    Telegram ``editMessageText``, Discord ``PATCH /channels/{id}/messages/{id}``, Slack ``chat.update``."""
+
+    async def edit_message(self, thread_id: str, external_id: str, item: Outgoing) -> None: ...
+
+
+@runtime_checkable
 class RenamesThreads(Protocol):
     """Optional: a bridge that renames a conversation's thread when the visitor identifies
     (the card's title then carries their name or email)."""

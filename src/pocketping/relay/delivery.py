@@ -15,6 +15,7 @@ from typing import Any
 
 from pocketping.bridges.base import (
     Bridge,
+    EditsMessages,
     Outgoing,
     OutgoingFile,
     Posted,
@@ -80,6 +81,8 @@ class BridgeDelivery:
                 result = await self._post(bridge, item, ctx, progress, checkpoint)
             elif item.action in ("close", "reopen"):
                 result = await self._close_or_reopen(bridge, item, ctx, progress, checkpoint)
+            elif item.action == "edit":
+                result = await self._edit(bridge, item, ctx)
             elif item.action == "identified":
                 result = await self._identified(bridge, item, ctx, progress, checkpoint)
             else:
@@ -178,6 +181,27 @@ class BridgeDelivery:
         # Over the platform's limit (or a bridge that uploads nothing): a signed link instead.
         line = f"📎 {attachment.name} ({attachment.size // 1000 + 1} KB): {link}"
         return await bridge.post(thread_id, dataclasses.replace(shown, text=(shown.text + "\n" + line).strip()))
+
+    async def _edit(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext) -> dict[str, Any]:
+        """An operator's edit: the copies this bridge posted change in place, part by part (the
+        latest text, so edits in a row converge). A copy we cannot change (not recorded, with files,
+        or a bridge that cannot edit) gets the edit as a line instead."""
+        message = ctx.message
+        if message is None or message.deleted_at is not None:
+            return {"skipped": "the message was deleted"}
+        outgoing = self._outgoing(item, ctx)
+        ids = await rt.posted_ids(self.db, bridge.id, message.id) if isinstance(bridge, EditsMessages) else []
+        thread_id = await self._thread(bridge, ctx)
+        if outgoing is None or not ids or message.attachments:
+            await bridge.post(thread_id, self._notice(item, str(item.payload.get("fallback", ""))))
+            return {"fallback": "posted as a line"}
+        parts = bridge.parts(outgoing) if isinstance(bridge, SplitsText) else [outgoing]
+        assert isinstance(bridge, EditsMessages)
+        for external_id, part in zip(ids, parts, strict=False):
+            await bridge.edit_message(thread_id, external_id, part)
+        for part in parts[len(ids):]:  # longer than before: the rest follows as new parts
+            await bridge.post(thread_id, part)
+        return {"edited": ids[:len(parts)]}
 
     def _announce_delivered(self, project_id: str, message: Message) -> None:
         """Tell the visitor's tabs the team has it (once, even with several bridges)."""

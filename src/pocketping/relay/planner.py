@@ -80,11 +80,18 @@ async def _message_changed(tx: Tx, event: Event) -> list[Step]:
     # An operator changed a reply in one place: the other threads are told (the platform
     # it was changed in already shows it). A withdrawn reply's text is not repeated.
     message = event.data["message"]
+    if message.get("sender") == "visitor" and event.type == "message.updated":
+        # The visitor corrected their message (within 5 minutes): the copies change in place.
+        return [Step("edit", {"kind": "visitor", "fallback": copy.visitor_edited_line(message["text"])},
+                     message["id"])]
     if message.get("sender") != "operator":
         return []
     author = copy.operator_author(message.get("operatorName"), message.get("source") or "api")
-    text = copy.edited_line(author, message["text"]) if event.type == "message.updated" else copy.withdrawn_line(author)
-    return _notice(text, skip_origin=True)
+    if event.type == "message.updated":
+        # Changed in place where the bridge posted it (the line is the fallback where it cannot).
+        payload = {"kind": "operator", "author": author, "fallback": copy.edited_line(author, message["text"])}
+        return [Step("edit", payload, message["id"], skip_origin=True)]
+    return _notice(copy.withdrawn_line(author), skip_origin=True)
 
 
 async def _closed(tx: Tx, event: Event) -> list[Step]:

@@ -120,6 +120,11 @@ async def record_posted(db: Database, bridge_id: str, message_id: str, external_
     await db.write_soon(lambda tx: repo.record_posted(tx, bridge_id, message_id, external_ids))
 
 
+async def posted_ids(db: Database, bridge_id: str, message_id: str) -> list[str]:
+    async with db.read() as tx:
+        return await repo.posted_ids(tx, bridge_id, message_id)
+
+
 @dataclass(frozen=True)
 class Resolved:
     bridge: BridgeRecord

@@ -140,6 +140,10 @@ def edited_line(author: str, text: str) -> str:
     return f"{author} edited a reply: {text}"
 
 
+def visitor_edited_line(text: str) -> str:
+    return f"The visitor edited a message: {text}"
+
+
 def withdrawn_line(author: str) -> str:
     return f"{author} withdrew a reply"
 

@@ -20,9 +20,9 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pocketping import logs
+from pocketping.actions import edits, ratings
 from pocketping.actions import mail as mail_actions
 from pocketping.actions import messages as message_actions
-from pocketping.actions import ratings
 from pocketping.actions import sessions as session_actions
 from pocketping.actions.prechat import check_prechat_answers, fill_prechat, prechat_mode
 from pocketping.actions.projects import get_project
@@ -512,6 +512,12 @@ class WidgetConnection:
         project = await get_project(self.svc, self.project_id)
         await ratings.rate_session(self.svc, project, self.session_id, frame.get("score"), frame.get("comment"))
 
+    async def on_edit(self, frame: dict[str, Any]) -> None:
+        """The visitor corrects their own message (within 5 minutes): ``{"type": "edit", "id", "text"}``."""
+        await self._rate_check()
+        await edits.edit_visitor_message(self.svc, self.project_id, self.session_id, frame.get("id"),
+                                         frame.get("text"), origin="widget")
+
     async def on_ping(self, frame: dict[str, Any]) -> None:
         t = frame.get("t")
         if not (t is None or isinstance(t, int | float) or (isinstance(t, str) and len(t) <= PING_T_MAX_CHARS)):
@@ -538,6 +544,7 @@ _HANDLERS = {
     "transcript": WidgetConnection.on_transcript,
     "prechat": WidgetConnection.on_prechat,
     "rate": WidgetConnection.on_rate,
+    "edit": WidgetConnection.on_edit,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,
 }

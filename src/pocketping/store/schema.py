@@ -109,6 +109,7 @@ messages = Table(
     Column("edited_at", UTCDateTime, nullable=True),
     Column("deleted_at", UTCDateTime, nullable=True),
     Column("attachments", Text, nullable=True),  # encrypted JSON: the files' names, sizes, types
+    Column("history", LongText, nullable=True),  # encrypted JSON: the earlier texts of an edited message
     UniqueConstraint("session_id", "seq"),
     UniqueConstraint("session_id", "client_id"),
     **MYSQL,

@@ -249,6 +249,12 @@ async def count_unread_for_operators(tx: Tx, session: Session) -> int:
         messages.c.seq > session.operator_read_seq))).scalar_one())
 
 
+async def message_history(tx: Tx, message_id: str) -> list[dict[str, Any]]:
+    """The earlier versions of an edited message, oldest first ({"text", "replacedAt"})."""
+    stored = (await tx.conn.execute(select(messages.c.history).where(messages.c.id == message_id))).scalar()
+    return list(orjson.loads(tx.decrypt(stored))) if stored else []
+
+
 async def update_message(tx: Tx, message_id: str, **values: Any) -> None:
     if "text" in values or values.get("deleted_at") is not None:
         found = await find_message_by_id(tx, message_id)

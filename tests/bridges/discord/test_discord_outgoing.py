@@ -224,3 +224,22 @@ async def test_visitor_typing_is_throttled(discord: FakeDiscord, bridge):
     await bridge.typing(thread)
     await bridge.typing(thread)
     assert len(discord.calls("POST", rf"/channels/{thread}/typing$")) == 1
+
+
+async def test_an_edit_patches_the_message_in_place_and_only_the_bots_own(discord: FakeDiscord, bridge):
+    thread = (await bridge.open_thread(card())).thread_id
+    assert thread is not None
+    posted = await bridge.post(thread, item("first words", message_id="msg_edit"))
+    await bridge.edit_message(thread, posted.message_ids[0], item("better words", message_id="msg_edit"))
+    [_, copy] = discord.messages(thread)
+    assert "better words" in copy["content"] and "first words" not in copy["content"]
+    assert copy["edited_timestamp"]
+    call = discord.calls("PATCH", rf"/channels/{thread}/messages/{copy['id']}$")[0]
+    assert call.body["allowed_mentions"] == {"parse": []}
+    # Someone else's message cannot be edited (403, 50005); an unknown one is 404 (10008).
+    theirs = discord.post_as_user(thread, "a person's words")
+    with pytest.raises(DeliveryError):
+        await bridge.edit_message(thread, theirs["id"], item("not yours"))
+    with pytest.raises(DeliveryError):
+        await bridge.edit_message(thread, "123456789", item("nobody's"))
+    assert discord.messages(thread)[-1]["content"] == "a person's words"

@@ -242,6 +242,12 @@ class DiscordApi:
                 raise delivery_error(exc) from exc
         raise DeliveryError("the Discord thread stays archived", retry_after=30.0)
 
+    async def edit_message(self, thread_id: str, message_id: str, body: dict[str, Any]) -> None:
+        try:
+            await self.request("PATCH", f"/channels/{thread_id}/messages/{message_id}", json=body)
+        except DiscordError as exc:
+            raise delivery_error(exc) from exc
+
     async def download(self, url: str, limit: int) -> bytes:
         """An attachment someone posted, from Discord's CDN (or this API's host: a self-hosted or
         fake Discord), at most ``limit`` bytes. No other host is fetched."""

@@ -116,6 +116,9 @@ class DiscordBridge:
         self._progress.pop(key, None)
         return Posted(message_ids=tuple(done))
 
+    async def edit_message(self, thread_id: str, external_id: str, item: Outgoing) -> None:
+        await self.api.edit_message(thread_id, external_id, self._message_body(fmt.render_item(item), None))
+
     async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
         """A message with the file as a multipart attachment, who sent it (and the text) as its content."""
         content = fmt.render_item(item) if item.text else f"**{item.author}**"

@@ -153,6 +153,11 @@ class SlackBridge:
     async def post(self, thread_id: str, item: Outgoing) -> Posted:
         return Posted(message_ids=tuple([await self._post_one(thread_id, part) for part in self.parts(item)]))
 
+    async def edit_message(self, thread_id: str, external_id: str, item: Outgoing) -> None:
+        await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
+        await self._paced(self.api.update_message(self.channel_id, external_id,
+                                                  text=message_text(item.author, item.text)))
+
     async def _post_one(self, thread_id: str, item: Outgoing) -> str:
         text = message_text(item.author, item.text)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]

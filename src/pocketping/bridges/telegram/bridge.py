@@ -107,6 +107,11 @@ class TelegramBridge:
             ids.append(str(sent["message_id"]))
         return Posted(message_ids=tuple(ids))
 
+    async def edit_message(self, thread_id: str, external_id: str, item: Outgoing) -> None:
+        await self._send("editMessageText", {"message_id": int(external_id), "text": fmt.message_html(item),
+                                             "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}},
+                         thread_id=thread_id, unchanged_ok=True)
+
     async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
         """``sendPhoto`` for an image (up to 10 MB), else ``sendDocument``, the text as the caption."""
         photo = file.is_image and file.size <= PHOTO_BYTES

@@ -119,6 +119,17 @@ async def reply(session_id: str, body: ReplyIn, login: ChangeDep, svc: ServicesD
     return {"message": message_json(sent.message), "duplicate": sent.duplicate}
 
 
+class EditIn(_Body):
+    text: str = Field(max_length=100_000)
+
+
+@router.patch("/conversations/{session_id}/messages/{message_id}")
+async def edit(session_id: str, message_id: str, body: EditIn, login: ChangeDep, svc: ServicesDep
+               ) -> dict[str, Any]:
+    """Edit an operator's message in place (PATCH /api/v1/messages/{id} for the inbox)."""
+    return {"message": message_json(await inbox_actions.edit(svc, login, session_id, message_id, body.text))}
+
+
 @router.post("/conversations/{session_id}/uploads", status_code=201)
 async def upload(session_id: str, request: Request, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
     """A file for the operator's next reply in this conversation (multipart, field ``file``)."""

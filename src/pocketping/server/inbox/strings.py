@@ -90,6 +90,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "shortcuts": "Keyboard shortcuts",
         "note": "Note",
         "noteTag": "Note (the visitor does not see it)",
+        "edit": "Edit",
+        "editPrompt": "The new text of this reply (the visitor and every chat app thread see it changed)",
+        "edited": "edited",
         "repliesHint": "Type / and the shortcut in the reply box, or /r SHORTCUT in a chat app thread. "
                        "{name} and {email} are filled from the visitor's identity.",
         "shortcut": "Shortcut",

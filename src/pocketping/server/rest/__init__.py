@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from pocketping.server.rest import bridges, events, files, project, search, sessions, visitors, webhooks
+from pocketping.server.rest import bridges, events, files, messages, project, search, sessions, visitors, webhooks
 from pocketping.server.rest.schemas import ErrorResponse
 
 _errors: dict[int | str, dict[str, object]] = {
@@ -21,3 +21,4 @@ router.include_router(bridges.router)
 router.include_router(files.router)
 router.include_router(files.widget_router)
 router.include_router(search.router)
+router.include_router(messages.router)

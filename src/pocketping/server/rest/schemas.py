@@ -108,6 +108,11 @@ class MessageIn(Strict):
                                  description="makes the call idempotent: a retry with the same id is stored once")
 
 
+class MessagePatchIn(Strict):
+    text: str = Field(max_length=100_000, description="the new text of an operator's message (the earlier "
+                                                      "one is kept, encrypted, in its history)")
+
+
 class EventIn(Strict):
     name: str = Field(pattern=r"^[a-zA-Z0-9_.:-]{1,64}$")
     data: dict[str, Any] = Field(default_factory=dict, description="a JSON object of at most 8 KB")

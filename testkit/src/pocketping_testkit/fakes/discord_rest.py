@@ -214,6 +214,25 @@ def create_message(fake: d.FakeDiscord, ids: list[str], body: Any) -> Answer:
     return 200, message
 
 
+def edit_message(fake: d.FakeDiscord, ids: list[str], body: Any) -> Answer:
+    """PATCH /channels/{channel.id}/messages/{message.id}: only the author may change the content;
+    the edit is dispatched as MESSAGE_UPDATE (as Discord does for every edit)."""
+    channel = channel_or_404(fake, ids[0])
+    content = check_content(body)
+    with fake.lock:
+        message = next((m for m in fake._messages.get(channel["id"], []) if m["id"] == ids[1]), None)
+        if message is None:
+            raise ApiError(404, 10008, "Unknown Message")
+        if message["author"]["id"] != fake.bot["id"]:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        message["content"] = content
+        message["edited_timestamp"] = d.iso_now()
+        event = dict(message, guild_id=fake.guild_id)
+    fake.gateway.dispatch("MESSAGE_UPDATE", event)
+    fake.changed()
+    return 200, dict(message)
+
+
 def list_messages(fake: d.FakeDiscord, ids: list[str], query: Any) -> Answer:
     channel = channel_or_404(fake, ids[0])
     require(fake, channel, d.READ_MESSAGE_HISTORY)
@@ -263,6 +282,7 @@ ROUTES: list[tuple[str, str, Handler, str, bool]] = [
     ("POST", "/channels/{}/threads", start_thread, "threads", True),
     ("POST", "/channels/{}/messages", create_message, "messages", True),
     ("GET", "/channels/{}/messages", list_messages, "messages-list", True),
+    ("PATCH", "/channels/{}/messages/{}", edit_message, "message-edit", True),
     ("POST", "/channels/{}/typing", trigger_typing, "typing", True),
     ("GET", "/guilds/{}", get_guild, "guild", True),
     ("GET", "/guilds/{}/members/{}", get_member, "guild-member", True),

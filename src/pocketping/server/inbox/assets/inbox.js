@@ -183,11 +183,27 @@
     }
     const deleted = Boolean(m.deletedAt);
     const note = m.kind === "note";
+    // An operator's reply can be edited in place (the widget and every chat app copy follow).
+    let edit = null;
+    if (m.sender === "operator" && !note && !deleted) {
+      edit = el("button", { type: "button", class: "edit" }, T.edit);
+      edit.addEventListener("click", () => editMessage(m));
+    }
     return el("li", { class: "msg " + m.sender + (note ? " note" : ""), "data-seq": m.seq, "data-id": m.id },
       el("p", { class: "who" }, senderName(m), note ? el("span", { class: "tag" }, T.noteTag) : null,
-        " ", el("time", { datetime: m.createdAt }, when(m.createdAt))),
+        " ", el("time", { datetime: m.createdAt }, when(m.createdAt)),
+        m.editedAt && !deleted ? el("span", { class: "tag" }, T.edited) : null, edit ? " " : null, edit),
       el("p", { class: "text" + (deleted ? " deleted" : ""), dir: "auto" }, deleted ? "—" : m.text),
       deleted ? null : renderFiles(m.attachments || []));
+  }
+
+  async function editMessage(m) {
+    const text = window.prompt(T.editPrompt, m.text);
+    if (text === null || text === m.text || !open) return;
+    try {
+      await api("PATCH", `/conversations/${encodeURIComponent(open.id)}/messages/${encodeURIComponent(m.id)}`,
+        { text });
+    } catch (err) { window.alert(fmt("failed", { reason: err.message })); }
   }
 
   // Images inline (they open in full), other files as a link with their name and size.
