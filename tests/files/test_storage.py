@@ -69,7 +69,7 @@ async def test_sealed_files_round_trip_through_the_store(store: BlobStore, tmp_p
         sealed_path = tmp_path / f"sealed{size}"
         sealed_path.write_bytes(b"".join(sealing.seal(keys, f"p/f{size}", [plain[i:i + 1000]
                                                                           for i in range(0, size, 1000)])))
-        assert plain[:16] not in sealed_path.read_bytes() or size == 0
+        assert size < 16 or plain[:16] not in sealed_path.read_bytes()  # (a byte or two may occur by chance)
         await store.put(f"p/f{size}", sealed_path)
         back = b"".join([p async for p in sealing.unseal(keys, f"p/f{size}", store.read(f"p/f{size}"))])
         assert back == plain
