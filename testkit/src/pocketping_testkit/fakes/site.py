@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ class FakeSite(FakeHarness):
         super().__init__()
         self.pages: dict[str, Page] = {}
         self.hits: list[str] = []
+        self.not_modified: list[str] = []  # paths answered 304 (a matching If-None-Match)
+        self.etags = False  # send an ETag (a hash of the body) with each page, answer 304 when it matches
         self.port = 0
         self._done: asyncio.Event | None = None
 
@@ -61,6 +64,13 @@ class FakeSite(FakeHarness):
             return Response(b"not found", status_code=404, media_type="text/plain")
         if page.location is not None:
             return Response(b"", status_code=page.status, headers={"Location": page.location})
+        if self.etags and page.status == 200:
+            etag = f'"{hashlib.sha256(page.body).hexdigest()[:16]}"'
+            if request.headers.get("if-none-match") == etag:
+                with self.lock:
+                    self.not_modified.append(request.url.path)
+                return Response(status_code=304, headers={"ETag": etag})
+            return Response(page.body, status_code=200, media_type=page.content_type, headers={"ETag": etag})
         if page.trickle:
             return StreamingResponse(self._trickle(page.body), media_type=page.content_type)
         return Response(page.body, status_code=page.status, media_type=page.content_type)
