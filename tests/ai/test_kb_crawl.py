@@ -105,7 +105,7 @@ async def test_crawl_indexes_the_allowed_pages_and_refresh_fetches_only_what_cha
     del site.pages["/docs/warranty"]
     code, refreshed = await asyncio.to_thread(cli, "kb", "refresh", project.id, site.url("/docs/"))
     assert refreshed[0]["pages"] == 4
-    code, removed = await asyncio.to_thread(cli, "kb", "remove", project.id, site.url("/docs/"))
+    code, _ = await asyncio.to_thread(cli, "kb", "remove", project.id, site.url("/docs/"))
     assert code == 0
     code, hits = await asyncio.to_thread(cli, "kb", "search", project.id, "flux capacitor")
     assert hits == []

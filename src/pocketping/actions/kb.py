@@ -145,9 +145,9 @@ async def _crawl(svc: Services, site: KbSource) -> KbSource:
         sitemaps = [u for u in (rules.site_maps() or [scope.origin + "/sitemap.xml"])
                     if u.startswith(scope.origin + "/")]
         done_maps: set[str] = set()
-        while sitemaps and len(done_maps) < crawl.MAX_SITEMAPS and not rules.disallow_all:
+        while sitemaps and len(done_maps) < crawl.MAX_SITEMAPS:
             map_url = sitemaps.pop(0)
-            if map_url in done_maps:
+            if map_url in done_maps or not rules.can_fetch(crawl.USER_AGENT, map_url):
                 continue
             done_maps.add(map_url)
             try:
@@ -178,7 +178,8 @@ async def _crawl(svc: Services, site: KbSource) -> KbSource:
                 answer = await get(client, url, conditional)
             except PocketPingError as exc:
                 errors.append(exc.message)
-                kept.add(url) if before else None
+                if before:
+                    kept.add(url)
                 continue
             final = crawl.normalize(answer.url)
             if final != url and (final in seen or not scope.allows(final)
@@ -194,7 +195,8 @@ async def _crawl(svc: Services, site: KbSource) -> KbSource:
                 continue
             if answer.status_code != 200:
                 errors.append(f"{final} answered HTTP {answer.status_code}")
-                kept.add(final) if final in known else None
+                if final in known:
+                    kept.add(final)
                 continue
             media_type = answer.headers.get("content-type")
             try:

@@ -130,8 +130,9 @@ async def fetch_raw(client: httpx.AsyncClient, url: str, *, allow_private: bool,
     and ``timeout`` seconds in all; any status comes back (``url`` is where it ended)."""
     try:
         async with asyncio.timeout(timeout):
-            return await netguard.follow(client, url, allow_private=allow_private, headers={**HEADERS, **(headers or {})},
-                                         timeout=timeout, max_body_bytes=max_bytes, allowed=allowed)
+            return await netguard.follow(client, url, allow_private=allow_private,
+                                         headers={**HEADERS, **(headers or {})}, timeout=timeout,
+                                         max_body_bytes=max_bytes, allowed=allowed)
     except TimeoutError as exc:
         raise DocumentError(f"{url}: no complete answer within {timeout:g} seconds", code="kb_fetch_failed") from exc
     except netguard.ResponseTooLarge as exc:

@@ -42,8 +42,8 @@ def add(project_id: str,
                                                             "and path prefix, robots.txt honoured")] = False,
         max_pages: Annotated[int, typer.Option("--max-pages", help="With --crawl: at most this many pages")] = 200,
         depth: Annotated[int, typer.Option("--depth", help="With --crawl: links followed this many deep")] = 3,
-        include: Annotated[list[str] | None, typer.Option("--include", help="With --crawl: also crawl under this "
-                                                                            "path prefix (instead of the URL's)")] = None,
+        include: Annotated[list[str] | None, typer.Option(
+            "--include", help="With --crawl: crawl under this path prefix (instead of the URL's)")] = None,
         exclude: Annotated[list[str] | None, typer.Option("--exclude", help="With --crawl: skip paths matching this "
                                                                             "glob (or containing this text)")] = None,
         as_json: JsonOpt = False) -> None:
