@@ -5,11 +5,16 @@ requests. On SQLite, PostgreSQL and MariaDB."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
+import httpx
 import orjson
 from typer.testing import CliRunner
 
 from pocketping.wiring import cli_app
+from pocketping_testkit.waiting import eventually
+
+from .ai_helpers import create_project_on
 
 cli_app = cli_app()
 
@@ -140,3 +145,33 @@ async def test_crawl_options_bound_and_filter_the_crawl(server, project, site):
     assert code == 1 and error["error"]["code"] == "invalid_crawl"
     code, error = await asyncio.to_thread(cli, "kb", "add", project.id, "http://169.254.169.254/", "--crawl")
     assert code == 1 and error["error"]["code"] == "unsafe_url"
+
+
+async def test_rest_crawl_waits_the_politeness_delay_on_the_servers_clock(ai_env_sqlite, site):
+    """One request, then nothing until the (fake) clock has moved by the delay, then the next."""
+    build_site(site)
+    srv = ai_env_sqlite.server(kb_crawl_delay_seconds=5)
+    project = create_project_on(srv)
+    async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as client:
+        crawl = asyncio.create_task(client.post("/api/v1/kb", headers=project.auth,
+                                                json={"url": site.url("/docs/"), "crawl": {"depth": 0}}))
+        # robots.txt, sitemap.xml, sitemaps/docs.xml, then /docs/ and /docs/warranty (depth 0 follows no links)
+        for n in range(1, 6):
+            await eventually(lambda n=n: len(site.hits) >= n)
+            assert len(site.hits) == n, site.hits  # the next request waits for the clock
+            if n < 5:
+                ai_env_sqlite.clock.advance(4.9)
+                await asyncio.sleep(0)
+                assert len(site.hits) == n
+                ai_env_sqlite.clock.advance(0.1)
+        res = await crawl
+        assert res.status_code == 201, res.text
+        took = datetime.fromisoformat(res.json()["fetchedAt"]) - datetime.fromisoformat(res.json()["createdAt"])
+        assert took == timedelta(seconds=20)  # four pauses of 5 s on the server's clock
+        assert res.json()["kind"] == "site" and res.json()["pages"] == 2 and res.json()["status"] == "ready"
+        listed = (await client.get("/api/v1/kb", headers=project.auth)).json()["sources"]
+        assert sorted(s["kind"] for s in listed) == ["site", "url", "url"]
+        assert {s.get("siteId") for s in listed if s["kind"] == "url"} == {res.json()["id"]}
+        bad = await client.post("/api/v1/kb", headers=project.auth, json={"url": site.url("/docs/"),
+                                                                          "crawl": {"depth": 99}})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_crawl"
