@@ -140,6 +140,11 @@ async def test_crawl_options_bound_and_filter_the_crawl(server, project, site):
     assert code == 0, added
     code, hits = await asyncio.to_thread(cli, "kb", "search", project.id, "zeppelins")
     assert hits == []  # not linked from /docs/install, and not in the sitemap
+    human = await asyncio.to_thread(runner.invoke, cli_app, ["kb", "refresh", project.id, site.url("/docs/install")],
+                                    env=env)
+    assert human.exit_code == 0, human.output
+    assert "crawl: 2 fetched, 0 queued" in human.stderr, human.stderr  # install and proxy; the rest skipped
+    assert "2 pages" in human.stdout
     code, error = await asyncio.to_thread(cli, "kb", "add", project.id, site.url("/docs/"), "--crawl",
                                           "--max-pages", "0")
     assert code == 1 and error["error"]["code"] == "invalid_crawl"
@@ -151,6 +156,7 @@ async def test_rest_crawl_waits_the_politeness_delay_on_the_servers_clock(ai_env
     """One request, then nothing until the (fake) clock has moved by the delay, then the next."""
     build_site(site)
     srv = ai_env_sqlite.server(kb_crawl_delay_seconds=5)
+    clock = ai_env_sqlite.clock
     project = create_project_on(srv)
     async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as client:
         crawl = asyncio.create_task(client.post("/api/v1/kb", headers=project.auth,
@@ -160,6 +166,8 @@ async def test_rest_crawl_waits_the_politeness_delay_on_the_servers_clock(ai_env
             await eventually(lambda n=n: len(site.hits) >= n)
             assert len(site.hits) == n, site.hits  # the next request waits for the clock
             if n < 5:
+                pause_ends = clock.now() + timedelta(seconds=5)
+                await eventually(lambda end=pause_ends: end in clock.due())  # the crawler sleeps
                 ai_env_sqlite.clock.advance(4.9)
                 await asyncio.sleep(0)
                 assert len(site.hits) == n

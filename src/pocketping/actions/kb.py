@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -81,7 +82,11 @@ async def add_url(svc: Services, project_id: str, url: str) -> KbSource:
     return await _store(svc, project_id, "url", url, doc)
 
 
-async def add_site(svc: Services, project_id: str, url: str, options: crawl.CrawlOptions) -> KbSource:
+Progress = Callable[[int, int, int], None]  # pages fetched, queued, skipped so far
+
+
+async def add_site(svc: Services, project_id: str, url: str, options: crawl.CrawlOptions,
+                   progress: Progress | None = None) -> KbSource:
     """Crawl a docs site from ``url`` and index its pages (see ``_crawl``)."""
     await _check_project(svc, project_id)
     allowed = netguard.PrivateHosts.parse(svc.settings.allowed_private_hosts)
@@ -98,10 +103,10 @@ async def add_site(svc: Services, project_id: str, url: str, options: crawl.Craw
             source_id = existing.id
             await repo.update_source(tx, source_id, crawl=options.to_json())
         source = await repo.get_source(tx, project_id, source_id)
-    return await _crawl(svc, source)
+    return await _crawl(svc, source, progress)
 
 
-async def _crawl(svc: Services, site: KbSource) -> KbSource:
+async def _crawl(svc: Services, site: KbSource, progress: Progress | None = None) -> KbSource:
     """Fetch the site's pages and index what changed.
 
     robots.txt first, then the sitemaps it names (or /sitemap.xml, sitemap indexes followed),
@@ -122,6 +127,7 @@ async def _crawl(svc: Services, site: KbSource) -> KbSource:
     errors: list[str] = []
     kept: set[str] = set()
     title = ""
+    fetched = skipped = 0
 
     async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
                   ) -> netguard.SafeResponse:
@@ -166,8 +172,12 @@ async def _crawl(svc: Services, site: KbSource) -> KbSource:
             if url in seen:
                 continue
             seen.add(url)
+            if progress is not None:
+                progress(fetched, len(queue), skipped)
             if not scope.allows(url) or not rules.can_fetch(crawl.USER_AGENT, url):
+                skipped += 1
                 continue
+            fetched += 1
             before = known.get(url)
             conditional = {}
             if before and before["etag"]:
@@ -216,6 +226,8 @@ async def _crawl(svc: Services, site: KbSource) -> KbSource:
                 continue
             kept.add(final)
             title = title or (doc.title if url == site.location else "")
+        if progress is not None:
+            progress(fetched, len(queue), skipped)
     async with unit_of_work(svc) as tx:
         for location, page in known.items():
             if location not in kept:
@@ -291,7 +303,7 @@ async def remove_source(svc: Services, project_id: str, ref: str) -> KbSource:
     return source
 
 
-async def refresh_source(svc: Services, source: KbSource) -> KbSource:
+async def refresh_source(svc: Services, source: KbSource, progress: Progress | None = None) -> KbSource:
     """Fetch or read a source again; on failure the previous content stays in use and the
     source shows the error."""
     try:
@@ -300,7 +312,7 @@ async def refresh_source(svc: Services, source: KbSource) -> KbSource:
         if source.kind == "file":
             return await add_file(svc, source.project_id, Path(source.location))
         if source.kind == "site":
-            return await _crawl(svc, source)
+            return await _crawl(svc, source, progress)
         return source  # uploaded content: upload it again to change it
     except PocketPingError as exc:
         log.warning("refreshing knowledge-base source %s failed: %s", source.id, exc.message)
@@ -309,12 +321,13 @@ async def refresh_source(svc: Services, source: KbSource) -> KbSource:
             return await repo.get_source(tx, source.project_id, source.id)
 
 
-async def refresh(svc: Services, project_id: str, refs: list[str] | None = None) -> list[KbSource]:
+async def refresh(svc: Services, project_id: str, refs: list[str] | None = None,
+                  progress: Progress | None = None) -> list[KbSource]:
     if refs:
         sources = [await find_source(svc, project_id, ref) for ref in refs]
     else:  # a crawled site's pages are refreshed by crawling the site again
         sources = [s for s in await list_sources(svc, project_id) if s.parent_id is None]
-    return [await refresh_source(svc, source) for source in sources]
+    return [await refresh_source(svc, source, progress) for source in sources]
 
 
 async def search(svc: Services, project_id: str, query: str, *, token_budget: int = 1500,

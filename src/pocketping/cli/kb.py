@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,32 @@ def _line(s: dict[str, Any]) -> str:
         return (f"{s['id']}  {s['pages']:>4} pages   {s['title'][:40]!r}  {s['location']}  [{state}]  "
                 f"last fetch {s['fetchedAt'] or 'never'}")
     return f"{s['id']}  {s['chunks']:>4} chunks  {s['title'][:40]!r}  {s['location']}  [{state}]"
+
+
+class _Progress:
+    """Pages fetched / queued / skipped of a crawl, on stderr: a line that updates itself on a
+    terminal, the last figures once otherwise (never with --json)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last: tuple[int, int, int] | None = None
+
+    def __call__(self, fetched: int, queued: int, skipped: int) -> None:
+        self.last = (fetched, queued, skipped)
+        if self.enabled and self.tty:
+            width = 30
+            done = width * fetched // max(1, fetched + queued)
+            sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {fetched} fetched, {queued} queued, "
+                             f"{skipped} skipped ")
+            sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.enabled and self.last is not None:
+            fetched, queued, skipped = self.last
+            sys.stderr.write(("\r" if self.tty else "") + f"crawl: {fetched} fetched, {queued} queued, "
+                             f"{skipped} skipped\n")
+            self.last = None
 
 
 def _expand(items: list[str]) -> list[str]:
@@ -56,6 +83,7 @@ def add(project_id: str,
     if not items:
         fail("no Markdown, text, HTML or PDF documents found there", as_json, "kb_empty")
     options = None
+    progress = _Progress(not as_json)
     if crawl:
         if any("://" not in item for item in items):
             fail("--crawl takes http:// or https:// URLs only", as_json, "invalid_crawl")
@@ -70,7 +98,8 @@ def add(project_id: str,
         for item in items:
             try:
                 if options is not None:
-                    source = await kb.add_site(svc, project_id, item, options)
+                    source = await kb.add_site(svc, project_id, item, options, progress)
+                    progress.end()
                 elif "://" in item:
                     source = await kb.add_url(svc, project_id, item)
                 else:
@@ -121,7 +150,14 @@ def refresh(project_id: str,
     changed pages re-indexed); a source that fails keeps its previous content."""
     from pocketping.actions import kb
 
-    found = run(lambda svc: kb.refresh(svc, project_id, refs or None), as_json)
+    progress = _Progress(not as_json)
+
+    async def go(svc: Any) -> list[Any]:
+        found = await kb.refresh(svc, project_id, refs or None, progress)
+        progress.end()
+        return found
+
+    found = run(go, as_json)
     data = [s.to_api() for s in found]
     emit(data, as_json, lambda: "\n".join(_line(s) for s in data) or "the knowledge base is empty")
     if any(s["status"] not in ("ready", "partial") for s in data):
