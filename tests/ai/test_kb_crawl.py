@@ -118,6 +118,7 @@ async def test_crawl_indexes_the_allowed_pages_and_refresh_fetches_only_what_cha
 
 async def test_crawl_options_bound_and_filter_the_crawl(server, project, site):
     build_site(site)
+    site.etags, site.last_modified = False, True  # this site validates with Last-Modified only
     runner = CliRunner()
     env = {"POCKETPING_DATABASE_URL": server.settings.database_url,
            "POCKETPING_ENCRYPTION_KEY": server.settings.encryption_key.get_secret_value(),
@@ -144,6 +145,7 @@ async def test_crawl_options_bound_and_filter_the_crawl(server, project, site):
                                     env=env)
     assert human.exit_code == 0, human.output
     assert "crawl: 2 fetched, 0 queued" in human.stderr, human.stderr  # install and proxy; the rest skipped
+    assert sorted(site.not_modified) == ["/docs/install", "/docs/install/proxy"]  # If-Modified-Since: 304
     assert "2 pages" in human.stdout
     code, error = await asyncio.to_thread(cli, "kb", "add", project.id, site.url("/docs/"), "--crawl",
                                           "--max-pages", "0")
@@ -155,7 +157,7 @@ async def test_crawl_options_bound_and_filter_the_crawl(server, project, site):
 async def test_rest_crawl_waits_the_politeness_delay_on_the_servers_clock(ai_env_sqlite, site):
     """One request, then nothing until the (fake) clock has moved by the delay, then the next."""
     build_site(site)
-    srv = ai_env_sqlite.server(kb_crawl_delay_seconds=5)
+    srv = ai_env_sqlite.server(kb_crawl_delay_seconds=7.25)  # a pause no other loop of the server takes
     clock = ai_env_sqlite.clock
     project = create_project_on(srv)
     async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as client:
@@ -166,16 +168,16 @@ async def test_rest_crawl_waits_the_politeness_delay_on_the_servers_clock(ai_env
             await eventually(lambda n=n: len(site.hits) >= n)
             assert len(site.hits) == n, site.hits  # the next request waits for the clock
             if n < 5:
-                pause_ends = clock.now() + timedelta(seconds=5)
+                pause_ends = clock.now() + timedelta(seconds=7.25)
                 await eventually(lambda end=pause_ends: end in clock.due())  # the crawler sleeps
-                ai_env_sqlite.clock.advance(4.9)
+                ai_env_sqlite.clock.advance(7.2)
                 await asyncio.sleep(0)
                 assert len(site.hits) == n
-                ai_env_sqlite.clock.advance(0.1)
+                ai_env_sqlite.clock.advance(0.05)
         res = await crawl
         assert res.status_code == 201, res.text
         took = datetime.fromisoformat(res.json()["fetchedAt"]) - datetime.fromisoformat(res.json()["createdAt"])
-        assert took == timedelta(seconds=20)  # four pauses of 5 s on the server's clock
+        assert took == timedelta(seconds=29)  # four pauses of 7.25 s on the server's clock
         assert res.json()["kind"] == "site" and res.json()["pages"] == 2 and res.json()["status"] == "ready"
         listed = (await client.get("/api/v1/kb", headers=project.auth)).json()["sources"]
         assert sorted(s["kind"] for s in listed) == ["site", "url", "url"]
