@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from email.utils import formatdate
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from starlette.applications import Starlette
 from starlette.requests import Request
