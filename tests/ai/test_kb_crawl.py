@@ -185,3 +185,25 @@ async def test_rest_crawl_waits_the_politeness_delay_on_the_servers_clock(ai_env
         bad = await client.post("/api/v1/kb", headers=project.auth, json={"url": site.url("/docs/"),
                                                                           "crawl": {"depth": 99}})
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_crawl"
+
+
+async def test_a_site_with_a_daily_refresh_is_crawled_again_by_the_workers(ai_env_sqlite, site):
+    build_site(site)
+    srv = ai_env_sqlite.server(kb_crawl_delay_seconds=0)
+    clock = ai_env_sqlite.clock
+    project = create_project_on(srv)
+    async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as client:
+        res = await client.post("/api/v1/kb", headers=project.auth,
+                                json={"url": site.url("/docs/"), "crawl": {"depth": 0, "refresh": "daily"}})
+        assert res.status_code == 201, res.text
+        off = await client.post("/api/v1/kb", headers=project.auth,
+                                json={"url": site.url("/docs/install"), "crawl": {"depth": 0}})
+        assert off.status_code == 201, off.text
+    site.hits.clear()
+    clock.advance(23 * 3600)  # the hourly round runs, but a day has not passed
+    await eventually(lambda: clock.now() + timedelta(hours=1) in clock.due())
+    assert site.not_modified == []
+    clock.advance(2 * 3600)
+    await eventually(lambda: "/docs/warranty" in site.not_modified)  # the daily site, with conditional requests
+    assert sorted(site.not_modified) == ["/docs/", "/docs/warranty"]
+    assert "/docs/install" not in site.hits  # the other site has no schedule

@@ -8,6 +8,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -328,6 +329,25 @@ async def refresh(svc: Services, project_id: str, refs: list[str] | None = None,
     else:  # a crawled site's pages are refreshed by crawling the site again
         sources = [s for s in await list_sources(svc, project_id) if s.parent_id is None]
     return [await refresh_source(svc, source, progress) for source in sources]
+
+
+async def refresh_due(svc: Services) -> int:
+    """Crawl again the sites whose ``--refresh`` interval has passed since their last crawl
+    (the workers call this every hour); returns how many were crawled."""
+    async with svc.db.read() as tx:
+        found = await repo.sites(tx)
+    now = svc.clock.now()
+    crawled = 0
+    for site, options in found:
+        days = crawl.REFRESH_DAYS.get(crawl.CrawlOptions.from_json(options).refresh, 0)
+        if not days or (site.fetched_at is not None and site.fetched_at + timedelta(days=days) > now):
+            continue
+        try:
+            await _crawl(svc, site)
+            crawled += 1
+        except PocketPingError as exc:
+            log.warning("the scheduled crawl of %s failed: %s", site.location, exc.message)
+    return crawled
 
 
 async def search(svc: Services, project_id: str, query: str, *, token_budget: int = 1500,

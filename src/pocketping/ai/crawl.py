@@ -21,6 +21,7 @@ USER_AGENT = "PocketPing"
 MAX_PAGES = 5000
 MAX_DEPTH = 20
 MAX_SITEMAPS = 20
+REFRESH_DAYS = {"daily": 1, "weekly": 7, "off": 0}
 # Links to these are not documents the knowledge base reads: not even requested.
 _NOT_DOCUMENTS = re.compile(r"\.(png|jpe?g|gif|webp|svg|ico|css|js|mjs|json|xml|zip|gz|tgz|tar|mp[34]|webm|woff2?|"
                             r"ttf|eot|exe|dmg|apk)$", re.IGNORECASE)
@@ -32,12 +33,15 @@ class CrawlOptions:
     depth: int = 3
     include: tuple[str, ...] = ()  # path (or URL) prefixes; empty: the start URL's prefix only
     exclude: tuple[str, ...] = field(default=())  # glob patterns (or substrings) of the path
+    refresh: str = "off"  # daily | weekly | off: crawled again by the workers
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_pages <= MAX_PAGES:
             raise InvalidInput(f"--max-pages is between 1 and {MAX_PAGES}", code="invalid_crawl")
         if not 0 <= self.depth <= MAX_DEPTH:
             raise InvalidInput(f"--depth is between 0 and {MAX_DEPTH}", code="invalid_crawl")
+        if self.refresh not in REFRESH_DAYS:
+            raise InvalidInput("--refresh is daily, weekly or off", code="invalid_crawl")
         for item in (*self.include, *self.exclude):
             if not item or len(item) > 500 or any(c.isspace() for c in item):
                 raise InvalidInput("--include and --exclude take a non-empty path prefix or pattern without spaces",
@@ -45,13 +49,14 @@ class CrawlOptions:
 
     def to_json(self) -> str:
         return json.dumps({"maxPages": self.max_pages, "depth": self.depth, "include": list(self.include),
-                           "exclude": list(self.exclude)})
+                           "exclude": list(self.exclude), "refresh": self.refresh})
 
     @classmethod
     def from_json(cls, text: str | None) -> CrawlOptions:
         data = json.loads(text) if text else {}
         return cls(max_pages=int(data.get("maxPages", 200)), depth=int(data.get("depth", 3)),
-                   include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())))
+                   include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())),
+                   refresh=str(data.get("refresh", "off")))
 
 
 def normalize(url: str) -> str:

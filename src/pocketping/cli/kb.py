@@ -73,6 +73,8 @@ def add(project_id: str,
             "--include", help="With --crawl: crawl under this path prefix (instead of the URL's)")] = None,
         exclude: Annotated[list[str] | None, typer.Option("--exclude", help="With --crawl: skip paths matching this "
                                                                             "glob (or containing this text)")] = None,
+        refresh: Annotated[str, typer.Option("--refresh", help="With --crawl: crawl again daily, weekly or off "
+                                                               "(by the server's workers)")] = "off",
         as_json: JsonOpt = False) -> None:
     """Add (or update) pages and files; they are split into chunks and indexed."""
     from pocketping.actions import kb
@@ -89,7 +91,7 @@ def add(project_id: str,
             fail("--crawl takes http:// or https:// URLs only", as_json, "invalid_crawl")
         try:
             options = CrawlOptions(max_pages=max_pages, depth=depth, include=tuple(include or ()),
-                                   exclude=tuple(exclude or ()))
+                                   exclude=tuple(exclude or ()), refresh=refresh)
         except PocketPingError as exc:
             fail(exc.message, as_json, exc.code)
 

@@ -61,6 +61,13 @@ async def pages(tx: Tx, site_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def sites(tx: Tx) -> list[tuple[KbSource, str | None]]:
+    """Every crawled site of every project, with its crawl options (for scheduled refreshes)."""
+    rows = (await tx.conn.execute(select(kb_sources).where(kb_sources.c.kind == "site")
+                                  .order_by(kb_sources.c.fetched_at))).mappings()
+    return [(_source(r), r["crawl"]) for r in rows]
+
+
 async def page_counts(tx: Tx, project_id: str) -> dict[str, int]:
     rows = (await tx.conn.execute(select(kb_sources.c.parent_id, func.count()).where(
         kb_sources.c.project_id == project_id, kb_sources.c.parent_id.is_not(None))

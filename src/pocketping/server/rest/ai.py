@@ -144,6 +144,7 @@ class KbCrawlIn(_Strict):
     depth: int = Field(default=3, description="links followed this many deep from the url")
     include: list[str] = Field(default_factory=list, description="path prefixes to crawl instead of the url's")
     exclude: list[str] = Field(default_factory=list, description="skip paths matching these globs (or texts)")
+    refresh: Literal["daily", "weekly", "off"] = Field(default="off", description="crawl again on this schedule")
 
 
 class KbSourceIn(_Strict):
@@ -184,7 +185,8 @@ async def add_kb(body: KbSourceIn, project: ProjectDep, svc: ServicesDep) -> dic
             raise InvalidInput("give either a url, or a name with content", code="invalid_input")
         if body.crawl is not None:
             options = CrawlOptions(max_pages=body.crawl.maxPages, depth=body.crawl.depth,
-                                   include=tuple(body.crawl.include), exclude=tuple(body.crawl.exclude))
+                                   include=tuple(body.crawl.include), exclude=tuple(body.crawl.exclude),
+                                   refresh=body.crawl.refresh)
             return (await kb_actions.add_site(svc, project.id, body.url, options)).to_api()
         return (await kb_actions.add_url(svc, project.id, body.url)).to_api()
     if body.crawl is not None:
