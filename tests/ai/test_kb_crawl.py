@@ -12,6 +12,7 @@ import orjson
 from typer.testing import CliRunner
 
 from pocketping.wiring import cli_app
+from pocketping_testkit.fakes.site import Page
 from pocketping_testkit.waiting import eventually
 
 from .ai_helpers import create_project_on
@@ -110,6 +111,12 @@ async def test_crawl_indexes_the_allowed_pages_and_refresh_fetches_only_what_cha
     del site.pages["/docs/warranty"]
     code, refreshed = await asyncio.to_thread(cli, "kb", "refresh", project.id, site.url("/docs/"))
     assert refreshed[0]["pages"] == 4
+    # robots.txt failing (5xx) means nothing may be fetched: nothing is, and the pages stay.
+    site.pages["/robots.txt"] = Page(b"down for maintenance", status=503)
+    site.hits.clear()
+    code, refreshed = await asyncio.to_thread(cli, "kb", "refresh", project.id, site.url("/docs/"))
+    assert site.hits == ["/robots.txt"]
+    assert refreshed[0]["pages"] == 4 and refreshed[0]["status"] == "partial" and "503" in refreshed[0]["error"]
     code, _ = await asyncio.to_thread(cli, "kb", "remove", project.id, site.url("/docs/"))
     assert code == 0
     code, hits = await asyncio.to_thread(cli, "kb", "search", project.id, "flux capacitor")

@@ -144,9 +144,13 @@ async def _crawl(svc: Services, site: KbSource, progress: Progress | None = None
         try:
             answer = await get(client, scope.origin + "/robots.txt")
             rules = crawl.robots(answer.status_code, answer.text)
+            if answer.status_code >= 500:
+                errors.append(f"robots.txt answered HTTP {answer.status_code}: nothing may be fetched")
         except PocketPingError as exc:
-            errors.append(f"robots.txt: {exc.message}")
+            errors.append(f"robots.txt: {exc.message}: nothing may be fetched")
             rules = crawl.robots(None, "")
+        if errors:  # robots.txt unreadable: fetch nothing, and keep what the site held (a passing outage)
+            kept.update(known)
         delay = max(delay, min(float(rules.crawl_delay(crawl.USER_AGENT) or 0), 30.0))
         queue: deque[tuple[str, int]] = deque([(site.location, 0)])
         sitemaps = [u for u in (rules.site_maps() or [scope.origin + "/sitemap.xml"])
