@@ -49,6 +49,12 @@ class FakeClock:
         # Give real time a chance too: tasks awaiting a fake sleep still yield.
         await fut
 
+    def due(self) -> list[datetime]:
+        """When the tasks sleeping on this clock wake up, earliest first (tests wait for a sleeper
+        before they move the clock)."""
+        with self._lock:
+            return sorted(due for due, *_ in self._sleepers)
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += timedelta(seconds=seconds)

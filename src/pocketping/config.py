@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     ai_poll_seconds: float = Field(default=2.0, gt=0)
     kb_fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     kb_max_bytes: int = Field(default=10_000_000, gt=0)
+    kb_crawl_delay_seconds: float = Field(default=1.0, ge=0)  # between two requests of a crawl
 
     # Mail (docs/email.md): out through SMTP, replies in on the built-in receiver
     smtp_url: SecretStr | None = None

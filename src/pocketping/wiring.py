@@ -266,6 +266,7 @@ class Node:
 
 def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
                services: Services | None = None) -> Node:
+    from pocketping.actions import kb as kb_actions
     from pocketping.actions.files import prune_files
     from pocketping.actions.team import TeamFiles, ThreadActions
     from pocketping.ephemeral import Delivered
@@ -328,6 +329,7 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("the event log", lambda: prune_event_log(db, settings.event_retention_days)),
             ("inbound platform ids", lambda: prune_inbound_seen(db)),
             ("unsent uploads and expired files", lambda: prune_files(svc, settings.file_retention_days)),
+            ("scheduled knowledge-base crawls", lambda: kb_actions.refresh_due(svc)),  # kb add --crawl --refresh
         ])
     _several_nodes(node, NodeHeartbeat, LeaseKeeper)
     _watch_metrics(node)

@@ -6,12 +6,17 @@ import asyncio
 import hashlib
 import logging
 import os
+from collections import deque
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+
+import httpx
 
 from pocketping import ids, netguard
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
-from pocketping.ai import documents
+from pocketping.ai import crawl, documents
 from pocketping.ai.documents import Document
 from pocketping.ai.retrieval import retrieve
 from pocketping.ai.text import chunk_text, term_counts
@@ -36,8 +41,10 @@ def _location_hash(kind: str, location: str) -> str:
     return _hash(f"{'url' if kind == 'url' else 'doc'}:{location}")
 
 
-async def _store(svc: Services, project_id: str, kind: str, location: str, doc: Document) -> KbSource:
-    """Index ``doc`` as the source at ``location`` (replacing what it held before)."""
+async def _store(svc: Services, project_id: str, kind: str, location: str, doc: Document,
+                 **extra: str | None) -> KbSource:
+    """Index ``doc`` as the source at ``location`` (replacing what it held before); ``extra``:
+    more columns (a crawled page's site and validators)."""
     text = doc.text[:MAX_TEXT_CHARS]
     digest = _hash(f"{doc.title}\n{text}")
     chunks = chunk_text(text)
@@ -46,7 +53,7 @@ async def _store(svc: Services, project_id: str, kind: str, location: str, doc: 
         await project_repo.get_project(tx, project_id)
         existing = await repo.find_by_location(tx, project_id, _location_hash(kind, location))
         values = {"title": doc.title, "content_type": doc.content_type, "status": "ready", "error": None,
-                  "size_bytes": doc.size_bytes, "fetched_at": tx.now}
+                  "size_bytes": doc.size_bytes, "fetched_at": tx.now, **extra}
         if existing is None:
             if len(await repo.list_sources(tx, project_id)) >= MAX_SOURCES:
                 raise InvalidInput(f"a project's knowledge base holds at most {MAX_SOURCES} sources",
@@ -74,6 +81,169 @@ async def add_url(svc: Services, project_id: str, url: str) -> KbSource:
                                     allowed=netguard.PrivateHosts.parse(svc.settings.allowed_private_hosts),
                                     timeout=svc.settings.kb_fetch_timeout_seconds, max_bytes=svc.settings.kb_max_bytes)
     return await _store(svc, project_id, "url", url, doc)
+
+
+Progress = Callable[[int, int, int], None]  # pages fetched, queued, skipped so far
+
+
+async def add_site(svc: Services, project_id: str, url: str, options: crawl.CrawlOptions,
+                   progress: Progress | None = None) -> KbSource:
+    """Crawl a docs site from ``url`` and index its pages (see ``_crawl``)."""
+    await _check_project(svc, project_id)
+    allowed = netguard.PrivateHosts.parse(svc.settings.allowed_private_hosts)
+    url = crawl.normalize(netguard.check_url(url, allow_private=False, allowed=allowed))
+    async with unit_of_work(svc) as tx:
+        existing = await repo.find_by_location(tx, project_id, _location_hash("site", url))
+        if existing is None:
+            source_id = ids.new_id(SOURCE_PREFIX)
+            await repo.insert_source(tx, id=source_id, project_id=project_id, kind="site", location=url,
+                                     location_hash=_location_hash("site", url), title=url[:300],
+                                     content_type="text/html", status="crawling", error=None, chunk_count=0,
+                                     size_bytes=0, content_hash=None, crawl=options.to_json())
+        else:
+            source_id = existing.id
+            await repo.update_source(tx, source_id, crawl=options.to_json())
+        source = await repo.get_source(tx, project_id, source_id)
+    return await _crawl(svc, source, progress)
+
+
+async def _crawl(svc: Services, site: KbSource, progress: Progress | None = None) -> KbSource:
+    """Fetch the site's pages and index what changed.
+
+    robots.txt first, then the sitemaps it names (or /sitemap.xml, sitemap indexes followed),
+    then the start page and the links of each page up to the depth, breadth first, on the
+    start URL's host and path prefix; pages seen before are asked for with their ETag and
+    Last-Modified, and a 304 leaves them as they are. Every request goes through the SSRF
+    guard, redirects included, ``POCKETPING_KB_CRAWL_DELAY_SECONDS`` apart (or robots.txt's
+    Crawl-delay, up to 30 s). Pages that are gone, disallowed or out of scope now are removed;
+    a page that fails keeps its previous content and is named in the site's error.
+    """
+    async with svc.db.read() as tx:
+        options = crawl.CrawlOptions.from_json(await repo.crawl_options(tx, site.id))
+        known = {p["location"]: p for p in await repo.pages(tx, site.id)}
+    allowed = netguard.PrivateHosts.parse(svc.settings.allowed_private_hosts)
+    scope = crawl.Scope.of(site.location, options)
+    delay = svc.settings.kb_crawl_delay_seconds
+    requests = 0
+    errors: list[str] = []
+    kept: set[str] = set()
+    title = ""
+    fetched = skipped = 0
+
+    async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+                  ) -> netguard.SafeResponse:
+        nonlocal requests
+        if requests:
+            await svc.clock.sleep(delay)
+        requests += 1
+        return await documents.fetch_raw(client, url, allow_private=False, allowed=allowed, headers=headers,
+                                         timeout=svc.settings.kb_fetch_timeout_seconds,
+                                         max_bytes=svc.settings.kb_max_bytes)
+
+    async with netguard.new_client() as client:
+        try:
+            answer = await get(client, scope.origin + "/robots.txt")
+            rules = crawl.robots(answer.status_code, answer.text)
+            if answer.status_code >= 500:
+                errors.append(f"robots.txt answered HTTP {answer.status_code}: nothing may be fetched")
+        except PocketPingError as exc:
+            errors.append(f"robots.txt: {exc.message}: nothing may be fetched")
+            rules = crawl.robots(None, "")
+        if errors:  # robots.txt unreadable: fetch nothing, and keep what the site held (a passing outage)
+            kept.update(known)
+        delay = max(delay, min(float(rules.crawl_delay(crawl.USER_AGENT) or 0), 30.0))
+        queue: deque[tuple[str, int]] = deque([(site.location, 0)])
+        sitemaps = [u for u in (rules.site_maps() or [scope.origin + "/sitemap.xml"])
+                    if u.startswith(scope.origin + "/")]
+        done_maps: set[str] = set()
+        while sitemaps and len(done_maps) < crawl.MAX_SITEMAPS:
+            map_url = sitemaps.pop(0)
+            if map_url in done_maps or not rules.can_fetch(crawl.USER_AGENT, map_url):
+                continue
+            done_maps.add(map_url)
+            try:
+                answer = await get(client, map_url)
+            except PocketPingError as exc:
+                errors.append(f"{map_url}: {exc.message}")
+                continue
+            if answer.status_code == 200:
+                found, nested = crawl.sitemap(answer.content)
+                queue.extend((crawl.normalize(u), 1) for u in found)
+                sitemaps += [u for u in nested if u.startswith(scope.origin + "/")]
+        queue.extend((u, min(1, options.depth)) for u in known)
+        seen: set[str] = set()
+        while queue and len(kept) < options.max_pages:
+            url, depth = queue.popleft()
+            if url in seen:
+                continue
+            seen.add(url)
+            if progress is not None:
+                progress(fetched, len(queue), skipped)
+            if not scope.allows(url) or not rules.can_fetch(crawl.USER_AGENT, url):
+                skipped += 1
+                continue
+            fetched += 1
+            before = known.get(url)
+            conditional = {}
+            if before and before["etag"]:
+                conditional["If-None-Match"] = before["etag"]
+            if before and before["last_modified"]:
+                conditional["If-Modified-Since"] = before["last_modified"]
+            try:
+                answer = await get(client, url, conditional)
+            except PocketPingError as exc:
+                errors.append(exc.message)
+                if before:
+                    kept.add(url)
+                continue
+            final = crawl.normalize(answer.url)
+            if final != url and (final in seen or not scope.allows(final)
+                                 or not rules.can_fetch(crawl.USER_AGENT, final)):
+                continue
+            seen.add(final)
+            if answer.status_code == 304 and before:
+                kept.add(url)
+                async with unit_of_work(svc) as tx:
+                    await repo.update_source(tx, before["id"], fetched_at=tx.now, status="ready", error=None)
+                continue
+            if answer.status_code in (404, 410):
+                continue
+            if answer.status_code != 200:
+                errors.append(f"{final} answered HTTP {answer.status_code}")
+                if final in known:
+                    kept.add(final)
+                continue
+            media_type = answer.headers.get("content-type")
+            try:
+                doc = await documents.parse_async(answer.content, name=final, media_type=media_type)
+            except PocketPingError as exc:
+                if exc.code != "kb_unsupported_type":
+                    errors.append(exc.message)
+                continue
+            if doc.content_type == "text/html" and depth < options.depth:
+                queue.extend((link, depth + 1) for link in crawl.links(answer.text, final) if link not in seen)
+            try:
+                await _store(svc, site.project_id, "url", final, doc, parent_id=site.id,
+                             etag=(answer.headers.get("etag") or "")[:300] or None,
+                             last_modified=(answer.headers.get("last-modified") or "")[:100] or None)
+            except PocketPingError as exc:
+                errors.append(f"{final}: {exc.message}")
+                continue
+            kept.add(final)
+            title = title or (doc.title if url == site.location else "")
+        if progress is not None:
+            progress(fetched, len(queue), skipped)
+    async with unit_of_work(svc) as tx:
+        for location, page in known.items():
+            if location not in kept:
+                await repo.delete_source(tx, page["id"])
+        status = "ready" if not errors else ("partial" if kept else "error")
+        summary = "; ".join(errors)[:2000] or None
+        if not kept and not errors:
+            status, summary = "error", "no page found (robots.txt, scope or --include/--exclude leave none)"
+        await repo.update_source(tx, site.id, status=status, error=summary, fetched_at=tx.now,
+                                 **({"title": title[:300]} if title else {}))
+        return await repo.get_source(tx, site.project_id, site.id)
 
 
 async def add_file(svc: Services, project_id: str, path: Path) -> KbSource:
@@ -122,7 +292,8 @@ async def find_source(svc: Services, project_id: str, ref: str) -> KbSource:
         if ref.startswith(SOURCE_PREFIX + "_"):
             return await repo.get_source(tx, project_id, ref)
         candidates = [ref] if "://" in ref else [ref, _absolute(ref)]
-        for kind, location in [("url", ref)] + [("doc", c) for c in candidates]:
+        # A crawled site before its start page (both have the URL), then a page, then a file.
+        for kind, location in [("site", ref), ("url", ref)] + [("doc", c) for c in candidates]:
             found = await repo.find_by_location(tx, project_id, _location_hash(kind, location))
             if found is not None:
                 return found
@@ -137,7 +308,7 @@ async def remove_source(svc: Services, project_id: str, ref: str) -> KbSource:
     return source
 
 
-async def refresh_source(svc: Services, source: KbSource) -> KbSource:
+async def refresh_source(svc: Services, source: KbSource, progress: Progress | None = None) -> KbSource:
     """Fetch or read a source again; on failure the previous content stays in use and the
     source shows the error."""
     try:
@@ -145,6 +316,8 @@ async def refresh_source(svc: Services, source: KbSource) -> KbSource:
             return await add_url(svc, source.project_id, source.location)
         if source.kind == "file":
             return await add_file(svc, source.project_id, Path(source.location))
+        if source.kind == "site":
+            return await _crawl(svc, source, progress)
         return source  # uploaded content: upload it again to change it
     except PocketPingError as exc:
         log.warning("refreshing knowledge-base source %s failed: %s", source.id, exc.message)
@@ -153,12 +326,32 @@ async def refresh_source(svc: Services, source: KbSource) -> KbSource:
             return await repo.get_source(tx, source.project_id, source.id)
 
 
-async def refresh(svc: Services, project_id: str, refs: list[str] | None = None) -> list[KbSource]:
+async def refresh(svc: Services, project_id: str, refs: list[str] | None = None,
+                  progress: Progress | None = None) -> list[KbSource]:
     if refs:
         sources = [await find_source(svc, project_id, ref) for ref in refs]
-    else:
-        sources = await list_sources(svc, project_id)
-    return [await refresh_source(svc, source) for source in sources]
+    else:  # a crawled site's pages are refreshed by crawling the site again
+        sources = [s for s in await list_sources(svc, project_id) if s.parent_id is None]
+    return [await refresh_source(svc, source, progress) for source in sources]
+
+
+async def refresh_due(svc: Services) -> int:
+    """Crawl again the sites whose ``--refresh`` interval has passed since their last crawl
+    (the workers call this every hour); returns how many were crawled."""
+    async with svc.db.read() as tx:
+        found = await repo.sites(tx)
+    now = svc.clock.now()
+    crawled = 0
+    for site, options in found:
+        days = crawl.REFRESH_DAYS.get(crawl.CrawlOptions.from_json(options).refresh, 0)
+        if not days or (site.fetched_at is not None and site.fetched_at + timedelta(days=days) > now):
+            continue
+        try:
+            await _crawl(svc, site)
+            crawled += 1
+        except PocketPingError as exc:
+            log.warning("the scheduled crawl of %s failed: %s", site.location, exc.message)
+    return crawled
 
 
 async def search(svc: Services, project_id: str, query: str, *, token_budget: int = 1500,

@@ -119,16 +119,20 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         raise DocumentError(f"cannot read {path}: {exc.strerror or exc}", code="kb_unreadable") from exc
 
 
-async def fetch_url(url: str, *, allow_private: bool, timeout: float, max_bytes: int,
-                    allowed: netguard.PrivateHosts = netguard.NO_PRIVATE_HOSTS) -> Document:
-    """Fetch a page: http(s) only, every redirect hop checked against the address rules,
-    at most ``max_bytes`` and ``timeout`` seconds in all."""
-    headers = {"User-Agent": "PocketPing knowledge-base fetcher",
-               "Accept": "text/html, text/markdown, text/plain, application/pdf;q=0.9, */*;q=0.1"}
+HEADERS = {"User-Agent": "PocketPing knowledge-base fetcher",
+           "Accept": "text/html, text/markdown, text/plain, application/pdf;q=0.9, */*;q=0.1"}
+
+
+async def fetch_raw(client: httpx.AsyncClient, url: str, *, allow_private: bool, timeout: float, max_bytes: int,
+                    allowed: netguard.PrivateHosts = netguard.NO_PRIVATE_HOSTS,
+                    headers: dict[str, str] | None = None) -> netguard.SafeResponse:
+    """GET ``url`` through the SSRF guard (every redirect hop checked), at most ``max_bytes``
+    and ``timeout`` seconds in all; any status comes back (``url`` is where it ended)."""
     try:
-        async with asyncio.timeout(timeout), netguard.new_client() as client:
-            response = await netguard.follow(client, url, allow_private=allow_private, headers=headers,
-                                             timeout=timeout, max_body_bytes=max_bytes, allowed=allowed)
+        async with asyncio.timeout(timeout):
+            return await netguard.follow(client, url, allow_private=allow_private,
+                                         headers={**HEADERS, **(headers or {})}, timeout=timeout,
+                                         max_body_bytes=max_bytes, allowed=allowed)
     except TimeoutError as exc:
         raise DocumentError(f"{url}: no complete answer within {timeout:g} seconds", code="kb_fetch_failed") from exc
     except netguard.ResponseTooLarge as exc:
@@ -136,6 +140,15 @@ async def fetch_url(url: str, *, allow_private: bool, timeout: float, max_bytes:
                             code="kb_too_large") from exc
     except httpx.HTTPError as exc:
         raise DocumentError(f"{url}: {type(exc).__name__}: {exc}", code="kb_fetch_failed") from exc
+
+
+async def fetch_url(url: str, *, allow_private: bool, timeout: float, max_bytes: int,
+                    allowed: netguard.PrivateHosts = netguard.NO_PRIVATE_HOSTS) -> Document:
+    """Fetch a page: http(s) only, every redirect hop checked against the address rules,
+    at most ``max_bytes`` and ``timeout`` seconds in all."""
+    async with netguard.new_client() as client:
+        response = await fetch_raw(client, url, allow_private=allow_private, timeout=timeout, max_bytes=max_bytes,
+                                   allowed=allowed)
     if response.status_code != 200:
         raise DocumentError(f"{url} answered HTTP {response.status_code}", code="kb_fetch_failed")
     return await parse_async(response.content, name=url, media_type=response.headers.get("content-type"))

@@ -73,61 +73,104 @@ _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 
 
+# Boilerplate that is not a tag of its own: cookie and consent banners, ARIA landmarks for
+# navigation, site header and footer.
+_BOILERPLATE = re.compile(r"cookie|consent|gdpr", re.IGNORECASE)
+_BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "search", "dialog", "alertdialog"}
+_MAIN = {"main", "article"}
+
+
+def _boilerplate(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    if tag in _SKIP:
+        return True
+    values = dict(attrs)
+    if (values.get("role") or "").lower() in _BOILERPLATE_ROLES or values.get("aria-hidden") == "true":
+        return True
+    return bool(_BOILERPLATE.search(f"{values.get('id') or ''} {values.get('class') or ''}"))
+
+
 class _Extractor(HTMLParser):
+    """Text with Markdown headings; when the page marks its main content (``<main>``,
+    ``<article>``), that alone as well (``main_parts``)."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.main_parts: list[str] = []
         self.title = ""
-        self._skip = 0
+        self._skipping: list[tuple[str, int]] = []  # a skipped element's tag, and how many of it are open
+        self._main = 0
         self._in_title = False
         self._heading: int | None = None
 
+    def _add(self, text: str) -> None:
+        self.parts.append(text)
+        if self._main:
+            self.main_parts.append(text)
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            if tag not in _VOID:
-                self._skip += 1
+        if self._skipping:
+            top, open_ = self._skipping[-1]
+            if tag == top:
+                self._skipping[-1] = (top, open_ + 1)
             return
+        if tag != "title" and _boilerplate(tag, attrs):
+            if tag not in _VOID:
+                self._skipping.append((tag, 1))
+            return
+        if tag in _MAIN:
+            self._main += 1
         if tag == "title":
             self._in_title = True
         elif tag in _HEADINGS:
             self._heading = _HEADINGS[tag]
-            self.parts.append("\n\n" + "#" * _HEADINGS[tag] + " ")
+            self._add("\n\n" + "#" * _HEADINGS[tag] + " ")
         elif tag == "li":
-            self.parts.append("\n- ")
+            self._add("\n- ")
         elif tag in ("td", "th"):
-            self.parts.append(" | ")
+            self._add(" | ")
         elif tag in _BLOCK:
-            self.parts.append("\n\n" if tag != "br" else "\n")
+            self._add("\n\n" if tag != "br" else "\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag == "title":
+        if self._skipping:
+            top, open_ = self._skipping[-1]
+            if tag == top:
+                if open_ > 1:
+                    self._skipping[-1] = (top, open_ - 1)
+                else:
+                    self._skipping.pop()
+            return
+        if tag == "title":
             self._in_title = False
         elif tag in _HEADINGS:
             self._heading = None
-            self.parts.append("\n\n")
+            self._add("\n\n")
         elif tag in _BLOCK:
-            self.parts.append("\n\n")
+            self._add("\n\n")
+        if tag in _MAIN:
+            self._main = max(0, self._main - 1)
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
             return
-        if self._skip:
+        if self._skipping:
             return
         text = re.sub(r"\s+", " ", data)
         if self._heading is not None:
             text = text.replace("\n", " ")
-        self.parts.append(text)
+        self._add(text)
 
 
 def html_to_text(html: str) -> tuple[str, str]:
-    """(title, text) of an HTML page: headings become Markdown headings, navigation and scripts go."""
+    """(title, text) of an HTML page: headings become Markdown headings; navigation, footers,
+    cookie banners and scripts go; the page's main content alone when it marks it."""
     parser = _Extractor()
     parser.feed(html)
     parser.close()
-    text = "".join(parser.parts)
+    main = "".join(parser.main_parts)
+    text = main if main.strip() else "".join(parser.parts)
     lines = [line.strip() for line in text.splitlines()]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return " ".join(parser.title.split()), text

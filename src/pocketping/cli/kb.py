@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +16,37 @@ SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm"
 
 
 def _line(s: dict[str, Any]) -> str:
-    state = "ok" if s["status"] == "ready" else f"ERROR: {s['error']}"
+    state = "ok" if s["status"] == "ready" else f"{s['status'].upper()}: {s['error']}"
+    if s["kind"] == "site":
+        return (f"{s['id']}  {s['pages']:>4} pages   {s['title'][:40]!r}  {s['location']}  [{state}]  "
+                f"last fetch {s['fetchedAt'] or 'never'}")
     return f"{s['id']}  {s['chunks']:>4} chunks  {s['title'][:40]!r}  {s['location']}  [{state}]"
+
+
+class _Progress:
+    """Pages fetched / queued / skipped of a crawl, on stderr: a line that updates itself on a
+    terminal, the last figures once otherwise (never with --json)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last: tuple[int, int, int] | None = None
+
+    def __call__(self, fetched: int, queued: int, skipped: int) -> None:
+        self.last = (fetched, queued, skipped)
+        if self.enabled and self.tty:
+            width = 30
+            done = width * fetched // max(1, fetched + queued)
+            sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {fetched} fetched, {queued} queued, "
+                             f"{skipped} skipped ")
+            sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.enabled and self.last is not None:
+            fetched, queued, skipped = self.last
+            sys.stderr.write(("\r" if self.tty else "") + f"crawl: {fetched} fetched, {queued} queued, "
+                             f"{skipped} skipped\n")
+            self.last = None
 
 
 def _expand(items: list[str]) -> list[str]:
@@ -35,20 +65,44 @@ def _expand(items: list[str]) -> list[str]:
 def add(project_id: str,
         sources: Annotated[list[str], typer.Argument(help="URLs (http/https), files or directories: Markdown, "
                                                           "text, HTML, PDF")],
+        crawl: Annotated[bool, typer.Option("--crawl", help="Follow the site: sitemap.xml, links on the same host "
+                                                            "and path prefix, robots.txt honoured")] = False,
+        max_pages: Annotated[int, typer.Option("--max-pages", help="With --crawl: at most this many pages")] = 200,
+        depth: Annotated[int, typer.Option("--depth", help="With --crawl: links followed this many deep")] = 3,
+        include: Annotated[list[str] | None, typer.Option(
+            "--include", help="With --crawl: crawl under this path prefix (instead of the URL's)")] = None,
+        exclude: Annotated[list[str] | None, typer.Option("--exclude", help="With --crawl: skip paths matching this "
+                                                                            "glob (or containing this text)")] = None,
+        refresh: Annotated[str, typer.Option("--refresh", help="With --crawl: crawl again daily, weekly or off "
+                                                               "(by the server's workers)")] = "off",
         as_json: JsonOpt = False) -> None:
     """Add (or update) pages and files; they are split into chunks and indexed."""
     from pocketping.actions import kb
+    from pocketping.ai.crawl import CrawlOptions
     from pocketping.errors import PocketPingError
 
     items = _expand(sources)
     if not items:
         fail("no Markdown, text, HTML or PDF documents found there", as_json, "kb_empty")
+    options = None
+    progress = _Progress(not as_json)
+    if crawl:
+        if any("://" not in item for item in items):
+            fail("--crawl takes http:// or https:// URLs only", as_json, "invalid_crawl")
+        try:
+            options = CrawlOptions(max_pages=max_pages, depth=depth, include=tuple(include or ()),
+                                   exclude=tuple(exclude or ()), refresh=refresh)
+        except PocketPingError as exc:
+            fail(exc.message, as_json, exc.code)
 
     async def go(svc: Any) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         for item in items:
             try:
-                if "://" in item:
+                if options is not None:
+                    source = await kb.add_site(svc, project_id, item, options, progress)
+                    progress.end()
+                elif "://" in item:
                     source = await kb.add_url(svc, project_id, item)
                 else:
                     source = await kb.add_file(svc, project_id, Path(item))
@@ -68,11 +122,11 @@ def add(project_id: str,
 
 @app.command("list")
 def list_(project_id: str, as_json: JsonOpt = False) -> None:
-    """List the knowledge base's sources."""
+    """List the knowledge base's sources (a crawled site as one line: pages, status, errors, last fetch)."""
     from pocketping.actions import kb
 
     found = run(lambda svc: kb.list_sources(svc, project_id), as_json)
-    data = [s.to_api() for s in found]
+    data = [s.to_api() for s in found if s.parent_id is None]
     emit(data, as_json, lambda: "\n".join(_line(s) for s in data) or "the knowledge base is empty")
 
 
@@ -94,13 +148,21 @@ def remove(project_id: str,
 def refresh(project_id: str,
             refs: Annotated[list[str] | None, typer.Argument(help="Sources to refresh (default: all)")] = None,
             as_json: JsonOpt = False) -> None:
-    """Fetch pages and read files again; a source that fails keeps its previous content."""
+    """Fetch pages and read files again (a crawled site: crawled again, conditional requests, only
+    changed pages re-indexed); a source that fails keeps its previous content."""
     from pocketping.actions import kb
 
-    found = run(lambda svc: kb.refresh(svc, project_id, refs or None), as_json)
+    progress = _Progress(not as_json)
+
+    async def go(svc: Any) -> list[Any]:
+        found = await kb.refresh(svc, project_id, refs or None, progress)
+        progress.end()
+        return found
+
+    found = run(go, as_json)
     data = [s.to_api() for s in found]
     emit(data, as_json, lambda: "\n".join(_line(s) for s in data) or "the knowledge base is empty")
-    if any(s["status"] != "ready" for s in data):
+    if any(s["status"] not in ("ready", "partial") for s in data):
         raise typer.Exit(1)
 
 

@@ -219,14 +219,21 @@ class KbSource:
     fetched_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    parent_id: str | None = None  # a crawled page: the site it belongs to
+    page_count: int = 0  # a crawled site: how many pages it holds
 
     def to_api(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id, "projectId": self.project_id, "kind": self.kind, "location": self.location,
             "title": self.title, "contentType": self.content_type, "status": self.status, "error": self.error,
             "chunks": self.chunk_count, "sizeBytes": self.size_bytes, "fetchedAt": iso(self.fetched_at),
             "createdAt": iso(self.created_at), "updatedAt": iso(self.updated_at),
         }
+        if self.kind == "site":
+            data["pages"] = self.page_count
+        if self.parent_id:
+            data["siteId"] = self.parent_id
+        return data
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -22,7 +23,7 @@ def _source(row: RowMapping) -> KbSource:
         id=row["id"], project_id=row["project_id"], kind=row["kind"], location=row["location"], title=row["title"],
         content_type=row["content_type"], status=row["status"], error=row["error"], chunk_count=row["chunk_count"],
         size_bytes=row["size_bytes"], fetched_at=row["fetched_at"], created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], parent_id=row["parent_id"],
     )
 
 
@@ -37,13 +38,46 @@ async def get_source(tx: Tx, project_id: str, source_id: str) -> KbSource:
         kb_sources.c.project_id == project_id, kb_sources.c.id == source_id))).mappings().first()
     if row is None:
         raise NotFound(f"knowledge-base source {source_id} not found", code="kb_source_not_found")
-    return _source(row)
+    source = _source(row)
+    if source.kind == "site":
+        count = (await tx.conn.execute(select(func.count()).where(kb_sources.c.parent_id == source_id))).scalar()
+        source = replace(source, page_count=int(count or 0))
+    return source
 
 
 async def list_sources(tx: Tx, project_id: str) -> list[KbSource]:
     rows = (await tx.conn.execute(select(kb_sources).where(kb_sources.c.project_id == project_id)
                                   .order_by(kb_sources.c.created_at, kb_sources.c.id))).mappings()
-    return [_source(r) for r in rows]
+    sources = [_source(r) for r in rows]
+    counts = await page_counts(tx, project_id) if any(s.kind == "site" for s in sources) else {}
+    return [replace(s, page_count=counts.get(s.id, 0)) if s.kind == "site" else s for s in sources]
+
+
+async def pages(tx: Tx, site_id: str) -> list[dict[str, Any]]:
+    """A crawled site's pages: id, location and the validators of their last answer."""
+    rows = (await tx.conn.execute(select(kb_sources.c.id, kb_sources.c.location, kb_sources.c.etag,
+                                         kb_sources.c.last_modified).where(kb_sources.c.parent_id == site_id)
+                                  .order_by(kb_sources.c.created_at, kb_sources.c.id))).mappings()
+    return [dict(r) for r in rows]
+
+
+async def sites(tx: Tx) -> list[tuple[KbSource, str | None]]:
+    """Every crawled site of every project, with its crawl options (for scheduled refreshes)."""
+    rows = (await tx.conn.execute(select(kb_sources).where(kb_sources.c.kind == "site")
+                                  .order_by(kb_sources.c.fetched_at))).mappings()
+    return [(_source(r), r["crawl"]) for r in rows]
+
+
+async def page_counts(tx: Tx, project_id: str) -> dict[str, int]:
+    rows = (await tx.conn.execute(select(kb_sources.c.parent_id, func.count()).where(
+        kb_sources.c.project_id == project_id, kb_sources.c.parent_id.is_not(None))
+        .group_by(kb_sources.c.parent_id))).all()
+    return {str(parent): int(n) for parent, n in rows}
+
+
+async def crawl_options(tx: Tx, source_id: str) -> str | None:
+    value = (await tx.conn.execute(select(kb_sources.c.crawl).where(kb_sources.c.id == source_id))).scalar()
+    return str(value) if value else None
 
 
 async def content_hash(tx: Tx, source_id: str) -> str | None:
@@ -66,6 +100,8 @@ async def clear_chunks(tx: Tx, source_id: str) -> None:
 
 
 async def delete_source(tx: Tx, source_id: str) -> None:
+    for page in (await tx.conn.execute(select(kb_sources.c.id).where(kb_sources.c.parent_id == source_id))).all():
+        await delete_source(tx, str(page[0]))
     await clear_chunks(tx, source_id)
     await tx.conn.execute(delete(kb_sources).where(kb_sources.c.id == source_id))
 

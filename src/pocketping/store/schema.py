@@ -354,7 +354,7 @@ kb_sources = Table(
     metadata,
     Column("id", String(ID), primary_key=True),
     Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", String(8), nullable=False),  # url | file | text
+    Column("kind", String(8), nullable=False),  # url | file | text | site
     Column("location", Text, nullable=False),  # the URL, the file's absolute path, or a name
     Column("location_hash", String(64), nullable=False),
     Column("title", String(300), nullable=False),
@@ -367,7 +367,14 @@ kb_sources = Table(
     Column("fetched_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A crawled site (kind "site") holds its options in ``crawl`` (JSON); its pages (kind "url")
+    # point at it and keep the validators of their last answer for conditional re-fetches.
+    Column("parent_id", String(ID), nullable=True),
+    Column("etag", String(300), nullable=True),
+    Column("last_modified", String(100), nullable=True),
+    Column("crawl", Text, nullable=True),
     UniqueConstraint("project_id", "location_hash"),
+    Index(None, "parent_id"),
     **MYSQL,
 )
 

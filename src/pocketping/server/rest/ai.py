@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pocketping.actions import ai as ai_actions
 from pocketping.actions import kb as kb_actions
+from pocketping.ai.crawl import CrawlOptions
 from pocketping.errors import InvalidInput
 from pocketping.server.rest.deps import ProjectDep, ServicesDep
 from pocketping.server.rest.schemas import ErrorResponse, SessionOut
@@ -119,25 +120,37 @@ async def set_session_ai(session_id: str, body: SessionAIIn, project: ProjectDep
 class KbSourceOut(BaseModel):
     id: str
     projectId: str
-    kind: Literal["url", "file", "text"]
+    kind: Literal["url", "file", "text", "site"]
     location: str
     title: str
     contentType: str
-    status: Literal["ready", "error"]
+    status: Literal["ready", "error", "partial", "crawling"]
     error: str | None
     chunks: int
     sizeBytes: int
     fetchedAt: str | None
     createdAt: str
     updatedAt: str
+    pages: int | None = Field(default=None, description="a crawled site: how many pages it holds")
+    siteId: str | None = Field(default=None, description="a crawled page: its site")
 
 
 class KbSourceList(BaseModel):
     sources: list[KbSourceOut]
 
 
+class KbCrawlIn(_Strict):
+    maxPages: int = Field(default=200, description="at most this many pages")
+    depth: int = Field(default=3, description="links followed this many deep from the url")
+    include: list[str] = Field(default_factory=list, description="path prefixes to crawl instead of the url's")
+    exclude: list[str] = Field(default_factory=list, description="skip paths matching these globs (or texts)")
+    refresh: Literal["daily", "weekly", "off"] = Field(default="off", description="crawl again on this schedule")
+
+
 class KbSourceIn(_Strict):
     url: str | None = Field(default=None, max_length=2000, description="a page to fetch (http or https)")
+    crawl: KbCrawlIn | None = Field(default=None, description="with url: crawl the site from there "
+                                                              "(docs/ai-fallback.md)")
     name: str | None = Field(default=None, max_length=300, description="an uploaded document's name, e.g. faq.md")
     content: str | None = Field(default=None, description="the document's text (Markdown, text or HTML)")
     contentBase64: str | None = Field(default=None, description="the document's bytes in base64 (PDF)")
@@ -170,7 +183,14 @@ async def add_kb(body: KbSourceIn, project: ProjectDep, svc: ServicesDep) -> dic
     if body.url is not None:
         if body.name or body.content is not None or body.contentBase64 is not None:
             raise InvalidInput("give either a url, or a name with content", code="invalid_input")
+        if body.crawl is not None:
+            options = CrawlOptions(max_pages=body.crawl.maxPages, depth=body.crawl.depth,
+                                   include=tuple(body.crawl.include), exclude=tuple(body.crawl.exclude),
+                                   refresh=body.crawl.refresh)
+            return (await kb_actions.add_site(svc, project.id, body.url, options)).to_api()
         return (await kb_actions.add_url(svc, project.id, body.url)).to_api()
+    if body.crawl is not None:
+        raise InvalidInput("crawl goes with a url", code="invalid_input")
     if not body.name or (body.content is None) == (body.contentBase64 is None):
         raise InvalidInput("give a url, or a name with either content or contentBase64", code="invalid_input")
     if body.content is not None:
