@@ -23,6 +23,7 @@ DIST_INFO = f"pocketping_server-{VERSION}.dist-info"
 # What the server reads from its own package directory at run time.
 DATA_FILES = [
     "pocketping/server/static/widget.js",
+    "pocketping/server/static/i18n/fr.txt",
     "pocketping/server/inbox/assets/inbox.js",
     "pocketping/server/inbox/assets/inbox.css",
     "pocketping/server/inbox/assets/signin.js",

@@ -36,6 +36,24 @@ async def test_one_line_embed_under_a_strict_content_security_policy(page, chat_
     assert all(u.startswith((server, page.url.split("/page")[0])) for u in requests), requests
 
 
+async def test_another_language_arrives_from_the_chat_server_under_a_strict_policy(page, chat_server,
+                                                                                   widget_project, embed):
+    # Only English is in the bundle: French comes from the chat server, which connect-src allows.
+    server = chat_server.base_url
+    csp = (f"default-src 'none'; script-src {server}; connect-src {chat_server.ws_url} {server}; "
+           "style-src 'none'; img-src 'none'; font-src 'none'; base-uri 'none'; form-action 'none'")
+    problems: list[str] = []
+    page.on("console", lambda msg: msg.type in ("error", "warning") and problems.append(msg.text))
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    await page.goto(embed(widget_project, data=True, locale="fr", headers={"Content-Security-Policy": csp}))
+    await page.get_by_role("button", name="Ouvrir le chat").click()
+    await expect(page.get_by_role("textbox", name="Message")).to_have_attribute("placeholder", "Écrivez un message…")
+    await expect(page.get_by_role("button", name="Envoyer")).to_be_visible()
+    assert f"{server}/widget/i18n/fr.txt" in fetched
+    assert problems == []
+
+
 async def test_keyboard_only(page, widget_project, embed):
     await page.goto(embed(widget_project))
     await connected(page)

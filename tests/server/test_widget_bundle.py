@@ -61,3 +61,37 @@ def test_accepted_encodings() -> None:
     assert accepted_encodings("gzip, deflate, br") == {"gzip", "deflate", "br"}
     assert accepted_encodings("br;q=0, gzip;q=0.5") == {"gzip"}
     assert "br" not in accepted_encodings("br;q=bogus")
+
+
+STRINGS = BUNDLE.parent / "i18n"
+SOURCE = Path(__file__).parents[2] / "widget" / "src" / "i18n.ts"
+
+
+def test_every_served_locale_has_one_string_per_key() -> None:
+    source = SOURCE.read_text()
+    keys = re.search(r"const enum T \{(.*?)\}", source, re.S).group(1)  # type: ignore[union-attr]
+    count = len([k for k in keys.replace("\n", " ").split(",") if k.strip()])
+    english = re.search(r'const EN = "(.*)"', source).group(1)  # type: ignore[union-attr]
+    assert len(english.split("|")) == count
+    codes = re.findall(r'"(\w\w)"', re.search(r"CODES = \[(.*?)\]", source).group(1))  # type: ignore[union-attr]
+    assert sorted(codes) == sorted(["en"] + [p.stem for p in STRINGS.glob("*.txt")])
+    for path in STRINGS.glob("*.txt"):
+        fields = path.read_text().strip().split("|")
+        assert len(fields) == count, path.name
+        assert all(f.strip() for f in fields), path.name
+        # Placeholders survive translation.
+        for en, other in zip(english.split("|"), fields, strict=True):
+            assert ("{n}" in en) == ("{n}" in other), (path.name, en, other)
+
+
+async def test_locale_strings_are_served_cacheable_and_to_any_page(server) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        fr = await client.get("/widget/i18n/fr.txt", headers={"Origin": "https://shop.example"})
+        assert fr.status_code == 200 and fr.text.startswith("Ouvrir le chat|")
+        assert fr.headers["content-type"] == "text/plain; charset=utf-8"
+        assert fr.headers["access-control-allow-origin"] == "*"  # the widget fetches it from the host page
+        assert "max-age" in fr.headers["cache-control"] and fr.headers["etag"]
+        for missing in ("en", "xx", "..%2Fwidget", "FR"):
+            gone = await client.get(f"/widget/i18n/{missing}.txt")
+            assert gone.status_code == 404
+        assert (await client.get("/widget/i18n/xx.txt")).json()["error"]["code"] == "locale_not_found"

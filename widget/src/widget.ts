@@ -533,8 +533,19 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     const loc = pickLocale(o.locale, settings.locale, ...navigator.languages)
     if (loc != locale) {
       locale = loc
-      S = strings(loc)
+      S = strings()
       items.forEach(row)
+      // Other languages than English come from the server (cached by the browser).
+      if (loc != "en")
+        fetch(base + "/widget/i18n/" + loc + ".txt")
+          .then((r) => (r.ok ? r.text() : ""))
+          .then((t) => {
+            if (t && locale == loc) {
+              S = strings(t.trim())
+              items.forEach(row)
+              apply()
+            }
+          }, () => {})
     }
     const name = settings.operatorName || "Support"
     panel.dir = rtl(loc) ? "rtl" : "ltr"

@@ -26,6 +26,20 @@ async def widget_js(request: Request) -> Response:
     return serve_asset(request, asset, WIDGET_CACHE)
 
 
+LOCALE_FILES = {"fr", "de", "es", "pt", "ar"}  # English is in the bundle itself
+
+
+@router.get("/widget/i18n/{code}.txt")
+async def widget_strings(code: str, request: Request) -> Response:
+    """One locale's widget strings ('|'-separated, in the order of the widget's ``T``)."""
+    asset = load_asset(f"i18n/{code}.txt", "text/plain; charset=utf-8") if code in LOCALE_FILES else None
+    if asset is None:
+        raise NotFound("no widget strings for this language", code="locale_not_found")
+    response = serve_asset(request, asset, WIDGET_CACHE)
+    response.headers["Access-Control-Allow-Origin"] = "*"  # fetched by the widget from the host page
+    return response
+
+
 _DEMO = """<!doctype html>
 <html lang="en">
 <head>
