@@ -18,7 +18,8 @@ def iso(dt: datetime | None) -> str | None:
     """ISO 8601 UTC with a ``Z`` and milliseconds, as every API answer shows times."""
     if dt is None:
         return None
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # isoformat is C; strftime plus an f-string cost several times more, on every event.
+    return dt.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 # What the widget asks once a conversation is closed, in each of its locales.

@@ -36,8 +36,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection per process: SQLite has one writer anyway, and BEGIN IMMEDIATE
         # below makes other processes (the CLI) wait for it instead of failing.
+        from pocketping.store.sqlite_driver import dbapi
+
         engine = create_async_engine(driver_url, pool_size=1, max_overflow=0, pool_timeout=60,
-                                     connect_args={"timeout": 30}, **kwargs)
+                                     connect_args={"timeout": 30}, module=dbapi(), **kwargs)
         _sqlite_setup(engine)
         return engine
     if driver_url.startswith("mysql"):
