@@ -58,6 +58,27 @@ def term_counts(text: str) -> Counter[str]:
     return Counter(terms(text))
 
 
+# Field terms: a chunk's page title and headings are indexed twice, once with the text (the
+# plain term) and once more under a prefix, so that ranking can weigh a match there more
+# (BM25F). A plain term never holds ':' (terms are \w+), so the prefixes cannot collide.
+TITLE = "t:"
+HEADING = "h:"
+FIELDS = (TITLE, HEADING)
+
+
+def index_terms(title: str, heading: str, text: str) -> Counter[str]:
+    """What a chunk is indexed under: the terms of its title, headings and text together,
+    plus the title's and the headings' terms as field terms."""
+    counts = Counter(terms(f"{title}\n{heading}\n{text}"))
+    for prefix, field in ((TITLE, title), (HEADING, heading)):
+        counts.update(prefix + t for t in terms(field) if len(t) + len(prefix) <= MAX_TERM)
+    return counts
+
+
+def is_field_term(term: str) -> bool:
+    return ":" in term
+
+
 def estimate_tokens(text: str) -> int:
     """About four characters a token for English; a little generous for other languages."""
     return len(text) // 4 + 1
