@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pocketping.ai.providers import Call, ModelError, post_json
 from pocketping.config import Settings
-from pocketping.core.ai import AISettings
+from pocketping.core.ai import DEFAULT_KEY_ENV, AISettings
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,17 @@ class Endpoint:
 
 def endpoint(app: Settings | None, settings: AISettings, api_key: str | None) -> Endpoint | None:
     """Where the project's embeddings come from; None when it has no ``--embeddings-model``
-    (or no server settings: ``app`` None).
-    The project's base URL with the openai provider, else POCKETPING_OPENAI_API_URL; the same
-    API key as its answers."""
+    (or no server settings: ``app`` None). With the openai provider: its base URL and API key
+    (``api_key``: the stored one); with anthropic (no embeddings API): POCKETPING_OPENAI_API_URL
+    and $OPENAI_API_KEY, never the Anthropic key."""
     if not settings.embeddings_model or app is None:
         return None
-    base = settings.base_url if settings.provider == "openai" and settings.base_url else app.openai_api_url
-    key = api_key or os.environ.get(settings.key_env(), "").strip() or None
+    if settings.provider == "openai":
+        base = settings.base_url or app.openai_api_url
+        key = api_key or os.environ.get(settings.key_env(), "").strip() or None
+    else:
+        base = app.openai_api_url
+        key = os.environ.get(DEFAULT_KEY_ENV["openai"], "").strip() or None
     return Endpoint(base, settings.embeddings_model, key, settings.timeout_seconds, app.allow_private_urls)
 
 

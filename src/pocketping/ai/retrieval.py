@@ -26,7 +26,7 @@ B = 0.75
 # counts as this many more occurrences in its text (before saturation). Measured on the
 # evaluation set (tests/ai/evalsite): without them a heading's answer loses to a page that
 # merely repeats the words.
-BOOSTS = {TITLE: 2.0, HEADING: 3.0}
+BOOSTS = {TITLE: 1.0, HEADING: 2.0}
 MAX_QUERY_TERMS = 24
 MAX_POSTINGS = 50_000
 # Hybrid: reciprocal-rank fusion of the BM25 and the cosine rankings, over this many of each.

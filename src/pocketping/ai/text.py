@@ -68,9 +68,12 @@ FIELDS = (TITLE, HEADING)
 
 def index_terms(title: str, heading: str, text: str) -> Counter[str]:
     """What a chunk is indexed under: the terms of its title, headings and text together,
-    plus the title's and the headings' terms as field terms."""
+    plus the title's and its own heading's terms as field terms."""
     counts = Counter(terms(f"{title}\n{heading}\n{text}"))
-    for prefix, field in ((TITLE, title), (HEADING, heading)):
+    # The heading field is the chunk's own heading: the ones above it (the page's h1 is
+    # often its title) are shared with its neighbours and would say little.
+    own = heading.rsplit(" > ", 1)[-1]
+    for prefix, field in ((TITLE, title), (HEADING, own)):
         counts.update(prefix + t for t in terms(field) if len(t) + len(prefix) <= MAX_TERM)
     return counts
 
