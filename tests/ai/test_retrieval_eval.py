@@ -11,10 +11,16 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from pocketping.actions.kb import refresh
+from pocketping.ai import embeddings
 from pocketping.ai.answering import ask
+from pocketping.ai.retrieval import fuse
+from pocketping.core.ai import AISettings, apply_changes
+from pocketping.errors import InvalidInput
 from pocketping.store.schema import kb_chunks
 from pocketping.wiring import cli_app
 from pocketping_testkit.retrieval_eval import questions, recall, serve
@@ -151,6 +157,19 @@ async def test_a_failing_embeddings_endpoint_falls_back_to_bm25(server, project,
 
 
 async def _refresh(server: Any, project_id: str) -> None:
-    from pocketping.actions.kb import refresh
-
     await refresh(server.services, project_id)
+
+
+def test_vectors_are_stored_compactly_at_unit_length_and_names_are_checked():
+    data = embeddings.pack([3.0, 4.0])
+    assert len(data) == 12  # two float32, base64
+    assert embeddings.unpack(data) == pytest.approx((0.6, 0.8))
+    assert embeddings.cosine(embeddings.unpack(data), embeddings.unpack(embeddings.pack([6.0, 8.0]))) \
+        == pytest.approx(1.0)
+    assert embeddings.cosine((1.0, 0.0), (1.0, 0.0, 0.0)) == 0.0  # another model's size
+    # Reciprocal-rank fusion: agreeing near the top beats being first in one ranking only.
+    assert fuse([1, 2, 3], [2, 3, 1])[0] == 2
+    with pytest.raises(InvalidInput) as err:
+        apply_changes(AISettings(project_id="p"), {"embeddings_model": "x" * 201})
+    assert err.value.code == "invalid_model"
+    assert apply_changes(AISettings(project_id="p"), {"embeddings_model": "  "}).embeddings_model is None

@@ -1,12 +1,14 @@
 """Embeddings from an OpenAI-compatible API (``POST {base}/embeddings``), for hybrid retrieval.
 
 OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio and most gateways speak it. Vectors are
-stored as little-endian float32 bytes at unit length, so cosine similarity is a dot product.
+stored as little-endian float32 at unit length (base64 text: 5.3 bytes a dimension), so cosine
+similarity is a dot product.
 A failure here never stops an answer: ``question_vector`` returns None and the ranking is BM25.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import os
@@ -94,14 +96,15 @@ async def question_vector(ep: Endpoint | None, text: str) -> list[float] | None:
     return vector
 
 
-def pack(vector: Sequence[float]) -> bytes:
-    """Unit length, float32, little-endian."""
+def pack(vector: Sequence[float]) -> str:
+    """Unit length, float32, little-endian, in base64."""
     norm = math.sqrt(sum(x * x for x in vector)) or 1.0
-    return struct.pack(f"<{len(vector)}f", *(x / norm for x in vector))
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *(x / norm for x in vector))).decode("ascii")
 
 
-def unpack(data: bytes) -> tuple[float, ...]:
-    return struct.unpack(f"<{len(data) // 4}f", data)
+def unpack(data: str) -> tuple[float, ...]:
+    raw = base64.b64decode(data)
+    return struct.unpack(f"<{len(raw) // 4}f", raw)
 
 
 def cosine(unit: Sequence[float], other: Sequence[float]) -> float:

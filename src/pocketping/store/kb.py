@@ -181,15 +181,15 @@ async def chunks_to_embed(tx: Tx, project_id: str, model: str, source_id: str | 
     return [(int(r[0]), f"{r[1]}\n{r[2]}\n{r[3]}") for r in rows]
 
 
-async def set_embeddings(tx: Tx, model: str, vectors: Sequence[tuple[int, bytes]]) -> None:
+async def set_embeddings(tx: Tx, model: str, vectors: Sequence[tuple[int, str]]) -> None:
     for chunk_id, vector in vectors:
         await tx.conn.execute(update(kb_chunks).where(kb_chunks.c.id == chunk_id)
                               .values(embedding=vector, embedding_model=model))
 
 
-async def embeddings(tx: Tx, project_id: str, model: str, limit: int) -> list[tuple[int, bytes]]:
-    """(chunk id, vector) of the project's chunks embedded by ``model``."""
+async def embeddings(tx: Tx, project_id: str, model: str, limit: int) -> list[tuple[int, str]]:
+    """(chunk id, packed vector) of the project's chunks embedded by ``model``."""
     rows = (await tx.conn.execute(select(kb_chunks.c.id, kb_chunks.c.embedding).where(
         kb_chunks.c.project_id == project_id, kb_chunks.c.embedding_model == model,
         kb_chunks.c.embedding.is_not(None)).limit(limit))).all()
-    return [(int(r[0]), bytes(r[1])) for r in rows]
+    return [(int(r[0]), str(r[1])) for r in rows]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, DateTime, Integer, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -16,8 +16,6 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 # TEXT on MySQL stops at 64 KB; encrypted payloads and knowledge-base chunks can be bigger.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-# Bytes: MariaDB's BLOB stops at 64 KB, a large embedding vector does not.
-Blob = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -19,8 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('kb_chunks', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('embedding', sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), 'mysql',
-                                                                                 'mariadb'), nullable=True))
+        batch_op.add_column(sa.Column('embedding', sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mysql', 'mariadb'),
+                                      nullable=True))
         batch_op.add_column(sa.Column('embedding_model', sa.String(length=200), nullable=True))
 
 
