@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 SOURCE_PREFIX = "kbs"
 MAX_SOURCES = 2000
 MAX_TEXT_CHARS = 3_000_000
+# Part of a source's content hash: a new way of indexing (2: title and heading field terms)
+# re-indexes unchanged content at its next refresh.
+INDEX_VERSION = 2
 
 
 def _hash(text: str) -> str:
@@ -46,7 +49,7 @@ async def _store(svc: Services, project_id: str, kind: str, location: str, doc: 
     """Index ``doc`` as the source at ``location`` (replacing what it held before); ``extra``:
     more columns (a crawled page's site and validators)."""
     text = doc.text[:MAX_TEXT_CHARS]
-    digest = _hash(f"{doc.title}\n{text}")
+    digest = _hash(f"{INDEX_VERSION}\n{doc.title}\n{text}")
     chunks = chunk_text(text)
     rows = [(c.heading, c.text, index_terms(doc.title, c.heading, c.text)) for c in chunks]
     async with unit_of_work(svc) as tx:
