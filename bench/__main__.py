@@ -20,6 +20,7 @@ from bench.bridged import bridged_chat
 from bench.idle import idle_cpu
 from bench.numbers import stats_at_scale
 from bench.report import render, render_side_by_side
+from bench.retrieval import retrieval_recall
 from bench.sidebyside import SUBJECTS, side_by_side
 from bench.stats import median_of_runs
 
@@ -164,6 +165,8 @@ async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, A
     results["side_by_side"] = await side_by_side(plan, workdir, log=progress)
     log("stats at scale")
     results["numbers"] = [await stats_at_scale(backend, workdir, n, plan.runs) for backend, n in plan.numbers]
+    log("retrieval recall")
+    results["retrieval"] = await retrieval_recall(workdir)
     log("done")
     names = list(timings)
     results["timings"] = {a: timings[b] - timings[a] for a, b in itertools.pairwise(names)}

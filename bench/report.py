@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import idle
+from bench import idle, retrieval
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -104,6 +104,7 @@ def render(r: dict[str, Any]) -> str:
     if r.get("side_by_side"):
         out += side_by_side(r["side_by_side"])
     out += _numbers(r.get("numbers", []))
+    out += retrieval.render(r.get("retrieval", []))
     out.append("")
     return "\n".join(out)
 

@@ -17,7 +17,7 @@ def test_bench_smoke(tmp_path):
     report = out.read_text()
     for section in ("Start-up", "Relay vs. ceiling", "Idle widget connections", "Chat load",
                     "Chat load with Telegram, Discord and Slack", "Idle server with one webhook endpoint down",
-                    "Side by side"):
+                    "Side by side", "Retrieval recall"):
         assert section in report
     chat = [part for part in report.split("\n## ") if part.startswith("Chat load")]  # its own tables only
     chat_rows = [line for part in chat for line in part.splitlines() if line.startswith("| sqlite |")]
@@ -25,3 +25,7 @@ def test_bench_smoke(tmp_path):
     for row in chat_rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[-2:] == ["0", "0"], row  # nothing lost, nothing duplicated
+    recall = [line for line in report.splitlines() if line.startswith(("| BM25", "| hybrid"))]
+    assert len(recall) == 2, report
+    for line in recall:
+        assert float(line.split("|")[3]) >= 0.9, line  # recall@5

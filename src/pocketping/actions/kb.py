@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 
 from pocketping import ids, netguard
+from pocketping.actions.kb_embed import embed_missing
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
-from pocketping.ai import crawl, documents
+from pocketping.ai import crawl, documents, retrieval
 from pocketping.ai.documents import Document
-from pocketping.ai.retrieval import retrieve
-from pocketping.ai.text import chunk_text, term_counts
+from pocketping.ai.text import chunk_text, index_terms
 from pocketping.core.ai import KbHit, KbSource
 from pocketping.core.rules import strip_bidi
 from pocketping.errors import InvalidInput, NotFound, PocketPingError
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 SOURCE_PREFIX = "kbs"
 MAX_SOURCES = 2000
 MAX_TEXT_CHARS = 3_000_000
+# Part of a source's content hash: a new way of indexing (2: title and heading field terms)
+# re-indexes unchanged content at its next refresh.
+INDEX_VERSION = 2
 
 
 def _hash(text: str) -> str:
@@ -46,9 +49,9 @@ async def _store(svc: Services, project_id: str, kind: str, location: str, doc: 
     """Index ``doc`` as the source at ``location`` (replacing what it held before); ``extra``:
     more columns (a crawled page's site and validators)."""
     text = doc.text[:MAX_TEXT_CHARS]
-    digest = _hash(f"{doc.title}\n{text}")
+    digest = _hash(f"{INDEX_VERSION}\n{doc.title}\n{text}")
     chunks = chunk_text(text)
-    rows = [(c.heading, c.text, term_counts(f"{doc.title}\n{c.heading}\n{c.text}")) for c in chunks]
+    rows = [(c.heading, c.text, index_terms(doc.title, c.heading, c.text)) for c in chunks]
     async with unit_of_work(svc) as tx:
         await project_repo.get_project(tx, project_id)
         existing = await repo.find_by_location(tx, project_id, _location_hash(kind, location))
@@ -69,6 +72,8 @@ async def _store(svc: Services, project_id: str, kind: str, location: str, doc: 
             await repo.insert_chunks(tx, project_id, source_id, rows)
             values |= {"chunk_count": len(rows), "content_hash": digest}
         await repo.update_source(tx, source_id, **values)
+    await embed_missing(svc, project_id, source_id)
+    async with svc.db.read() as tx:
         return await repo.get_source(tx, project_id, source_id)
 
 
@@ -332,7 +337,9 @@ async def refresh(svc: Services, project_id: str, refs: list[str] | None = None,
         sources = [await find_source(svc, project_id, ref) for ref in refs]
     else:  # a crawled site's pages are refreshed by crawling the site again
         sources = [s for s in await list_sources(svc, project_id) if s.parent_id is None]
-    return [await refresh_source(svc, source, progress) for source in sources]
+    refreshed = [await refresh_source(svc, source, progress) for source in sources]
+    await embed_missing(svc, project_id)  # what an unchanged page, or a new --embeddings-model, left without
+    return refreshed
 
 
 async def refresh_due(svc: Services) -> int:
@@ -357,6 +364,5 @@ async def refresh_due(svc: Services) -> int:
 async def search(svc: Services, project_id: str, query: str, *, token_budget: int = 1500,
                  limit: int = 6) -> list[KbHit]:
     """What the AI would be given for ``query``, best first."""
-    async with svc.db.read() as tx:
-        await project_repo.get_project(tx, project_id)
-        return await retrieve(tx, project_id, query, token_budget=token_budget, limit=limit)
+    await _check_project(svc, project_id)
+    return await retrieval.search(svc.db, svc.settings, project_id, query, token_budget=token_budget, limit=limit)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pocketping.ai import providers
 from pocketping.ai.prompt import Prompt, Turn, clean_answer, conversation, question, system_prompt
-from pocketping.ai.retrieval import retrieve
+from pocketping.ai.retrieval import search
 from pocketping.config import Settings
 from pocketping.core.ai import AISettings
 from pocketping.core.models import Session
@@ -37,8 +37,9 @@ def still_wanted(session: Session, claim: Claim) -> bool:
     return session.ai_enabled and session.status == "active" and session.ai_due_at == claim.lease
 
 
-async def load_context(db: Database, claim: Claim) -> AnswerContext | None:
-    """The claimed conversation and what the model should be asked (None: erased)."""
+async def load_context(db: Database, claim: Claim, app: Settings | None = None) -> AnswerContext | None:
+    """The claimed conversation and what the model should be asked (None: erased). With
+    ``app`` (the server's settings), retrieval is hybrid when the project has an embeddings model."""
     async with db.read() as tx:
         session = await session_repo.find_session(tx, claim.project_id, claim.session_id)
         project = await project_repo.find_project(tx, claim.project_id)
@@ -49,11 +50,12 @@ async def load_context(db: Database, claim: Claim) -> AnswerContext | None:
         history = await session_repo.list_items(tx, session.id, after_seq=max(0, session.last_seq - HISTORY_MESSAGES),
                                                 limit=HISTORY_MESSAGES + 1, kinds=("message",))
         turns = conversation(history, settings.history_tokens)
-        prompt = None
-        if turns:
-            hits = await retrieve(tx, claim.project_id, question(turns), token_budget=settings.knowledge_tokens)
-            prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
         key = await repo.api_key(tx, claim.project_id) if settings.has_api_key else None
+    prompt = None
+    if turns:
+        hits = await search(db, app, claim.project_id, question(turns), token_budget=settings.knowledge_tokens,
+                            settings=settings, api_key=key)
+        prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
     return AnswerContext(settings, session, project.name, prompt, usage, key)
 
 
@@ -98,8 +100,9 @@ async def ask(db: Database, app: Settings, project_id: str, text: str) -> tuple[
         project = await project_repo.get_project(tx, project_id)
         settings = await repo.get_settings(tx, project_id)
         turns = (Turn("user", text.strip()[: settings.history_tokens * 4]),)
-        hits = await retrieve(tx, project_id, question(turns), token_budget=settings.knowledge_tokens)
         key = await repo.api_key(tx, project_id) if settings.has_api_key else None
+    hits = await search(db, app, project_id, question(turns), token_budget=settings.knowledge_tokens,
+                        settings=settings, api_key=key)
     if not settings.model:
         raise providers.ModelError("no model set: pocketping ai set PROJECT_ID --model ...", code="model_required")
     prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))

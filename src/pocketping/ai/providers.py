@@ -118,10 +118,9 @@ def parse_anthropic(data: Any) -> Reply:
                  usage=data.get("usage") or {})
 
 
-async def complete(provider: str, base_url: str, model: str, prompt: Prompt, *, api_key: str | None,
-                   max_tokens: int, temperature: float | None, timeout: float, allow_private: bool) -> Reply:
-    build = anthropic_call if provider == "anthropic" else openai_call
-    call = build(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens, temperature=temperature)
+async def post_json(call: Call, *, timeout: float, allow_private: bool) -> Any:
+    """POST ``call`` and return its JSON answer; every failure (network, status, not JSON)
+    becomes a ``ModelError``."""
     try:
         async with asyncio.timeout(timeout), netguard.new_client() as client:
             response = await netguard.safe_request(
@@ -150,6 +149,14 @@ async def complete(provider: str, base_url: str, model: str, prompt: Prompt, *, 
                          status=response.status_code)
     if data is None:
         raise ModelError(f"{call.url} did not answer JSON", code="model_bad_answer")
+    return data
+
+
+async def complete(provider: str, base_url: str, model: str, prompt: Prompt, *, api_key: str | None,
+                   max_tokens: int, temperature: float | None, timeout: float, allow_private: bool) -> Reply:
+    build = anthropic_call if provider == "anthropic" else openai_call
+    call = build(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens, temperature=temperature)
+    data = await post_json(call, timeout=timeout, allow_private=allow_private)
     reply = parse_anthropic(data) if provider == "anthropic" else parse_openai(data)
     if not reply.text.strip():
         raise ModelError(f"the model gave an empty answer (finish reason: {reply.finish_reason})",

@@ -58,6 +58,30 @@ def term_counts(text: str) -> Counter[str]:
     return Counter(terms(text))
 
 
+# Field terms: a chunk's page title and headings are indexed twice, once with the text (the
+# plain term) and once more under a prefix, so that ranking can weigh a match there more
+# (BM25F). A plain term never holds ':' (terms are \w+), so the prefixes cannot collide.
+TITLE = "t:"
+HEADING = "h:"
+FIELDS = (TITLE, HEADING)
+
+
+def index_terms(title: str, heading: str, text: str) -> Counter[str]:
+    """What a chunk is indexed under: the terms of its title, headings and text together,
+    plus the title's and its own heading's terms as field terms."""
+    counts = Counter(terms(f"{title}\n{heading}\n{text}"))
+    # The heading field is the chunk's own heading: the ones above it (the page's h1 is
+    # often its title) are shared with its neighbours and would say little.
+    own = heading.rsplit(" > ", 1)[-1]
+    for prefix, field in ((TITLE, title), (HEADING, own)):
+        counts.update(prefix + t for t in terms(field) if len(t) + len(prefix) <= MAX_TERM)
+    return counts
+
+
+def is_field_term(term: str) -> bool:
+    return ":" in term
+
+
 def estimate_tokens(text: str) -> int:
     """About four characters a token for English; a little generous for other languages."""
     return len(text) // 4 + 1

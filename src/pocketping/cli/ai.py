@@ -25,6 +25,7 @@ def _human(s: dict[str, Any]) -> str:
         + (f" ({s['outsideHoursDelay']} s outside office hours)" if s.get("outsideHoursDelay") is not None else ""),
         f"  provider:        {s['provider']}, model {s['model'] or '(not set)'}",
         f"  base URL:        {s['baseUrl'] or '(default)'}",
+        f"  embeddings:      {s.get('embeddingsModel') or 'off (BM25 alone)'}",
         f"  API key:         {key}",
         f"  system prompt:   {(prompt[:70] + '...') if prompt and len(prompt) > 70 else prompt or '(default)'}",
         f"  limits:          {', '.join(caps)}; {s['timeoutSeconds']:g} s per answer, "
@@ -48,7 +49,8 @@ async def _show(svc: Any, project_id: str) -> dict[str, Any]:
     from pocketping.actions.ai import get_ai_settings
 
     settings, usage = await get_ai_settings(svc, project_id)
-    return {**settings.to_api(usage), "outsideHoursDelay": settings.outside_hours_delay}
+    return {**settings.to_api(usage), "outsideHoursDelay": settings.outside_hours_delay,
+            "embeddingsModel": settings.embeddings_model}
 
 
 @app.command("show")
@@ -94,6 +96,11 @@ def set_(
     outside_hours_delay: Annotated[int | None, typer.Option("--outside-hours-delay", help="Seconds before the AI "
                                                             "answers outside the project's office hours (0: at "
                                                             "once; -1: the usual --delay)")] = None,
+    embeddings_model: Annotated[str | None, typer.Option("--embeddings-model", help="Embeddings model of the "
+                                                         "OpenAI-compatible API (POST {base}/embeddings), e.g. "
+                                                         "text-embedding-3-small or nomic-embed-text: retrieval "
+                                                         "combines it with BM25 (\"\": off); `kb refresh` "
+                                                         "embeds what is already indexed")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's AI fallback settings (running servers pick them up within seconds)."""
@@ -106,7 +113,7 @@ def set_(
                         ("max_replies_per_day", max_replies_per_day), ("timeout_seconds", timeout),
                         ("max_answer_tokens", max_answer_tokens), ("history_tokens", history_tokens),
                         ("knowledge_tokens", knowledge_tokens), ("fallback_message", fallback_message),
-                        ("temperature", temperature)):
+                        ("temperature", temperature), ("embeddings_model", embeddings_model)):
         if value is not None:
             changes[name] = value
     if outside_hours_delay is not None:

@@ -57,6 +57,7 @@ class AISettings:
     fallback_message: str = DEFAULT_FALLBACK  # "" sends nothing to the visitor on a failure
     temperature: float | None = None
     outside_hours_delay: int | None = None  # seconds outside the project's office hours (None: delay_seconds)
+    embeddings_model: str | None = None  # an OpenAI-compatible /embeddings model: hybrid retrieval
     last_error: str | None = None
     last_error_at: datetime | None = None
     updated_at: datetime | None = None
@@ -66,6 +67,7 @@ class AISettings:
         out["fallback_message"] = self.fallback_message
         out["temperature"] = self.temperature
         out["outside_hours_delay"] = self.outside_hours_delay
+        out["embeddings_model"] = self.embeddings_model
         return out
 
     def key_env(self) -> str:
@@ -160,10 +162,11 @@ def apply_changes(current: AISettings, changes: dict[str, Any]) -> AISettings:
                 raise InvalidInput("provider must be 'openai' (any OpenAI-compatible API) or 'anthropic'",
                                    code="invalid_provider")
             values[name] = value
-        elif name == "model":
+        elif name in ("model", "embeddings_model"):
             text = (value or "").strip()
             if len(text) > 200:
-                raise InvalidInput("the model name is at most 200 characters", code="invalid_model")
+                raise InvalidInput(f"the {name.replace('_', ' ')} name is at most 200 characters",
+                                   code="invalid_model")
             values[name] = text or None
         elif name == "base_url":
             values[name] = check_base_url(value) if value else None
@@ -246,7 +249,8 @@ class KbHit:
     location: str
     heading: str
     text: str
-    score: float
+    score: float  # BM25 (with the title and heading boosts)
+    similarity: float | None = None  # cosine with the question, when embeddings are on
 
     def to_api(self) -> dict[str, Any]:
         return {"chunkId": self.chunk_id, "sourceId": self.source_id, "title": self.title,

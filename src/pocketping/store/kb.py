@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.ai import KbSource
@@ -108,12 +108,14 @@ async def delete_source(tx: Tx, source_id: str) -> None:
 
 async def insert_chunks(tx: Tx, project_id: str, source_id: str,
                         chunks: Sequence[tuple[str, str, Counter[str]]]) -> None:
-    """Store (heading, text, term counts) chunks in order, with their postings."""
+    """Store (heading, text, term counts) chunks in order, with their postings. Terms with a
+    ':' are field terms (ai.text.index_terms): indexed, not counted in the chunk's length."""
     if not chunks:
         return
     await tx.conn.execute(kb_chunks.insert(), [
         {"source_id": source_id, "project_id": project_id, "ord": i, "heading": heading[:500], "text": text,
-         "length": sum(counts.values())} for i, (heading, text, counts) in enumerate(chunks)])
+         "length": sum(n for term, n in counts.items() if ":" not in term)}  # field terms (t:, h:) aside
+        for i, (heading, text, counts) in enumerate(chunks)])
     result = await tx.conn.execute(select(kb_chunks.c.ord, kb_chunks.c.id).where(kb_chunks.c.source_id == source_id))
     ids = {int(ord_): chunk_id for ord_, chunk_id in result}
     rows = [{"chunk_id": ids[i], "term": term, "project_id": project_id, "tf": tf}
@@ -160,3 +162,34 @@ async def chunks_with_sources(tx: Tx, chunk_ids: Sequence[int]) -> dict[int, dic
         .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
         .where(kb_chunks.c.id.in_(list(chunk_ids))))).mappings()
     return {int(r["id"]): dict(r) for r in rows}
+
+
+# --- embeddings --------------------------------------------------------------------------------
+
+async def chunks_to_embed(tx: Tx, project_id: str, model: str, source_id: str | None = None,
+                          limit: int = 1000) -> list[tuple[int, str]]:
+    """(chunk id, the text to embed: title, headings and text) of chunks without a vector
+    from ``model``: the source's, or the whole project's."""
+    query = (select(kb_chunks.c.id, kb_sources.c.title, kb_chunks.c.heading, kb_chunks.c.text)
+             .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
+             .where(kb_chunks.c.project_id == project_id,
+                    or_(kb_chunks.c.embedding_model.is_(None), kb_chunks.c.embedding_model != model))
+             .order_by(kb_chunks.c.id).limit(limit))
+    if source_id is not None:
+        query = query.where(kb_chunks.c.source_id == source_id)
+    rows = (await tx.conn.execute(query)).all()
+    return [(int(r[0]), f"{r[1]}\n{r[2]}\n{r[3]}") for r in rows]
+
+
+async def set_embeddings(tx: Tx, model: str, vectors: Sequence[tuple[int, str]]) -> None:
+    for chunk_id, vector in vectors:
+        await tx.conn.execute(update(kb_chunks).where(kb_chunks.c.id == chunk_id)
+                              .values(embedding=vector, embedding_model=model))
+
+
+async def embeddings(tx: Tx, project_id: str, model: str, limit: int) -> list[tuple[int, str]]:
+    """(chunk id, packed vector) of the project's chunks embedded by ``model``."""
+    rows = (await tx.conn.execute(select(kb_chunks.c.id, kb_chunks.c.embedding).where(
+        kb_chunks.c.project_id == project_id, kb_chunks.c.embedding_model == model,
+        kb_chunks.c.embedding.is_not(None)).limit(limit))).all()
+    return [(int(r[0]), str(r[1])) for r in rows]

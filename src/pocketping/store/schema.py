@@ -388,6 +388,10 @@ kb_chunks = Table(
     Column("heading", String(500), nullable=False),
     Column("text", LongText, nullable=False),
     Column("length", Integer, nullable=False),  # indexed terms, for BM25's length normalisation
+    # The chunk's embedding (little-endian float32 at unit length, in base64: a text column
+    # because aiomysql cannot send bytes parameters) and the model that made it.
+    Column("embedding", LongText, nullable=True),
+    Column("embedding_model", String(200), nullable=True),
     Index(None, "project_id"),
     Index(None, "source_id", "ord"),
     **MYSQL,

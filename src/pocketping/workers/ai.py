@@ -149,7 +149,7 @@ class AIScheduler:
 async def answer(svc: Services, claim: Claim) -> str:
     """Answer one claimed session. Returns what happened: ``answered``, ``fallback``,
     ``failed``, ``superseded``, ``capped``, ``off``, ``nothing_to_answer`` or ``gone``."""
-    ctx = await answering.load_context(svc.db, claim)
+    ctx = await answering.load_context(svc.db, claim, svc.settings)
     if ctx is None:
         return "gone"
     settings, session = ctx.settings, ctx.session

@@ -1,7 +1,9 @@
-"""A fake OpenAI-compatible Chat Completions API and a fake Anthropic Messages API.
+"""A fake OpenAI-compatible Chat Completions and Embeddings API and a fake Anthropic Messages API.
 
-Both live on one local port: ``openai_url`` (``.../v1``, so the client posts to
-``.../v1/chat/completions``) and ``anthropic_url`` (the client posts to ``.../v1/messages``).
+They live on one local port: ``openai_url`` (``.../v1``, so the client posts to
+``.../v1/chat/completions`` and ``.../v1/embeddings``) and ``anthropic_url`` (the client posts
+to ``.../v1/messages``). Embeddings are deterministic: hashed words and character trigrams, so
+texts that share words or word parts are close.
 They check each request the way the real APIs document it (headers, required and known
 fields, field types), record it, and answer in the real shapes. A request that breaks the
 documented shape gets the API's 400 error and lands in ``invalid``; a test can also script
@@ -11,7 +13,10 @@ errors, hangs and custom answers.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +34,8 @@ from pocketping_testkit.fakes.harness import FakeHarness
 OPENAI_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
                  "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format"}
 OPENAI_ROLES = {"system", "developer", "user", "assistant"}
+EMBEDDINGS_FIELDS = {"model", "input", "encoding_format", "dimensions", "user"}
+EMBEDDING_SIZE = 256
 ANTHROPIC_FIELDS = {"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
                     "stop_sequences", "stream", "metadata"}
 
@@ -68,10 +75,12 @@ class FakeLLM(FakeHarness):
         self._script: deque[Behavior] = deque()
         self._ids = itertools.count(1)
         self._release: asyncio.Event | None = None
+        self.embeddings_error: int | None = None  # answer /embeddings with this HTTP status
 
     async def startup(self) -> None:
         self._release = asyncio.Event()
         app = Starlette(routes=[Route("/v1/chat/completions", self._openai, methods=["POST"]),
+                                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
                                 Route("/v1/messages", self._anthropic, methods=["POST"])])
         self.port = await self.serve_http(app)
 
@@ -163,6 +172,37 @@ class FakeLLM(FakeHarness):
                       "total_tokens": prompt_tokens + len(text) // 4},
         })
 
+    @property
+    def embedding_requests(self) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.path.endswith("/embeddings")]
+
+    async def _embeddings(self, request: Request) -> Response:
+        recorded, problem = await self._read(request, "openai")
+        auth = request.headers.get("authorization")
+        if problem is None and self.openai_key is not None and auth != f"Bearer {self.openai_key}":
+            self._record(recorded, "wrong or missing Authorization: Bearer key")
+            return _openai_error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        problem = problem or _check_embeddings(recorded.body)
+        with self.lock:  # recorded, but the scripted behaviours are for the chat APIs
+            if problem is None:
+                self.requests.append(recorded)
+            else:
+                self.invalid.append((recorded, problem))
+        self.changed()
+        if problem is not None:
+            return _openai_error(400, problem, "invalid_request_error")
+        if self.embeddings_error is not None:
+            return _openai_error(self.embeddings_error, "The embeddings server had an error", "server_error")
+        inputs = recorded.body["input"]
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        tokens = sum(len(t) // 4 + 1 for t in texts)
+        return JSONResponse({
+            "object": "list", "model": recorded.body["model"],
+            "data": [{"object": "embedding", "index": i, "embedding": embedding(t)} for i, t in enumerate(texts)],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        })
+
     async def _anthropic(self, request: Request) -> Response:
         recorded, problem = await self._read(request, "anthropic")
         if problem is None and request.headers.get("x-api-key") != self.anthropic_key:
@@ -223,6 +263,49 @@ def _check_openai(body: dict[str, Any]) -> str | None:
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
         return "temperature must be between 0 and 2"
     return None
+
+
+def _check_embeddings(body: dict[str, Any]) -> str | None:
+    unknown = set(body) - EMBEDDINGS_FIELDS
+    if unknown:
+        return f"Unrecognized request argument supplied: {sorted(unknown)[0]}"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "you must provide a model parameter"
+    inputs = body.get("input")
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not inputs or len(inputs) > 2048:
+        return "'input' must be a string or an array of 1 to 2048 strings"
+    if any(not isinstance(t, str) or not t for t in inputs):
+        return "'input' items must be non-empty strings"
+    if body.get("encoding_format", "float") != "float":
+        return "this fake answers encoding_format 'float' only"
+    return None
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def _bucket(feature: str) -> tuple[int, float]:
+    digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+    return int.from_bytes(digest[:4], "little") % EMBEDDING_SIZE, 1.0 if digest[4] & 1 else -1.0
+
+
+def embedding(text: str) -> list[float]:
+    """A deterministic unit vector: each word and each character trigram of a word, hashed
+    into ``EMBEDDING_SIZE`` signed buckets (words count double), log-scaled counts."""
+    counts: dict[int, float] = {}
+    for word in _WORDS.findall(text.lower()):
+        padded = f"<{word}>"
+        features = [(word, 2.0)] + [(padded[i:i + 3], 1.0) for i in range(len(padded) - 2)]
+        for feature, weight in features:
+            index, sign = _bucket(feature)
+            counts[index] = counts.get(index, 0.0) + sign * weight
+    vector = [0.0] * EMBEDDING_SIZE
+    for index, value in counts.items():
+        vector[index] = math.copysign(math.log1p(abs(value)), value)
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [round(x / norm, 6) for x in vector]
 
 
 def _check_anthropic(body: dict[str, Any]) -> str | None:
