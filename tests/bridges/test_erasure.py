@@ -157,3 +157,31 @@ async def test_a_platform_down_during_the_erase_is_retried_until_the_topic_is_go
     assert not any("erase me" in t for t in tg.texts())
     assert len(fake_telegram.calls(tg.token, "deleteForumTopic")) >= 2
     await w.close()
+
+
+async def test_a_refusal_is_recorded_with_its_reason_and_not_retried(make_server, fake_discord: FakeDiscord):  # noqa: F811
+    from pocketping.actions.bridges import add_bridge
+    from pocketping_testkit.fakes.discord import BRIDGE_PERMISSIONS, MANAGE_THREADS
+
+    srv = make_server(discord_api_url=fake_discord.api_url)
+    project, secret = srv.call(create_project(srv.services, "Refusal", []))
+    channel = fake_discord.add_channel("support")
+    srv.call(add_bridge(srv.services, project.id, "discord", {"bot_token": fake_discord.token, "channel_id": channel}))
+    srv.call(srv.bridges.sync())
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("a thread the bot may not delete")
+    await fake_discord.wait_until(lambda: any("may not delete" in m["content"] for t in fake_discord.threads(channel)
+                                              for m in fake_discord.messages(t["id"])), what="the visitor's message")
+    fake_discord.set_bot_permissions(BRIDGE_PERMISSIONS & ~MANAGE_THREADS)  # someone took Manage Threads away
+    async with httpx.AsyncClient(base_url=srv.base_url, headers={"Authorization": f"Bearer {secret}"}) as api:
+        erase_id = (await api.delete(f"/api/v1/sessions/{w.session_id}")).json()["eraseId"]
+        await srv.acall(srv.node.outbox.wait_idle())
+        status = (await api.get(f"/api/v1/erasures/{erase_id}")).json()
+    discord = next(p for p in status["platforms"] if p["target"] == "discord")
+    assert discord["status"] == "failed" and discord["deleted"] == {}
+    assert len(discord["kept"]) == 1 and "Manage Threads" in discord["kept"][0]
+    assert status["status"] == "incomplete"
+    assert len(fake_discord.calls("DELETE", r"^/channels/\d+$")) == 1  # a refusal is not tried again
+    assert len(fake_discord.threads(channel)) == 1  # what Discord kept, as reported
+    await w.close()
