@@ -44,9 +44,10 @@ def slack_live_texts(slack: FakeSlack, channel: str) -> list[str]:
 
 
 async def test_an_erase_deletes_the_visitors_topic_thread_and_messages_everywhere(
-        make_server, fake_telegram: FakeTelegram, fake_discord: FakeDiscord, fake_slack: FakeSlack):  # noqa: F811
-    srv = make_server(telegram_api_url=fake_telegram.url, discord_api_url=fake_discord.api_url,
-                      slack_api_url=fake_slack.api_url)
+        make_server, fresh_db, fake_telegram: FakeTelegram, fake_discord: FakeDiscord,  # noqa: F811
+        fake_slack: FakeSlack):
+    srv = make_server(database_url=fresh_db.url, telegram_api_url=fake_telegram.url,
+                      discord_api_url=fake_discord.api_url, slack_api_url=fake_slack.api_url)
     project, secret = srv.call(create_project(srv.services, "Erasure", []))
     auth = {"Authorization": f"Bearer {secret}"}
     tg, channel, slack_channel = await connect_three(srv, project.id, fake_telegram, fake_discord, fake_slack)
@@ -121,10 +122,10 @@ async def _erase_rows(srv: ServerThread) -> list[dict[str, Any]]:
         return [i.payload for i in await outbox_repo.list_items(tx, target="erase")]
 
 
-async def test_a_platform_down_during_the_erase_is_retried_until_the_topic_is_gone(make_server,
+async def test_a_platform_down_during_the_erase_is_retried_until_the_topic_is_gone(make_server, fresh_db,
                                                                                     fake_telegram: FakeTelegram):
     clock = FakeClock()
-    srv = make_server(clock=clock, telegram_api_url=fake_telegram.url)
+    srv = make_server(database_url=fresh_db.url, clock=clock, telegram_api_url=fake_telegram.url)
     project, secret = srv.call(create_project(srv.services, "Outage", []))
     tg = connect_telegram(fake_telegram, srv, project.id)
     w = await WidgetClient.connect(srv.ws_url, project.public_key)
