@@ -1,4 +1,4 @@
-"""Retention (docs/erasure.md): ``project update --retention-days N`` erases closed conversations
+"""`pocketping erase` and retention (docs/erasure.md): ``project update --retention-days N`` erases closed conversations
 older than N days (the hourly worker, on the injected clock, or ``pocketping retention``); open
 ones and younger ones stay; ``--dry-run`` lists what would go and erases nothing."""
 
@@ -83,3 +83,28 @@ async def test_retention_erases_only_closed_conversations_older_than_n_days(make
     clock.advance(10 * DAY - 3600)  # the server's now: 15 days ago; due_later was closed 30 days before that
     await advance_until(clock, lambda: not exists(srv, due_later), step=1800, settle=0.2, limit_seconds=3 * 3600)
     assert exists(srv, recent) and exists(srv, still_open)
+
+
+async def test_pocketping_erase_prints_the_erase_id_and_its_status(make_server):
+    srv = make_server()
+    project, _ = srv.call(create_project(srv.services, "Erase CLI", []))
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("forget me")
+    await w.close()
+    visitor = w.welcome["visitorId"]
+    assert (await cli(srv, "erase", project.id, ok=False))["error"]["code"] == "invalid_input"
+    assert (await cli(srv, "erase", project.id, "vis_nobody", ok=False))["error"]["code"] == "visitor_not_found"
+    erased = await cli(srv, "erase", project.id, visitor)
+    assert erased["visitorId"] == visitor and erased["deleted"] == {"sessions": 1, "messages": 1}
+    assert not exists(srv, w.session_id)
+    status = await cli(srv, "erase", "--status", erased["eraseId"])
+    assert status["eraseId"] == erased["eraseId"] and status["reason"] == "request"
+    assert [(p["target"], p["status"]) for p in status["platforms"]] == [("files", "done")]
+    assert (await cli(srv, "erase", "--status", "era_nothing", ok=False))["error"]["code"] == "erasure_not_found"
+    settings = srv.services.settings
+    assert settings.encryption_key is not None
+    env = {"POCKETPING_DATABASE_URL": settings.database_url, "POCKETPING_DATA_DIR": str(settings.data_dir),
+           "POCKETPING_ENCRYPTION_KEY": settings.encryption_key.get_secret_value()}
+    shown = await asyncio.to_thread(CliRunner().invoke, cli_app(), ["erase", "--status", erased["eraseId"]], env=env)
+    assert shown.exit_code == 0 and erased["eraseId"] in shown.stdout and "files" in shown.stdout
