@@ -186,3 +186,21 @@ async def test_a_refusal_is_recorded_with_its_reason_and_not_retried(make_server
     assert len(fake_discord.calls("DELETE", r"^/channels/\d+$")) == 1  # a refusal is not tried again
     assert len(fake_discord.threads(channel)) == 1  # what Discord kept, as reported
     await w.close()
+
+
+async def test_a_topic_opened_while_the_session_is_erased_is_deleted_too(make_server, fake_telegram: FakeTelegram):
+    srv = make_server(telegram_api_url=fake_telegram.url)
+    project, secret = srv.call(create_project(srv.services, "Race", []))
+    tg = connect_telegram(fake_telegram, srv, project.id)
+    fake_telegram.hold(tg.token, "createForumTopic")  # the topic is being created ...
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("erased mid-flight")
+    await fake_telegram.wait_for(lambda: fake_telegram.held_count(tg.token) == 1)
+    async with httpx.AsyncClient(base_url=srv.base_url, headers={"Authorization": f"Bearer {secret}"}) as api:
+        assert (await api.delete(f"/api/v1/sessions/{w.session_id}")).status_code == 200  # ... when it is erased
+    fake_telegram.release(tg.token)
+    await fake_telegram.wait_for(lambda: bool(fake_telegram.calls(tg.token, "deleteForumTopic")))
+    await srv.acall(srv.node.outbox.wait_idle())
+    assert tg.live_topics() == [] and not any("mid-flight" in t for t in tg.texts())
+    await w.close()

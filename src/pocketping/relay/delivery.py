@@ -16,6 +16,7 @@ from typing import Any
 from pocketping.bridges.base import (
     Bridge,
     EditsMessages,
+    ErasesThreads,
     Outgoing,
     OutgoingFile,
     Posted,
@@ -38,6 +39,10 @@ from pocketping.relay.threads import ThreadCache
 from pocketping.store.db import Database
 
 log = logging.getLogger(__name__)
+
+
+class _Erased(Exception):
+    """The session was erased while this delivery opened a thread for it."""
 
 
 class BridgeDelivery:
@@ -89,6 +94,8 @@ class BridgeDelivery:
                 return {"skipped": f"unknown action {item.action}"}
         except PacingBusy:
             raise
+        except _Erased:
+            return {"skipped": "the session was erased"}
         except DeliveryError as exc:
             if exc.retry_after is None:  # being asked to slow down is not a fault of the bridge
                 await self.health.delivery_failed(bridge.id, exc.message)
@@ -103,6 +110,11 @@ class BridgeDelivery:
         posted = await bridge.open_thread(card)
         if not posted.thread_id:
             raise DeliveryError(f"{bridge.label} did not return a thread id")
+        if not await rt.session_exists(self.db, ctx.session.id):
+            # Erased while the thread was being opened: the erasure never knew this one.
+            if isinstance(bridge, ErasesThreads):
+                await bridge.erase_thread(posted.thread_id, list(posted.message_ids))
+            raise _Erased(ctx.session.id)
         # Recorded at once: a retry after a crash from here on reuses this thread.
         await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
         self.threads.remember(bridge.id, ctx.session.id, posted.thread_id)
