@@ -96,6 +96,10 @@ async def test_an_erase_deletes_the_visitors_topic_thread_and_messages_everywher
     texts = slack_live_texts(fake_slack, slack_channel)
     assert not any("555-0100" in t for t in texts) and any("keep my question" in t for t in texts)
     assert len([p for p in fake_slack.top_level(slack_channel) if p.get("bot_id")]) == 1  # the erased card is gone
+    # Not even the fakes' own records keep it (deleted means gone, as on the platforms).
+    assert not any("555-0100" in m.text or "555-0100" in m.source for m in fake_telegram.chats[tg.chat_id].messages)
+    assert not any("555-0100" in json.dumps(m) for m in fake_slack.channels[slack_channel].messages)
+    assert not any("555-0100" in json.dumps(m) for ms in fake_discord._messages.values() for m in ms)
 
     by_target = {p["target"]: p for p in status["platforms"]}
     assert set(by_target) == {"telegram", "discord", "slack", "files"}
