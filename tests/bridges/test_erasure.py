@@ -208,3 +208,28 @@ async def test_a_topic_opened_while_the_session_is_erased_is_deleted_too(make_se
     await srv.acall(srv.node.outbox.wait_idle())
     assert tg.live_topics() == [] and not any("mid-flight" in t for t in tg.texts())
     await w.close()
+
+
+async def test_without_the_right_to_delete_the_topic_telegram_deletes_our_messages_one_by_one(
+        make_server, fake_telegram: FakeTelegram):
+    srv = make_server(telegram_api_url=fake_telegram.url)
+    project, secret = srv.call(create_project(srv.services, "No rights", []))
+    tg = connect_telegram(fake_telegram, srv, project.id)
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("my card number is 4111")
+    await tg.wait_post("4111")
+    await srv.acall(srv.node.outbox.wait_idle())
+    bot_id = fake_telegram.bots[tg.token].user["id"]
+    with fake_telegram.lock:
+        fake_telegram.chats[tg.chat_id].members[bot_id]["can_manage_topics"] = False  # an admin took the right away
+    async with httpx.AsyncClient(base_url=srv.base_url, headers={"Authorization": f"Bearer {secret}"}) as api:
+        erase_id = (await api.delete(f"/api/v1/sessions/{w.session_id}")).json()["eraseId"]
+        await srv.acall(srv.node.outbox.wait_idle())
+        status = (await api.get(f"/api/v1/erasures/{erase_id}")).json()
+    telegram = next(p for p in status["platforms"] if p["target"] == "telegram")
+    assert telegram["status"] == "partial" and telegram["deleted"] == {"messages": 1}
+    assert len(telegram["kept"]) == 1 and "deleteForumTopic" in telegram["kept"][0]
+    assert not any("4111" in t for t in tg.texts())  # the visitor's words are gone; the topic stays, reported
+    assert len(tg.live_topics()) == 1
+    await w.close()
