@@ -17,9 +17,9 @@ from pocketping import ids
 from pocketping.actions.files import has_thumbnail, thumb_blob
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
+from pocketping.core.erasure import FILES, TARGET
 from pocketping.core.models import iso
-from pocketping.errors import InvalidInput, NotFound
-from pocketping.relay.erasure import FILES, TARGET
+from pocketping.errors import NotFound
 from pocketping.store import bridges as bridge_repo
 from pocketping.store import erasures as repo
 from pocketping.store import files as files_repo
@@ -29,7 +29,6 @@ from pocketping.store import sessions as session_repo
 from pocketping.store.db import Tx
 
 RETENTION_BATCH = 100  # sessions per erasure when retention clears a backlog
-MAX_RETENTION_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,6 @@ class Erasing:
 
     def counts(self) -> dict[str, int]:
         return {"sessions": self.sessions, "messages": self.messages}
-
-
-def check_retention_days(value: Any) -> int:
-    """0 (or unset): keep forever; else whole days, up to 100 years."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETENTION_DAYS:
-        raise InvalidInput(f"--retention-days must be a whole number of days from 0 (keep forever) to "
-                           f"{MAX_RETENTION_DAYS}", code="invalid_retention", field="retention_days")
-    return value
 
 
 async def erase_in(tx: Tx, project_id: str, session_ids: list[str], reason: str) -> Erasing:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from pocketping import ids
-from pocketping.actions.erasure import check_retention_days
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
+from pocketping.core.erasure import check_retention_days
 from pocketping.core.hours import (
     check_away_message,
     check_closed_on,

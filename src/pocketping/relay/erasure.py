@@ -15,6 +15,7 @@ from typing import Any
 
 from pocketping.bridges.base import Erased, ErasesThreads
 from pocketping.core.delivery import Checkpoint
+from pocketping.core.erasure import FILES, TARGET
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
 from pocketping.files.storage import BlobStore
@@ -23,8 +24,7 @@ from pocketping.store import erasures as repo
 from pocketping.store import outbox as outbox_repo
 from pocketping.store.db import Database
 
-TARGET = "erase"
-FILES = "files"
+__all__ = ["FILES", "TARGET", "EraseDelivery"]
 
 
 class EraseDelivery:
