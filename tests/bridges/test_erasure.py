@@ -192,8 +192,9 @@ async def test_a_refusal_is_recorded_with_its_reason_and_not_retried(make_server
     await w.close()
 
 
-async def test_a_topic_opened_while_the_session_is_erased_is_deleted_too(make_server, fake_telegram: FakeTelegram):
-    srv = make_server(telegram_api_url=fake_telegram.url)
+async def test_a_topic_opened_while_the_session_is_erased_is_deleted_too(make_server, fresh_db,
+                                                                         fake_telegram: FakeTelegram):
+    srv = make_server(database_url=fresh_db.url, telegram_api_url=fake_telegram.url)
     project, secret = srv.call(create_project(srv.services, "Race", []))
     tg = connect_telegram(fake_telegram, srv, project.id)
     fake_telegram.hold(tg.token, "createForumTopic")  # the topic is being created ...

@@ -110,13 +110,17 @@ class BridgeDelivery:
         posted = await bridge.open_thread(card)
         if not posted.thread_id:
             raise DeliveryError(f"{bridge.label} did not return a thread id")
-        if not await rt.session_exists(self.db, ctx.session.id):
-            # Erased while the thread was being opened: the erasure never knew this one.
+        # Recorded at once: a retry after a crash from here on reuses this thread.
+        try:
+            await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
+        except Exception:
+            if await rt.session_exists(self.db, ctx.session.id):
+                raise
+            # Erased while the thread was being opened (the thread's row has no session to
+            # point to): the erasure never knew this thread, so it goes now.
             if isinstance(bridge, ErasesThreads):
                 await bridge.erase_thread(posted.thread_id, list(posted.message_ids))
-            raise _Erased(ctx.session.id)
-        # Recorded at once: a retry after a crash from here on reuses this thread.
-        await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
+            raise _Erased(ctx.session.id) from None
         self.threads.remember(bridge.id, ctx.session.id, posted.thread_id)
         return posted.thread_id
 
