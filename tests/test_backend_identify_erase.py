@@ -71,7 +71,13 @@ async def test_erase_session_removes_it_and_only_it(server, project, stranger):
     assert len(await pp.list_messages(gone.session_id)) == 1
 
     erased = await pp.erase_session(gone.session_id)
-    assert erased == {"sessionId": gone.session_id, "deleted": {"sessions": 1, "messages": 1}}
+    assert erased == {"sessionId": gone.session_id, "deleted": {"sessions": 1, "messages": 1},
+                      "eraseId": erased["eraseId"]}
+    assert erased["eraseId"].startswith("era_")
+    erasure = await pp.get_erasure(erased["eraseId"])
+    assert erasure["eraseId"] == erased["eraseId"] and erasure["deleted"] == {"sessions": 1, "messages": 1}
+    with pytest.raises(NotFoundError):
+        await stranger.get_erasure(erased["eraseId"])  # another project's erasure is not found
     with pytest.raises(NotFoundError) as info:
         await pp.get_session(gone.session_id)
     assert info.value.code == "session_not_found"

@@ -8,7 +8,8 @@ import { SeenIds, isPublicType, plan, sessionOf, wantsSession } from "./handlers
 import type { Call, Transport } from "./http.js";
 import { RETRY_STATUSES, backoffMs, buildUrl, linkedController, send, sleep } from "./http.js";
 import type {
-  Delivery, EventList, IdentityInput, JsonObject, Message, MessageList, Project, PublicEventType, SentEvent, Session,
+  Delivery, Erasure, EventList, IdentityInput, JsonObject, Message, MessageList, Project, PublicEventType, SentEvent,
+  Session,
   SessionErasure, SessionList, Sender, VisitorErasure, VisitorExport, Webhook, WebhookEvent,
 } from "./models.js";
 import type { ExpressMiddleware, FastifyPlugin, FetchHandler, ReceiverOptions } from "./receivers.js";
@@ -306,6 +307,11 @@ export class PocketPing {
   /** Erase every session and message of a visitor. */
   eraseVisitor(visitorId: string, options?: CallOptions): Promise<VisitorErasure> {
     return this.call({ method: "DELETE", path: `/visitors/${enc(visitorId)}`, idempotent: true }, options);
+  }
+
+  /** Where an erasure stands: per platform, what was deleted and what could not be (and why). */
+  getErasure(eraseId: string, options?: CallOptions): Promise<Erasure> {
+    return this.call({ method: "GET", path: `/erasures/${enc(eraseId)}`, idempotent: true }, options);
   }
 
   /** Add an endpoint; the result's `secret` is shown only now. */

@@ -21,7 +21,8 @@ export {
 export type { EventHandler, MessageHandler, WebhookEventHandler } from "./handlers.js";
 export { PUBLIC_EVENT_TYPES } from "./models.js";
 export type {
-  Attachment, Consent, CustomEvent, Delivery, Event, EventList, ExportedSession, Identity, IdentityInput, JsonObject,
+  Attachment, Consent, CustomEvent, Delivery, Erasure, ErasureStep, Event, EventList, ExportedSession, Identity,
+  IdentityInput, JsonObject,
   Message, MessageList,
   Project, PublicEventType, Sender, SentEvent, Session, SessionErasure, SessionList, VisitorErasure, VisitorExport,
   Webhook, WebhookEvent,

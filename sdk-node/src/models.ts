@@ -212,12 +212,47 @@ export interface EventList {
 export interface SessionErasure {
   sessionId: string;
   deleted: Record<string, number>;
+  /** follow the deletion of the copies in the chat apps: `getErasure(eraseId)` */
+  eraseId: string;
 }
 
 /** What `eraseVisitor` removed. Schema `ErasureOut`. */
 export interface VisitorErasure {
   visitorId: string;
   deleted: Record<string, number>;
+  /** follow the deletion of the copies in the chat apps: `getErasure(eraseId)` */
+  eraseId: string;
+}
+
+/** One platform's (or the file store's) part of an erasure. Schema `ErasureStepOut`. */
+export interface ErasureStep {
+  /** "telegram", "discord", "slack" or "files" */
+  target: string;
+  /** the bridge id, or "files" */
+  targetId: string;
+  /** pending (retried while the platform is down), done, partial or failed */
+  status: string;
+  deleted: Record<string, number>;
+  /** what the platform kept against the request, and why */
+  kept: string[];
+  updatedAt: string;
+  note?: string | null;
+  attempts?: number | null;
+  /** while pending: why the last attempt failed */
+  error?: string | null;
+}
+
+/** Where an erasure stands. Schema `ErasureStatusOut`. */
+export interface Erasure {
+  eraseId: string;
+  projectId: string;
+  /** "request" or "retention" */
+  reason: string;
+  createdAt: string;
+  /** pending, done, or incomplete */
+  status: string;
+  deleted: Record<string, number>;
+  platforms: ErasureStep[];
 }
 
 /** When the visitor left their address under the project's consent line, and its text. Schema `ConsentOut`. */

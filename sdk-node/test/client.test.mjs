@@ -94,7 +94,11 @@ test("eraseSession removes the session and its messages", async () => {
   const id = visitors[0].sessionId
   await pp.sendMessage(id, "to be forgotten")
   const erased = await pp.eraseSession(id)
-  assert.deepEqual(erased, { sessionId: id, deleted: { sessions: 1, messages: 1 } })
+  assert.deepEqual(erased, { sessionId: id, deleted: { sessions: 1, messages: 1 }, eraseId: erased.eraseId })
+  const erasure = await pp.getErasure(erased.eraseId)
+  assert.equal(erasure.eraseId, erased.eraseId)
+  assert.deepEqual(erasure.deleted, { sessions: 1, messages: 1 })
+  assert.ok(erasure.platforms.some((step) => step.target === "files"))
   await assert.rejects(pp.getSession(id), (error) => {
     assert.ok(error instanceof NotFoundError && error instanceof PocketPingError)
     assert.equal(error.status, 404)

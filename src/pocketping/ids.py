@@ -17,6 +17,7 @@ OPERATOR = "op"
 EVENT = "evt"
 PUBLIC_EVENT = "ev"  # webhook and stream events (same id on every retry)
 SAVED_REPLY = "rep"
+ERASURE = "era"
 
 
 def random_token(length: int) -> str:

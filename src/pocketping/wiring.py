@@ -271,6 +271,8 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
     from pocketping.actions.team import TeamFiles, ThreadActions
     from pocketping.ephemeral import Delivered
     from pocketping.relay.deps import build_bridge_deps
+    from pocketping.relay.erasure import TARGET as ERASE_TARGET
+    from pocketping.relay.erasure import EraseDelivery
     from pocketping.relay.manager import BridgeManager
     from pocketping.server.inbox.sockets import InboxSockets
     from pocketping.server.state import Edges
@@ -282,6 +284,7 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
     from pocketping.workers.outbox import OutboxWorker
     from pocketping.workers.presence import PresenceTracker
     from pocketping.workers.pruning import Pruner, prune_event_log, prune_inbound_seen
+    from pocketping.workers.retention import run_retention
 
     svc = services or build_services(settings, clock=clock, hub=hub)
     settings, db = svc.settings, svc.db
@@ -321,6 +324,8 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
                                      files=TeamFiles(svc))  # attachments both ways
         node.edges.bridges = node.bridges
         outbox.register("bridge", node.bridges.delivery)
+        # Erasures (docs/erasure.md): the copies in the chat apps and the stored files.
+        outbox.register(ERASE_TARGET, EraseDelivery(db, svc.files, node.bridges.live))
         watcher.listeners.append(node.bridges.sync)
         node.presence = PresenceTracker(svc)
         node.ai = AIScheduler(svc, svc.ai_due, poll_seconds=settings.ai_poll_seconds)
@@ -330,6 +335,7 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("inbound platform ids", lambda: prune_inbound_seen(db)),
             ("unsent uploads and expired files", lambda: prune_files(svc, settings.file_retention_days)),
             ("scheduled knowledge-base crawls", lambda: kb_actions.refresh_due(svc)),  # kb add --crawl --refresh
+            ("conversations past their retention", lambda: run_retention(svc)),  # project update --retention-days
         ])
     _several_nodes(node, NodeHeartbeat, LeaseKeeper)
     _watch_metrics(node)
@@ -533,7 +539,7 @@ def _print_version(wanted: bool) -> None:
 
 def cli_app() -> typer.Typer:
     """The ``pocketping`` command: every group and command, listed here."""
-    from pocketping.cli import ai, bridge, kb, operator, project, reply, server, stats, webhook
+    from pocketping.cli import ai, bridge, kb, operator, privacy, project, reply, server, stats, webhook
     from pocketping.cli.common import state, use
 
     app = typer.Typer(help="PocketPing: self-hostable live chat bridged to Telegram, Discord and Slack.",
@@ -559,6 +565,8 @@ def cli_app() -> typer.Typer:
     app.add_typer(kb.app, name="kb")
     app.add_typer(reply.app, name="reply")
     app.command("stats")(stats.stats)
+    app.command("erase")(privacy.erase)
+    app.command("retention")(privacy.retention)
     return app
 
 

@@ -176,8 +176,12 @@ async def test_erasing_a_session_deletes_its_files(server, project, api):
     names = server.call(server.services.files.names())
     assert f"{project.id}/{file_id}" in names
     await w.close()
-    assert (await api.delete(f"/api/v1/sessions/{w.session_id}", headers=project.auth)).status_code == 200
+    erased = await api.delete(f"/api/v1/sessions/{w.session_id}", headers=project.auth)
+    assert erased.status_code == 200
+    await server.acall(server.node.outbox.wait_idle())  # the files go through the outbox (retried if the store fails)
     assert f"{project.id}/{file_id}" not in server.call(server.services.files.names())
+    status = (await api.get(f"/api/v1/erasures/{erased.json()['eraseId']}", headers=project.auth)).json()
+    assert [(p["target"], p["status"], p["deleted"]) for p in status["platforms"]] == [("files", "done", {"files": 1})]
     assert (await api.get(f"/api/v1/files/{file_id}", headers=project.auth)).status_code == 404
 
 

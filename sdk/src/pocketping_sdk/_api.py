@@ -167,6 +167,10 @@ class Api:
         return Call("DELETE", f"/visitors/{visitor_id}", _identity)
 
     @staticmethod
+    def get_erasure(erase_id: str) -> Call[dict[str, Any]]:
+        return Call("GET", f"/erasures/{erase_id}", _identity)
+
+    @staticmethod
     def create_webhook(url: str, events: list[str] | None) -> Call[Webhook]:
         return Call("POST", "/webhooks", Webhook.from_api, json={"url": url, "events": list(events or [])},
                     idempotent=False)

@@ -166,6 +166,11 @@ class PocketPing(Base):
     async def erase_visitor(self, visitor_id: str) -> dict[str, Any]:
         return await self._call(Api.erase_visitor(visitor_id))
 
+    async def get_erasure(self, erase_id: str) -> dict[str, Any]:
+        """Where an erasure stands (``eraseId`` from ``erase_*``): per platform, what was deleted
+        and what could not be, and why."""
+        return await self._call(Api.get_erasure(erase_id))
+
     async def create_webhook(self, url: str, events: list[str] | None = None) -> Webhook:
         """Add an endpoint; the result's ``secret`` is shown only now."""
         return await self._call(Api.create_webhook(url, events))

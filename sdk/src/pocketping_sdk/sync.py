@@ -126,6 +126,9 @@ class PocketPingSync(Base):
     def erase_visitor(self, visitor_id: str) -> dict[str, Any]:
         return self._call(Api.erase_visitor(visitor_id))
 
+    def get_erasure(self, erase_id: str) -> dict[str, Any]:
+        return self._call(Api.get_erasure(erase_id))
+
     def create_webhook(self, url: str, events: list[str] | None = None) -> Webhook:
         return self._call(Api.create_webhook(url, events))
 

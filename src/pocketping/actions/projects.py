@@ -9,6 +9,7 @@ from typing import Any
 from pocketping import ids
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
+from pocketping.core.erasure import check_retention_days
 from pocketping.core.hours import (
     check_away_message,
     check_closed_on,
@@ -67,6 +68,8 @@ def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
                 raise InvalidInput(f"--upload-types: {exc}", code="invalid_upload_types", field="upload_types") from exc
         elif key == "email_delay":
             clean[key] = check_email_delay(value)
+        elif key == "retention_days":
+            clean[key] = check_retention_days(value)
         elif key == "email_replies":
             clean[key] = check_on_off(value, "--email-replies")
         elif key in _HOURS_CHECKS:

@@ -1,4 +1,5 @@
-"""Sessions: connect (create or resume), close, reopen, identify, read receipts, erasure."""
+"""Sessions: connect (create or resume), close, reopen, identify, read receipts, export (erasure:
+``pocketping.actions.erasure``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import hmac
 from typing import Any
 
 from pocketping import ids, tokens
-from pocketping.actions.files import delete_blobs
 from pocketping.actions.requests import Connected, ConnectRequest, PrechatFirst
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
@@ -19,7 +19,6 @@ from pocketping.core.useragent import parse_user_agent
 from pocketping.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
-from pocketping.store import files as files_repo
 from pocketping.store import mail as mail_repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as repo
@@ -271,27 +270,6 @@ async def mark_read_ids(svc: Services, project_id: str, session_id: str, *, by: 
             tx.emit(Event("read", project_id, session_id, data={"by": by, "seq": seq},
                           widget_frame={"type": "read", "by": by, "seq": seq}))
     return changed
-
-
-async def erase_visitor(svc: Services, project_id: str, visitor_id: str) -> dict[str, int]:
-    async with unit_of_work(svc) as tx:
-        found = await repo.visitor_sessions(tx, project_id, visitor_id)
-        if not found:
-            raise NotFound(f"visitor {visitor_id} not found", code="visitor_not_found")
-        stored = await files_repo.session_files(tx, [s.id for s in found])
-        count = await repo.erase_sessions(tx, [s.id for s in found])
-    await delete_blobs(svc, stored)
-    return {"sessions": len(found), "messages": count}
-
-
-async def erase_session(svc: Services, project_id: str, session_id: str) -> dict[str, int]:
-    """Erase one session: its messages, events and queued deliveries go with it."""
-    async with unit_of_work(svc) as tx:
-        session = await repo.get_session(tx, project_id, session_id, for_update=True)
-        stored = await files_repo.session_files(tx, [session.id])
-        count = await repo.erase_sessions(tx, [session.id])
-    await delete_blobs(svc, stored)  # after the commit: a rolled-back erasure keeps its files
-    return {"sessions": 1, "messages": count}
 
 
 async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dict[str, Any]:

@@ -27,6 +27,8 @@ def _project_human(p: dict[str, Any]) -> str:
         lines.append(f"  hours:       {p['hours']}")
     if p.get("prechat") and p["prechat"] != "off":
         lines.append(f"  pre-chat:    {p['prechat']}")
+    if p.get("retentionDays"):
+        lines.append(f"  retention:   closed conversations erased after {p['retentionDays']} days")
     if p.get("notifyEvents"):
         lines.append(f"  notable events: {', '.join(p['notifyEvents'])}")
     return "\n".join(lines)
@@ -114,6 +116,9 @@ def project_update(
                                                      "that asks for an email (\"\" for none)")] = None,
     prechat: Annotated[str | None, typer.Option("--prechat", help="off|optional|required: ask for name, email "
                                                 "and the first message before the chat")] = None,
+    retention_days: Annotated[int | None, typer.Option("--retention-days", help="Erase closed conversations "
+                                                       "older than N days, copies in the chat apps included "
+                                                       "(0: keep forever)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's name, origins or widget settings (takes effect on running servers within seconds)."""
@@ -140,6 +145,8 @@ def project_update(
         extra["email_replies"] = email_replies
     if email_delay is not None:
         extra["email_delay"] = email_delay
+    if retention_days is not None:
+        extra["retention_days"] = retention_days
     for key, value in (("hours", hours), ("timezone", timezone), ("away_message", away_message),
                        ("closed_on", closed_on), ("prechat", prechat), ("consent_text", consent_text)):
         if value is not None:
@@ -150,7 +157,7 @@ def project_update(
                                              clear_identity_secret=clear_identity_secret), as_json)
     human = {**project.to_api(), "mail": {"replies": {True: "on", False: "off", None: "default"}[
         project.extra.get("email_replies")], "delay": project.extra.get("email_delay", 300)},
-        "prechat": project.extra.get("prechat"),
+        "prechat": project.extra.get("prechat"), "retentionDays": project.extra.get("retention_days"),
         "hours": project.extra.get("hours") and " ".join(filter(None, (
             project.extra["hours"], project.extra.get("timezone"),
             "closed " + ", ".join(project.extra["closed_on"]) if project.extra.get("closed_on") else "")))}

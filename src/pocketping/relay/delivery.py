@@ -16,6 +16,7 @@ from typing import Any
 from pocketping.bridges.base import (
     Bridge,
     EditsMessages,
+    ErasesThreads,
     Outgoing,
     OutgoingFile,
     Posted,
@@ -38,6 +39,10 @@ from pocketping.relay.threads import ThreadCache
 from pocketping.store.db import Database
 
 log = logging.getLogger(__name__)
+
+
+class _Erased(Exception):
+    """The session was erased while this delivery opened a thread for it."""
 
 
 class BridgeDelivery:
@@ -89,6 +94,8 @@ class BridgeDelivery:
                 return {"skipped": f"unknown action {item.action}"}
         except PacingBusy:
             raise
+        except _Erased:
+            return {"skipped": "the session was erased"}
         except DeliveryError as exc:
             if exc.retry_after is None:  # being asked to slow down is not a fault of the bridge
                 await self.health.delivery_failed(bridge.id, exc.message)
@@ -104,7 +111,16 @@ class BridgeDelivery:
         if not posted.thread_id:
             raise DeliveryError(f"{bridge.label} did not return a thread id")
         # Recorded at once: a retry after a crash from here on reuses this thread.
-        await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
+        try:
+            await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
+        except Exception:
+            if await rt.session_exists(self.db, ctx.session.id):
+                raise
+            # Erased while the thread was being opened (the thread's row has no session to
+            # point to): the erasure never knew this thread, so it goes now.
+            if isinstance(bridge, ErasesThreads):
+                await bridge.erase_thread(posted.thread_id, list(posted.message_ids))
+            raise _Erased(ctx.session.id) from None
         self.threads.remember(bridge.id, ctx.session.id, posted.thread_id)
         return posted.thread_id
 

@@ -94,6 +94,11 @@ async def delivery_context(db: Database, projects: ProjectCache, bridge_id: str,
         return DeliveryContext(session, project, message, thread)
 
 
+async def session_exists(db: Database, session_id: str) -> bool:
+    async with db.read() as tx:
+        return await session_repo.find_session_any_project(tx, session_id) is not None
+
+
 async def assignee_name(db: Database, operator_id: str | None) -> str | None:
     """How the card names whom the conversation is assigned to."""
     if operator_id is None:

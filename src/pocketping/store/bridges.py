@@ -196,8 +196,9 @@ async def prune_seen(tx: Tx, older_than: datetime) -> int:
 
 async def retry_failed(tx: Tx, *, project_id: str | None = None, bridge_id: str | None = None,
                        item_id: int | None = None) -> int:
-    """Failed bridge deliveries back to pending, due now, with a fresh retry window."""
-    query = update(outbox).where(outbox.c.status == "failed", outbox.c.target == "bridge")
+    """Failed bridge deliveries (and erasures' deletions in the chat apps and files) back to
+    pending, due now, with a fresh retry window."""
+    query = update(outbox).where(outbox.c.status == "failed", outbox.c.target.in_(("bridge", "erase")))
     if project_id is not None:
         query = query.where(outbox.c.project_id == project_id)
     if bridge_id is not None:

@@ -158,3 +158,8 @@ async def pending_by_target(tx: Tx) -> list[tuple[str, int, datetime]]:
     rows = (await tx.conn.execute(select(outbox.c.target, func.count(), func.min(outbox.c.created_at))
                                   .where(outbox.c.status == "pending").group_by(outbox.c.target))).all()
     return [(str(target), int(n), oldest) for target, n, oldest in rows]
+
+
+async def forget_payload(tx: Tx, item_id: int) -> None:
+    """Empty a delivered row's payload (an erasure's platform ids are kept only until done)."""
+    await tx.conn.execute(update(outbox).where(outbox.c.id == item_id).values(payload=tx.encrypt("{}")))

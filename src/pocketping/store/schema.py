@@ -490,3 +490,33 @@ mail_recipients = Table(
     Index(None, "project_id"),
     **MYSQL,
 )
+
+# Erasures (docs/erasure.md): what an erase removed and, per platform and for the stored files,
+# what was deleted there and what could not be (and why). Nothing here names the visitor: the
+# platform ids to delete travel in the outbox rows (encrypted) and are gone once done.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(16), nullable=False),  # "request" | "retention"
+    Column("sessions", Integer, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "project_id"),
+    **MYSQL,
+)
+
+erasure_steps = Table(
+    "erasure_steps",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("erasure_id", String(ID), ForeignKey("erasures.id", ondelete="CASCADE"), nullable=False),
+    Column("target", String(16), nullable=False),  # "telegram" | "discord" | "slack" | "files"
+    Column("target_id", String(ID), nullable=False),  # the bridge id, or "files"
+    Column("status", String(12), nullable=False),  # pending | done | partial | failed
+    Column("outcome", JSONText, nullable=True),  # {"deleted": {...counts}, "kept": [reasons]}
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "erasure_id"),
+    **MYSQL,
+)

@@ -14,7 +14,16 @@ from pocketping.errors import NotFound
 from pocketping.store import search
 from pocketping.store.db import Tx
 from pocketping.store.files import dump_attachments, load_attachments
-from pocketping.store.schema import event_log, files, mail_recipients, messages, outbox, sessions
+from pocketping.store.schema import (
+    bridge_messages,
+    bridge_threads,
+    event_log,
+    files,
+    mail_recipients,
+    messages,
+    outbox,
+    sessions,
+)
 
 
 def _session(tx: Tx, row: RowMapping) -> Session:
@@ -280,6 +289,10 @@ async def erase_sessions(tx: Tx, session_ids: list[str]) -> int:
     await tx.conn.execute(delete(outbox).where(outbox.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(event_log).where(event_log.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(mail_recipients).where(mail_recipients.c.session_id.in_(session_ids)))
+    # The platform ids of the copies go too (an erasure's outbox rows carry what it deletes there).
+    await tx.conn.execute(delete(bridge_messages).where(bridge_messages.c.message_id.in_(
+        select(messages.c.id).where(messages.c.session_id.in_(session_ids)))))
+    await tx.conn.execute(delete(bridge_threads).where(bridge_threads.c.session_id.in_(session_ids)))
     await search.drop_sessions(tx, session_ids)
     await tx.conn.execute(delete(messages).where(messages.c.session_id.in_(session_ids)))
     await tx.conn.execute(delete(files).where(files.c.session_id.in_(session_ids)))

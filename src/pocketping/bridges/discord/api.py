@@ -255,6 +255,20 @@ class DiscordApi:
         async with httpx.AsyncClient(timeout=30.0) as client:  # the CDN needs no token: none is sent
             return await read_limited(client, url, limit, platform="Discord")
 
+    async def delete_channel(self, channel_id: str) -> bool:
+        """``DELETE /channels/{channel_id}``: for a thread, the thread and its messages (it needs
+        Manage Threads). False when it was already gone."""
+        try:
+            await self.request("DELETE", f"/channels/{channel_id}")
+        except DiscordError as exc:
+            if exc.code == UNKNOWN_CHANNEL or exc.status == 404:
+                return False
+            if exc.status == 403:
+                raise DeliveryError(f"Discord refused to delete it ({exc.message}): the bot needs Manage Threads",
+                                    permanent=True) from exc
+            raise delivery_error(exc) from exc
+        return True
+
     async def archive(self, thread_id: str) -> None:
         try:
             await self.request("PATCH", f"/channels/{thread_id}", json={"archived": True})

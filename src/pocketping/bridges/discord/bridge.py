@@ -15,7 +15,16 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from pocketping.bridges.base import Finding, InboundSink, Outgoing, OutgoingFile, Posted, SessionCard, ThreadGone
+from pocketping.bridges.base import (
+    Erased,
+    Finding,
+    InboundSink,
+    Outgoing,
+    OutgoingFile,
+    Posted,
+    SessionCard,
+    ThreadGone,
+)
 from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.discord import format as fmt
 from pocketping.bridges.discord.api import DiscordApi
@@ -132,6 +141,16 @@ class DiscordBridge:
 
     async def reopen_thread(self, thread_id: str) -> None:
         await self.api.unarchive(thread_id)
+
+    async def erase_thread(self, thread_id: str, message_ids: list[str]) -> Erased:
+        """``DELETE /channels/{thread_id}``: the thread and every message in it."""
+        try:
+            existed = await self.api.delete_channel(thread_id)
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            return Erased(kept=[f"the thread: {exc.message}"])
+        return Erased(deleted={"threads": 1 if existed else 0})
 
     async def typing(self, thread_id: str) -> None:
         now = time.monotonic()

@@ -215,6 +215,23 @@ class SlackApi:
         except SlackError as exc:
             raise delivery_error(exc) from exc
 
+    async def delete_message(self, channel: str, ts: str) -> None:
+        """``chat.delete``; a message already gone is no error. Slack lets a bot delete its own
+        messages only: a refusal (``cant_delete_message`` ...) is a permanent ``DeliveryError``."""
+        try:
+            await self.call("chat.delete", channel=channel, ts=ts)
+        except SlackError as exc:
+            if exc.error == "message_not_found":
+                return
+            if exc.error in DELETE_REFUSALS:
+                raise DeliveryError(f"Slack refused to delete the message: {exc.error}", permanent=True) from exc
+            raise delivery_error(exc) from exc
+
+
+# chat.delete's refusals that will not change by trying again.
+DELETE_REFUSALS = ("cant_delete_message", "compliance_exports_prevent_deletion", "channel_not_found",
+                   "not_in_channel", "is_archived", "missing_scope", "invalid_auth", "token_revoked")
+
 
 def _form_value(value: Any) -> str:
     if isinstance(value, bool):

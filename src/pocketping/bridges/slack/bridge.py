@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
-from pocketping.bridges.base import Finding, InboundSink, Outgoing, OutgoingFile, Posted, SessionCard, Throttled
+from pocketping.bridges.base import (
+    Erased,
+    Finding,
+    InboundSink,
+    Outgoing,
+    OutgoingFile,
+    Posted,
+    SessionCard,
+    ThreadGone,
+    Throttled,
+)
 from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.pacing import Limit, Pacer
 from pocketping.bridges.slack import format as fmt
@@ -32,6 +42,7 @@ from pocketping.bridges.slack.inbound import EVENT_DEADLINE, EventHandler
 from pocketping.bridges.slack.text import message_text
 from pocketping.clock import Clock
 from pocketping.core.models import BridgeRecord
+from pocketping.errors import DeliveryError
 
 T = TypeVar("T")
 
@@ -191,6 +202,29 @@ class SlackBridge:
 
     async def reopen_thread(self, thread_id: str) -> None:
         await self._mark_card(thread_id, closed=False)
+
+    async def erase_thread(self, thread_id: str, message_ids: list[str]) -> Erased:
+        """``chat.delete`` for every message of the thread (what Slack lists, and the copies we
+        recorded), then for the card (the parent). Slack lets a bot delete only its own messages:
+        the others are reported as kept."""
+        try:
+            replies = await self._paced(self.api.history("conversations.replies", self.channel_id, 0.0,
+                                                         thread_ts=thread_id))
+        except ThreadGone:
+            replies = []
+        found = [str(m["ts"]) for m in replies if m.get("ts") and str(m["ts"]) != thread_id]
+        doomed = list(dict.fromkeys([*found, *(i for i in message_ids if i != thread_id), thread_id]))
+        deleted, refused = 0, Counter[str]()
+        for ts in doomed:
+            try:
+                await self._paced(self.api.delete_message(self.channel_id, ts))
+                deleted += 1
+            except DeliveryError as exc:
+                if not exc.permanent:
+                    raise
+                refused[exc.message] += 1
+        return Erased(deleted={"messages": deleted},
+                      kept=[f"{n} message(s): {why}" for why, n in refused.items()])
 
     async def typing(self, thread_id: str) -> None:
         """Slack's Web API has no typing indicator for bots: nothing to do."""

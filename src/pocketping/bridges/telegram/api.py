@@ -132,6 +132,16 @@ class TelegramApi:
                 raise
             raise mapped from exc
 
+    async def delete_forum_topic(self, chat_id: int | str, message_thread_id: int) -> bool:
+        """``deleteForumTopic``: the topic and every message in it. False when it was already gone."""
+        try:
+            await self.call("deleteForumTopic", {"chat_id": chat_id, "message_thread_id": message_thread_id})
+        except TelegramError as exc:
+            if exc.thread_gone:
+                return False
+            raise
+        return True
+
     async def close(self) -> None:
         await self._client.aclose()
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pocketping.bridges.base import (
+    Erased,
     Finding,
     InboundSink,
     Outgoing,
@@ -26,7 +27,7 @@ from pocketping.bridges.base import (
 from pocketping.bridges.deps import DEFAULT_HTTP, BridgeDeps, HttpClientFactory
 from pocketping.bridges.pacing import Limit, Pacer
 from pocketping.bridges.telegram import format as fmt
-from pocketping.bridges.telegram.api import TelegramApi
+from pocketping.bridges.telegram.api import TelegramApi, TelegramError
 from pocketping.bridges.telegram.config import TelegramConfig, uses_webhook, webhook_url
 from pocketping.bridges.telegram.doctor import run_checks
 from pocketping.bridges.telegram.inbound import Receiver
@@ -134,6 +135,31 @@ class TelegramBridge:
 
     async def reopen_thread(self, thread_id: str) -> None:
         await self._topic("reopenForumTopic", thread_id)
+
+    async def erase_thread(self, thread_id: str, message_ids: list[str]) -> Erased:
+        """``deleteForumTopic`` (the topic and all its messages). Refused (no right to manage
+        topics), the messages we posted are deleted one by one and the topic reported as kept."""
+        try:
+            existed = await self.api.delete_forum_topic(self.chat_id, int(thread_id))
+        except TelegramError as exc:
+            if exc.error_code == 429 or exc.error_code >= 500:
+                raise  # busy or down: tried again later
+            return await self._delete_each(message_ids, f"the topic: Telegram refused deleteForumTopic "
+                                                        f"({exc.description})")
+        return Erased(deleted={"topics": 1 if existed else 0})
+
+    async def _delete_each(self, message_ids: list[str], why: str) -> Erased:
+        deleted, refused = 0, 0
+        for external_id in message_ids:
+            try:
+                await self.api.call("deleteMessage", {"chat_id": self.chat_id, "message_id": int(external_id)})
+                deleted += 1
+            except TelegramError as exc:
+                if exc.error_code == 429 or exc.error_code >= 500:
+                    raise
+                refused += 1
+        kept = [why] + ([f"{refused} message(s): Telegram refused deleteMessage"] if refused else [])
+        return Erased(deleted={"messages": deleted}, kept=kept)
 
     async def typing(self, thread_id: str) -> None:
         # Chat actions are not messages and do not use the group's message budget; but after

@@ -14,6 +14,7 @@ _errors: dict[int | str, dict[str, object]] = {
 router = APIRouter(prefix="/api/v1", responses=_errors)
 router.include_router(sessions.router)
 router.include_router(visitors.router)
+router.include_router(visitors.erasures)
 router.include_router(project.router)
 router.include_router(events.router)
 router.include_router(webhooks.router)

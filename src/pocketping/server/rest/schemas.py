@@ -141,11 +141,36 @@ class IdentifyIn(Strict):
 class SessionErasureOut(BaseModel):
     sessionId: str
     deleted: dict[str, int] = Field(description='what was removed: {"sessions": 1, "messages": N}')
+    eraseId: str = Field(description="follow the deletion of the copies elsewhere: GET /api/v1/erasures/{eraseId}")
 
 
 class ErasureOut(BaseModel):
     visitorId: str
     deleted: dict[str, int]
+    eraseId: str = Field(description="follow the deletion of the copies elsewhere: GET /api/v1/erasures/{eraseId}")
+
+
+class ErasureStepOut(BaseModel):
+    target: str = Field(description='"telegram", "discord", "slack" or "files"')
+    targetId: str = Field(description='the bridge id, or "files"')
+    status: str = Field(description="pending (being deleted, retried while the platform is down), done, "
+                                    "partial or failed")
+    deleted: dict[str, int] = Field(description='what was deleted there: {"topics": 1}, {"messages": 5} ...')
+    kept: list[str] = Field(description="what the platform kept against our request, and why")
+    updatedAt: str
+    note: str | None = None
+    attempts: int | None = None
+    error: str | None = Field(None, description="while pending: why the last attempt failed")
+
+
+class ErasureStatusOut(BaseModel):
+    eraseId: str
+    projectId: str
+    reason: str = Field(description='"request" (an erase) or "retention"')
+    createdAt: str
+    status: str = Field(description="pending, done, or incomplete (something was kept: see platforms)")
+    deleted: dict[str, int] = Field(description="what was removed from the database: sessions, messages")
+    platforms: list[ErasureStepOut]
 
 
 class ConsentOut(BaseModel):

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from pocketping.actions import assignment, notes
+from pocketping.actions import erasure as erasure_actions
 from pocketping.actions import messages as message_actions
 from pocketping.actions import sessions as session_actions
 from pocketping.errors import InvalidInput
@@ -139,5 +140,5 @@ async def identify_session(session_id: str, body: IdentifyIn, project: ProjectDe
 @router.delete("/{session_id}", response_model=SessionErasureOut, tags=["privacy"],
                summary="Erase a session and its messages")
 async def erase_session(session_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
-    counts = await session_actions.erase_session(svc, project.id, session_id)
-    return {"sessionId": session_id, "deleted": counts}
+    done = await erasure_actions.erase_session(svc, project.id, session_id)
+    return {"sessionId": session_id, "deleted": done.counts(), "eraseId": done.erase_id}

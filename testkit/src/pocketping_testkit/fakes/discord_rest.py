@@ -156,6 +156,23 @@ def patch_channel(fake: d.FakeDiscord, ids: list[str], body: Any) -> Answer:
     return 200, dict(channel)
 
 
+def delete_channel(fake: d.FakeDiscord, ids: list[str], _body: Any) -> Answer:
+    """DELETE /channels/{channel.id}: a thread needs Manage Threads (a channel, Manage Channels);
+    the channel goes with every message in it (THREAD_DELETE, as Discord dispatches)."""
+    channel = channel_or_404(fake, ids[0])
+    is_thread = channel["type"] in d.THREAD_TYPES
+    require(fake, channel, d.MANAGE_THREADS if is_thread else 1 << 4)
+    with fake.lock:
+        fake.channels.pop(channel["id"], None)
+        fake._messages.pop(channel["id"], None)
+        fake.deleted.add(channel["id"])
+    if is_thread:
+        fake.gateway.dispatch("THREAD_DELETE", {"id": channel["id"], "guild_id": fake.guild_id,
+                                                "parent_id": channel.get("parent_id"), "type": channel["type"]})
+    fake.changed()
+    return 200, dict(channel)
+
+
 def start_thread(fake: d.FakeDiscord, ids: list[str], body: Any) -> Answer:
     parent = channel_or_404(fake, ids[0])
     name = body.get("name")
@@ -279,6 +296,7 @@ ROUTES: list[tuple[str, str, Handler, str, bool]] = [
     ("GET", "/applications/@me", get_application, "applications-me", True),
     ("GET", "/channels/{}", get_channel, "channel", True),
     ("PATCH", "/channels/{}", patch_channel, "channel-edit", True),
+    ("DELETE", "/channels/{}", delete_channel, "channel-delete", True),
     ("POST", "/channels/{}/threads", start_thread, "threads", True),
     ("POST", "/channels/{}/messages", create_message, "messages", True),
     ("GET", "/channels/{}/messages", list_messages, "messages-list", True),

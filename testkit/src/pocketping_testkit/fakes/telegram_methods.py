@@ -224,9 +224,11 @@ async def editForumTopic(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -
 
 @method
 async def deleteForumTopic(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
+    """The topic and every message in it are gone (the fake forgets them)."""
     with fake.lock:
-        _, topic = _managed_topic(fake, bot, params)
-        topic.deleted = True
+        chat, topic = _managed_topic(fake, bot, params)
+        del chat.topics[topic.id]
+        chat.messages = [m for m in chat.messages if m.thread_id != topic.id]
         return True
 
 

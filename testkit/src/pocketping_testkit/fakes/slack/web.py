@@ -273,6 +273,8 @@ class WebApi:
         if message.get("bot_id") != app.bot_id:
             raise ApiError("cant_delete_message")
         self.fake._delete(channel, message)
+        for key in ("text", "blocks", "metadata", "files"):  # gone from Slack: only the tombstone stays
+            message.pop(key, None)
         return {"channel": channel.id, "ts": message["ts"]}
 
     def history(self, app: FakeApp, params: dict[str, Any]) -> dict[str, Any]:
