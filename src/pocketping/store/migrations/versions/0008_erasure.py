@@ -13,7 +13,7 @@ from alembic import op
 import pocketping.store.types
 
 revision: str = 'erasure'
-down_revision: str | None = "kb_crawl"
+down_revision: str | None = "kb_rank"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
