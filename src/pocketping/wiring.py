@@ -86,6 +86,13 @@ def encrypted_columns() -> tuple[tuple[Table, str], ...]:
         (schema.messages, "attachments"),
         (schema.files, "name"),
         (schema.messages, "history"),  # edits: the earlier versions of a message
+        # what identifies a visitor (docs/privacy.md) and the knowledge base's text
+        (schema.sessions, "meta"),
+        (schema.sessions, "ip"),
+        (schema.sessions, "country"),
+        (schema.kb_sources, "title"),
+        (schema.kb_chunks, "heading"),
+        (schema.kb_chunks, "text"),
     )
 
 

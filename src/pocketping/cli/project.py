@@ -27,6 +27,8 @@ def _project_human(p: dict[str, Any]) -> str:
         lines.append(f"  hours:       {p['hours']}")
     if p.get("prechat") and p["prechat"] != "off":
         lines.append(f"  pre-chat:    {p['prechat']}")
+    if p.get("consent"):
+        lines.append(f"  consent:     {p['consent']}")
     if p.get("notifyEvents"):
         lines.append(f"  notable events: {', '.join(p['notifyEvents'])}")
     return "\n".join(lines)
@@ -114,6 +116,9 @@ def project_update(
                                                      "that asks for an email (\"\" for none)")] = None,
     prechat: Annotated[str | None, typer.Option("--prechat", help="off|optional|required: ask for name, email "
                                                 "and the first message before the chat")] = None,
+    consent: Annotated[str | None, typer.Option("--consent", help="off|notice|required: show the consent text "
+                                                "once (notice, the default), or collect no metadata and no "
+                                                "email before the visitor accepts it (required)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's name, origins or widget settings (takes effect on running servers within seconds)."""
@@ -141,7 +146,8 @@ def project_update(
     if email_delay is not None:
         extra["email_delay"] = email_delay
     for key, value in (("hours", hours), ("timezone", timezone), ("away_message", away_message),
-                       ("closed_on", closed_on), ("prechat", prechat), ("consent_text", consent_text)):
+                       ("closed_on", closed_on), ("prechat", prechat), ("consent_text", consent_text),
+                       ("consent", consent)):
         if value is not None:
             extra[key] = value
     origins = [] if clear_origins else origin

@@ -133,8 +133,11 @@ class Database:
 
     async def migrate(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         from pocketping.store import migrate  # Alembic only in processes that migrate
+        from pocketping.store.sealing import seal_plaintext
 
-        return await migrate.upgrade(self.engine)
+        revisions = await migrate.upgrade(self.engine)
+        await seal_plaintext(self)  # rows older versions stored in clear (a migration has no keyring)
+        return revisions
 
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
