@@ -22,7 +22,7 @@ export type { EventHandler, MessageHandler, WebhookEventHandler } from "./handle
 export { PUBLIC_EVENT_TYPES } from "./models.js";
 export type {
   Attachment, Consent, CustomEvent, Delivery, Event, EventList, ExportedSession, Identity, IdentityInput, JsonObject,
-  Message, MessageList,
+  Message, MessageList, PrivacyConsent,
   Project, PublicEventType, Sender, SentEvent, Session, SessionErasure, SessionList, VisitorErasure, VisitorExport,
   Webhook, WebhookEvent,
 } from "./models.js";

@@ -331,7 +331,10 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
             recipient = mail.get(session.id)
             consent = ({"at": iso(recipient.consent_at), "text": recipient.consent_text}
                        if recipient is not None and recipient.consent_at is not None else None)
-            out.append({"session": session.to_api(), "messages": items, "consent": consent})
+            answer = ({"choice": session.consent, "at": iso(session.consent_at)}
+                      if session.consent is not None and session.consent_at is not None else None)
+            out.append({"session": session.to_api(), "messages": items, "consent": consent,
+                        "privacyConsent": answer})
     return {"visitorId": visitor_id, "exportedAt": iso(svc.clock.now()), "sessions": out}
 
 
