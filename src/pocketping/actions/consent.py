@@ -17,11 +17,13 @@ async def answer_consent(svc: Services, project: Project, session_id: str, accep
     """Record the visitor's answer to the consent text ("accepted" or "declined") and its time."""
     if not isinstance(accepted, bool):
         raise InvalidInput("consent needs 'accepted': true or false", code="invalid_consent", field="accepted")
+    choice = "accepted" if accepted else "declined"
     async with unit_of_work(svc) as tx:
-        await repo.get_session(tx, project.id, session_id, for_update=True)
-        await repo.update_session(tx, session_id, consent="accepted" if accepted else "declined", consent_at=tx.now)
-        session = await repo.get_session(tx, project.id, session_id)
-        return session
+        session = await repo.get_session(tx, project.id, session_id, for_update=True)
+        if session.consent == choice:  # the widget repeats it on every page view: the first time stays
+            return session
+        await repo.update_session(tx, session_id, consent=choice, consent_at=tx.now)
+        return await repo.get_session(tx, project.id, session_id)
 
 
 async def store_metadata(svc: Services, project: Project, session_id: str, metadata: Any, *,
@@ -39,5 +41,8 @@ async def store_metadata(svc: Services, project: Project, session_id: str, metad
             values["ip"] = ip
         if project.collect_country and country:
             values["country"] = country[:8].upper()
+        current = {"meta": session.metadata, "ip": session.ip, "country": session.country}
+        if all(current[key] == value for key, value in values.items()):
+            return session  # the hello carried it already (a widget sends it after each welcome)
         await repo.update_session(tx, session_id, **values)
         return await repo.get_session(tx, project.id, session_id)

@@ -356,6 +356,7 @@ class WidgetConnection:
         settings["consent"] = mode
         if text:
             settings["consentText"] = text
+        if text and mode != "off":  # the widget shows the text with this button until it is clicked
             settings["consentButton"] = widget_text(locale, "accept" if mode == "required" else "ok")
         if not inside:
             settings |= {"offlineForm": True, "awayMessage": project.extra.get("away_message") or None}
