@@ -91,6 +91,7 @@ def encrypted_columns() -> tuple[tuple[Table, str], ...]:
         (schema.sessions, "ip"),
         (schema.sessions, "country"),
         (schema.kb_sources, "title"),
+        (schema.kb_sources, "location"),
         (schema.kb_chunks, "heading"),
         (schema.kb_chunks, "text"),
     )

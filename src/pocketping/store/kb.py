@@ -28,14 +28,13 @@ def _hashes(tx: Tx, terms: Sequence[str]) -> dict[str, str]:
 
 
 def _sealed_title(tx: Tx, values: dict[str, Any]) -> dict[str, Any]:
-    if values.get("title") is not None:
-        values = {**values, "title": tx.encrypt(values["title"])}
-    return values
+    """The title and the location (a URL, a file's path, a document's name) are stored encrypted."""
+    return {**values, **{k: tx.encrypt(values[k]) for k in ("title", "location") if values.get(k) is not None}}
 
 
 def _source(tx: Tx, row: RowMapping) -> KbSource:
     return KbSource(
-        id=row["id"], project_id=row["project_id"], kind=row["kind"], location=row["location"],
+        id=row["id"], project_id=row["project_id"], kind=row["kind"], location=unseal(tx, row["location"]) or "",
         title=unseal(tx, row["title"]) or "",
         content_type=row["content_type"], status=row["status"], error=row["error"], chunk_count=row["chunk_count"],
         size_bytes=row["size_bytes"], fetched_at=row["fetched_at"], created_at=row["created_at"],
@@ -74,7 +73,7 @@ async def pages(tx: Tx, site_id: str) -> list[dict[str, Any]]:
     rows = (await tx.conn.execute(select(kb_sources.c.id, kb_sources.c.location, kb_sources.c.etag,
                                          kb_sources.c.last_modified).where(kb_sources.c.parent_id == site_id)
                                   .order_by(kb_sources.c.created_at, kb_sources.c.id))).mappings()
-    return [dict(r) for r in rows]
+    return [{**r, "location": unseal(tx, r["location"])} for r in rows]
 
 
 async def sites(tx: Tx) -> list[tuple[KbSource, str | None]]:
@@ -185,4 +184,4 @@ async def chunks_with_sources(tx: Tx, chunk_ids: Sequence[int]) -> dict[int, dic
         .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
         .where(kb_chunks.c.id.in_(list(chunk_ids))))).mappings()
     return {int(r["id"]): {**r, "heading": unseal(tx, r["heading"]), "text": unseal(tx, r["text"]),
-                           "title": unseal(tx, r["title"])} for r in rows}
+                           "title": unseal(tx, r["title"]), "location": unseal(tx, r["location"])} for r in rows}

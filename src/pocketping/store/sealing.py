@@ -18,7 +18,7 @@ from pocketping.store.schema import kb_chunks, kb_sources, kb_terms, server_stat
 MARKER = "sealed:privacy"
 # Columns that older versions stored in clear (the rest were always encrypted).
 COLUMNS: tuple[tuple[Table, str], ...] = (
-    (sessions, "meta"), (sessions, "ip"), (sessions, "country"), (kb_sources, "title"),
+    (sessions, "meta"), (sessions, "ip"), (sessions, "country"), (kb_sources, "title"), (kb_sources, "location"),
 )
 _SEALED = PREFIX + ":%"
 
