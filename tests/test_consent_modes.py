@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+import websockets
 from sqlalchemy import text
 
 from pocketping.actions.projects import update_project
@@ -121,3 +122,22 @@ async def test_notice_is_the_default_and_off_shows_nothing(server, project, make
     with pytest.raises(InvalidInput) as bad:
         server.call(update_project(server.services, project.id, settings={"consent": "maybe"}))
     assert bad.value.code == "invalid_setting"
+
+
+async def test_the_required_prechat_form_waits_for_consent_before_its_email(server, project, api, database):
+    server.call(update_project(server.services, project.id, settings={"consent": "required", "prechat": "required"}))
+    async with websockets.connect(server.ws_url, compression=None) as ws:
+        async def send(frame: dict) -> dict:
+            await ws.send(orjson.dumps(frame).decode())
+            return orjson.loads(await ws.recv())
+
+        form = await send({"type": "hello", "publicKey": project.public_key, "metadata": META})
+        assert form["type"] == "prechat" and form["settings"]["consentButton"] == "Accept"
+        prechat = {"type": "prechat", "name": "Ana", "email": "ana@example.net", "text": "Hello"}
+        assert (await send(prechat))["code"] == "consent_required"
+        await ws.send(orjson.dumps({"type": "consent", "accepted": True}).decode())  # taken during the form
+        welcome = await send(prechat)
+        assert welcome["type"] == "welcome" and welcome["consent"] == "accepted"
+        assert welcome["identity"]["email"] == "ana@example.net"
+    raw = await _raw_session(server, database, welcome["sessionId"])
+    assert raw["consent"] == "accepted" and raw["meta"] == {}  # the hello's metadata was not kept

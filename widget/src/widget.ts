@@ -132,8 +132,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const c2 = h("p")
   const away = h("form", { className: "o" }, awayText, email, notify, c1)
   const cp = h("p") // the consent text (project update --consent) and its button
-  const cb = h("button") // not in a form: it submits nothing
-  const cf = h("div", { className: "o" }, cp, cb)
+  const cb = h("button")
+  const cf = h("form", { className: "o" }, cp, cb)
   const tr = h("button", { type: "button", className: "t" })
   const ta = h("textarea", { rows: 1 })
   const send = h("button", null, icon(SEND))
@@ -192,7 +192,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       link?.send({ type: "prechat", name: pn.value.trim(), email: pe.value.trim(), text: pt.value.trim() })
     }),
     on(tr, "click", () => (link?.send({ type: "transcript" }), (mail = ""), refresh())),
-    on(cb, "click", () => ((store.a = 1), save(), cs(), refresh())),
+    on(cf, "submit", (e: Event) => (e.preventDefault(), (store.a = 1), save(), cs(), refresh())),
     on(away, "submit", (e: Event) => {
       e.preventDefault()
       once.contact = { type: "contact", email: email.value.trim() }
@@ -317,7 +317,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   // Consent (docs/privacy.md): with "required", no metadata until the visitor accepts; the mode is
   // known from an earlier welcome, so a first page view sends its metadata after the welcome.
   function gm() {
-    return store.k && (store.k[0] != "r" || store.a)
+    return store.a || (store.k && store.k[0] != "r") // accepted (the mode may not be known yet) or not needed
   }
 
   function meta() {

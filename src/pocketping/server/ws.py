@@ -392,9 +392,14 @@ class WidgetConnection:
                 self.send(error_frame("prechat_required", "fill in the pre-chat form first (a 'prechat' frame)"))
             else:
                 try:
-                    return check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
+                    answers = check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
                 except PocketPingError as exc:
                     self.send(error_frame(exc.code, exc.message))
+                    continue
+                if answers["email"] and consent_mode(project.extra) == "required" and self._consent_answer is not True:
+                    self.send(error_frame("consent_required", "accept the consent text first (a 'consent' frame)"))
+                    continue
+                return answers
 
     async def _replay(self, after: int) -> None:
         """Queue every item after ``after`` (none to read for -1: a new, empty session), then
