@@ -35,8 +35,9 @@ async def test_required_consent_then_chat(page, chat_server, widget_project, emb
     await page.goto(url)
     await page.get_by_role("button", name="Open chat").click()
     await connected(page)
-    notice = page.locator("#pocketping-root div.o", has_text=TEXT)
+    notice = page.locator("#pocketping-root form", has=page.get_by_role("button", name="Accept"))
     await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text(TEXT)
     await expect(page.get_by_role("textbox", name="Message")).to_be_hidden()
     async with rest(chat_server, widget_project) as api:
         [session] = (await api.get("/sessions")).json()["sessions"]
