@@ -64,7 +64,7 @@ async def test_rows_stored_in_clear_are_sealed_after_the_migrations(fresh_db, tm
     # Until sealed, what is in clear still reads.
     assert (await get_session(svc, project.id, session_id)).metadata["url"] == META["url"]
 
-    await svc.db.migrate()  # the start-up step
+    await svc.db.migrate()  # the start-up step (wiring: sealed after the migrations)
     [(meta, ip, country)] = await _rows(svc, "SELECT meta, ip, country FROM sessions WHERE id = :id", id=session_id)
     assert all(v.startswith("enc1:") for v in (meta, ip, country))
     assert not await _rows(svc, "SELECT term FROM kb_terms WHERE term IN ('heron', 'winters', 'eleven')")

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pocketping.server.inbox.sockets import InboxSockets
     from pocketping.server.mail_inbound import MailReceiver
     from pocketping.server.state import Edges
-    from pocketping.store.db import Planner, Tx
+    from pocketping.store.db import Database, Planner, Tx
     from pocketping.workers.ai import AIScheduler
     from pocketping.workers.config_watcher import ConfigWatcher
     from pocketping.workers.leases import LeaseKeeper
@@ -66,6 +66,14 @@ def planners(svc: Services) -> tuple[Planner, ...]:
         AITimerPlanner(svc.ai_due),  # the AI fallback's timer
         MailPlanner(mail_ready=svc.settings.mail_ready()),  # mail to visitors who left an address
     )
+
+
+def sealed_after_migrations(db: Database) -> Database:
+    """The database, encrypting after its migrations what older versions stored in clear."""
+    from pocketping.store.sealing import seal_plaintext
+
+    db.after_migrate.append(seal_plaintext)
+    return db
 
 
 def encrypted_columns() -> tuple[tuple[Table, str], ...]:
@@ -148,7 +156,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
     )
     svc = Services(
         settings=settings,
-        db=Database(settings.database_url, keyring, clock),
+        db=sealed_after_migrations(Database(settings.database_url, keyring, clock)),
         hub=hub or (_redis_hub(settings) if settings.redis_url else LocalHub()),
         clock=clock,
         visitor_limiter=RateLimiter(settings.rate_limit_messages_per_minute, clock),

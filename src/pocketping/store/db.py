@@ -94,6 +94,8 @@ class Database:
         self.clock = clock
         self._small: GroupCommit[Callable[[Tx], Awaitable[Any]], Any] | None = None
         self._gate = asyncio.Semaphore(1 if self.backend == "sqlite" else 4)
+        # Run by ``migrate`` after the schema migrations (the wiring adds store.sealing's step).
+        self.after_migrate: list[Callable[[Database], Awaitable[object]]] = []
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -133,10 +135,10 @@ class Database:
 
     async def migrate(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         from pocketping.store import migrate  # Alembic only in processes that migrate
-        from pocketping.store.sealing import seal_plaintext
 
         revisions = await migrate.upgrade(self.engine)
-        await seal_plaintext(self)  # rows older versions stored in clear (a migration has no keyring)
+        for step in self.after_migrate:  # data steps that need the keyring (a migration has none)
+            await step(self)
         return revisions
 
     async def ping(self) -> bool:
