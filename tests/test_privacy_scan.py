@@ -1,7 +1,8 @@
 """Nothing a visitor sent lies in the database in clear (issue 20, item 4): after a full round trip
 (metadata in hello, identify, messages, an offline-form email, the pre-chat form, a file, a
-knowledge-base document) every column of every row of every table is read over a plain SQL
-connection and searched for each value, on every backend. Reading back in clear still works."""
+knowledge-base document, all relayed to a Telegram group) every column of every row of every
+table is read over a plain SQL connection and searched for each value, on every backend. Reading
+back in clear still works."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from pocketping.actions.bridges import add_bridge
 from pocketping.actions.projects import create_project, update_project
 from pocketping.ai.retrieval import retrieve
 from pocketping.store.engine import create_engine
@@ -94,12 +96,19 @@ async def _round_trip(srv: Any, project: Any, api: httpx.AsyncClient) -> tuple[s
     return w.session_id, other.session_id
 
 
-async def test_no_value_a_visitor_sent_is_stored_in_clear(fresh_db, make_server):
-    srv = make_server(fresh_db.url)
+async def test_no_value_a_visitor_sent_is_stored_in_clear(fresh_db, make_server, fake_telegram):
+    srv = make_server(fresh_db.url, telegram_api_url=fake_telegram.url)
     created, secret = srv.call(create_project(srv.services, PROJECT_NAME, []))
     project = Keys(created.id, created.public_key, {"Authorization": f"Bearer {secret}"})
+    # The conversations are mirrored into a Telegram group (the fake): its deliveries, thread and
+    # message ids are in the database too.
+    token = fake_telegram.add_bot()
+    chat = fake_telegram.add_forum(token)
+    srv.call(add_bridge(srv.services, project.id, "telegram", {"bot_token": token, "chat_id": str(chat)}))
     async with httpx.AsyncClient(base_url=srv.base_url, timeout=20) as api:
         first, second = await _round_trip(srv, project, api)
+        for said in (SAID, PRECHAT["text"]):  # relayed (so every delivery is recorded) before the scan
+            await fake_telegram.wait_for(lambda said=said: any(said in m.text for m in fake_telegram.posts(chat)))
         # Everything reads back in clear through the API ...
         session = (await api.get(f"/api/v1/sessions/{first}", headers=project.auth)).json()
         assert {k: session["metadata"][k] for k in META} == META
