@@ -32,7 +32,9 @@ async def store_metadata(svc: Services, project: Project, session_id: str, metad
     ``welcome``; refused (``consent_required``) while the session awaits consent."""
     meta = clean_metadata(metadata, user_agent)
     async with unit_of_work(svc) as tx:
-        session = await repo.get_session(tx, project.id, session_id, for_update=True)
+        # No row lock: usually nothing changes (the hello carried it), and a merge lost to a
+        # concurrent page view of the same session would be the same metadata anyway.
+        session = await repo.get_session(tx, project.id, session_id)
         if awaits_consent(project, session):
             raise Forbidden("no metadata is stored before the visitor accepts the consent text",
                             code="consent_required")
