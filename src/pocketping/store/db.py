@@ -136,10 +136,11 @@ class Database:
     async def migrate(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         from pocketping.store import migrate  # Alembic only in processes that migrate
 
-        revisions = await migrate.upgrade(self.engine)
-        for step in self.after_migrate:  # data steps that need the keyring (a migration has none)
-            await step(self)
-        return revisions
+        async def steps() -> None:  # data steps that need the keyring (a migration has none)
+            for step in self.after_migrate:
+                await step(self)
+
+        return await migrate.upgrade(self.engine, steps)
 
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
