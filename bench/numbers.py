@@ -31,6 +31,7 @@ async def stats_at_scale(backend: str, workdir: Path, sessions: int, runs: int) 
         rng = random.Random(7)
         now = datetime.now(UTC)
         text = svc.db.keyring.encrypt("hello")
+        meta = svc.db.keyring.encrypt("{}")  # session metadata is stored encrypted
         written = 0
         while written < sessions:
             rows, items = [], []
@@ -43,7 +44,7 @@ async def stats_at_scale(backend: str, workdir: Path, sessions: int, runs: int) 
                 sid = f"sess_bench{i:010d}"
                 rows.append({
                     "id": sid, "project_id": project.id, "visitor_id": f"vis_bench{i:010d}",
-                    "status": "closed" if closed else "active", "meta": {}, "created_at": began,
+                    "status": "closed" if closed else "active", "meta": meta, "created_at": began,
                     "last_activity": began, "first_message_at": began, "last_seq": 2, "visitor_read_seq": 0,
                     "operator_read_seq": 0, "ai_enabled": True, "ai_reply_count": 1 if by_ai else 0,
                     "first_response_at": began + timedelta(seconds=rng.expovariate(1 / 120)) if answered else None,

@@ -47,6 +47,10 @@ def test_project_lifecycle_with_json(cli, tmp_path):
                                  "position": "bottom-left", "locale": "fr", "offlineForm": False,
                                  "ratings": "stars", "rate": updated["widget"]["rate"]}
     assert updated["notifyEvents"] == ["clicked_pricing"]
+    assert updated["consent"] == "notice"  # the default
+    consent = json.loads(cli("project", "update", created["id"], "--consent", "required", "--json").stdout)
+    assert consent["consent"] == "required"
+    assert "consent:     required" in cli("project", "show", created["id"]).stdout
     rotated = json.loads(cli("project", "rotate-secret", created["id"], "--json").stdout)
     assert rotated["secretKey"] != created["secretKey"]
     # The secret key never shows again after creation.
@@ -63,6 +67,7 @@ def test_bad_input_gives_a_clear_error_and_a_stable_code(cli):
         (("project", "update", created["id"], "--origin", "ftp://x"), "invalid_origin"),
         (("project", "update", created["id"], "--locale", "xx"), "invalid_locale"),
         (("project", "update", created["id"], "--notify-event", "bad name"), "invalid_event_name"),
+        (("project", "update", created["id"], "--consent", "maybe"), "invalid_setting"),
         (("project", "show", "proj_nope"), "project_not_found"),
     ]:
         result = cli(*args, "--json", ok=False)

@@ -23,7 +23,7 @@ export { PUBLIC_EVENT_TYPES } from "./models.js";
 export type {
   Attachment, Consent, CustomEvent, Delivery, Erasure, ErasureStep, Event, EventList, ExportedSession, Identity,
   IdentityInput, JsonObject,
-  Message, MessageList,
+  Message, MessageList, PrivacyConsent,
   Project, PublicEventType, Sender, SentEvent, Session, SessionErasure, SessionList, VisitorErasure, VisitorExport,
   Webhook, WebhookEvent,
 } from "./models.js";

@@ -182,6 +182,8 @@ export interface Project {
   storeIp: boolean;
   notifyEvents: string[];
   identityVerification: boolean;
+  /** off | notice | required (project update --consent). */
+  consent: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -261,11 +263,18 @@ export interface Consent {
   text: string;
 }
 
+/** The visitor's answer to the consent text (project update --consent). Schema `PrivacyConsentOut`. */
+export interface PrivacyConsent {
+  choice: string;
+  at: string;
+}
+
 /** One session in a visitor's export. Schema `ExportSession`. */
 export interface ExportedSession {
   session: Session;
   messages: Message[];
   consent: Consent | null;
+  privacyConsent: PrivacyConsent | null;
 }
 
 /** Everything stored about a visitor. Schema `ExportOut`. */

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pocketping.server.inbox.sockets import InboxSockets
     from pocketping.server.mail_inbound import MailReceiver
     from pocketping.server.state import Edges
-    from pocketping.store.db import Planner, Tx
+    from pocketping.store.db import Database, Planner, Tx
     from pocketping.workers.ai import AIScheduler
     from pocketping.workers.config_watcher import ConfigWatcher
     from pocketping.workers.leases import LeaseKeeper
@@ -68,6 +68,14 @@ def planners(svc: Services) -> tuple[Planner, ...]:
     )
 
 
+def sealed_after_migrations(db: Database) -> Database:
+    """The database, encrypting after its migrations what older versions stored in clear."""
+    from pocketping.store.sealing import seal_plaintext
+
+    db.after_migrate.append(seal_plaintext)
+    return db
+
+
 def encrypted_columns() -> tuple[tuple[Table, str], ...]:
     """Every column stored encrypted; ``pocketping rotate-key`` re-encrypts them all."""
     from pocketping.store import schema
@@ -86,6 +94,14 @@ def encrypted_columns() -> tuple[tuple[Table, str], ...]:
         (schema.messages, "attachments"),
         (schema.files, "name"),
         (schema.messages, "history"),  # edits: the earlier versions of a message
+        # what identifies a visitor (docs/privacy.md) and the knowledge base's text
+        (schema.sessions, "meta"),
+        (schema.sessions, "ip"),
+        (schema.sessions, "country"),
+        (schema.kb_sources, "title"),
+        (schema.kb_sources, "location"),
+        (schema.kb_chunks, "heading"),
+        (schema.kb_chunks, "text"),
     )
 
 
@@ -140,7 +156,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, hub: Hub |
     )
     svc = Services(
         settings=settings,
-        db=Database(settings.database_url, keyring, clock),
+        db=sealed_after_migrations(Database(settings.database_url, keyring, clock)),
         hub=hub or (_redis_hub(settings) if settings.redis_url else LocalHub()),
         clock=clock,
         visitor_limiter=RateLimiter(settings.rate_limit_messages_per_minute, clock),

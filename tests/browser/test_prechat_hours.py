@@ -26,7 +26,8 @@ async def test_required_prechat_form_blocks_the_chat_until_valid(page, chat_serv
     await page.get_by_role("button", name="Open chat").click()
     start = page.get_by_role("button", name="Start chat")
     await expect(start).to_be_visible()
-    await expect(page.get_by_text("We only use your email to answer you.").filter(visible=True)).to_be_visible()
+    await expect(page.locator("#pocketping-root form:has(input)").get_by_text(
+            "We only use your email to answer you.").filter(visible=True)).to_be_visible()
     await expect(page.get_by_role("textbox", name="Message")).to_have_count(1)  # the form's, not the composer
     await page.get_by_role("textbox", name="Name").fill("Ana Lima")
     await page.get_by_role("textbox", name="Email").fill("not-an-email")
@@ -64,7 +65,8 @@ async def test_outside_office_hours_the_widget_shows_the_away_message(browser, h
         await expect(page.locator("#pocketping-root .s")).to_have_text("Away")
         await expect(page.get_by_text("We are closed: back on Monday at 9.")).to_be_visible()
         await expect(page.get_by_role("textbox", name="Email")).to_be_visible()
-        await expect(page.get_by_text("Your email answers you, nothing else.").filter(visible=True)).to_be_visible()
+        await expect(page.locator("#pocketping-root form:has(input)").get_by_text(
+            "Your email answers you, nothing else.").filter(visible=True)).to_be_visible()
         clock.set(datetime(2030, 1, 7, 9, 0, tzinfo=UTC))  # Monday 10:00 in Paris
         await page.reload()
         await page.get_by_role("button", name="Open chat").click()

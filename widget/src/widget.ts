@@ -131,6 +131,9 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const c1 = h("p") // the project's consent line, under each form that asks for an email
   const c2 = h("p")
   const away = h("form", { className: "o" }, awayText, email, notify, c1)
+  const cp = h("p") // the consent text (project update --consent) and its button
+  const cb = h("button")
+  const cf = h("form", { className: "o" }, cp, cb)
   const tr = h("button", { type: "button", className: "t" })
   const ta = h("textarea", { rows: 1 })
   const send = h("button", null, icon(SEND))
@@ -144,7 +147,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   const pb = h("button")
   const pf = h("form", { className: "o" }, pn, pe, pt, pb, c2)
   const panel = h("div", { className: "p", id: "p", role: "dialog", hidden: true },
-                  h("header", null, h("div", null, title, status), minimize), log, typing, away, tr, pf, composer)
+                  h("header", null, h("div", null, title, status), minimize), log, typing, cf, away, tr, pf, composer)
   root.append(launcher, panel)
   const attach = () => doc.body.append(host)
   doc.body ? attach() : on(doc, "DOMContentLoaded", attach)
@@ -189,6 +192,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       link?.send({ type: "prechat", name: pn.value.trim(), email: pe.value.trim(), text: pt.value.trim() })
     }),
     on(tr, "click", () => (link?.send({ type: "transcript" }), (mail = ""), refresh())),
+    on(cf, "submit", (e: Event) => (e.preventDefault(), (store.a = 1), save(), cs(), refresh())),
     on(away, "submit", (e: Event) => {
       e.preventDefault()
       once.contact = { type: "contact", email: email.value.trim() }
@@ -222,14 +226,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
         publicKey: o.publicKey,
         token: store.t,
         lastSeq,
-        metadata: {
-          url: location.href,
-          referrer: doc.referrer,
-          title: doc.title,
-          language: navigator.language,
-          timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-          screen: screen.width + "x" + screen.height,
-        },
+        metadata: gm() && meta(),
       }),
       frame,
       (fatal) => {
@@ -247,8 +244,6 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       if (sid && sid != f.sessionId) reset()
       sid = f.sessionId
       store.t = f.token
-      save()
-      unlock?.()
       sentNow = new Set()
       vread = Math.max(vread, f.visitorReadSeq)
       oread = Math.max(oread, f.operatorReadSeq)
@@ -257,9 +252,12 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       pc = f.prechat
       mail = f.identity?.email || store.c ? can : ""
       rated = f.rated
-      settings = { ...f.settings, ...overrides }
+      store.k = (settings = { ...f.settings, ...overrides }).consent // the consent mode, for the next hello
+      save()
+      unlock?.()
       ta.maxLength = f.limits?.maxTextChars || 4000
       apply()
+      cs()
     } else if (t == "synced") {
       ready = live = true
       flush()
@@ -314,6 +312,30 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       console.warn("PocketPing:", f.code, f.message)
     }
     refresh()
+  }
+
+  // Consent (docs/privacy.md): with "required", no metadata until the visitor accepts; the mode is
+  // known from an earlier welcome, so a first page view sends its metadata after the welcome.
+  function gm() {
+    return store.a || (store.k && store.k[0] != "r") // accepted (the mode may not be known yet) or not needed
+  }
+
+  function meta() {
+    return {
+      url: location.href,
+      referrer: doc.referrer,
+      title: doc.title,
+      language: navigator.language,
+      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      screen: screen.width + "x" + screen.height,
+    }
+  }
+
+  /** Tell the server the visitor's acceptance (it keeps the first), then the metadata (it keeps
+   *  what it has when nothing changed: the hello may have carried it already). */
+  function cs() {
+    store.a && link!.send({ type: "consent", accepted: true })
+    gm() && link!.send({ type: "metadata", metadata: meta() })
   }
 
   function onMessage(msg: Frame) {
@@ -513,9 +535,11 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     shutIcon.style.display = isOpen ? "" : "none"
     status.textContent = S(ready ? (online ? T.Online : T.Away) : T.Connecting)
     status.className = ready && online ? "s on" : "s"
-    away.hidden = !settings.offlineForm || online || (!!store.c && !thanks)
+    const w = !gm() // nothing to send before the visitor accepts (or before the mode is known)
+    cf.hidden = store.a || !settings.consentButton
+    away.hidden = w || !settings.offlineForm || online || (!!store.c && !thanks)
     tr.hidden = !(tr.textContent = mail)
-    composer.hidden = !(pf.hidden = !pc || !!store.c || lastSeq > 0)
+    composer.hidden = w || !(pf.hidden = w || !pc || !!store.c || lastSeq > 0)
     if (thanks) away.replaceChildren(h("p", null, thanks))
     if (n != unread) emit("unread", (unread = n))
   }
@@ -561,7 +585,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
     label(email, S(T.Email))
     email.placeholder = S(T.Email)
     awayText.textContent = settings.awayMessage || S(T.AwayForm)
-    c1.textContent = c2.textContent = settings.consentText || ""
+    c1.textContent = c2.textContent = cp.textContent = settings.consentText || ""
+    cb.textContent = settings.consentButton
     notify.textContent = S(T.Notify)
     if (pc) {
       label(pn, (pn.placeholder = pc.name))

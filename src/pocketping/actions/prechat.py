@@ -7,7 +7,7 @@ from typing import Any
 
 from pocketping.actions.messages import send_visitor_message
 from pocketping.actions.services import Services
-from pocketping.actions.sessions import session_event
+from pocketping.actions.sessions import check_consented, session_event
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Project, Session
 from pocketping.core.rules import check_email, clean_text
@@ -38,6 +38,8 @@ async def fill_prechat(svc: Services, project: Project, session_id: str, answers
     its first message (so the team's thread card, opened by that message, shows them)."""
     async with unit_of_work(svc) as tx:
         session = await repo.get_session(tx, project.id, session_id, for_update=True)
+        if answers["email"]:
+            check_consented(project, session)
         current = session.identity
         if current is not None and current.verified:
             identity = {**current.to_api(), "name": current.name or answers["name"],

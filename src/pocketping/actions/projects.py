@@ -17,7 +17,7 @@ from pocketping.core.hours import (
     check_hours,
     check_timezone,
 )
-from pocketping.core.mail import check_email_delay, check_on_off, check_prechat
+from pocketping.core.mail import check_consent, check_email_delay, check_on_off, check_prechat
 from pocketping.core.models import Project
 from pocketping.core.rules import check_event, check_widget_setting, normalize_origin, strip_bidi
 from pocketping.crypto import sha256_hex
@@ -50,6 +50,7 @@ def _clean_origins(origins: list[str] | tuple[str, ...]) -> list[str]:
 _HOURS_CHECKS: dict[str, Callable[[Any], Any]] = {
     "hours": check_hours, "timezone": check_timezone, "closed_on": check_closed_on,
     "away_message": check_away_message, "prechat": check_prechat, "consent_text": check_consent_text,
+    "consent": check_consent,
 }
 
 

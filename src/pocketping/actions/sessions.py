@@ -12,6 +12,7 @@ from pocketping import ids, tokens
 from pocketping.actions.requests import Connected, ConnectRequest, PrechatFirst
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
+from pocketping.core.mail import consent_mode
 from pocketping.core.models import Message, Project, Session, iso
 from pocketping.core.presence import operators_online as operators_online  # re-exported: presence, inbox
 from pocketping.core.rules import check_email, origin_allowed, strip_bidi
@@ -38,6 +39,18 @@ def clean_metadata(raw: Any, user_agent: str | None) -> dict[str, Any]:
                 meta[key] = strip_bidi(value)[:limit]
     meta.update(parse_user_agent(user_agent))
     return meta
+
+
+def awaits_consent(project: Project, session: Session) -> bool:
+    """With ``--consent required``: the visitor has not accepted the consent text (yet)."""
+    return consent_mode(project.extra) == "required" and session.consent != "accepted"
+
+
+def check_consented(project: Project, session: Session) -> None:
+    """No email (or identity) taken from the widget before the visitor accepted the consent text."""
+    if awaits_consent(project, session):
+        raise Forbidden("accept the consent text first (a 'consent' frame with accepted: true)",
+                        code="consent_required")
 
 
 def session_event(type_: str, session: Session, **extra: Any) -> Event:
@@ -78,8 +91,9 @@ async def _connect_batch(tx: Tx, batch: list[ConnectRequest]) -> list[Connected 
         if (claims is not None and session is not None and session.project_id == r.project.id
                 and claims.project_id == r.project.id and session.visitor_id == claims.visitor_id):
             session = changed.get(session.id, session)
-            updated = dataclasses.replace(session, metadata={**session.metadata, **r.meta},
-                                          ip=r.ip or session.ip, country=r.country or session.country)
+            updated = session if awaits_consent(r.project, session) else dataclasses.replace(
+                session, metadata={**session.metadata, **r.meta}, ip=r.ip or session.ip,
+                country=r.country or session.country)
             if updated != session:
                 changed[session.id] = updated
             results.append(Connected(updated, tokens.issue(tx.keyring, r.project.id, session.id,
@@ -88,8 +102,10 @@ async def _connect_batch(tx: Tx, batch: list[ConnectRequest]) -> list[Connected 
         if r.prechat_first and r.project.extra.get("prechat") == "required":
             results.append(PrechatFirst(r.project))  # no session before the form is filled
             continue
+        gated = consent_mode(r.project.extra) == "required"  # nothing collected before consent
         fresh = repo.new_session(tx, id=ids.new_id(ids.SESSION), project_id=r.project.id,
-                                 visitor_id=ids.new_id(ids.VISITOR), meta=r.meta, ip=r.ip, country=r.country)
+                                 visitor_id=ids.new_id(ids.VISITOR), meta={} if gated else r.meta,
+                                 ip=None if gated else r.ip, country=None if gated else r.country)
         created.append(fresh)
         tx.emit(session_event("session.created", fresh))
         results.append(Connected(fresh, tokens.issue(tx.keyring, r.project.id, fresh.id, fresh.visitor_id), True,
@@ -223,6 +239,7 @@ async def identify(svc: Services, project: Project, session_id: str, payload: di
                                 code="identity_rejected")
             verified = True
         session = await repo.get_session(tx, project.id, session_id, for_update=True)
+        check_consented(project, session)
         return await _store_identity(tx, session, {**identity, "verified": verified})
 
 
@@ -243,6 +260,7 @@ async def leave_contact(svc: Services, project: Project, session_id: str, email:
     email = check_email(email)
     async with unit_of_work(svc) as tx:
         session = await repo.get_session(tx, project.id, session_id, for_update=True)
+        check_consented(project, session)
         current = session.identity
         if current is None:
             identity = {"id": session.visitor_id, "email": email, "name": None, "traits": {}, "verified": False}
@@ -291,7 +309,10 @@ async def export_visitor(svc: Services, project_id: str, visitor_id: str) -> dic
             recipient = mail.get(session.id)
             consent = ({"at": iso(recipient.consent_at), "text": recipient.consent_text}
                        if recipient is not None and recipient.consent_at is not None else None)
-            out.append({"session": session.to_api(), "messages": items, "consent": consent})
+            answer = ({"choice": session.consent, "at": iso(session.consent_at)}
+                      if session.consent is not None and session.consent_at is not None else None)
+            out.append({"session": session.to_api(), "messages": items, "consent": consent,
+                        "privacyConsent": answer})
     return {"visitorId": visitor_id, "exportedAt": iso(svc.clock.now()), "sessions": out}
 
 

@@ -29,6 +29,8 @@ def _project_human(p: dict[str, Any]) -> str:
         lines.append(f"  pre-chat:    {p['prechat']}")
     if p.get("retentionDays"):
         lines.append(f"  retention:   closed conversations erased after {p['retentionDays']} days")
+    if p.get("consent"):
+        lines.append(f"  consent:     {p['consent']}")
     if p.get("notifyEvents"):
         lines.append(f"  notable events: {', '.join(p['notifyEvents'])}")
     return "\n".join(lines)
@@ -119,6 +121,9 @@ def project_update(
     retention_days: Annotated[int | None, typer.Option("--retention-days", help="Erase closed conversations "
                                                        "older than N days, copies in the chat apps included "
                                                        "(0: keep forever)")] = None,
+    consent: Annotated[str | None, typer.Option("--consent", help="off|notice|required: show the consent text "
+                                                "once (notice, the default), or collect no metadata and no "
+                                                "email before the visitor accepts it (required)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a project's name, origins or widget settings (takes effect on running servers within seconds)."""
@@ -148,7 +153,8 @@ def project_update(
     if retention_days is not None:
         extra["retention_days"] = retention_days
     for key, value in (("hours", hours), ("timezone", timezone), ("away_message", away_message),
-                       ("closed_on", closed_on), ("prechat", prechat), ("consent_text", consent_text)):
+                       ("closed_on", closed_on), ("prechat", prechat), ("consent_text", consent_text),
+                       ("consent", consent)):
         if value is not None:
             extra[key] = value
     origins = [] if clear_origins else origin

@@ -123,8 +123,11 @@ def rotate_key(
     columns = deps().encrypted_columns
 
     async def rotate(svc: Any) -> tuple[dict[str, int], int]:
+        from pocketping.actions.kb_reindex import reindex_kb
+
         counts = await reencrypt_all(svc.db, columns, batch_size)
         counts["stored files"] = await rotate_files(svc)
+        counts["knowledge-base chunks indexed"] = await reindex_kb(svc, batch_size)
         # The search index is keyed by the current key too: hashed again after re-encrypting.
         return counts, await rebuild(svc.db, batch_size)
 

@@ -44,3 +44,22 @@ def check_prechat(value: Any) -> str:
     if value not in PRECHAT:
         raise InvalidInput("--prechat must be off, optional or required", code="invalid_setting")
     return str(value)
+
+
+# Consent before collection (docs/privacy.md): "off" shows nothing; "notice" shows the consent text
+# once; "required" collects no metadata, address or country and takes no email before the visitor
+# accepts it.
+CONSENT = ("off", "notice", "required")
+DEFAULT_CONSENT = "notice"
+
+
+def check_consent(value: Any) -> str:
+    if value not in CONSENT:
+        raise InvalidInput("--consent must be off, notice or required", code="invalid_setting", field="consent")
+    return str(value)
+
+
+def consent_mode(extra: dict[str, Any]) -> str:
+    """A project's consent mode, from its settings (``Project.extra``)."""
+    value = extra.get("consent")
+    return str(value) if value in CONSENT else DEFAULT_CONSENT

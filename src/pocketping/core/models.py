@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pocketping.core.mail import consent_mode
+
 Sender = Literal["visitor", "operator", "ai", "system"]
 SessionStatus = Literal["active", "closed"]
 ItemKind = Literal["message", "event", "notice", "note"]  # note: internal, for the team only
@@ -82,6 +84,7 @@ class Project:
             "storeIp": self.store_ip,
             "notifyEvents": list(self.notify_events),
             "identityVerification": self.has_identity_secret,
+            "consent": consent_mode(self.extra),
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
         }
@@ -137,6 +140,8 @@ class Session:
     waiting_since: datetime | None = None
     rating: Rating | None = None
     first_response_at: datetime | None = None
+    consent: str | None = None  # "accepted" once the visitor accepted the consent text
+    consent_at: datetime | None = None
 
     def to_api(self) -> dict[str, Any]:
         meta = dict(self.metadata)

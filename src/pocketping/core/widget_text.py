@@ -6,12 +6,24 @@ from __future__ import annotations
 from pocketping.core.models import LOCALES, Project
 
 TEXT: dict[str, dict[str, str]] = {
-    "en": {"transcript": "Email me this conversation", "name": "Name", "start": "Start chat"},
-    "fr": {"transcript": "M'envoyer cette conversation par e-mail", "name": "Nom", "start": "Démarrer le chat"},
-    "de": {"transcript": "Diese Unterhaltung per E-Mail senden", "name": "Name", "start": "Chat starten"},
-    "es": {"transcript": "Enviarme esta conversación por email", "name": "Nombre", "start": "Iniciar chat"},
-    "pt": {"transcript": "Enviar esta conversa por e-mail", "name": "Nome", "start": "Iniciar conversa"},
-    "ar": {"transcript": "أرسل لي هذه المحادثة بالبريد", "name": "الاسم", "start": "ابدأ المحادثة"},
+    "en": {"transcript": "Email me this conversation", "name": "Name", "start": "Start chat",
+           "accept": "Accept", "ok": "OK",
+           "consent": "This chat stores what you write and the page you are on, to answer you."},
+    "fr": {"transcript": "M'envoyer cette conversation par e-mail", "name": "Nom", "start": "Démarrer le chat",
+           "accept": "Accepter", "ok": "OK",
+           "consent": "Ce chat enregistre vos messages et la page consultée, pour vous répondre."},
+    "de": {"transcript": "Diese Unterhaltung per E-Mail senden", "name": "Name", "start": "Chat starten",
+           "accept": "Akzeptieren", "ok": "OK",
+           "consent": "Dieser Chat speichert Ihre Nachrichten und die besuchte Seite, um Ihnen zu antworten."},
+    "es": {"transcript": "Enviarme esta conversación por email", "name": "Nombre", "start": "Iniciar chat",
+           "accept": "Aceptar", "ok": "OK",
+           "consent": "Este chat guarda lo que escribe y la página que visita, para responderle."},
+    "pt": {"transcript": "Enviar esta conversa por e-mail", "name": "Nome", "start": "Iniciar conversa",
+           "accept": "Aceitar", "ok": "OK",
+           "consent": "Este chat guarda o que escreve e a página que visita, para lhe responder."},
+    "ar": {"transcript": "أرسل لي هذه المحادثة بالبريد", "name": "الاسم", "start": "ابدأ المحادثة",
+           "accept": "موافق", "ok": "حسنًا",
+           "consent": "تحفظ هذه المحادثة ما تكتبه والصفحة التي تزورها، للرد عليك."},
 }
 
 assert set(TEXT) == set(LOCALES)

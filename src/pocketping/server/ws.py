@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pocketping import logs
+from pocketping.actions import consent as consent_actions
 from pocketping.actions import edits, ratings
 from pocketping.actions import mail as mail_actions
 from pocketping.actions import messages as message_actions
@@ -29,6 +30,7 @@ from pocketping.actions.projects import get_project
 from pocketping.actions.requests import PrechatFirst, Sent
 from pocketping.actions.services import Services
 from pocketping.core.hours import is_open
+from pocketping.core.mail import consent_mode
 from pocketping.core.widget_text import visitor_locale, widget_text
 from pocketping.ephemeral import typing_event
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
@@ -83,10 +85,30 @@ class _Closed(Exception):
 
 
 class WidgetConnection:
-    __slots__ = ("_buffer", "_ctl_at", "_ctl_tokens", "_ctl_warned", "_flushing", "_free_items", "_out", "_out_bytes",
-                 "_overflowed", "_read_at", "_read_pending", "_read_seq", "_read_task", "_replayed_to", "_replaying",
-                 "_typing_at",
-                 "_unsubscribe", "project_id", "session_id", "svc", "ws")
+    __slots__ = (
+        "_buffer",
+        "_consent_answer",
+        "_ctl_at",
+        "_ctl_tokens",
+        "_ctl_warned",
+        "_flushing",
+        "_free_items",
+        "_out",
+        "_out_bytes",
+        "_overflowed",
+        "_read_at",
+        "_read_pending",
+        "_read_seq",
+        "_read_task",
+        "_replayed_to",
+        "_replaying",
+        "_typing_at",
+        "_unsubscribe",
+        "project_id",
+        "session_id",
+        "svc",
+        "ws",
+    )
 
     def __init__(self, ws: WebSocket, svc: Services) -> None:
         self.ws = ws
@@ -109,6 +131,7 @@ class WidgetConnection:
         self._replayed_to = 0
         self._typing_at = 0.0
         self._unsubscribe: list[Any] = []
+        self._consent_answer: bool | None = None  # a consent frame sent during the pre-chat form
         # Live events that arrive while the replay is read wait here, to keep seq order.
         self._buffer: list[Event] | None = []
 
@@ -233,6 +256,12 @@ class WidgetConnection:
             await self.ws.send_text(frame.decode())
             await self.ws.close(code)
 
+    def _where(self) -> dict[str, Any]:
+        """The connection's user agent, address and country (kept only as the project allows)."""
+        headers = self.ws.headers
+        return {"user_agent": headers.get("user-agent"), "ip": self.ws.client.host if self.ws.client else None,
+                "country": headers.get("cf-ipcountry") or headers.get("x-country-code")}
+
     async def _authenticate(self) -> int | None:
         """Wait for ``hello``; returns the replay starting point, or None if the connection was refused."""
         svc = self.svc
@@ -250,14 +279,12 @@ class WidgetConnection:
                 self.send(error_frame("not_authenticated", "the first frame must be 'hello'"))
                 continue
             break
-        headers = self.ws.headers
         answers = None
-        where = {"user_agent": headers.get("user-agent"), "ip": self.ws.client.host if self.ws.client else None,
-                 "country": headers.get("cf-ipcountry") or headers.get("x-country-code")}
+        where = self._where()
         try:
             # The project lookup, the origin check and the session share one group commit.
             connected = await session_actions.open_widget(
-                svc, frame.get("publicKey"), headers.get("origin"), frame.get("token"), frame.get("metadata"),
+                svc, frame.get("publicKey"), self.ws.headers.get("origin"), frame.get("token"), frame.get("metadata"),
                 prechat_first=True, **where)
         except PrechatFirst as first:
             # No session before the required pre-chat form is filled: the widget shows it, then sends `prechat`.
@@ -273,6 +300,8 @@ class WidgetConnection:
         assert connected.project is not None
         project = connected.project
         session = connected.session
+        if self._consent_answer is not None:  # given while the pre-chat form was open
+            session = await consent_actions.answer_consent(svc, project, session.id, self._consent_answer)
         if answers is not None:
             session = await fill_prechat(svc, project, session.id, answers)
             session = await session_actions.get_session(svc, project.id, session.id)
@@ -294,9 +323,10 @@ class WidgetConnection:
             "lastSeq": session.last_seq,
             "visitorReadSeq": session.visitor_read_seq,
             "operatorReadSeq": session.operator_read_seq,
-            "settings": self._settings(project, inside),
+            "settings": self._settings(project, inside, session.metadata),
             "online": session_actions.presence_frame(project, svc)["online"],
             "identity": session.identity.to_api() if session.identity else None,
+            "consent": session.consent,  # the visitor's stored answer to the consent text, if any
             "prechat": self._prechat_info(project, session.metadata),
             # The server sends mail: the label of "Email me this conversation", else null.
             "mail": widget_text(visitor_locale(project, session.metadata), "transcript")
@@ -313,12 +343,21 @@ class WidgetConnection:
             return min(hint, session.last_seq)
         return 0  # a hint from another (or an erased) session means nothing here
 
-    def _settings(self, project: Any, inside: bool) -> dict[str, Any]:
-        """The widget's settings, with the consent line under its email fields; outside office hours:
-        "away" with the away message and the email field, whatever the presence."""
+    def _settings(self, project: Any, inside: bool, metadata: object = None) -> dict[str, Any]:
+        """The widget's settings, with the consent line under its email fields and the consent mode
+        (with ``required``, a default text if the project has none, and the button's label); outside
+        office hours: "away" with the away message and the email field, whatever the presence."""
         settings: dict[str, Any] = project.widget.to_public()
-        if project.extra.get("consent_text"):
-            settings["consentText"] = project.extra["consent_text"]
+        mode = consent_mode(project.extra)
+        text = project.extra.get("consent_text")
+        locale = visitor_locale(project, metadata if isinstance(metadata, dict) else {})
+        if mode == "required" and not text:
+            text = widget_text(locale, "consent")
+        settings["consent"] = mode
+        if text:
+            settings["consentText"] = text
+        if text and mode != "off":  # the widget shows the text with this button until it is clicked
+            settings["consentButton"] = widget_text(locale, "accept" if mode == "required" else "ok")
         if not inside:
             settings |= {"offlineForm": True, "awayMessage": project.extra.get("away_message") or None}
         return settings
@@ -347,13 +386,20 @@ class WidgetConnection:
                 continue
             if frame["type"] == "ping":
                 self.send(_frame({"type": "pong", "t": frame.get("t")}))
+            elif frame["type"] == "consent" and isinstance(frame.get("accepted"), bool):
+                self._consent_answer = frame["accepted"]  # recorded once the session exists
             elif frame["type"] != "prechat":
                 self.send(error_frame("prechat_required", "fill in the pre-chat form first (a 'prechat' frame)"))
             else:
                 try:
-                    return check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
+                    answers = check_prechat_answers(project, frame, self.svc.settings.max_text_chars)
                 except PocketPingError as exc:
                     self.send(error_frame(exc.code, exc.message))
+                    continue
+                if answers["email"] and consent_mode(project.extra) == "required" and self._consent_answer is not True:
+                    self.send(error_frame("consent_required", "accept the consent text first (a 'consent' frame)"))
+                    continue
+                return answers
 
     async def _replay(self, after: int) -> None:
         """Queue every item after ``after`` (none to read for -1: a new, empty session), then
@@ -507,6 +553,21 @@ class WidgetConnection:
         session = await fill_prechat(self.svc, project, self.session_id, answers)
         self.send(_frame({"type": "contact", "email": session.identity.email if session.identity else None}))
 
+    async def on_consent(self, frame: dict[str, Any]) -> None:
+        """The visitor's answer to the consent text: ``{"type": "consent", "accepted": true}``."""
+        await self._rate_check()
+        project = await get_project(self.svc, self.project_id)
+        session = await consent_actions.answer_consent(self.svc, project, self.session_id, frame.get("accepted"))
+        self.send(_frame({"type": "consent", "accepted": session.consent == "accepted"}))
+
+    async def on_metadata(self, frame: dict[str, Any]) -> None:
+        """The page metadata held back from ``hello`` (consent unknown or not yet given):
+        ``{"type": "metadata", "metadata": {...}}``; refused while the session awaits consent."""
+        await self._rate_check()
+        project = await get_project(self.svc, self.project_id)
+        await consent_actions.store_metadata(self.svc, project, self.session_id, frame.get("metadata"),
+                                             **self._where())
+
     async def on_rate(self, frame: dict[str, Any]) -> None:
         await self._rate_check()
         project = await get_project(self.svc, self.project_id)
@@ -544,6 +605,8 @@ _HANDLERS = {
     "transcript": WidgetConnection.on_transcript,
     "prechat": WidgetConnection.on_prechat,
     "rate": WidgetConnection.on_rate,
+    "consent": WidgetConnection.on_consent,
+    "metadata": WidgetConnection.on_metadata,
     "edit": WidgetConnection.on_edit,
     "ping": WidgetConnection.on_ping,
     "hello": WidgetConnection.on_hello,

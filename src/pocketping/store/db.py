@@ -94,6 +94,8 @@ class Database:
         self.clock = clock
         self._small: GroupCommit[Callable[[Tx], Awaitable[Any]], Any] | None = None
         self._gate = asyncio.Semaphore(1 if self.backend == "sqlite" else 4)
+        # Run by ``migrate`` after the schema migrations (the wiring adds store.sealing's step).
+        self.after_migrate: list[Callable[[Database], Awaitable[object]]] = []
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -134,7 +136,11 @@ class Database:
     async def migrate(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         from pocketping.store import migrate  # Alembic only in processes that migrate
 
-        return await migrate.upgrade(self.engine)
+        async def steps() -> None:  # data steps that need the keyring (a migration has none)
+            for step in self.after_migrate:
+                await step(self)
+
+        return await migrate.upgrade(self.engine, steps)
 
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:

@@ -14,13 +14,28 @@ from pocketping.core.ai import KbSource
 from pocketping.errors import NotFound
 from pocketping.store.db import Tx
 from pocketping.store.schema import kb_chunks, kb_sources, kb_terms
+from pocketping.store.sealed import unseal
 
 _BATCH = 20_000
+# Titles, headings and chunk text are encrypted; the index holds keyed hashes of the terms
+# (purpose "kb"), looked up under every configured key so a rotation in progress still finds them.
+PURPOSE = "kb"
 
 
-def _source(row: RowMapping) -> KbSource:
+def _hashes(tx: Tx, terms: Sequence[str]) -> dict[str, str]:
+    """Each term's stored hashes (one per configured key) -> the term."""
+    return {hashed: term for term in terms for hashed in tx.keyring.blind_all(PURPOSE, term)}
+
+
+def _sealed_title(tx: Tx, values: dict[str, Any]) -> dict[str, Any]:
+    """The title and the location (a URL, a file's path, a document's name) are stored encrypted."""
+    return {**values, **{k: tx.encrypt(values[k]) for k in ("title", "location") if values.get(k) is not None}}
+
+
+def _source(tx: Tx, row: RowMapping) -> KbSource:
     return KbSource(
-        id=row["id"], project_id=row["project_id"], kind=row["kind"], location=row["location"], title=row["title"],
+        id=row["id"], project_id=row["project_id"], kind=row["kind"], location=unseal(tx, row["location"]) or "",
+        title=unseal(tx, row["title"]) or "",
         content_type=row["content_type"], status=row["status"], error=row["error"], chunk_count=row["chunk_count"],
         size_bytes=row["size_bytes"], fetched_at=row["fetched_at"], created_at=row["created_at"],
         updated_at=row["updated_at"], parent_id=row["parent_id"],
@@ -30,7 +45,7 @@ def _source(row: RowMapping) -> KbSource:
 async def find_by_location(tx: Tx, project_id: str, location_hash: str) -> KbSource | None:
     row = (await tx.conn.execute(select(kb_sources).where(
         kb_sources.c.project_id == project_id, kb_sources.c.location_hash == location_hash))).mappings().first()
-    return _source(row) if row else None
+    return _source(tx, row) if row else None
 
 
 async def get_source(tx: Tx, project_id: str, source_id: str) -> KbSource:
@@ -38,7 +53,7 @@ async def get_source(tx: Tx, project_id: str, source_id: str) -> KbSource:
         kb_sources.c.project_id == project_id, kb_sources.c.id == source_id))).mappings().first()
     if row is None:
         raise NotFound(f"knowledge-base source {source_id} not found", code="kb_source_not_found")
-    source = _source(row)
+    source = _source(tx, row)
     if source.kind == "site":
         count = (await tx.conn.execute(select(func.count()).where(kb_sources.c.parent_id == source_id))).scalar()
         source = replace(source, page_count=int(count or 0))
@@ -48,7 +63,7 @@ async def get_source(tx: Tx, project_id: str, source_id: str) -> KbSource:
 async def list_sources(tx: Tx, project_id: str) -> list[KbSource]:
     rows = (await tx.conn.execute(select(kb_sources).where(kb_sources.c.project_id == project_id)
                                   .order_by(kb_sources.c.created_at, kb_sources.c.id))).mappings()
-    sources = [_source(r) for r in rows]
+    sources = [_source(tx, r) for r in rows]
     counts = await page_counts(tx, project_id) if any(s.kind == "site" for s in sources) else {}
     return [replace(s, page_count=counts.get(s.id, 0)) if s.kind == "site" else s for s in sources]
 
@@ -58,14 +73,14 @@ async def pages(tx: Tx, site_id: str) -> list[dict[str, Any]]:
     rows = (await tx.conn.execute(select(kb_sources.c.id, kb_sources.c.location, kb_sources.c.etag,
                                          kb_sources.c.last_modified).where(kb_sources.c.parent_id == site_id)
                                   .order_by(kb_sources.c.created_at, kb_sources.c.id))).mappings()
-    return [dict(r) for r in rows]
+    return [{**r, "location": unseal(tx, r["location"])} for r in rows]
 
 
 async def sites(tx: Tx) -> list[tuple[KbSource, str | None]]:
     """Every crawled site of every project, with its crawl options (for scheduled refreshes)."""
     rows = (await tx.conn.execute(select(kb_sources).where(kb_sources.c.kind == "site")
                                   .order_by(kb_sources.c.fetched_at))).mappings()
-    return [(_source(r), r["crawl"]) for r in rows]
+    return [(_source(tx, r), r["crawl"]) for r in rows]
 
 
 async def page_counts(tx: Tx, project_id: str) -> dict[str, int]:
@@ -86,11 +101,12 @@ async def content_hash(tx: Tx, source_id: str) -> str | None:
 
 
 async def insert_source(tx: Tx, **values: Any) -> None:
-    await tx.conn.execute(kb_sources.insert().values(created_at=tx.now, updated_at=tx.now, **values))
+    await tx.conn.execute(kb_sources.insert().values(created_at=tx.now, updated_at=tx.now, **_sealed_title(tx, values)))
 
 
 async def update_source(tx: Tx, source_id: str, **values: Any) -> None:
-    await tx.conn.execute(update(kb_sources).where(kb_sources.c.id == source_id).values(updated_at=tx.now, **values))
+    await tx.conn.execute(update(kb_sources).where(kb_sources.c.id == source_id).values(updated_at=tx.now,
+                                                                                      **_sealed_title(tx, values)))
 
 
 async def clear_chunks(tx: Tx, source_id: str) -> None:
@@ -113,12 +129,13 @@ async def insert_chunks(tx: Tx, project_id: str, source_id: str,
     if not chunks:
         return
     await tx.conn.execute(kb_chunks.insert(), [
-        {"source_id": source_id, "project_id": project_id, "ord": i, "heading": heading[:500], "text": text,
+        {"source_id": source_id, "project_id": project_id, "ord": i, "heading": tx.encrypt(heading[:500]),
+         "text": tx.encrypt(text),
          "length": sum(n for term, n in counts.items() if ":" not in term)}  # field terms (t:, h:) aside
         for i, (heading, text, counts) in enumerate(chunks)])
     result = await tx.conn.execute(select(kb_chunks.c.ord, kb_chunks.c.id).where(kb_chunks.c.source_id == source_id))
     ids = {int(ord_): chunk_id for ord_, chunk_id in result}
-    rows = [{"chunk_id": ids[i], "term": term, "project_id": project_id, "tf": tf}
+    rows = [{"chunk_id": ids[i], "term": tx.keyring.blind(PURPOSE, term), "project_id": project_id, "tf": tf}
             for i, (_, _, counts) in enumerate(chunks) for term, tf in counts.items()]
     for first in range(0, len(rows), _BATCH):
         await tx.conn.execute(kb_terms.insert(), rows[first:first + _BATCH])
@@ -137,20 +154,27 @@ async def corpus_stats(tx: Tx, project_id: str) -> tuple[int, float]:
 async def document_frequencies(tx: Tx, project_id: str, terms: Sequence[str]) -> dict[str, int]:
     if not terms:
         return {}
+    by_hash = _hashes(tx, terms)
     rows = (await tx.conn.execute(select(kb_terms.c.term, func.count()).where(
-        kb_terms.c.project_id == project_id, kb_terms.c.term.in_(list(terms))).group_by(kb_terms.c.term))).all()
-    return {str(term): int(n) for term, n in rows}
+        kb_terms.c.project_id == project_id, kb_terms.c.term.in_(list(by_hash)))
+        .group_by(kb_terms.c.term))).all()
+    counts: dict[str, int] = {}
+    for hashed, n in rows:
+        term = by_hash[str(hashed)]
+        counts[term] = counts.get(term, 0) + int(n)
+    return counts
 
 
 async def postings(tx: Tx, project_id: str, terms: Sequence[str], limit: int) -> list[tuple[int, str, int, int]]:
     """(chunk id, term, term frequency, chunk length) for the given terms."""
     if not terms:
         return []
+    by_hash = _hashes(tx, terms)
     rows = (await tx.conn.execute(
         select(kb_terms.c.chunk_id, kb_terms.c.term, kb_terms.c.tf, kb_chunks.c.length)
         .join(kb_chunks, kb_chunks.c.id == kb_terms.c.chunk_id)
-        .where(kb_terms.c.project_id == project_id, kb_terms.c.term.in_(list(terms))).limit(limit))).all()
-    return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+        .where(kb_terms.c.project_id == project_id, kb_terms.c.term.in_(list(by_hash))).limit(limit))).all()
+    return [(int(r[0]), by_hash[str(r[1])], int(r[2]), int(r[3])) for r in rows]
 
 
 async def chunks_with_sources(tx: Tx, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -161,7 +185,8 @@ async def chunks_with_sources(tx: Tx, chunk_ids: Sequence[int]) -> dict[int, dic
                kb_sources.c.location)
         .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
         .where(kb_chunks.c.id.in_(list(chunk_ids))))).mappings()
-    return {int(r["id"]): dict(r) for r in rows}
+    return {int(r["id"]): {**r, "heading": unseal(tx, r["heading"]), "text": unseal(tx, r["text"]),
+                           "title": unseal(tx, r["title"]), "location": unseal(tx, r["location"])} for r in rows}
 
 
 # --- embeddings --------------------------------------------------------------------------------
@@ -178,7 +203,7 @@ async def chunks_to_embed(tx: Tx, project_id: str, model: str, source_id: str | 
     if source_id is not None:
         query = query.where(kb_chunks.c.source_id == source_id)
     rows = (await tx.conn.execute(query)).all()
-    return [(int(r[0]), f"{r[1]}\n{r[2]}\n{r[3]}") for r in rows]
+    return [(int(r[0]), f"{unseal(tx, r[1])}\n{unseal(tx, r[2])}\n{unseal(tx, r[3])}") for r in rows]
 
 
 async def set_embeddings(tx: Tx, model: str, vectors: Sequence[tuple[int, str]]) -> None:

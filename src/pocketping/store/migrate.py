@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +85,18 @@ async def current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
         return await conn.run_sync(_current)
 
 
-async def upgrade(engine: AsyncEngine) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Bring the database to the newest schema; returns (before, after) revisions."""
+async def upgrade(engine: AsyncEngine, then: Callable[[], Awaitable[object]] | None = None
+                  ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Bring the database to the newest schema; returns (before, after) revisions. ``then`` (data
+    steps that need the keyring) runs after, still under the lock: one process at a time."""
     async with _migration_lock(engine) as conn:
         before = await conn.run_sync(_current)
         if set(before) != set(head_revisions()):
             await conn.run_sync(_upgrade)
             await conn.commit()
         after = await conn.run_sync(_current)
+        if then is not None:
+            if engine.dialect.name == "sqlite":
+                await conn.close()  # its pool holds one connection; the file lock stays held
+            await then()
     return before, after

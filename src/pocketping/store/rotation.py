@@ -8,6 +8,7 @@ from sqlalchemy import Column, Table, select, update
 
 from pocketping.crypto import PREFIX
 from pocketping.store.db import Database
+from pocketping.store.sealed import unseal
 
 
 def _pk(table: Table) -> Column[object]:
@@ -32,7 +33,7 @@ async def reencrypt_all(db: Database, columns: Sequence[tuple[Table, str]], batc
                 for key, value in rows:
                     if not str(value).startswith(current):
                         await tx.conn.execute(update(table).where(pk == key).values(
-                            {column_name: tx.encrypt(tx.decrypt(value))}))
+                            {column_name: tx.encrypt(unseal(tx, value) or "")}))
                         done += 1
             if len(rows) < batch_size:
                 break

@@ -60,10 +60,10 @@ sessions = Table(
     Column("project_id", String(ID), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("visitor_id", String(ID), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("meta", JSONText, nullable=False),
+    Column("meta", LongText, nullable=False),  # encrypted JSON (page, browser, language, screen, time zone)
     Column("identity", Text, nullable=True),  # encrypted JSON
-    Column("ip", String(64), nullable=True),
-    Column("country", String(8), nullable=True),
+    Column("ip", Text, nullable=True),  # encrypted
+    Column("country", Text, nullable=True),  # encrypted
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_activity", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),
@@ -85,6 +85,10 @@ sessions = Table(
     Column("rated_at", UTCDateTime, nullable=True),
     # When the team (or the AI) first answered: the first-response time of `pocketping stats`.
     Column("first_response_at", UTCDateTime, nullable=True),
+    # The visitor's answer to the project's consent text (``--consent``): "accepted" and when.
+    # With ``--consent required`` no metadata, address or country is stored before it.
+    Column("consent", String(16), nullable=True),
+    Column("consent_at", UTCDateTime, nullable=True),
     UniqueConstraint("project_id", "visitor_id"),
     Index(None, "project_id", "status", "last_activity"),
     Index(None, "ai_due_at"),
@@ -357,7 +361,7 @@ kb_sources = Table(
     Column("kind", String(8), nullable=False),  # url | file | text | site
     Column("location", Text, nullable=False),  # the URL, the file's absolute path, or a name
     Column("location_hash", String(64), nullable=False),
-    Column("title", String(300), nullable=False),
+    Column("title", Text, nullable=False),  # encrypted
     Column("content_type", String(100), nullable=False),
     Column("status", String(12), nullable=False),  # ready | error
     Column("error", Text, nullable=True),
@@ -385,8 +389,8 @@ kb_chunks = Table(
     Column("source_id", String(ID), ForeignKey("kb_sources.id", ondelete="CASCADE"), nullable=False),
     Column("project_id", String(ID), nullable=False),
     Column("ord", Integer, nullable=False),
-    Column("heading", String(500), nullable=False),
-    Column("text", LongText, nullable=False),
+    Column("heading", Text, nullable=False),  # encrypted
+    Column("text", LongText, nullable=False),  # encrypted
     Column("length", Integer, nullable=False),  # indexed terms, for BM25's length normalisation
     # The chunk's embedding (little-endian float32 at unit length, in base64: a text column
     # because aiomysql cannot send bytes parameters) and the model that made it.
@@ -401,7 +405,7 @@ kb_terms = Table(
     "kb_terms",
     metadata,
     Column("chunk_id", BigId, ForeignKey("kb_chunks.id", ondelete="CASCADE"), primary_key=True),
-    Column("term", String(64), primary_key=True),
+    Column("term", String(64), primary_key=True),  # a keyed hash of the term, never the word
     Column("project_id", String(ID), nullable=False),
     Column("tf", Integer, nullable=False),
     Index(None, "project_id", "term"),

@@ -24,6 +24,7 @@ from pocketping.store.schema import (
     outbox,
     sessions,
 )
+from pocketping.store.sealed import seal, seal_json, unseal, unseal_json
 
 
 def _session(tx: Tx, row: RowMapping) -> Session:
@@ -34,23 +35,26 @@ def _session(tx: Tx, row: RowMapping) -> Session:
                             traits=raw.get("traits") or {}, verified=bool(raw.get("verified")))
     return Session(
         id=row["id"], project_id=row["project_id"], visitor_id=row["visitor_id"], status=row["status"],
-        metadata=dict(row["meta"] or {}), identity=identity, created_at=row["created_at"],
+        metadata=dict(unseal_json(tx, row["meta"]) or {}), identity=identity, created_at=row["created_at"],
         last_activity=row["last_activity"], closed_at=row["closed_at"], first_message_at=row["first_message_at"],
         last_seq=row["last_seq"], visitor_read_seq=row["visitor_read_seq"],
         operator_read_seq=row["operator_read_seq"], ai_enabled=bool(row["ai_enabled"]),
-        ai_due_at=row["ai_due_at"], ai_reply_count=row["ai_reply_count"], ip=row["ip"], country=row["country"],
+        ai_due_at=row["ai_due_at"], ai_reply_count=row["ai_reply_count"],
+        ip=unseal(tx, row["ip"]), country=unseal(tx, row["country"]),
         assignee_id=row["assignee_id"], waiting_since=row["waiting_since"], first_response_at=row["first_response_at"],
         rating=Rating(row["rating_score"], row["rating_scale"],
                       tx.decrypt(row["rating_comment"]) if row["rating_comment"] else None, row["rated_at"])
         if row["rating_score"] is not None else None,
+        consent=row["consent"], consent_at=row["consent_at"],
     )
 
 
 async def insert_session(tx: Tx, *, id: str, project_id: str, visitor_id: str, meta: dict[str, Any],
                          ip: str | None, country: str | None) -> Session:
     await tx.conn.execute(sessions.insert().values(
-        id=id, project_id=project_id, visitor_id=visitor_id, status="active", meta=meta, identity=None,
-        ip=ip, country=country, created_at=tx.now, last_activity=tx.now, last_seq=0, visitor_read_seq=0,
+        id=id, project_id=project_id, visitor_id=visitor_id, status="active", meta=seal_json(tx, meta),
+        identity=None, ip=seal(tx, ip), country=seal(tx, country), created_at=tx.now, last_activity=tx.now,
+        last_seq=0, visitor_read_seq=0,
         operator_read_seq=0, ai_enabled=True, ai_reply_count=0,
     ))
     return await get_session(tx, project_id, id)
@@ -72,7 +76,8 @@ async def insert_sessions(tx: Tx, new: list[Session]) -> None:
     if new:
         await tx.conn.execute(_INSERT_SESSIONS, [
             {"id": s.id, "project_id": s.project_id, "visitor_id": s.visitor_id, "status": "active",
-             "meta": s.metadata, "identity": None, "ip": s.ip, "country": s.country, "created_at": s.created_at,
+             "meta": seal_json(tx, s.metadata), "identity": None, "ip": seal(tx, s.ip),
+             "country": seal(tx, s.country), "created_at": s.created_at,
              "last_activity": s.last_activity, "last_seq": 0, "visitor_read_seq": 0, "operator_read_seq": 0,
              "ai_enabled": True, "ai_reply_count": 0}
             for s in new
@@ -92,8 +97,8 @@ _META_SET = (update(sessions).where(sessions.c.id == bindparam("sid"))
 
 async def update_metas(tx: Tx, changed: list[Session]) -> None:
     if changed:
-        await tx.conn.execute(_META_SET, [{"sid": s.id, "meta": s.metadata, "ip": s.ip, "country": s.country}
-                                          for s in changed])
+        await tx.conn.execute(_META_SET, [{"sid": s.id, "meta": seal_json(tx, s.metadata), "ip": seal(tx, s.ip),
+                                           "country": seal(tx, s.country)} for s in changed])
 
 
 async def find_session(tx: Tx, project_id: str, session_id: str, *, for_update: bool = False) -> Session | None:
@@ -154,6 +159,11 @@ async def update_session(tx: Tx, session_id: str, **values: Any) -> None:
         await search.index_identity(tx, session_id, values["identity"])
     if "identity" in values and values["identity"] is not None:
         values["identity"] = tx.encrypt(orjson.dumps(values["identity"]).decode())
+    if "meta" in values:
+        values["meta"] = seal_json(tx, values["meta"])
+    for key in ("ip", "country"):
+        if key in values:
+            values[key] = seal(tx, values[key])
     await tx.conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
 
 

@@ -178,10 +178,17 @@ class ConsentOut(BaseModel):
     text: str = Field(description="the consent line they saw (project update --consent-text)")
 
 
+class PrivacyConsentOut(BaseModel):
+    choice: str = Field(description='the visitor\'s answer to the consent text: "accepted" or "declined"')
+    at: str = Field(description="when they answered")
+
+
 class ExportSession(BaseModel):
     session: SessionOut
     messages: list[MessageOut]
     consent: ConsentOut | None = None
+    privacyConsent: PrivacyConsentOut | None = Field(
+        None, description="the answer to the consent text (project update --consent), if the visitor gave one")
 
 
 class ExportOut(BaseModel):
@@ -201,5 +208,6 @@ class ProjectOut(BaseModel):
     storeIp: bool
     notifyEvents: list[str]
     identityVerification: bool
+    consent: str = Field(description="off | notice | required (project update --consent): see docs/privacy.md")
     createdAt: str
     updatedAt: str
