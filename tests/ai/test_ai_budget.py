@@ -195,6 +195,25 @@ async def test_anthropic_usage_and_a_server_that_reports_none(ai_env_sqlite, llm
     await w.close()
 
 
+async def test_tokens_of_an_answer_dropped_midway_count_too(ai_env, llm):
+    srv = ai_env.server()
+    project = openai_project(srv, llm, delay_seconds=0)
+    llm.set_usage(500, 100)
+    llm.hold()
+    w = await visitor(srv, project)
+    await w.say("first")
+    await llm.await_for(1)  # the model is thinking about "first" ...
+    await w.say("second")  # ... when the visitor writes again: that answer is dropped
+    await w.expect("message", sender="ai")
+    llm.let_go()
+    await asettle(srv)
+    assert srv.node.ai.outcomes["superseded"] == 1
+    assert len(ai_texts(await messages(srv, project, w.session_id))) == 1
+    [today] = (await usage(srv, project, days=1))["days"]
+    assert (today["answers"], today["tokens"]) == (1, 1200)
+    await w.close()
+
+
 async def test_budget_settings_over_rest(ai_env_sqlite, llm):
     srv = ai_env_sqlite.server()
     project = openai_project(srv, llm)

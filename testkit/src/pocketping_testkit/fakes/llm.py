@@ -57,7 +57,7 @@ class Recorded:
 
 @dataclass
 class Behavior:
-    kind: str  # "reply" | "error" | "hang"
+    kind: str  # "reply" | "error" | "hang" | "hold"
     text: str = ""
     status: int = 500
 
@@ -75,6 +75,7 @@ class FakeLLM(FakeHarness):
         self._script: deque[Behavior] = deque()
         self._ids = itertools.count(1)
         self._release: asyncio.Event | None = None
+        self._gate: asyncio.Event | None = None
         self.embeddings_error: int | None = None  # answer /embeddings with this HTTP status
         # The usage fields of the answers: by default counted from the request and the answer
         # (about four characters a token); ``set_usage`` fixes them, ``report_usage = False``
@@ -85,6 +86,7 @@ class FakeLLM(FakeHarness):
 
     async def startup(self) -> None:
         self._release = asyncio.Event()
+        self._gate = asyncio.Event()
         app = Starlette(routes=[Route("/v1/chat/completions", self._openai, methods=["POST"]),
                                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
                                 Route("/v1/messages", self._anthropic, methods=["POST"])])
@@ -133,6 +135,16 @@ class FakeLLM(FakeHarness):
         with self.lock:
             self._script.append(Behavior("hang"))
 
+    def hold(self) -> None:
+        """The next request is recorded, then waits for ``let_go()`` before its usual answer."""
+        with self.lock:
+            self._script.append(Behavior("hold"))
+
+    def let_go(self) -> None:
+        """Answer the request that ``hold`` keeps waiting."""
+        assert self.loop is not None and self._gate is not None
+        self.loop.call_soon_threadsafe(self._gate.set)
+
     async def await_for(self, count: int, timeout: float = 15.0) -> list[Recorded]:
         """Wait until ``count`` valid requests arrived; returns them."""
         return await self.wait_until(lambda: list(self.requests) if len(self.requests) >= count else None,
@@ -168,6 +180,10 @@ class FakeLLM(FakeHarness):
         if behavior is not None and behavior.kind == "hang":
             assert self._release is not None
             await self._release.wait()
+        elif behavior is not None and behavior.kind == "hold":
+            assert self._gate is not None
+            await self._gate.wait()
+            self._gate.clear()
 
     async def _openai(self, request: Request) -> Response:
         recorded, problem = await self._read(request, "openai")
