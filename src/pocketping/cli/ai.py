@@ -19,7 +19,7 @@ def _human(s: dict[str, Any]) -> str:
     usage = s.get("usageToday") or {}
     caps = [f"{s['maxAnswers'] or 'no limit'} answers per conversation",
             f"{s['maxRepliesPerDay'] or 'no limit'} per day",
-            f"{s['dailyTokens'] or 'no'} tokens a day"]
+            f"{s['dailyTokens']} tokens a day" if s["dailyTokens"] else "no token budget"]
     lines = [
         f"AI fallback for {s['projectId']}: {'ENABLED' if s['enabled'] else 'disabled'}",
         f"  answers after:   {s['delaySeconds']} s without a reply from the team"
