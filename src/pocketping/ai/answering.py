@@ -11,7 +11,7 @@ from pocketping.ai import providers
 from pocketping.ai.prompt import Prompt, Turn, clean_answer, conversation, question, system_prompt
 from pocketping.ai.retrieval import search
 from pocketping.config import Settings
-from pocketping.core.ai import AISettings
+from pocketping.core.ai import AISettings, limit_reached
 from pocketping.core.models import Session
 from pocketping.store import ai as repo
 from pocketping.store import projects as project_repo
@@ -52,7 +52,7 @@ async def load_context(db: Database, claim: Claim, app: Settings | None = None) 
         turns = conversation(history, settings.history_tokens)
         key = await repo.api_key(tx, claim.project_id) if settings.has_api_key else None
     prompt = None
-    if turns:
+    if turns and limit_reached(settings, session.ai_reply_count, usage) is None:  # nothing spent past a limit
         hits = await search(db, app, claim.project_id, question(turns), token_budget=settings.knowledge_tokens,
                             settings=settings, api_key=key)
         prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
