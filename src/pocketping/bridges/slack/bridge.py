@@ -169,6 +169,11 @@ class SlackBridge:
         await self._paced(self.api.update_message(self.channel_id, external_id,
                                                   text=message_text(item.author, item.text)))
 
+    async def delete_message(self, thread_id: str, external_id: str) -> None:
+        """``chat.delete`` (a bot may delete only its own messages: others are ``DeleteRefused``)."""
+        await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
+        await self._paced(self.api.delete_message(self.channel_id, external_id))
+
     async def _post_one(self, thread_id: str, item: Outgoing) -> str:
         text = message_text(item.author, item.text)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
