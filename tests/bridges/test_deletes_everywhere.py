@@ -160,3 +160,61 @@ async def test_telegram_after_48_hours_edits_the_copy_instead(make_server, fresh
     assert outcome == "edited: Telegram refused deleteMessage (Bad Request: message can't be deleted)"
     assert rows[old["id"]].status == "done"
     await w.close()
+
+
+async def test_a_refused_deletion_edits_the_copy_or_tells_the_thread(server, fake_telegram: FakeTelegram,
+                                                                     fake_discord: FakeDiscord,
+                                                                     fake_slack: FakeSlack):
+    project, secret = server.call(create_project(server.services, "Refusals", []))
+    auth = {"Authorization": f"Bearer {secret}"}
+    tg, channel, slack_channel = await connect_three(server, project.id, fake_telegram, fake_discord, fake_slack)
+    app = next(a for a in fake_slack.apps.values() if a.bot_user_id in fake_slack.channels[slack_channel].members)
+    w = await WidgetClient.connect(server.ws_url, project.public_key)
+    await w.synced()
+    await w.say("hello, refusals")
+    await tg.wait_post("hello, refusals")
+    await fake_discord.wait_until(lambda: bool(fake_discord.threads(channel)), what="the Discord thread")
+    thread = fake_discord.threads(channel)[0]["id"]
+    await fake_slack.wait_until(lambda: any("refusals" in t for t in slack_texts(fake_slack, slack_channel)),
+                                what="the Slack thread")
+
+    async with httpx.AsyncClient(base_url=server.base_url, headers=auth, timeout=20) as api:
+        # Slack refuses chat.delete: its copy is edited to "(deleted)" with chat.update.
+        reply = (await api.post(f"/api/v1/sessions/{w.session_id}/messages", json={"text": "API words 9911"})).json()
+        await fake_slack.wait_until(lambda: any("API words 9911" in t for t in slack_texts(fake_slack, slack_channel)),
+                                    what="the reply in Slack")
+        await fake_discord.wait_until(lambda: any("API words 9911" in t for t in discord_thread_texts(fake_discord,
+                                                                                                       channel)),
+                                      what="the reply in Discord")
+        fake_slack.fail("chat.delete", error="cant_delete_message", app=app)
+        assert (await api.delete(f"/api/v1/messages/{reply['id']}")).status_code == 200
+        await fake_slack.wait_until(lambda: any("(deleted)" in t for t in slack_texts(fake_slack, slack_channel)),
+                                    what="the Slack copy edited")
+        assert not any("API words 9911" in t for t in slack_texts(fake_slack, slack_channel))
+        await fake_discord.wait_until(lambda: not any("API words 9911" in t for t in
+                                                      discord_thread_texts(fake_discord, channel)),
+                                      what="the Discord copy deleted")
+
+        # Written in Discord, withdrawn over REST: the bot may not delete another's message (no
+        # Manage Messages), so the thread is told with a line; the other copies are deleted.
+        posted = fake_discord.post_as_user(thread, "Discord words 9912", name="Max")
+        from_discord = (await w.expect("message", text="Discord words 9912"))["message"]
+        await tg.wait_post("Discord words 9912")
+        assert (await api.delete(f"/api/v1/messages/{from_discord['id']}")).status_code == 200
+        await fake_discord.wait_until(lambda: any("Max (via Discord) withdrew a reply" in t
+                                                  for t in discord_thread_texts(fake_discord, channel)),
+                                      what="the line in Discord")
+        await fake_telegram.wait_for(lambda: not any("Discord words 9912" in t for t in tg.texts()))
+        assert any(m["id"] == posted["id"] for m in fake_discord.messages(thread))  # what Discord kept
+    await server.acall(server.node.outbox.wait_idle())
+    rows = {(r.target_id, r.message_id): r for r in await server.acall(_delete_rows(server, project.id))}
+    slack_bridge = next(b for b, m in rows if m == reply["id"] and rows[(b, m)].result
+                        and any(o.startswith("edited") for o in rows[(b, m)].result["copies"].values()))
+    (outcome,) = rows[(slack_bridge, reply["id"])].result["copies"].values()
+    assert outcome == "edited: Slack refused to delete the message: cant_delete_message"
+    kept = [r.result for (b, m), r in rows.items() if m == from_discord["id"]
+            and any(o.startswith("kept") for o in r.result.get("copies", {}).values())]
+    assert len(kept) == 1 and kept[0]["noticed"] is True
+    assert list(kept[0]["copies"]) == [posted["id"]]
+    assert "Discord refused to delete the message" in kept[0]["copies"][posted["id"]]
+    await w.close()
