@@ -218,3 +218,34 @@ async def test_a_refused_deletion_edits_the_copy_or_tells_the_thread(server, fak
     assert list(kept[0]["copies"]) == [posted["id"]]
     assert "Discord refused to delete the message" in kept[0]["copies"][posted["id"]]
     await w.close()
+
+
+async def test_a_deleted_reply_takes_its_file_copies_along(server, fake_telegram: FakeTelegram,
+                                                           fake_discord: FakeDiscord, fake_slack: FakeSlack):
+    project, secret = server.call(create_project(server.services, "Files", []))
+    auth = {"Authorization": f"Bearer {secret}"}
+    tg, channel, slack_channel = await connect_three(server, project.id, fake_telegram, fake_discord, fake_slack)
+    w = await WidgetClient.connect(server.ws_url, project.public_key)
+    await w.synced()
+    await w.say("the invoice?")
+    await tg.wait_post("the invoice?")
+
+    def slack_shares() -> list[dict[str, Any]]:
+        parents = fake_slack.top_level(slack_channel)
+        return [m for p in parents for m in fake_slack.replies(slack_channel, p["ts"]) if m.get("files")]
+
+    def discord_files() -> list[tuple[str, bytes]]:
+        return [f for t in fake_discord.threads(channel) for f in fake_discord.files_in(t["id"])]
+
+    async with httpx.AsyncClient(base_url=server.base_url, headers=auth, timeout=20) as api:
+        up = await api.post("/api/v1/files", files={"file": ("invoice.txt", b"total: 12 EUR", "text/plain")})
+        reply = (await api.post(f"/api/v1/sessions/{w.session_id}/messages",
+                                json={"text": "here it is", "attachments": [up.json()["id"]]})).json()
+        await fake_telegram.wait_for(lambda: any(m.file is not None for m in tg.posts()))
+        await fake_discord.wait_until(lambda: bool(discord_files()), what="the file in Discord")
+        await fake_slack.wait_until(lambda: bool(slack_shares()), what="the file in Slack")
+        assert (await api.delete(f"/api/v1/messages/{reply['id']}")).status_code == 200
+    await fake_telegram.wait_for(lambda: not any(m.file is not None for m in tg.posts()))
+    await fake_discord.wait_until(lambda: not discord_files(), what="the Discord file deleted")
+    await fake_slack.wait_until(lambda: not slack_shares(), what="the Slack file share deleted")
+    await w.close()
