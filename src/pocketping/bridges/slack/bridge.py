@@ -174,14 +174,15 @@ class SlackBridge:
     async def delete_message(self, thread_id: str, external_id: str) -> None:
         """``chat.delete`` (a bot may delete only its own messages: others are ``DeleteRefused``).
         A file we shared is recorded by its file id: the thread's message that shares it goes."""
-        ts: str | None = external_id
+        ts = external_id
         if not SLACK_TS.match(external_id):
             replies = await self._paced(self.api.history("conversations.replies", self.channel_id, 0.0,
                                                          thread_ts=thread_id))
-            ts = next((str(m["ts"]) for m in replies if m.get("ts") and any(
+            sharing = next((str(m["ts"]) for m in replies if m.get("ts") and any(
                 isinstance(f, dict) and f.get("id") == external_id for f in m.get("files") or ())), None)
-            if ts is None:
+            if sharing is None:
                 return  # no message shares it any more
+            ts = sharing
         await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
         await self._paced(self.api.delete_message(self.channel_id, ts))
 
