@@ -189,8 +189,8 @@ class FakeTelegram(FakeHarness):
         self._changed()
 
     def set_clock(self, token: str, clock: Clock) -> None:
-        """This bot's chats run on ``clock`` (a server's FakeClock): what it is sent from now on is
-        dated by it, and deleteMessage's 48 hours are counted on it."""
+        """This bot's chats run on ``clock`` (a server's FakeClock): what it sends, and what people
+        write in its chats, is dated by it from now on, and deleteMessage's 48 hours are counted on it."""
         with self.lock:
             self.bots[token].clock = clock
 
@@ -339,8 +339,9 @@ class FakeTelegram(FakeHarness):
     def _store(self, chat: Chat, thread_id: int | None, text: str, source: str, token: str | None,
                parse_mode: str | None = None) -> Msg:
         msg = Msg(chat.id, chat.next_message_id, thread_id, text, source, token, parse_mode)
-        bot = self.bots.get(token) if token else None
-        msg.sent = (bot.clock if bot is not None and bot.clock is not None else self.clock).now()
+        # Dated on the sender's clock; a person's message on the clock of a bot of the chat that has one.
+        senders = [self.bots[token]] if token else [b for b in self.bots.values() if b.user["id"] in chat.members]
+        msg.sent = next((b.clock for b in senders if b.clock is not None), self.clock).now()
         chat.next_message_id += 1
         chat.messages.append(msg)
         return msg
