@@ -127,7 +127,8 @@ async def test_delete_message_follows_the_48_hours_and_the_right(fake_telegram: 
             return int(r.json()["result"]["message_id"])
 
         async def delete(chat_id: int, message_id: int) -> dict:
-            return (await http.post(f"{base}/deleteMessage", json={"chat_id": chat_id, "message_id": message_id})).json()
+            body = {"chat_id": chat_id, "message_id": message_id}
+            return (await http.post(f"{base}/deleteMessage", json=body)).json()
 
         fresh, old = await send(chat), await send(chat)
         assert await delete(chat, fresh) == {"ok": True, "result": True}
