@@ -156,9 +156,10 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     await fake_slack.operator_delete(slack_channel, said.ts)
     deleted = await w.expect("message_deleted")
     assert deleted["message"]["id"] == frame["message"]["id"] and deleted["message"]["text"] == ""
-    await tg.wait_post("(via Slack) withdrew a reply")
-    await fake_discord.wait_until(lambda: any("(via Slack) withdrew a reply" in t
-                                              for t in discord_thread_texts(fake_discord, channel)),
+    # The copies are deleted in place (no line tells of it).
+    await tg.fake.wait_for(lambda: not any("Answer from Slack" in t for t in tg.texts()))
+    await fake_discord.wait_until(lambda: not any("Answer from Slack" in t
+                                                  for t in discord_thread_texts(fake_discord, channel)),
                                   what="the Slack withdrawal in Discord")
 
     # The visitor again: everywhere; and nothing was ever echoed to the platform it came from.
@@ -170,6 +171,7 @@ async def test_one_conversation_on_telegram_discord_and_slack(make_server, fake_
     assert not any("(via Telegram)" in t for t in tg.texts())
     assert not any("(via Discord)" in t for t in discord_thread_texts(fake_discord, channel))
     assert not in_slack("(via Slack)") and not in_slack("withdrew")
+    assert not any("withdrew" in t for t in tg.texts() + discord_thread_texts(fake_discord, channel))
     assert not any("edited a reply" in t for t in tg.texts())
     assert len(tg.topics()) == 1 and len(fake_discord.threads(channel)) == 1
     assert len(fake_slack.top_level(slack_channel)) == 1

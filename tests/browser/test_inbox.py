@@ -115,6 +115,15 @@ async def test_sign_in_see_a_new_conversation_live_reply_and_the_widget_shows_it
         await expect(visitor_log.locator(".r:not(.v)", has_text="Sarah here, corrected.")).to_contain_text("edited")
         await expect(visitor_log).not_to_contain_text("<i>Sarah</i>")
 
+        # The operator deletes the reply (after confirming): gone from the inbox and the widget.
+        page.once("dialog", lambda dialog: dialog.accept())
+        await log.locator(".msg.operator").get_by_role("button", name="Delete").click()
+        await expect(log.locator(".msg.operator")).to_contain_text("Message deleted")
+        await expect(log).not_to_contain_text("Sarah here, corrected.")
+        await expect(log.locator(".msg.operator").get_by_role("button", name="Delete")).to_have_count(0)
+        await expect(visitor_log).to_contain_text("Message deleted")
+        await expect(visitor_log).not_to_contain_text("Sarah here, corrected.")
+
         # Close, reopen, and the AI switch.
         await page.get_by_role("button", name="Close conversation").click()
         await expect(page.get_by_role("button", name="Reopen conversation")).to_be_visible()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import orjson
 
+from pocketping.actions.files import delete_blobs
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.core.models import Message
 from pocketping.core.rules import clean_text
 from pocketping.errors import InvalidInput, NotFound
 from pocketping.hub import Event
+from pocketping.store import files as files_repo
 from pocketping.store import sessions as repo
 
 
@@ -73,19 +75,23 @@ async def _edit(svc: Services, project_id: str, session_id: str, message_id: str
 
 async def delete_operator_message(svc: Services, project_id: str, session_id: str, message_id: str, *,
                                   origin: str | None = None) -> Message | None:
-    """Withdraw an operator's message: the visitor no longer sees its text (None if already gone)."""
+    """Withdraw an operator's message: its text, earlier versions and files go, the row keeps only
+    that it existed (``deletedAt``); the widget and every chat app copy follow (None if already gone)."""
     async with unit_of_work(svc) as tx:
         await repo.get_session(tx, project_id, session_id)
         message = await repo.find_message(tx, session_id, message_id)
         if message is None or message.deleted_at is not None:
             return None
-        if message.sender != "operator":
+        if message.sender != "operator" or message.kind != "message":
             raise InvalidInput("only an operator's own messages can be deleted", code="not_editable")
-        await repo.update_message(tx, message_id, deleted_at=tx.now)
+        doomed = list((await files_repo.find_files(tx, [a.id for a in message.attachments])).values())
+        await files_repo.delete_files(tx, [f.id for f in doomed])
+        await repo.update_message(tx, message_id, deleted_at=tx.now, text="", history=None, attachments=None)
         deleted = await repo.find_message(tx, session_id, message_id)
         assert deleted is not None
         tx.emit(_event("message.deleted", "message_deleted", project_id, deleted, origin))
-        return deleted
+    await delete_blobs(svc, doomed)
+    return deleted
 
 
 async def edit_message_by_id(svc: Services, project_id: str, message_id: str, text: object, *,
@@ -100,3 +106,22 @@ async def edit_message_by_id(svc: Services, project_id: str, message_id: str, te
             raise InvalidInput("a deleted message cannot be edited", code="not_editable")
     updated = await edit_operator_message(svc, project_id, message.session_id, message_id, text, origin=origin)
     return updated or message
+
+
+async def delete_message_by_id(svc: Services, project_id: str, message_id: str, *, origin: str = "api",
+                               session_id: str | None = None) -> Message:
+    """DELETE /api/v1/messages/{id}: the message in its deleted state (the same answer again when
+    it was already deleted)."""
+    async with svc.db.read() as tx:
+        message = await repo.find_message_by_id(tx, message_id)
+        if (message is None or session_id not in (None, message.session_id)
+                or await repo.find_session(tx, project_id, message.session_id) is None):
+            raise NotFound("no such message in this project", code="message_not_found")
+    if message.deleted_at is not None:
+        return message
+    deleted = await delete_operator_message(svc, project_id, message.session_id, message_id, origin=origin)
+    if deleted is None:  # deleted meanwhile by someone else
+        async with svc.db.read() as tx:
+            deleted = await repo.find_message_by_id(tx, message_id)
+    assert deleted is not None
+    return deleted

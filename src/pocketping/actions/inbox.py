@@ -111,6 +111,13 @@ async def edit(svc: Services, login: InboxLogin, session_id: str, message_id: st
                                           session_id=session.id)
 
 
+async def delete(svc: Services, login: InboxLogin, session_id: str, message_id: str) -> Message:
+    """An operator's message withdrawn: its text goes from the widget and every chat app copy."""
+    session = await access_session(svc, login, session_id)
+    return await edits.delete_message_by_id(svc, session.project_id, message_id, origin=SOURCE,
+                                            session_id=session.id)
+
+
 async def saved_replies(svc: Services, login: InboxLogin, project_id: str | None) -> list[SavedReply]:
     return await replies.list_replies(svc, scope(login, project_id))
 

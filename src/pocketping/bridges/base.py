@@ -183,6 +183,16 @@ class EditsMessages(Protocol):
     async def edit_message(self, thread_id: str, external_id: str, item: Outgoing) -> None: ...
 
 
+@runtime_checkable
+class DeletesMessages(Protocol):
+    """Optional: a bridge that deletes a message it posted (an operator's withdrawal): Telegram
+    ``deleteMessage``, Discord ``DELETE /channels/{id}/messages/{id}``, Slack ``chat.delete``. A message
+    already gone counts as deleted; a platform that refuses (Telegram after 48 hours, missing
+    permissions) raises ``DeleteRefused``, and the relay edits the copy to "(deleted)" instead."""
+
+    async def delete_message(self, thread_id: str, external_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Erased:
     """What a bridge deleted of one conversation (counts by kind: "topics", "threads",
@@ -228,6 +238,15 @@ class ReceivesWebhooks(Protocol):
 class ThreadGone(Exception):
     """The platform says the thread no longer exists (a deleted Telegram topic, a deleted
     Discord thread): the manager opens a new one, remaps the session, and posts again."""
+
+
+class DeleteRefused(DeliveryError):
+    """The platform will not delete this message (too old, no permission, not ours): trying again
+    changes nothing. ``reason`` says why, in the platform's words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=True)
+        self.reason = reason
 
 
 class Throttled(DeliveryError):

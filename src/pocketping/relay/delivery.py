@@ -15,6 +15,8 @@ from typing import Any
 
 from pocketping.bridges.base import (
     Bridge,
+    DeleteRefused,
+    DeletesMessages,
     EditsMessages,
     ErasesThreads,
     Outgoing,
@@ -34,7 +36,8 @@ from pocketping.relay import runtime as rt
 from pocketping.relay.health import BridgeHealth
 from pocketping.relay.live import LiveBridges
 from pocketping.relay.ports import Files
-from pocketping.relay.team_copy import GONE_NOTE, build_card
+from pocketping.relay.sink import reply_external_id
+from pocketping.relay.team_copy import DELETED_TEXT, GONE_NOTE, build_card
 from pocketping.relay.threads import ThreadCache
 from pocketping.store.db import Database
 
@@ -88,6 +91,8 @@ class BridgeDelivery:
                 result = await self._close_or_reopen(bridge, item, ctx, progress, checkpoint)
             elif item.action == "edit":
                 result = await self._edit(bridge, item, ctx)
+            elif item.action == "delete":
+                result = await self._delete(bridge, item, ctx, progress, checkpoint)
             elif item.action == "identified":
                 result = await self._identified(bridge, item, ctx, progress, checkpoint)
             else:
@@ -218,6 +223,61 @@ class BridgeDelivery:
         for part in parts[len(ids):]:  # longer than before: the rest follows as new parts
             await bridge.post(thread_id, part)
         return {"edited": ids[:len(parts)]}
+
+    async def _delete(self, bridge: Bridge, item: OutboxItem, ctx: rt.DeliveryContext, progress: dict[str, Any],
+                      checkpoint: Checkpoint) -> dict[str, Any]:
+        """An operator's withdrawal: every copy this bridge posted is deleted, and so is the reply
+        itself when it was written in this thread and withdrawn elsewhere. A copy the platform will
+        not delete (Telegram after 48 hours, missing permissions) is edited to "(deleted)"; what can
+        be neither is told with a line. Each copy's outcome is kept in the row's result ("copies")."""
+        message = ctx.message
+        if message is None:
+            return {"skipped": "the message is gone"}
+        if ctx.thread is None:
+            return {"skipped": "no thread yet"}  # nothing was posted: nothing to delete
+        thread_id = ctx.thread.external_id
+        ours = await rt.posted_ids(self.db, bridge.id, message.id)
+        original = reply_external_id(bridge.id, message.client_id)
+        targets = [*ours, *([original] if original and original not in ours else [])]
+        copies: dict[str, str] = dict(progress.get("copies") or {})
+        try:
+            for external_id in targets:
+                if external_id in copies:
+                    continue  # done by an earlier attempt
+                copies[external_id] = await self._delete_copy(bridge, item, thread_id, external_id,
+                                                              editable=external_id in ours)
+                progress["copies"] = copies
+                await checkpoint(progress)
+            if any(outcome.startswith("kept") for outcome in copies.values()) and not progress.get("noticed"):
+                await bridge.post(thread_id, self._notice(item, str(item.payload.get("fallback", ""))))
+                progress["noticed"] = True
+        except ThreadGone:
+            progress["gone"] = True  # the thread went, and its copies with it
+        if not targets:
+            progress["skipped"] = "no copy was posted"
+        return progress
+
+    async def _delete_copy(self, bridge: Bridge, item: OutboxItem, thread_id: str, external_id: str, *,
+                           editable: bool) -> str:
+        """"deleted", "edited: <why it could not be deleted>" or "kept: <why>"."""
+        reason = f"{bridge.label} cannot delete messages"
+        if isinstance(bridge, DeletesMessages):
+            try:
+                await bridge.delete_message(thread_id, external_id)
+                return "deleted"
+            except DeleteRefused as exc:
+                reason = exc.reason
+        if editable and isinstance(bridge, EditsMessages):
+            tombstone = Outgoing(author=str(item.payload.get("author") or "PocketPing"), text=DELETED_TEXT,
+                                 kind="operator", note_id=f"outbox_{item.id}", note_at=item.created_at)
+            try:
+                await bridge.edit_message(thread_id, external_id, tombstone)
+                return f"edited: {reason}"
+            except DeliveryError as exc:
+                if not exc.permanent:
+                    raise
+                reason = f"{reason}; {exc.message}"
+        return f"kept: {reason}"
 
     def _announce_delivered(self, project_id: str, message: Message) -> None:
         """Tell the visitor's tabs the team has it (once, even with several bridges)."""

@@ -29,7 +29,7 @@ TARGET = "bridge"
 class Step:
     """One outbox row for every bridge of the project (but the origin's, with ``skip_origin``)."""
 
-    action: str  # "post", "close", "reopen", "identified"
+    action: str  # "post", "edit", "delete", "close", "reopen", "identified"
     payload: dict[str, Any]
     message_id: str | None = None
     skip_origin: bool = False  # never echo a change back to the platform it came from
@@ -77,8 +77,8 @@ async def _message_created(tx: Tx, event: Event) -> list[Step]:
 
 
 async def _message_changed(tx: Tx, event: Event) -> list[Step]:
-    # An operator changed a reply in one place: the other threads are told (the platform
-    # it was changed in already shows it). A withdrawn reply's text is not repeated.
+    # An operator changed or withdrew a reply in one place: the copies in the other threads
+    # follow in place (the platform it was changed in already shows it).
     message = event.data["message"]
     if message.get("sender") == "visitor" and event.type == "message.updated":
         # The visitor corrected their message (within 5 minutes): the copies change in place.
@@ -91,7 +91,9 @@ async def _message_changed(tx: Tx, event: Event) -> list[Step]:
         # Changed in place where the bridge posted it (the line is the fallback where it cannot).
         payload = {"kind": "operator", "author": author, "fallback": copy.edited_line(author, message["text"])}
         return [Step("edit", payload, message["id"], skip_origin=True)]
-    return _notice(copy.withdrawn_line(author), skip_origin=True)
+    # Withdrawn: every copy is deleted (or, where the platform refuses, edited to "(deleted)").
+    payload = {"kind": "operator", "author": author, "fallback": copy.withdrawn_line(author)}
+    return [Step("delete", payload, message["id"], skip_origin=True)]
 
 
 async def _closed(tx: Tx, event: Event) -> list[Step]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,16 @@ def reply_client_id(bridge_id: str, external_id: str, part: int = 0) -> str:
         return candidate
     digest = hashlib.sha256(external_id.encode()).hexdigest()[:24]
     return f"{bridge_id}:h{digest}{suffix}"
+
+
+def reply_external_id(bridge_id: str, client_id: str | None) -> str | None:
+    """The platform id of a reply written in ``bridge_id``'s thread (from its ``reply_client_id``);
+    None for anything else, or when the id was too long to be kept (hashed)."""
+    prefix = f"{bridge_id}:"
+    if not client_id or not client_id.startswith(prefix):
+        return None
+    external = re.sub(r":\d+$", "", client_id[len(prefix):])
+    return external if external and not external.startswith("h") else None
 
 
 class Sink:

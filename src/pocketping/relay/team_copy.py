@@ -144,6 +144,9 @@ def visitor_edited_line(text: str) -> str:
     return f"The visitor edited a message: {text}"
 
 
+DELETED_TEXT = "(deleted)"  # what a copy the platform will not delete is edited to
+
+
 def withdrawn_line(author: str) -> str:
     return f"{author} withdrew a reply"
 

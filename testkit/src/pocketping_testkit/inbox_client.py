@@ -71,6 +71,9 @@ class InboxClient:
         return await self.http.post("/inbox/api" + path, json=body or {},
                                     headers={**self.headers(csrf), **(headers or {})})
 
+    async def delete(self, path: str, *, csrf: bool = True) -> httpx.Response:
+        return await self.http.delete("/inbox/api" + path, headers=self.headers(csrf))
+
     async def conversations(self, status: str = "active") -> list[dict[str, Any]]:
         response = await self.get("/conversations", status=status)
         response.raise_for_status()

@@ -110,3 +110,37 @@ async def test_our_client_turns_timeouts_5xx_and_429_into_retryable_errors(bot):
         assert token not in str(hung.value) + str(failed.value)
     finally:
         await api.close()
+
+
+async def test_delete_message_follows_the_48_hours_and_the_right(fake_telegram: FakeTelegram):
+    from pocketping.clock import FakeClock
+
+    clock = FakeClock()
+    token = fake_telegram.add_bot()
+    fake_telegram.set_clock(token, clock)
+    chat = fake_telegram.add_forum(token)
+    quiet = fake_telegram.add_forum(token, can_delete_messages=False)
+    base = f"{fake_telegram.url}/bot{token}"
+    async with httpx.AsyncClient() as http:
+        async def send(chat_id: int) -> int:
+            r = await http.post(f"{base}/sendMessage", json={"chat_id": chat_id, "text": "x"})
+            return int(r.json()["result"]["message_id"])
+
+        async def delete(chat_id: int, message_id: int) -> dict:
+            body = {"chat_id": chat_id, "message_id": message_id}
+            return (await http.post(f"{base}/deleteMessage", json=body)).json()
+
+        fresh, old = await send(chat), await send(chat)
+        assert await delete(chat, fresh) == {"ok": True, "result": True}
+        assert (await delete(chat, fresh))["description"] == "Bad Request: message to delete not found"
+        clock.advance(48 * 3600)
+        assert await delete(chat, old) == {"ok": False, "error_code": 400,
+                                           "description": "Bad Request: message can't be deleted"}
+        # Someone else's message: only with the right to delete messages.
+        theirs = fake_telegram.operator_says(chat, None, "a person")
+        assert (await delete(chat, theirs))["ok"] is True
+        theirs = fake_telegram.operator_says(quiet, None, "a person")
+        assert (await delete(quiet, theirs))["description"] == "Bad Request: message can't be deleted"
+        assert (await delete(quiet, await send(quiet)))["ok"] is True  # its own, still
+        fake_telegram.fail_next(token, "deleteMessage", 400, description="Bad Request: message can't be deleted")
+        assert (await delete(quiet, await send(quiet)))["ok"] is False

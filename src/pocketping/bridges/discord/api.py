@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from pocketping.bridges.base import ThreadGone, Throttled
+from pocketping.bridges.base import DeleteRefused, ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
 from pocketping.bridges.discord.gateway import BAD_CREDENTIALS, GatewayRefused
 from pocketping.bridges.download import check_host, read_limited
@@ -38,6 +38,7 @@ USER_AGENT = "DiscordBot (https://github.com/pocketping/pocketping, 0.1)"
 _MAJOR = re.compile(r"^/(channels|guilds|webhooks)/(\d+)")
 _ID = re.compile(r"/\d{5,}")
 UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
 ARCHIVED_THREAD = 50083
 
 
@@ -246,6 +247,18 @@ class DiscordApi:
         try:
             await self.request("PATCH", f"/channels/{thread_id}/messages/{message_id}", json=body)
         except DiscordError as exc:
+            raise delivery_error(exc) from exc
+
+    async def delete_message(self, channel_id: str, message_id: str) -> None:
+        """``DELETE /channels/{channel_id}/messages/{message_id}`` (someone else's message needs Manage
+        Messages). A message or thread already gone is no error; a refusal (403) is ``DeleteRefused``."""
+        try:
+            await self.request("DELETE", f"/channels/{channel_id}/messages/{message_id}")
+        except DiscordError as exc:
+            if exc.code in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL) or exc.status == 404:
+                return
+            if exc.status == 403:
+                raise DeleteRefused(f"Discord refused to delete the message ({exc.message})") from exc
             raise delivery_error(exc) from exc
 
     async def download(self, url: str, limit: int) -> bytes:

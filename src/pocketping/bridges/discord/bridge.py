@@ -128,6 +128,9 @@ class DiscordBridge:
     async def edit_message(self, thread_id: str, external_id: str, item: Outgoing) -> None:
         await self.api.edit_message(thread_id, external_id, self._message_body(fmt.render_item(item), None))
 
+    async def delete_message(self, thread_id: str, external_id: str) -> None:
+        await self.api.delete_message(thread_id, external_id)
+
     async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
         """A message with the file as a multipart attachment, who sent it (and the text) as its content."""
         content = fmt.render_item(item) if item.text else f"**{item.author}**"

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from pocketping.bridges.base import ThreadGone, Throttled
+from pocketping.bridges.base import DeleteRefused, ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
 from pocketping.bridges.download import check_host, read_limited
 from pocketping.errors import DeliveryError
@@ -217,14 +217,14 @@ class SlackApi:
 
     async def delete_message(self, channel: str, ts: str) -> None:
         """``chat.delete``; a message already gone is no error. Slack lets a bot delete its own
-        messages only: a refusal (``cant_delete_message`` ...) is a permanent ``DeliveryError``."""
+        messages only: a refusal (``cant_delete_message`` ...) is ``DeleteRefused`` (permanent)."""
         try:
             await self.call("chat.delete", channel=channel, ts=ts)
         except SlackError as exc:
             if exc.error == "message_not_found":
                 return
             if exc.error in DELETE_REFUSALS:
-                raise DeliveryError(f"Slack refused to delete the message: {exc.error}", permanent=True) from exc
+                raise DeleteRefused(f"Slack refused to delete the message: {exc.error}") from exc
             raise delivery_error(exc) from exc
 
 

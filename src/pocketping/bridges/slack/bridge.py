@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ META_MESSAGE = "pocketping_message"
 META_SESSION = "pocketping_session"
 # Slack: chat.postMessage "one message per second per channel, short bursts allowed".
 CHANNEL_LIMIT = Limit(rate=1.0, burst=3)
+SLACK_TS = re.compile(r"^\d+\.\d+$")  # a message's ts (a copy's id); a file we shared is recorded by its id
 # A delivery retried after a crash comes at least one outbox lease after its first try, so
 # anything older than that may already be in Slack: look first (the factory passes the lease).
 RECHECK_AFTER = 60.0
@@ -168,6 +170,21 @@ class SlackBridge:
         await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
         await self._paced(self.api.update_message(self.channel_id, external_id,
                                                   text=message_text(item.author, item.text)))
+
+    async def delete_message(self, thread_id: str, external_id: str) -> None:
+        """``chat.delete`` (a bot may delete only its own messages: others are ``DeleteRefused``).
+        A file we shared is recorded by its file id: the thread's message that shares it goes."""
+        ts = external_id
+        if not SLACK_TS.match(external_id):
+            replies = await self._paced(self.api.history("conversations.replies", self.channel_id, 0.0,
+                                                         thread_ts=thread_id))
+            sharing = next((str(m["ts"]) for m in replies if m.get("ts") and any(
+                isinstance(f, dict) and f.get("id") == external_id for f in m.get("files") or ())), None)
+            if sharing is None:
+                return  # no message shares it any more
+            ts = sharing
+        await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
+        await self._paced(self.api.delete_message(self.channel_id, ts))
 
     async def _post_one(self, thread_id: str, item: Outgoing) -> str:
         text = message_text(item.author, item.text)

@@ -14,13 +14,15 @@ from typing import Any
 import httpx
 import orjson
 
-from pocketping.bridges.base import ThreadGone, Throttled
+from pocketping.bridges.base import DeleteRefused, ThreadGone, Throttled
 from pocketping.bridges.deps import DEFAULT_HTTP, HttpClientFactory
 from pocketping.bridges.download import read_limited
 from pocketping.errors import DeliveryError
 
 GONE_MARKERS = ("message thread not found", "topic_deleted", "topic_id_invalid", "thread not found")
 UNCHANGED_MARKERS = ("topic_not_modified", "message is not modified")
+# deleteMessage's refusals: "message can't be deleted" (for everyone) after 48 hours or without the right.
+DELETE_REFUSALS = ("message can't be deleted", "not enough rights", "message_delete_forbidden")
 
 
 class TelegramError(DeliveryError):
@@ -141,6 +143,22 @@ class TelegramApi:
                 return False
             raise
         return True
+
+    async def delete_message(self, chat_id: int | str, message_id: int) -> None:
+        """``deleteMessage``. A message already gone is no error; Telegram's refusal (a message older
+        than 48 hours, no right to delete it: 400 "message can't be deleted") is ``DeleteRefused``."""
+        try:
+            await self.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
+        except TelegramError as exc:
+            lowered = exc.description.lower()
+            if exc.error_code == 400 and "message to delete not found" in lowered:
+                return
+            if exc.error_code == 400 and any(m in lowered for m in DELETE_REFUSALS):
+                raise DeleteRefused(f"Telegram refused deleteMessage ({exc.description})") from exc
+            mapped = delivery_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     async def close(self) -> None:
         await self._client.aclose()

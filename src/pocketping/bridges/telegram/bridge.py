@@ -113,6 +113,15 @@ class TelegramBridge:
                                              "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}},
                          thread_id=thread_id, unchanged_ok=True)
 
+    async def delete_message(self, thread_id: str, external_id: str) -> None:
+        """``deleteMessage`` (refused after 48 hours: the relay then edits the copy instead)."""
+        await self.pacer.wait(self.pace_key, GROUP_LIMIT, max_wait=self.max_wait)
+        try:
+            await self.api.delete_message(self.chat_id, int(external_id))
+        except Throttled as exc:
+            self.pacer.penalize(self.pace_key, exc.retry_after)
+            raise
+
     async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
         """``sendPhoto`` for an image (up to 10 MB), else ``sendDocument``, the text as the caption."""
         photo = file.is_image and file.size <= PHOTO_BYTES

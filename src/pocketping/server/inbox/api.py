@@ -130,6 +130,12 @@ async def edit(session_id: str, message_id: str, body: EditIn, login: ChangeDep,
     return {"message": message_json(await inbox_actions.edit(svc, login, session_id, message_id, body.text))}
 
 
+@router.delete("/conversations/{session_id}/messages/{message_id}")
+async def delete(session_id: str, message_id: str, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
+    """Delete an operator's message (DELETE /api/v1/messages/{id} for the inbox)."""
+    return {"message": message_json(await inbox_actions.delete(svc, login, session_id, message_id))}
+
+
 @router.post("/conversations/{session_id}/uploads", status_code=201)
 async def upload(session_id: str, request: Request, login: ChangeDep, svc: ServicesDep) -> dict[str, Any]:
     """A file for the operator's next reply in this conversation (multipart, field ``file``)."""

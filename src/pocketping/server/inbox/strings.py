@@ -93,6 +93,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "edit": "Edit",
         "editPrompt": "The new text of this reply (the visitor and every chat app thread see it changed)",
         "edited": "edited",
+        "delete": "Delete",
+        "deletePrompt": "Delete this reply? Its text goes from the visitor's chat and every chat app thread.",
+        "deleted": "Message deleted",
         "repliesHint": "Type / and the shortcut in the reply box, or /r SHORTCUT in a chat app thread. "
                        "{name} and {email} are filled from the visitor's identity.",
         "shortcut": "Shortcut",

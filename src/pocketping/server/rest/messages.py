@@ -1,4 +1,4 @@
-"""One message by its id: an operator's edit in place."""
+"""One message by its id: an operator's edit or deletion in place."""
 
 from __future__ import annotations
 
@@ -16,4 +16,12 @@ router = APIRouter(prefix="/messages", tags=["sessions"])
 async def edit_message(message_id: str, body: MessagePatchIn, project: ProjectDep, svc: ServicesDep
                        ) -> dict[str, object]:
     message = await edits.edit_message_by_id(svc, project.id, message_id, body.text, origin="api")
+    return message.to_api()
+
+
+@router.delete("/{message_id}", response_model=MessageOut,
+               summary="Delete an operator's message: its text goes everywhere (widget, every chat app copy); "
+                       "the stored row keeps only that it existed")
+async def delete_message(message_id: str, project: ProjectDep, svc: ServicesDep) -> dict[str, object]:
+    message = await edits.delete_message_by_id(svc, project.id, message_id, origin="api")
     return message.to_api()

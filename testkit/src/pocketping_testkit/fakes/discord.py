@@ -29,6 +29,7 @@ from pocketping_testkit.fakes.harness import FakeHarness
 ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
 READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
@@ -118,6 +119,7 @@ class FakeDiscord(FakeHarness):
         self.members: dict[str, dict[str, Any]] = {self.bot["id"]: self._member(self.bot, [self.bot_role_id])}
         self.channels: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
+        self.deleted_messages: list[tuple[str, str]] = []  # (channel id, message id) deleted over REST
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self.requests: list[Recorded] = []

@@ -250,6 +250,24 @@ def edit_message(fake: d.FakeDiscord, ids: list[str], body: Any) -> Answer:
     return 200, dict(message)
 
 
+def delete_message(fake: d.FakeDiscord, ids: list[str], _body: Any) -> Answer:
+    """DELETE /channels/{channel.id}/messages/{message.id}: the bot's own message, or anyone's with
+    Manage Messages; 204, and MESSAGE_DELETE dispatched (as Discord does)."""
+    channel = channel_or_404(fake, ids[0])
+    with fake.lock:
+        message = next((m for m in fake._messages.get(channel["id"], []) if m["id"] == ids[1]), None)
+        if message is None:
+            raise ApiError(404, 10008, "Unknown Message")
+    if message["author"]["id"] != fake.bot["id"]:
+        require(fake, channel, d.MANAGE_MESSAGES)
+    with fake.lock:
+        fake._messages[channel["id"]] = [m for m in fake._messages.get(channel["id"], []) if m["id"] != ids[1]]
+        fake.deleted_messages.append((channel["id"], ids[1]))
+    fake.gateway.dispatch("MESSAGE_DELETE", {"id": ids[1], "channel_id": channel["id"], "guild_id": fake.guild_id})
+    fake.changed()
+    return 204, None
+
+
 def list_messages(fake: d.FakeDiscord, ids: list[str], query: Any) -> Answer:
     channel = channel_or_404(fake, ids[0])
     require(fake, channel, d.READ_MESSAGE_HISTORY)
@@ -301,6 +319,7 @@ ROUTES: list[tuple[str, str, Handler, str, bool]] = [
     ("POST", "/channels/{}/messages", create_message, "messages", True),
     ("GET", "/channels/{}/messages", list_messages, "messages-list", True),
     ("PATCH", "/channels/{}/messages/{}", edit_message, "message-edit", True),
+    ("DELETE", "/channels/{}/messages/{}", delete_message, "message-delete", True),
     ("POST", "/channels/{}/typing", trigger_typing, "typing", True),
     ("GET", "/guilds/{}", get_guild, "guild", True),
     ("GET", "/guilds/{}/members/{}", get_member, "guild-member", True),

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pocketping.clock import Clock, SystemClock
 from pocketping_testkit.fakes.harness import FakeHarness
 from pocketping_testkit.fakes.telegram_http import ApiError, html_to_text, parse_params, utf16_len
 
@@ -67,6 +69,7 @@ class Msg:
     at: float = field(default_factory=time.monotonic)  # when the fake stored it (benchmarks)
     file: Upload | None = None  # a photo or document, with ``kind`` "photo" | "document"
     kind: str = "text"
+    sent: datetime | None = None  # when it was sent, on the fake's clock (deleteMessage's 48 hours)
 
 
 @dataclass
@@ -107,11 +110,13 @@ class Bot:
     held: list[asyncio.Future[bool]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     new_update: asyncio.Event | None = None
+    clock: Clock | None = None  # this bot's time (``set_clock``), else the fake's
 
 
 class FakeTelegram(FakeHarness):
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
         super().__init__()
+        self.clock = clock or SystemClock()
         self.bots: dict[str, Bot] = {}
         self.chats: dict[int, Chat] = {}
         self.port = 0
@@ -152,13 +157,13 @@ class FakeTelegram(FakeHarness):
         return token
 
     def add_forum(self, token: str, *, title: str = "Support", is_forum: bool = True, admin: bool = True,
-                  can_manage_topics: bool = True) -> int:
+                  can_manage_topics: bool = True, can_delete_messages: bool = True) -> int:
         chat_id = -1_000_000_000_000 - next(_ids)
         bot = self.bots[token]
         member: dict[str, Any] = {"status": "administrator" if admin else "member", "user": bot.user}
         if admin:
             member.update({"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
-                           "can_delete_messages": True, "can_manage_topics": can_manage_topics,
+                           "can_delete_messages": can_delete_messages, "can_manage_topics": can_manage_topics,
                            "can_pin_messages": True, "can_invite_users": True})
         with self.lock:
             chat = Chat(chat_id, title, is_forum=is_forum)
@@ -182,6 +187,18 @@ class FakeTelegram(FakeHarness):
         with self.lock:
             self.bots[token].outage = down
         self._changed()
+
+    def set_clock(self, token: str, clock: Clock) -> None:
+        """This bot's chats run on ``clock`` (a server's FakeClock): what it sends, and what people
+        write in its chats, is dated by it from now on, and deleteMessage's 48 hours are counted on it."""
+        with self.lock:
+            self.bots[token].clock = clock
+
+    def now(self, token: str | None = None) -> datetime:
+        """The time of one bot's world (its clock, else the fake's)."""
+        with self.lock:
+            bot = self.bots.get(token) if token else None
+            return (bot.clock if bot is not None and bot.clock is not None else self.clock).now()
 
     def hang_next(self, token: str, method: str, times: int = 1) -> None:
         """The next calls never answer (the client's timeout fires)."""
@@ -258,6 +275,13 @@ class FakeTelegram(FakeHarness):
             self._broadcast(chat, "message", body)
         self._changed()
 
+    def operator_deletes(self, chat_id: int, message_id: int) -> None:
+        """A person deletes a message in Telegram's app: bots get no update for it (the Bot API has none)."""
+        with self.lock:
+            msg = next(m for m in self.chats[chat_id].messages if m.message_id == message_id)
+            msg.deleted = True
+        self._changed()
+
     def operator_edits(self, chat_id: int, message_id: int, text: str,
                        user: dict[str, Any] | None = None) -> None:
         with self.lock:
@@ -315,6 +339,9 @@ class FakeTelegram(FakeHarness):
     def _store(self, chat: Chat, thread_id: int | None, text: str, source: str, token: str | None,
                parse_mode: str | None = None) -> Msg:
         msg = Msg(chat.id, chat.next_message_id, thread_id, text, source, token, parse_mode)
+        # Dated on the sender's clock; a person's message on the clock of a bot of the chat that has one.
+        senders = [self.bots[token]] if token else [b for b in self.bots.values() if b.user["id"] in chat.members]
+        msg.sent = next((b.clock for b in senders if b.clock is not None), self.clock).now()
         chat.next_message_id += 1
         chat.messages.append(msg)
         return msg

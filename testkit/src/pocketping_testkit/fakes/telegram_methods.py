@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pocketping_testkit.fakes.telegram_http import ApiError, html_to_text, utf16_len
@@ -141,13 +142,25 @@ async def editMessageText(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) 
         return fake._message_json(chat, msg, bot.user) | {"edit_date": int(time.time())}
 
 
+DELETE_WINDOW = timedelta(hours=48)  # "a message can only be deleted if it was sent less than 48 hours ago"
+
+
 @method
 async def deleteMessage(fake: FakeTelegram, bot: Bot, params: dict[str, Any]) -> Any:
+    """As documented: only within 48 hours of sending (on the bot's clock); another's message only
+    with the administrator right ``can_delete_messages``. Refused: 400 "message can't be deleted"."""
     with fake.lock:
         chat = fake._check(params.get("chat_id"), bot)
         msg = next((m for m in chat.messages if m.message_id == params.get("message_id") and not m.deleted), None)
         if msg is None:
             raise ApiError(400, "Bad Request: message to delete not found")
+        now = (bot.clock or fake.clock).now()
+        if msg.sent is not None and now - msg.sent >= DELETE_WINDOW:
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        member = chat.members.get(bot.user["id"], {})
+        if msg.from_bot != bot.token and not (member.get("status") == "administrator"
+                                              and member.get("can_delete_messages")):
+            raise ApiError(400, "Bad Request: message can't be deleted")
         msg.deleted = True
         return True
 

@@ -183,17 +183,21 @@
     }
     const deleted = Boolean(m.deletedAt);
     const note = m.kind === "note";
-    // An operator's reply can be edited in place (the widget and every chat app copy follow).
+    // An operator's reply can be edited or deleted in place (the widget and every chat app copy follow).
     let edit = null;
+    let remove = null;
     if (m.sender === "operator" && !note && !deleted) {
       edit = el("button", { type: "button", class: "edit" }, T.edit);
       edit.addEventListener("click", () => editMessage(m));
+      remove = el("button", { type: "button", class: "edit delete" }, T.delete);
+      remove.addEventListener("click", () => deleteMessage(m));
     }
     return el("li", { class: "msg " + m.sender + (note ? " note" : ""), "data-seq": m.seq, "data-id": m.id },
       el("p", { class: "who" }, senderName(m), note ? el("span", { class: "tag" }, T.noteTag) : null,
         " ", el("time", { datetime: m.createdAt }, when(m.createdAt)),
-        m.editedAt && !deleted ? el("span", { class: "tag" }, T.edited) : null, edit ? " " : null, edit),
-      el("p", { class: "text" + (deleted ? " deleted" : ""), dir: "auto" }, deleted ? "—" : m.text),
+        m.editedAt && !deleted ? el("span", { class: "tag" }, T.edited) : null, edit ? " " : null, edit,
+        remove ? " " : null, remove),
+      el("p", { class: "text" + (deleted ? " deleted" : ""), dir: "auto" }, deleted ? T.deleted : m.text),
       deleted ? null : renderFiles(m.attachments || []));
   }
 
@@ -203,6 +207,13 @@
     try {
       await api("PATCH", `/conversations/${encodeURIComponent(open.id)}/messages/${encodeURIComponent(m.id)}`,
         { text });
+    } catch (err) { window.alert(fmt("failed", { reason: err.message })); }
+  }
+
+  async function deleteMessage(m) {
+    if (!open || !window.confirm(T.deletePrompt)) return;
+    try {
+      await api("DELETE", `/conversations/${encodeURIComponent(open.id)}/messages/${encodeURIComponent(m.id)}`);
     } catch (err) { window.alert(fmt("failed", { reason: err.message })); }
   }
 
