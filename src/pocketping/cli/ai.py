@@ -32,6 +32,7 @@ def _human(s: dict[str, Any]) -> str:
         f"{s['maxAnswerTokens']} answer tokens, {s['historyTokens']} history tokens, "
         f"{s['knowledgeTokens']} knowledge tokens",
         f"  on failure:      {repr(s['fallbackMessage']) if s['fallbackMessage'] else 'nothing sent to the visitor'}",
+        f"  nothing found:   {s['noAnswerText']!r} (and a person is called in)",
         f"  today ({usage.get('day')}): {usage.get('replies', 0)} replies, {usage.get('errors', 0)} errors",
     ]
     if s["lastError"]:
@@ -93,6 +94,9 @@ def set_(
     fallback_message: Annotated[str | None, typer.Option(help="What the visitor reads when the model fails "
                                                               "(\"\": nothing)")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default: the model's)")] = None,
+    no_answer_text: Annotated[str | None, typer.Option("--no-answer-text", help="What the visitor reads, instead "
+                                                       "of a guess, when the knowledge base has nothing relevant "
+                                                       "(a person is then called in)")] = None,
     outside_hours_delay: Annotated[int | None, typer.Option("--outside-hours-delay", help="Seconds before the AI "
                                                             "answers outside the project's office hours (0: at "
                                                             "once; -1: the usual --delay)")] = None,
@@ -113,7 +117,8 @@ def set_(
                         ("max_replies_per_day", max_replies_per_day), ("timeout_seconds", timeout),
                         ("max_answer_tokens", max_answer_tokens), ("history_tokens", history_tokens),
                         ("knowledge_tokens", knowledge_tokens), ("fallback_message", fallback_message),
-                        ("temperature", temperature), ("embeddings_model", embeddings_model)):
+                        ("temperature", temperature), ("embeddings_model", embeddings_model),
+                        ("no_answer_text", no_answer_text)):
         if value is not None:
             changes[name] = value
     if outside_hours_delay is not None:

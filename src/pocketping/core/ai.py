@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pocketping.core.ai_copy import DEFAULT_NO_ANSWER
 from pocketping.core.models import iso
 from pocketping.errors import InvalidInput
 
@@ -58,6 +59,7 @@ class AISettings:
     temperature: float | None = None
     outside_hours_delay: int | None = None  # seconds outside the project's office hours (None: delay_seconds)
     embeddings_model: str | None = None  # an OpenAI-compatible /embeddings model: hybrid retrieval
+    no_answer_text: str = DEFAULT_NO_ANSWER  # said (and a person called) when the knowledge base has nothing
     last_error: str | None = None
     last_error_at: datetime | None = None
     updated_at: datetime | None = None
@@ -68,6 +70,7 @@ class AISettings:
         out["temperature"] = self.temperature
         out["outside_hours_delay"] = self.outside_hours_delay
         out["embeddings_model"] = self.embeddings_model
+        out["no_answer_text"] = self.no_answer_text
         return out
 
     def key_env(self) -> str:
@@ -92,6 +95,7 @@ class AISettings:
             "historyTokens": self.history_tokens,
             "knowledgeTokens": self.knowledge_tokens,
             "fallbackMessage": self.fallback_message,
+            "noAnswerText": self.no_answer_text,
             "temperature": self.temperature,
             "lastError": self.last_error,
             "lastErrorAt": iso(self.last_error_at),
@@ -185,6 +189,11 @@ def apply_changes(current: AISettings, changes: dict[str, Any]) -> AISettings:
             text = (value or "").strip()
             if len(text) > 1000:
                 raise InvalidInput("the fallback message is at most 1000 characters", code="invalid_setting")
+            values[name] = text
+        elif name == "no_answer_text":
+            text = (value or "").strip()
+            if not text or len(text) > 1000:
+                raise InvalidInput("the no-answer text is 1 to 1000 characters", code="invalid_setting")
             values[name] = text
         elif name == "temperature":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)

@@ -51,6 +51,7 @@ class AISettingsOut(BaseModel):
     historyTokens: int
     knowledgeTokens: int
     fallbackMessage: str
+    noAnswerText: str
     temperature: float | None
     lastError: str | None
     lastErrorAt: str | None
@@ -75,6 +76,8 @@ class AISettingsIn(_Strict):
     historyTokens: int | None = None
     knowledgeTokens: int | None = None
     fallbackMessage: str | None = Field(default=None, max_length=1000, description="\"\" sends nothing")
+    noAnswerText: str | None = Field(default=None, min_length=1, max_length=1000,
+                                     description="said, and a person called, when the knowledge base has nothing")
     temperature: float | None = None
 
 
@@ -83,7 +86,8 @@ _FIELDS = {"enabled": "enabled", "delaySeconds": "delay_seconds", "provider": "p
            "maxRepliesPerSession": "max_replies_per_session", "maxRepliesPerDay": "max_replies_per_day",
            "timeoutSeconds": "timeout_seconds", "maxAnswerTokens": "max_answer_tokens",
            "historyTokens": "history_tokens", "knowledgeTokens": "knowledge_tokens",
-           "fallbackMessage": "fallback_message", "temperature": "temperature"}
+           "fallbackMessage": "fallback_message", "noAnswerText": "no_answer_text",
+           "temperature": "temperature"}
 
 
 @router.get("/ai", response_model=AISettingsOut, tags=["ai"], summary="The project's AI fallback settings")
