@@ -50,9 +50,28 @@ def bm25(postings: Iterable[tuple[int, str, int, int]], df: dict[str, int], quer
     scores: dict[int, float] = {}
     for (chunk_id, term), freq in weighted.items():
         n = df.get(term, 0)
-        idf = math.log(1 + (n_chunks - n + 0.5) / (n + 0.5))
+        idf = _idf(n, n_chunks)
         scores[chunk_id] = scores.get(chunk_id, 0.0) + idf * freq * (K1 + 1) / (freq + K1) * query[term]
     return scores
+
+
+def _idf(n: int, n_chunks: int) -> float:
+    return math.log(1 + (n_chunks - n + 0.5) / (n + 0.5))
+
+
+def coverage(postings: Iterable[tuple[int, str, int, int]], df: dict[str, int], query: Counter[str],
+             n_chunks: int) -> dict[int, float]:
+    """How much of the question each chunk speaks of: the share of the question's terms,
+    weighted by their idf, that the chunk holds (in its text, title or headings). A term no
+    chunk has weighs the most, so a question about something else entirely stays near 0."""
+    total = sum(_idf(df.get(term, 0), n_chunks) * count for term, count in query.items())
+    if total <= 0:
+        return {}
+    held: dict[int, set[str]] = {}
+    for chunk_id, term, _tf, _length in postings:
+        held.setdefault(chunk_id, set()).add(term[2:] if term[:2] in FIELDS else term)
+    return {chunk_id: sum(_idf(df.get(t, 0), n_chunks) * query[t] for t in found if t in query) / total
+            for chunk_id, found in held.items()}
 
 
 def fuse(*rankings: Sequence[int]) -> list[int]:
@@ -88,7 +107,9 @@ async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int,
     # The rarest terms carry the meaning; very common ones would only add postings to read.
     chosen = sorted(df, key=lambda t: (df[t], t))[:MAX_QUERY_TERMS]
     wanted = chosen + [prefix + t for t in chosen for prefix in FIELDS]
-    scores = bm25(await repo.postings(tx, project_id, wanted, MAX_POSTINGS), df, query, n_chunks, avg_length)
+    postings = list(await repo.postings(tx, project_id, wanted, MAX_POSTINGS))
+    scores = bm25(postings, df, query, n_chunks, avg_length)
+    covered = coverage(postings, df, query, n_chunks)
     if not scores:
         return []
     order = sorted(scores, key=lambda c: (-scores[c], c))
@@ -116,7 +137,8 @@ async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int,
         used += cost
         hits.append(KbHit(chunk_id=chunk_id, source_id=row["source_id"], title=row["title"],
                           location=row["location"], heading=row["heading"], text=row["text"],
-                          score=scores.get(chunk_id, 0.0), similarity=similarity.get(chunk_id)))
+                          score=scores.get(chunk_id, 0.0), similarity=similarity.get(chunk_id),
+                          relevance=covered.get(chunk_id, 0.0)))
         if len(hits) >= limit:
             break
     return hits

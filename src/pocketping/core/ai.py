@@ -33,6 +33,9 @@ OPTION_LIMITS: dict[str, tuple[float, float, float]] = {
     "max_answer_tokens": (400, 16, 8192),
     "history_tokens": (2000, 100, 100_000),
     "knowledge_tokens": (1500, 0, 100_000),
+    # A chunk is relevant when it holds this idf-weighted share of the question's terms
+    # (pocketping.ai.retrieval.coverage); with none, the AI says it doesn't know and calls a person.
+    "min_relevance": (0.15, 0, 1),
 }
 _INT_OPTIONS = {"max_replies_per_session", "max_replies_per_day", "max_answer_tokens", "history_tokens",
                 "knowledge_tokens"}
@@ -55,6 +58,7 @@ class AISettings:
     max_answer_tokens: int = 400
     history_tokens: int = 2000
     knowledge_tokens: int = 1500
+    min_relevance: float = 0.15
     fallback_message: str = DEFAULT_FALLBACK  # "" sends nothing to the visitor on a failure
     temperature: float | None = None
     outside_hours_delay: int | None = None  # seconds outside the project's office hours (None: delay_seconds)
@@ -96,6 +100,7 @@ class AISettings:
             "knowledgeTokens": self.knowledge_tokens,
             "fallbackMessage": self.fallback_message,
             "noAnswerText": self.no_answer_text,
+            "minRelevance": self.min_relevance,
             "temperature": self.temperature,
             "lastError": self.last_error,
             "lastErrorAt": iso(self.last_error_at),
@@ -260,6 +265,7 @@ class KbHit:
     text: str
     score: float  # BM25 (with the title and heading boosts)
     similarity: float | None = None  # cosine with the question, when embeddings are on
+    relevance: float = 0.0  # the idf-weighted share of the question's terms the chunk holds (0-1)
 
     def to_api(self) -> dict[str, Any]:
         return {"chunkId": self.chunk_id, "sourceId": self.source_id, "title": self.title,

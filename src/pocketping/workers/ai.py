@@ -147,8 +147,8 @@ class AIScheduler:
 
 
 async def answer(svc: Services, claim: Claim) -> str:
-    """Answer one claimed session. Returns what happened: ``answered``, ``fallback``,
-    ``failed``, ``superseded``, ``capped``, ``off``, ``nothing_to_answer`` or ``gone``."""
+    """Answer one claimed session. Returns what happened: ``answered``, ``handed_off``,
+    ``fallback``, ``failed``, ``superseded``, ``capped``, ``off``, ``nothing_to_answer`` or ``gone``."""
     ctx = await answering.load_context(svc.db, claim, svc.settings)
     if ctx is None:
         return "gone"
@@ -156,6 +156,9 @@ async def answer(svc: Services, claim: Claim) -> str:
     if not settings.enabled or not answering.still_wanted(session, claim):
         await ai_answer.release(svc, claim)
         return "off"
+    if ctx.handoff is not None and settings.model:
+        # The visitor asked for a person, or the knowledge base has nothing: no model call.
+        return await _hand_off(svc, claim, ctx.handoff_text, ctx.handoff)
     cap = settings.max_replies_per_session
     if cap and session.ai_reply_count >= cap:
         await ai_answer.release(svc, claim, turn_off=True, note=(
@@ -174,11 +177,14 @@ async def answer(svc: Services, claim: Claim) -> str:
     await ai_answer.ensure_usage_row(svc, claim.project_id, day)
     _typing(svc, session, True)
     try:
-        text = await answering.complete(svc.settings, settings, ctx.prompt, ctx.api_key)
+        reply = await answering.respond(svc.settings, settings, ctx.prompt, ctx.api_key, ctx.locale)
     except providers.ModelError as exc:
         return await _failed(svc, claim, settings, exc, day)
     finally:
         _typing(svc, session, False)
+    if reply.handoff is not None:
+        return await _hand_off(svc, claim, ctx.handoff_text, "model", reply.handoff)
+    text = reply.text
     if not text:
         return await _failed(svc, claim, settings, providers.ModelError(
             "the model's answer had no printable text", code="model_empty_answer"), day)
@@ -189,6 +195,16 @@ async def answer(svc: Services, claim: Claim) -> str:
                  claim.session_id)
         return "superseded"
     return "answered"
+
+
+async def _hand_off(svc: Services, claim: Claim, text: str, reason: str, detail: str = "") -> str:
+    day = repo.day_of(svc.clock.now())
+    await ai_answer.ensure_usage_row(svc, claim.project_id, day)
+    try:
+        await ai_answer.hand_off(svc, claim, text, day, reason, detail=detail)
+    except ai_answer.Superseded:
+        return "superseded"
+    return "handed_off"
 
 
 async def _failed(svc: Services, claim: Claim, settings: AISettings, exc: providers.ModelError, day: str) -> str:

@@ -52,6 +52,7 @@ class AISettingsOut(BaseModel):
     knowledgeTokens: int
     fallbackMessage: str
     noAnswerText: str
+    minRelevance: float
     temperature: float | None
     lastError: str | None
     lastErrorAt: str | None
@@ -78,6 +79,7 @@ class AISettingsIn(_Strict):
     fallbackMessage: str | None = Field(default=None, max_length=1000, description="\"\" sends nothing")
     noAnswerText: str | None = Field(default=None, min_length=1, max_length=1000,
                                      description="said, and a person called, when the knowledge base has nothing")
+    minRelevance: float | None = None
     temperature: float | None = None
 
 
@@ -87,6 +89,7 @@ _FIELDS = {"enabled": "enabled", "delaySeconds": "delay_seconds", "provider": "p
            "timeoutSeconds": "timeout_seconds", "maxAnswerTokens": "max_answer_tokens",
            "historyTokens": "history_tokens", "knowledgeTokens": "knowledge_tokens",
            "fallbackMessage": "fallback_message", "noAnswerText": "no_answer_text",
+           "minRelevance": "min_relevance",
            "temperature": "temperature"}
 
 
