@@ -32,7 +32,8 @@ from starlette.routing import Route
 from pocketping_testkit.fakes.harness import FakeHarness
 
 OPENAI_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
-                 "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format"}
+                 "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format", "tools",
+                 "tool_choice", "parallel_tool_calls"}
 OPENAI_ROLES = {"system", "developer", "user", "assistant"}
 EMBEDDINGS_FIELDS = {"model", "input", "encoding_format", "dimensions", "user"}
 EMBEDDING_SIZE = 256
@@ -57,9 +58,10 @@ class Recorded:
 
 @dataclass
 class Behavior:
-    kind: str  # "reply" | "error" | "hang"
-    text: str = ""
+    kind: str  # "reply" | "error" | "hang" | "tool"
+    text: str = ""  # the reply; a tool call's JSON arguments
     status: int = 500
+    tool: str = ""  # a tool call: the function's name
 
 
 class FakeLLM(FakeHarness):
@@ -101,6 +103,12 @@ class FakeLLM(FakeHarness):
         """The next request gets this answer."""
         with self.lock:
             self._script.append(Behavior("reply", text=text))
+
+    def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> None:
+        """The next request is answered with a call of the function ``name`` (when the request
+        offers that tool; otherwise with a plain answer, as a model would)."""
+        with self.lock:
+            self._script.append(Behavior("tool", text=orjson.dumps(arguments or {}).decode(), tool=name))
 
     def fail(self, status: int = 500, message: str = "The server had an error") -> None:
         """The next request gets this error, in the provider's error shape."""
@@ -161,13 +169,21 @@ class FakeLLM(FakeHarness):
         await self._behave(behavior)
         if behavior is not None and behavior.kind == "error":
             return _openai_error(behavior.status, behavior.text, "server_error")
-        text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+        offered = {t["function"]["name"] for t in recorded.body.get("tools") or ()}
+        if behavior is not None and behavior.kind == "tool" and behavior.tool in offered:
+            text = ""
+            message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
+                {"id": f"call_{next(self._ids)}", "type": "function",
+                 "function": {"name": behavior.tool, "arguments": behavior.text}}]}
+            finish = "tool_calls"
+        else:
+            text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+            message, finish = {"role": "assistant", "content": text, "refusal": None}, "stop"
         prompt_tokens = sum(len(m["content"]) // 4 for m in recorded.body["messages"])
         return JSONResponse({
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": recorded.body["model"], "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 4,
                       "total_tokens": prompt_tokens + len(text) // 4},
         })
@@ -262,6 +278,25 @@ def _check_openai(body: dict[str, Any]) -> str | None:
     temperature = body.get("temperature", 1)
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
         return "temperature must be between 0 and 2"
+    return _check_tools(body.get("tools"))
+
+
+def _check_tools(tools: Any) -> str | None:
+    """``tools``: function definitions, as the API documents them."""
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not tools or len(tools) > 128:
+        return "'tools' must be an array of 1 to 128 tools"
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+            return f"tools[{i}] must be {{'type': 'function', 'function': {{...}}}}"
+        name = function.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            return f"tools[{i}].function.name must be 1-64 letters, digits, underscores or dashes"
+        parameters = function.get("parameters", {"type": "object"})
+        if not isinstance(parameters, dict) or parameters.get("type") != "object":
+            return f"tools[{i}].function.parameters must be a JSON Schema object"
     return None
 
 
