@@ -63,14 +63,18 @@ def coverage(postings: Iterable[tuple[int, str, int, int]], df: dict[str, int], 
              n_chunks: int) -> dict[int, float]:
     """How much of the question each chunk speaks of: the share of the question's terms,
     weighted by their idf, that the chunk holds (in its text, title or headings). A term no
-    chunk has weighs the most, so a question about something else entirely stays near 0."""
-    total = sum(_idf(df.get(term, 0), n_chunks) * count for term, count in query.items())
+    chunk has weighs as much as the rarest one (not more: in a small knowledge base that would
+    drown the words it does know), so a question about something else entirely stays near 0."""
+    def weight(term: str) -> float:
+        return _idf(max(1, df.get(term, 0)), n_chunks)
+
+    total = sum(weight(term) * count for term, count in query.items())
     if total <= 0:
         return {}
     held: dict[int, set[str]] = {}
     for chunk_id, term, _tf, _length in postings:
         held.setdefault(chunk_id, set()).add(term[2:] if term[:2] in FIELDS else term)
-    return {chunk_id: sum(_idf(df.get(t, 0), n_chunks) * query[t] for t in found if t in query) / total
+    return {chunk_id: sum(weight(t) * query[t] for t in found if t in query) / total
             for chunk_id, found in held.items()}
 
 

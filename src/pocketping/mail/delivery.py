@@ -102,8 +102,9 @@ class MailDelivery:
             project = await project_repo.get_project(tx, session.project_id)
             if operators_online(project, self.clock.now().timestamp(), self.settings.presence_timeout_seconds):
                 return {"skipped": "an operator is online"}
-            operator = await operator_repo.find_operator(tx, item.target_id)
-            notify, _ = await operator_repo.notify_settings(tx, item.target_id)
+            operator_id = str(item.payload.get("operator") or item.target_id)
+            operator = await operator_repo.find_operator(tx, operator_id)
+            notify, _ = await operator_repo.notify_settings(tx, operator_id)
             if operator is None or notify != "email":
                 return {"skipped": "the operator no longer wants these mails"}
             after = await session_repo.list_items(tx, session.id, after_seq=seq, kinds=("message",), limit=MAX_LINES)

@@ -73,8 +73,10 @@ class MailPlanner:
         seq = int((event.data.get("session") or {}).get("lastSeq") or 0)
         for operator_id, _after in await tx.memo(("mail_team", event.project_id),
                                                  lambda: operator_repo.notify_targets(tx, event.project_id)):
-            await q.enqueue(tx, project_id=event.project_id, target=TARGET, target_id=operator_id,
-                            action=TEAM_HANDOFF, payload={"seq": seq, "reason": event.data.get("handoff")},
+            # A chain of its own: not behind this operator's delayed "unanswered" mail of the session.
+            await q.enqueue(tx, project_id=event.project_id, target=TARGET, target_id=f"{TEAM_HANDOFF}:{operator_id}",
+                            action=TEAM_HANDOFF, payload={"seq": seq, "operator": operator_id,
+                                                          "reason": event.data.get("handoff")},
                             session_id=event.session_id)
 
     async def _options(self, tx: Tx, project_id: str) -> MailOptions:
