@@ -69,7 +69,8 @@ async def load_context(db: Database, claim: Claim, app: Settings | None = None) 
     if turns:
         asked = question(turns)
         hits = relevant(await search(db, app, claim.project_id, asked, token_budget=settings.knowledge_tokens,
-                                     settings=settings, api_key=key), settings.min_relevance)
+                                     settings=settings, api_key=key, focus=turns[-1].content[-2000:]),
+                        settings.min_relevance)
         prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
         if has_kb and not hits and terms(asked):
             # Nothing in the knowledge base speaks of it: say so and call a person, never guess.

@@ -94,11 +94,13 @@ async def _similarities(tx: Tx, project_id: str, model: str, vector: Sequence[fl
 
 
 async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int, limit: int = 6,
-                   query_vector: Sequence[float] | None = None, embeddings_model: str | None = None) -> list[KbHit]:
+                   query_vector: Sequence[float] | None = None, embeddings_model: str | None = None,
+                   focus: str | None = None) -> list[KbHit]:
     """The best chunks for ``question`` that fit in ``token_budget``, best first. Empty when
     no chunk shares a meaningful word with the question. With ``query_vector`` (the question
     embedded by ``embeddings_model``), the BM25 ranking is fused with the chunks' cosine
-    similarity to it."""
+    similarity to it. ``focus`` (the visitor's latest words, when ``question`` adds earlier
+    ones): a chunk's relevance is its coverage of either, whichever is higher."""
     if token_budget <= 0:
         return []
     query = Counter(terms(question))
@@ -114,6 +116,10 @@ async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int,
     postings = list(await repo.postings(tx, project_id, wanted, MAX_POSTINGS))
     scores = bm25(postings, df, query, n_chunks, avg_length)
     covered = coverage(postings, df, query, n_chunks)
+    focused = Counter(terms(focus)) if focus else None
+    if focused and focused != query:
+        for chunk_id, value in coverage(postings, df, focused, n_chunks).items():
+            covered[chunk_id] = max(covered.get(chunk_id, 0.0), value)
     if not scores:
         return []
     order = sorted(scores, key=lambda c: (-scores[c], c))
@@ -149,7 +155,8 @@ async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int,
 
 
 async def search(db: Database, app: Settings | None, project_id: str, question: str, *, token_budget: int,
-                 limit: int = 6, settings: AISettings | None = None, api_key: str | None = None) -> list[KbHit]:
+                 limit: int = 6, settings: AISettings | None = None, api_key: str | None = None,
+                 focus: str | None = None) -> list[KbHit]:
     """``retrieve`` in a read transaction of its own, the question embedded first (outside
     any transaction) when the project has an embeddings model; an embeddings failure ranks
     with BM25 alone. ``settings`` and ``api_key``: the project's, when the caller has them."""
@@ -162,4 +169,4 @@ async def search(db: Database, app: Settings | None, project_id: str, question: 
     vector = await embeddings.question_vector(ep, question) if terms(question) else None
     async with db.read() as tx:
         return await retrieve(tx, project_id, question, token_budget=token_budget, limit=limit,
-                              query_vector=vector, embeddings_model=ep.model if ep else None)
+                              query_vector=vector, embeddings_model=ep.model if ep else None, focus=focus)
