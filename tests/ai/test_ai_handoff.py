@@ -14,13 +14,14 @@ from pocketping.bridges.base import Outgoing
 from pocketping.bridges.discord.format import render_item
 from pocketping.bridges.slack.text import message_text
 from pocketping.bridges.telegram.format import message_html
+from pocketping.clock import FakeClock
 from pocketping.core.ai_copy import DEFAULT_NO_ANSWER, HANDOFF, asks_for_person
 from pocketping_testkit.bridges import discord_bridge, telegram_bridge
 from pocketping_testkit.retrieval_eval import serve
 from pocketping_testkit.slack_bridge import slack_bridge
 from pocketping_testkit.widget_client import WidgetClient
 
-from .ai_helpers import ai_texts, asettle, configure, messages
+from .ai_helpers import ai_texts, asettle, configure, messages, openai_project
 from .test_retrieval_eval import cli_for
 
 HANDED_OVER = HANDOFF["en"][0]
@@ -131,6 +132,30 @@ async def test_the_models_handoff_tool_call_hands_over(server, project, llm, fak
         await asettle(server)
         assert len(chat_requests(llm)) == 1
         await w.close()
+
+
+async def test_a_hand_off_survives_a_restart(ai_env, llm):
+    first = ai_env.server()
+    project = openai_project(first, llm, delay_seconds=120)
+    w = await WidgetClient.connect(first.ws_url, project.public_key, metadata={"language": "fr-FR"})
+    await w.synced()
+    await w.say("Je voudrais parler à un humain, s'il vous plaît")
+    # At once, not after the delay, and in the visitor's language.
+    assert (await w.expect("message", sender="ai"))["message"]["text"] == HANDOFF["fr"][0]
+    token = w.token
+    await w.close()
+    first.stop()
+
+    clock = FakeClock(ai_env.clock.now())
+    second = ai_env.server(clock=clock)
+    w = await WidgetClient.connect(second.ws_url, project.public_key, token=token)
+    await w.synced()
+    await w.say("Vous êtes là ?")
+    clock.advance(3600)
+    await asettle(second, clock)
+    assert llm.requests == []
+    assert ai_texts(await messages(second, project, w.session_id)) == [HANDOFF["fr"][0]]
+    await w.close()
 
 
 @pytest.mark.parametrize("text", [
