@@ -21,7 +21,7 @@ from pocketping_testkit.retrieval_eval import serve
 from pocketping_testkit.slack_bridge import slack_bridge
 from pocketping_testkit.widget_client import WidgetClient
 
-from .ai_helpers import ai_texts, asettle, configure, messages, openai_project
+from .ai_helpers import ai_texts, asettle, configure, create_project_on, messages, openai_project
 from .test_retrieval_eval import cli_for
 
 HANDED_OVER = HANDOFF["en"][0]
@@ -132,6 +132,23 @@ async def test_the_models_handoff_tool_call_hands_over(server, project, llm, fak
         await asettle(server)
         assert len(chat_requests(llm)) == 1
         await w.close()
+
+
+async def test_anthropic_tool_use_hands_over_too(ai_env_sqlite, llm, monkeypatch):
+    monkeypatch.setenv("PP_TEST_ANTHROPIC_KEY", llm.anthropic_key)
+    srv = ai_env_sqlite.server()
+    project = create_project_on(srv)
+    configure(srv, project.id, enabled=True, provider="anthropic", model="claude-test", base_url=llm.anthropic_url,
+              api_key_env="PP_TEST_ANTHROPIC_KEY", delay_seconds=0)
+    llm.call_tool("handoff_to_human", {"reason": "angry"})
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("This is the third time my order is wrong!")
+    assert (await w.expect("message", sender="ai"))["message"]["text"] == HANDED_OVER
+    [request] = llm.requests
+    assert [t["name"] for t in request.body["tools"]] == ["handoff_to_human"] and llm.invalid == []
+    assert not await session_ai(srv, project, w.session_id)
+    await w.close()
 
 
 async def test_a_hand_off_survives_a_restart(ai_env, llm):

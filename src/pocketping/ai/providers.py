@@ -38,6 +38,10 @@ OPENAI_TOOLS: list[dict[str, Any]] = [{
             "required": []},
     },
 }]
+# The same tool in Anthropic's Messages API shape.
+ANTHROPIC_TOOLS: list[dict[str, Any]] = [{"name": HANDOFF_TOOL,
+                                          "description": OPENAI_TOOLS[0]["function"]["description"],
+                                          "input_schema": OPENAI_TOOLS[0]["function"]["parameters"]}]
 
 
 class ModelError(Exception):
@@ -86,7 +90,7 @@ def openai_call(base_url: str, model: str, prompt: Prompt, *, api_key: str | Non
 
 
 def anthropic_call(base_url: str, model: str, prompt: Prompt, *, api_key: str | None, max_tokens: int,
-                   temperature: float | None) -> Call:
+                   temperature: float | None, tools: bool = False) -> Call:
     if not api_key:
         raise ModelError("no Anthropic API key: set --api-key-env (or ANTHROPIC_API_KEY) or store one with "
                          "--api-key-stdin", code="model_no_key")
@@ -98,6 +102,8 @@ def anthropic_call(base_url: str, model: str, prompt: Prompt, *, api_key: str | 
     }
     if temperature is not None:
         body["temperature"] = min(temperature, 1.0)
+    if tools:
+        body["tools"] = ANTHROPIC_TOOLS
     headers = {"Content-Type": "application/json", "Accept": "application/json", "x-api-key": api_key,
                "anthropic-version": ANTHROPIC_VERSION}
     return Call(f"{base_url.rstrip('/')}/v1/messages", headers, body)
@@ -150,8 +156,15 @@ def parse_anthropic(data: Any) -> Reply:
         text = "".join(b["text"] for b in blocks if isinstance(b, dict) and b.get("type") == "text")
     except (KeyError, TypeError) as exc:
         raise ModelError("the answer has no content blocks", code="model_bad_answer") from exc
+    handoff = None
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == HANDOFF_TOOL:
+            arguments = block.get("input")
+            reason = arguments.get("reason") if isinstance(arguments, dict) else None
+            handoff = reason.strip()[:300] if isinstance(reason, str) else ""
+            break
     return Reply(text=text, model=data.get("model"), finish_reason=data.get("stop_reason"),
-                 usage=data.get("usage") or {})
+                 usage=data.get("usage") or {}, handoff=handoff)
 
 
 async def post_json(call: Call, *, timeout: float, allow_private: bool) -> Any:
@@ -191,24 +204,20 @@ async def post_json(call: Call, *, timeout: float, allow_private: bool) -> Any:
 async def complete(provider: str, base_url: str, model: str, prompt: Prompt, *, api_key: str | None,
                    max_tokens: int, temperature: float | None, timeout: float, allow_private: bool,
                    tools: bool = False) -> Reply:
-    """One answer. With ``tools`` (OpenAI-compatible APIs), the model may call
-    ``handoff_to_human``; a server or model that refuses tools (HTTP 400) is asked again without."""
-    if provider == "anthropic":
-        call = anthropic_call(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens,
-                              temperature=temperature)
-        reply = parse_anthropic(await post_json(call, timeout=timeout, allow_private=allow_private))
-    else:
-        call = openai_call(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens, temperature=temperature,
-                           tools=tools)
-        try:
-            data = await post_json(call, timeout=timeout, allow_private=allow_private)
-        except ModelError as exc:
-            if not tools or exc.status != 400:
-                raise
-            call = openai_call(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens,
-                               temperature=temperature)
-            data = await post_json(call, timeout=timeout, allow_private=allow_private)
-        reply = parse_openai(data)
+    """One answer. With ``tools``, the model may call ``handoff_to_human`` (function calling,
+    or Anthropic's tool use); a server or model that refuses tools (HTTP 400) is asked again
+    without them."""
+    build = anthropic_call if provider == "anthropic" else openai_call
+    call = build(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens, temperature=temperature,
+                 tools=tools)
+    try:
+        data = await post_json(call, timeout=timeout, allow_private=allow_private)
+    except ModelError as exc:
+        if not tools or exc.status != 400:
+            raise
+        call = build(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens, temperature=temperature)
+        data = await post_json(call, timeout=timeout, allow_private=allow_private)
+    reply = parse_anthropic(data) if provider == "anthropic" else parse_openai(data)
     if reply.handoff is not None:
         return reply
     if not reply.text.strip():

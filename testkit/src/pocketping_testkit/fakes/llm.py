@@ -38,7 +38,7 @@ OPENAI_ROLES = {"system", "developer", "user", "assistant"}
 EMBEDDINGS_FIELDS = {"model", "input", "encoding_format", "dimensions", "user"}
 EMBEDDING_SIZE = 256
 ANTHROPIC_FIELDS = {"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
-                    "stop_sequences", "stream", "metadata"}
+                    "stop_sequences", "stream", "metadata", "tools", "tool_choice"}
 
 
 @dataclass
@@ -234,11 +234,19 @@ class FakeLLM(FakeHarness):
         if behavior is not None and behavior.kind == "error":
             kind = "overloaded_error" if behavior.status == 529 else "api_error"
             return _anthropic_error(behavior.status, kind, behavior.text)
-        text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+        offered = {t["name"] for t in recorded.body.get("tools") or ()}
+        if behavior is not None and behavior.kind == "tool" and behavior.tool in offered:
+            text = ""
+            content: list[dict[str, Any]] = [{"type": "tool_use", "id": f"toolu_fake{next(self._ids)}",
+                                              "name": behavior.tool, "input": orjson.loads(behavior.text)}]
+            stop = "tool_use"
+        else:
+            text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+            content, stop = [{"type": "text", "text": text}], "end_turn"
         return JSONResponse({
             "id": f"msg_fake{next(self._ids)}", "type": "message", "role": "assistant",
-            "model": recorded.body["model"], "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn", "stop_sequence": None,
+            "model": recorded.body["model"], "content": content,
+            "stop_reason": stop, "stop_sequence": None,
             "usage": {"input_tokens": len(orjson.dumps(recorded.body)) // 4, "output_tokens": len(text) // 4},
         })
 
@@ -369,4 +377,15 @@ def _check_anthropic(body: dict[str, Any]) -> str | None:
     temperature = body.get("temperature", 1)
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 1:
         return "temperature: Input should be between 0 and 1"
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not tools:
+            return "tools: Input should be a non-empty list"
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or \
+                    not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", tool["name"]):
+                return f"tools.{i}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+            schema = tool.get("input_schema")
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                return f"tools.{i}.input_schema: Input should be a JSON Schema object"
     return None
