@@ -172,4 +172,7 @@ async def ask(db: Database, app: Settings, project_id: str, text: str) -> tuple[
     if not settings.model:
         raise providers.ModelError("no model set: pocketping ai set PROJECT_ID --model ...", code="model_required")
     prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
-    return await complete(app, settings, prompt, key), prompt
+    answer = await respond(app, settings, prompt, key)
+    if answer.handoff is not None:
+        return f"(the model handed the conversation over to a person: {answer.handoff or 'no reason given'})", prompt
+    return answer.text, prompt
