@@ -122,11 +122,6 @@ class Answer:
     handoff: str | None = None  # the model called handoff_to_human (with this reason, maybe "")
 
 
-async def complete(app: Settings, settings: AISettings, prompt: Prompt, api_key: str | None) -> str:
-    """The model's answer as clean text (possibly empty). Raises ``ModelError``."""
-    return (await respond(app, settings, prompt, api_key)).text
-
-
 async def respond(app: Settings, settings: AISettings, prompt: Prompt, api_key: str | None,
                   locale: str = "en") -> Answer:
     """The model's answer, its citations appended, or its call for a person (OpenAI-compatible
