@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pocketping import netguard
@@ -14,7 +15,9 @@ from pocketping.hub import Event
 from pocketping.store import ai as repo
 from pocketping.store import projects as project_repo
 
-__all__ = ["get_ai_settings", "set_ai_enabled", "update_ai_settings"]
+__all__ = ["ai_usage", "get_ai_settings", "set_ai_enabled", "update_ai_settings"]
+
+MAX_USAGE_DAYS = 366
 
 
 async def get_ai_settings(svc: Services, project_id: str) -> tuple[AISettings, dict[str, Any]]:
@@ -47,3 +50,22 @@ async def update_ai_settings(svc: Services, project_id: str, changes: dict[str, 
         settings = await repo.get_settings(tx, project_id)
         tx.emit(Event("ai.settings_changed", project_id, data={"enabled": settings.enabled}))
         return settings
+
+
+async def ai_usage(svc: Services, project_id: str, days: int = 7) -> dict[str, Any]:
+    """Tokens and answers by day (UTC), the last ``days`` days up to today, oldest first, with
+    the project's caps (``pocketping ai usage``, ``GET /api/v1/ai/usage``)."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_USAGE_DAYS:
+        raise InvalidInput(f"days is a whole number from 1 to {MAX_USAGE_DAYS}", code="invalid_days")
+    async with svc.db.read() as tx:
+        await project_repo.get_project(tx, project_id)
+        settings = await repo.get_settings(tx, project_id)
+        wanted = [repo.day_of(tx.now - timedelta(days=n)) for n in range(days - 1, -1, -1)]
+        found = await repo.usage_by_day(tx, project_id, wanted)
+    rows = [{"day": u["day"], "answers": u["replies"], "errors": u["errors"], "tokens": u["tokens"],
+             "inputTokens": u["inputTokens"], "outputTokens": u["outputTokens"],
+             "embeddingTokens": u["embeddingTokens"], "limitToldAt": u["limitToldAt"]} for u in found]
+    return {"projectId": project_id, "maxAnswers": settings.max_replies_per_session,
+            "maxRepliesPerDay": settings.max_replies_per_day, "dailyTokens": settings.daily_tokens,
+            "days": rows, "totals": {"answers": sum(r["answers"] for r in rows),
+                                     "tokens": sum(r["tokens"] for r in rows)}}

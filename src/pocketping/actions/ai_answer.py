@@ -23,6 +23,7 @@ from pocketping.actions.messages import send_ai_message
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
 from pocketping.ai.answering import still_wanted
+from pocketping.core.ai import Tokens
 from pocketping.core.models import Session
 from pocketping.hub import Event
 from pocketping.store import ai as repo
@@ -56,8 +57,9 @@ def note_event(session: Session, code: str, text: str) -> Event:
 
 
 async def release(svc: Services, claim: Claim, *, note: tuple[str, str] | None = None,
-                  turn_off: bool = False) -> None:
-    """Drop the claim without answering (the AI is off, capped, or has nothing to answer)."""
+                  turn_off: bool = False, once_on: str | None = None) -> None:
+    """Drop the claim without answering (the AI is off, capped, or has nothing to answer).
+    ``once_on`` (a day, whose usage row exists): the note is sent only by the day's first caller."""
     async with unit_of_work(svc) as tx:
         if not await repo.release(tx, claim.session_id, claim.lease):
             return
@@ -68,7 +70,7 @@ async def release(svc: Services, claim: Claim, *, note: tuple[str, str] | None =
             tx.emit(Event("session.ai_changed", claim.project_id, session.id,
                           data={"session": session.to_api(), "aiEnabled": False, "reason": "reply_limit"},
                           origin="ai"))
-        if note is not None:
+        if note is not None and (once_on is None or await repo.tell_limit_once(tx, claim.project_id, once_on)):
             tx.emit(note_event(session, *note))
 
 
@@ -85,8 +87,15 @@ async def ensure_usage_row(svc: Services, project_id: str, day: str) -> None:
             await repo.ensure_usage_row(tx, project_id, day)
 
 
+async def record_tokens(svc: Services, project_id: str, day: str, tokens: Tokens) -> None:
+    """Tokens spent on no answer (one that was superseded): counted all the same."""
+    await ensure_usage_row(svc, project_id, day)
+    async with svc.db.transaction() as tx:
+        await repo.count_usage(tx, project_id, day, tokens=tokens)
+
+
 def _settle(claim: Claim, day: str, *, replies: int = 0, errors: int = 0, error: str | None = None,
-            note: tuple[str, str] | None = None) -> Any:
+            note: tuple[str, str] | None = None, tokens: Tokens | None = None) -> Any:
     """The bookkeeping that must commit with the AI's message (or not at all)."""
     async def hook(tx: Tx, session: Session) -> None:
         if not still_wanted(session, claim):
@@ -94,7 +103,7 @@ def _settle(claim: Claim, day: str, *, replies: int = 0, errors: int = 0, error:
         await repo.set_due(tx, session.id, None)
         if replies:
             await repo.count_reply(tx, session.id)
-        await repo.count_usage(tx, claim.project_id, day, replies=replies, errors=errors)
+        await repo.count_usage(tx, claim.project_id, day, replies=replies, errors=errors, tokens=tokens)
         if error is not None:
             await repo.record_error(tx, claim.project_id, error)
         if note is not None:
@@ -104,33 +113,38 @@ def _settle(claim: Claim, day: str, *, replies: int = 0, errors: int = 0, error:
 
 
 async def post_answer(svc: Services, claim: Claim, text: str, day: str, *, errors: int = 0, error: str | None = None,
-                      note: tuple[str, str] | None = None) -> None:
-    """The AI's message, counted in the same transaction. Raises ``Superseded``."""
+                      note: tuple[str, str] | None = None, tokens: Tokens | None = None) -> None:
+    """The AI's message, counted (and the ``tokens`` it cost) in the same transaction. Raises
+    ``Superseded``."""
     await send_ai_message(svc, claim.project_id, claim.session_id, text,
-                          before_insert=_settle(claim, day, replies=1, errors=errors, error=error, note=note))
+                          before_insert=_settle(claim, day, replies=1, errors=errors, error=error, note=note,
+                                                tokens=tokens))
 
 
-async def record_failure(svc: Services, claim: Claim, day: str, error: str, note: tuple[str, str]) -> bool:
+async def record_failure(svc: Services, claim: Claim, day: str, error: str, note: tuple[str, str], *,
+                         tokens: Tokens | None = None) -> bool:
     """The model failed and nothing is said to the visitor; False if the answer was no longer wanted."""
     async with unit_of_work(svc) as tx:
         session = await session_repo.find_session(tx, claim.project_id, claim.session_id)
         if session is None or not still_wanted(session, claim):
             return False
-        await _settle(claim, day, errors=1, error=error, note=note)(tx, session)
+        await _settle(claim, day, errors=1, error=error, note=note, tokens=tokens)(tx, session)
     return True
 
 
 HANDOFF_REASONS = ("visitor_asked", "no_answer", "model")
 
 
-async def hand_off(svc: Services, claim: Claim, text: str, day: str, reason: str, *, detail: str = "") -> None:
+async def hand_off(svc: Services, claim: Claim, text: str, day: str, reason: str, *, detail: str = "",
+                   tokens: Tokens | None = None) -> None:
     """A person takes over: the AI's last line (``text``) to the visitor, the AI off for the
     conversation (stored), and ``session.ai_changed`` with ``reason: "handoff"`` for the team's
-    threads and the operators' mail, all in one transaction. Raises ``Superseded``."""
+    threads and the operators' mail, all in one transaction (with the ``tokens`` the model's
+    call for a person cost). Raises ``Superseded``."""
     assert reason in HANDOFF_REASONS
 
     async def hook(tx: Tx, session: Session) -> None:
-        await _settle(claim, day, replies=1)(tx, session)
+        await _settle(claim, day, replies=1, tokens=tokens)(tx, session)
         await repo.silence(tx, session.id)
         after = await session_repo.get_session(tx, claim.project_id, claim.session_id)
         tx.emit(Event("session.ai_changed", claim.project_id, session.id,

@@ -12,7 +12,7 @@ from pocketping.ai.prompt import Prompt, Turn, clean_answer, conversation, quest
 from pocketping.ai.retrieval import search
 from pocketping.ai.text import terms
 from pocketping.config import Settings
-from pocketping.core.ai import AISettings, KbHit
+from pocketping.core.ai import AISettings, KbHit, limit_reached
 from pocketping.core.ai_copy import asks_for_person, citations, handoff_text
 from pocketping.core.models import Message, Session
 from pocketping.core.widget_text import visitor_locale
@@ -66,7 +66,7 @@ async def load_context(db: Database, claim: Claim, app: Settings | None = None) 
         return AnswerContext(settings, session, project.name, None, usage, key, locale, "visitor_asked", text)
     prompt = None
     handoff = None
-    if turns:
+    if turns and limit_reached(settings, session.ai_reply_count, usage) is None:  # nothing spent past a limit
         asked = question(turns)
         hits = relevant(await search(db, app, claim.project_id, asked, token_budget=settings.knowledge_tokens,
                                      settings=settings, api_key=key, focus=turns[-1].content[-2000:]),

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pocketping.ai.providers import Call, ModelError, post_json
+from pocketping.ai.text import estimate_tokens
+from pocketping.ai.usage import embedding_tokens, record_tokens
 from pocketping.config import Settings
 from pocketping.core.ai import DEFAULT_KEY_ENV, AISettings
 
@@ -79,8 +81,11 @@ async def embed(ep: Endpoint, texts: Sequence[str]) -> list[list[float]]:
     out: list[list[float]] = []
     for first in range(0, len(texts), BATCH):
         batch = texts[first:first + BATCH]
-        out += _parse(await post_json(_call(ep, batch), timeout=ep.timeout, allow_private=ep.allow_private),
-                      len(batch))
+        data = await post_json(_call(ep, batch), timeout=ep.timeout, allow_private=ep.allow_private)
+        if isinstance(data, dict):
+            sent = sum(estimate_tokens(t[:MAX_INPUT_CHARS]) for t in batch)
+            record_tokens(embedding_tokens(data.get("usage"), estimate=sent))
+        out += _parse(data, len(batch))
     return out
 
 

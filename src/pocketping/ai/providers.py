@@ -20,6 +20,8 @@ import orjson
 
 from pocketping import netguard
 from pocketping.ai.prompt import Prompt
+from pocketping.ai.text import estimate_tokens
+from pocketping.ai.usage import chat_tokens, record_tokens
 
 ANTHROPIC_VERSION = "2023-06-01"
 MAX_RESPONSE_BYTES = 1 << 20
@@ -218,6 +220,9 @@ async def complete(provider: str, base_url: str, model: str, prompt: Prompt, *, 
         call = build(base_url, model, prompt, api_key=api_key, max_tokens=max_tokens, temperature=temperature)
         data = await post_json(call, timeout=timeout, allow_private=allow_private)
     reply = parse_anthropic(data) if provider == "anthropic" else parse_openai(data)
+    # Counted before the answer is judged: an empty answer was paid for too.
+    sent = estimate_tokens(prompt.system) + sum(estimate_tokens(t.content) for t in prompt.turns)
+    record_tokens(chat_tokens(provider, reply.usage, estimate=(sent, estimate_tokens(reply.text))))
     if reply.handoff is not None:
         return reply
     if not reply.text.strip():

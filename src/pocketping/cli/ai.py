@@ -17,8 +17,9 @@ def _human(s: dict[str, Any]) -> str:
     key = "stored (encrypted)" if s["hasApiKey"] else f"read from ${s['apiKeyEnv'] or _default_env(s['provider'])}"
     prompt = s["systemPrompt"]
     usage = s.get("usageToday") or {}
-    caps = [f"{s['maxRepliesPerSession'] or 'no limit'} replies per conversation",
-            f"{s['maxRepliesPerDay'] or 'no limit'} per day"]
+    caps = [f"{s['maxAnswers'] or 'no limit'} answers per conversation",
+            f"{s['maxRepliesPerDay'] or 'no limit'} per day",
+            f"{s['dailyTokens']} tokens a day" if s["dailyTokens"] else "no token budget"]
     lines = [
         f"AI fallback for {s['projectId']}: {'ENABLED' if s['enabled'] else 'disabled'}",
         f"  answers after:   {s['delaySeconds']} s without a reply from the team"
@@ -34,7 +35,8 @@ def _human(s: dict[str, Any]) -> str:
         f"  on failure:      {repr(s['fallbackMessage']) if s['fallbackMessage'] else 'nothing sent to the visitor'}",
         f"  nothing found:   {s['noAnswerText']!r} (and a person is called in; relevance under "
         f"{s['minRelevance']:g})",
-        f"  today ({usage.get('day')}): {usage.get('replies', 0)} replies, {usage.get('errors', 0)} errors",
+        f"  today ({usage.get('day')}): {usage.get('replies', 0)} replies, {usage.get('errors', 0)} errors, "
+        f"{usage.get('tokens', 0)} tokens",
     ]
     if s["lastError"]:
         lines.append(f"  last error:      {s['lastError']} ({s['lastErrorAt']})")
@@ -82,10 +84,16 @@ def set_(
                                                                  "(- for standard input)")] = None,
     clear_system_prompt: Annotated[bool, typer.Option("--clear-system-prompt",
                                                       help="Go back to the default system prompt")] = False,
-    max_replies_per_session: Annotated[int | None, typer.Option(help="AI replies per conversation (0: no limit; "
-                                                                     "default 20)")] = None,
+    max_answers: Annotated[int | None, typer.Option("--max-answers", help="AI answers per conversation; past it the "
+                                                    "AI is off for the conversation and the team is told (0: no "
+                                                    "limit; default 20)")] = None,
+    max_replies_per_session: Annotated[int | None, typer.Option(help="The same as --max-answers")] = None,
     max_replies_per_day: Annotated[int | None, typer.Option(help="AI replies per day for the project (0: no limit; "
                                                                  "default 500)")] = None,
+    daily_tokens: Annotated[int | None, typer.Option("--daily-tokens", help="Tokens a day for the project's answers, "
+                                                     "counted from the providers' usage fields; past it the AI stays "
+                                                     "silent until tomorrow (UTC) and the team is told once (0: no "
+                                                     "budget; the default)")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds the model has to answer (default 30)")] = None,
     max_answer_tokens: Annotated[int | None, typer.Option(help="Longest answer, in tokens (default 400)")] = None,
     history_tokens: Annotated[int | None, typer.Option(help="Conversation sent to the model, in tokens "
@@ -117,8 +125,9 @@ def set_(
     changes: dict[str, Any] = {}
     for name, value in (("enabled", enabled), ("delay_seconds", delay), ("provider", provider), ("model", model),
                         ("base_url", base_url), ("api_key_env", api_key_env),
-                        ("max_replies_per_session", max_replies_per_session),
-                        ("max_replies_per_day", max_replies_per_day), ("timeout_seconds", timeout),
+                        ("max_answers", max_answers), ("max_replies_per_session", max_replies_per_session),
+                        ("max_replies_per_day", max_replies_per_day), ("daily_tokens", daily_tokens),
+                        ("timeout_seconds", timeout),
                         ("max_answer_tokens", max_answer_tokens), ("history_tokens", history_tokens),
                         ("knowledge_tokens", knowledge_tokens), ("fallback_message", fallback_message),
                         ("temperature", temperature), ("embeddings_model", embeddings_model),
@@ -149,6 +158,30 @@ def set_(
 
     data = run(go, as_json)
     emit(data, as_json, lambda: _human(data))
+
+
+def _usage_table(u: dict[str, Any]) -> str:
+    budget = f"{u['dailyTokens']} tokens a day" if u["dailyTokens"] else "no token budget"
+    cap = f"{u['maxAnswers']} answers per conversation" if u["maxAnswers"] else "no answer cap"
+    lines = [f"AI usage of {u['projectId']} ({budget}, {cap}):",
+             "day         answers  errors      tokens       input      output  embeddings"]
+    for d in u["days"]:
+        lines.append(f"{d['day']}  {d['answers']:>7}  {d['errors']:>6}  {d['tokens']:>10}  {d['inputTokens']:>10}  "
+                     f"{d['outputTokens']:>10}  {d['embeddingTokens']:>10}"
+                     + ("  (limit reached; team told)" if d["limitToldAt"] else ""))
+    lines.append(f"total       {u['totals']['answers']:>7}  {'':>6}  {u['totals']['tokens']:>10}")
+    return "\n".join(lines)
+
+
+@app.command("usage")
+def usage(project_id: str,
+          days: Annotated[int, typer.Option("--days", help="How many days up to today (UTC), 1-366")] = 7,
+          as_json: JsonOpt = False) -> None:
+    """Tokens (as the providers reported them) and answers of the AI, by day."""
+    from pocketping.actions.ai import ai_usage
+
+    data = run(lambda svc: ai_usage(svc, project_id, days), as_json)
+    emit(data, as_json, lambda: _usage_table(data))
 
 
 @app.command("test")

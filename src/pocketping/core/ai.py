@@ -25,10 +25,11 @@ MAX_SYSTEM_PROMPT = 20_000
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
 
 # Tunables kept in ai_settings.options: name -> (default, minimum, maximum). 0 means "no cap"
-# for the two reply caps.
+# for the two reply caps and the daily token budget.
 OPTION_LIMITS: dict[str, tuple[float, float, float]] = {
     "max_replies_per_session": (20, 0, 10_000),
     "max_replies_per_day": (500, 0, 1_000_000),
+    "daily_tokens": (0, 0, 10_000_000_000),
     "timeout_seconds": (30, 1, 300),
     "max_answer_tokens": (400, 16, 8192),
     "history_tokens": (2000, 100, 100_000),
@@ -37,8 +38,29 @@ OPTION_LIMITS: dict[str, tuple[float, float, float]] = {
     # (pocketping.ai.retrieval.coverage); with none, the AI says it doesn't know and calls a person.
     "min_relevance": (0.15, 0, 1),
 }
-_INT_OPTIONS = {"max_replies_per_session", "max_replies_per_day", "max_answer_tokens", "history_tokens",
-                "knowledge_tokens"}
+_INT_OPTIONS = {"max_replies_per_session", "max_replies_per_day", "daily_tokens", "max_answer_tokens",
+                "history_tokens", "knowledge_tokens"}
+# Other names of settings (the name the issue of the budget gave the per-conversation cap).
+ALIASES = {"max_answers": "max_replies_per_session"}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Tokens one answer (or one day) used."""
+
+    input: int = 0
+    output: int = 0
+    embedding: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.embedding
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(self.input + other.input, self.output + other.output, self.embedding + other.embedding)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
 
 
 @dataclass(frozen=True)
@@ -52,8 +74,9 @@ class AISettings:
     api_key_env: str | None = None
     has_api_key: bool = False
     system_prompt: str | None = None
-    max_replies_per_session: int = 20
+    max_replies_per_session: int = 20  # AI answers per conversation (`--max-answers`)
     max_replies_per_day: int = 500
+    daily_tokens: int = 0  # tokens a day the project's answers may use (the providers' usage fields)
     timeout_seconds: float = 30
     max_answer_tokens: int = 400
     history_tokens: int = 2000
@@ -92,8 +115,10 @@ class AISettings:
             "apiKeyEnv": self.api_key_env,
             "hasApiKey": self.has_api_key,
             "systemPrompt": self.system_prompt,
+            "maxAnswers": self.max_replies_per_session,
             "maxRepliesPerSession": self.max_replies_per_session,
             "maxRepliesPerDay": self.max_replies_per_day,
+            "dailyTokens": self.daily_tokens,
             "timeoutSeconds": self.timeout_seconds,
             "maxAnswerTokens": self.max_answer_tokens,
             "historyTokens": self.history_tokens,
@@ -109,6 +134,20 @@ class AISettings:
         if usage is not None:
             body["usageToday"] = usage
         return body
+
+
+def limit_reached(settings: AISettings, answers: int, today: dict[str, Any]) -> str | None:
+    """Why the AI must stay silent now (None: it may answer): ``session_limit`` (``answers``
+    given in this conversation reached ``--max-answers``), ``daily_limit`` (the project's replies
+    today, ``today["replies"]``) or ``token_budget`` (its tokens today, ``today["tokens"]``,
+    reached ``--daily-tokens``). The answer that crosses the budget is the day's last."""
+    if settings.max_replies_per_session and answers >= settings.max_replies_per_session:
+        return "session_limit"
+    if settings.max_replies_per_day and int(today.get("replies", 0)) >= settings.max_replies_per_day:
+        return "daily_limit"
+    if settings.daily_tokens and int(today.get("tokens", 0)) >= settings.daily_tokens:
+        return "token_budget"
+    return None
 
 
 def settings_from_row(row: dict[str, Any]) -> AISettings:
@@ -153,7 +192,10 @@ def apply_changes(current: AISettings, changes: dict[str, Any]) -> AISettings:
     """Validate ``changes`` (field name -> new value; ``None`` clears optional text fields)
     and return the settings they produce. Raises ``InvalidInput`` with a stable code."""
     values: dict[str, Any] = {}
-    for name, value in changes.items():
+    for given, value in changes.items():
+        name = ALIASES.get(given, given)
+        if name in values and values[name] != value:  # only an alias and its setting can meet here
+            raise InvalidInput(f"{name} is given twice with different values", code="invalid_setting")
         if name == "enabled":
             values[name] = bool(value)
         elif name == "delay_seconds":

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from pocketping.core.ai import AISettings, settings_from_row
+from pocketping.core.ai import AISettings, Tokens, settings_from_row
+from pocketping.core.models import iso
 from pocketping.store.db import Tx
 from pocketping.store.schema import ai_settings, ai_usage, messages, sessions
 
@@ -63,18 +64,57 @@ async def ensure_usage_row(tx: Tx, project_id: str, day: str) -> None:
     exists = (await tx.conn.execute(select(ai_usage.c.replies).where(
         ai_usage.c.project_id == project_id, ai_usage.c.day == day))).first()
     if exists is None:
-        await tx.conn.execute(ai_usage.insert().values(project_id=project_id, day=day, replies=0, errors=0))
+        await tx.conn.execute(ai_usage.insert().values(project_id=project_id, day=day, replies=0, errors=0,
+                                                       input_tokens=0, output_tokens=0, embedding_tokens=0))
+
+
+_USAGE = (ai_usage.c.day, ai_usage.c.replies, ai_usage.c.errors, ai_usage.c.input_tokens, ai_usage.c.output_tokens,
+          ai_usage.c.embedding_tokens, ai_usage.c.limit_told_at)
+
+
+def _usage_of(day: str, row: Any | None) -> dict[str, Any]:
+    if row is None:
+        return {"day": day, "replies": 0, "errors": 0, "tokens": 0, "inputTokens": 0, "outputTokens": 0,
+                "embeddingTokens": 0, "limitToldAt": None}
+    tokens = Tokens(int(row[3]), int(row[4]), int(row[5]))
+    return {"day": day, "replies": int(row[1]), "errors": int(row[2]), "tokens": tokens.total,
+            "inputTokens": tokens.input, "outputTokens": tokens.output, "embeddingTokens": tokens.embedding,
+            "limitToldAt": iso(row[6])}
 
 
 async def usage(tx: Tx, project_id: str, day: str) -> dict[str, Any]:
-    row = (await tx.conn.execute(select(ai_usage.c.replies, ai_usage.c.errors).where(
+    """The day's counts: replies, errors, tokens (input + output + embedding) and each kind."""
+    row = (await tx.conn.execute(select(*_USAGE).where(
         ai_usage.c.project_id == project_id, ai_usage.c.day == day))).first()
-    return {"day": day, "replies": int(row[0]) if row else 0, "errors": int(row[1]) if row else 0}
+    return _usage_of(day, row)
 
 
-async def count_usage(tx: Tx, project_id: str, day: str, *, replies: int = 0, errors: int = 0) -> None:
+async def usage_by_day(tx: Tx, project_id: str, days: list[str]) -> list[dict[str, Any]]:
+    """``usage`` for each of ``days`` (days without a row count zero), in the order given."""
+    rows = (await tx.conn.execute(select(*_USAGE).where(
+        ai_usage.c.project_id == project_id, ai_usage.c.day.in_(days)))).all()
+    found = {r[0]: r for r in rows}
+    return [_usage_of(day, found.get(day)) for day in days]
+
+
+async def count_usage(tx: Tx, project_id: str, day: str, *, replies: int = 0, errors: int = 0,
+                      tokens: Tokens | None = None) -> None:
+    """Add to the day's row (made first by ``ensure_usage_row``)."""
+    tokens = tokens or Tokens()
     await tx.conn.execute(update(ai_usage).where(ai_usage.c.project_id == project_id, ai_usage.c.day == day)
-                          .values(replies=ai_usage.c.replies + replies, errors=ai_usage.c.errors + errors))
+                          .values(replies=ai_usage.c.replies + replies, errors=ai_usage.c.errors + errors,
+                                  input_tokens=ai_usage.c.input_tokens + tokens.input,
+                                  output_tokens=ai_usage.c.output_tokens + tokens.output,
+                                  embedding_tokens=ai_usage.c.embedding_tokens + tokens.embedding))
+
+
+async def tell_limit_once(tx: Tx, project_id: str, day: str) -> bool:
+    """True for the first caller of the day (the one that tells the team the AI stopped): one
+    conditional UPDATE, so two workers cannot both tell."""
+    result = await tx.conn.execute(update(ai_usage).where(
+        ai_usage.c.project_id == project_id, ai_usage.c.day == day, ai_usage.c.limit_told_at.is_(None),
+    ).values(limit_told_at=tx.now))
+    return bool(result.rowcount)
 
 
 # --- the timer --------------------------------------------------------------------------------

@@ -348,6 +348,13 @@ ai_usage = Table(
     Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
     Column("replies", Integer, nullable=False, default=0),
     Column("errors", Integer, nullable=False, default=0),
+    # Tokens the providers reported (usage fields): the chat calls' input and output, the
+    # question's embedding. ``limit_told_at``: when the team was told the AI stopped for the
+    # day (a daily cap or the token budget), so it is told once.
+    Column("input_tokens", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("output_tokens", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("embedding_tokens", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("limit_told_at", UTCDateTime, nullable=True),
     **MYSQL,
 )
 

@@ -17,13 +17,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from pocketping import logs
 from pocketping.actions import ai_answer
 from pocketping.actions.services import Services
-from pocketping.ai import answering, providers
+from pocketping.ai import answering, providers, usage
 from pocketping.clock import sleep_or_wake
-from pocketping.core.ai import AISettings
+from pocketping.core.ai import AISettings, limit_reached
 from pocketping.core.models import Session
 from pocketping.ephemeral import typing_event
 from pocketping.hub import Event
@@ -148,7 +149,30 @@ class AIScheduler:
 
 async def answer(svc: Services, claim: Claim) -> str:
     """Answer one claimed session. Returns what happened: ``answered``, ``handed_off``,
-    ``fallback``, ``failed``, ``superseded``, ``capped``, ``off``, ``nothing_to_answer`` or ``gone``."""
+    ``fallback``, ``failed``, ``superseded``, ``capped``, ``over_budget``, ``off``,
+    ``nothing_to_answer`` or ``gone``. The tokens the providers report are counted with the
+    answer; tokens spent on none (superseded) are counted on their own."""
+    day = repo.day_of(svc.clock.now())
+    with usage.metering() as meter:
+        outcome = await _answer(svc, claim, day, meter)
+    if meter.tokens:
+        await ai_answer.record_tokens(svc, claim.project_id, day, meter.take())
+    return outcome
+
+
+def _limit_note(reason: str, settings: AISettings, today: dict[str, Any]) -> str:
+    if reason == "session_limit":
+        return (f"The AI reached its limit of {settings.max_replies_per_session} answers in this conversation and "
+                "is now off for it; '/ai on' turns it back on.")
+    if reason == "daily_limit":
+        return (f"The AI reached the project's limit of {settings.max_replies_per_day} replies today and stays "
+                "silent until tomorrow (UTC); the team answers meanwhile.")
+    return (f"The AI used the project's budget of {settings.daily_tokens} tokens today ({today['tokens']} "
+            "tokens) and stays silent until tomorrow (UTC); the team answers meanwhile. "
+            "'pocketping ai usage' shows the days.")
+
+
+async def _answer(svc: Services, claim: Claim, day: str, meter: usage.Meter) -> str:
     ctx = await answering.load_context(svc.db, claim, svc.settings)
     if ctx is None:
         return "gone"
@@ -156,58 +180,61 @@ async def answer(svc: Services, claim: Claim) -> str:
     if not settings.enabled or not answering.still_wanted(session, claim):
         await ai_answer.release(svc, claim)
         return "off"
+    reason = limit_reached(settings, session.ai_reply_count, ctx.usage)
+    if reason == "session_limit":
+        # Off for the conversation: told once, since it does not come back by itself.
+        await ai_answer.release(svc, claim, turn_off=True, note=(reason, _limit_note(reason, settings, ctx.usage)))
+        return "capped"
+    if reason is not None:
+        # Silent for the rest of the day; the team is told once a day, whichever conversation hits it.
+        await ai_answer.ensure_usage_row(svc, claim.project_id, ctx.usage["day"])
+        await ai_answer.release(svc, claim, note=(reason, _limit_note(reason, settings, ctx.usage)),
+                                once_on=ctx.usage["day"])
+        return "capped" if reason == "daily_limit" else "over_budget"
     if ctx.handoff is not None and settings.model:
-        # The visitor asked for a person, or the knowledge base has nothing: no model call.
-        return await _hand_off(svc, claim, ctx.handoff_text, ctx.handoff)
-    cap = settings.max_replies_per_session
-    if cap and session.ai_reply_count >= cap:
-        await ai_answer.release(svc, claim, turn_off=True, note=(
-            "session_limit", f"The AI reached its limit of {cap} replies in this conversation and is now off "
-                             "for it; '/ai on' turns it back on."))
-        return "capped"
-    daily = settings.max_replies_per_day
-    if daily and ctx.usage["replies"] >= daily:
-        await ai_answer.release(svc, claim, note=(
-            "daily_limit", f"The AI reached the project's limit of {daily} replies today and did not answer."))
-        return "capped"
+        # The visitor asked for a person, or the knowledge base has nothing: no model call (past a limit the AI stays
+        # silent, this line too).
+        return await _hand_off(svc, claim, ctx.handoff_text, ctx.handoff, day, meter)
     if ctx.prompt is None or not settings.model:
         await ai_answer.release(svc, claim)
         return "nothing_to_answer"
-    day = repo.day_of(svc.clock.now())
     await ai_answer.ensure_usage_row(svc, claim.project_id, day)
     _typing(svc, session, True)
     try:
         reply = await answering.respond(svc.settings, settings, ctx.prompt, ctx.api_key, ctx.locale)
     except providers.ModelError as exc:
-        return await _failed(svc, claim, settings, exc, day)
+        return await _failed(svc, claim, settings, exc, day, meter)
     finally:
         _typing(svc, session, False)
     if reply.handoff is not None:
-        return await _hand_off(svc, claim, ctx.handoff_text, "model", reply.handoff)
+        return await _hand_off(svc, claim, ctx.handoff_text, "model", day, meter, reply.handoff)
     text = reply.text
     if not text:
         return await _failed(svc, claim, settings, providers.ModelError(
-            "the model's answer had no printable text", code="model_empty_answer"), day)
+            "the model's answer had no printable text", code="model_empty_answer"), day, meter)
     try:
-        await ai_answer.post_answer(svc, claim, text, day)
+        await ai_answer.post_answer(svc, claim, text, day, tokens=meter.tokens)
     except ai_answer.Superseded:
         log.info("AI answer for %s dropped: the conversation moved on while the model was thinking",
                  claim.session_id)
         return "superseded"
+    meter.take()
     return "answered"
 
 
-async def _hand_off(svc: Services, claim: Claim, text: str, reason: str, detail: str = "") -> str:
-    day = repo.day_of(svc.clock.now())
+async def _hand_off(svc: Services, claim: Claim, text: str, reason: str, day: str, meter: usage.Meter,
+                    detail: str = "") -> str:
     await ai_answer.ensure_usage_row(svc, claim.project_id, day)
     try:
-        await ai_answer.hand_off(svc, claim, text, day, reason, detail=detail)
+        await ai_answer.hand_off(svc, claim, text, day, reason, detail=detail, tokens=meter.tokens)
     except ai_answer.Superseded:
         return "superseded"
+    meter.take()
     return "handed_off"
 
 
-async def _failed(svc: Services, claim: Claim, settings: AISettings, exc: providers.ModelError, day: str) -> str:
+async def _failed(svc: Services, claim: Claim, settings: AISettings, exc: providers.ModelError, day: str,
+                  meter: usage.Meter) -> str:
     error = f"{exc.code}: {exc.message}"
     log.warning("AI fallback for project %s failed: %s", claim.project_id, error)
     fallback = settings.fallback_message
@@ -215,12 +242,15 @@ async def _failed(svc: Services, claim: Claim, settings: AISettings, exc: provid
     if fallback and not await answering.fallback_already_sent(svc.db, claim, fallback):
         note = ("model_error", f"{told} The visitor was told someone will get back to them.")
         try:
-            await ai_answer.post_answer(svc, claim, fallback, day, errors=1, error=error, note=note)
+            await ai_answer.post_answer(svc, claim, fallback, day, errors=1, error=error, note=note,
+                                        tokens=meter.tokens)
+            meter.take()
             return "fallback"
         except ai_answer.Superseded:
             return "superseded"
-    if not await ai_answer.record_failure(svc, claim, day, error, ("model_error", told)):
+    if not await ai_answer.record_failure(svc, claim, day, error, ("model_error", told), tokens=meter.tokens):
         return "superseded"
+    meter.take()
     return "failed"
 
 

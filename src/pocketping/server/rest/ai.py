@@ -32,6 +32,36 @@ class Usage(BaseModel):
     day: str
     replies: int
     errors: int
+    tokens: int = Field(description="inputTokens + outputTokens + embeddingTokens, as the providers reported them")
+    inputTokens: int
+    outputTokens: int
+    embeddingTokens: int
+    limitToldAt: str | None = Field(description="when the team was told the AI stopped for the day")
+
+
+class UsageDay(BaseModel):
+    day: str = Field(description="YYYY-MM-DD, UTC")
+    answers: int = Field(description="AI messages posted (answers and fallback lines)")
+    errors: int
+    tokens: int = Field(description="inputTokens + outputTokens + embeddingTokens, as the providers reported them")
+    inputTokens: int
+    outputTokens: int
+    embeddingTokens: int
+    limitToldAt: str | None = Field(description="when the team was told the AI stopped for the day")
+
+
+class UsageTotals(BaseModel):
+    answers: int
+    tokens: int
+
+
+class AIUsageOut(BaseModel):
+    projectId: str
+    maxAnswers: int = Field(description="AI answers per conversation (0: no limit)")
+    maxRepliesPerDay: int = Field(description="AI replies per day for the project (0: no limit)")
+    dailyTokens: int = Field(description="tokens per day for the project (0: no budget)")
+    days: list[UsageDay] = Field(description="oldest first, today last")
+    totals: UsageTotals
 
 
 class AISettingsOut(BaseModel):
@@ -44,8 +74,10 @@ class AISettingsOut(BaseModel):
     apiKeyEnv: str | None
     hasApiKey: bool
     systemPrompt: str | None
+    maxAnswers: int
     maxRepliesPerSession: int
     maxRepliesPerDay: int
+    dailyTokens: int
     timeoutSeconds: float
     maxAnswerTokens: int
     historyTokens: int
@@ -70,8 +102,11 @@ class AISettingsIn(_Strict):
     apiKey: str | None = Field(default=None, max_length=500,
                                description="stored encrypted, never shown again; \"\" deletes it")
     systemPrompt: str | None = Field(default=None, max_length=20000, description="\"\" goes back to the default")
+    maxAnswers: int | None = Field(default=None, description="AI answers per conversation (0: no limit); the "
+                                                            "same setting as maxRepliesPerSession")
     maxRepliesPerSession: int | None = None
     maxRepliesPerDay: int | None = None
+    dailyTokens: int | None = Field(default=None, description="tokens per day for the project (0: no budget)")
     timeoutSeconds: float | None = None
     maxAnswerTokens: int | None = None
     historyTokens: int | None = None
@@ -85,7 +120,8 @@ class AISettingsIn(_Strict):
 
 _FIELDS = {"enabled": "enabled", "delaySeconds": "delay_seconds", "provider": "provider", "model": "model",
            "baseUrl": "base_url", "apiKeyEnv": "api_key_env", "systemPrompt": "system_prompt",
-           "maxRepliesPerSession": "max_replies_per_session", "maxRepliesPerDay": "max_replies_per_day",
+           "maxAnswers": "max_answers", "maxRepliesPerSession": "max_replies_per_session",
+           "maxRepliesPerDay": "max_replies_per_day", "dailyTokens": "daily_tokens",
            "timeoutSeconds": "timeout_seconds", "maxAnswerTokens": "max_answer_tokens",
            "historyTokens": "history_tokens", "knowledgeTokens": "knowledge_tokens",
            "fallbackMessage": "fallback_message", "noAnswerText": "no_answer_text",
@@ -109,6 +145,12 @@ async def patch_ai(body: AISettingsIn, project: ProjectDep, svc: ServicesDep) ->
                                         clear_api_key="apiKey" in given and not api_key)
     settings, usage = await ai_actions.get_ai_settings(svc, project.id)
     return settings.to_api(usage)
+
+
+@router.get("/ai/usage", response_model=AIUsageOut, tags=["ai"],
+            summary="Tokens and answers of the AI fallback by day (UTC), the last `days` days")
+async def get_ai_usage(project: ProjectDep, svc: ServicesDep, days: Annotated[int, Query()] = 7) -> dict[str, Any]:
+    return await ai_actions.ai_usage(svc, project.id, days)
 
 
 class SessionAIIn(_Strict):

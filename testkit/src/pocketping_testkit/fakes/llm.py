@@ -58,7 +58,7 @@ class Recorded:
 
 @dataclass
 class Behavior:
-    kind: str  # "reply" | "error" | "hang" | "tool"
+    kind: str  # "reply" | "error" | "hang" | "hold" | "tool"
     text: str = ""  # the reply; a tool call's JSON arguments
     status: int = 500
     tool: str = ""  # a tool call: the function's name
@@ -77,10 +77,18 @@ class FakeLLM(FakeHarness):
         self._script: deque[Behavior] = deque()
         self._ids = itertools.count(1)
         self._release: asyncio.Event | None = None
+        self._gate: asyncio.Event | None = None
         self.embeddings_error: int | None = None  # answer /embeddings with this HTTP status
+        # The usage fields of the answers: by default counted from the request and the answer
+        # (about four characters a token); ``set_usage`` fixes them, ``report_usage = False``
+        # leaves them out (as some local servers do).
+        self.report_usage = True
+        self._chat_usage: tuple[int, int] | None = None
+        self._embedding_usage: int | None = None
 
     async def startup(self) -> None:
         self._release = asyncio.Event()
+        self._gate = asyncio.Event()
         app = Starlette(routes=[Route("/v1/chat/completions", self._openai, methods=["POST"]),
                                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
                                 Route("/v1/messages", self._anthropic, methods=["POST"])])
@@ -115,10 +123,35 @@ class FakeLLM(FakeHarness):
         with self.lock:
             self._script.append(Behavior("error", text=message, status=status))
 
+    def set_usage(self, input_tokens: int, output_tokens: int, *, embedding_tokens: int | None = None) -> None:
+        """Every later chat answer reports these tokens (OpenAI ``prompt_tokens`` /
+        ``completion_tokens`` / ``total_tokens``, Anthropic ``input_tokens`` / ``output_tokens``);
+        ``embedding_tokens``: every later /embeddings answer reports that many."""
+        with self.lock:
+            self._chat_usage = (input_tokens, output_tokens)
+            if embedding_tokens is not None:
+                self._embedding_usage = embedding_tokens
+
+    def _usage(self, counted: tuple[int, int]) -> tuple[int, int] | None:
+        with self.lock:
+            if not self.report_usage:
+                return None
+            return self._chat_usage or counted
+
     def hang(self) -> None:
         """The next request never gets an answer (until the fake stops)."""
         with self.lock:
             self._script.append(Behavior("hang"))
+
+    def hold(self) -> None:
+        """The next request is recorded, then waits for ``let_go()`` before its usual answer."""
+        with self.lock:
+            self._script.append(Behavior("hold"))
+
+    def let_go(self) -> None:
+        """Answer the request that ``hold`` keeps waiting."""
+        assert self.loop is not None and self._gate is not None
+        self.loop.call_soon_threadsafe(self._gate.set)
 
     async def await_for(self, count: int, timeout: float = 15.0) -> list[Recorded]:
         """Wait until ``count`` valid requests arrived; returns them."""
@@ -155,6 +188,10 @@ class FakeLLM(FakeHarness):
         if behavior is not None and behavior.kind == "hang":
             assert self._release is not None
             await self._release.wait()
+        elif behavior is not None and behavior.kind == "hold":
+            assert self._gate is not None
+            await self._gate.wait()
+            self._gate.clear()
 
     async def _openai(self, request: Request) -> Response:
         recorded, problem = await self._read(request, "openai")
@@ -179,14 +216,16 @@ class FakeLLM(FakeHarness):
         else:
             text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
             message, finish = {"role": "assistant", "content": text, "refusal": None}, "stop"
-        prompt_tokens = sum(len(m["content"]) // 4 for m in recorded.body["messages"])
-        return JSONResponse({
+        counted = self._usage((sum(len(m["content"]) // 4 for m in recorded.body["messages"]), len(text) // 4))
+        answer: dict[str, Any] = {
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": recorded.body["model"], "system_fingerprint": None,
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 4,
-                      "total_tokens": prompt_tokens + len(text) // 4},
-        })
+        }
+        if counted is not None:
+            answer["usage"] = {"prompt_tokens": counted[0], "completion_tokens": counted[1],
+                               "total_tokens": counted[0] + counted[1]}
+        return JSONResponse(answer)
 
     @property
     def embedding_requests(self) -> list[Recorded]:
@@ -212,12 +251,17 @@ class FakeLLM(FakeHarness):
             return _openai_error(self.embeddings_error, "The embeddings server had an error", "server_error")
         inputs = recorded.body["input"]
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
-        tokens = sum(len(t) // 4 + 1 for t in texts)
-        return JSONResponse({
+        with self.lock:
+            tokens = self._embedding_usage if self._embedding_usage is not None else sum(len(t) // 4 + 1
+                                                                                         for t in texts)
+            report = self.report_usage
+        answer: dict[str, Any] = {
             "object": "list", "model": recorded.body["model"],
             "data": [{"object": "embedding", "index": i, "embedding": embedding(t)} for i, t in enumerate(texts)],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+        }
+        if report:
+            answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse(answer)
 
     async def _anthropic(self, request: Request) -> Response:
         recorded, problem = await self._read(request, "anthropic")
@@ -243,12 +287,15 @@ class FakeLLM(FakeHarness):
         else:
             text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
             content, stop = [{"type": "text", "text": text}], "end_turn"
-        return JSONResponse({
+        counted = self._usage((len(orjson.dumps(recorded.body)) // 4, len(text) // 4))
+        answer: dict[str, Any] = {
             "id": f"msg_fake{next(self._ids)}", "type": "message", "role": "assistant",
             "model": recorded.body["model"], "content": content,
             "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": len(orjson.dumps(recorded.body)) // 4, "output_tokens": len(text) // 4},
-        })
+        }
+        if counted is not None:
+            answer["usage"] = {"input_tokens": counted[0], "output_tokens": counted[1]}
+        return JSONResponse(answer)
 
 
 def _openai_error(status: int, message: str, kind: str, code: str | None = None) -> Response:
