@@ -9,6 +9,7 @@ import httpx
 import orjson
 from typer.testing import CliRunner
 
+from pocketping.ai.providers import ANTHROPIC_TOOLS
 from pocketping.core.ai import DEFAULT_FALLBACK
 from pocketping.wiring import cli_app
 from pocketping_testkit.widget_client import WidgetClient
@@ -96,6 +97,7 @@ async def test_anthropic_request_shape(ai_env_sqlite, llm, monkeypatch):
         "system": request.body["system"],
         "messages": [{"role": "user", "content": "hi\n\nWhere are you based?"}],
         "temperature": 0.2,
+        "tools": ANTHROPIC_TOOLS,  # the model may hand over to a person
     }
     assert "say plainly that you don't know" in request.body["system"]
     await w.close()

@@ -75,3 +75,31 @@ def test_operator_update_sets_the_notifications(mail_server, smtp: MailCatcher):
     assert orjson.loads(done.stdout) == {"email": "eve@example.com", "notify": "email", "notifyAfter": 600}
     bad = runner.invoke(cli_app(), ["operator", "update", "eve@example.com", "--notify", "sms"], env=env)
     assert bad.exit_code != 0 and "email or none" in bad.output
+
+
+async def test_a_hand_off_mails_the_team_while_nobody_is_online(mail_server, smtp: MailCatcher):
+    from pocketping.actions.ai import update_ai_settings
+    from pocketping.core.ai_copy import HANDOFF
+    from pocketping_testkit.fakes.llm import FakeLLM
+
+    srv = mail_server()
+    project, _ = srv.call(create_project(srv.services, "Acme", []))
+    await srv.acall(add_operator(srv.services, "sam@example.com", project_ids=[project.id], password=PASSWORD))
+    await srv.acall(set_notify(srv.services, "sam@example.com", notify="email", notify_after=120))
+    with FakeLLM() as llm:
+        await srv.acall(update_ai_settings(srv.services, project.id, {
+            "enabled": True, "provider": "openai", "model": "gpt-test", "base_url": llm.openai_url,
+            "delay_seconds": 60}, api_key=llm.openai_key))
+        w = await _visitor(srv, project, "Hello")
+        [new] = smtp.wait_for(1)
+        assert new["Subject"] == "New conversation on Acme"
+        await w.say("I want to talk to a human")
+        said = (await w.expect("message", sender="ai"))["message"]["text"]
+        # Mail is on: the visitor, who left no address, is told they may leave one.
+        assert said == HANDOFF["en"][0] + HANDOFF["en"][2]
+        [_, handoff] = smtp.wait_for(2)
+        assert handoff["Subject"] == "A visitor needs a person on Acme"
+        text, _ = parts(handoff)
+        assert "I want to talk to a human" in text and HANDOFF["en"][0] in text
+        assert not llm.requests
+        await w.close()

@@ -130,3 +130,25 @@ async def record_failure(svc: Services, claim: Claim, day: str, error: str, note
             return False
         await _settle(claim, day, errors=1, error=error, note=note, tokens=tokens)(tx, session)
     return True
+
+
+HANDOFF_REASONS = ("visitor_asked", "no_answer", "model")
+
+
+async def hand_off(svc: Services, claim: Claim, text: str, day: str, reason: str, *, detail: str = "",
+                   tokens: Tokens | None = None) -> None:
+    """A person takes over: the AI's last line (``text``) to the visitor, the AI off for the
+    conversation (stored), and ``session.ai_changed`` with ``reason: "handoff"`` for the team's
+    threads and the operators' mail, all in one transaction (with the ``tokens`` the model's
+    call for a person cost). Raises ``Superseded``."""
+    assert reason in HANDOFF_REASONS
+
+    async def hook(tx: Tx, session: Session) -> None:
+        await _settle(claim, day, replies=1, tokens=tokens)(tx, session)
+        await repo.silence(tx, session.id)
+        after = await session_repo.get_session(tx, claim.project_id, claim.session_id)
+        tx.emit(Event("session.ai_changed", claim.project_id, session.id,
+                      data={"session": after.to_api(), "aiEnabled": False, "reason": "handoff",
+                            "handoff": reason, "detail": detail[:300]}, origin="ai"))
+
+    await send_ai_message(svc, claim.project_id, claim.session_id, text, before_insert=hook)

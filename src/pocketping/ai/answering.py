@@ -10,10 +10,14 @@ from typing import Any
 from pocketping.ai import providers
 from pocketping.ai.prompt import Prompt, Turn, clean_answer, conversation, question, system_prompt
 from pocketping.ai.retrieval import search
+from pocketping.ai.text import terms
 from pocketping.config import Settings
-from pocketping.core.ai import AISettings, limit_reached
-from pocketping.core.models import Session
+from pocketping.core.ai import AISettings, KbHit, limit_reached
+from pocketping.core.ai_copy import asks_for_person, citations, handoff_text
+from pocketping.core.models import Message, Session
+from pocketping.core.widget_text import visitor_locale
 from pocketping.store import ai as repo
+from pocketping.store import kb as kb_repo
 from pocketping.store import projects as project_repo
 from pocketping.store import sessions as session_repo
 from pocketping.store.ai import Claim
@@ -31,6 +35,9 @@ class AnswerContext:
     prompt: Prompt | None
     usage: dict[str, Any]
     api_key: str | None
+    locale: str = "en"  # the visitor's (for the lines the AI says without the model)
+    handoff: str | None = None  # "visitor_asked" or "no_answer": a person takes over, the model is not asked
+    handoff_text: str = ""  # what the visitor reads when a person takes over
 
 
 def still_wanted(session: Session, claim: Claim) -> bool:
@@ -51,12 +58,53 @@ async def load_context(db: Database, claim: Claim, app: Settings | None = None) 
                                                 limit=HISTORY_MESSAGES + 1, kinds=("message",))
         turns = conversation(history, settings.history_tokens)
         key = await repo.api_key(tx, claim.project_id) if settings.has_api_key else None
+        has_kb = settings.knowledge_tokens > 0 and (await kb_repo.corpus_stats(tx, claim.project_id))[0] > 0
+    locale = visitor_locale(project, session.metadata)
+    text = handoff_text(locale, has_email=bool(session.identity and session.identity.email),
+                        mail_ready=app is not None and app.mail_ready())
+    if turns and any(asks_for_person(m.text) for m in waiting(history)):
+        return AnswerContext(settings, session, project.name, None, usage, key, locale, "visitor_asked", text)
     prompt = None
+    handoff = None
     if turns and limit_reached(settings, session.ai_reply_count, usage) is None:  # nothing spent past a limit
-        hits = await search(db, app, claim.project_id, question(turns), token_budget=settings.knowledge_tokens,
-                            settings=settings, api_key=key)
+        asked = question(turns)
+        hits = relevant(await search(db, app, claim.project_id, asked, token_budget=settings.knowledge_tokens,
+                                     settings=settings, api_key=key, focus=turns[-1].content[-2000:]),
+                        settings.min_relevance)
         prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
-    return AnswerContext(settings, session, project.name, prompt, usage, key)
+        if has_kb and not hits and terms(asked):
+            # Nothing in the knowledge base speaks of it: say so and call a person, never guess.
+            handoff = "no_answer"
+    return AnswerContext(settings, session, project.name, prompt, usage, key, locale, handoff,
+                         settings.no_answer_text if handoff == "no_answer" else text)
+
+
+def waiting(history: list[Message]) -> list[Message]:
+    """The visitor's messages since the last word of the team or the AI."""
+    out: list[Message] = []
+    for message in reversed(history):
+        if message.kind != "message" or message.deleted_at is not None:
+            continue
+        if message.sender != "visitor":
+            break
+        out.append(message)
+    return out
+
+
+def relevant(hits: list[KbHit], threshold: float) -> list[KbHit]:
+    """The retrieved chunks that speak of enough of the question (``AISettings.min_relevance``)."""
+    return [hit for hit in hits if hit.relevance >= threshold]
+
+
+def with_citations(answer: str, hits: tuple[KbHit, ...], locale: str, max_chars: int) -> str:
+    """The answer, then the links to the pages its knowledge came from (each page once)."""
+    line = citations(locale, [(hit.title, hit.location) for hit in hits])
+    if not line:
+        return answer
+    room = max_chars - len(line) - 2
+    if room < 40:
+        return answer
+    return f"{clean_answer(answer, room)}\n\n{line}"
 
 
 def _default_base(app: Settings, provider: str) -> str:
@@ -68,13 +116,26 @@ def _env_key(settings: AISettings) -> str | None:
     return value or None
 
 
-async def complete(app: Settings, settings: AISettings, prompt: Prompt, api_key: str | None) -> str:
-    """The model's answer as clean text (possibly empty). Raises ``ModelError``."""
+@dataclass(frozen=True)
+class Answer:
+    text: str  # clean text, possibly empty
+    handoff: str | None = None  # the model called handoff_to_human (with this reason, maybe "")
+
+
+async def respond(app: Settings, settings: AISettings, prompt: Prompt, api_key: str | None,
+                  locale: str = "en") -> Answer:
+    """The model's answer, its citations appended, or its call for a person (OpenAI-compatible
+    APIs: the ``handoff_to_human`` tool). Raises ``ModelError``."""
     reply = await providers.complete(
         settings.provider, settings.base_url or _default_base(app, settings.provider), settings.model or "", prompt,
         api_key=api_key or _env_key(settings), max_tokens=settings.max_answer_tokens,
-        temperature=settings.temperature, timeout=settings.timeout_seconds, allow_private=app.allow_private_urls)
-    return clean_answer(reply.text, min(MAX_ANSWER_CHARS, app.max_text_chars))
+        temperature=settings.temperature, timeout=settings.timeout_seconds, allow_private=app.allow_private_urls,
+        tools=True)
+    limit = min(MAX_ANSWER_CHARS, app.max_text_chars)
+    text = clean_answer(reply.text, limit)
+    if reply.handoff is not None:
+        return Answer(text, reply.handoff)
+    return Answer(with_citations(text, prompt.hits, locale, limit) if text else "")
 
 
 async def fallback_already_sent(db: Database, claim: Claim, fallback: str) -> bool:
@@ -101,9 +162,12 @@ async def ask(db: Database, app: Settings, project_id: str, text: str) -> tuple[
         settings = await repo.get_settings(tx, project_id)
         turns = (Turn("user", text.strip()[: settings.history_tokens * 4]),)
         key = await repo.api_key(tx, project_id) if settings.has_api_key else None
-    hits = await search(db, app, project_id, question(turns), token_budget=settings.knowledge_tokens,
-                        settings=settings, api_key=key)
+    hits = relevant(await search(db, app, project_id, question(turns), token_budget=settings.knowledge_tokens,
+                                 settings=settings, api_key=key), settings.min_relevance)
     if not settings.model:
         raise providers.ModelError("no model set: pocketping ai set PROJECT_ID --model ...", code="model_required")
     prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
-    return await complete(app, settings, prompt, key), prompt
+    answer = await respond(app, settings, prompt, key)
+    if answer.handoff is not None:
+        return f"(the model handed the conversation over to a person: {answer.handoff or 'no reason given'})", prompt
+    return answer.text, prompt

@@ -50,9 +50,32 @@ def bm25(postings: Iterable[tuple[int, str, int, int]], df: dict[str, int], quer
     scores: dict[int, float] = {}
     for (chunk_id, term), freq in weighted.items():
         n = df.get(term, 0)
-        idf = math.log(1 + (n_chunks - n + 0.5) / (n + 0.5))
+        idf = _idf(n, n_chunks)
         scores[chunk_id] = scores.get(chunk_id, 0.0) + idf * freq * (K1 + 1) / (freq + K1) * query[term]
     return scores
+
+
+def _idf(n: int, n_chunks: int) -> float:
+    return math.log(1 + (n_chunks - n + 0.5) / (n + 0.5))
+
+
+def coverage(postings: Iterable[tuple[int, str, int, int]], df: dict[str, int], query: Counter[str],
+             n_chunks: int) -> dict[int, float]:
+    """How much of the question each chunk speaks of: the share of the question's terms,
+    weighted by their idf, that the chunk holds (in its text, title or headings). A term no
+    chunk has weighs as much as the rarest one (not more: in a small knowledge base that would
+    drown the words it does know), so a question about something else entirely stays near 0."""
+    def weight(term: str) -> float:
+        return _idf(max(1, df.get(term, 0)), n_chunks)
+
+    total = sum(weight(term) * count for term, count in query.items())
+    if total <= 0:
+        return {}
+    held: dict[int, set[str]] = {}
+    for chunk_id, term, _tf, _length in postings:
+        held.setdefault(chunk_id, set()).add(term[2:] if term[:2] in FIELDS else term)
+    return {chunk_id: sum(weight(t) * query[t] for t in found if t in query) / total
+            for chunk_id, found in held.items()}
 
 
 def fuse(*rankings: Sequence[int]) -> list[int]:
@@ -71,11 +94,13 @@ async def _similarities(tx: Tx, project_id: str, model: str, vector: Sequence[fl
 
 
 async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int, limit: int = 6,
-                   query_vector: Sequence[float] | None = None, embeddings_model: str | None = None) -> list[KbHit]:
+                   query_vector: Sequence[float] | None = None, embeddings_model: str | None = None,
+                   focus: str | None = None) -> list[KbHit]:
     """The best chunks for ``question`` that fit in ``token_budget``, best first. Empty when
     no chunk shares a meaningful word with the question. With ``query_vector`` (the question
     embedded by ``embeddings_model``), the BM25 ranking is fused with the chunks' cosine
-    similarity to it."""
+    similarity to it. ``focus`` (the visitor's latest words, when ``question`` adds earlier
+    ones): a chunk's relevance is its coverage of either, whichever is higher."""
     if token_budget <= 0:
         return []
     query = Counter(terms(question))
@@ -88,7 +113,13 @@ async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int,
     # The rarest terms carry the meaning; very common ones would only add postings to read.
     chosen = sorted(df, key=lambda t: (df[t], t))[:MAX_QUERY_TERMS]
     wanted = chosen + [prefix + t for t in chosen for prefix in FIELDS]
-    scores = bm25(await repo.postings(tx, project_id, wanted, MAX_POSTINGS), df, query, n_chunks, avg_length)
+    postings = list(await repo.postings(tx, project_id, wanted, MAX_POSTINGS))
+    scores = bm25(postings, df, query, n_chunks, avg_length)
+    covered = coverage(postings, df, query, n_chunks)
+    focused = Counter(terms(focus)) if focus else None
+    if focused and focused != query:
+        for chunk_id, value in coverage(postings, df, focused, n_chunks).items():
+            covered[chunk_id] = max(covered.get(chunk_id, 0.0), value)
     if not scores:
         return []
     order = sorted(scores, key=lambda c: (-scores[c], c))
@@ -116,14 +147,16 @@ async def retrieve(tx: Tx, project_id: str, question: str, *, token_budget: int,
         used += cost
         hits.append(KbHit(chunk_id=chunk_id, source_id=row["source_id"], title=row["title"],
                           location=row["location"], heading=row["heading"], text=row["text"],
-                          score=scores.get(chunk_id, 0.0), similarity=similarity.get(chunk_id)))
+                          score=scores.get(chunk_id, 0.0), similarity=similarity.get(chunk_id),
+                          relevance=covered.get(chunk_id, 0.0)))
         if len(hits) >= limit:
             break
     return hits
 
 
 async def search(db: Database, app: Settings | None, project_id: str, question: str, *, token_budget: int,
-                 limit: int = 6, settings: AISettings | None = None, api_key: str | None = None) -> list[KbHit]:
+                 limit: int = 6, settings: AISettings | None = None, api_key: str | None = None,
+                 focus: str | None = None) -> list[KbHit]:
     """``retrieve`` in a read transaction of its own, the question embedded first (outside
     any transaction) when the project has an embeddings model; an embeddings failure ranks
     with BM25 alone. ``settings`` and ``api_key``: the project's, when the caller has them."""
@@ -136,4 +169,4 @@ async def search(db: Database, app: Settings | None, project_id: str, question: 
     vector = await embeddings.question_vector(ep, question) if terms(question) else None
     async with db.read() as tx:
         return await retrieve(tx, project_id, question, token_budget=token_budget, limit=limit,
-                              query_vector=vector, embeddings_model=ep.model if ep else None)
+                              query_vector=vector, embeddings_model=ep.model if ep else None, focus=focus)

@@ -2,7 +2,8 @@
 the message that moves it (a planner: see ``pocketping.actions.fanout``).
 
 * A visitor message (re)starts it: due ``delay`` seconds later, when the project's AI is on
-  and the session's is too.
+  and the session's is too; due at once when it asks for a person ("talk to a human"), so
+  that the hand-off (``pocketping.workers.ai``) does not wait.
 * An operator message, from any edge, cancels it and turns the AI off for the session.
 * Turning the AI back on for a session (``/ai on``) resets its reply count and, when the
   visitor's message is the last word, starts the timer from that message (due at once if
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pocketping.core.ai_copy import asks_for_person
 from pocketping.core.hours import is_open
 from pocketping.hub import Event
 from pocketping.nudge import Nudge
@@ -64,7 +66,9 @@ async def _visitor_wrote(tx: Tx, event: Event) -> bool:
     timer = await _timer(tx, event.project_id)
     if timer is not None and timer[0]:
         delay = timer[1]
-        if timer[2] is not None:  # `ai set --outside-hours-delay`: answer sooner while the team is closed
+        if asks_for_person(str((event.data.get("message") or {}).get("text") or "")):
+            delay = 0
+        elif timer[2] is not None:  # `ai set --outside-hours-delay`: answer sooner while the team is closed
             project = await tx.memo(("project", event.project_id),
                                     lambda: project_repo.find_project(tx, event.project_id))
             if project is not None and not is_open(project.extra, tx.now):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 
@@ -39,4 +40,23 @@ def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> li
         rest = rest[cut:].lstrip("\n ") if piece else rest[cut:]
     if rest or not pieces:
         pieces.append(rest)
+    return pieces
+
+
+# The Markdown link the widget renders ([text](url), http and https only): the AI's citations.
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^()\s]+)\)")
+
+
+def markdown_links(text: str) -> list[tuple[str, str | None]]:
+    """``text`` as pieces ``(text, None)`` and links ``(label, url)``, in order, for a
+    platform to render its own way (HTML, masked links, ``<url|label>``)."""
+    pieces: list[tuple[str, str | None]] = []
+    last = 0
+    for match in _MD_LINK.finditer(text):
+        if match.start() > last:
+            pieces.append((text[last:match.start()], None))
+        pieces.append((match.group(1), match.group(2)))
+        last = match.end()
+    if last < len(text) or not pieces:
+        pieces.append((text[last:], None))
     return pieces

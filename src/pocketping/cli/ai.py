@@ -33,6 +33,8 @@ def _human(s: dict[str, Any]) -> str:
         f"{s['maxAnswerTokens']} answer tokens, {s['historyTokens']} history tokens, "
         f"{s['knowledgeTokens']} knowledge tokens",
         f"  on failure:      {repr(s['fallbackMessage']) if s['fallbackMessage'] else 'nothing sent to the visitor'}",
+        f"  nothing found:   {s['noAnswerText']!r} (and a person is called in; relevance under "
+        f"{s['minRelevance']:g})",
         f"  today ({usage.get('day')}): {usage.get('replies', 0)} replies, {usage.get('errors', 0)} errors, "
         f"{usage.get('tokens', 0)} tokens",
     ]
@@ -101,6 +103,12 @@ def set_(
     fallback_message: Annotated[str | None, typer.Option(help="What the visitor reads when the model fails "
                                                               "(\"\": nothing)")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default: the model's)")] = None,
+    no_answer_text: Annotated[str | None, typer.Option("--no-answer-text", help="What the visitor reads, instead "
+                                                       "of a guess, when the knowledge base has nothing relevant "
+                                                       "(a person is then called in)")] = None,
+    min_relevance: Annotated[float | None, typer.Option("--min-relevance", help="Share (0-1) of the question's "
+                                                        "terms, weighted by rarity, a knowledge-base passage must "
+                                                        "hold to count as relevant (default 0.15)")] = None,
     outside_hours_delay: Annotated[int | None, typer.Option("--outside-hours-delay", help="Seconds before the AI "
                                                             "answers outside the project's office hours (0: at "
                                                             "once; -1: the usual --delay)")] = None,
@@ -122,7 +130,8 @@ def set_(
                         ("timeout_seconds", timeout),
                         ("max_answer_tokens", max_answer_tokens), ("history_tokens", history_tokens),
                         ("knowledge_tokens", knowledge_tokens), ("fallback_message", fallback_message),
-                        ("temperature", temperature), ("embeddings_model", embeddings_model)):
+                        ("temperature", temperature), ("embeddings_model", embeddings_model),
+                        ("no_answer_text", no_answer_text), ("min_relevance", min_relevance)):
         if value is not None:
             changes[name] = value
     if outside_hours_delay is not None:

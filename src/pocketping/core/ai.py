@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pocketping.core.ai_copy import DEFAULT_NO_ANSWER
 from pocketping.core.models import iso
 from pocketping.errors import InvalidInput
 
@@ -33,6 +34,9 @@ OPTION_LIMITS: dict[str, tuple[float, float, float]] = {
     "max_answer_tokens": (400, 16, 8192),
     "history_tokens": (2000, 100, 100_000),
     "knowledge_tokens": (1500, 0, 100_000),
+    # A chunk is relevant when it holds this idf-weighted share of the question's terms
+    # (pocketping.ai.retrieval.coverage); with none, the AI says it doesn't know and calls a person.
+    "min_relevance": (0.15, 0, 1),
 }
 _INT_OPTIONS = {"max_replies_per_session", "max_replies_per_day", "daily_tokens", "max_answer_tokens",
                 "history_tokens", "knowledge_tokens"}
@@ -77,10 +81,12 @@ class AISettings:
     max_answer_tokens: int = 400
     history_tokens: int = 2000
     knowledge_tokens: int = 1500
+    min_relevance: float = 0.15
     fallback_message: str = DEFAULT_FALLBACK  # "" sends nothing to the visitor on a failure
     temperature: float | None = None
     outside_hours_delay: int | None = None  # seconds outside the project's office hours (None: delay_seconds)
     embeddings_model: str | None = None  # an OpenAI-compatible /embeddings model: hybrid retrieval
+    no_answer_text: str = DEFAULT_NO_ANSWER  # said (and a person called) when the knowledge base has nothing
     last_error: str | None = None
     last_error_at: datetime | None = None
     updated_at: datetime | None = None
@@ -91,6 +97,7 @@ class AISettings:
         out["temperature"] = self.temperature
         out["outside_hours_delay"] = self.outside_hours_delay
         out["embeddings_model"] = self.embeddings_model
+        out["no_answer_text"] = self.no_answer_text
         return out
 
     def key_env(self) -> str:
@@ -117,6 +124,8 @@ class AISettings:
             "historyTokens": self.history_tokens,
             "knowledgeTokens": self.knowledge_tokens,
             "fallbackMessage": self.fallback_message,
+            "noAnswerText": self.no_answer_text,
+            "minRelevance": self.min_relevance,
             "temperature": self.temperature,
             "lastError": self.last_error,
             "lastErrorAt": iso(self.last_error_at),
@@ -228,6 +237,11 @@ def apply_changes(current: AISettings, changes: dict[str, Any]) -> AISettings:
             if len(text) > 1000:
                 raise InvalidInput("the fallback message is at most 1000 characters", code="invalid_setting")
             values[name] = text
+        elif name == "no_answer_text":
+            text = (value or "").strip()
+            if not text or len(text) > 1000:
+                raise InvalidInput("the no-answer text is 1 to 1000 characters", code="invalid_setting")
+            values[name] = text
         elif name == "temperature":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                       or not 0 <= value <= 2):
@@ -293,6 +307,7 @@ class KbHit:
     text: str
     score: float  # BM25 (with the title and heading boosts)
     similarity: float | None = None  # cosine with the question, when embeddings are on
+    relevance: float = 0.0  # the idf-weighted share of the question's terms the chunk holds (0-1)
 
     def to_api(self) -> dict[str, Any]:
         return {"chunkId": self.chunk_id, "sourceId": self.source_id, "title": self.title,

@@ -23,7 +23,7 @@ from pocketping.core.widget_text import visitor_locale
 from pocketping.errors import DeliveryError
 from pocketping.mail import compose, smtp
 from pocketping.mail.links import continue_url, reply_token, token_hash
-from pocketping.mail.planner import REPLIES, TEAM_NEW, TEAM_UNANSWERED, TRANSCRIPT
+from pocketping.mail.planner import REPLIES, TEAM_HANDOFF, TEAM_NEW, TEAM_UNANSWERED, TRANSCRIPT
 from pocketping.mailaddr import parse_mail_from, parse_smtp_url
 from pocketping.store import mail as repo
 from pocketping.store import operators as operator_repo
@@ -33,6 +33,7 @@ from pocketping.store.db import Database
 
 RESUME_DAYS = 30  # how long a mail's "continue the conversation" link restores the session
 MAX_LINES = 200
+HANDOFF_LINES = 12  # of the conversation, in the mail that tells the team a person is needed
 
 
 class MailDelivery:
@@ -49,7 +50,7 @@ class MailDelivery:
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
         if item.session_id is None:
             raise DeliveryError("a mail row without a session", permanent=True)
-        if item.action in (TEAM_NEW, TEAM_UNANSWERED):
+        if item.action in (TEAM_NEW, TEAM_UNANSWERED, TEAM_HANDOFF):
             return await self._team(item, item.session_id)
         async with self.db.read() as tx:
             session = await session_repo.find_session_any_project(tx, item.session_id)
@@ -101,25 +102,33 @@ class MailDelivery:
             project = await project_repo.get_project(tx, session.project_id)
             if operators_online(project, self.clock.now().timestamp(), self.settings.presence_timeout_seconds):
                 return {"skipped": "an operator is online"}
-            operator = await operator_repo.find_operator(tx, item.target_id)
-            notify, _ = await operator_repo.notify_settings(tx, item.target_id)
+            operator_id = str(item.payload.get("operator") or item.target_id)
+            operator = await operator_repo.find_operator(tx, operator_id)
+            notify, _ = await operator_repo.notify_settings(tx, operator_id)
             if operator is None or notify != "email":
                 return {"skipped": "the operator no longer wants these mails"}
             after = await session_repo.list_items(tx, session.id, after_seq=seq, kinds=("message",), limit=MAX_LINES)
-            if any(m.sender in ("operator", "ai") for m in after):
+            # A hand-off's own line is the AI's: only a person from the team answers it.
+            answers = ("operator",) if item.action == TEAM_HANDOFF else ("operator", "ai")
+            if any(m.sender in answers for m in after):
                 return {"skipped": "answered"}
             if item.action == TEAM_UNANSWERED and any(m.sender == "visitor" for m in after):
                 return {"skipped": "a later message's mail covers it"}
-            unanswered: list[Message] = []
-            for m in reversed(await session_repo.list_items(tx, session.id, kinds=("message",), limit=1000)):
-                if m.sender != "visitor":
-                    break
-                unanswered.insert(0, m)
+            recent = await session_repo.list_items(tx, session.id, kinds=("message",), limit=1000)
+            if item.action == TEAM_HANDOFF:
+                unanswered = recent[-HANDOFF_LINES:]  # the conversation so far, the AI's lines too
+            else:
+                unanswered = []
+                for m in reversed(recent):
+                    if m.sender != "visitor":
+                        break
+                    unanswered.insert(0, m)
         base = self.settings.public_base()
         keyring = self.db.keyring
         mail = compose.Mail(
             kind=item.action, project_name=project.name, colour=project.widget.primary_color, locale="en",
-            lines=tuple(compose.Line(who=session.label(), text=m.text, at=m.created_at)
+            lines=tuple(compose.Line(who=session.label() if m.sender == "visitor" else "AI" if m.sender == "ai"
+                                     else (m.operator_name or "Operator"), text=m.text, at=m.created_at)
                         for m in unanswered if m.deleted_at is None),
             sender=self.sender, to=operator.email,
             message_id=f"<pp.{item.id}.{operator.id.lower()}@{self.sender.domain}>",

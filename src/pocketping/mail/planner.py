@@ -17,6 +17,7 @@ REPLIES = "replies"  # target_id of the chain of reply mails of a session (the o
 TRANSCRIPT = "transcript"
 TEAM_NEW = "team_new"  # to an operator: a new conversation while nobody is online
 TEAM_UNANSWERED = "team_unanswered"  # to an operator: a visitor's message still unanswered
+TEAM_HANDOFF = "team_handoff"  # to an operator: the AI handed a conversation over to a person
 
 
 class MailPlanner:
@@ -28,6 +29,8 @@ class MailPlanner:
             return
         if event.type == "message.created":
             await self._reply(tx, event)
+        elif event.type == "session.ai_changed" and event.data.get("reason") == "handoff":
+            await self._handoff(tx, event)
         elif event.type == "session.closed":
             found = await repo.find_recipient(tx, event.session_id)
             if found is not None and found.transcript_wanted and found.unsubscribed_at is None:
@@ -62,6 +65,19 @@ class MailPlanner:
                             action=TEAM_NEW if first else TEAM_UNANSWERED, payload={"seq": message.get("seq")},
                             session_id=event.session_id, message_id=str(message.get("id")),
                             delay_seconds=0 if first else (DEFAULT_NOTIFY_AFTER if after is None else after))
+
+    async def _handoff(self, tx: Tx, event: Event) -> None:
+        """Operators with ``--notify email`` hear at once that a person is needed (if nobody is online
+        when the row is due, and nobody from the team has answered meanwhile)."""
+        assert event.session_id is not None
+        seq = int((event.data.get("session") or {}).get("lastSeq") or 0)
+        for operator_id, _after in await tx.memo(("mail_team", event.project_id),
+                                                 lambda: operator_repo.notify_targets(tx, event.project_id)):
+            # A chain of its own: not behind this operator's delayed "unanswered" mail of the session.
+            await q.enqueue(tx, project_id=event.project_id, target=TARGET, target_id=f"{TEAM_HANDOFF}:{operator_id}",
+                            action=TEAM_HANDOFF, payload={"seq": seq, "operator": operator_id,
+                                                          "reason": event.data.get("handoff")},
+                            session_id=event.session_id)
 
     async def _options(self, tx: Tx, project_id: str) -> MailOptions:
         async def load() -> MailOptions:

@@ -20,6 +20,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "team_new_intro": "A visitor started a conversation on {project} while nobody is online:",
         "team_unanswered_subject": "Unanswered message on {project}",
         "team_unanswered_intro": "A visitor is waiting for an answer on {project} and nobody is online:",
+        "team_handoff_subject": "A visitor needs a person on {project}",
+        "team_handoff_intro": "The AI handed a conversation on {project} over to a person, and nobody is online:",
         "team_continue": "Open it in the inbox",
         "team_why": "You get this email because you asked to hear of conversations while nobody is online "
                     "(pocketping operator update --notify email).",

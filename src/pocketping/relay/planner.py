@@ -106,6 +106,8 @@ async def _reopened(tx: Tx, event: Event) -> list[Step]:
 
 
 async def _ai_changed(tx: Tx, event: Event) -> list[Step]:
+    if event.data.get("reason") == "handoff":
+        return _notice(copy.handoff_line(str(event.data.get("handoff") or ""), str(event.data.get("detail") or "")))
     return _notice(copy.ai_changed_line(bool(event.data.get("aiEnabled")), await _origin_note(tx, event)))
 
 

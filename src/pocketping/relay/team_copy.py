@@ -163,6 +163,21 @@ def ai_changed_line(enabled: bool, origin_note: str) -> str:
     return f"AI replies turned {'on' if enabled else 'off'} for this conversation{origin_note}"
 
 
+_HANDOFF_WHY = {
+    "visitor_asked": "The visitor asked to talk to a person",
+    "no_answer": "The AI found nothing in the knowledge base to answer with and told the visitor a person can help",
+    "model": "The AI handed this conversation over to a person",
+}
+
+
+def handoff_line(reason: str, detail: str = "") -> str:
+    """The AI stepped aside for a person (``session.ai_changed`` with reason ``handoff``)."""
+    why = _HANDOFF_WHY.get(reason, "A person is needed here")
+    if detail:
+        why += f" ({detail})"
+    return f"🙋 {why}. The AI is off for this conversation: reply here to answer the visitor."
+
+
 def identified_line(identity: dict[str, Any]) -> str:
     who = " ".join(x for x in (identity.get("name"), f"<{identity['email']}>" if identity.get("email") else None)
                    if x) or identity.get("id", "")

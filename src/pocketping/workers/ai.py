@@ -148,10 +148,10 @@ class AIScheduler:
 
 
 async def answer(svc: Services, claim: Claim) -> str:
-    """Answer one claimed session. Returns what happened: ``answered``, ``fallback``,
-    ``failed``, ``superseded``, ``capped``, ``over_budget``, ``off``, ``nothing_to_answer`` or
-    ``gone``. The tokens the providers report are counted with the answer; tokens spent on none
-    (superseded) are counted on their own."""
+    """Answer one claimed session. Returns what happened: ``answered``, ``handed_off``,
+    ``fallback``, ``failed``, ``superseded``, ``capped``, ``over_budget``, ``off``,
+    ``nothing_to_answer`` or ``gone``. The tokens the providers report are counted with the
+    answer; tokens spent on none (superseded) are counted on their own."""
     day = repo.day_of(svc.clock.now())
     with usage.metering() as meter:
         outcome = await _answer(svc, claim, day, meter)
@@ -191,17 +191,24 @@ async def _answer(svc: Services, claim: Claim, day: str, meter: usage.Meter) -> 
         await ai_answer.release(svc, claim, note=(reason, _limit_note(reason, settings, ctx.usage)),
                                 once_on=ctx.usage["day"])
         return "capped" if reason == "daily_limit" else "over_budget"
+    if ctx.handoff is not None and settings.model:
+        # The visitor asked for a person, or the knowledge base has nothing: no model call (past a limit the AI stays
+        # silent, this line too).
+        return await _hand_off(svc, claim, ctx.handoff_text, ctx.handoff, day, meter)
     if ctx.prompt is None or not settings.model:
         await ai_answer.release(svc, claim)
         return "nothing_to_answer"
     await ai_answer.ensure_usage_row(svc, claim.project_id, day)
     _typing(svc, session, True)
     try:
-        text = await answering.complete(svc.settings, settings, ctx.prompt, ctx.api_key)
+        reply = await answering.respond(svc.settings, settings, ctx.prompt, ctx.api_key, ctx.locale)
     except providers.ModelError as exc:
         return await _failed(svc, claim, settings, exc, day, meter)
     finally:
         _typing(svc, session, False)
+    if reply.handoff is not None:
+        return await _hand_off(svc, claim, ctx.handoff_text, "model", day, meter, reply.handoff)
+    text = reply.text
     if not text:
         return await _failed(svc, claim, settings, providers.ModelError(
             "the model's answer had no printable text", code="model_empty_answer"), day, meter)
@@ -213,6 +220,17 @@ async def _answer(svc: Services, claim: Claim, day: str, meter: usage.Meter) -> 
         return "superseded"
     meter.take()
     return "answered"
+
+
+async def _hand_off(svc: Services, claim: Claim, text: str, reason: str, day: str, meter: usage.Meter,
+                    detail: str = "") -> str:
+    await ai_answer.ensure_usage_row(svc, claim.project_id, day)
+    try:
+        await ai_answer.hand_off(svc, claim, text, day, reason, detail=detail, tokens=meter.tokens)
+    except ai_answer.Superseded:
+        return "superseded"
+    meter.take()
+    return "handed_off"
 
 
 async def _failed(svc: Services, claim: Claim, settings: AISettings, exc: providers.ModelError, day: str,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from pocketping.bridges.base import Outgoing, SessionCard
+from pocketping.bridges.text import markdown_links
 
 MAX_CONTENT = 2000  # characters per message (counted in UTF-16 units to be safe with emoji)
 MAX_THREAD_NAME = 100
@@ -94,9 +95,15 @@ def _escapes_next(text: str, at: int) -> bool:
     return slashes % 2 == 1
 
 
+def with_masked_links(text: str) -> str:
+    """Escaped text, its Markdown links ([title](url): the AI's citations) as Discord masked links."""
+    return "".join(escape_markdown(piece) if url is None else f"[{_escape_plain(piece)}]({url})"
+                   for piece, url in markdown_links(text))
+
+
 def render_item(item: Outgoing) -> str:
     author = escape_markdown(item.author)
-    text = escape_markdown(item.text)
+    text = with_masked_links(item.text) if item.kind == "ai" else escape_markdown(item.text)
     if item.kind == "notice":
         return f"*{text}*" if text else ""
     if item.kind == "event":

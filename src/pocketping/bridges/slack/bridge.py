@@ -158,7 +158,7 @@ class SlackBridge:
     async def post_file(self, thread_id: str, item: Outgoing, file: OutgoingFile) -> Posted:
         """The file into the thread (external upload flow), with who sent it and the text as its comment."""
         await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
-        comment = message_text(item.author, item.text) if item.text else f"*{item.author}*"
+        comment = message_text(item.author, item.text, links=item.kind == "ai") if item.text else f"*{item.author}*"
         file_id = await self.api.upload_file(self.channel_id, thread_id, name=file.name, data=file.data,
                                              content_type=file.content_type, comment=comment)
         return Posted(message_ids=(file_id,))
@@ -169,7 +169,8 @@ class SlackBridge:
     async def edit_message(self, thread_id: str, external_id: str, item: Outgoing) -> None:
         await self.pacer.wait(self.pace_key, self.pace, max_wait=self.max_wait)
         await self._paced(self.api.update_message(self.channel_id, external_id,
-                                                  text=message_text(item.author, item.text)))
+                                                  text=message_text(item.author, item.text,
+                                                                    links=item.kind == "ai")))
 
     async def delete_message(self, thread_id: str, external_id: str) -> None:
         """``chat.delete`` (a bot may delete only its own messages: others are ``DeleteRefused``).
@@ -187,7 +188,7 @@ class SlackBridge:
         await self._paced(self.api.delete_message(self.channel_id, ts))
 
     async def _post_one(self, thread_id: str, item: Outgoing) -> str:
-        text = message_text(item.author, item.text)
+        text = message_text(item.author, item.text, links=item.kind == "ai")
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         key = (thread_id, item.ref, digest)
         if key in self._posted:  # a retry of a delivery whose first parts went through

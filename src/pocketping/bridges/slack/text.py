@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pocketping.bridges.text import markdown_links
+
 # Slack recommends at most 4,000 characters per message and truncates past 40,000.
 MAX_CHARS = 4000
 
@@ -46,10 +48,19 @@ def split_text(text: str, limit: int = MAX_CHARS) -> list[str]:
     return parts
 
 
-def message_text(author: str, body: str) -> str:
-    """``*Author*: body`` with both parts escaped (an operator name can contain ``<!here>`` too)."""
+def message_text(author: str, body: str, *, links: bool = False) -> str:
+    """``*Author*: body`` with both parts escaped (an operator name can contain ``<!here>`` too).
+    With ``links``, Markdown links in ``body`` ([title](url): the AI's citations) become Slack's
+    ``<url|title>``."""
     name = escape(author).replace("*", "")
-    return f"*{name}*: {escape(body)}" if name else escape(body)
+    text = with_links(body) if links else escape(body)
+    return f"*{name}*: {text}" if name else text
+
+
+def with_links(body: str) -> str:
+    return "".join(escape(piece) if url is None
+                   else f"<{escape(url).replace('|', '%7C')}|{escape(piece).replace('|', '/')}>"
+                   for piece, url in markdown_links(body))
 
 
 # --- inbound: what an operator typed, as plain text for the visitor ---------------------------

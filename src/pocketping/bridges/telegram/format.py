@@ -6,7 +6,7 @@ import dataclasses
 import html
 
 from pocketping.bridges.base import Outgoing, SessionCard
-from pocketping.bridges.text import split_text, utf16_len
+from pocketping.bridges.text import markdown_links, split_text, utf16_len
 
 MAX_TEXT = 4096  # UTF-16 code units, after entity parsing
 MAX_CAPTION = 1024  # a photo's or document's caption
@@ -51,7 +51,14 @@ def message_html(item: Outgoing) -> str:
         return f"{ICON['notice']}<i>{esc(item.text)}</i>"
     if item.kind == "event":
         return f"{ICON['event']}<code>{esc(item.text)}</code>"
-    return f"{ICON[item.kind]}<b>{esc(item.author)}:</b> {esc(item.text)}"
+    body = _with_links(item.text) if item.kind == "ai" else esc(item.text)
+    return f"{ICON[item.kind]}<b>{esc(item.author)}:</b> {body}"
+
+
+def _with_links(text: str) -> str:
+    """The AI's Markdown links ([title](url): its citations) as Telegram HTML links."""
+    return "".join(esc(piece) if url is None else f'<a href="{html.escape(url, quote=True)}">{esc(piece)}</a>'
+                   for piece, url in markdown_links(text))
 
 
 def caption_html(item: Outgoing) -> str:

@@ -83,6 +83,8 @@ class AISettingsOut(BaseModel):
     historyTokens: int
     knowledgeTokens: int
     fallbackMessage: str
+    noAnswerText: str
+    minRelevance: float
     temperature: float | None
     lastError: str | None
     lastErrorAt: str | None
@@ -110,6 +112,9 @@ class AISettingsIn(_Strict):
     historyTokens: int | None = None
     knowledgeTokens: int | None = None
     fallbackMessage: str | None = Field(default=None, max_length=1000, description="\"\" sends nothing")
+    noAnswerText: str | None = Field(default=None, min_length=1, max_length=1000,
+                                     description="said, and a person called, when the knowledge base has nothing")
+    minRelevance: float | None = None
     temperature: float | None = None
 
 
@@ -119,7 +124,9 @@ _FIELDS = {"enabled": "enabled", "delaySeconds": "delay_seconds", "provider": "p
            "maxRepliesPerDay": "max_replies_per_day", "dailyTokens": "daily_tokens",
            "timeoutSeconds": "timeout_seconds", "maxAnswerTokens": "max_answer_tokens",
            "historyTokens": "history_tokens", "knowledgeTokens": "knowledge_tokens",
-           "fallbackMessage": "fallback_message", "temperature": "temperature"}
+           "fallbackMessage": "fallback_message", "noAnswerText": "no_answer_text",
+           "minRelevance": "min_relevance",
+           "temperature": "temperature"}
 
 
 @router.get("/ai", response_model=AISettingsOut, tags=["ai"], summary="The project's AI fallback settings")

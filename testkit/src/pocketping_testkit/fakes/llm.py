@@ -32,12 +32,13 @@ from starlette.routing import Route
 from pocketping_testkit.fakes.harness import FakeHarness
 
 OPENAI_FIELDS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stop",
-                 "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format"}
+                 "stream", "user", "presence_penalty", "frequency_penalty", "seed", "response_format", "tools",
+                 "tool_choice", "parallel_tool_calls"}
 OPENAI_ROLES = {"system", "developer", "user", "assistant"}
 EMBEDDINGS_FIELDS = {"model", "input", "encoding_format", "dimensions", "user"}
 EMBEDDING_SIZE = 256
 ANTHROPIC_FIELDS = {"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
-                    "stop_sequences", "stream", "metadata"}
+                    "stop_sequences", "stream", "metadata", "tools", "tool_choice"}
 
 
 @dataclass
@@ -57,9 +58,10 @@ class Recorded:
 
 @dataclass
 class Behavior:
-    kind: str  # "reply" | "error" | "hang" | "hold"
-    text: str = ""
+    kind: str  # "reply" | "error" | "hang" | "hold" | "tool"
+    text: str = ""  # the reply; a tool call's JSON arguments
     status: int = 500
+    tool: str = ""  # a tool call: the function's name
 
 
 class FakeLLM(FakeHarness):
@@ -109,6 +111,12 @@ class FakeLLM(FakeHarness):
         """The next request gets this answer."""
         with self.lock:
             self._script.append(Behavior("reply", text=text))
+
+    def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> None:
+        """The next request is answered with a call of the function ``name`` (when the request
+        offers that tool; otherwise with a plain answer, as a model would)."""
+        with self.lock:
+            self._script.append(Behavior("tool", text=orjson.dumps(arguments or {}).decode(), tool=name))
 
     def fail(self, status: int = 500, message: str = "The server had an error") -> None:
         """The next request gets this error, in the provider's error shape."""
@@ -198,13 +206,21 @@ class FakeLLM(FakeHarness):
         await self._behave(behavior)
         if behavior is not None and behavior.kind == "error":
             return _openai_error(behavior.status, behavior.text, "server_error")
-        text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+        offered = {t["function"]["name"] for t in recorded.body.get("tools") or ()}
+        if behavior is not None and behavior.kind == "tool" and behavior.tool in offered:
+            text = ""
+            message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
+                {"id": f"call_{next(self._ids)}", "type": "function",
+                 "function": {"name": behavior.tool, "arguments": behavior.text}}]}
+            finish = "tool_calls"
+        else:
+            text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+            message, finish = {"role": "assistant", "content": text, "refusal": None}, "stop"
         counted = self._usage((sum(len(m["content"]) // 4 for m in recorded.body["messages"]), len(text) // 4))
         answer: dict[str, Any] = {
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": recorded.body["model"], "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         }
         if counted is not None:
             answer["usage"] = {"prompt_tokens": counted[0], "completion_tokens": counted[1],
@@ -262,12 +278,20 @@ class FakeLLM(FakeHarness):
         if behavior is not None and behavior.kind == "error":
             kind = "overloaded_error" if behavior.status == 529 else "api_error"
             return _anthropic_error(behavior.status, kind, behavior.text)
-        text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+        offered = {t["name"] for t in recorded.body.get("tools") or ()}
+        if behavior is not None and behavior.kind == "tool" and behavior.tool in offered:
+            text = ""
+            content: list[dict[str, Any]] = [{"type": "tool_use", "id": f"toolu_fake{next(self._ids)}",
+                                              "name": behavior.tool, "input": orjson.loads(behavior.text)}]
+            stop = "tool_use"
+        else:
+            text = behavior.text if behavior is not None and behavior.kind == "reply" else self.answer(recorded)
+            content, stop = [{"type": "text", "text": text}], "end_turn"
         counted = self._usage((len(orjson.dumps(recorded.body)) // 4, len(text) // 4))
         answer: dict[str, Any] = {
             "id": f"msg_fake{next(self._ids)}", "type": "message", "role": "assistant",
-            "model": recorded.body["model"], "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn", "stop_sequence": None,
+            "model": recorded.body["model"], "content": content,
+            "stop_reason": stop, "stop_sequence": None,
         }
         if counted is not None:
             answer["usage"] = {"input_tokens": counted[0], "output_tokens": counted[1]}
@@ -309,6 +333,25 @@ def _check_openai(body: dict[str, Any]) -> str | None:
     temperature = body.get("temperature", 1)
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
         return "temperature must be between 0 and 2"
+    return _check_tools(body.get("tools"))
+
+
+def _check_tools(tools: Any) -> str | None:
+    """``tools``: function definitions, as the API documents them."""
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not tools or len(tools) > 128:
+        return "'tools' must be an array of 1 to 128 tools"
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+            return f"tools[{i}] must be {{'type': 'function', 'function': {{...}}}}"
+        name = function.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            return f"tools[{i}].function.name must be 1-64 letters, digits, underscores or dashes"
+        parameters = function.get("parameters", {"type": "object"})
+        if not isinstance(parameters, dict) or parameters.get("type") != "object":
+            return f"tools[{i}].function.parameters must be a JSON Schema object"
     return None
 
 
@@ -381,4 +424,15 @@ def _check_anthropic(body: dict[str, Any]) -> str | None:
     temperature = body.get("temperature", 1)
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 1:
         return "temperature: Input should be between 0 and 1"
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not tools:
+            return "tools: Input should be a non-empty list"
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or \
+                    not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", tool["name"]):
+                return f"tools.{i}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+            schema = tool.get("input_schema")
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                return f"tools.{i}.input_schema: Input should be a JSON Schema object"
     return None
