@@ -255,6 +255,26 @@ async def list_items(tx: Tx, session_id: str, *, after_seq: int = 0, limit: int 
     return [_message(tx, r) for r in (await tx.conn.execute(query)).mappings()]
 
 
+# What a widget sees (no notes, not the visitor's own events), newest first between two seqs:
+# a backward range scan of the (session_id, seq) unique index, whatever the history's length.
+_WIDGET_LATEST = (select(messages).where(messages.c.session_id == bindparam("sid"),
+                                         messages.c.seq > bindparam("after"), messages.c.seq < bindparam("before"),
+                                         messages.c.kind != "note",
+                                         or_(messages.c.kind != "event", messages.c.sender != "visitor"))
+                  .order_by(messages.c.seq.desc()).limit(bindparam("n")))
+
+
+async def widget_page(tx: Tx, session_id: str, *, after_seq: int = 0, before_seq: int | None = None,
+                      limit: int) -> tuple[list[Message], bool]:
+    """The latest ``limit`` items a widget sees with ``after_seq < seq < before_seq``, in seq
+    order, and whether older ones in that range were left out."""
+    before = 2**31 if before_seq is None else before_seq
+    rows = (await tx.conn.execute(_WIDGET_LATEST, {"sid": session_id, "after": after_seq, "before": before,
+                                                   "n": limit + 1})).mappings().all()
+    more = len(rows) > limit
+    return [_message(tx, r) for r in reversed(rows[:limit])], more
+
+
 async def last_message(tx: Tx, session_id: str) -> Message | None:
     row = (await tx.conn.execute(select(messages).where(
         messages.c.session_id == session_id, messages.c.kind == "message")
