@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from pocketping.core import search as words_
 from pocketping.core.models import Message, Session
@@ -39,29 +38,16 @@ async def list_conversations(tx: Tx, project_ids: tuple[str, ...], *, status: st
     return await page_by_activity(tx, query, limit=limit, before=before)
 
 
-async def unread_counts(tx: Tx, session_ids: list[str]) -> dict[str, int]:
-    """Visitor messages after each session's operator read mark."""
-    if not session_ids:
+async def last_messages(tx: Tx, found: list[Session]) -> dict[str, Message]:
+    """Each session's latest chat message (not notices or events), by the seq its row keeps:
+    one lookup of the (session_id, seq) index per session."""
+    wanted = {(s.id, s.last_message_seq) for s in found if s.last_message_seq}
+    if not wanted:
         return {}
-    query = (select(messages.c.session_id, func.count())
-             .select_from(messages.join(sessions, sessions.c.id == messages.c.session_id))
-             .where(messages.c.session_id.in_(session_ids), messages.c.kind == "message",
-                    messages.c.sender == "visitor", messages.c.seq > sessions.c.operator_read_seq)
-             .group_by(messages.c.session_id))
-    return {row[0]: int(row[1]) for row in await tx.conn.execute(query)}
-
-
-async def last_messages(tx: Tx, session_ids: list[str]) -> dict[str, Message]:
-    """Each session's latest chat message (not notices or events)."""
-    if not session_ids:
-        return {}
-    inner = aliased(messages)
-    latest = (select(func.max(inner.c.seq)).where(inner.c.session_id == messages.c.session_id,
-                                                  inner.c.kind == "message")
-              .scalar_subquery())
-    query = select(messages).where(messages.c.session_id.in_(session_ids), messages.c.kind == "message",
-                                   messages.c.seq == latest)
-    return {row["session_id"]: _message(tx, row) for row in (await tx.conn.execute(query)).mappings()}
+    query = select(messages).where(messages.c.session_id.in_({sid for sid, _ in wanted}),
+                                   messages.c.seq.in_({seq for _, seq in wanted}))
+    rows = (await tx.conn.execute(query)).mappings()
+    return {row["session_id"]: _message(tx, row) for row in rows if (row["session_id"], row["seq"]) in wanted}
 
 
 async def same_person(tx: Tx, project_ids: tuple[str, ...], session: Session, limit: int = 20) -> list[Session]:
