@@ -2,14 +2,17 @@
 PostgreSQL) with N sessions and M messages, one of them a long conversation, then through a
 real `pocketping serve`: a widget resume of the long conversation with ``lastSeq=0``, the
 inbox list's first and deep page, ``GET /api/v1/sessions``' first and deep page. Measured at
-each size of the plan (2,000 then 20,000 sessions), the same server and data growing between."""
+each size of the plan (2,000 and 20,000 sessions: a database and a server each, timed in
+interleaved rounds)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import statistics
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,43 +27,53 @@ from pocketping_testkit.inbox_client import InboxClient
 from pocketping_testkit.process import ServerProcess
 
 PASSWORD = "bench-password-123"
+EMAIL = "bench-bounded@example.com"
 BATCH = 20_000
 PAGE = 50
 
 
 async def bounded_pages(backend: str, workdir: Path, stages: list[tuple[int, int]], long_messages: int,
                         runs: int) -> list[dict[str, Any]]:
-    """``stages``: (sessions, messages) in total at each measurement, growing."""
+    """``stages``: the (sessions, messages) of each database. Each gets its own server; their
+    figures are timed in interleaved rounds, so a busy moment of the machine hits all alike."""
+    async with contextlib.AsyncExitStack() as stack:
+        sizes = [await stack.enter_async_context(_filled(backend, workdir / f"bounded-{i}", n, m, long_messages))
+                 for i, (n, m) in enumerate(stages)]
+        for size in sizes:
+            await size.walk()
+        for round_ in range(runs + 3):  # three rounds of warm-up
+            for size in sizes:
+                await size.time_round(keep=round_ >= 3)
+        return [size.row() for size in sizes]
+
+
+@contextlib.asynccontextmanager
+async def _filled(backend: str, workdir: Path, sessions: int, messages: int,
+                  long_messages: int) -> AsyncIterator[_Size]:
     from pocketping import tokens
     from pocketping.actions.operators import add_operator
     from pocketping.actions.projects import create_project
     from pocketping.wiring import build_services
     from pocketping_testkit.server import make_settings
 
+    workdir.mkdir(parents=True, exist_ok=True)
     url, name = create_database(backend, workdir)
     key = generate_key()
-    svc = build_services(make_settings(url, str(workdir / f"bounded-{backend}"), encryption_key=key))
+    svc = build_services(make_settings(url, str(workdir), encryption_key=key))
     server: ServerProcess | None = None
     try:
         await svc.db.migrate()
         project, secret = await create_project(svc, "Bounded")
-        email = "bench-bounded@example.com"
-        await add_operator(svc, email, project_ids=[project.id], password=PASSWORD)
+        await add_operator(svc, EMAIL, project_ids=[project.id], password=PASSWORD)
         filler = _Filler(svc, project.id, long_messages)
-        long_token = tokens.issue(svc.db.keyring, project.id, filler.long_id, "vis_bounded_long")
-        out = []
-        for sessions, messages in stages:
-            await filler.fill(sessions, messages)
-            if server is None:
-                server = ServerProcess(url, workdir, encryption_key=key)
-                await asyncio.to_thread(server.start)
-            row = {"backend": backend, "sessions": sessions, "messages": filler.messages,
-                   "long_messages": long_messages}
-            row |= await _resume(server.ws_url, project.public_key, long_token, runs)
-            row |= await _inbox(server.base_url, email, runs)
-            row |= await _rest(server.base_url, secret, runs)
-            out.append(row)
-        return out
+        await filler.fill(sessions, messages)
+        token = tokens.issue(svc.db.keyring, project.id, filler.long_id, "vis_bounded_long")
+        server = ServerProcess(url, workdir, encryption_key=key)
+        await asyncio.to_thread(server.start)
+        async with _Size(server, project.public_key, secret, token) as size:
+            size.info = {"backend": backend, "sessions": sessions, "messages": filler.messages,
+                         "long_messages": long_messages}
+            yield size
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
@@ -135,6 +148,8 @@ class _Filler:
 
         if not rows and not items:
             return
+        # (Run with PYTHONPATH=<an older src>, the bench measures that version: its schema may lack columns.)
+        rows = [{k: v for k, v in r.items() if k in sessions.c} for r in rows]
         async with self.svc.db.transaction() as tx:
             if tx.dialect == "postgresql":  # COPY: the fastest way in, on the transaction's connection
                 raw = (await tx.conn.get_raw_connection()).driver_connection
@@ -156,24 +171,80 @@ def _ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-async def _resume(ws_url: str, public_key: str, token: str, runs: int) -> dict[str, Any]:
-    """hello (the long conversation's token, lastSeq 0) -> synced: wall time, frames, bytes."""
-    times: list[float] = []
-    frames = size = 0
-    for _ in range(runs):
-        async with websockets.connect(ws_url, compression=None, max_size=None) as ws:
+class _Size:
+    """One server and its data: the figures' requests, and their times."""
+
+    def __init__(self, server: ServerProcess, public_key: str, secret: str, token: str) -> None:
+        self.server = server
+        self.public_key = public_key
+        self.token = token
+        self.info: dict[str, Any] = {}
+        self.inbox = InboxClient(server.base_url)
+        self.api = httpx.AsyncClient(base_url=server.base_url, timeout=60,
+                                     headers={"Authorization": f"Bearer {secret}"})
+        self.listed: dict[str, Any] = {}
+        self.deep: dict[str, str | None] = {}
+        self.resumed: dict[str, int] = {}
+        self.times: dict[str, list[float]] = {k: [] for k in FIGURES}
+
+    async def __aenter__(self) -> _Size:
+        await self.inbox.login(EMAIL, PASSWORD)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inbox.close()
+        await self.api.aclose()
+
+    async def conversations(self, cursor: str | None) -> dict[str, Any]:
+        r = await self.inbox.get("/conversations", limit=PAGE, **({"cursor": cursor} if cursor else {}))
+        r.raise_for_status()
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def sessions(self, cursor: str | None) -> dict[str, Any]:
+        r = await self.api.get("/api/v1/sessions", params={"limit": PAGE, **({"cursor": cursor} if cursor else {})})
+        r.raise_for_status()
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def walk(self) -> None:
+        """Every page of both lists once (how many they list; the cursor at 90% depth)."""
+        self.listed["inbox_listed"], self.deep["inbox"] = await _walk(self.conversations, "conversations")
+        self.listed["rest_listed"], self.deep["rest"] = await _walk(self.sessions, "sessions")
+
+    async def time_round(self, *, keep: bool) -> None:
+        calls = {"resume_ms": self.resume, "inbox_first_ms": lambda: self.conversations(None),
+                 "inbox_deep_ms": lambda: self.conversations(self.deep["inbox"]),
+                 "rest_first_ms": lambda: self.sessions(None), "rest_deep_ms": lambda: self.sessions(self.deep["rest"])}
+        for key, call in calls.items():
             t0 = time.perf_counter()
-            await ws.send(orjson.dumps({"type": "hello", "publicKey": public_key, "token": token,
-                                        "lastSeq": 0}).decode())
-            frames = size = 0
-            while True:
-                raw = await ws.recv()
-                frames += 1
-                size += len(raw)
-                if orjson.loads(raw)["type"] == "synced":
-                    break
-            times.append(time.perf_counter() - t0)
-    return {"resume_ms": _ms(times), "resume_frames": frames, "resume_bytes": size}
+            await call()
+            if keep:
+                self.times[key].append(time.perf_counter() - t0)
+
+    async def resume(self) -> None:
+        self.resumed = await _resume(self.server.ws_url, self.public_key, self.token)
+
+    def row(self) -> dict[str, Any]:
+        return {**self.info, **self.listed, **{k: _ms(v) for k, v in self.times.items()},
+                "resume_frames": self.resumed["frames"], "resume_bytes": self.resumed["bytes"]}
+
+
+FIGURES = ("resume_ms", "inbox_first_ms", "inbox_deep_ms", "rest_first_ms", "rest_deep_ms")
+
+
+async def _resume(ws_url: str, public_key: str, token: str) -> dict[str, int]:
+    """hello (the long conversation's token, lastSeq 0) -> synced: frames and bytes received."""
+    async with websockets.connect(ws_url, compression=None, max_size=None) as ws:
+        await ws.send(orjson.dumps({"type": "hello", "publicKey": public_key, "token": token,
+                                    "lastSeq": 0}).decode())
+        frames = size = 0
+        while True:
+            raw = await ws.recv()
+            frames += 1
+            size += len(raw)
+            if orjson.loads(raw)["type"] == "synced":
+                return {"frames": frames, "bytes": size}
 
 
 async def _walk(get: Any, key: str) -> tuple[int, str | None]:
@@ -188,41 +259,3 @@ async def _walk(get: Any, key: str) -> tuple[int, str | None]:
             break
         cursors.append(cursor)
     return total, cursors[int(len(cursors) * 0.9)] if cursors else None
-
-
-async def _timed(get: Any, cursor: str | None, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        await get(cursor)
-        times.append(time.perf_counter() - t0)
-    return _ms(times)
-
-
-async def _inbox(base_url: str, email: str, runs: int) -> dict[str, Any]:
-    async with InboxClient(base_url) as client:
-        await client.login(email, PASSWORD)
-
-        async def get(cursor: str | None) -> dict[str, Any]:
-            r = await client.get("/conversations", limit=PAGE, **({"cursor": cursor} if cursor else {}))
-            r.raise_for_status()
-            body: dict[str, Any] = r.json()
-            return body
-
-        listed, deep = await _walk(get, "conversations")
-        return {"inbox_listed": listed, "inbox_first_ms": await _timed(get, None, runs),
-                "inbox_deep_ms": await _timed(get, deep, runs)}
-
-
-async def _rest(base_url: str, secret: str, runs: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, headers={"Authorization": f"Bearer {secret}"}) as api:
-
-        async def get(cursor: str | None) -> dict[str, Any]:
-            r = await api.get("/api/v1/sessions", params={"limit": PAGE, **({"cursor": cursor} if cursor else {})})
-            r.raise_for_status()
-            body: dict[str, Any] = r.json()
-            return body
-
-        listed, deep = await _walk(get, "sessions")
-        return {"rest_listed": listed, "rest_first_ms": await _timed(get, None, runs),
-                "rest_deep_ms": await _timed(get, deep, runs)}
