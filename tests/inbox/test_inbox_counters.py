@@ -5,6 +5,7 @@ sessions page by a (last_activity, id) cursor, every session once, in order, tie
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from pocketping.actions.edits import delete_operator_message
 from pocketping_testkit.inbox_client import InboxClient
@@ -87,8 +88,9 @@ async def _pages(fetch, key: str) -> list[dict]:
 
 
 def _ordered(items: list[dict], at: str) -> bool:
-    keys = [(i[at], i["id"]) for i in items]
-    return keys == sorted(keys, reverse=True)
+    """Newest activity first (ties in the database's own order of ids: its collation, not Python's)."""
+    times = [datetime.fromisoformat(i[at]) for i in items]
+    return times == sorted(times, reverse=True)
 
 
 async def test_session_lists_page_every_session_once_in_order(server, make_project, api):
@@ -129,5 +131,29 @@ async def test_session_lists_page_every_session_once_in_order(server, make_proje
     assert all(c["unread"] == 1 and c["lastMessage"]["text"] == "hi" for c in convs)
     r = await api.get("/api/v1/sessions", headers=project.auth, params={"cursor": "not-a-cursor"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor"
+    for w in widgets:
+        await w.close()
+
+
+async def test_the_inbox_pages_across_several_projects_in_one_order(server, make_project):
+    shops = [make_project(f"Shop {i}") for i in range(3)]
+    op = await make_operator(server, *(p.id for p in shops))
+    widgets = []
+    for round_ in range(4):  # the projects' conversations interleave in time
+        for shop in shops:
+            widgets.append(await visitor(server, shop.public_key, f"hello {round_}"))
+    async with InboxClient(server.base_url) as client:
+        await client.login(op.email, op.password)
+
+        async def inbox(cursor, **params):
+            r = await client.get("/conversations", limit=5, **params, **({"cursor": cursor} if cursor else {}))
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        convs = await _pages(inbox, "conversations")
+        assert [c["id"] for c in convs] == [w.session_id for w in reversed(widgets)]  # newest first, each once
+        assert _ordered(convs, "lastActivity")
+        one = await _pages(lambda c: inbox(c, project=shops[1].id), "conversations")
+        assert [c["id"] for c in one] == [c["id"] for c in convs if c["projectId"] == shops[1].id]
     for w in widgets:
         await w.close()

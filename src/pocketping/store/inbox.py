@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, union_all
 
 from pocketping.core import search as words_
 from pocketping.core.models import Message, Session
 from pocketping.store import search
 from pocketping.store.db import Tx
 from pocketping.store.schema import messages, projects, sessions
-from pocketping.store.sessions import _message, _session, page_by_activity
+from pocketping.store.sessions import _message, _session, by_activity, page_by_activity
+
+UNION_PROJECTS = 50  # up to this many projects are paged one index range each
 
 
 async def list_conversations(tx: Tx, project_ids: tuple[str, ...], *, status: str, limit: int,
@@ -25,17 +28,28 @@ async def list_conversations(tx: Tx, project_ids: tuple[str, ...], *, status: st
     """
     if not project_ids:
         return []
-    query = select(sessions).where(sessions.c.project_id.in_(project_ids), sessions.c.status == status,
-                                   sessions.c.first_message_at.is_not(None))
-    if assignee is not None:
-        query = query.where(sessions.c.assignee_id == assignee)
-    if unassigned:
-        query = query.where(sessions.c.assignee_id.is_(None))
+
+    def of(projects: tuple[str, ...]) -> Select[Any]:
+        query = select(sessions).where(sessions.c.project_id.in_(projects), sessions.c.status == status,
+                                       sessions.c.first_message_at.is_not(None))
+        if assignee is not None:
+            query = query.where(sessions.c.assignee_id == assignee)
+        if unassigned:
+            query = query.where(sessions.c.assignee_id.is_(None))
+        return query
+
     if sort == "waiting":
-        query = query.order_by(sessions.c.waiting_since.is_(None), sessions.c.waiting_since,
-                               sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
+        query = of(project_ids).order_by(sessions.c.waiting_since.is_(None), sessions.c.waiting_since,
+                                         sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
         return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
-    return await page_by_activity(tx, query, limit=limit, before=before)
+    if not 1 < len(project_ids) <= UNION_PROJECTS:
+        return await page_by_activity(tx, of(project_ids), limit=limit, before=before)
+    # Several projects: one ordered index range per project, merged (an IN list would read and
+    # sort every matching session of them all, whatever the page).
+    parts = [by_activity(of((p,)), limit=limit, before=before).subquery() for p in sorted(set(project_ids))]
+    merged = union_all(*(select(part) for part in parts)).subquery()
+    query = select(merged).order_by(merged.c.last_activity.desc(), merged.c.id.desc()).limit(limit)
+    return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
 
 
 async def last_messages(tx: Tx, found: list[Session]) -> dict[str, Message]:

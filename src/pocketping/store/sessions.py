@@ -138,18 +138,23 @@ async def list_sessions(tx: Tx, project_id: str, *, status: str | None, limit: i
     return await page_by_activity(tx, query, limit=limit, before=before)
 
 
-async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
-                           before: tuple[datetime, str] | None) -> list[Session]:
-    """One page of sessions, most recently active first, after the (last_activity, id) cursor:
-    a row-value comparison, so the (project_id, last_activity DESC, id DESC) index starts the
-    page where the cursor points, however deep (the redundant ``last_activity <=`` lets
+def by_activity(query: Select[Any], *, limit: int, before: tuple[datetime, str] | None) -> Select[Any]:
+    """``query``'s page of sessions, most recently active first, after the (last_activity, id)
+    cursor: a row-value comparison, so the (project_id, last_activity DESC, id DESC) index starts
+    the page where the cursor points, however deep (the redundant ``last_activity <=`` lets
     MariaDB's range optimizer use it too)."""
     if before:
         at, sid = before
         query = query.where(tuple_(sessions.c.last_activity, sessions.c.id) < tuple_(_at(at), sid),
                             sessions.c.last_activity <= _at(at))
-    query = query.order_by(sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
-    return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+    return query.order_by(sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
+
+
+async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
+                           before: tuple[datetime, str] | None) -> list[Session]:
+    """One page of sessions (see ``by_activity``)."""
+    return [_session(tx, r) for r in (await tx.conn.execute(by_activity(query, limit=limit, before=before)))
+            .mappings()]
 
 
 def _at(at: datetime) -> Any:
