@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import orjson
 
 from pocketping_testkit.widget_client import WidgetClient
 
@@ -125,9 +126,33 @@ async def test_history_is_rate_limited_with_the_control_frames(server, project):
 
 
 async def test_history_before_hello_is_refused(server, project):
-    import orjson
     import websockets
 
     async with websockets.connect(server.ws_url) as ws:
         await ws.send(orjson.dumps({"type": "history"}).decode())
         assert orjson.loads(await ws.recv())["code"] == "not_authenticated"
+
+
+async def test_a_history_answer_stays_within_the_outgoing_bound(make_server):
+    from conftest import create_project_on  # tests/conftest.py
+
+    srv = make_server(max_frame_bytes=2048)  # what may wait for a slow reader: 16 x 2 KB; an answer, a quarter
+    project = create_project_on(srv)
+    w = await WidgetClient.connect(srv.ws_url, project.public_key)
+    await w.synced()
+    await w.say("first")
+    async with httpx.AsyncClient(base_url=srv.base_url, headers=project.auth) as api:
+        for i in range(30):
+            r = await api.post(f"/api/v1/sessions/{w.session_id}/messages", json={"text": f"{i} " + "x" * 1000})
+            assert r.status_code == 201
+    seen, before = [], None
+    while True:
+        await w.send({"type": "history", **({"beforeSeq": before} if before else {})})
+        page = await w.expect("history")
+        assert len(orjson.dumps(page)) <= 16 * 2048 // 4 + 100 and page["items"]  # (the server uses orjson too)
+        seen = [i["message"]["seq"] for i in page["items"]] + seen
+        if not page["more"]:
+            break
+        before = page["items"][0]["message"]["seq"]
+    assert seen == list(range(1, 32))  # every message once, in small answers
+    await w.close()

@@ -547,8 +547,14 @@ class WidgetConnection:
         async with self.svc.db.read() as tx:
             page, more = await session_repo.widget_page(tx, self.session_id, before_seq=before,
                                                         limit=min(limit or most, most))
-        self.send(_frame({"type": "history", "beforeSeq": before,
-                          "items": [message_actions.widget_frame_for(item) for item in page], "more": more}))
+        # One answer stays well inside what may wait to be written (QUEUED_FRAMES_BOUND frames):
+        # past a quarter of it, the oldest items are left for the next request (more: true).
+        items = [message_actions.widget_frame_for(item) for item in page]
+        room, kept = QUEUED_FRAMES_BOUND * self.svc.settings.max_frame_bytes // 4, len(items)
+        while kept > 1 and len(_frame({"items": items[len(items) - kept:]})) > room:
+            kept = kept * 3 // 4
+        self.send(_frame({"type": "history", "beforeSeq": before, "items": items[len(items) - kept:],
+                          "more": more or kept < len(items)}))
 
     async def on_identify(self, frame: dict[str, Any]) -> None:
         await self._rate_check()
