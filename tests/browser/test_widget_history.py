@@ -22,7 +22,7 @@ IN_VIEW = """(el, text) => {
 }"""
 
 
-async def test_scrolling_up_loads_every_older_message_once(page, chat_server, widget_project, embed):
+async def test_scrolling_up_loads_every_older_message_once(page, context, chat_server, widget_project, embed):
     await page.goto(embed(widget_project))
     await page.get_by_role("button", name="Open chat").click()
     await connected(page)
@@ -55,6 +55,11 @@ async def test_scrolling_up_loads_every_older_message_once(page, chat_server, wi
     await expect(log.locator(".r", has_text="reply")).to_have_count(100)
     shown = await log.evaluate(ROWS)
     assert shown == expected[-100:]
+    # A reconnect that missed nothing keeps the older items within reach.
+    await context.set_offline(True)
+    await expect(page.locator("#pocketping-root .s")).to_have_text("Connecting…")
+    await context.set_offline(False)
+    await connected(page)
     # Scrolling to the top asks for the page before the oldest one shown; the visitor keeps their place.
     for count in (200, 250):
         top = await log.locator(".r", has_text="reply").first.text_content()

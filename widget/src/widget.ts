@@ -264,7 +264,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       cs()
     } else if (t == "synced") {
       // Only the latest items were replayed: a gap after what this page held is dropped, reloaded by scrolling up.
-      if ((older = f.more && f.replayFrom)) items = items.filter((m) => !(m.seq! < older) || m.el!.remove())
+      if (f.more) (older = f.replayFrom), (items = items.filter((m) => !(m.seq! < older) || m.el!.remove()))
       ready = live = true
       flush()
       markRead()
