@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import scenarios as sc
+from bench.bounded import bounded_pages
 from bench.bridged import bridged_chat
 from bench.idle import idle_cpu
 from bench.numbers import stats_at_scale
-from bench.report import render, render_side_by_side
+from bench.report import render, render_bounded, render_side_by_side
 from bench.retrieval import retrieval_recall
 from bench.sidebyside import SUBJECTS, side_by_side
 from bench.stats import median_of_runs
@@ -65,6 +66,11 @@ class Plan:
         self.sbs_seconds = 0.5 if smoke else 3.0
         # `pocketping stats` on a large project: (database, sessions).
         self.numbers: list[tuple[str, int]] = [("sqlite", 2000)] if smoke else [("postgresql", 100_000)]
+        # Bounded by the page (bench/bounded.py): (database, [(sessions, messages) at each
+        # measurement], messages of the long conversation resumed, timed requests per figure).
+        self.bounded: tuple[str, list[tuple[int, int]], int, int] = (
+            ("sqlite", [(200, 2000), (400, 4000)], 300, 3) if smoke
+            else ("postgresql", [(2000, 20_000), (20_000, 200_000)], 5000, 15))
 
 
 async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, Any]:
@@ -86,6 +92,10 @@ async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, A
     if only == "side-by-side":
         log("side by side")
         results["side_by_side"] = await side_by_side(plan, workdir, log=progress)
+        return results
+    if only == "bounded":
+        log("bounded by the page")
+        results["bounded"] = await bounded_pages(plan.bounded[0], workdir, *plan.bounded[1:])
         return results
 
     log("start-up")
@@ -165,6 +175,8 @@ async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, A
     results["side_by_side"] = await side_by_side(plan, workdir, log=progress)
     log("stats at scale")
     results["numbers"] = [await stats_at_scale(backend, workdir, n, plan.runs) for backend, n in plan.numbers]
+    log("bounded by the page")
+    results["bounded"] = await bounded_pages(plan.bounded[0], workdir, *plan.bounded[1:])
     log("retrieval recall")
     results["retrieval"] = await retrieval_recall(workdir)
     log("done")
@@ -177,7 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick: proves every scenario runs")
     parser.add_argument("--out", default="bench/report.md")
-    parser.add_argument("--only", choices=["side-by-side"], help="run one section alone")
+    parser.add_argument("--only", choices=["side-by-side", "bounded"], help="run one section alone")
     args = parser.parse_args()
     plan = Plan(args.smoke)
     try:
@@ -190,7 +202,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pp-bench-") as tmp:
         results = asyncio.run(run(plan, Path(tmp), args.only))
     results["elapsed_s"] = time.perf_counter() - started
-    text = render_side_by_side(results) if args.only else render(results)
+    text = (render_side_by_side(results) if args.only == "side-by-side"
+            else "\n".join(render_bounded(results["bounded"])) + "\n" if args.only else render(results))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)

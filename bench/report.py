@@ -104,6 +104,7 @@ def render(r: dict[str, Any]) -> str:
     if r.get("side_by_side"):
         out += side_by_side(r["side_by_side"])
     out += _numbers(r.get("numbers", []))
+    out += render_bounded(r.get("bounded", []))
     out += retrieval.render(r.get("retrieval", []))
     out.append("")
     return "\n".join(out)
@@ -143,6 +144,31 @@ def _nodes(rows: list[dict[str, Any]], deliveries: list[dict[str, Any]]) -> list
                    f"{_f(ratio, 2)}x | {_f(d.get('deliveries_per_s', 0.0), 0)} | "
                    f"{_f(d.get('cpu_ms_per_delivery', 0.0), 2)} | {_f(int(d.get('lost', 0)))} | "
                    f"{_f(int(d.get('dup', 0)))} |")
+    return out
+
+
+def render_bounded(rows: list[dict[str, Any]]) -> list[str]:
+    """Each figure at each size, and its cost at the largest size over its cost at the smallest."""
+    if not rows:
+        return []
+    first = rows[0]
+    out = ["", "## Bounded by the page, not the history", "",
+           f"One project on {first['backend']}, filled straight into the database; one conversation of "
+           f"{_f(int(first['long_messages']))} messages resumed with `lastSeq=0`; pages of 50; the deep page is "
+           "the one at 90% of the list. Wall ms through `pocketping serve`, medians.", "",
+           "| figure | " + " | ".join(f"{_f(int(r['sessions']))} sessions, {_f(int(r['messages']))} messages"
+                                      for r in rows) + " | last / first |",
+           "|---|" + "---|" * len(rows) + "---|"]
+    figures = [("widget resume, hello -> synced, ms", "resume_ms"), ("resume: frames", "resume_frames"),
+               ("resume: bytes", "resume_bytes"), ("inbox list, first page, ms", "inbox_first_ms"),
+               ("inbox list, deep page, ms", "inbox_deep_ms"), ("inbox: conversations listed", "inbox_listed"),
+               ("GET /api/v1/sessions, first page, ms", "rest_first_ms"),
+               ("GET /api/v1/sessions, deep page, ms", "rest_deep_ms"), ("sessions listed", "rest_listed")]
+    for label, key in figures:
+        values = [r[key] for r in rows]
+        cells = [_f(v, 1) if isinstance(v, float) else _f(int(v)) for v in values]
+        ratio = f"{values[-1] / values[0]:.2f}x" if values[0] else ""
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
     return out
 
 

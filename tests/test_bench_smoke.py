@@ -17,7 +17,7 @@ def test_bench_smoke(tmp_path):
     report = out.read_text()
     for section in ("Start-up", "Relay vs. ceiling", "Idle widget connections", "Chat load",
                     "Chat load with Telegram, Discord and Slack", "Idle server with one webhook endpoint down",
-                    "Side by side", "Retrieval recall"):
+                    "Side by side", "Bounded by the page, not the history", "Retrieval recall"):
         assert section in report
     chat = [part for part in report.split("\n## ") if part.startswith("Chat load")]  # its own tables only
     chat_rows = [line for part in chat for line in part.splitlines() if line.startswith("| sqlite |")]

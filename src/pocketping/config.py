@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     rate_limit_messages_per_minute: int = Field(default=30, ge=0)
     rate_limit_connections_per_minute: int = Field(default=120, ge=0)
     auth_timeout_seconds: float = 10.0
+    # A widget's resume replays at most this many of the latest timeline items; older ones come
+    # from `history` frames, page by page (also at most this many each).
+    replay_limit: int = Field(default=100, ge=1, le=10_000)
 
     # Background work
     config_poll_seconds: float = 2.0

@@ -85,6 +85,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   let oread = 0
   let dseq = 0
   let evtMark = 0
+  let older = 0 // the oldest seq held while older items remain on the server (0: none); `history` pages back
+  let asking = 0
   let ready = false
   let live = false
   let isOpen = false
@@ -181,6 +183,8 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       idle = setTimeout(stopTyping, 3e3) as unknown as number
     }),
     on(composer, "submit", submit),
+    // At the top with older items on the server: ask for the page before the oldest one held.
+    on(log, "scroll", () => log.scrollTop < 50 && older && !asking && link?.send({ type: "history", beforeSeq: older }) && (asking = 1)),
     // Files: the button, a drop onto the panel, an image pasted into the composer.
     on(clip, "click", () => picker.click()),
     on(picker, "change", () => addFiles(picker.files!)),
@@ -259,9 +263,18 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       apply()
       cs()
     } else if (t == "synced") {
+      // Only the latest items were replayed: a gap after what this page held is dropped, reloaded by scrolling up.
+      if (f.more) (older = f.replayFrom), (items = items.filter((m) => !(m.seq! < older) || m.el!.remove()))
       ready = live = true
       flush()
       markRead()
+    } else if (t == "history") {
+      const h = log.scrollHeight - log.scrollTop
+      const s = f.items[0]
+      older = f.more && s ? (s.message || s).seq : 0
+      for (const i of f.items) i.message && !find((x) => x.id == i.message.id) && place({ ...i.message }, 0, 1)
+      log.scrollTop = log.scrollHeight - h // the visitor stays where they were reading
+      asking = 0
     } else if (t == "message") onMessage(f.message)
     else if (t == "message_updated" || t == "message_deleted") {
       const m = find((x) => x.id == f.message.id)
@@ -299,6 +312,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
       mail = can
       save()
     } else if (t == "error") {
+      asking = 0
       const q = outbox.find((x) => x.clientId == f.clientId)
       if (q && f.code == "rate_limited") {
         sentNow.delete(q)
@@ -448,14 +462,14 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   }
 
   /** Put an item where its seq says (pending ones last), keeping the view at the bottom. */
-  function place(m: Item, seq?: number) {
+  function place(m: Item, seq?: number, old?: number) {
     items = items.filter((x) => x != m)
     if (seq) m.seq = seq
     const next = m.seq ? find((x) => !x.seq || x.seq > m.seq!) : undefined
     items.splice(next ? items.indexOf(next) : items.length, 0, m)
     const bottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80
     log.insertBefore(row(m), next?.el || null)
-    if (bottom || m.sender == "visitor") log.scrollTop = log.scrollHeight
+    if (!old && (bottom || m.sender == "visitor")) log.scrollTop = log.scrollHeight
   }
 
   function row(m: Item) {
@@ -619,7 +633,7 @@ export function mount(o: Options, emit: (type: string, arg?: unknown) => void, f
   function reset() {
     for (const m of items) m.el?.remove()
     items = []
-    lastSeq = vread = oread = dseq = evtMark = 0
+    lastSeq = vread = oread = dseq = evtMark = older = 0
   }
 
   function load(): Frame {

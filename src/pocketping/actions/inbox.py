@@ -70,11 +70,9 @@ async def list_conversations(svc: Services, login: InboxLogin, *, status: str, l
 
 
 async def _describe(tx: Tx, found: list[Session]) -> list[Conversation]:
-    ids = [s.id for s in found]
-    unread = await repo.unread_counts(tx, ids)
-    last = await repo.last_messages(tx, ids)
+    last = await repo.last_messages(tx, found)  # the unread count and last seq are on the session rows
     names = await repo.project_names(tx, tuple({s.project_id for s in found}))
-    return [Conversation(s, names.get(s.project_id, ""), last.get(s.id), unread.get(s.id, 0)) for s in found]
+    return [Conversation(s, names.get(s.project_id, ""), last.get(s.id), s.operator_unread) for s in found]
 
 
 async def open_conversation(svc: Services, login: InboxLogin, session_id: str, *, after_seq: int = 0,

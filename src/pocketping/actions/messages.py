@@ -49,7 +49,7 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
     for i, r in enumerate(requests):
         by_session.setdefault(r.session_id, []).append(i)
     rows: list[Message] = []
-    last_seqs: dict[str, int] = {}
+    last_seqs: dict[str, Session] = {}
     for session_id in sorted(by_session):
         session = locked.get(session_id)
         fresh: list[int] = []
@@ -74,8 +74,14 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
             session = await set_status(tx, session, "active", origin=requests[fresh[0]].origin)
         # The row is locked (FOR UPDATE, or SQLite's write lock): its last_seq is ours to extend.
         start = session.last_seq + 1
-        last_seqs[session_id] = start + len(fresh) - 1
-        changes: dict[str, Any] = {"last_seq": start + len(fresh) - 1, "last_activity": tx.now}
+        unread = session.operator_unread  # an operator's reply reads everything before it
+        for i in fresh:
+            if requests[i].sender == "visitor":
+                unread += 1
+            elif requests[i].sender == "operator":
+                unread = 0
+        changes: dict[str, Any] = {"last_seq": start + len(fresh) - 1, "last_activity": tx.now,
+                                   "last_message_seq": start + len(fresh) - 1, "operator_unread": unread}
         first_visitor = session.first_message_at is None and any(requests[i].sender == "visitor" for i in fresh)
         if first_visitor:
             await repo.update_session(tx, session_id, first_message_at=tx.now)
@@ -93,11 +99,10 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
             changes.update(timing)
         operator_seqs = [start + k for k, i in enumerate(fresh) if requests[i].sender == "operator"]
         if operator_seqs:
-            # Replying means the operator has read everything up to here.
-            await repo.raise_read_seq(tx, session_id, "operator_read_seq", max(operator_seqs))
+            # Replying means the operator has read everything up to here (written by set_last_seqs).
             await project_repo.set_operator_presence(tx, session.project_id, active=True)
             changes["operator_read_seq"] = max(max(operator_seqs), session.operator_read_seq)
-        after = dataclasses.replace(session, **changes)
+        after = last_seqs[session_id] = dataclasses.replace(session, **changes)
         announced_first = False
         for k, i in enumerate(fresh):
             r = requests[i]

@@ -142,6 +142,8 @@ class Session:
     first_response_at: datetime | None = None
     consent: str | None = None  # "accepted" once the visitor accepted the consent text
     consent_at: datetime | None = None
+    last_message_seq: int = 0  # the latest chat message's seq (0: none yet)
+    operator_unread: int = 0  # the visitor's messages after operator_read_seq
 
     def to_api(self) -> dict[str, Any]:
         meta = dict(self.metadata)

@@ -40,7 +40,6 @@ from pocketping.store import sessions as session_repo
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-REPLAY_PAGE = 200
 TYPING_MIN_INTERVAL = 2.0
 
 # Close codes (4000-4999 are ours; see docs/protocol.md).
@@ -402,27 +401,24 @@ class WidgetConnection:
                 return answers
 
     async def _replay(self, after: int) -> None:
-        """Queue every item after ``after`` (none to read for -1: a new, empty session), then
-        ``synced``, then the live events held back meanwhile."""
+        """Queue the latest items after ``after`` (at most POCKETPING_REPLAY_LIMIT; none to read
+        for -1: a new, empty session), then ``synced``, then the live events held back meanwhile."""
         if after < 0:
             self._finish_replay(0)
             return
         async with self.svc.db.read() as tx:
-            while True:
-                page = await session_repo.list_items(tx, self.session_id, after_seq=after, limit=REPLAY_PAGE,
-                                                     exclude_visitor_events=True)
-                for item in page:
-                    self.send(_frame(message_actions.widget_frame_for(item)))
-                if page:
-                    after = page[-1].seq
-                if len(page) < REPLAY_PAGE:
-                    break
-        # Seqs are allocated under a row lock, so everything up to `after` was in what we read.
-        self._finish_replay(after)
+            page, more = await session_repo.widget_page(tx, self.session_id, after_seq=after,
+                                                        limit=self.svc.settings.replay_limit)
+        for item in page:
+            self.send(_frame(message_actions.widget_frame_for(item)))
+        # Seqs are allocated under a row lock, so everything up to the last one was in what we read.
+        self._finish_replay(page[-1].seq if page else after, page[0].seq if page else None, more)
 
-    def _finish_replay(self, after: int) -> None:
+    def _finish_replay(self, after: int, first: int | None = None, more: bool = False) -> None:
         self._replayed_to = after
-        self.send(_frame({"type": "synced", "lastSeq": after}))
+        # replayFrom: the first seq sent; more: items between the client's lastSeq and it were
+        # left out (the client pages back with `history` frames).
+        self.send(_frame({"type": "synced", "lastSeq": after, "replayFrom": first, "more": more}))
         self._replaying = False
         held, self._buffer = self._buffer or [], None
         for event in held:
@@ -471,20 +467,26 @@ class WidgetConnection:
         self.svc.hub.publish(typing_event(self.project_id, self.session_id, sender="visitor", active=active,
                                           origin="widget"))
 
-    def _control_allowed(self) -> bool:
-        """One token of the ping/read bucket; False (after one error frame) when it is empty."""
+    def _take_control(self) -> float | None:
+        """One token of the ping/read/history bucket: None, or the seconds until there is one."""
         now = asyncio.get_running_loop().time()
         self._ctl_tokens = min(float(CONTROL_BURST), self._ctl_tokens + (now - self._ctl_at) * CONTROL_PER_SECOND)
         self._ctl_at = now
         if self._ctl_tokens < 1.0:
-            if not self._ctl_warned:
-                self._ctl_warned = True
-                self.send(error_frame("rate_limited", "too many ping and read frames; slow down",
-                                      retryAfter=round((1.0 - self._ctl_tokens) / CONTROL_PER_SECOND, 3)))
-            return False
+            return round((1.0 - self._ctl_tokens) / CONTROL_PER_SECOND, 3)
         self._ctl_tokens -= 1.0
         self._ctl_warned = False
-        return True
+        return None
+
+    def _control_allowed(self) -> bool:
+        """One token of the bucket; False (after one error frame) when it is empty."""
+        retry = self._take_control()
+        if retry is None:
+            return True
+        if not self._ctl_warned:
+            self._ctl_warned = True
+            self.send(error_frame("rate_limited", "too many ping and read frames; slow down", retryAfter=retry))
+        return False
 
     async def on_read(self, frame: dict[str, Any]) -> None:
         seq = frame.get("seq")
@@ -526,6 +528,33 @@ class WidgetConnection:
                 await self._write_read(seq)
             except Exception:
                 log.exception("could not record the last read receipt of session %s", self.session_id)
+
+    async def on_history(self, frame: dict[str, Any]) -> None:
+        """Older items, on demand: ``{"type": "history", "beforeSeq", "limit"}`` answers the
+        latest ``limit`` items (at most POCKETPING_REPLAY_LIMIT) before ``beforeSeq`` (absent:
+        before the end), oldest first, and whether there are older ones still."""
+        before, limit = frame.get("beforeSeq"), frame.get("limit")
+        most = self.svc.settings.replay_limit
+        if before is not None and not _is_int(before, 1, MAX_INT32 + 1):
+            raise InvalidInput(f"history's 'beforeSeq' is an integer from 1 to {MAX_INT32 + 1}",
+                               code="invalid_history", field="beforeSeq")
+        if limit is not None and not _is_int(limit, 1, MAX_INT32):
+            raise InvalidInput(f"history's 'limit' is an integer from 1 (at most {most} are sent)",
+                               code="invalid_history", field="limit")
+        retry = self._take_control()
+        if retry is not None:
+            raise RateLimited("too many history frames; slow down", retry_after=retry)
+        async with self.svc.db.read() as tx:
+            page, more = await session_repo.widget_page(tx, self.session_id, before_seq=before,
+                                                        limit=min(limit or most, most))
+        # One answer stays well inside what may wait to be written (QUEUED_FRAMES_BOUND frames):
+        # past a quarter of it, the oldest items are left for the next request (more: true).
+        items = [message_actions.widget_frame_for(item) for item in page]
+        room, kept = QUEUED_FRAMES_BOUND * self.svc.settings.max_frame_bytes // 4, len(items)
+        while kept > 1 and len(_frame({"items": items[len(items) - kept:]})) > room:
+            kept = kept * 3 // 4
+        self.send(_frame({"type": "history", "beforeSeq": before, "items": items[len(items) - kept:],
+                          "more": more or kept < len(items)}))
 
     async def on_identify(self, frame: dict[str, Any]) -> None:
         await self._rate_check()
@@ -609,6 +638,7 @@ _HANDLERS = {
     "metadata": WidgetConnection.on_metadata,
     "edit": WidgetConnection.on_edit,
     "ping": WidgetConnection.on_ping,
+    "history": WidgetConnection.on_history,
     "hello": WidgetConnection.on_hello,
 }
 
@@ -626,6 +656,10 @@ def _unacceptable(value: Any, depth: int) -> str | None:
             if problem:
                 return problem
     return None
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _size(item: bytes | Event) -> int:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, select, union_all
 
 from pocketping.core import search as words_
 from pocketping.core.models import Message, Session
 from pocketping.store import search
 from pocketping.store.db import Tx
 from pocketping.store.schema import messages, projects, sessions
-from pocketping.store.sessions import _message, _session, page_by_activity
+from pocketping.store.sessions import _message, _session, by_activity, page_by_activity
+
+UNION_PROJECTS = 50  # up to this many projects are paged one index range each
 
 
 async def list_conversations(tx: Tx, project_ids: tuple[str, ...], *, status: str, limit: int,
@@ -26,42 +28,40 @@ async def list_conversations(tx: Tx, project_ids: tuple[str, ...], *, status: st
     """
     if not project_ids:
         return []
-    query = select(sessions).where(sessions.c.project_id.in_(project_ids), sessions.c.status == status,
-                                   sessions.c.first_message_at.is_not(None))
-    if assignee is not None:
-        query = query.where(sessions.c.assignee_id == assignee)
-    if unassigned:
-        query = query.where(sessions.c.assignee_id.is_(None))
+
+    def of(projects: tuple[str, ...]) -> Select[Any]:
+        query = select(sessions).where(sessions.c.project_id.in_(projects), sessions.c.status == status,
+                                       sessions.c.first_message_at.is_not(None))
+        if assignee is not None:
+            query = query.where(sessions.c.assignee_id == assignee)
+        if unassigned:
+            query = query.where(sessions.c.assignee_id.is_(None))
+        return query
+
     if sort == "waiting":
-        query = query.order_by(sessions.c.waiting_since.is_(None), sessions.c.waiting_since,
-                               sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
+        query = of(project_ids).order_by(sessions.c.waiting_since.is_(None), sessions.c.waiting_since,
+                                         sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
         return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
-    return await page_by_activity(tx, query, limit=limit, before=before)
+    if not 1 < len(project_ids) <= UNION_PROJECTS:
+        return await page_by_activity(tx, of(project_ids), limit=limit, before=before)
+    # Several projects: one ordered index range per project, merged (an IN list would read and
+    # sort every matching session of them all, whatever the page).
+    parts = [by_activity(of((p,)), limit=limit, before=before).subquery() for p in sorted(set(project_ids))]
+    merged = union_all(*(select(part) for part in parts)).subquery()
+    query = select(merged).order_by(merged.c.last_activity.desc(), merged.c.id.desc()).limit(limit)
+    return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
 
 
-async def unread_counts(tx: Tx, session_ids: list[str]) -> dict[str, int]:
-    """Visitor messages after each session's operator read mark."""
-    if not session_ids:
+async def last_messages(tx: Tx, found: list[Session]) -> dict[str, Message]:
+    """Each session's latest chat message (not notices or events), by the seq its row keeps:
+    one lookup of the (session_id, seq) index per session."""
+    wanted = {(s.id, s.last_message_seq) for s in found if s.last_message_seq}
+    if not wanted:
         return {}
-    query = (select(messages.c.session_id, func.count())
-             .select_from(messages.join(sessions, sessions.c.id == messages.c.session_id))
-             .where(messages.c.session_id.in_(session_ids), messages.c.kind == "message",
-                    messages.c.sender == "visitor", messages.c.seq > sessions.c.operator_read_seq)
-             .group_by(messages.c.session_id))
-    return {row[0]: int(row[1]) for row in await tx.conn.execute(query)}
-
-
-async def last_messages(tx: Tx, session_ids: list[str]) -> dict[str, Message]:
-    """Each session's latest chat message (not notices or events)."""
-    if not session_ids:
-        return {}
-    inner = aliased(messages)
-    latest = (select(func.max(inner.c.seq)).where(inner.c.session_id == messages.c.session_id,
-                                                  inner.c.kind == "message")
-              .scalar_subquery())
-    query = select(messages).where(messages.c.session_id.in_(session_ids), messages.c.kind == "message",
-                                   messages.c.seq == latest)
-    return {row["session_id"]: _message(tx, row) for row in (await tx.conn.execute(query)).mappings()}
+    query = select(messages).where(messages.c.session_id.in_({sid for sid, _ in wanted}),
+                                   messages.c.seq.in_({seq for _, seq in wanted}))
+    rows = (await tx.conn.execute(query)).mappings()
+    return {row["session_id"]: _message(tx, row) for row in rows if (row["session_id"], row["seq"]) in wanted}
 
 
 async def same_person(tx: Tx, project_ids: tuple[str, ...], session: Session, limit: int = 20) -> list[Session]:

@@ -89,11 +89,17 @@ sessions = Table(
     # With ``--consent required`` no metadata, address or country is stored before it.
     Column("consent", String(16), nullable=True),
     Column("consent_at", UTCDateTime, nullable=True),
+    # Kept by the transaction that changes them, for the inbox list (no per-row aggregate): the
+    # seq of the latest chat message (0: none), and the visitor's messages after operator_read_seq.
+    Column("last_message_seq", Integer, nullable=False, default=0),
+    Column("operator_unread", Integer, nullable=False, default=0),
     UniqueConstraint("project_id", "visitor_id"),
     Index(None, "project_id", "status", "last_activity"),
     Index(None, "ai_due_at"),
     **MYSQL,
 )
+# Lists of sessions, newest activity first, paged by a (last_activity, id) row-value cursor.
+Index("ix_sessions_project_activity", sessions.c.project_id, sessions.c.last_activity.desc(), sessions.c.id.desc())
 
 messages = Table(
     "messages",

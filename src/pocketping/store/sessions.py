@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Identity, Message, Rating, Session
@@ -46,6 +46,7 @@ def _session(tx: Tx, row: RowMapping) -> Session:
                       tx.decrypt(row["rating_comment"]) if row["rating_comment"] else None, row["rated_at"])
         if row["rating_score"] is not None else None,
         consent=row["consent"], consent_at=row["consent_at"],
+        last_message_seq=row["last_message_seq"], operator_unread=row["operator_unread"],
     )
 
 
@@ -55,7 +56,7 @@ async def insert_session(tx: Tx, *, id: str, project_id: str, visitor_id: str, m
         id=id, project_id=project_id, visitor_id=visitor_id, status="active", meta=seal_json(tx, meta),
         identity=None, ip=seal(tx, ip), country=seal(tx, country), created_at=tx.now, last_activity=tx.now,
         last_seq=0, visitor_read_seq=0,
-        operator_read_seq=0, ai_enabled=True, ai_reply_count=0,
+        operator_read_seq=0, ai_enabled=True, ai_reply_count=0, last_message_seq=0, operator_unread=0,
     ))
     return await get_session(tx, project_id, id)
 
@@ -79,7 +80,7 @@ async def insert_sessions(tx: Tx, new: list[Session]) -> None:
              "meta": seal_json(tx, s.metadata), "identity": None, "ip": seal(tx, s.ip),
              "country": seal(tx, s.country), "created_at": s.created_at,
              "last_activity": s.last_activity, "last_seq": 0, "visitor_read_seq": 0, "operator_read_seq": 0,
-             "ai_enabled": True, "ai_reply_count": 0}
+             "ai_enabled": True, "ai_reply_count": 0, "last_message_seq": 0, "operator_unread": 0}
             for s in new
         ])
 
@@ -137,15 +138,27 @@ async def list_sessions(tx: Tx, project_id: str, *, status: str | None, limit: i
     return await page_by_activity(tx, query, limit=limit, before=before)
 
 
-async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
-                           before: tuple[datetime, str] | None) -> list[Session]:
-    """One page of sessions, most recently active first, after the (last_activity, id) cursor."""
+def by_activity(query: Select[Any], *, limit: int, before: tuple[datetime, str] | None) -> Select[Any]:
+    """``query``'s page of sessions, most recently active first, after the (last_activity, id)
+    cursor: a row-value comparison, so the (project_id, last_activity DESC, id DESC) index starts
+    the page where the cursor points, however deep (the redundant ``last_activity <=`` lets
+    MariaDB's range optimizer use it too)."""
     if before:
         at, sid = before
-        query = query.where(or_(sessions.c.last_activity < at,
-                                and_(sessions.c.last_activity == at, sessions.c.id < sid)))
-    query = query.order_by(sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
-    return [_session(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+        query = query.where(tuple_(sessions.c.last_activity, sessions.c.id) < tuple_(_at(at), sid),
+                            sessions.c.last_activity <= _at(at))
+    return query.order_by(sessions.c.last_activity.desc(), sessions.c.id.desc()).limit(limit)
+
+
+async def page_by_activity(tx: Tx, query: Select[Any], *, limit: int,
+                           before: tuple[datetime, str] | None) -> list[Session]:
+    """One page of sessions (see ``by_activity``)."""
+    return [_session(tx, r) for r in (await tx.conn.execute(by_activity(query, limit=limit, before=before)))
+            .mappings()]
+
+
+def _at(at: datetime) -> Any:
+    return literal(at, sessions.c.last_activity.type)
 
 
 async def set_rating(tx: Tx, session_id: str, score: int, scale: str, comment: str | None) -> None:
@@ -177,10 +190,20 @@ async def next_seq(tx: Tx, session_id: str) -> int:
     return int((await tx.conn.execute(select(sessions.c.last_seq).where(sessions.c.id == session_id))).scalar_one())
 
 
+def _unread_after(seq: Any) -> Any:
+    """The visitor's chat messages after ``seq`` (a range of the (session_id, seq) index)."""
+    return (select(func.count()).select_from(messages)
+            .where(messages.c.session_id == sessions.c.id, messages.c.seq > seq, messages.c.kind == "message",
+                   messages.c.sender == "visitor").scalar_subquery())
+
+
 async def raise_read_seq(tx: Tx, session_id: str, column: str, seq: int) -> bool:
     col = sessions.c[column]
+    values: dict[str, Any] = {column: seq}
+    if column == "operator_read_seq":  # the inbox's unread count follows, in the same statement
+        values["operator_unread"] = _unread_after(seq)
     result = await tx.conn.execute(update(sessions).where(
-        sessions.c.id == session_id, col < seq, sessions.c.last_seq >= seq).values({column: seq}))
+        sessions.c.id == session_id, col < seq, sessions.c.last_seq >= seq).values(values))
     return bool(result.rowcount)
 
 
@@ -253,6 +276,26 @@ async def list_items(tx: Tx, session_id: str, *, after_seq: int = 0, limit: int 
         query = query.where(or_(messages.c.kind != "event", messages.c.sender != "visitor"))
     query = query.order_by(messages.c.seq).limit(limit)
     return [_message(tx, r) for r in (await tx.conn.execute(query)).mappings()]
+
+
+# What a widget sees (no notes, not the visitor's own events), newest first between two seqs:
+# a backward range scan of the (session_id, seq) unique index, whatever the history's length.
+_WIDGET_LATEST = (select(messages).where(messages.c.session_id == bindparam("sid"),
+                                         messages.c.seq > bindparam("after"), messages.c.seq <= bindparam("upto"),
+                                         messages.c.kind != "note",
+                                         or_(messages.c.kind != "event", messages.c.sender != "visitor"))
+                  .order_by(messages.c.seq.desc()).limit(bindparam("n")))
+
+
+async def widget_page(tx: Tx, session_id: str, *, after_seq: int = 0, before_seq: int | None = None,
+                      limit: int) -> tuple[list[Message], bool]:
+    """The latest ``limit`` items a widget sees with ``after_seq < seq < before_seq``, in seq
+    order, and whether older ones in that range were left out."""
+    upto = 2**31 - 1 if before_seq is None else before_seq - 1  # (an INTEGER column's largest value)
+    rows = (await tx.conn.execute(_WIDGET_LATEST, {"sid": session_id, "after": after_seq, "upto": upto,
+                                                   "n": limit + 1})).mappings().all()
+    more = len(rows) > limit
+    return [_message(tx, r) for r in reversed(rows[:limit])], more
 
 
 async def last_message(tx: Tx, session_id: str) -> Message | None:
@@ -363,13 +406,18 @@ async def lock_sessions_for(tx: Tx, keys: list[tuple[str, str | None]]
 
 
 _SEQ_SET = (update(sessions).where(sessions.c.id == bindparam("sid"))
-            .values(last_seq=bindparam("seq"), last_activity=bindparam("now")))
+            .values(last_seq=bindparam("seq"), last_activity=bindparam("now"), last_message_seq=bindparam("seq"),
+                    operator_read_seq=bindparam("oread"), operator_unread=bindparam("unread")))
 
 
-async def set_last_seqs(tx: Tx, last: dict[str, int]) -> None:
-    """Record the new last seq of several sessions, already locked by ``lock_sessions``."""
+async def set_last_seqs(tx: Tx, last: dict[str, Session]) -> None:
+    """Record what a batch of chat messages changed on their sessions (already locked by
+    ``lock_sessions``): the last seq (also the last message's), the operators' read mark and
+    unread count, in one statement for the whole batch."""
     if last:
-        await tx.conn.execute(_SEQ_SET, [{"sid": sid, "seq": seq, "now": tx.now} for sid, seq in last.items()])
+        await tx.conn.execute(_SEQ_SET, [{"sid": s.id, "seq": s.last_seq, "now": tx.now,
+                                          "oread": s.operator_read_seq, "unread": s.operator_unread}
+                                         for s in last.values()])
 
 
 async def allocate_seqs(tx: Tx, session_id: str, count: int) -> int:
