@@ -2,7 +2,7 @@
 index ordering a project's sessions by activity for keyset pages
 
 Revision ID: bounded
-Revises: privacy
+Revises: ai_budget
 Create Date: 2026-12-03 14:20:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'bounded'
-down_revision: str | None = "privacy"
+down_revision: str | None = "ai_budget"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
