@@ -1,9 +1,9 @@
 """Bytecode for what the server and the CLI load, and for nothing else (run by the Containerfile).
 
 Bytecode of every installed module is a third of the image; bytecode of none makes each start
-compile about 1,100 modules again (several seconds, twice for ``serve``: the CLI migrates, then
-the server starts in a fresh interpreter). So the image keeps bytecode for exactly the modules a
-``pocketping serve`` and the CLI import, standard library included, and the rest is compiled on
+compile about 1,100 modules again (several seconds on every ``serve``). So the image keeps bytecode
+for exactly the modules a ``pocketping serve`` and the CLI import, standard library included
+(Alembic and the migration scripts too: the first start migrates), and the rest is compiled on
 the rare import.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 
 def load_what_runs(scratch: Path) -> None:
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # as pocketping.run does
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # as pocketping.wiring.main does
 
-    import pocketping.run  # noqa: F401  # the server process
+    import pocketping.run  # noqa: F401  # what serve runs once the CLI has checked the database
     from pocketping.config import Settings
     from pocketping.wiring import build_services, cli_app, create_app
 

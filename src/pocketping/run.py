@@ -1,8 +1,9 @@
-"""The server process itself: ``pocketping serve`` migrates, then replaces itself with this
-(``python -m pocketping.run``).
+"""The long-running server: ``pocketping serve`` and ``pocketping worker`` call ``serve`` in
+their own process once the CLI has checked the database (one interpreter: no second start-up).
 
-Starting in a fresh interpreter keeps the migration tooling (Alembic) and the CLI out of the
-long-running process: about 12 MB less resident memory for the server's whole life.
+Alembic stays out of it unless a migration had to run (``store.migrate`` checks the state with
+one query), and so does httpx's command-line tool. ``python -m pocketping.run`` does the same from
+the environment alone (the children of ``pocketping worker --workers N``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
 import ssl
 import sys
 from typing import Any
@@ -40,12 +42,41 @@ def make_app() -> Any:
 
 
 def main() -> None:
-    settings = Settings()
-    role = os.environ.get("POCKETPING_ROLE", "web")
-    processes = int(os.environ.get("POCKETPING_PROCESSES", "1") or 1)
-    if role == "worker":
-        run_workers(settings, processes)
-        return
+    serve(Settings(), role=os.environ.get("POCKETPING_ROLE", "web"),
+          processes=int(os.environ.get("POCKETPING_PROCESSES", "1") or 1))
+
+
+def export(settings: Settings, role: str, processes: int) -> None:
+    """Put what the command line chose into the environment, for the processes this one starts
+    (``serve --workers N``'s web processes build their app from it, as do a worker's children)."""
+    os.environ["POCKETPING_ROLE"] = role
+    os.environ["POCKETPING_PROCESSES"] = str(processes)
+    os.environ["POCKETPING_WORKERS"] = "true" if settings.workers else "false"
+    for name, value in (("DATABASE_URL", settings.database_url), ("HOST", settings.host),
+                        ("PORT", settings.port), ("SSL_CERTFILE", settings.ssl_certfile),
+                        ("SSL_KEYFILE", settings.ssl_keyfile)):
+        if value is not None:
+            os.environ[f"POCKETPING_{name}"] = str(value)
+
+
+def serve(settings: Settings, *, role: str = "web", processes: int = 1) -> None:
+    """Serve until SIGTERM/SIGINT: the web side (with the workers unless turned off) or, for
+    ``role="worker"``, the workers alone; ``processes`` > 1 supervises that many."""
+    if processes > 1:
+        export(settings, role, processes)
+    try:
+        if role == "worker":
+            run_workers(settings, processes)
+        else:
+            _serve_web(settings, processes)
+    except KeyboardInterrupt:
+        # uvicorn shut down gracefully, then re-raised the SIGINT it caught: end as that signal
+        # would (the shell sees an interrupted command), without a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def _serve_web(settings: Settings, processes: int) -> None:
     logs: dict[str, Any] = {}
     if settings.log_format == "json":
         from pocketping.logs import logging_config
@@ -67,7 +98,7 @@ def main() -> None:
 
         quiet_libraries(settings.log_level)  # after uvicorn.Config, which sets uvicorn.error's level
         text_logs(settings.log_level)
-    _started(settings, role, processes)
+    _started(settings, "web", processes)
     if processes > 1:
         # N web processes on one socket (uvicorn's supervisor); each builds its own app.
         from uvicorn.supervisors import Multiprocess
@@ -110,12 +141,11 @@ def run_workers(settings: Settings, processes: int) -> None:
         _supervise(processes)
         return
     import asyncio
-    import signal
 
     from pocketping.wiring import build_node
 
     async def serve() -> None:
-        node = build_node(settings)
+        node = build_node(settings, worker=True)
         stop_event = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -132,7 +162,6 @@ def run_workers(settings: Settings, processes: int) -> None:
 
 
 def _supervise(processes: int) -> None:
-    import signal
     import subprocess
 
     env = {**os.environ, "POCKETPING_PROCESSES": "1"}

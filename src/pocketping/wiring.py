@@ -11,7 +11,6 @@ imports what a call needs when the call is made, so ``pocketping --help`` stays 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -281,7 +280,8 @@ class Node:
 
 
 def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
-               services: Services | None = None) -> Node:
+               services: Services | None = None, worker: bool = False) -> Node:
+    """Everything a process runs; ``worker``: the workers alone (``pocketping worker``)."""
     from pocketping.actions import kb as kb_actions
     from pocketping.actions.files import prune_files
     from pocketping.actions.team import TeamFiles, ThreadActions
@@ -353,12 +353,13 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("scheduled knowledge-base crawls", lambda: kb_actions.refresh_due(svc)),  # kb add --crawl --refresh
             ("conversations past their retention", lambda: run_retention(svc)),  # project update --retention-days
         ])
-    _several_nodes(node, NodeHeartbeat, LeaseKeeper)
+    _several_nodes(node, NodeHeartbeat, LeaseKeeper, worker=worker)
     _watch_metrics(node)
     return node
 
 
-def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper]) -> None:
+def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper], *,
+                   worker: bool) -> None:
     """Several nodes on one database (docs/deployment.md): a heartbeat per node; with Redis, a
     lease per single platform connection, and new outbox rows announced to the worker nodes."""
     import asyncio
@@ -369,9 +370,7 @@ def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[Leas
     svc = node.services
     settings = svc.settings
     node_id = getattr(svc.hub, "node_id", None) or new_node_id()
-    role = "web+workers" if settings.workers else "web"
-    if os.environ.get("POCKETPING_ROLE") == "worker":
-        role = "worker"
+    role = "worker" if worker else "web+workers" if settings.workers else "web"
     node.heartbeat = heartbeat(svc.db, svc.clock, node_id, role, redis=bool(settings.redis_url),
                                every_seconds=settings.node_heartbeat_seconds)
     if not settings.redis_url:
@@ -521,19 +520,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
 
 def run_server(settings: Settings, *, role: str = "web", processes: int = 1) -> None:
-    """``pocketping serve`` / ``worker``: the long-running server in a fresh interpreter
-    (``pocketping.run``), so the migration tooling and the CLI stay out of its memory."""
-    env = dict(os.environ)
-    env["POCKETPING_ROLE"] = role
-    env["POCKETPING_PROCESSES"] = str(processes)
-    env["POCKETPING_WORKERS"] = "true" if settings.workers else "false"
-    for name, value in (("DATABASE_URL", settings.database_url), ("HOST", settings.host),
-                        ("PORT", settings.port), ("SSL_CERTFILE", settings.ssl_certfile),
-                        ("SSL_KEYFILE", settings.ssl_keyfile)):
-        if value is not None:
-            env[f"POCKETPING_{name}"] = str(value)
+    """``pocketping serve`` / ``worker``: the long-running server, in this process (``pocketping.run``)."""
+    from pocketping.run import serve
+
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "pocketping.run"], env)  # noqa: S606
+    serve(settings, role=role, processes=processes)
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -587,4 +578,7 @@ def cli_app() -> typer.Typer:
 
 
 def main() -> None:
+    # httpx imports its command-line tool (rich, pygments: ~4 MB) when they are installed, as they
+    # are here for Typer; nothing here runs it. A None entry makes that optional import fail.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     cli_app()()
