@@ -2,6 +2,7 @@
 
     python -m bench            # the full suite (make bench), a few minutes
     python -m bench --smoke    # seconds: every scenario once, tiny (part of make test)
+    python -m bench --only startup        # `pocketping serve` to /readyz and idle RSS, alone
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bench import scenarios as sc
 from bench.bridged import bridged_chat
 from bench.idle import idle_cpu
 from bench.numbers import stats_at_scale
-from bench.report import render, render_side_by_side
+from bench.report import render, render_side_by_side, render_startup
 from bench.retrieval import retrieval_recall
 from bench.sidebyside import SUBJECTS, side_by_side
 from bench.stats import median_of_runs
@@ -39,6 +40,10 @@ class Plan:
         self.rates = [20] if smoke else [100, 300, 1000]
         self.chat_seconds = 1.0 if smoke else 2.0
         self.backends = ["sqlite"] if smoke else ["sqlite", "postgresql"]
+        # `pocketping serve` to /readyz: starts on a migrated database per backend (after the one
+        # that migrates), and how long the server idles before its RSS is read.
+        self.startup_runs = 1 if smoke else 5
+        self.startup_settle_s = 0.5 if smoke else 2.0
         # The chat load with Telegram, Discord and Slack connected (fakes): (database, msgs/s,
         # seconds, visitors). Short bursts at high rates: each message makes three platform
         # posts (and each new visitor opens three threads), far more work than its storage.
@@ -89,7 +94,10 @@ async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, A
         return results
 
     log("start-up")
-    results["startup"] = median_of_runs([await sc.startup("sqlite", workdir) for _ in range(plan.runs)])
+    results["startup"] = [await sc.startup(backend, workdir, plan.startup_runs, plan.startup_settle_s)
+                          for backend in plan.backends]
+    if only == "startup":
+        return results
 
     log("CLI start-up")
     results["cli"] = await asyncio.to_thread(sc.cli_startup, workdir, 3 if plan.smoke else 9)
@@ -177,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick: proves every scenario runs")
     parser.add_argument("--out", default="bench/report.md")
-    parser.add_argument("--only", choices=["side-by-side"], help="run one section alone")
+    parser.add_argument("--only", choices=["side-by-side", "startup"], help="run one section alone")
     args = parser.parse_args()
     plan = Plan(args.smoke)
     try:
@@ -190,7 +198,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pp-bench-") as tmp:
         results = asyncio.run(run(plan, Path(tmp), args.only))
     results["elapsed_s"] = time.perf_counter() - started
-    text = render_side_by_side(results) if args.only else render(results)
+    text = {"side-by-side": render_side_by_side, "startup": render_startup}.get(args.only or "", render)(results)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)
