@@ -18,7 +18,9 @@ from pathlib import Path
 
 
 def load_what_runs(scratch: Path) -> None:
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # as pocketping.wiring.main does
+    from pocketping.wiring import leave_out_unused_imports
+
+    leave_out_unused_imports()  # as `pocketping` does
 
     import pocketping.run  # noqa: F401  # what serve runs once the CLI has checked the database
     from pocketping.config import Settings

@@ -16,9 +16,9 @@ import ssl
 import sys
 from typing import Any
 
-# httpx imports its command-line tool (rich, pygments: ~4 MB) when they are installed, as they
-# are here for Typer; the server never runs it. A None entry makes that optional import fail.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+from pocketping.wiring import leave_out_unused_imports
+
+leave_out_unused_imports()  # before uvicorn, httpx and FastAPI (python -m pocketping.run)
 
 import uvicorn  # noqa: E402
 

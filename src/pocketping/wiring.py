@@ -578,7 +578,15 @@ def cli_app() -> typer.Typer:
 
 
 def main() -> None:
-    # httpx imports its command-line tool (rich, pygments: ~4 MB) when they are installed, as they
-    # are here for Typer; nothing here runs it. A None entry makes that optional import fail.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    leave_out_unused_imports()
     cli_app()()
+
+
+def leave_out_unused_imports() -> None:
+    """Optional imports of our libraries that PocketPing never uses: a None entry makes each fail
+    as if it were not installed. httpx's command-line tool (rich, pygments: ~4 MB, imported when
+    they are installed, as they are for Typer); pydantic's v1 compatibility package (1.4 MB and
+    20 ms of every start: FastAPI imports it to ask whether a route's types are v1 models, and
+    none of ours is)."""
+    for name in ("httpx._main", "pydantic.v1"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
