@@ -1,18 +1,23 @@
 """`pocketping serve` starts in one interpreter and, on a migrated database, without Alembic:
 the migration state is one query; a database of a newer version is refused with a clear code;
-a pending migration still runs before the server answers."""
+a pending migration still runs before the server answers. Routes other than the health checks
+and the widget's files are imported on the first request for one, which is answered as usual."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
+import websockets
 from sqlalchemy import text
+from websockets.exceptions import ConnectionClosed
 
 from pocketping.crypto import generate_key
 from pocketping.store.engine import create_engine
@@ -45,6 +50,9 @@ main()
 """
 
 MIGRATION_TOOLING = ("alembic", "mako", "pocketping.store.migrations", "pocketping.store.autogen")
+# Imported on the first request for a route of theirs, not at start.
+LATER = ("pocketping.server.rest", "pocketping.server.inbox.api", "pocketping.server.inbox.socket",
+         "pocketping.server.platforms", "pocketping.server.metrics")
 
 
 def _env(url: str, data_dir: Path, key: str) -> dict[str, str]:
@@ -84,16 +92,40 @@ async def _revisions(url: str) -> tuple[str, ...]:
         await engine.dispose()
 
 
-def test_serve_on_a_migrated_database_loads_no_migration_tooling(fresh_db, tmp_path):
+def test_serve_on_a_migrated_database_loads_no_migration_tooling_and_no_later_routes(fresh_db, tmp_path):
     key = generate_key()
     env = _env(fresh_db.url, tmp_path, key)
     migrated = _cli(env, "migrate")  # Alembic runs here, in a process of its own
     assert migrated.returncode == 0, migrated.stderr
-    probe = subprocess.run([sys.executable, "-c", PROBE, str(free_port()), json.dumps(MIGRATION_TOOLING)],
+    probe = subprocess.run([sys.executable, "-c", PROBE, str(free_port()), json.dumps(MIGRATION_TOOLING + LATER)],
                            env=env, capture_output=True, text=True, timeout=120)
     lines = [line for line in probe.stdout.splitlines() if line.startswith("LOADED ")]
     assert lines, f"the server never answered /readyz in the process that ran `serve`:\n{probe.stderr[-3000:]}"
     assert json.loads(lines[0].removeprefix("LOADED "))["loaded"] == []
+
+
+async def test_the_first_request_for_a_later_route_is_answered_as_usual(make_server):
+    # Each is the first request its server sees beyond /readyz.
+    srv = make_server()
+    async with httpx.AsyncClient(base_url=srv.base_url) as client:
+        r = await client.get("/api/v1/sessions")
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "missing_key")
+    srv = make_server()
+    async with httpx.AsyncClient(base_url=srv.base_url) as client:
+        r = await client.get("/no/such/page")
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
+        r = await client.post("/readyz")
+        assert (r.status_code, r.json()["error"]["code"]) == (405, "method_not_allowed")
+    srv = make_server()
+    anonymous = await websockets.connect(srv.base_url.replace("http", "ws", 1) + "/inbox/ws", origin=srv.base_url,
+                                         open_timeout=10)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(anonymous.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001  # the inbox: sign in first
+    srv = make_server()
+    async with httpx.AsyncClient(base_url=srv.base_url) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        assert "/api/v1/sessions" in paths and "/readyz" in paths
 
 
 async def test_serve_is_one_process_and_its_pid_is_the_servers(fresh_db, tmp_path):

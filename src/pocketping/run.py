@@ -2,8 +2,8 @@
 their own process once the CLI has checked the database (one interpreter: no second start-up).
 
 Alembic stays out of it unless a migration had to run (``store.migrate`` checks the state with
-one query), and so does httpx's command-line tool. ``python -m pocketping.run`` does the same from
-the environment alone (the children of ``pocketping worker --workers N``).
+one query), and so does httpx's command-line tool (``wiring.leave_out_unused_imports``). What to
+build comes from the wiring, passed in (``create_app``, ``build_node``).
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import os
 import signal
 import ssl
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from pocketping.wiring import leave_out_unused_imports
+if TYPE_CHECKING:
+    from pocketping.config import Settings
 
-leave_out_unused_imports()  # before uvicorn, httpx and FastAPI (python -m pocketping.run)
-
-import uvicorn  # noqa: E402
-
-from pocketping.config import Settings  # noqa: E402
-from pocketping.wiring import create_app  # noqa: E402
+# For ``serve --workers N``: each web process builds its own app with this (settings from the environment).
+APP_FACTORY = "pocketping.wiring:make_app"
 
 
 def _trim_heap() -> None:
@@ -36,21 +34,9 @@ def _trim_heap() -> None:
             pass
 
 
-def make_app() -> Any:
-    """For ``serve --workers N``: each web process builds its own app."""
-    return create_app(Settings(), migrate=False)
-
-
-def main() -> None:
-    serve(Settings(), role=os.environ.get("POCKETPING_ROLE", "web"),
-          processes=int(os.environ.get("POCKETPING_PROCESSES", "1") or 1))
-
-
 def export(settings: Settings, role: str, processes: int) -> None:
     """Put what the command line chose into the environment, for the processes this one starts
     (``serve --workers N``'s web processes build their app from it, as do a worker's children)."""
-    os.environ["POCKETPING_ROLE"] = role
-    os.environ["POCKETPING_PROCESSES"] = str(processes)
     os.environ["POCKETPING_WORKERS"] = "true" if settings.workers else "false"
     for name, value in (("DATABASE_URL", settings.database_url), ("HOST", settings.host),
                         ("PORT", settings.port), ("SSL_CERTFILE", settings.ssl_certfile),
@@ -59,16 +45,17 @@ def export(settings: Settings, role: str, processes: int) -> None:
             os.environ[f"POCKETPING_{name}"] = str(value)
 
 
-def serve(settings: Settings, *, role: str = "web", processes: int = 1) -> None:
+def serve(settings: Settings, *, create_app: Callable[..., Any], build_node: Callable[..., Any], role: str = "web",
+          processes: int = 1) -> None:
     """Serve until SIGTERM/SIGINT: the web side (with the workers unless turned off) or, for
     ``role="worker"``, the workers alone; ``processes`` > 1 supervises that many."""
     if processes > 1:
         export(settings, role, processes)
     try:
         if role == "worker":
-            run_workers(settings, processes)
+            run_workers(settings, processes, build_node)
         else:
-            _serve_web(settings, processes)
+            _serve_web(settings, processes, create_app)
     except KeyboardInterrupt:
         # uvicorn shut down gracefully, then re-raised the SIGINT it caught: end as that signal
         # would (the shell sees an interrupted command), without a traceback.
@@ -76,14 +63,16 @@ def serve(settings: Settings, *, role: str = "web", processes: int = 1) -> None:
         os.kill(os.getpid(), signal.SIGINT)
 
 
-def _serve_web(settings: Settings, processes: int) -> None:
+def _serve_web(settings: Settings, processes: int, create_app: Callable[..., Any]) -> None:
+    import uvicorn
+
     logs: dict[str, Any] = {}
     if settings.log_format == "json":
         from pocketping.logs import logging_config
 
         # Levels are in the config: uvicorn's log_level would lower uvicorn.error's again (frames, headers).
         logs.update(log_config=logging_config(settings.log_level), log_level=None)
-    app: Any = create_app(settings, migrate=False) if processes == 1 else "pocketping.run:make_app"
+    app: Any = create_app(settings, migrate=False) if processes == 1 else APP_FACTORY
     config = uvicorn.Config(
         app, **{"log_level": settings.log_level, **logs}, factory=processes > 1,
         workers=processes if processes > 1 else None, host=settings.host, port=settings.port, lifespan="on",
@@ -126,7 +115,7 @@ def _started(settings: Settings, role: str, processes: int) -> None:
         "on" if settings.redis_url else "off", processes)
 
 
-def run_workers(settings: Settings, processes: int) -> None:
+def run_workers(settings: Settings, processes: int, build_node: Callable[..., Any]) -> None:
     """``pocketping worker``: the workers without the web side, until SIGTERM/SIGINT. With
     ``--workers N`` this process supervises N such processes (each one node)."""
     from pocketping.logs import configure, quiet_libraries, text_logs
@@ -141,8 +130,6 @@ def run_workers(settings: Settings, processes: int) -> None:
         _supervise(processes)
         return
     import asyncio
-
-    from pocketping.wiring import build_node
 
     async def serve() -> None:
         node = build_node(settings, worker=True)
@@ -164,9 +151,8 @@ def run_workers(settings: Settings, processes: int) -> None:
 def _supervise(processes: int) -> None:
     import subprocess
 
-    env = {**os.environ, "POCKETPING_PROCESSES": "1"}
-    children = [subprocess.Popen([sys.executable, "-m", "pocketping.run"], env=env)
-                for _ in range(processes)]
+    # Each child is a `pocketping worker` of its own (settings from the environment, see export).
+    children = [subprocess.Popen([sys.executable, "-m", "pocketping", "worker"]) for _ in range(processes)]
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:
@@ -177,7 +163,3 @@ def _supervise(processes: int) -> None:
     signal.signal(signal.SIGINT, forward)
     codes = [child.wait() for child in children]
     sys.exit(max(codes))
-
-
-if __name__ == "__main__":
-    main()

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pocketping.metrics import Metrics
     from pocketping.relay.live import BridgeMaker
     from pocketping.relay.manager import BridgeManager
+    from pocketping.server.app import WebSocketRoute
     from pocketping.server.inbox.sockets import InboxSockets
     from pocketping.server.mail_inbound import MailReceiver
     from pocketping.server.state import Edges
@@ -492,16 +493,25 @@ def _watch_metrics(node: Node) -> None:
 # --- the HTTP/WebSocket edge ----------------------------------------------------------------
 
 def routers() -> list[APIRouter]:
-    """Every HTTP route of the server."""
-    from pocketping.server import health, mail, metrics, pages, platforms
+    """The HTTP routes served from the start: the health checks and the widget's files."""
+    from pocketping.server import health, pages
+
+    return [health.router, pages.router]
+
+
+def later_routes() -> tuple[list[APIRouter], list[WebSocketRoute]]:
+    """Every other route, imported on the first request for one of them (server/app.py's
+    ``_Later``): the REST API, the inbox, platform webhooks, metrics, file links, mail links."""
+    from pocketping.server import mail, metrics, platforms
     from pocketping.server.inbox import api as inbox_api
     from pocketping.server.inbox import pages as inbox_pages
+    from pocketping.server.inbox.socket import operator_socket
     from pocketping.server.rest import ai as rest_ai
     from pocketping.server.rest import files as rest_files
     from pocketping.server.rest import router as rest
 
-    return [health.router, metrics.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router,
-            rest_ai.router, rest_files.links, mail.router]
+    return ([metrics.router, rest, platforms.router, inbox_pages.router, inbox_api.router, rest_ai.router,
+             rest_files.links, mail.router], [("/inbox/ws", operator_socket)])
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,
@@ -509,11 +519,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     """The whole server (``/ws`` for widgets, REST, inbox, platform webhooks, workers)."""
     from pocketping.config import Settings
     from pocketping.server.app import build_app
-    from pocketping.server.inbox.socket import operator_socket
 
     node = build_node(settings or (services.settings if services else Settings()), clock=clock, hub=hub,
                       services=services)
-    app = build_app(node.services, node.edges, routers=routers(), websockets=[("/inbox/ws", operator_socket)],
+    app = build_app(node.services, node.edges, routers=routers(), websockets=[], later=later_routes,
                     start=node.start, migrate=migrate)
     app.state.node = node
     return app
@@ -524,7 +533,15 @@ def run_server(settings: Settings, *, role: str = "web", processes: int = 1) -> 
     from pocketping.run import serve
 
     sys.stdout.flush()
-    serve(settings, role=role, processes=processes)
+    serve(settings, role=role, processes=processes, create_app=create_app, build_node=build_node)
+
+
+def make_app() -> FastAPI:
+    """``serve --workers N``: each web process builds its own app, from the environment."""
+    from pocketping.config import Settings
+
+    leave_out_unused_imports()
+    return create_app(Settings(), migrate=False)
 
 
 # --- the command line ---------------------------------------------------------------------------

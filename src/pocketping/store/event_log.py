@@ -36,13 +36,16 @@ def _upsert(dialect: str) -> Any:
 
         return mysql_insert(event_counters).values(values).on_duplicate_key_update(last_seq=bump)
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"no event-counter upsert for {dialect!r}")
-    return insert(event_counters).values(values).on_conflict_do_update(
-        index_elements=[event_counters.c.project_id], set_={"last_seq": bump}).returning(event_counters.c.last_seq)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(event_counters).values(values).on_conflict_do_update(
+            index_elements=[event_counters.c.project_id], set_={"last_seq": bump}).returning(event_counters.c.last_seq)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(event_counters).values(values).on_conflict_do_update(
+            index_elements=[event_counters.c.project_id], set_={"last_seq": bump}).returning(event_counters.c.last_seq)
+    raise ValueError(f"no event-counter upsert for {dialect!r}")
 
 
 _READ_COUNTER = select(event_counters.c.last_seq).where(event_counters.c.project_id == bindparam("pid"))
