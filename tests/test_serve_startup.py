@@ -50,9 +50,11 @@ main()
 """
 
 MIGRATION_TOOLING = ("alembic", "mako", "pocketping.store.migrations", "pocketping.store.autogen")
-# Imported on the first request for a route of theirs, not at start.
+# Imported on the first request for a route of theirs, or (platforms) once a bridge of theirs
+# exists, not at start.
 LATER = ("pocketping.server.rest", "pocketping.server.inbox.api", "pocketping.server.inbox.socket",
-         "pocketping.server.platforms", "pocketping.server.metrics")
+         "pocketping.server.platforms", "pocketping.server.metrics", "pocketping.bridges.telegram",
+         "pocketping.bridges.discord")
 
 
 def _env(url: str, data_dir: Path, key: str) -> dict[str, str]:
