@@ -30,14 +30,16 @@ def load_what_runs(scratch: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{scratch / 'pocketping.db'}", data_dir=scratch,
                         metrics_token="x" * 16, log_format="json")
     asyncio.run(build_services(settings).db.migrate())  # alembic, and every migration script
-    create_app(settings, migrate=False)
+    create_app(settings, migrate=False).routes  # noqa: B018  # listing them loads the routes served on first use
     from pocketping.logs import logging_config
     from pocketping.metrics import PrometheusMetrics
 
     logging_config("info")
     PrometheusMetrics()
-    # The drivers and what uvicorn loads as it serves.
-    for name in ("asyncpg", "aiomysql", "pymysql", "aiosqlite", "uvloop", "httptools", "websockets",
+    # The platforms' packages (each loaded once a bridge of it exists), the drivers, and what
+    # uvicorn loads as it serves.
+    for name in ("pocketping.bridges.telegram", "pocketping.bridges.discord", "pocketping.bridges.slack",
+                 "asyncpg", "aiomysql", "pymysql", "aiosqlite", "uvloop", "httptools", "websockets",
                  "uvicorn.protocols.http.auto", "uvicorn.protocols.websockets.auto", "uvicorn.lifespan.on",
                  "uvicorn.loops.auto", "uvicorn.loops.uvloop", "sqlalchemy.dialects.postgresql.asyncpg",
                  "sqlalchemy.dialects.mysql.aiomysql", "sqlalchemy.dialects.sqlite.aiosqlite"):
