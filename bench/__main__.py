@@ -2,6 +2,7 @@
 
     python -m bench            # the full suite (make bench), a few minutes
     python -m bench --smoke    # seconds: every scenario once, tiny (part of make test)
+    python -m bench --only startup        # `pocketping serve` to /readyz and idle RSS, alone
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bench.bounded import bounded_pages
 from bench.bridged import bridged_chat
 from bench.idle import idle_cpu
 from bench.numbers import stats_at_scale
-from bench.report import render, render_bounded, render_side_by_side
+from bench.report import render, render_bounded, render_side_by_side, render_startup
 from bench.retrieval import retrieval_recall
 from bench.sidebyside import SUBJECTS, side_by_side
 from bench.stats import median_of_runs
@@ -40,6 +41,10 @@ class Plan:
         self.rates = [20] if smoke else [100, 300, 1000]
         self.chat_seconds = 1.0 if smoke else 2.0
         self.backends = ["sqlite"] if smoke else ["sqlite", "postgresql"]
+        # `pocketping serve` to /readyz: starts on a migrated database per backend (after the one
+        # that migrates), and how long the server idles before its RSS is read.
+        self.startup_runs = 1 if smoke else 5
+        self.startup_settle_s = 0.5 if smoke else 2.0
         # The chat load with Telegram, Discord and Slack connected (fakes): (database, msgs/s,
         # seconds, visitors). Short bursts at high rates: each message makes three platform
         # posts (and each new visitor opens three threads), far more work than its storage.
@@ -99,7 +104,10 @@ async def run(plan: Plan, workdir: Path, only: str | None = None) -> dict[str, A
         return results
 
     log("start-up")
-    results["startup"] = median_of_runs([await sc.startup("sqlite", workdir) for _ in range(plan.runs)])
+    results["startup"] = [await sc.startup(backend, workdir, plan.startup_runs, plan.startup_settle_s)
+                          for backend in plan.backends]
+    if only == "startup":
+        return results
 
     log("CLI start-up")
     results["cli"] = await asyncio.to_thread(sc.cli_startup, workdir, 3 if plan.smoke else 9)
@@ -189,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick: proves every scenario runs")
     parser.add_argument("--out", default="bench/report.md")
-    parser.add_argument("--only", choices=["side-by-side", "bounded"], help="run one section alone")
+    parser.add_argument("--only", choices=["side-by-side", "bounded", "startup"], help="run one section alone")
     args = parser.parse_args()
     plan = Plan(args.smoke)
     try:
@@ -202,8 +210,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pp-bench-") as tmp:
         results = asyncio.run(run(plan, Path(tmp), args.only))
     results["elapsed_s"] = time.perf_counter() - started
-    text = (render_side_by_side(results) if args.only == "side-by-side"
-            else "\n".join(render_bounded(results["bounded"])) + "\n" if args.only else render(results))
+    renderers = {"side-by-side": render_side_by_side, "startup": render_startup,
+                 "bounded": lambda r: "\n".join(render_bounded(r["bounded"])) + "\n"}
+    text = renderers.get(args.only or "", render)(results)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)

@@ -22,6 +22,35 @@ def render_side_by_side(r: dict[str, Any]) -> str:
                       f"Total time: {r['elapsed_s']:.0f} s.", *side_by_side(r["side_by_side"]), ""])
 
 
+def _startup_lines(r: dict[str, Any]) -> list[str]:
+    rows = r["startup"]
+    runs = rows[0]["runs"] if rows else 0
+    return [
+        "## Start-up (`pocketping serve` to `/readyz` ready)",
+        "",
+        f"Migrated: median of {runs} starts (fastest in brackets); RSS: the server after 2 s idle "
+        f"({r['plan']['startup_settle_s']} s in a smoke run), median.",
+        "",
+        "| database | empty (runs the migrations) s | migrated s | idle RSS MB | load average before |",
+        "|---|---|---|---|---|",
+        *[f"| {row['backend']} | {_f(row['cold_s'], 2)} | {_f(row['warm_s'], 2)} ({_f(row['warm_min_s'], 2)}) | "
+          f"{_f(row['rss_mb'], 1)} | {_f(row['load_1m'], 1)} |" for row in rows],
+        "",
+    ]
+
+
+def render_startup(r: dict[str, Any]) -> str:
+    """``python -m bench --only startup``."""
+    m = r["machine"]
+    return "\n".join([
+        "# PocketPing start-up",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']} ({m['platform']}).",
+        "",
+        *_startup_lines(r),
+    ])
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     plan = r["plan"]
@@ -35,13 +64,7 @@ def render(r: dict[str, Any]) -> str:
         + (" (" + ", ".join(f"{k} {v:.0f} s" for k, v in r.get("timings", {}).items()) + ")." if r.get("timings")
            else "."),
         "",
-        "## Start-up (`pocketping serve` to `/readyz` ready, SQLite)",
-        "",
-        "| database | seconds |",
-        "|---|---|",
-        f"| empty (runs migrations) | {_f(r['startup']['cold_s'], 2)} |",
-        f"| migrated | {_f(r['startup']['warm_s'], 2)} |",
-        "",
+        *_startup_lines(r),
         "## The command line (wall seconds, medians, interleaved in this run)",
         "",
         "| command | seconds | over a bare interpreter |",

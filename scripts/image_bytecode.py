@@ -1,9 +1,9 @@
 """Bytecode for what the server and the CLI load, and for nothing else (run by the Containerfile).
 
 Bytecode of every installed module is a third of the image; bytecode of none makes each start
-compile about 1,100 modules again (several seconds, twice for ``serve``: the CLI migrates, then
-the server starts in a fresh interpreter). So the image keeps bytecode for exactly the modules a
-``pocketping serve`` and the CLI import, standard library included, and the rest is compiled on
+compile about 1,100 modules again (several seconds on every ``serve``). So the image keeps bytecode
+for exactly the modules a ``pocketping serve`` and the CLI import, standard library included
+(Alembic and the migration scripts too: the first start migrates), and the rest is compiled on
 the rare import.
 """
 
@@ -18,9 +18,11 @@ from pathlib import Path
 
 
 def load_what_runs(scratch: Path) -> None:
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # as pocketping.run does
+    from pocketping.wiring import leave_out_unused_imports
 
-    import pocketping.run  # noqa: F401  # the server process
+    leave_out_unused_imports()  # as `pocketping` does
+
+    import pocketping.run  # noqa: F401  # what serve runs once the CLI has checked the database
     from pocketping.config import Settings
     from pocketping.wiring import build_services, cli_app, create_app
 
@@ -28,14 +30,16 @@ def load_what_runs(scratch: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{scratch / 'pocketping.db'}", data_dir=scratch,
                         metrics_token="x" * 16, log_format="json")
     asyncio.run(build_services(settings).db.migrate())  # alembic, and every migration script
-    create_app(settings, migrate=False)
+    create_app(settings, migrate=False).routes  # noqa: B018  # listing them loads the routes served on first use
     from pocketping.logs import logging_config
     from pocketping.metrics import PrometheusMetrics
 
     logging_config("info")
     PrometheusMetrics()
-    # The drivers and what uvicorn loads as it serves.
-    for name in ("asyncpg", "aiomysql", "pymysql", "aiosqlite", "uvloop", "httptools", "websockets",
+    # The platforms' packages (each loaded once a bridge of it exists), the drivers, and what
+    # uvicorn loads as it serves.
+    for name in ("pocketping.bridges.telegram", "pocketping.bridges.discord", "pocketping.bridges.slack",
+                 "asyncpg", "aiomysql", "pymysql", "aiosqlite", "uvloop", "httptools", "websockets",
                  "uvicorn.protocols.http.auto", "uvicorn.protocols.websockets.auto", "uvicorn.lifespan.on",
                  "uvicorn.loops.auto", "uvicorn.loops.uvloop", "sqlalchemy.dialects.postgresql.asyncpg",
                  "sqlalchemy.dialects.mysql.aiomysql", "sqlalchemy.dialects.sqlite.aiosqlite"):

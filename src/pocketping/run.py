@@ -1,8 +1,9 @@
-"""The server process itself: ``pocketping serve`` migrates, then replaces itself with this
-(``python -m pocketping.run``).
+"""The long-running server: ``pocketping serve`` and ``pocketping worker`` call ``serve`` in
+their own process once the CLI has checked the database (one interpreter: no second start-up).
 
-Starting in a fresh interpreter keeps the migration tooling (Alembic) and the CLI out of the
-long-running process: about 12 MB less resident memory for the server's whole life.
+Alembic stays out of it unless a migration had to run (``store.migrate`` checks the state with
+one query), and so does httpx's command-line tool (``wiring.leave_out_unused_imports``). What to
+build comes from the wiring, passed in (``create_app``, ``build_node``).
 """
 
 from __future__ import annotations
@@ -10,18 +11,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
 import ssl
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-# httpx imports its command-line tool (rich, pygments: ~4 MB) when they are installed, as they
-# are here for Typer; the server never runs it. A None entry makes that optional import fail.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+if TYPE_CHECKING:
+    from pocketping.config import Settings
 
-import uvicorn  # noqa: E402
-
-from pocketping.config import Settings  # noqa: E402
-from pocketping.wiring import create_app  # noqa: E402
+# For ``serve --workers N``: each web process builds its own app with this (settings from the environment).
+APP_FACTORY = "pocketping.wiring:make_app"
 
 
 def _trim_heap() -> None:
@@ -34,25 +34,45 @@ def _trim_heap() -> None:
             pass
 
 
-def make_app() -> Any:
-    """For ``serve --workers N``: each web process builds its own app."""
-    return create_app(Settings(), migrate=False)
+def export(settings: Settings, role: str, processes: int) -> None:
+    """Put what the command line chose into the environment, for the processes this one starts
+    (``serve --workers N``'s web processes build their app from it, as do a worker's children)."""
+    os.environ["POCKETPING_WORKERS"] = "true" if settings.workers else "false"
+    for name, value in (("DATABASE_URL", settings.database_url), ("HOST", settings.host),
+                        ("PORT", settings.port), ("SSL_CERTFILE", settings.ssl_certfile),
+                        ("SSL_KEYFILE", settings.ssl_keyfile)):
+        if value is not None:
+            os.environ[f"POCKETPING_{name}"] = str(value)
 
 
-def main() -> None:
-    settings = Settings()
-    role = os.environ.get("POCKETPING_ROLE", "web")
-    processes = int(os.environ.get("POCKETPING_PROCESSES", "1") or 1)
-    if role == "worker":
-        run_workers(settings, processes)
-        return
+def serve(settings: Settings, *, create_app: Callable[..., Any], build_node: Callable[..., Any], role: str = "web",
+          processes: int = 1) -> None:
+    """Serve until SIGTERM/SIGINT: the web side (with the workers unless turned off) or, for
+    ``role="worker"``, the workers alone; ``processes`` > 1 supervises that many."""
+    if processes > 1:
+        export(settings, role, processes)
+    try:
+        if role == "worker":
+            run_workers(settings, processes, build_node)
+        else:
+            _serve_web(settings, processes, create_app)
+    except KeyboardInterrupt:
+        # uvicorn shut down gracefully, then re-raised the SIGINT it caught: end as that signal
+        # would (the shell sees an interrupted command), without a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def _serve_web(settings: Settings, processes: int, create_app: Callable[..., Any]) -> None:
+    import uvicorn
+
     logs: dict[str, Any] = {}
     if settings.log_format == "json":
         from pocketping.logs import logging_config
 
         # Levels are in the config: uvicorn's log_level would lower uvicorn.error's again (frames, headers).
         logs.update(log_config=logging_config(settings.log_level), log_level=None)
-    app: Any = create_app(settings, migrate=False) if processes == 1 else "pocketping.run:make_app"
+    app: Any = create_app(settings, migrate=False) if processes == 1 else APP_FACTORY
     config = uvicorn.Config(
         app, **{"log_level": settings.log_level, **logs}, factory=processes > 1,
         workers=processes if processes > 1 else None, host=settings.host, port=settings.port, lifespan="on",
@@ -67,7 +87,7 @@ def main() -> None:
 
         quiet_libraries(settings.log_level)  # after uvicorn.Config, which sets uvicorn.error's level
         text_logs(settings.log_level)
-    _started(settings, role, processes)
+    _started(settings, "web", processes)
     if processes > 1:
         # N web processes on one socket (uvicorn's supervisor); each builds its own app.
         from uvicorn.supervisors import Multiprocess
@@ -95,7 +115,7 @@ def _started(settings: Settings, role: str, processes: int) -> None:
         "on" if settings.redis_url else "off", processes)
 
 
-def run_workers(settings: Settings, processes: int) -> None:
+def run_workers(settings: Settings, processes: int, build_node: Callable[..., Any]) -> None:
     """``pocketping worker``: the workers without the web side, until SIGTERM/SIGINT. With
     ``--workers N`` this process supervises N such processes (each one node)."""
     from pocketping.logs import configure, quiet_libraries, text_logs
@@ -110,12 +130,9 @@ def run_workers(settings: Settings, processes: int) -> None:
         _supervise(processes)
         return
     import asyncio
-    import signal
-
-    from pocketping.wiring import build_node
 
     async def serve() -> None:
-        node = build_node(settings)
+        node = build_node(settings, worker=True)
         stop_event = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -132,12 +149,10 @@ def run_workers(settings: Settings, processes: int) -> None:
 
 
 def _supervise(processes: int) -> None:
-    import signal
     import subprocess
 
-    env = {**os.environ, "POCKETPING_PROCESSES": "1"}
-    children = [subprocess.Popen([sys.executable, "-m", "pocketping.run"], env=env)
-                for _ in range(processes)]
+    # Each child is a `pocketping worker` of its own (settings from the environment, see export).
+    children = [subprocess.Popen([sys.executable, "-m", "pocketping", "worker"]) for _ in range(processes)]
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:
@@ -148,7 +163,3 @@ def _supervise(processes: int) -> None:
     signal.signal(signal.SIGINT, forward)
     codes = [child.wait() for child in children]
     sys.exit(max(codes))
-
-
-if __name__ == "__main__":
-    main()

@@ -11,7 +11,6 @@ imports what a call needs when the call is made, so ``pocketping --help`` stays 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from pocketping.metrics import Metrics
     from pocketping.relay.live import BridgeMaker
     from pocketping.relay.manager import BridgeManager
+    from pocketping.server.app import WebSocketRoute
     from pocketping.server.inbox.sockets import InboxSockets
     from pocketping.server.mail_inbound import MailReceiver
     from pocketping.server.state import Edges
@@ -281,7 +281,8 @@ class Node:
 
 
 def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
-               services: Services | None = None) -> Node:
+               services: Services | None = None, worker: bool = False) -> Node:
+    """Everything a process runs; ``worker``: the workers alone (``pocketping worker``)."""
     from pocketping.actions import kb as kb_actions
     from pocketping.actions.files import prune_files
     from pocketping.actions.team import TeamFiles, ThreadActions
@@ -353,12 +354,13 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("scheduled knowledge-base crawls", lambda: kb_actions.refresh_due(svc)),  # kb add --crawl --refresh
             ("conversations past their retention", lambda: run_retention(svc)),  # project update --retention-days
         ])
-    _several_nodes(node, NodeHeartbeat, LeaseKeeper)
+    _several_nodes(node, NodeHeartbeat, LeaseKeeper, worker=worker)
     _watch_metrics(node)
     return node
 
 
-def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper]) -> None:
+def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper], *,
+                   worker: bool) -> None:
     """Several nodes on one database (docs/deployment.md): a heartbeat per node; with Redis, a
     lease per single platform connection, and new outbox rows announced to the worker nodes."""
     import asyncio
@@ -369,9 +371,7 @@ def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[Leas
     svc = node.services
     settings = svc.settings
     node_id = getattr(svc.hub, "node_id", None) or new_node_id()
-    role = "web+workers" if settings.workers else "web"
-    if os.environ.get("POCKETPING_ROLE") == "worker":
-        role = "worker"
+    role = "worker" if worker else "web+workers" if settings.workers else "web"
     node.heartbeat = heartbeat(svc.db, svc.clock, node_id, role, redis=bool(settings.redis_url),
                                every_seconds=settings.node_heartbeat_seconds)
     if not settings.redis_url:
@@ -493,16 +493,25 @@ def _watch_metrics(node: Node) -> None:
 # --- the HTTP/WebSocket edge ----------------------------------------------------------------
 
 def routers() -> list[APIRouter]:
-    """Every HTTP route of the server."""
-    from pocketping.server import health, mail, metrics, pages, platforms
+    """The HTTP routes served from the start: the health checks and the widget's files."""
+    from pocketping.server import health, pages
+
+    return [health.router, pages.router]
+
+
+def later_routes() -> tuple[list[APIRouter], list[WebSocketRoute]]:
+    """Every other route, imported on the first request for one of them (server/app.py's
+    ``_Later``): the REST API, the inbox, platform webhooks, metrics, file links, mail links."""
+    from pocketping.server import mail, metrics, platforms
     from pocketping.server.inbox import api as inbox_api
     from pocketping.server.inbox import pages as inbox_pages
+    from pocketping.server.inbox.socket import operator_socket
     from pocketping.server.rest import ai as rest_ai
     from pocketping.server.rest import files as rest_files
     from pocketping.server.rest import router as rest
 
-    return [health.router, metrics.router, rest, pages.router, platforms.router, inbox_pages.router, inbox_api.router,
-            rest_ai.router, rest_files.links, mail.router]
+    return ([metrics.router, rest, platforms.router, inbox_pages.router, inbox_api.router, rest_ai.router,
+             rest_files.links, mail.router], [("/inbox/ws", operator_socket)])
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, hub: Hub | None = None,
@@ -510,30 +519,29 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     """The whole server (``/ws`` for widgets, REST, inbox, platform webhooks, workers)."""
     from pocketping.config import Settings
     from pocketping.server.app import build_app
-    from pocketping.server.inbox.socket import operator_socket
 
     node = build_node(settings or (services.settings if services else Settings()), clock=clock, hub=hub,
                       services=services)
-    app = build_app(node.services, node.edges, routers=routers(), websockets=[("/inbox/ws", operator_socket)],
+    app = build_app(node.services, node.edges, routers=routers(), websockets=[], later=later_routes,
                     start=node.start, migrate=migrate)
     app.state.node = node
     return app
 
 
 def run_server(settings: Settings, *, role: str = "web", processes: int = 1) -> None:
-    """``pocketping serve`` / ``worker``: the long-running server in a fresh interpreter
-    (``pocketping.run``), so the migration tooling and the CLI stay out of its memory."""
-    env = dict(os.environ)
-    env["POCKETPING_ROLE"] = role
-    env["POCKETPING_PROCESSES"] = str(processes)
-    env["POCKETPING_WORKERS"] = "true" if settings.workers else "false"
-    for name, value in (("DATABASE_URL", settings.database_url), ("HOST", settings.host),
-                        ("PORT", settings.port), ("SSL_CERTFILE", settings.ssl_certfile),
-                        ("SSL_KEYFILE", settings.ssl_keyfile)):
-        if value is not None:
-            env[f"POCKETPING_{name}"] = str(value)
+    """``pocketping serve`` / ``worker``: the long-running server, in this process (``pocketping.run``)."""
+    from pocketping.run import serve
+
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "pocketping.run"], env)  # noqa: S606
+    serve(settings, role=role, processes=processes, create_app=create_app, build_node=build_node)
+
+
+def make_app() -> FastAPI:
+    """``serve --workers N``: each web process builds its own app, from the environment."""
+    from pocketping.config import Settings
+
+    leave_out_unused_imports()
+    return create_app(Settings(), migrate=False)
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -587,4 +595,15 @@ def cli_app() -> typer.Typer:
 
 
 def main() -> None:
+    leave_out_unused_imports()
     cli_app()()
+
+
+def leave_out_unused_imports() -> None:
+    """Optional imports of our libraries that PocketPing never uses: a None entry makes each fail
+    as if it were not installed. httpx's command-line tool (rich, pygments: ~4 MB, imported when
+    they are installed, as they are for Typer); pydantic's v1 compatibility package (1.4 MB and
+    20 ms of every start: FastAPI imports it to ask whether a route's types are v1 models, and
+    none of ours is)."""
+    for name in ("httpx._main", "pydantic.v1"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]

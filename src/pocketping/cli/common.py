@@ -40,7 +40,7 @@ class CliDeps:
     """What commands need from the wiring."""
 
     build_services: Callable[[Settings], Services]
-    run_server: Callable[..., None]  # (settings, role=, processes=): serve until stopped (replaces this process)
+    run_server: Callable[..., None]  # (settings, role=, processes=): serve until stopped, in this process
     bridge_maker: Callable[[Settings], BridgeMaker]
     encrypted_columns: Sequence[Any]
     demo_lines: Sequence[DemoLine]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from pocketping import __version__, logs
 from pocketping.actions.services import Services
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 # Starts what runs with the app (workers, bridges); returns what stops it.
 Start = Callable[[], Awaitable[Callable[[], Awaitable[None]]]]
 WebSocketRoute = tuple[str, Callable[..., Awaitable[None]]]
+# Routes imported when first needed: () -> (routers, WebSocket routes).
+LaterRoutes = Callable[[], tuple[list[APIRouter], list[WebSocketRoute]]]
 
 
 def error_response(exc: PocketPingError) -> JSONResponse:
@@ -44,8 +47,55 @@ def _request_id(scope: Any) -> str:
     return logs.new_id()
 
 
+class _Later(BaseRoute):
+    """Stands last in the routing table for the routes imported on first use: any request the
+    routes before it did not take matches it; it puts the real routes in its place (imports,
+    pydantic models, FastAPI's analysis of every endpoint: about 5 MB and 0.2 s a server that
+    only serves its widget never pays) and routes the request again, so it is answered exactly
+    as if they had been there from the start."""
+
+    def __init__(self, app: PocketPingApp, load: LaterRoutes) -> None:
+        self.app = app
+        self.load = load
+
+    def matches(self, scope: Any) -> tuple[Match, dict[str, Any]]:
+        return (Match.FULL, {}) if scope["type"] in ("http", "websocket") else (Match.NONE, {})
+
+    async def handle(self, scope: Any, receive: Any, send: Any) -> None:
+        self.app.load_later_routes()
+        scope.pop("route", None)
+        await self.app.router(scope, receive, send)
+
+
 class PocketPingApp(FastAPI):
-    """FastAPI, except that the widget WebSocket skips routing and the HTTP middleware stack."""
+    """FastAPI, except that the widget WebSocket skips routing and the HTTP middleware stack, and
+    most routes are imported on the first request that needs one (``_Later``)."""
+
+    _later: _Later | None = None
+
+    def route_later(self, load: LaterRoutes) -> None:
+        self._later = _Later(self, load)
+        self.router.routes.append(self._later)
+
+    def load_later_routes(self) -> None:
+        later, self._later = self._later, None
+        if later is None:
+            return
+        self.router.routes.remove(later)
+        routers, websockets = later.load()
+        for router in routers:
+            self.include_router(router)
+        for path, endpoint in websockets:
+            self.add_api_websocket_route(path, endpoint)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        self.load_later_routes()  # whoever lists the routes sees them all
+        return super().routes
+
+    def openapi(self) -> dict[str, Any]:
+        self.load_later_routes()
+        return super().openapi()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -66,7 +116,9 @@ class PocketPingApp(FastAPI):
 
 
 def build_app(svc: Services, edges: Edges, *, routers: list[APIRouter], websockets: list[WebSocketRoute],
-              start: Start, migrate: bool = True) -> FastAPI:
+              start: Start, migrate: bool = True, later: LaterRoutes | None = None) -> FastAPI:
+    """The app: ``routers`` and ``websockets`` at once, then what ``later`` gives on the first
+    request none of them takes (or when the routes or the OpenAPI document are asked for)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
@@ -115,4 +167,6 @@ def build_app(svc: Services, edges: Edges, *, routers: list[APIRouter], websocke
         app.include_router(router)
     for path, endpoint in websockets:
         app.add_api_websocket_route(path, endpoint)
+    if later is not None:
+        app.route_later(later)
     return app

@@ -3,6 +3,9 @@
 PostgreSQL takes an advisory lock, MySQL/MariaDB a named lock (GET_LOCK), SQLite a
 file lock beside the database file. Whoever gets the lock first migrates; the others
 find nothing left to do.
+
+The state is one query (``alembic_version``) compared with the heads ``store.revisions``
+reads from the migration scripts; Alembic is imported only when a migration must run.
 """
 
 from __future__ import annotations
@@ -11,27 +14,30 @@ import contextlib
 import fcntl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pocketping.store.revisions import check_known, head_revisions
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x70636B70  # "pckp"
 
 
+__all__ = ["alembic_config", "current_revisions", "head_revisions", "upgrade"]
+
+
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
-
-
-def head_revisions() -> tuple[str, ...]:
-    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 @contextlib.asynccontextmanager
@@ -71,18 +77,28 @@ async def _migration_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
 
 
 def _upgrade(sync_conn: Any) -> None:
+    from alembic import command
+
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
     command.upgrade(cfg, "head")
 
 
-def _current(sync_conn: Any) -> tuple[str, ...]:
-    return tuple(MigrationContext.configure(sync_conn).get_current_heads())
+async def _current(conn: AsyncConnection) -> tuple[str, ...]:
+    """The database's revisions (Alembic's ``alembic_version`` table): one query; () when the
+    table is not there yet (a new database)."""
+    try:
+        return tuple((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+    except DBAPIError:
+        await conn.rollback()
+        if await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
+            raise
+        return ()
 
 
 async def current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
     async with engine.connect() as conn:
-        return await conn.run_sync(_current)
+        return await _current(conn)
 
 
 async def upgrade(engine: AsyncEngine, then: Callable[[], Awaitable[object]] | None = None
@@ -90,11 +106,15 @@ async def upgrade(engine: AsyncEngine, then: Callable[[], Awaitable[object]] | N
     """Bring the database to the newest schema; returns (before, after) revisions. ``then`` (data
     steps that need the keyring) runs after, still under the lock: one process at a time."""
     async with _migration_lock(engine) as conn:
-        before = await conn.run_sync(_current)
+        before = await _current(conn)
+        check_known(before)  # a newer version's database: refused before anything runs
         if set(before) != set(head_revisions()):
             await conn.run_sync(_upgrade)
             await conn.commit()
-        after = await conn.run_sync(_current)
+            after = await _current(conn)
+        else:
+            after = before
+        await conn.rollback()
         if then is not None:
             if engine.dialect.name == "sqlite":
                 await conn.close()  # its pool holds one connection; the file lock stays held
