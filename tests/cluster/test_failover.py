@@ -58,10 +58,16 @@ async def test_killing_the_poller_holder_loses_and_doubles_nothing(setup, fake_t
         return [m.text.split(": ", 1)[1] for m in fake_telegram.posts(setup.chat, topic) if ": burst " in m.text]
 
     try:
-        await fake_telegram.wait_for(lambda: len(burst_posts()) >= BURST, timeout=60)
+        await fake_telegram.wait_for(lambda: f"burst {BURST - 1:03d}" in burst_posts(), timeout=60)  # in order
     finally:
         posted = burst_posts()
-    assert posted == [f"burst {i:03d}" for i in range(BURST)], posted
+    # Telegram has no idempotency key: the one post in flight when the worker was killed (the
+    # platform took it, the dead worker never recorded its id) may come a second time, right
+    # after itself (docs/bridges/README.md, "Across a crash"). Nothing else may repeat.
+    repeats = [i for i in range(1, len(posted)) if posted[i] == posted[i - 1]]
+    assert len(repeats) <= 1, posted
+    once = [p for i, p in enumerate(posted) if i not in repeats]
+    assert once == [f"burst {i:03d}" for i in range(BURST)], posted
 
     # Every reply from Telegram reached the visitor once, in order.
     got = [(await w.expect("message", sender="operator", timeout=30))["message"]["text"] for _ in range(replies)]
