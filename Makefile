@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test test-fast lint typecheck widget widget-check sdk-node bench bench-smoke services browser clean \
+.PHONY: setup serve test test-slow test-fast lint typecheck widget widget-check sdk-node bench bench-smoke services browser clean \
 	image image-test image-clean
 
 setup: $(STAMP)
@@ -28,7 +28,12 @@ browser:
 	@scripts/ensure-chromium.sh
 
 test: setup services browser widget-check sdk-node
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
+
+# The slow extras (several real processes started and killed, idle CPU over seconds, a clean
+# wheel install): kept out of `make test` so it stays under 20 minutes; .ci/run runs both.
+test-slow: setup services
+	$(PY) -m pytest -q -m slow
 
 test-fast: setup
 	POCKETPING_TEST_BACKENDS=sqlite $(PY) -m pytest -q -x -m "not browser and not slow"
