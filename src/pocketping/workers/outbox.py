@@ -224,22 +224,19 @@ class OutboxWorker:
             self._wake.set()  # something may have become due while we were busy
 
     async def _apply(self, ops: list[_Op]) -> list[bool | BaseException]:
-        """Row state changes of many deliveries, in one transaction (group commit)."""
-        results: list[bool | BaseException] = []
+        """Row state changes of many deliveries, in one transaction (group commit), one
+        statement per kind of change for all their rows. One delivery has at most one op
+        waiting at a time, so the ops of a commit are of distinct rows or in their order."""
         async with self.db.transaction() as tx:
-            for op in ops:
-                if op.kind == "lease":
-                    results.append(await q.lease(tx, op.item_id, op.at))
-                elif op.kind == "checkpoint":
-                    await q.checkpoint(tx, op.item_id, op.result or {})
-                    results.append(True)
-                elif op.kind == "done":
-                    await q.mark_done(tx, op.item_id, op.result)
-                    results.append(True)
-                else:
-                    await q.mark_retry(tx, op.item_id, op.error or "", op.at, op.failed)
-                    results.append(True)
-        return results
+            leases = [op for op in ops if op.kind == "lease"]
+            # One lease end for the batch: its ops were made within a moment of each other.
+            leased = await q.lease_many(tx, [op.item_id for op in leases],
+                                        max(op.at for op in leases)) if leases else set()
+            await q.checkpoint_many(tx, [(op.item_id, op.result or {}) for op in ops if op.kind == "checkpoint"])
+            await q.done_many(tx, [(op.item_id, op.result) for op in ops if op.kind == "done"])
+            await q.retry_many(tx, [(op.item_id, op.error or "", op.at, op.failed)
+                                    for op in ops if op.kind == "retry"])
+        return [op.item_id in leased if op.kind == "lease" else True for op in ops]
 
     async def _deliver_some(self, target_id: str, session_id: str | None) -> bool:
         """Deliver the chain's oldest pending rows while they are due (one read for several);
