@@ -150,13 +150,13 @@ async def thread_count(tx: Tx, bridge_id: str) -> int:
 
 # One statement per platform id, no read first: inserted unless that id is recorded already
 # (a retry). Built once. (No unique index to lean on: the table never had one.)
+_BM = bridge_messages.c
 _RECORD_POSTED = bridge_messages.insert().from_select(
     ["bridge_id", "message_id", "external_id", "created_at"],
-    select(bindparam("b", type_=bridge_messages.c.bridge_id.type), bindparam("m", type_=bridge_messages.c.message_id.type),
-           bindparam("e", type_=bridge_messages.c.external_id.type),
-           bindparam("now", type_=bridge_messages.c.created_at.type))
-    .where(~exists().where(bridge_messages.c.bridge_id == bindparam("b"), bridge_messages.c.message_id == bindparam("m"),
-                           bridge_messages.c.external_id == bindparam("e"))))
+    select(bindparam("b", type_=_BM.bridge_id.type), bindparam("m", type_=_BM.message_id.type),
+           bindparam("e", type_=_BM.external_id.type), bindparam("now", type_=_BM.created_at.type))
+    .where(~exists().where(_BM.bridge_id == bindparam("b"), _BM.message_id == bindparam("m"),
+                           _BM.external_id == bindparam("e"))))
 
 
 async def record_posted(tx: Tx, bridge_id: str, message_id: str, external_ids: list[str]) -> None:

@@ -92,7 +92,7 @@ async def lease(tx: Tx, item_id: int, until: datetime) -> bool:
 
 # A group commit's leases and outcomes, set-wise: one statement per kind for all its rows
 # (statements built once; building one costs more than running it).
-_IDS = bindparam("ids", expanding=True)
+_IDS: Any = bindparam("ids", expanding=True)
 _FREE_NOW = or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= bindparam("now"))
 _LEASE = (update(outbox).where(outbox.c.id.in_(_IDS), outbox.c.status == "pending", _FREE_NOW)
           .values(locked_until=bindparam("until")))

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pocketping import logs
 from pocketping.adaptive import AdaptiveLimit
 from pocketping.clock import Clock, sleep_or_wake
-from pocketping.core.delivery import Checkpoint, OutboxHandler
+from pocketping.core.delivery import Checkpoint, DoneWrite, OutboxHandler
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
 from pocketping.groupcommit import GroupCommit
@@ -51,6 +51,7 @@ class _Op:
     result: dict[str, Any] | None = None
     error: str | None = None
     failed: bool = False
+    write: DoneWrite | None = None  # "done": the handler's write committed with it
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -234,6 +235,9 @@ class OutboxWorker:
                                         max(op.at for op in leases)) if leases else set()
             await q.checkpoint_many(tx, [(op.item_id, op.result or {}) for op in ops if op.kind == "checkpoint"])
             await q.done_many(tx, [(op.item_id, op.result) for op in ops if op.kind == "done"])
+            for op in ops:
+                if op.write is not None:
+                    await op.write(tx)
             await q.retry_many(tx, [(op.item_id, op.error or "", op.at, op.failed)
                                     for op in ops if op.kind == "retry"])
         return [op.item_id in leased if op.kind == "lease" else True for op in ops]
@@ -283,7 +287,9 @@ class OutboxWorker:
             await self._fail(item, DeliveryError(f"{type(exc).__name__}: {exc}"),
                              retry_in=backoff_seconds(item.attempts))
             return False
-        await self._state.run(_Op("done", item.id, result=result))
+        done_write = getattr(handler, "done_write", None)
+        write = done_write(item) if done_write is not None else None
+        await self._state.run(_Op("done", item.id, result=result, write=write))
         if self.on_delivered is not None:
             try:
                 self.on_delivered(item, result)
