@@ -106,9 +106,12 @@ def _thread(row: RowMapping) -> Thread:
                   status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"])
 
 
+_THREAD = select(bridge_threads).where(bridge_threads.c.bridge_id == bindparam("b"),
+                                      bridge_threads.c.session_id == bindparam("s"))  # built once
+
+
 async def find_thread(tx: Tx, bridge_id: str, session_id: str) -> Thread | None:
-    row = (await tx.conn.execute(select(bridge_threads).where(
-        bridge_threads.c.bridge_id == bridge_id, bridge_threads.c.session_id == session_id))).mappings().first()
+    row = (await tx.conn.execute(_THREAD, {"b": bridge_id, "s": session_id})).mappings().first()
     return _thread(row) if row else None
 
 

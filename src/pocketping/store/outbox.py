@@ -70,10 +70,18 @@ async def chain_heads(tx: Tx, limit: int) -> list[tuple[str, str | None, datetim
     return [(target_id, session_id, ready_at) for target_id, session_id, ready_at in rows]
 
 
+_CHAIN_ROWS = (select(outbox).where(outbox.c.status == "pending", outbox.c.target_id == bindparam("t"),
+                                    outbox.c.session_id == bindparam("s"))
+               .order_by(outbox.c.id).limit(bindparam("n")))  # built once: read for every round
+
+
 async def chain_rows(tx: Tx, target_id: str, session_id: str | None, limit: int) -> list[OutboxItem]:
     """The chain's oldest pending rows, in order (rows are only ever added at its end)."""
-    rows = (await tx.conn.execute(select(outbox).where(outbox.c.status == "pending", _chain(target_id, session_id))
-                                  .order_by(outbox.c.id).limit(limit))).mappings()
+    if session_id is None:
+        rows = (await tx.conn.execute(select(outbox).where(outbox.c.status == "pending", _chain(target_id, None))
+                                      .order_by(outbox.c.id).limit(limit))).mappings()
+    else:
+        rows = (await tx.conn.execute(_CHAIN_ROWS, {"t": target_id, "s": session_id, "n": limit})).mappings()
     return [_item(tx, row) for row in rows]
 
 
