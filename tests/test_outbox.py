@@ -395,3 +395,34 @@ async def test_posted_ids_are_recorded_once_however_often_a_retry_records_them(s
     async with svc.db.read() as tx:
         assert await bridge_repo.posted_ids(tx, "brg_posted", "msg_posted") == ["10", "11", "12"]
         assert await bridge_repo.find_message_by_external(tx, "brg_posted", "12") == "msg_posted"
+
+
+class RecordingTarget(Recorder):
+    """A target whose outcome carries a write; the write of row 1 fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[int] = []
+
+    def done_write(self, item: OutboxItem) -> Any:
+        n = item.payload["n"]
+
+        async def write(tx: Any) -> None:
+            if n == 1:
+                raise RuntimeError("the record cannot be written")
+            self.written.append(n)
+        return write
+
+
+async def test_a_handlers_done_write_commits_with_the_outcome_and_a_failing_one_does_not_redeliver(svc):
+    rec = RecordingTarget()
+    svc.outbox.register("test", rec)
+    svc.outbox.start()
+    for n in range(3):
+        await enqueue(svc, n)
+    await rec.wait_for(3)
+    await svc.outbox.wait_idle()
+    assert [n for _, n in rec.delivered] == [0, 1, 2]  # row 1 delivered once, not again
+    assert rec.written == [0, 2]
+    async with svc.db.read() as tx:
+        assert {i.payload["n"]: i.status for i in await q.list_items(tx)} == {0: "done", 1: "done", 2: "done"}

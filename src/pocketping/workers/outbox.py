@@ -289,7 +289,15 @@ class OutboxWorker:
             return False
         done_write = getattr(handler, "done_write", None)
         write = done_write(item) if done_write is not None else None
-        await self._state.run(_Op("done", item.id, result=result, write=write))
+        try:
+            await self._state.run(_Op("done", item.id, result=result, write=write))
+        except Exception:
+            if write is None:
+                raise
+            # Delivered all the same: posting it again would duplicate it; only the record of it is lost.
+            log.exception("recording what outbox row %s delivered failed; marking it delivered without that",
+                          item.id)
+            await self._state.run(_Op("done", item.id, result=result))
         if self.on_delivered is not None:
             try:
                 self.on_delivered(item, result)
