@@ -339,3 +339,90 @@ async def test_chain_heads_gives_readiness_by_head_in_one_query(svc):
     # "a" waits for its head (due in 50 s) although its second row is due now.
     assert heads == [("t1", "c", now + timedelta(seconds=5)), ("t1", "b", now + timedelta(seconds=20)),
                      ("t1", "a", now + timedelta(seconds=50))]
+
+
+async def test_a_group_commits_leases_take_only_the_free_pending_rows_in_one_statement(svc):
+    for n in range(4):
+        await enqueue(svc, n, session=f"s{n}")
+    async with svc.db.read() as tx:
+        ids = sorted(i.id for i in await q.list_items(tx))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    async with svc.db.transaction() as tx:
+        assert await q.lease(tx, ids[0], tx.now + timedelta(seconds=30))  # someone else's lease
+        await q.done_many(tx, [(ids[1], {"posted": 1})])  # delivered already
+    event.listen(svc.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with svc.db.transaction() as tx:
+            assert await q.lease_many(tx, ids, tx.now + timedelta(seconds=30)) == {ids[2], ids[3]}
+        async with svc.db.transaction() as tx:
+            assert await q.lease_many(tx, ids, tx.now + timedelta(seconds=30)) == set()
+    finally:
+        event.remove(svc.db.engine.sync_engine, "before_cursor_execute", seen)
+    updates = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "SELECT"))]
+    assert len(updates) <= (4 if svc.db.backend == "mysql" else 2)  # not one per row
+    svc.clock.advance(31)
+    async with svc.db.transaction() as tx:
+        assert await q.lease_many(tx, ids, tx.now + timedelta(seconds=30)) == {ids[0], ids[2], ids[3]}
+        await q.done_many(tx, [(ids[0], None), (ids[2], {"posted": 2})])
+        await q.retry_many(tx, [(ids[3], "boom", tx.now, True)])
+    async with svc.db.read() as tx:
+        rows = {i.id: i for i in await q.list_items(tx)}
+    assert [rows[i].status for i in ids] == ["done", "done", "done", "failed"]
+    assert rows[ids[2]].result == {"posted": 2} and rows[ids[3]].last_error == "boom"
+    assert [rows[i].attempts for i in ids] == [1, 1, 1, 1]
+
+
+async def test_posted_ids_are_recorded_once_however_often_a_retry_records_them(svc):
+    from pocketping.store import bridges as bridge_repo
+    from pocketping.store import projects as project_repo
+    from pocketping.store import sessions as session_repo
+
+    async with svc.db.transaction() as tx:
+        await project_repo.insert_project(tx, id="proj_posted", name="P", public_key="pk_posted",
+                                          secret_key_hash="h", secret_key_hint="x", allowed_origins=[], settings={})
+        await session_repo.insert_session(tx, id="sess_posted", project_id="proj_posted", visitor_id="v",
+                                          meta={}, ip=None, country=None)
+        await session_repo.insert_item(tx, id="msg_posted", session_id="sess_posted", seq=1, kind="message",
+                                       sender="visitor", source="widget", text="hi")
+        await bridge_repo.insert_bridge(tx, id="brg_posted", project_id="proj_posted", type="telegram", config={})
+    for ids in (["10", "11"], ["10", "11"], ["11", "12", "12"]):
+        async with svc.db.transaction() as tx:
+            await bridge_repo.record_posted(tx, "brg_posted", "msg_posted", ids)
+    async with svc.db.read() as tx:
+        assert await bridge_repo.posted_ids(tx, "brg_posted", "msg_posted") == ["10", "11", "12"]
+        assert await bridge_repo.find_message_by_external(tx, "brg_posted", "12") == "msg_posted"
+
+
+class RecordingTarget(Recorder):
+    """A target whose outcome carries a write; the write of row 1 fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[int] = []
+
+    def done_write(self, item: OutboxItem) -> Any:
+        n = item.payload["n"]
+
+        async def write(tx: Any) -> None:
+            if n == 1:
+                raise RuntimeError("the record cannot be written")
+            self.written.append(n)
+        return write
+
+
+async def test_a_handlers_done_write_commits_with_the_outcome_and_a_failing_one_does_not_redeliver(svc):
+    rec = RecordingTarget()
+    svc.outbox.register("test", rec)
+    svc.outbox.start()
+    for n in range(3):
+        await enqueue(svc, n)
+    await rec.wait_for(3)
+    await svc.outbox.wait_idle()
+    assert [n for _, n in rec.delivered] == [0, 1, 2]  # row 1 delivered once, not again
+    assert rec.written == [0, 2]
+    async with svc.db.read() as tx:
+        assert {i.payload["n"]: i.status for i in await q.list_items(tx)} == {0: "done", 1: "done", 2: "done"}

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pocketping.cli.common import CliDeps, DemoLine
     from pocketping.clock import Clock
     from pocketping.config import Settings
-    from pocketping.core.delivery import Checkpoint, OutboxHandler
+    from pocketping.core.delivery import Checkpoint, DoneWrite, OutboxHandler
     from pocketping.core.models import BridgeRecord, OutboxItem
     from pocketping.ephemeral import Delivered
     from pocketping.files.storage import BlobStore
@@ -433,6 +433,10 @@ class _MeteredHandler:
         prepare = getattr(self.inner, "prepare", None)
         if prepare is not None:
             await prepare(items)
+
+    def done_write(self, item: OutboxItem) -> DoneWrite | None:
+        done_write = getattr(self.inner, "done_write", None)
+        return done_write(item) if done_write is not None else None
 
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
         from pocketping.bridges.pacing import PacingBusy

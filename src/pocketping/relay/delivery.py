@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
 from pocketping.bridges.base import (
@@ -28,7 +29,7 @@ from pocketping.bridges.base import (
     ThreadGone,
 )
 from pocketping.bridges.pacing import PacingBusy
-from pocketping.core.delivery import Checkpoint
+from pocketping.core.delivery import Checkpoint, DoneWrite
 from pocketping.core.models import Message, OutboxItem
 from pocketping.ephemeral import Delivered
 from pocketping.errors import DeliveryError
@@ -39,6 +40,7 @@ from pocketping.relay.ports import Files
 from pocketping.relay.sink import reply_external_id
 from pocketping.relay.team_copy import DELETED_TEXT, GONE_NOTE, build_card
 from pocketping.relay.threads import ThreadCache
+from pocketping.store.bridges import Thread
 from pocketping.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,10 @@ class BridgeDelivery:
         self.public_base = public_base
         self.projects = rt.ProjectCache(project_ttl_seconds)
         self._prepared: dict[int, rt.Prepared] = {}  # outbox row id -> what prepare() read for it
+        # (bridge id, session id) -> the thread a delivery opened and when (time.monotonic()):
+        # rows prepared before then get it instead of the one prepare() read.
+        self._opened: dict[tuple[str, str], tuple[float, Thread]] = {}
+        self._done_writes: dict[int, DoneWrite] = {}  # outbox row id -> written with its outcome
 
     async def prepare(self, items: list[OutboxItem]) -> None:
         """The outbox is about to deliver these rows of one chain (one bridge, one session):
@@ -70,8 +76,18 @@ class BridgeDelivery:
         session_id = items[0].session_id
         if session_id is None:
             return
-        for item_id, prepared in (await rt.prepare_deliveries(self.db, self.projects, session_id, items)).items():
+        for item_id, prepared in (await rt.prepare_deliveries(self.db, self.projects, items[0].target_id,
+                                                               session_id, items)).items():
             self._prepared[item_id] = prepared
+
+    def done_write(self, item: OutboxItem) -> DoneWrite | None:
+        return self._done_writes.pop(item.id, None)
+
+    def _opened_since(self, bridge_id: str, session_id: str, prepared: rt.Prepared | None) -> Thread | None:
+        opened = self._opened.get((bridge_id, session_id))
+        if opened is None or prepared is None or opened[0] < prepared.at:
+            return None
+        return opened[1]
 
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
         bridge = await self.live.instance(item.target_id)
@@ -79,8 +95,9 @@ class BridgeDelivery:
             return {"skipped": "the bridge was removed"}
         if item.session_id is None:
             return {"skipped": "no session"}
+        prepared = self._prepared.pop(item.id, None)
         ctx = await rt.delivery_context(self.db, self.projects, bridge.id, item.session_id, item.message_id,
-                                        self._prepared.pop(item.id, None))
+                                        prepared, self._opened_since(bridge.id, item.session_id, prepared))
         if ctx is None:
             return {"skipped": "the session was erased"}
         progress: dict[str, Any] = dict(item.result or {})
@@ -117,7 +134,7 @@ class BridgeDelivery:
             raise DeliveryError(f"{bridge.label} did not return a thread id")
         # Recorded at once: a retry after a crash from here on reuses this thread.
         try:
-            await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
+            thread = await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
         except Exception:
             if await rt.session_exists(self.db, ctx.session.id):
                 raise
@@ -127,6 +144,9 @@ class BridgeDelivery:
                 await bridge.erase_thread(posted.thread_id, list(posted.message_ids))
             raise _Erased(ctx.session.id) from None
         self.threads.remember(bridge.id, ctx.session.id, posted.thread_id)
+        if len(self._opened) > 10_000:
+            self._opened.clear()
+        self._opened[(bridge.id, ctx.session.id)] = (time.monotonic(), thread)
         return posted.thread_id
 
     async def _thread(self, bridge: Bridge, ctx: rt.DeliveryContext) -> str:
@@ -180,7 +200,10 @@ class BridgeDelivery:
                 # Recorded before the next part; after the last one, the outcome itself records it.
                 await checkpoint(progress)
         if item.message_id and ctx.message is not None:
-            await rt.record_posted(self.db, bridge.id, item.message_id, [i for p in done for i in p])
+            if len(self._done_writes) > 10_000:
+                self._done_writes.clear()
+            # Recorded with the outcome (one transaction fewer; a retry records nothing new).
+            self._done_writes[item.id] = rt.posted_write(bridge.id, item.message_id, [i for p in done for i in p])
         if item.payload.get("kind") == "visitor" and ctx.message is not None:
             self._announce_delivered(ctx.session.project_id, ctx.message)
         return progress

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pocketping.core.delivery import DoneWrite
 from pocketping.core.models import BridgeRecord, Message, OutboxItem, Project, Session
 from pocketping.relay.planner import enqueue_notice
 from pocketping.store import bridges as repo
@@ -36,6 +37,7 @@ class Prepared:
     session: Session
     project: Project
     message: Message | None
+    thread: Thread | None
     at: float  # time.monotonic() when read
 
     def fresh(self) -> bool:
@@ -62,8 +64,10 @@ class ProjectCache:
         return project
 
 
-async def prepare_deliveries(db: Database, projects: ProjectCache, session_id: str,
+async def prepare_deliveries(db: Database, projects: ProjectCache, bridge_id: str, session_id: str,
                              items: list[OutboxItem]) -> dict[int, Prepared]:
+    """One read for a chain's rows (one bridge, one session): the session, their messages and
+    the thread. A thread the chain opens later is the deliverer's to pass on (``opened``)."""
     message_ids = [i.message_id for i in items if i.message_id]
     async with db.read() as tx:
         session = await session_repo.find_session_any_project(tx, session_id)
@@ -71,19 +75,19 @@ async def prepare_deliveries(db: Database, projects: ProjectCache, session_id: s
             return {}
         project = await projects.get(tx, session.project_id)
         found = await session_repo.find_messages(tx, session_id, message_ids)
+        thread = await repo.find_thread(tx, bridge_id, session_id)
     now = time.monotonic()
-    return {i.id: Prepared(session, project, found.get(i.message_id) if i.message_id else None, now)
+    return {i.id: Prepared(session, project, found.get(i.message_id) if i.message_id else None, thread, now)
             for i in items}
 
 
 async def delivery_context(db: Database, projects: ProjectCache, bridge_id: str, session_id: str,
-                           message_id: str | None, prepared: Prepared | None = None) -> DeliveryContext | None:
-    """Everything one delivery needs; None when the session was erased. The thread is always
-    read afresh (an earlier delivery of the chain may just have opened it)."""
+                           message_id: str | None, prepared: Prepared | None = None,
+                           opened: Thread | None = None) -> DeliveryContext | None:
+    """Everything one delivery needs; None when the session was erased. ``opened``: a thread
+    this chain opened after ``prepared`` was read (it replaces the one read then)."""
     if prepared is not None and prepared.fresh():
-        async with db.read() as tx:
-            thread = await repo.find_thread(tx, bridge_id, session_id)
-        return DeliveryContext(prepared.session, prepared.project, prepared.message, thread)
+        return DeliveryContext(prepared.session, prepared.project, prepared.message, opened or prepared.thread)
     async with db.read() as tx:
         session = await session_repo.find_session_any_project(tx, session_id)
         if session is None:
@@ -113,16 +117,20 @@ async def find_thread(db: Database, bridge_id: str, session_id: str) -> Thread |
         return await repo.find_thread(tx, bridge_id, session_id)
 
 
-async def save_thread(db: Database, bridge_id: str, session_id: str, external_id: str) -> None:
+async def save_thread(db: Database, bridge_id: str, session_id: str, external_id: str) -> Thread:
+    """Map the session to this thread; returns the mapping as saved."""
     await db.write_soon(lambda tx: repo.save_thread(tx, bridge_id, session_id, external_id))
+    now = db.clock.now()
+    return Thread(bridge_id, session_id, external_id, "open", now, now)
 
 
 async def set_thread_status(db: Database, bridge_id: str, session_id: str, status: str) -> None:
     await db.write_soon(lambda tx: repo.set_thread_status(tx, bridge_id, session_id, status))
 
 
-async def record_posted(db: Database, bridge_id: str, message_id: str, external_ids: list[str]) -> None:
-    await db.write_soon(lambda tx: repo.record_posted(tx, bridge_id, message_id, external_ids))
+def posted_write(bridge_id: str, message_id: str, external_ids: list[str]) -> DoneWrite:
+    """The record of what was posted, for the transaction that marks the delivery done."""
+    return lambda tx: repo.record_posted(tx, bridge_id, message_id, external_ids)
 
 
 async def posted_ids(db: Database, bridge_id: str, message_id: str) -> list[str]:

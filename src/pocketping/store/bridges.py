@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -106,9 +106,12 @@ def _thread(row: RowMapping) -> Thread:
                   status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"])
 
 
+_THREAD = select(bridge_threads).where(bridge_threads.c.bridge_id == bindparam("b"),
+                                      bridge_threads.c.session_id == bindparam("s"))  # built once
+
+
 async def find_thread(tx: Tx, bridge_id: str, session_id: str) -> Thread | None:
-    row = (await tx.conn.execute(select(bridge_threads).where(
-        bridge_threads.c.bridge_id == bridge_id, bridge_threads.c.session_id == session_id))).mappings().first()
+    row = (await tx.conn.execute(_THREAD, {"b": bridge_id, "s": session_id})).mappings().first()
     return _thread(row) if row else None
 
 
@@ -148,17 +151,22 @@ async def thread_count(tx: Tx, bridge_id: str) -> int:
 
 # --- platform message ids ----------------------------------------------------------------
 
+# One statement per platform id, no read first: inserted unless that id is recorded already
+# (a retry). Built once. (No unique index to lean on: the table never had one.)
+_BM = bridge_messages.c
+_RECORD_POSTED = bridge_messages.insert().from_select(
+    ["bridge_id", "message_id", "external_id", "created_at"],
+    select(bindparam("b", type_=_BM.bridge_id.type), bindparam("m", type_=_BM.message_id.type),
+           bindparam("e", type_=_BM.external_id.type), bindparam("now", type_=_BM.created_at.type))
+    .where(~exists().where(_BM.bridge_id == bindparam("b"), _BM.message_id == bindparam("m"),
+                           _BM.external_id == bindparam("e"))))
+
+
 async def record_posted(tx: Tx, bridge_id: str, message_id: str, external_ids: list[str]) -> None:
     """Remember which platform messages carry one of ours (idempotent: a retry records nothing new)."""
-    if not external_ids:
-        return
-    known = set((await tx.conn.execute(select(bridge_messages.c.external_id).where(
-        bridge_messages.c.bridge_id == bridge_id, bridge_messages.c.message_id == message_id))).scalars())
-    fresh = [e for e in dict.fromkeys(external_ids) if e not in known]
-    if fresh:
-        await tx.conn.execute(bridge_messages.insert(), [
-            {"bridge_id": bridge_id, "message_id": message_id, "external_id": e, "created_at": tx.now}
-            for e in fresh])
+    if external_ids:
+        await tx.conn.execute(_RECORD_POSTED, [{"b": bridge_id, "m": message_id, "e": e, "now": tx.now}
+                                               for e in dict.fromkeys(external_ids)])
 
 
 async def posted_ids(tx: Tx, bridge_id: str, message_id: str) -> list[str]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, case, delete, func, or_, select, type_coerce, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, type_coerce, update
 from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import OutboxItem
@@ -70,10 +70,18 @@ async def chain_heads(tx: Tx, limit: int) -> list[tuple[str, str | None, datetim
     return [(target_id, session_id, ready_at) for target_id, session_id, ready_at in rows]
 
 
+_CHAIN_ROWS = (select(outbox).where(outbox.c.status == "pending", outbox.c.target_id == bindparam("t"),
+                                    outbox.c.session_id == bindparam("s"))
+               .order_by(outbox.c.id).limit(bindparam("n")))  # built once: read for every round
+
+
 async def chain_rows(tx: Tx, target_id: str, session_id: str | None, limit: int) -> list[OutboxItem]:
     """The chain's oldest pending rows, in order (rows are only ever added at its end)."""
-    rows = (await tx.conn.execute(select(outbox).where(outbox.c.status == "pending", _chain(target_id, session_id))
-                                  .order_by(outbox.c.id).limit(limit))).mappings()
+    if session_id is None:
+        rows = (await tx.conn.execute(select(outbox).where(outbox.c.status == "pending", _chain(target_id, None))
+                                      .order_by(outbox.c.id).limit(limit))).mappings()
+    else:
+        rows = (await tx.conn.execute(_CHAIN_ROWS, {"t": target_id, "s": session_id, "n": limit})).mappings()
     return [_item(tx, row) for row in rows]
 
 
@@ -88,6 +96,63 @@ async def lease(tx: Tx, item_id: int, until: datetime) -> bool:
         outbox.c.id == item_id, outbox.c.status == "pending", _free(tx.now),
     ).values(locked_until=until))
     return bool(result.rowcount)
+
+
+# A group commit's leases and outcomes, set-wise: one statement per kind for all its rows
+# (statements built once; building one costs more than running it).
+_IDS: Any = bindparam("ids", expanding=True)
+_FREE_NOW = or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= bindparam("now"))
+_LEASE = (update(outbox).where(outbox.c.id.in_(_IDS), outbox.c.status == "pending", _FREE_NOW)
+          .values(locked_until=bindparam("until")))
+_LEASE_RETURNING = _LEASE.returning(outbox.c.id)
+_FREE_ROWS = (select(outbox.c.id).where(outbox.c.id.in_(_IDS), outbox.c.status == "pending", _FREE_NOW)
+              .with_for_update())
+_CHECKPOINT = update(outbox).where(outbox.c.id == bindparam("iid")).values(result=bindparam("result"))
+_DONE_VALUES: dict[str, Any] = {"status": "done", "done_at": bindparam("now"), "locked_until": None,
+                                "attempts": outbox.c.attempts + 1, "last_error": None}
+_DONE = update(outbox).where(outbox.c.id.in_(_IDS)).values(**_DONE_VALUES)
+_DONE_WITH = update(outbox).where(outbox.c.id == bindparam("iid")).values(**_DONE_VALUES, result=bindparam("result"))
+_RETRY = update(outbox).where(outbox.c.id == bindparam("iid")).values(
+    status=bindparam("status"), attempts=outbox.c.attempts + 1, last_error=bindparam("error"),
+    next_attempt_at=bindparam("next_at"), locked_until=None, done_at=bindparam("done_at"))
+
+
+async def lease_many(tx: Tx, item_ids: list[int], until: datetime) -> set[int]:
+    """Lease the rows still pending and free until ``until``; returns the ids leased (one
+    statement; MySQL/MariaDB, with no UPDATE ... RETURNING, lock and read the free ones first)."""
+    if not item_ids:
+        return set()
+    params = {"ids": item_ids, "now": tx.now, "until": until}
+    if tx.dialect != "mysql":
+        return set((await tx.conn.execute(_LEASE_RETURNING, params)).scalars())
+    free = list((await tx.conn.execute(_FREE_ROWS, params)).scalars())
+    if free:
+        await tx.conn.execute(_LEASE, {**params, "ids": free})
+    return set(free)
+
+
+async def checkpoint_many(tx: Tx, results: list[tuple[int, dict[str, Any]]]) -> None:
+    if results:
+        await tx.conn.execute(_CHECKPOINT, [{"iid": i, "result": r} for i, r in results])
+
+
+async def done_many(tx: Tx, outcomes: list[tuple[int, dict[str, Any] | None]]) -> None:
+    """Mark rows delivered: those without a result in one statement, the others in one
+    statement run for each (executemany)."""
+    bare = [i for i, r in outcomes if r is None]
+    if bare:
+        await tx.conn.execute(_DONE, {"ids": bare, "now": tx.now})
+    with_result = [{"iid": i, "result": r, "now": tx.now} for i, r in outcomes if r is not None]
+    if with_result:
+        await tx.conn.execute(_DONE_WITH, with_result)
+
+
+async def retry_many(tx: Tx, retries: list[tuple[int, str, datetime, bool]]) -> None:
+    """(id, error, next attempt at, failed for good) for each row."""
+    if retries:
+        await tx.conn.execute(_RETRY, [
+            {"iid": i, "status": "failed" if failed else "pending", "error": error[:2000], "next_at": next_at,
+             "done_at": tx.now if failed else None} for i, error, next_at, failed in retries])
 
 
 async def checkpoint(tx: Tx, item_id: int, result: dict[str, Any]) -> None:

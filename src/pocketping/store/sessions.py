@@ -118,9 +118,12 @@ async def get_session(tx: Tx, project_id: str, session_id: str, *, for_update: b
     return session
 
 
+_SESSION_BY_ID = select(sessions).where(sessions.c.id == bindparam("sid"))  # built once: deliveries read it
+
+
 async def find_session_any_project(tx: Tx, session_id: str) -> Session | None:
     """For trusted internal callers (outbox workers, bridges) that already know the id is ours."""
-    row = (await tx.conn.execute(select(sessions).where(sessions.c.id == session_id))).mappings().first()
+    row = (await tx.conn.execute(_SESSION_BY_ID, {"sid": session_id})).mappings().first()
     return _session(tx, row) if row else None
 
 
@@ -252,11 +255,14 @@ async def find_message(tx: Tx, session_id: str, message_id: str) -> Message | No
     return _message(tx, row) if row else None
 
 
+_MESSAGES_BY_IDS = select(messages).where(messages.c.session_id == bindparam("sid"),
+                                         messages.c.id.in_(bindparam("mids", expanding=True)))
+
+
 async def find_messages(tx: Tx, session_id: str, message_ids: list[str]) -> dict[str, Message]:
     if not message_ids:
         return {}
-    rows = (await tx.conn.execute(select(messages).where(
-        messages.c.session_id == session_id, messages.c.id.in_(set(message_ids))))).mappings()
+    rows = (await tx.conn.execute(_MESSAGES_BY_IDS, {"sid": session_id, "mids": sorted(set(message_ids))})).mappings()
     return {row["id"]: _message(tx, row) for row in rows}
 
 

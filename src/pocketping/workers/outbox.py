@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pocketping import logs
 from pocketping.adaptive import AdaptiveLimit
 from pocketping.clock import Clock, sleep_or_wake
-from pocketping.core.delivery import Checkpoint, OutboxHandler
+from pocketping.core.delivery import Checkpoint, DoneWrite, OutboxHandler
 from pocketping.core.models import OutboxItem
 from pocketping.errors import DeliveryError
 from pocketping.groupcommit import GroupCommit
@@ -51,6 +51,7 @@ class _Op:
     result: dict[str, Any] | None = None
     error: str | None = None
     failed: bool = False
+    write: DoneWrite | None = None  # "done": the handler's write committed with it
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -224,22 +225,22 @@ class OutboxWorker:
             self._wake.set()  # something may have become due while we were busy
 
     async def _apply(self, ops: list[_Op]) -> list[bool | BaseException]:
-        """Row state changes of many deliveries, in one transaction (group commit)."""
-        results: list[bool | BaseException] = []
+        """Row state changes of many deliveries, in one transaction (group commit), one
+        statement per kind of change for all their rows. One delivery has at most one op
+        waiting at a time, so the ops of a commit are of distinct rows or in their order."""
         async with self.db.transaction() as tx:
+            leases = [op for op in ops if op.kind == "lease"]
+            # One lease end for the batch: its ops were made within a moment of each other.
+            leased = await q.lease_many(tx, [op.item_id for op in leases],
+                                        max(op.at for op in leases)) if leases else set()
+            await q.checkpoint_many(tx, [(op.item_id, op.result or {}) for op in ops if op.kind == "checkpoint"])
+            await q.done_many(tx, [(op.item_id, op.result) for op in ops if op.kind == "done"])
             for op in ops:
-                if op.kind == "lease":
-                    results.append(await q.lease(tx, op.item_id, op.at))
-                elif op.kind == "checkpoint":
-                    await q.checkpoint(tx, op.item_id, op.result or {})
-                    results.append(True)
-                elif op.kind == "done":
-                    await q.mark_done(tx, op.item_id, op.result)
-                    results.append(True)
-                else:
-                    await q.mark_retry(tx, op.item_id, op.error or "", op.at, op.failed)
-                    results.append(True)
-        return results
+                if op.write is not None:
+                    await op.write(tx)
+            await q.retry_many(tx, [(op.item_id, op.error or "", op.at, op.failed)
+                                    for op in ops if op.kind == "retry"])
+        return [op.item_id in leased if op.kind == "lease" else True for op in ops]
 
     async def _deliver_some(self, target_id: str, session_id: str | None) -> bool:
         """Deliver the chain's oldest pending rows while they are due (one read for several);
@@ -286,7 +287,17 @@ class OutboxWorker:
             await self._fail(item, DeliveryError(f"{type(exc).__name__}: {exc}"),
                              retry_in=backoff_seconds(item.attempts))
             return False
-        await self._state.run(_Op("done", item.id, result=result))
+        done_write = getattr(handler, "done_write", None)
+        write = done_write(item) if done_write is not None else None
+        try:
+            await self._state.run(_Op("done", item.id, result=result, write=write))
+        except Exception:
+            if write is None:
+                raise
+            # Delivered all the same: posting it again would duplicate it; only the record of it is lost.
+            log.exception("recording what outbox row %s delivered failed; marking it delivered without that",
+                          item.id)
+            await self._state.run(_Op("done", item.id, result=result))
         if self.on_delivered is not None:
             try:
                 self.on_delivered(item, result)
