@@ -94,16 +94,22 @@ async def delete_operator_message(svc: Services, project_id: str, session_id: st
     return deleted
 
 
-async def edit_message_by_id(svc: Services, project_id: str, message_id: str, text: object, *,
-                             origin: str = "api", session_id: str | None = None) -> Message:
-    """PATCH /api/v1/messages/{id}: the message as it now stands (unchanged when the text is the same)."""
+async def _project_message(svc: Services, project_id: str, message_id: str, session_id: str | None) -> Message:
+    """The message by its id, if it is in this project (and in ``session_id`` when given)."""
     async with svc.db.read() as tx:
         message = await repo.find_message_by_id(tx, message_id)
         if (message is None or session_id not in (None, message.session_id)
                 or await repo.find_session(tx, project_id, message.session_id) is None):
             raise NotFound("no such message in this project", code="message_not_found")
-        if message.deleted_at is not None:
-            raise InvalidInput("a deleted message cannot be edited", code="not_editable")
+    return message
+
+
+async def edit_message_by_id(svc: Services, project_id: str, message_id: str, text: object, *,
+                             origin: str = "api", session_id: str | None = None) -> Message:
+    """PATCH /api/v1/messages/{id}: the message as it now stands (unchanged when the text is the same)."""
+    message = await _project_message(svc, project_id, message_id, session_id)
+    if message.deleted_at is not None:
+        raise InvalidInput("a deleted message cannot be edited", code="not_editable")
     updated = await edit_operator_message(svc, project_id, message.session_id, message_id, text, origin=origin)
     return updated or message
 
@@ -112,11 +118,7 @@ async def delete_message_by_id(svc: Services, project_id: str, message_id: str, 
                                session_id: str | None = None) -> Message:
     """DELETE /api/v1/messages/{id}: the message in its deleted state (the same answer again when
     it was already deleted)."""
-    async with svc.db.read() as tx:
-        message = await repo.find_message_by_id(tx, message_id)
-        if (message is None or session_id not in (None, message.session_id)
-                or await repo.find_session(tx, project_id, message.session_id) is None):
-            raise NotFound("no such message in this project", code="message_not_found")
+    message = await _project_message(svc, project_id, message_id, session_id)
     if message.deleted_at is not None:
         return message
     deleted = await delete_operator_message(svc, project_id, message.session_id, message_id, origin=origin)

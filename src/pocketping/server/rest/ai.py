@@ -28,26 +28,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Usage(BaseModel):
+class _DayTokens(BaseModel):
+    """What a day's usage says in both answers (the settings' ``usageToday`` and ``/ai/usage``)."""
+    errors: int
+    tokens: int = Field(description="inputTokens + outputTokens + embeddingTokens, as the providers reported them")
+    inputTokens: int
+    outputTokens: int
+    embeddingTokens: int
+    limitToldAt: str | None = Field(description="when the team was told the AI stopped for the day")
+
+
+class Usage(_DayTokens):
     day: str
     replies: int
-    errors: int
-    tokens: int = Field(description="inputTokens + outputTokens + embeddingTokens, as the providers reported them")
-    inputTokens: int
-    outputTokens: int
-    embeddingTokens: int
-    limitToldAt: str | None = Field(description="when the team was told the AI stopped for the day")
 
 
-class UsageDay(BaseModel):
+class UsageDay(_DayTokens):
     day: str = Field(description="YYYY-MM-DD, UTC")
     answers: int = Field(description="AI messages posted (answers and fallback lines)")
-    errors: int
-    tokens: int = Field(description="inputTokens + outputTokens + embeddingTokens, as the providers reported them")
-    inputTokens: int
-    outputTokens: int
-    embeddingTokens: int
-    limitToldAt: str | None = Field(description="when the team was told the AI stopped for the day")
 
 
 class UsageTotals(BaseModel):
