@@ -132,10 +132,18 @@ export async function openWidget(browser, site, pp, { script = "", headers } = {
     const status = document.querySelector("#pocketping-root")?.shadowRoot?.querySelector(".s")
     return Boolean(status && status.textContent && status.textContent !== "Connecting…")
   })
+  // A first page view sends its metadata (the URL) in a frame of its own after the welcome
+  // (docs/privacy.md), so the session may be listed a moment before its URL is stored: look
+  // again until it is, within the context's timeout.
   let sessionId
-  for await (const session of pp.iterSessions()) {
-    if (session.metadata.url === url) sessionId = session.id
+  const deadline = Date.now() + 15000
+  while (!sessionId) {
+    for await (const session of pp.iterSessions()) {
+      if (session.metadata.url === url) sessionId = session.id
+    }
+    if (sessionId) break
+    if (Date.now() > deadline) throw new Error(`no session for ${url}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  if (!sessionId) throw new Error(`no session for ${url}`)
   return { context, page, url, sessionId }
 }
