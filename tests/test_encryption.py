@@ -92,6 +92,17 @@ def test_aes_gcm_gives_the_bytes_of_the_cryptography_package_and_refuses_what_wa
         assert ours.decrypt(nonce, sealed, aad) == data  # still usable after a refusal
 
 
+def test_the_fallback_where_no_openssl_is_found_reads_and_writes_the_same_ciphertexts():
+    # crypto._PackageGCM: the cryptography package, used where the process's libcrypto is not found.
+    key, nonce, aad = os.urandom(32), os.urandom(12), os.urandom(9)
+    ours, fallback = crypto._OpenSSLGCM(key), crypto._PackageGCM(key)
+    sealed = fallback.encrypt(nonce, b"the same bytes", aad)
+    assert sealed == ours.encrypt(nonce, b"the same bytes", aad)
+    assert fallback.decrypt(nonce, sealed, aad) == b"the same bytes" == ours.decrypt(nonce, sealed, aad)
+    with pytest.raises(InvalidTag):  # its own exception, raised as ours
+        fallback.decrypt(nonce, sealed[:-1] + bytes([sealed[-1] ^ 1]), aad)
+
+
 def test_signing_keys_are_hkdf_sha256_as_the_cryptography_package_derives_them():
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
