@@ -8,8 +8,9 @@ import os
 import pytest
 from sqlalchemy import text
 
+from pocketping import crypto
 from pocketping.actions.projects import create_project, update_project
-from pocketping.crypto import Keyring, generate_key, key_id, load_keyring
+from pocketping.crypto import AESGCM, InvalidTag, Keyring, generate_key, key_id, load_keyring
 from pocketping.errors import ConfigurationError
 from pocketping.store.engine import create_engine
 from pocketping.store.rotation import reencrypt_all
@@ -62,9 +63,54 @@ def test_keyring_round_trip_rotation_and_tamper():
     with pytest.raises(ConfigurationError, match="not configured"):
         Keyring((new,)).decrypt(sealed_old)
     tampered = sealed_new[:-4] + ("AAAA" if not sealed_new.endswith("AAAA") else "BBBB")
-    with pytest.raises(Exception):  # noqa: B017  (cryptography's InvalidTag)
+    with pytest.raises(InvalidTag):
         ring.decrypt(tampered)
     assert ring.encrypt("same") != ring.encrypt("same")  # fresh nonces
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 1000, 65536 + 3])
+def test_aes_gcm_gives_the_bytes_of_the_cryptography_package_and_refuses_what_was_tampered_with(size):
+    # The server's AES-256-GCM goes through the OpenSSL its TLS already loaded (crypto.AESGCM);
+    # the cryptography package is the reference. Both ways: its ciphertexts open, ours open in it.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM as Reference
+
+    assert AESGCM is crypto._OpenSSLGCM  # on Linux with Python's ssl, as the server runs
+    key = os.urandom(32)
+    ours, reference = AESGCM(key), Reference(key)
+    for aad in (None, b"", os.urandom(41)):
+        nonce, data = os.urandom(12), os.urandom(size)
+        sealed = ours.encrypt(nonce, data, aad)
+        assert sealed == reference.encrypt(nonce, data, aad)
+        assert ours.decrypt(nonce, sealed, aad) == data == reference.decrypt(nonce, sealed, aad)
+        for bad in (sealed[:-1] + bytes([sealed[-1] ^ 1]), sealed[:-17], os.urandom(12)):
+            with pytest.raises(InvalidTag):
+                ours.decrypt(nonce, bad, aad)
+        with pytest.raises(InvalidTag):
+            ours.decrypt(nonce, sealed, b"other associated data")
+        with pytest.raises(InvalidTag):
+            AESGCM(os.urandom(32)).decrypt(nonce, sealed, aad)
+        assert ours.decrypt(nonce, sealed, aad) == data  # still usable after a refusal
+
+
+def test_the_fallback_where_no_openssl_is_found_reads_and_writes_the_same_ciphertexts():
+    # crypto._PackageGCM: the cryptography package, used where the process's libcrypto is not found.
+    key, nonce, aad = os.urandom(32), os.urandom(12), os.urandom(9)
+    ours, fallback = crypto._OpenSSLGCM(key), crypto._PackageGCM(key)
+    sealed = fallback.encrypt(nonce, b"the same bytes", aad)
+    assert sealed == ours.encrypt(nonce, b"the same bytes", aad)
+    assert fallback.decrypt(nonce, sealed, aad) == b"the same bytes" == ours.decrypt(nonce, sealed, aad)
+    with pytest.raises(InvalidTag):  # its own exception, raised as ours
+        fallback.decrypt(nonce, sealed[:-1] + bytes([sealed[-1] ^ 1]), aad)
+
+
+def test_signing_keys_are_hkdf_sha256_as_the_cryptography_package_derives_them():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    for purpose in ("token", "cookie", "blind:email", "é"):
+        key = os.urandom(32)
+        expected = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(key)
+        assert crypto._derive(key, purpose) == expected
 
 
 def test_bad_keys_are_refused_with_a_helpful_message(tmp_path):

@@ -27,6 +27,7 @@ from pocketping_testkit.server import free_port
 
 # `pocketping serve` run by this probe in its own process; once /readyz answers, a thread of that
 # same process reports what is imported, then stops the server as a signal would.
+# With a third argument, it says READY and reports once the test writes a line to its stdin.
 PROBE = """
 import json, os, signal, sys, threading, time, urllib.request
 port, watched = sys.argv[1], json.loads(sys.argv[2])
@@ -38,6 +39,10 @@ def report():
             break
         except OSError:
             time.sleep(0.05)  # polling the server this process is starting: there is no event to await
+    if len(sys.argv) > 3:
+        sys.stdout.write("READY\\n")
+        sys.stdout.flush()
+        sys.stdin.readline()
     loaded = [m for m in watched if m in sys.modules]
     sys.stdout.write("LOADED " + json.dumps({"pid": os.getpid(), "loaded": loaded}) + "\\n")
     sys.stdout.flush()
@@ -55,6 +60,13 @@ MIGRATION_TOOLING = ("alembic", "mako", "pocketping.store.migrations", "pocketpi
 LATER = ("pocketping.server.rest", "pocketping.server.inbox.api", "pocketping.server.inbox.socket",
          "pocketping.server.platforms", "pocketping.server.metrics", "pocketping.bridges.telegram",
          "pocketping.bridges.discord")
+# Never loaded by a server that only served widgets: SQLAlchemy's ORM (store.async_engine), the
+# cryptography package (AES-GCM goes through the OpenSSL of TLS: crypto.AESGCM), an HTTP client
+# (webhooks, bridges, the AI and the crawler bring it), Slack's bridge (its Events API router alone
+# is built at start), the model's side of the AI and the knowledge base's crawler.
+NOT_FOR_WIDGETS = ("sqlalchemy.orm", "cryptography", "httpx", "pocketping.bridges.slack.bridge",
+                   "pocketping.bridges.slack.api", "pocketping.ai.providers", "pocketping.ai.answering",
+                   "pocketping.actions.kb", "pocketping.ai.crawl")
 
 
 def _env(url: str, data_dir: Path, key: str) -> dict[str, str]:
@@ -104,6 +116,43 @@ def test_serve_on_a_migrated_database_loads_no_migration_tooling_and_no_later_ro
     lines = [line for line in probe.stdout.splitlines() if line.startswith("LOADED ")]
     assert lines, f"the server never answered /readyz in the process that ran `serve`:\n{probe.stderr[-3000:]}"
     assert json.loads(lines[0].removeprefix("LOADED "))["loaded"] == []
+
+
+async def test_a_server_that_served_widgets_has_not_loaded_what_they_do_not_use(fresh_db, tmp_path):
+    from pocketping.actions.projects import create_project
+    from pocketping.wiring import build_services
+    from pocketping_testkit.server import make_settings
+    from pocketping_testkit.widget_client import WidgetClient
+
+    key = generate_key()
+    admin = build_services(make_settings(fresh_db.url, str(tmp_path), encryption_key=key))
+    try:
+        await admin.db.migrate()
+        project, _secret = await create_project(admin, "At rest")
+    finally:
+        await admin.db.dispose()
+    port = free_port()
+    # (MySQL's driver, aiomysql over PyMySQL, imports cryptography itself, for its password exchanges.)
+    watched = [m for m in NOT_FOR_WIDGETS + LATER if not (fresh_db.backend == "mysql" and m == "cryptography")]
+    probe = subprocess.Popen([sys.executable, "-c", PROBE, str(port), json.dumps(watched), "wait"],
+                             env=_env(fresh_db.url, tmp_path, key), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert probe.stdin is not None and probe.stdout is not None
+    try:
+        ready = await asyncio.to_thread(probe.stdout.readline)
+        assert ready == "READY\n", probe.stderr.read() if probe.stderr else ""
+        for name in ("first", "second"):
+            widget = await WidgetClient.connect(f"ws://127.0.0.1:{port}/ws", project.public_key)
+            await widget.synced()
+            await widget.say(f"hello from the {name} visitor")
+            await widget.close()
+        probe.stdin.write("report\n")
+        probe.stdin.flush()
+        line = await asyncio.to_thread(probe.stdout.readline)
+    finally:
+        _out, err = await asyncio.to_thread(probe.communicate, timeout=60)
+    assert line.startswith("LOADED "), err[-3000:]
+    assert json.loads(line.removeprefix("LOADED "))["loaded"] == []
 
 
 async def test_the_first_request_for_a_later_route_is_answered_as_usual(make_server):

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
 import functools
 import hashlib
 import hmac
 import os
 import secrets
+import sys
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import Protocol
 
 from pocketping.errors import ConfigurationError
 
@@ -58,7 +59,157 @@ def key_id(key: bytes) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _derive(key: bytes, purpose: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(key)
+    """HKDF-SHA256 (RFC 5869), no salt, 32 bytes: one round of the expansion."""
+    prk = hmac.new(b"\0" * 32, key, hashlib.sha256).digest()
+    return hmac.new(prk, purpose.encode() + b"\1", hashlib.sha256).digest()
+
+
+# --- AES-256-GCM -------------------------------------------------------------------------
+# Through the OpenSSL library the process has already loaded for TLS (Python's ``ssl`` module,
+# imported by the web server), not the ``cryptography`` package, whose own copy of OpenSSL
+# costs a server about 8 MB of memory. Where that library cannot be found (not Linux, Python
+# built without ``ssl``), ``cryptography`` does the same. Same algorithm, same bytes.
+
+class Aead(Protocol):
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+
+
+class InvalidTag(Exception):
+    """A ciphertext that fails authentication: tampered with, cut, or another key's."""
+
+
+_GCM_SET_IVLEN, _GCM_GET_TAG, _GCM_SET_TAG = 0x9, 0x10, 0x11
+_TAG = 16
+
+
+def _loaded_libcrypto() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import _ssl  # noqa: F401  (loads the libcrypto this process uses)
+
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/libcrypto" in line}
+        if len(paths) != 1:
+            return None
+        lib = ctypes.CDLL(paths.pop())
+        # No argtypes (ctypes' conversions would cost more than the cipher): pointers are passed
+        # as c_void_p objects, buffers as bytes, sizes as small ints.
+        lib.EVP_aes_256_gcm.restype = ctypes.c_void_p
+        lib.EVP_CIPHER_CTX_new.restype = ctypes.c_void_p
+        if not lib.EVP_aes_256_gcm():
+            return None
+        return lib
+    except (ImportError, OSError, AttributeError, IndexError):
+        return None
+
+
+_libcrypto = _loaded_libcrypto()
+
+
+class _OpenSSLGCM:
+    """AES-256-GCM with a 12-byte nonce and a 16-byte tag appended, as ``cryptography``'s
+    ``AESGCM`` (``encrypt(nonce, data, aad)`` / ``decrypt(nonce, data, aad)``). One context per
+    direction, keyed once and reused under a lock (each call then sets only the nonce)."""
+
+    __slots__ = ("__weakref__", "_dec", "_enc", "_lock")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("AES-256-GCM takes a 32-byte key")
+        lib = _lib()
+        self._lock = threading.Lock()
+        contexts = []
+        for init in (lib.EVP_EncryptInit_ex, lib.EVP_DecryptInit_ex):
+            ctx = ctypes.c_void_p(lib.EVP_CIPHER_CTX_new())
+            if not ctx.value:
+                raise MemoryError("EVP_CIPHER_CTX_new")
+            contexts.append(ctx)
+            if (init(ctx, ctypes.c_void_p(lib.EVP_aes_256_gcm()), None, None, None) != 1
+                    or lib.EVP_CIPHER_CTX_ctrl(ctx, _GCM_SET_IVLEN, 12, None) != 1
+                    or init(ctx, None, None, bytes(key), None) != 1):
+                _free_contexts(contexts)
+                raise ValueError("AES-GCM could not start")
+        self._enc, self._dec = contexts
+        weakref.finalize(self, _free_contexts, contexts)
+
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        lib = _lib()
+        if len(nonce) != 12:
+            raise ValueError("the nonce must be 12 bytes")
+        n = ctypes.c_int(0)
+        out = ctypes.create_string_buffer(len(data) + _TAG)
+        with self._lock:
+            ctx = self._enc
+            if (lib.EVP_EncryptInit_ex(ctx, None, None, None, nonce) != 1
+                    or (associated_data and lib.EVP_EncryptUpdate(ctx, None, ctypes.byref(n), associated_data,
+                                                                  len(associated_data)) != 1)
+                    or lib.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), data, len(data)) != 1):
+                raise ValueError("AES-GCM could not encrypt")
+            size = n.value
+            if (lib.EVP_EncryptFinal_ex(ctx, ctypes.byref(out, size), ctypes.byref(n)) != 1
+                    or lib.EVP_CIPHER_CTX_ctrl(ctx, _GCM_GET_TAG, _TAG, ctypes.byref(out, size + n.value)) != 1):
+                raise ValueError("AES-GCM could not finish")
+            return out.raw[:size + n.value + _TAG]
+
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        lib = _lib()
+        if len(nonce) != 12:
+            raise ValueError("the nonce must be 12 bytes")
+        if len(data) < _TAG:
+            raise InvalidTag()
+        body, tag = data[:-_TAG], data[-_TAG:]
+        n = ctypes.c_int(0)
+        out = ctypes.create_string_buffer(len(body) + _TAG)
+        with self._lock:
+            ctx = self._dec
+            if (lib.EVP_DecryptInit_ex(ctx, None, None, None, nonce) != 1
+                    or (associated_data and lib.EVP_DecryptUpdate(ctx, None, ctypes.byref(n), associated_data,
+                                                                  len(associated_data)) != 1)
+                    or lib.EVP_DecryptUpdate(ctx, out, ctypes.byref(n), body, len(body)) != 1):
+                raise ValueError("AES-GCM could not decrypt")
+            size = n.value
+            if (lib.EVP_CIPHER_CTX_ctrl(ctx, _GCM_SET_TAG, _TAG, tag) != 1
+                    or lib.EVP_DecryptFinal_ex(ctx, ctypes.byref(out, size), ctypes.byref(n)) != 1):
+                raise InvalidTag()
+            return out.raw[:size + n.value]
+
+
+def _lib() -> ctypes.CDLL:
+    assert _libcrypto is not None
+    return _libcrypto
+
+
+def _free_contexts(contexts: list[ctypes.c_void_p]) -> None:
+    for ctx in contexts:
+        _lib().EVP_CIPHER_CTX_free(ctx)
+
+
+class _PackageGCM:
+    """``cryptography``'s ``AESGCM``, its failed authentication raised as ``InvalidTag``."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM as PackageAESGCM
+
+        self._aead = PackageAESGCM(key)
+
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        return self._aead.encrypt(nonce, data, associated_data)
+
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        from cryptography.exceptions import InvalidTag as PackageInvalidTag
+
+        try:
+            return self._aead.decrypt(nonce, data, associated_data)
+        except PackageInvalidTag as exc:
+            raise InvalidTag() from exc
+
+
+AESGCM: type[_OpenSSLGCM] | type[_PackageGCM] = _OpenSSLGCM if _libcrypto is not None else _PackageGCM
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +227,7 @@ class Keyring:
         return key_id(self.keys[0])
 
     @functools.cached_property
-    def _aead(self) -> AESGCM:
+    def _aead(self) -> Aead:
         return AESGCM(self.keys[0])
 
     def _by_id(self) -> dict[str, bytes]:
@@ -112,7 +263,19 @@ class Keyring:
                 f"data was encrypted with key {kid}, which is not configured; add it to "
                 "POCKETPING_PREVIOUS_ENCRYPTION_KEYS")
         raw = _b64d(body)
-        return AESGCM(key).decrypt(raw[:12], raw[12:], None).decode()
+        aead = self._aead if kid == self.current_id else self._older(kid)
+        return aead.decrypt(raw[:12], raw[12:], None).decode()
+
+    def _older(self, kid: str) -> Aead:
+        """The cipher of an older key (made once: a context is keyed once)."""
+        aead = self._older_aeads.get(kid)
+        if aead is None:
+            aead = self._older_aeads[kid] = AESGCM(self._ids[kid])
+        return aead
+
+    @functools.cached_property
+    def _older_aeads(self) -> dict[str, Aead]:
+        return {}
 
     def needs_rotation(self, stored: str) -> bool:
         return not stored.startswith(f"{PREFIX}:{self.current_id}:")

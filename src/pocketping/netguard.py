@@ -21,11 +21,13 @@ import ipaddress
 import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
-
 from pocketping.errors import InvalidInput
+
+if TYPE_CHECKING:  # imported by the first request: a server that makes none never loads it
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -242,6 +244,8 @@ async def safe_request(client: httpx.AsyncClient, method: str, url: str, *, allo
     whole exchange takes longer than ``total_timeout``, by default three times ``timeout``).
     ``client`` should come from ``new_client`` (no redirects, no proxies from the environment).
     """
+    import httpx
+
     target = await resolve(url, allow_private=allow_private, allowed=allowed)
     _scheme, _host, _port, path, netloc = _split(url, allow_private=allow_private, allowed=allowed)
     ip_host = f"[{target.address}]" if ":" in target.address else target.address
@@ -276,6 +280,8 @@ async def _nothing() -> AsyncIterator[bytes]:
 
 def new_client(**kwargs: object) -> httpx.AsyncClient:
     """An HTTP client fit for ``safe_request``: no redirects, no environment proxies."""
+    import httpx
+
     return httpx.AsyncClient(follow_redirects=False, trust_env=False, **kwargs)  # type: ignore[arg-type]
 
 

@@ -283,7 +283,6 @@ class Node:
 def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | None = None,
                services: Services | None = None, worker: bool = False) -> Node:
     """Everything a process runs; ``worker``: the workers alone (``pocketping worker``)."""
-    from pocketping.actions import kb as kb_actions
     from pocketping.actions.files import prune_files
     from pocketping.actions.team import TeamFiles, ThreadActions
     from pocketping.ephemeral import Delivered
@@ -351,12 +350,25 @@ def build_node(settings: Settings, *, clock: Clock | None = None, hub: Hub | Non
             ("the event log", lambda: prune_event_log(db, settings.event_retention_days)),
             ("inbound platform ids", lambda: prune_inbound_seen(db)),
             ("unsent uploads and expired files", lambda: prune_files(svc, settings.file_retention_days)),
-            ("scheduled knowledge-base crawls", lambda: kb_actions.refresh_due(svc)),  # kb add --crawl --refresh
+            ("scheduled knowledge-base crawls", lambda: _refresh_crawled_sites(svc)),  # kb add --crawl --refresh
             ("conversations past their retention", lambda: run_retention(svc)),  # project update --retention-days
         ])
     _several_nodes(node, NodeHeartbeat, LeaseKeeper, worker=worker)
     _watch_metrics(node)
     return node
+
+
+async def _refresh_crawled_sites(svc: Services) -> int:
+    """The knowledge base's scheduled crawls. The crawler (and the knowledge base's actions, an
+    HTTP client, the HTML and XML parsers) is imported only where some project has a crawled site."""
+    from pocketping.store import kb as kb_repo
+
+    async with svc.db.read() as tx:
+        if not await kb_repo.has_sites(tx):
+            return 0
+    from pocketping.actions import kb as kb_actions
+
+    return await kb_actions.refresh_due(svc)
 
 
 def _several_nodes(node: Node, heartbeat: type[NodeHeartbeat], keeper: type[LeaseKeeper], *,

@@ -35,3 +35,39 @@ def test_settings_refuse_a_bad_url():
 
     with pytest.raises(ValidationError, match="unsupported database URL"):
         Settings(database_url="oracle://x/y")
+
+
+# In a fresh interpreter: the engine runs a transaction without SQLAlchemy's ORM, and the
+# package it comes from still answers everything it has, as if imported the usual way.
+WITHOUT_THE_ORM = """
+import asyncio, sys
+from sqlalchemy import text
+from pocketping.store.engine import create_engine
+
+async def main():
+    engine = create_engine(sys.argv[1])
+    try:
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+asyncio.run(main())
+print("orm after a transaction:", "sqlalchemy.orm" in sys.modules)
+import sqlalchemy.ext.asyncio as package
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from pocketping.store import async_engine
+assert AsyncEngine is async_engine.AsyncEngine and package.AsyncConnection is async_engine.AsyncConnection
+assert AsyncSession.__module__ == "sqlalchemy.ext.asyncio.session" and callable(async_sessionmaker)
+print("orm once asked for:", "sqlalchemy.orm" in sys.modules)
+"""
+
+
+def test_the_engine_runs_without_the_orm_which_is_still_there_when_asked_for(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", WITHOUT_THE_ORM, f"sqlite:///{tmp_path / 'orm.db'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["orm after a transaction: False", "orm once asked for: True"]

@@ -22,13 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from pocketping.actions.messages import send_ai_message
 from pocketping.actions.services import Services
 from pocketping.actions.unit import unit_of_work
-from pocketping.ai.answering import still_wanted
 from pocketping.core.ai import Tokens
 from pocketping.core.models import Session
 from pocketping.hub import Event
 from pocketping.store import ai as repo
 from pocketping.store import sessions as session_repo
-from pocketping.store.ai import Claim
+from pocketping.store.ai import Claim, still_wanted
 from pocketping.store.db import Tx
 
 # Longer than the longest model timeout (300 s): a lease only runs out when a worker died.

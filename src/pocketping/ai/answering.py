@@ -40,10 +40,6 @@ class AnswerContext:
     handoff_text: str = ""  # what the visitor reads when a person takes over
 
 
-def still_wanted(session: Session, claim: Claim) -> bool:
-    return session.ai_enabled and session.status == "active" and session.ai_due_at == claim.lease
-
-
 async def load_context(db: Database, claim: Claim, app: Settings | None = None) -> AnswerContext | None:
     """The claimed conversation and what the model should be asked (None: erased). With
     ``app`` (the server's settings), retrieval is hybrid when the project has an embeddings model."""

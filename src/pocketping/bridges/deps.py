@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pocketping.bridges.pacing import Pacer
 from pocketping.clock import Clock
 
 if TYPE_CHECKING:  # typing only: the Slack package's own modules import this one
+    import httpx
+
     from pocketping.bridges.slack.events import SlackEventsRouter
 
 
@@ -28,37 +28,9 @@ class HttpClientFactory(Protocol):
                  base_url: str = "") -> httpx.AsyncClient: ...
 
 
-class _NoCookies(httpx.Cookies):
-    """A jar that stays empty: nothing is read from answers, so nothing is sent."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-    def set_cookie_header(self, request: httpx.Request) -> None:
-        return None
-
-
-class PlatformClient(httpx.AsyncClient):
-    """A platform API client: the platforms authenticate by token, so no cookie is kept or
-    sent (httpx would otherwise parse every answer for cookies and merge a jar into every
-    request). One per bridge, kept for its life: its connections are reused."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._no_cookies = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("platform API clients keep no cookies")
-
-
 @dataclass(frozen=True)
 class HttpClients:
-    """The default ``HttpClientFactory``: ``PlatformClient``s (no cookies) that follow no redirect, sent
+    """The default ``HttpClientFactory``: ``bridges.http.PlatformClient``s (no cookies) that follow no redirect, sent
     through ``transport`` when one is given. Every client made shares that transport, and a
     client closing closes it: give one whose ``aclose`` leaves it usable (``httpx.MockTransport``
     and ``httpx.ASGITransport`` do)."""
@@ -67,6 +39,8 @@ class HttpClients:
 
     def __call__(self, *, timeout: httpx.Timeout | float, headers: Mapping[str, str] | None = None,
                  base_url: str = "") -> httpx.AsyncClient:
+        from pocketping.bridges.http import PlatformClient  # httpx, with the first bridge
+
         return PlatformClient(timeout=timeout, headers=dict(headers or {}), base_url=base_url,
                               follow_redirects=False, transport=self.transport)
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from pocketping.crypto import Keyring
+from pocketping.crypto import AESGCM, Aead, InvalidTag, Keyring
 from pocketping.errors import ConfigurationError
 
 MAGIC = b"PPF1"
@@ -89,7 +86,7 @@ class Unsealer:
         self._name = name
         self._buf = b""
         self._header: bytes | None = None
-        self._aead: AESGCM | None = None
+        self._aead: Aead | None = None
         self._index = 0
 
     def _open(self, sealed: bytes, last: bool) -> bytes:

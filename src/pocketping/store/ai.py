@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 
 from pocketping.core.ai import AISettings, Tokens, settings_from_row
-from pocketping.core.models import iso
+from pocketping.core.models import Session, iso
 from pocketping.store.db import Tx
 from pocketping.store.schema import ai_settings, ai_usage, messages, sessions
 
@@ -126,6 +126,11 @@ class Claim:
     session_id: str
     project_id: str
     lease: datetime
+
+
+def still_wanted(session: Session, claim: Claim) -> bool:
+    """The session still wants the AI's answer this claim is for."""
+    return session.ai_enabled and session.status == "active" and session.ai_due_at == claim.lease
 
 
 async def set_due(tx: Tx, session_id: str, due: datetime | None) -> None:

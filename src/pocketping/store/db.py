@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pocketping.clock import Clock
 from pocketping.crypto import Keyring
 from pocketping.groupcommit import GroupCommit
 from pocketping.hub import Event
+from pocketping.store.async_engine import AsyncConnection, AsyncEngine
 from pocketping.store.engine import backend_name, create_engine
 
 T = TypeVar("T")

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from pocketping.dburl import async_database_url, backend_name, redact
+from pocketping.store.async_engine import AsyncEngine, create_async_engine
 
 __all__ = ["async_database_url", "backend_name", "create_engine", "redact", "sqlite_path"]
 

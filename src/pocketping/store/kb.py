@@ -83,6 +83,12 @@ async def sites(tx: Tx) -> list[tuple[KbSource, str | None]]:
     return [(_source(tx, r), r["crawl"]) for r in rows]
 
 
+async def has_sites(tx: Tx) -> bool:
+    """Whether any project has a crawled site (what ``sites`` would list)."""
+    found = await tx.conn.execute(select(kb_sources.c.id).where(kb_sources.c.kind == "site").limit(1))
+    return found.first() is not None
+
+
 async def page_counts(tx: Tx, project_id: str) -> dict[str, int]:
     rows = (await tx.conn.execute(select(kb_sources.c.parent_id, func.count()).where(
         kb_sources.c.project_id == project_id, kb_sources.c.parent_id.is_not(None))

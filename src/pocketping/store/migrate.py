@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pocketping.store.async_engine import AsyncConnection, AsyncEngine
 from pocketping.store.revisions import check_known, head_revisions
 
 if TYPE_CHECKING:

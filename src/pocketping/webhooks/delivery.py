@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from pocketping import __version__, netguard
@@ -16,6 +15,9 @@ from pocketping.errors import DeliveryError
 from pocketping.store import webhooks as repo
 from pocketping.store.db import Database
 from pocketping.webhooks.signing import SIGNATURE_HEADER, signature_header
+
+if TYPE_CHECKING:  # imported with the client, for the first delivery
+    import httpx
 
 
 def _retry_after(response: netguard.SafeResponse) -> float | None:
@@ -36,13 +38,27 @@ class WebhookDelivery:
         self.clock = clock
         self.timeout_seconds = timeout_seconds
         self.allow_private = allow_private
-        self.client = netguard.new_client(limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-                                          headers={"User-Agent": f"PocketPing-Webhooks/{__version__}"})
+        # Made for the first delivery: an HTTP client loads the system's CA certificates (about
+        # 2.7 MB of memory), which a server without webhooks never needs.
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            self._client = netguard.new_client(
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+                headers={"User-Agent": f"PocketPing-Webhooks/{__version__}"})
+        return self._client
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def deliver(self, item: OutboxItem, checkpoint: Checkpoint) -> dict[str, Any] | None:
+        import httpx
+
         async with self.db.read() as tx:
             webhook = await repo.find_any_project(tx, item.target_id)
         if webhook is None:

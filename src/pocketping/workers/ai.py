@@ -17,12 +17,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketping import logs
 from pocketping.actions import ai_answer
 from pocketping.actions.services import Services
-from pocketping.ai import answering, providers, usage
 from pocketping.clock import sleep_or_wake
 from pocketping.core.ai import AISettings, limit_reached
 from pocketping.core.models import Session
@@ -31,6 +30,9 @@ from pocketping.hub import Event
 from pocketping.nudge import Nudge
 from pocketping.store import ai as repo
 from pocketping.store.ai import Claim
+
+if TYPE_CHECKING:
+    from pocketping.ai import providers, usage
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,10 @@ async def answer(svc: Services, claim: Claim) -> str:
     ``fallback``, ``failed``, ``superseded``, ``capped``, ``over_budget``, ``off``,
     ``nothing_to_answer`` or ``gone``. The tokens the providers report are counted with the
     answer; tokens spent on none (superseded) are counted on their own."""
+    # The model's side (providers, prompts, retrieval, an HTTP client) is imported by the first
+    # answer, not by every server at start.
+    from pocketping.ai import usage
+
     day = repo.day_of(svc.clock.now())
     with usage.metering() as meter:
         outcome = await _answer(svc, claim, day, meter)
@@ -173,11 +179,13 @@ def _limit_note(reason: str, settings: AISettings, today: dict[str, Any]) -> str
 
 
 async def _answer(svc: Services, claim: Claim, day: str, meter: usage.Meter) -> str:
+    from pocketping.ai import answering, providers
+
     ctx = await answering.load_context(svc.db, claim, svc.settings)
     if ctx is None:
         return "gone"
     settings, session = ctx.settings, ctx.session
-    if not settings.enabled or not answering.still_wanted(session, claim):
+    if not settings.enabled or not repo.still_wanted(session, claim):
         await ai_answer.release(svc, claim)
         return "off"
     reason = limit_reached(settings, session.ai_reply_count, ctx.usage)
@@ -235,6 +243,8 @@ async def _hand_off(svc: Services, claim: Claim, text: str, reason: str, day: st
 
 async def _failed(svc: Services, claim: Claim, settings: AISettings, exc: providers.ModelError, day: str,
                   meter: usage.Meter) -> str:
+    from pocketping.ai import answering
+
     error = f"{exc.code}: {exc.message}"
     log.warning("AI fallback for project %s failed: %s", claim.project_id, error)
     fallback = settings.fallback_message
