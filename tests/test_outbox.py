@@ -426,3 +426,22 @@ async def test_a_handlers_done_write_commits_with_the_outcome_and_a_failing_one_
     assert rec.written == [0, 2]
     async with svc.db.read() as tx:
         assert {i.payload["n"]: i.status for i in await q.list_items(tx)} == {0: "done", 1: "done", 2: "done"}
+
+
+async def test_reads_on_postgresql_take_no_transaction_and_see_each_commit(svc):
+    """The worker's reads (chain heads, chain rows) cost no BEGIN/ROLLBACK round trip on
+    PostgreSQL: the driver's connection is not in a transaction while they run."""
+    if svc.db.backend != "postgresql":
+        pytest.skip("autocommit reads are PostgreSQL's")
+    await enqueue(svc, 0)
+    async with svc.db.read() as tx:
+        assert [i.payload["n"] for i in await q.chain_rows(tx, "t1", "s1", 16)] == [0]
+        raw = await tx.conn.get_raw_connection()
+        assert not raw.driver_connection.is_in_transaction()
+        await enqueue(svc, 1)  # committed meanwhile: the next statement sees it
+        assert [i.payload["n"] for i in await q.chain_rows(tx, "t1", "s1", 16)] == [0, 1]
+    async with svc.db.transaction() as tx:  # writes keep their transaction
+        raw = await tx.conn.get_raw_connection()
+        await q.chain_heads(tx, 10)
+        assert raw.driver_connection.is_in_transaction()
+
