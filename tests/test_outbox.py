@@ -445,3 +445,54 @@ async def test_reads_on_postgresql_take_no_transaction_and_see_each_commit(svc):
         await q.chain_heads(tx, 10)
         assert raw.driver_connection.is_in_transaction()
 
+
+async def test_a_rows_outcome_and_the_next_rows_lease_share_one_commit(svc):
+    for n in range(5):
+        await enqueue(svc, n)
+    commits: list[int] = []
+
+    def committed(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(svc.db.engine.sync_engine, "commit", committed)
+    rec = Recorder()
+    svc.outbox.register("test", rec)
+    try:
+        svc.outbox.start()
+        await rec.wait_for(5)
+        await svc.outbox.wait_idle()
+    finally:
+        event.remove(svc.db.engine.sync_engine, "commit", committed)
+    assert [n for _, n in rec.delivered] == [0, 1, 2, 3, 4]
+    # The head's lease, then each outcome with the next row's lease: 6 commits, not 10.
+    assert len(commits) <= 6
+    async with svc.db.read() as tx:
+        items = await q.list_items(tx)
+    assert {i.status for i in items} == {"done"} and all(i.attempts == 1 for i in items)
+
+
+async def test_a_stopping_worker_gives_back_the_lease_it_took_ahead(svc):
+    clock: FakeClock = svc.clock
+    rec = Recorder()
+    rec.gate = asyncio.Event()
+    first = OutboxWorker(svc.db, clock, poll_seconds=1, lease_seconds=30)
+    first.register("test", rec)
+    for n in range(2):
+        await enqueue(svc, n)
+    first.start()
+    first.notify()
+    await asyncio.wait_for(rec.entered.wait(), 10)  # row 0 in the platform call
+    stopping = asyncio.create_task(first.stop())
+    await asyncio.sleep(0)  # stop has begun: row 0 finishes, row 1 (leased with its outcome) is not started
+    rec.gate.set()
+    await stopping
+    assert [n for _, n in rec.delivered] == [0]
+    second = OutboxWorker(svc.db, clock, poll_seconds=1, lease_seconds=30)
+    second.register("test", rec)
+    second.start()
+    try:
+        second.notify()
+        await rec.wait_for(2)  # at once: no lease of the stopped worker's to wait out
+        assert [n for _, n in rec.delivered] == [0, 1]
+    finally:
+        await second.stop()
