@@ -395,6 +395,23 @@ async def test_posted_ids_are_recorded_once_however_often_a_retry_records_them(s
     async with svc.db.read() as tx:
         assert await bridge_repo.posted_ids(tx, "brg_posted", "msg_posted") == ["10", "11", "12"]
         assert await bridge_repo.find_message_by_external(tx, "brg_posted", "12") == "msg_posted"
+    # Several deliveries' records in one (group-committed) transaction: one statement for all.
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(svc.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with svc.db.transaction() as tx:
+            for n in range(3):
+                await bridge_repo.record_posted(tx, "brg_posted", "msg_posted", [f"2{n}", f"3{n}"])
+    finally:
+        event.remove(svc.db.engine.sync_engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if s.lstrip().upper().startswith("INSERT")]) == 1
+    async with svc.db.read() as tx:
+        assert await bridge_repo.posted_ids(tx, "brg_posted", "msg_posted") == [
+            "10", "11", "12", "20", "30", "21", "31", "22", "32"]
 
 
 class RecordingTarget(Recorder):
