@@ -135,6 +135,17 @@ class Database:
             await tx.flush()
 
     @contextlib.asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[Tx]:
+        """For a write that is one statement: on PostgreSQL it commits by itself (autocommit, no
+        BEGIN and COMMIT round trips); elsewhere in a transaction. Run one statement in it, no more."""
+        if self.backend != "postgresql":
+            async with self.transaction() as tx:
+                yield tx
+            return
+        async with self._turn(), self._read_engine.connect() as conn:
+            yield Tx(conn, self.keyring, self.clock.now(), self.backend)
+
+    @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         async with self._turn(), self._read_engine.connect() as conn:
             yield Tx(conn, self.keyring, self.clock.now(), self.backend)

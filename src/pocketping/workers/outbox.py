@@ -231,6 +231,10 @@ class OutboxWorker:
         """Row state changes of many deliveries, in one transaction (group commit), one
         statement per kind of change for all their rows. One delivery has at most one op
         waiting at a time, so the ops of a commit are of distinct rows or in their order."""
+        if all(op.kind == "lease" for op in ops):  # the heads of rounds only: one statement
+            async with self.db.one_statement() as tx:
+                leased = await q.lease_many(tx, [op.item_id for op in ops], max(op.at for op in ops))
+            return [op.item_id in leased for op in ops]
         async with self.db.transaction() as tx:
             leases = [(op.item_id, op.at) for op in ops if op.kind == "lease"]
             leases += [(op.lease_next, op.at) for op in ops if op.lease_next is not None]
