@@ -395,6 +395,23 @@ async def test_posted_ids_are_recorded_once_however_often_a_retry_records_them(s
     async with svc.db.read() as tx:
         assert await bridge_repo.posted_ids(tx, "brg_posted", "msg_posted") == ["10", "11", "12"]
         assert await bridge_repo.find_message_by_external(tx, "brg_posted", "12") == "msg_posted"
+    # Several deliveries' records in one (group-committed) transaction: one statement for all.
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(svc.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with svc.db.transaction() as tx:
+            for n in range(3):
+                await bridge_repo.record_posted(tx, "brg_posted", "msg_posted", [f"2{n}", f"3{n}"])
+    finally:
+        event.remove(svc.db.engine.sync_engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if s.lstrip().upper().startswith("INSERT")]) == 1
+    async with svc.db.read() as tx:
+        assert await bridge_repo.posted_ids(tx, "brg_posted", "msg_posted") == [
+            "10", "11", "12", "20", "30", "21", "31", "22", "32"]
 
 
 class RecordingTarget(Recorder):
@@ -426,3 +443,88 @@ async def test_a_handlers_done_write_commits_with_the_outcome_and_a_failing_one_
     assert rec.written == [0, 2]
     async with svc.db.read() as tx:
         assert {i.payload["n"]: i.status for i in await q.list_items(tx)} == {0: "done", 1: "done", 2: "done"}
+
+
+async def test_reads_on_postgresql_take_no_transaction_and_see_each_commit(svc):
+    """The worker's reads (chain heads, chain rows) cost no BEGIN/ROLLBACK round trip on
+    PostgreSQL: the driver's connection is not in a transaction while they run."""
+    if svc.db.backend != "postgresql":
+        pytest.skip("autocommit reads are PostgreSQL's")
+    await enqueue(svc, 0)
+    async with svc.db.read() as tx:
+        assert [i.payload["n"] for i in await q.chain_rows(tx, "t1", "s1", 16)] == [0]
+        raw = await tx.conn.get_raw_connection()
+        assert not raw.driver_connection.is_in_transaction()
+        await enqueue(svc, 1)  # committed meanwhile: the next statement sees it
+        assert [i.payload["n"] for i in await q.chain_rows(tx, "t1", "s1", 16)] == [0, 1]
+    async with svc.db.transaction() as tx:  # writes keep their transaction
+        raw = await tx.conn.get_raw_connection()
+        await q.chain_heads(tx, 10)
+        assert raw.driver_connection.is_in_transaction()
+
+
+async def test_a_rows_outcome_and_the_next_rows_lease_share_one_commit(svc):
+    for n in range(5):
+        await enqueue(svc, n)
+    commits: list[int] = []
+
+    def committed(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(svc.db.engine.sync_engine, "commit", committed)
+    rec = Recorder()
+    svc.outbox.register("test", rec)
+    try:
+        svc.outbox.start()
+        await rec.wait_for(5)
+        await svc.outbox.wait_idle()
+    finally:
+        event.remove(svc.db.engine.sync_engine, "commit", committed)
+    assert [n for _, n in rec.delivered] == [0, 1, 2, 3, 4]
+    # The head's lease, then each outcome with the next row's lease: 6 commits, not 10 (on
+    # PostgreSQL the head's lease, one statement, commits by itself: 5 transactions).
+    assert len(commits) <= (5 if svc.db.backend == "postgresql" else 6)
+    async with svc.db.read() as tx:
+        items = await q.list_items(tx)
+    assert {i.status for i in items} == {"done"} and all(i.attempts == 1 for i in items)
+
+
+async def test_a_stopping_worker_gives_back_the_lease_it_took_ahead(svc):
+    clock: FakeClock = svc.clock
+    rec = Recorder()
+    rec.gate = asyncio.Event()
+    first = OutboxWorker(svc.db, clock, poll_seconds=1, lease_seconds=30)
+    first.register("test", rec)
+    for n in range(2):
+        await enqueue(svc, n)
+    first.start()
+    first.notify()
+    await asyncio.wait_for(rec.entered.wait(), 10)  # row 0 in the platform call
+    stopping = asyncio.create_task(first.stop())
+    await asyncio.sleep(0)  # stop has begun: row 0 finishes, row 1 (leased with its outcome) is not started
+    rec.gate.set()
+    await stopping
+    assert [n for _, n in rec.delivered] == [0]
+    second = OutboxWorker(svc.db, clock, poll_seconds=1, lease_seconds=30)
+    second.register("test", rec)
+    second.start()
+    try:
+        second.notify()
+        await rec.wait_for(2)  # at once: no lease of the stopped worker's to wait out
+        assert [n for _, n in rec.delivered] == [0, 1]
+    finally:
+        await second.stop()
+
+
+async def test_a_one_statement_write_commits_by_itself_on_postgresql(svc):
+    if svc.db.backend != "postgresql":
+        pytest.skip("autocommit writes are PostgreSQL's")
+    await enqueue(svc, 0)
+    async with svc.db.read() as tx:
+        ids = [i.id for i in await q.list_items(tx)]
+    async with svc.db.one_statement() as tx:
+        assert await q.lease_many(tx, ids, tx.now + timedelta(seconds=30)) == set(ids)
+        raw = await tx.conn.get_raw_connection()
+        assert not raw.driver_connection.is_in_transaction()
+        async with svc.db.transaction() as other:  # committed already: another worker cannot take it
+            assert await q.lease_many(other, ids, other.now + timedelta(seconds=30)) == set()

@@ -31,18 +31,18 @@ class HttpClientFactory(Protocol):
 @dataclass(frozen=True)
 class HttpClients:
     """The default ``HttpClientFactory``: ``bridges.http.PlatformClient``s (no cookies) that follow no redirect, sent
-    through ``transport`` when one is given. Every client made shares that transport, and a
-    client closing closes it: give one whose ``aclose`` leaves it usable (``httpx.MockTransport``
-    and ``httpx.ASGITransport`` do)."""
+    through ``transport`` when one is given (else each through a ``bridges.http.PlatformTransport`` of its own).
+    Every client made shares that transport, and a client closing closes it: give one whose
+    ``aclose`` leaves it usable (``httpx.MockTransport`` and ``httpx.ASGITransport`` do)."""
 
     transport: httpx.AsyncBaseTransport | None = None
 
     def __call__(self, *, timeout: httpx.Timeout | float, headers: Mapping[str, str] | None = None,
                  base_url: str = "") -> httpx.AsyncClient:
-        from pocketping.bridges.http import PlatformClient  # httpx, with the first bridge
+        from pocketping.bridges.http import PlatformClient, PlatformTransport  # httpx, with the first bridge
 
         return PlatformClient(timeout=timeout, headers=dict(headers or {}), base_url=base_url,
-                              follow_redirects=False, transport=self.transport)
+                              follow_redirects=False, transport=self.transport or PlatformTransport())
 
 
 # Plain clients, no transport of their own: what production uses.

@@ -163,10 +163,15 @@ _RECORD_POSTED = bridge_messages.insert().from_select(
 
 
 async def record_posted(tx: Tx, bridge_id: str, message_id: str, external_ids: list[str]) -> None:
-    """Remember which platform messages carry one of ours (idempotent: a retry records nothing new)."""
-    if external_ids:
-        await tx.conn.execute(_RECORD_POSTED, [{"b": bridge_id, "m": message_id, "e": e, "now": tx.now}
-                                               for e in dict.fromkeys(external_ids)])
+    """Remember which platform messages carry one of ours (idempotent: a retry records nothing new).
+    Written just before commit with the transaction's other records, in one statement run for
+    each id (a group commit of deliveries records all its posts at once)."""
+    for e in dict.fromkeys(external_ids):
+        tx.buffer("bridge_messages", {"b": bridge_id, "m": message_id, "e": e, "now": tx.now}, _write_posted)
+
+
+async def _write_posted(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    await tx.conn.execute(_RECORD_POSTED, rows)
 
 
 async def posted_ids(tx: Tx, bridge_id: str, message_id: str) -> list[str]:

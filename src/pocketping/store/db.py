@@ -90,6 +90,13 @@ class Database:
         self.url = url
         self.backend = backend_name(url)
         self.engine = engine or create_engine(url)
+        # Reads on PostgreSQL run without a transaction of their own (autocommit): no BEGIN and
+        # ROLLBACK round trip around them. A read there sees what is committed as each statement
+        # starts, as it does in a READ COMMITTED transaction (the default), so nothing changes
+        # for its callers. SQLite and MySQL keep the default (asyncpg's autocommit is a flag on
+        # the connection; elsewhere switching it costs a statement of its own).
+        self._read_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                             if self.backend == "postgresql" else self.engine)
         self.keyring = keyring
         self.clock = clock
         self._small: GroupCommit[Callable[[Tx], Awaitable[Any]], Any] | None = None
@@ -128,8 +135,19 @@ class Database:
             await tx.flush()
 
     @contextlib.asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[Tx]:
+        """For a write that is one statement: on PostgreSQL it commits by itself (autocommit, no
+        BEGIN and COMMIT round trips); elsewhere in a transaction. Run one statement in it, no more."""
+        if self.backend != "postgresql":
+            async with self.transaction() as tx:
+                yield tx
+            return
+        async with self._turn(), self._read_engine.connect() as conn:
+            yield Tx(conn, self.keyring, self.clock.now(), self.backend)
+
+    @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        async with self._turn(), self.engine.connect() as conn:
+        async with self._turn(), self._read_engine.connect() as conn:
             yield Tx(conn, self.keyring, self.clock.now(), self.backend)
             await conn.rollback()
 

@@ -131,6 +131,16 @@ async def lease_many(tx: Tx, item_ids: list[int], until: datetime) -> set[int]:
     return set(free)
 
 
+_RELEASE = (update(outbox).where(outbox.c.id.in_(_IDS), outbox.c.status == "pending")
+            .values(locked_until=None))
+
+
+async def release_many(tx: Tx, item_ids: list[int]) -> None:
+    """Give leases back (rows leased ahead that a stopping worker will not deliver)."""
+    if item_ids:
+        await tx.conn.execute(_RELEASE, {"ids": item_ids})
+
+
 async def checkpoint_many(tx: Tx, results: list[tuple[int, dict[str, Any]]]) -> None:
     if results:
         await tx.conn.execute(_CHECKPOINT, [{"iid": i, "result": r} for i, r in results])

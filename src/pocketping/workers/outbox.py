@@ -45,13 +45,16 @@ COALESCE_TURNS = 3
 
 @dataclass(frozen=True)
 class _Op:
-    kind: Literal["lease", "checkpoint", "done", "retry"]
+    kind: Literal["lease", "checkpoint", "done", "retry", "release"]
     item_id: int
     at: datetime = _NEVER
     result: dict[str, Any] | None = None
     error: str | None = None
     failed: bool = False
     write: DoneWrite | None = None  # "done": the handler's write committed with it
+    # "done": the chain's next row, leased until ``at`` in the same transaction (one commit
+    # for a row's outcome and the next one's lease); the op's answer says whether it was.
+    lease_next: int | None = None
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -228,11 +231,16 @@ class OutboxWorker:
         """Row state changes of many deliveries, in one transaction (group commit), one
         statement per kind of change for all their rows. One delivery has at most one op
         waiting at a time, so the ops of a commit are of distinct rows or in their order."""
+        if all(op.kind == "lease" for op in ops):  # the heads of rounds only: one statement
+            async with self.db.one_statement() as tx:
+                leased = await q.lease_many(tx, [op.item_id for op in ops], max(op.at for op in ops))
+            return [op.item_id in leased for op in ops]
         async with self.db.transaction() as tx:
-            leases = [op for op in ops if op.kind == "lease"]
+            leases = [(op.item_id, op.at) for op in ops if op.kind == "lease"]
+            leases += [(op.lease_next, op.at) for op in ops if op.lease_next is not None]
             # One lease end for the batch: its ops were made within a moment of each other.
-            leased = await q.lease_many(tx, [op.item_id for op in leases],
-                                        max(op.at for op in leases)) if leases else set()
+            leased = await q.lease_many(tx, [i for i, _ in leases],
+                                        max(at for _, at in leases)) if leases else set()
             await q.checkpoint_many(tx, [(op.item_id, op.result or {}) for op in ops if op.kind == "checkpoint"])
             await q.done_many(tx, [(op.item_id, op.result) for op in ops if op.kind == "done"])
             for op in ops:
@@ -240,7 +248,9 @@ class OutboxWorker:
                     await op.write(tx)
             await q.retry_many(tx, [(op.item_id, op.error or "", op.at, op.failed)
                                     for op in ops if op.kind == "retry"])
-        return [op.item_id in leased if op.kind == "lease" else True for op in ops]
+            await q.release_many(tx, [op.item_id for op in ops if op.kind == "release"])
+        return [op.item_id in leased if op.kind == "lease" else
+                op.lease_next in leased if op.lease_next is not None else True for op in ops]
 
     async def _deliver_some(self, target_id: str, session_id: str | None) -> bool:
         """Deliver the chain's oldest pending rows while they are due (one read for several);
@@ -253,23 +263,34 @@ class OutboxWorker:
                 await prepare(items)  # optional: read what the rows need at once
             except Exception:
                 log.exception("preparing outbox rows failed; delivering them one by one")
-        for item in items:
-            if self._stopping or not await self._deliver(item):
+        leased = False  # whether the row up next was leased with the outcome of the one before
+        for index, item in enumerate(items):
+            if self._stopping:
+                if leased:  # given back: another worker need not wait for the lease to end
+                    await self._state.run(_Op("release", item.id))
+                return False
+            after = items[index + 1] if index + 1 < len(items) else None
+            go_on, leased = await self._deliver(item, leased, after)
+            if not go_on:
                 return False
         return len(items) == PREFETCH
 
-    async def _deliver(self, item: OutboxItem) -> bool:
-        """Deliver one row if it is due and ours to take; True to go on with its chain."""
+    async def _deliver(self, item: OutboxItem, leased: bool = False,
+                       after: OutboxItem | None = None) -> tuple[bool, bool]:
+        """Deliver one row if it is due and ours to take (``leased``: it is ours already); returns
+        whether to go on with its chain, and whether ``after`` (the chain's next row) was leased
+        with this one's outcome."""
         logs.bind(project_id=item.project_id, session_id=item.session_id)
         now = self.clock.now()
-        if item.next_attempt_at > now:
-            return False
-        if not await self._state.run(_Op("lease", item.id, at=now + timedelta(seconds=self.lease_seconds))):
-            return False
+        if not leased:
+            if item.next_attempt_at > now:
+                return False, False
+            if not await self._state.run(_Op("lease", item.id, at=now + timedelta(seconds=self.lease_seconds))):
+                return False, False
         handler = self.handlers.get(item.target)
         if handler is None:
             await self._fail(item, DeliveryError(f"no handler for target {item.target!r}"), retry_in=60.0)
-            return False
+            return False, False
 
         async def checkpoint(result: dict[str, Any]) -> None:
             await self._state.run(_Op("checkpoint", item.id, result=result))
@@ -281,29 +302,35 @@ class OutboxWorker:
         except DeliveryError as exc:
             delay = 0.0 if exc.permanent else backoff_seconds(item.attempts, exc.retry_after)
             failed = await self._fail(item, exc, retry_in=delay, permanent=exc.permanent)
-            return failed  # a failed row no longer blocks its chain; a retried one does
+            return failed, False  # a failed row no longer blocks its chain; a retried one does
         except Exception as exc:
             log.exception("delivery of outbox row %s crashed", item.id)
             await self._fail(item, DeliveryError(f"{type(exc).__name__}: {exc}"),
                              retry_in=backoff_seconds(item.attempts))
-            return False
+            return False, False
         done_write = getattr(handler, "done_write", None)
         write = done_write(item) if done_write is not None else None
+        # The next row, when due, is leased with this outcome (given back if the worker stops).
+        now = self.clock.now()
+        lease_next = after.id if after is not None and after.next_attempt_at <= now else None
+        until = now + timedelta(seconds=self.lease_seconds)
         try:
-            await self._state.run(_Op("done", item.id, result=result, write=write))
+            next_leased = await self._state.run(_Op("done", item.id, at=until, result=result, write=write,
+                                                    lease_next=lease_next))
         except Exception:
             if write is None:
                 raise
             # Delivered all the same: posting it again would duplicate it; only the record of it is lost.
             log.exception("recording what outbox row %s delivered failed; marking it delivered without that",
                           item.id)
-            await self._state.run(_Op("done", item.id, result=result))
+            next_leased = await self._state.run(_Op("done", item.id, at=until, result=result,
+                                                    lease_next=lease_next))
         if self.on_delivered is not None:
             try:
                 self.on_delivered(item, result)
             except Exception:
                 log.exception("on_delivered hook failed")
-        return True
+        return True, next_leased and lease_next is not None
 
     async def _fail(self, item: OutboxItem, exc: DeliveryError, *, retry_in: float,
                     permanent: bool = False) -> bool:
