@@ -8,41 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
-from collections.abc import Iterator
 
 from pocketping.relay import runtime as rt
 from pocketping.store import bridges as bridge_repo
-from pocketping.store import outbox as outbox_repo
 from pocketping_testkit.bridges import telegram_bridge
 from pocketping_testkit.fakes.slack import FakeSlack
 from pocketping_testkit.fakes.telegram import FakeTelegram
 from pocketping_testkit.slack_bridge import slack_bridge
+from pocketping_testkit.waiting import logged
 from pocketping_testkit.widget_client import WidgetClient
 
 WAITING = "waits for the thread being opened to be recorded"
-
-
-@contextlib.contextmanager
-def logged(fragment: str) -> Iterator[threading.Event]:
-    """An event set when the server (in this process) logs a line containing ``fragment``."""
-    seen = threading.Event()
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if fragment in record.getMessage():
-                seen.set()
-
-    logger = logging.getLogger("pocketping.relay.sink")
-    handler, level = Catch(logging.INFO), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield seen
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 async def handled_or_waiting(waiting: threading.Event, handled: asyncio.Task[object]) -> None:
@@ -59,7 +36,7 @@ async def handled_or_waiting(waiting: threading.Event, handled: asyncio.Task[obj
 
 async def test_a_telegram_reply_in_a_topic_whose_mapping_is_not_stored_yet_reaches_the_visitor(
         server, project, fake_telegram: FakeTelegram):
-    with telegram_bridge(server, project, fake_telegram) as tg, logged(WAITING) as waiting:
+    with telegram_bridge(server, project, fake_telegram) as tg, logged("pocketping.relay.sink", WAITING) as waiting:
         fake_telegram.hold(tg.token, "sendMessage")  # the topic exists; its card (and mapping) not yet
         w = await WidgetClient.connect(server.ws_url, project.public_key)
         await w.synced()
@@ -83,7 +60,7 @@ async def test_a_telegram_reply_in_a_topic_whose_mapping_is_not_stored_yet_reach
 
 async def test_a_slack_reply_in_a_thread_whose_mapping_is_not_stored_yet_reaches_the_visitor(
         server, project, fake_slack: FakeSlack):
-    with slack_bridge(server, project, fake_slack) as slack, logged(WAITING) as waiting:
+    with slack_bridge(server, project, fake_slack) as slack, logged("pocketping.relay.sink", WAITING) as waiting:
         # The card is the thread's parent: it is posted, but its answer is lost (the retry finds
         # the card again and stores the mapping), and the operator answers meanwhile.
         fake_slack.fail("chat.postMessage", hang=True, after=True, app=slack.app)
@@ -121,5 +98,4 @@ async def test_another_processs_thread_being_opened_is_seen_in_the_database(serv
 
 async def _thread(server, bridge_id: str, session_id: str) -> bridge_repo.Thread | None:
     async with server.services.db.read() as tx:
-        assert await outbox_repo.list_items(tx, target="bridge") is not None
         return await bridge_repo.find_thread(tx, bridge_id, session_id)
