@@ -50,9 +50,11 @@ $(WIDGET_NPM): widget/package.json widget/package-lock.json
 
 widget: $(WIDGET_NPM)
 	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs
+	@if [ -x $(PY) ]; then $(PY) scripts/widget_size.py; fi
 
 widget-check: $(WIDGET_NPM)
 	cd widget && npx --no-install tsc --noEmit -p . && node build.mjs --check
+	@if [ -x $(PY) ]; then $(PY) scripts/widget_size.py; fi
 
 # The Node.js SDK (sdk-node/, @pocketping/sdk): TypeScript -> dist/esm + dist/cjs with .d.ts.
 # dist/ is not committed: `make test` builds it (tests/sdk_node packs and installs it).
@@ -71,7 +73,7 @@ $(SDK_NODE_BUILT): $(SDK_NODE_NPM) $(wildcard sdk-node/src/*.ts) sdk-node/build.
 sdk-node: $(SDK_NODE_BUILT)
 
 lint: setup $(SDK_NODE_NPM)
-	$(VENV)/bin/ruff check src tests sdk/src testkit/src scripts/widget_roundtrip.py scripts/image_test.py scripts/image_bytecode.py
+	$(VENV)/bin/ruff check src tests sdk/src testkit/src scripts/widget_roundtrip.py scripts/widget_size.py scripts/image_test.py scripts/image_bytecode.py
 	$(VENV)/bin/lint-imports --config pyproject.toml
 	$(VENV)/bin/mypy
 	cd sdk && ../$(VENV)/bin/mypy

@@ -24,10 +24,17 @@ def test_the_readme_links_only_to_documents_that_exist():
     assert [link for link in links if not (ROOT / link).exists()] == []
 
 
-def test_the_readme_states_the_widgets_size_as_shipped():
-    import gzip
+def test_the_readme_and_the_widget_page_state_the_widgets_size_as_served():
+    from pocketping.server.static import load_asset
 
-    body = (ROOT / "src" / "pocketping" / "server" / "static" / "widget.js").read_bytes()
-    stated = re.search(r"`widget.js` is \*\*([\d,]+) bytes gzipped\*\*", (ROOT / "README.md").read_text())
+    asset = load_asset("widget.js", "application/javascript", ROOT / "src" / "pocketping" / "server" / "static")
+    assert asset is not None
+    readme = (ROOT / "README.md").read_text()
+    stated = re.search(r"`widget.js` is \*\*([\d,]+) bytes gzipped\*\* \(([\d,]+) with brotli", readme)
     assert stated is not None
-    assert int(stated.group(1).replace(",", "")) == len(gzip.compress(body, 9, mtime=0))
+    assert [int(n.replace(",", "")) for n in stated.groups()] == [len(asset.gz), len(asset.br)]
+    page = (ROOT / "docs" / "widget.md").read_text()
+    table = [re.search(rf"^\| {row} \| ([\d,]+) \|$", page, re.M)
+             for row in ("minified", r"gzipped \(as served\)", r"brotli \(as served\)")]
+    assert None not in table
+    assert [int(m.group(1).replace(",", "")) for m in table if m] == [len(asset.body), len(asset.gz), len(asset.br)]

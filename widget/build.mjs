@@ -37,7 +37,8 @@ const result = await build({
 const code = result.outputFiles[0].contents
 const gz = gzipSync(code, { level: 9 }).length
 const br = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length
-console.log(`widget.js: ${code.length} bytes, ${gz} bytes gzipped, ${br} bytes brotli (budget ${BUDGET} gzipped)`)
+// Node's zlib: a little larger than the server's gzip (scripts/widget_size.py prints what it sends).
+console.log(`widget.js: ${code.length} bytes, ${gz} bytes gzipped by Node's zlib, ${br} bytes brotli (budget ${BUDGET} gzipped)`)
 
 let failed = false
 if (gz > BUDGET) {

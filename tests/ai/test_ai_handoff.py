@@ -10,12 +10,13 @@ import re
 import httpx
 import pytest
 
+from pocketping.ai.prompt import NOTHING_FOUND, SMALL_TALK
 from pocketping.bridges.base import Outgoing
 from pocketping.bridges.discord.format import render_item
 from pocketping.bridges.slack.text import message_text
 from pocketping.bridges.telegram.format import message_html
 from pocketping.clock import FakeClock
-from pocketping.core.ai_copy import DEFAULT_NO_ANSWER, HANDOFF, asks_for_person
+from pocketping.core.ai_copy import DEFAULT_NO_ANSWER, HANDOFF, asks_for_person, is_small_talk
 from pocketping_testkit.bridges import discord_bridge, telegram_bridge
 from pocketping_testkit.retrieval_eval import serve
 from pocketping_testkit.slack_bridge import slack_bridge
@@ -82,6 +83,39 @@ async def test_an_answer_cites_the_page_two_links_deep_and_an_unrelated_question
         await telegram.wait_post("found nothing in the knowledge base")
         assert not await session_ai(server, project, w.session_id)  # a person takes over
         await w.close()
+
+
+async def test_a_greeting_gets_a_friendly_answer_and_only_a_real_question_hands_off(server, project, api, llm):
+    res = await api.post("/api/v1/kb", headers=project.auth, json={
+        "name": "shipping.md", "content": "# Shipping\n\nWe ship parcels to Spain and France within three days.\n",
+        "contentType": "text/markdown"})
+    assert res.status_code == 201, res.text
+    ai_on(server, project, llm)
+    for greeting in ("good morning", "Bonjour !", "hello", "Hola, ¿qué tal?"):
+        w = await WidgetClient.connect(server.ws_url, project.public_key)
+        await w.synced()
+        asked = len(chat_requests(llm))
+        await w.say(greeting)
+        said = (await w.expect("message", sender="ai"))["message"]
+        # The model answers (briefly, told it is small talk), and the AI stays on.
+        assert said["text"] == "Hello! This is the AI answering.", (greeting, said)
+        [request] = chat_requests(llm)[asked:]
+        assert SMALL_TALK in request.system and NOTHING_FOUND not in request.system, greeting
+        assert await session_ai(server, project, w.session_id), greeting
+        await w.close()
+
+    # Then a real question the knowledge base knows nothing of: the no-answer text and a person.
+    w = await WidgetClient.connect(server.ws_url, project.public_key)
+    await w.synced()
+    await w.say("hello")
+    await w.expect("message", sender="ai")
+    asked = len(chat_requests(llm))
+    await w.say("Can you recommend a good pizza recipe?")
+    said = (await w.expect("message", sender="ai"))["message"]
+    assert said["text"] == DEFAULT_NO_ANSWER
+    assert len(chat_requests(llm)) == asked
+    assert not await session_ai(server, project, w.session_id)
+    await w.close()
 
 
 async def test_asking_for_a_human_stops_the_ai_and_pings_every_thread(server, project, llm, fake_telegram,
@@ -190,6 +224,23 @@ def test_asking_for_a_person_in_the_six_languages(text):
 ])
 def test_questions_that_mention_people_are_questions(text):
     assert not asks_for_person(text)
+
+
+@pytest.mark.parametrize("text", [
+    "good morning", "Hello!", "hi there, how are you?", "thanks a lot 🙏", "ok", "Bonjour, ça va ?", "merci !",
+    "Guten Morgen!", "¡Hola! ¿Qué tal?", "Olá, tudo bem?", "Obrigada", "مرحبًا", "السلام عليكم",
+])
+def test_greetings_and_thanks_in_the_six_languages_are_small_talk(text):
+    assert is_small_talk(text)
+
+
+@pytest.mark.parametrize("text", [
+    "hello, do you ship to Spain?", "Good morning, where is my parcel?", "hi I need help", "morning delivery?",
+    "Can you recommend a good pizza recipe?", "bonjour, combien coûte la livraison ?", "refund", "?!", "",
+    "hello " * 13,
+])
+def test_a_greeting_with_a_question_is_a_question(text):
+    assert not is_small_talk(text)
 
 
 def test_ai_links_are_links_on_every_platform():

@@ -74,6 +74,8 @@ def test_system_prompt_tells_the_model_what_to_do_without_knowledge():
     assert "[1] Source: FAQ (https://acme.test/faq), section: Shipping\nWe ship to Spain." in with_hit
     without = system_prompt("Acme", "Custom rules.", [])
     assert without.startswith("Custom rules.") and "nothing relevant" in without and "don't know" in without
+    greeted = system_prompt("Acme", None, [], small_talk=True)
+    assert "small talk" in greeted and "nothing relevant" not in greeted
 
 
 def test_answers_are_cut_at_a_word():

@@ -129,6 +129,25 @@ async def test_embeddings_are_stored_per_chunk_and_ranking_is_hybrid(server, pro
     assert code == 0 and shown["embeddingsModel"] is None
 
 
+async def test_the_rest_settings_show_and_change_the_embeddings_model_and_the_outside_hours_delay(
+        server, project, api):
+    cli = cli_for(server)
+    code, shown = await asyncio.to_thread(cli, "ai", "set", project.id, "--embeddings-model", MODEL,
+                                          "--outside-hours-delay", "30")
+    assert code == 0 and shown["embeddingsModel"] == MODEL and shown["outsideHoursDelay"] == 30, shown
+    res = await api.get("/api/v1/ai", headers=project.auth)
+    assert res.status_code == 200
+    assert res.json()["embeddingsModel"] == MODEL and res.json()["outsideHoursDelay"] == 30, res.json()
+    res = await api.patch("/api/v1/ai", headers=project.auth,
+                          json={"embeddingsModel": "other-model", "outsideHoursDelay": None})
+    assert res.status_code == 200, res.text
+    assert res.json()["embeddingsModel"] == "other-model" and res.json()["outsideHoursDelay"] is None
+    res = await api.patch("/api/v1/ai", headers=project.auth, json={"embeddingsModel": ""})
+    assert res.status_code == 200 and res.json()["embeddingsModel"] is None
+    code, shown = await asyncio.to_thread(cli, "ai", "show", project.id)
+    assert code == 0 and shown["embeddingsModel"] is None and shown["outsideHoursDelay"] is None, shown
+
+
 async def test_a_failing_embeddings_endpoint_falls_back_to_bm25(server, project, api, llm):
     configure(server, project.id, api_key=llm.openai_key, provider="openai", base_url=llm.openai_url,
               model="gpt-test", embeddings_model=MODEL)

@@ -20,6 +20,7 @@ from pocketping_testkit.fakes.discord import FakeDiscord
 from pocketping_testkit.fakes.slack import FakeSlack
 from pocketping_testkit.fakes.telegram import FakeTelegram
 from pocketping_testkit.server import ServerThread
+from pocketping_testkit.slack_bridge import slack_bridge
 from pocketping_testkit.widget_client import WidgetClient
 
 from .test_cross_platform import connect_three, fake_discord  # noqa: F401  (a fixture)
@@ -234,3 +235,38 @@ async def test_without_the_right_to_delete_the_topic_telegram_deletes_our_messag
     assert not any("4111" in t for t in tg.texts())  # the visitor's words are gone; the topic stays, reported
     assert len(tg.live_topics()) == 1
     await w.close()
+
+
+async def test_a_slack_erase_deletes_the_files_we_shared_and_counts_what_it_deleted(make_server, fresh_db,
+                                                                                    fake_slack: FakeSlack):
+    from tests.bridges.test_files_everywhere import PDF, upload
+
+    server = make_server(database_url=fresh_db.url, slack_api_url=fake_slack.api_url)
+    project, secret = server.call(create_project(server.services, "Slack files", []))
+    with slack_bridge(server, project, fake_slack) as slack:
+        w = await WidgetClient.connect(server.ws_url, project.public_key)
+        await w.synced()
+        ids = [await upload(server, w, "invoice.pdf", PDF), await upload(server, w, "notes.txt", b"call me\n")]
+        await w.send({"type": "message", "clientId": "f1", "text": "see attached", "attachments": ids})
+        await w.expect("ack", clientId="f1")
+        await w.say("and one more line")
+        await slack.wait_reply("one more line")
+        await fake_slack.wait_until(lambda: len(fake_slack.files.uploaded(slack.channel.id)) == 2, 20,
+                                    what="two files")
+        await server.acall(server.node.outbox.wait_idle())
+        thread = slack.card()["ts"]
+        ours = [thread] + [m["ts"] for m in slack.replies(thread) if m.get("bot_id")]
+        shared = [f.id for f in fake_slack.files.uploaded(slack.channel.id)]
+        async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {secret}"}) as api:
+            erased = (await api.delete(f"/api/v1/sessions/{w.session_id}")).json()
+            await server.acall(server.node.outbox.wait_idle())
+            status = (await api.get(f"/api/v1/erasures/{erased['eraseId']}")).json()
+        [step] = [p for p in status["platforms"] if p["target"] == "slack"]
+        # What was deleted, each once: the card and our messages, and the two files (not their
+        # ids counted as messages too).
+        assert step["status"] == "done" and step["kept"] == [], step
+        assert step["deleted"] == {"messages": len(ours), "files": 2}, (step, ours)
+        assert sorted(c.params["file"] for c in fake_slack.calls_to("files.delete", slack.app)) == sorted(shared)
+        assert fake_slack.files.uploaded(slack.channel.id) == [] and slack.cards() == []
+        assert not any(f.data == PDF for f in fake_slack.files.files.values())
+        await w.close()

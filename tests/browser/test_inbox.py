@@ -256,6 +256,24 @@ async def test_an_identity_the_visitor_typed_is_marked_unverified(page: Page, ch
     await anonymous.close()
 
 
+async def test_a_frame_about_one_conversation_leaves_the_other_rows_as_they_are(page: Page, chat_server):
+    """The list is drawn again on every frame; a row that reads the same stays the same element,
+    so a click on it (or the focus, or a screen reader's place) is not lost to a frame about
+    another conversation."""
+    project = create_project_on(chat_server, "Rows")
+    await sign_in(page, chat_server, await operator_for(chat_server, project.id))
+    ana = await widget_visitor(chat_server, project, "First question")
+    bob = await widget_visitor(chat_server, project, "Second question")
+    nav = conversations(page)
+    await expect(nav.get_by_role("link")).to_have_count(2)
+    first = await nav.get_by_role("listitem").filter(has_text="First question").get_by_role("link").element_handle()
+    await bob.say("and another thing")
+    await expect(nav).to_contain_text("and another thing")  # the frame about Bob was drawn
+    assert await first.evaluate("link => link.isConnected")
+    await ana.close()
+    await bob.close()
+
+
 async def test_the_inbox_says_when_a_visitors_email_gets_no_mail(page: Page, chat_server, widget_project, host_site):
     """chat_server has no SMTP: beside the visitor's email the details say replies are not mailed."""
     await sign_in(page, chat_server, await operator_for(chat_server, widget_project.id))

@@ -13,7 +13,7 @@ from pocketping.ai.retrieval import search
 from pocketping.ai.text import terms
 from pocketping.config import Settings
 from pocketping.core.ai import AISettings, KbHit, limit_reached
-from pocketping.core.ai_copy import asks_for_person, citations, handoff_text
+from pocketping.core.ai_copy import asks_for_person, citations, handoff_text, is_small_talk
 from pocketping.core.models import Message, Session
 from pocketping.core.widget_text import visitor_locale
 from pocketping.store import ai as repo
@@ -64,12 +64,16 @@ async def load_context(db: Database, claim: Claim, app: Settings | None = None) 
     handoff = None
     if turns and limit_reached(settings, session.ai_reply_count, usage) is None:  # nothing spent past a limit
         asked = question(turns)
-        hits = relevant(await search(db, app, claim.project_id, asked, token_budget=settings.knowledge_tokens,
-                                     settings=settings, api_key=key, focus=turns[-1].content[-2000:]),
-                        settings.min_relevance)
-        prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
-        if has_kb and not hits and terms(asked):
-            # Nothing in the knowledge base speaks of it: say so and call a person, never guess.
+        # A greeting or thanks alone ("good morning", "merci !") gets a short friendly answer:
+        # no passage to look for, and no hand-off for want of one.
+        small_talk = is_small_talk(turns[-1].content)
+        hits = [] if small_talk else relevant(await search(
+            db, app, claim.project_id, asked, token_budget=settings.knowledge_tokens, settings=settings,
+            api_key=key, focus=turns[-1].content[-2000:]), settings.min_relevance)
+        prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits, small_talk=small_talk), turns,
+                        tuple(hits))
+        if has_kb and not hits and not small_talk and terms(asked):
+            # Nothing in the knowledge base speaks of a real question: say so and call a person, never guess.
             handoff = "no_answer"
     return AnswerContext(settings, session, project.name, prompt, usage, key, locale, handoff,
                          settings.no_answer_text if handoff == "no_answer" else text)
@@ -158,11 +162,14 @@ async def ask(db: Database, app: Settings, project_id: str, text: str) -> tuple[
         settings = await repo.get_settings(tx, project_id)
         turns = (Turn("user", text.strip()[: settings.history_tokens * 4]),)
         key = await repo.api_key(tx, project_id) if settings.has_api_key else None
-    hits = relevant(await search(db, app, project_id, question(turns), token_budget=settings.knowledge_tokens,
-                                 settings=settings, api_key=key), settings.min_relevance)
+    small_talk = is_small_talk(turns[0].content)
+    hits = [] if small_talk else relevant(await search(
+        db, app, project_id, question(turns), token_budget=settings.knowledge_tokens, settings=settings,
+        api_key=key), settings.min_relevance)
     if not settings.model:
         raise providers.ModelError("no model set: pocketping ai set PROJECT_ID --model ...", code="model_required")
-    prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits), turns, tuple(hits))
+    prompt = Prompt(system_prompt(project.name, settings.system_prompt, hits, small_talk=small_talk), turns,
+                    tuple(hits))
     answer = await respond(app, settings, prompt, key)
     if answer.handoff is not None:
         return f"(the model handed the conversation over to a person: {answer.handoff or 'no reason given'})", prompt

@@ -28,6 +28,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 NOTHING_FOUND = ("The knowledge base has nothing relevant to this question: say that you don't know and "
                  "offer to have someone from the team get back to the visitor here.")
+SMALL_TALK = ("The visitor is only greeting you or making small talk, not asking a question yet: answer in "
+              "one or two friendly sentences, in their language, and ask how you can help. Do not say that "
+              "you don't know, and do not hand the conversation over for this.")
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,14 @@ class Prompt:
     hits: tuple[KbHit, ...]
 
 
-def system_prompt(project_name: str, team_prompt: str | None, hits: Sequence[KbHit]) -> str:
+def system_prompt(project_name: str, team_prompt: str | None, hits: Sequence[KbHit], *,
+                  small_talk: bool = False) -> str:
+    """The team's instructions and our rules, then the excerpts; without any, what to say
+    instead (``small_talk``: the visitor only greeted or thanked, see ``is_small_talk``)."""
     parts = [(team_prompt or DEFAULT_PROMPT.format(name=project_name)).strip(), RULES.format(name=project_name)]
-    if hits:
+    if small_talk and not hits:
+        parts.append(SMALL_TALK)
+    elif hits:
         lines = ["Knowledge-base excerpts (cite the source when it helps the visitor):"]
         for i, hit in enumerate(hits, 1):
             where = f"{hit.title} ({hit.location})" if hit.title and hit.title != hit.location else hit.location

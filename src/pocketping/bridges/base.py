@@ -196,7 +196,8 @@ class DeletesMessages(Protocol):
 @dataclass(frozen=True)
 class Erased:
     """What a bridge deleted of one conversation (counts by kind: "topics", "threads",
-    "messages") and what the platform kept against our request, each with its reason."""
+    "messages", "files"; only what it deleted, not what was already gone) and what the
+    platform kept against our request, each with its reason."""
 
     deleted: dict[str, int] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
@@ -206,8 +207,9 @@ class Erased:
 class ErasesThreads(Protocol):
     """Optional: a bridge that deletes a conversation's thread and everything in it (an
     erasure): Telegram ``deleteForumTopic``, Discord ``DELETE /channels/{thread_id}``, Slack
-    ``chat.delete`` for each message, then the card. ``message_ids`` are the platform ids of the
-    copies it posted there. A thread already gone counts as deleted; a platform that is down
+    ``files.delete`` for the files it uploaded and ``chat.delete`` for each message, then the
+    card. ``message_ids`` are the platform ids of the copies it posted there (Slack: a file's id
+    for a file). A thread already gone counts as deleted; a platform that is down
     raises ``DeliveryError`` (retried); a refusal is reported in ``Erased.kept``."""
 
     async def erase_thread(self, thread_id: str, message_ids: list[str]) -> Erased: ...

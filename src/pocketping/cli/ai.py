@@ -53,8 +53,7 @@ async def _show(svc: Any, project_id: str) -> dict[str, Any]:
     from pocketping.actions.ai import get_ai_settings
 
     settings, usage = await get_ai_settings(svc, project_id)
-    return {**settings.to_api(usage), "outsideHoursDelay": settings.outside_hours_delay,
-            "embeddingsModel": settings.embeddings_model}
+    return settings.to_api(usage)
 
 
 @app.command("show")

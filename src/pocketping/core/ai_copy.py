@@ -137,3 +137,56 @@ def asks_for_person(text: str) -> bool:
     if ANYWHERE.search(normal):
         return True
     return len(normal.split()) <= SHORT_WORDS and SHORT.search(normal) is not None
+
+
+# --- greetings and small talk ------------------------------------------------------------------
+
+# Whole messages made only of these ("good morning", "hello there!", "bonjour, ça va ?", "thanks a
+# lot", "ok merci") are small talk: the AI answers them briefly itself (no knowledge-base search,
+# so never "I don't know" and no hand-off). Matched on the normalised text, word by word.
+_SMALL_TALK = [
+    # en
+    "hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "greetings", "good morning", "good afternoon",
+    "good evening", "good day", "good night", "morning", "evening", "afternoon", "there", "everyone",
+    "everybody", "all", "guys", "folks", "team", "again", "how are you", "how are you doing", "how r u",
+    "how is it going", "how s it going", "hows it going", "how are things", "what s up", "whats up",
+    "wassup", "sup", "nice to meet you", "thanks", "thank you", "thx", "ty", "cheers", "so much",
+    "very much", "a lot", "ok", "okay", "k", "kk", "cool", "great", "awesome", "perfect", "nice",
+    "got it", "fine", "i m fine", "im fine", "good", "bye", "goodbye", "see you", "see ya", "have a nice day",
+    "have a good day", "you too", "and you", "please", "sir", "madam", "dear", "friend",
+    # fr
+    "bonjour", "bonsoir", "salut", "coucou", "allo", "rebonjour", "bonne journee", "bonne soiree", "bonne nuit",
+    "merci", "merci beaucoup", "beaucoup", "ca va", "comment ca va", "comment allez vous", "vous allez bien",
+    "tu vas bien", "au revoir", "a bientot", "a plus", "d accord", "super", "parfait", "genial", "top", "madame",
+    "monsieur", "tout le monde", "et vous", "et toi", "bien", "tres bien",
+    # de
+    "hallo", "guten morgen", "guten tag", "guten abend", "gute nacht", "moin", "servus", "gruss gott",
+    "gruß gott", "danke", "danke schon", "danke sehr", "vielen dank", "tschuss", "auf wiedersehen",
+    "wie geht s", "wie gehts", "wie geht es ihnen", "wie geht es dir", "alles klar", "prima", "zusammen",
+    "und ihnen", "und dir", "gut", "sehr gut",
+    # es
+    "hola", "buenos dias", "buen dia", "buenas tardes", "buenas noches", "buenas", "que tal", "como estas",
+    "como esta", "gracias", "muchas gracias", "mil gracias", "adios", "hasta luego", "vale", "perfecto",
+    "saludos", "muy bien", "y tu", "y usted",
+    # pt
+    "ola", "oi", "bom dia", "boa tarde", "boa noite", "tudo bem", "tudo bom", "como vai", "como esta",
+    "obrigado", "obrigada", "muito obrigado", "muito obrigada", "valeu", "tchau", "ate logo", "perfeito",
+    "otimo", "beleza", "e voce",
+    # ar (normalised: no hamza or vowel marks)
+    "مرحبا", "اهلا", "اهلا وسهلا", "اهلا بك", "السلام عليكم", "سلام", "وعليكم السلام", "صباح الخير",
+    "مساء الخير", "صباح النور", "مساء النور", "شكرا", "شكرا جزيلا", "شكرا لك", "كيف حالك", "مع السلامه",
+    "تمام", "حسنا",
+]
+_SMALL_TALK_PHRASE = "|".join(sorted((re.escape(p) for p in _SMALL_TALK), key=len, reverse=True))
+SMALL_TALK = re.compile(rf"(?:{_SMALL_TALK_PHRASE})(?: (?:{_SMALL_TALK_PHRASE}))*")
+SMALL_TALK_WORDS = 12
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def is_small_talk(text: str) -> bool:
+    """True when a visitor's message is only a greeting, thanks or pleasantries ("good morning",
+    "hello!", "bonjour", "thanks a lot"), with no question or request in it."""
+    words = _NOT_WORD.sub(" ", _normal(text)).split()
+    if not words or len(words) > SMALL_TALK_WORDS:
+        return False
+    return SMALL_TALK.fullmatch(" ".join(words)) is not None

@@ -129,21 +129,22 @@ class BridgeDelivery:
     async def _open(self, bridge: Bridge, ctx: rt.DeliveryContext, note: str | None = None) -> str:
         assignee = await rt.assignee_name(self.db, ctx.session.assignee_id)
         card = build_card(ctx.session, ctx.project, self.public_base, note=note, assignee=assignee)
-        posted = await bridge.open_thread(card)
-        if not posted.thread_id:
-            raise DeliveryError(f"{bridge.label} did not return a thread id")
-        # Recorded at once: a retry after a crash from here on reuses this thread.
-        try:
-            thread = await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
-        except Exception:
-            if await rt.session_exists(self.db, ctx.session.id):
-                raise
-            # Erased while the thread was being opened (the thread's row has no session to
-            # point to): the erasure never knew this thread, so it goes now.
-            if isinstance(bridge, ErasesThreads):
-                await bridge.erase_thread(posted.thread_id, list(posted.message_ids))
-            raise _Erased(ctx.session.id) from None
-        self.threads.remember(bridge.id, ctx.session.id, posted.thread_id)
+        with self.threads.opening(bridge.id):  # a reply in the new thread before its mapping waits for it
+            posted = await bridge.open_thread(card)
+            if not posted.thread_id:
+                raise DeliveryError(f"{bridge.label} did not return a thread id")
+            # Recorded at once: a retry after a crash from here on reuses this thread.
+            try:
+                thread = await rt.save_thread(self.db, bridge.id, ctx.session.id, posted.thread_id)
+            except Exception:
+                if await rt.session_exists(self.db, ctx.session.id):
+                    raise
+                # Erased while the thread was being opened (the thread's row has no session to
+                # point to): the erasure never knew this thread, so it goes now.
+                if isinstance(bridge, ErasesThreads):
+                    await bridge.erase_thread(posted.thread_id, list(posted.message_ids))
+                raise _Erased(ctx.session.id) from None
+            self.threads.remember(bridge.id, ctx.session.id, posted.thread_id)
         if len(self._opened) > 10_000:
             self._opened.clear()
         self._opened[(bridge.id, ctx.session.id)] = (time.monotonic(), thread)

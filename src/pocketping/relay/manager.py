@@ -42,7 +42,7 @@ class BridgeManager:
         self.health = BridgeHealth(db)
         self.threads = ThreadCache(db)
         self.sink = Sink(db, hub, team, ThreadNotices(db, outbox_wake), self.health,
-                         max_text_chars=max_text_chars, public_base=public_base, files=files)
+                         max_text_chars=max_text_chars, public_base=public_base, files=files, threads=self.threads)
         self.live = LiveBridges(db, make, self.sink, self.health, self.threads)
         self.delivery = BridgeDelivery(db, self.live, self.health, self.threads, delivered,
                                        public_base=public_base, project_ttl_seconds=project_ttl_seconds, files=files)

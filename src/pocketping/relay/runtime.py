@@ -157,6 +157,11 @@ async def resolve_thread(db: Database, bridge_id: str, external_thread_id: str) 
         return Resolved(bridge, session) if session else None
 
 
+async def thread_being_opened(db: Database, bridge_id: str) -> bool:
+    async with db.read() as tx:
+        return await repo.thread_being_opened(tx, bridge_id)
+
+
 async def mark_seen(db: Database, source: str, key: str) -> bool:
     async with db.transaction() as tx:
         return await repo.mark_seen(tx, source, key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,15 +14,28 @@ from pocketping.bridges.base import InboundReply
 from pocketping.bridges.text import split_text
 from pocketping.core.rules import CLIENT_ID
 from pocketping.ephemeral import typing_event
-from pocketping.errors import InvalidInput, PocketPingError
+from pocketping.errors import DeliveryError, InvalidInput, PocketPingError
 from pocketping.hub import Hub
 from pocketping.relay import commands
 from pocketping.relay import runtime as rt
 from pocketping.relay.health import BridgeHealth
 from pocketping.relay.ports import Files, Notices, TeamActions
+from pocketping.relay.threads import ThreadCache
 from pocketping.store.db import Database
 
 log = logging.getLogger(__name__)
+
+# An operator may answer in a brand-new thread before its mapping is stored (the platform
+# shows the thread as soon as it exists; we record it once the platform says its id). A reply
+# in a thread we do not know waits for it while a thread of that bridge is being opened, here
+# or by another process, up to THREAD_WAIT_SECONDS; then ``ThreadNotReady`` tells the
+# transport not to acknowledge it, and the platform delivers it again.
+THREAD_WAIT_SECONDS = 15.0
+THREAD_RECHECK_SECONDS = 0.5  # how often another process's openings are looked up meanwhile
+
+
+class ThreadNotReady(DeliveryError):
+    """A reply in a thread that is still being opened, past the wait: deliver it again later."""
 
 
 def reply_client_id(bridge_id: str, external_id: str, part: int = 0) -> str:
@@ -48,9 +62,11 @@ class Sink:
     """The ``InboundSink`` every bridge reports to."""
 
     def __init__(self, db: Database, hub: Hub, team: TeamActions, notices: Notices, health: BridgeHealth, *,
-                 max_text_chars: int, public_base: str | None, files: Files | None = None) -> None:
+                 max_text_chars: int, public_base: str | None, files: Files | None = None,
+                 threads: ThreadCache | None = None) -> None:
         self.db = db
         self.files = files
+        self.threads = threads or ThreadCache(db)
         self.hub = hub
         self.team = team
         self.health = health
@@ -62,8 +78,28 @@ class Sink:
         self.may_save: Callable[[str], bool] = lambda bridge_id: True
         self.on_conflict: Callable[[str], bool] | None = None
 
+    async def _resolve(self, bridge_id: str, thread_id: str, what: str) -> rt.Resolved | None:
+        """The conversation of a thread, waiting for the mapping of one being opened (see
+        THREAD_WAIT_SECONDS); None for a thread that is not one of ours."""
+        resolved = await rt.resolve_thread(self.db, bridge_id, thread_id)
+        if resolved is not None:
+            return resolved
+        deadline = None
+        while self.threads.opening_here(bridge_id) or await rt.thread_being_opened(self.db, bridge_id):
+            if deadline is None:
+                log.info("bridge %s: a %s in thread %s waits for the thread being opened to be recorded",
+                         bridge_id, what, thread_id)
+                deadline = time.monotonic() + THREAD_WAIT_SECONDS
+            elif time.monotonic() >= deadline:
+                raise ThreadNotReady(f"thread {thread_id} of bridge {bridge_id} is not recorded yet")
+            await self.threads.opening_ended(THREAD_RECHECK_SECONDS)
+            resolved = await rt.resolve_thread(self.db, bridge_id, thread_id)
+            if resolved is not None:
+                return resolved
+        return None
+
     async def reply(self, reply: InboundReply) -> None:
-        resolved = await rt.resolve_thread(self.db, reply.bridge_id, reply.thread_id)
+        resolved = await self._resolve(reply.bridge_id, reply.thread_id, "reply")
         if resolved is None:
             return  # a thread that is not one of our conversations
         command = commands.parse(reply.text)
@@ -101,7 +137,7 @@ class Sink:
         return tuple(stored)
 
     async def edited(self, bridge_id: str, thread_id: str, external_id: str, text: str) -> None:
-        resolved = await rt.resolve_thread(self.db, bridge_id, thread_id)
+        resolved = await self._resolve(bridge_id, thread_id, "edit")
         if resolved is None or commands.parse(text) is not None:
             return
         project_id, session_id = resolved.bridge.project_id, resolved.session.id
@@ -114,7 +150,7 @@ class Sink:
             log.info("ignored an edit in %s: %s", session_id, exc.message)
 
     async def deleted(self, bridge_id: str, thread_id: str, external_id: str) -> None:
-        resolved = await rt.resolve_thread(self.db, bridge_id, thread_id)
+        resolved = await self._resolve(bridge_id, thread_id, "deletion")
         if resolved is None:
             return
         project_id, session_id = resolved.bridge.project_id, resolved.session.id

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -131,6 +131,19 @@ async def save_thread(tx: Tx, bridge_id: str, session_id: str, external_id: str,
         await tx.conn.execute(bridge_threads.insert().values(
             bridge_id=bridge_id, session_id=session_id, external_id=external_id, status=status,
             created_at=tx.now, updated_at=tx.now))
+
+
+async def thread_being_opened(tx: Tx, bridge_id: str) -> bool:
+    """Whether a delivery to this bridge has started (leased now, by any process, or tried
+    before and due again) for a session that has no thread there yet: a thread may exist on
+    the platform whose mapping is not stored yet (being opened, or an answer lost on the way
+    that the retry finds again)."""
+    mapped = exists().where(bridge_threads.c.bridge_id == bridge_id,
+                            bridge_threads.c.session_id == outbox.c.session_id)
+    return (await tx.conn.execute(select(outbox.c.id).where(
+        outbox.c.target_id == bridge_id, outbox.c.session_id.is_not(None), outbox.c.status == "pending",
+        outbox.c.target == "bridge", or_(outbox.c.locked_until > tx.now, outbox.c.attempts > 0), ~mapped)
+        .limit(1))).first() is not None
 
 
 async def set_thread_status(tx: Tx, bridge_id: str, session_id: str, status: str) -> None:

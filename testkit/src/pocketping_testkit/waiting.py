@@ -8,8 +8,11 @@ REST) is re-checked here, with one timeout and one error for every such wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -27,3 +30,26 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: 
         if loop.time() > deadline:
             raise TimeoutError("the expected state never came")
         await asyncio.sleep(interval)
+
+
+@contextlib.contextmanager
+def logged(logger_name: str, fragment: str) -> Iterator[threading.Event]:
+    """An event set when a server running in this process (``ServerThread``) logs, on
+    ``logger_name``, a line containing ``fragment`` (what it does that no frame shows)."""
+    seen = threading.Event()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if fragment in record.getMessage():
+                seen.set()
+
+    logger = logging.getLogger(logger_name)
+    handler, level = Catch(logging.INFO), logger.level
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -215,22 +215,40 @@ class SlackApi:
         except SlackError as exc:
             raise delivery_error(exc) from exc
 
-    async def delete_message(self, channel: str, ts: str) -> None:
-        """``chat.delete``; a message already gone is no error. Slack lets a bot delete its own
-        messages only: a refusal (``cant_delete_message`` ...) is ``DeleteRefused`` (permanent)."""
+    async def delete_message(self, channel: str, ts: str) -> bool:
+        """``chat.delete``: True once deleted, False if the message was already gone (no error).
+        Slack lets a bot delete its own messages only: a refusal (``cant_delete_message`` ...)
+        is ``DeleteRefused`` (permanent)."""
         try:
             await self.call("chat.delete", channel=channel, ts=ts)
         except SlackError as exc:
             if exc.error == "message_not_found":
-                return
+                return False
             if exc.error in DELETE_REFUSALS:
                 raise DeleteRefused(f"Slack refused to delete the message: {exc.error}") from exc
             raise delivery_error(exc) from exc
+        return True
+
+    async def delete_file(self, file_id: str) -> bool:
+        """``files.delete`` (a file we uploaded): True once deleted, False if it was already gone.
+        A refusal (``cant_delete_file``, ``missing_scope`` ...) is ``DeleteRefused``."""
+        try:
+            await self.call("files.delete", file=file_id)
+        except SlackError as exc:
+            if exc.error in ("file_not_found", "file_deleted"):
+                return False
+            if exc.error in FILE_DELETE_REFUSALS:
+                raise DeleteRefused(f"Slack refused to delete the file: {exc.error}") from exc
+            raise delivery_error(exc) from exc
+        return True
 
 
 # chat.delete's refusals that will not change by trying again.
 DELETE_REFUSALS = ("cant_delete_message", "compliance_exports_prevent_deletion", "channel_not_found",
                    "not_in_channel", "is_archived", "missing_scope", "invalid_auth", "token_revoked")
+# files.delete's.
+FILE_DELETE_REFUSALS = ("cant_delete_file", "missing_scope", "not_allowed_token_type", "invalid_auth",
+                        "token_revoked", "account_inactive")
 
 
 def _form_value(value: Any) -> str:

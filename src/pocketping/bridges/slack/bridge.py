@@ -223,26 +223,37 @@ class SlackBridge:
 
     async def erase_thread(self, thread_id: str, message_ids: list[str]) -> Erased:
         """``chat.delete`` for every message of the thread (what Slack lists, and the copies we
-        recorded), then for the card (the parent). Slack lets a bot delete only its own messages:
-        the others are reported as kept."""
+        recorded), then for the card (the parent); ``files.delete`` for the files we shared
+        (recorded by their file ids: the message that shared one is among the thread's). Counted
+        is what this call deleted ("messages", "files"), not what was already gone. Slack lets a
+        bot delete only its own messages: the others are reported as kept."""
         try:
             replies = await self._paced(self.api.history("conversations.replies", self.channel_id, 0.0,
                                                          thread_ts=thread_id))
         except ThreadGone:
             replies = []
         found = [str(m["ts"]) for m in replies if m.get("ts") and str(m["ts"]) != thread_id]
-        doomed = list(dict.fromkeys([*found, *(i for i in message_ids if i != thread_id), thread_id]))
-        deleted, refused = 0, Counter[str]()
-        for ts in doomed:
+        recorded = [i for i in message_ids if i != thread_id and SLACK_TS.match(i)]
+        files = list(dict.fromkeys(i for i in message_ids if not SLACK_TS.match(i)))
+        doomed = list(dict.fromkeys([*found, *recorded, thread_id]))
+        deleted: Counter[str] = Counter()
+        refused: Counter[tuple[str, str]] = Counter()
+
+        async def attempt(kind: str, call: Awaitable[bool]) -> None:
             try:
-                await self._paced(self.api.delete_message(self.channel_id, ts))
-                deleted += 1
+                if await self._paced(call):
+                    deleted[kind] += 1
             except DeliveryError as exc:
                 if not exc.permanent:
                     raise
-                refused[exc.message] += 1
-        return Erased(deleted={"messages": deleted},
-                      kept=[f"{n} message(s): {why}" for why, n in refused.items()])
+                refused[(kind, exc.message)] += 1
+
+        for file_id in files:
+            await attempt("file", self.api.delete_file(file_id))
+        for ts in doomed:
+            await attempt("message", self.api.delete_message(self.channel_id, ts))
+        return Erased(deleted={"messages": deleted["message"], **({"files": deleted["file"]} if files else {})},
+                      kept=[f"{n} {kind}(s): {why}" for (kind, why), n in refused.items()])
 
     async def typing(self, thread_id: str) -> None:
         """Slack's Web API has no typing indicator for bots: nothing to do."""

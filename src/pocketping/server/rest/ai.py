@@ -66,9 +66,12 @@ class AISettingsOut(BaseModel):
     projectId: str
     enabled: bool
     delaySeconds: int
+    outsideHoursDelay: int | None = Field(description="seconds before the AI answers outside office hours "
+                                                      "(null: delaySeconds)")
     provider: Literal["openai", "anthropic"]
     model: str | None
     baseUrl: str | None
+    embeddingsModel: str | None = Field(description="the /embeddings model of hybrid retrieval (null: BM25 alone)")
     apiKeyEnv: str | None
     hasApiKey: bool
     systemPrompt: str | None
@@ -93,8 +96,11 @@ class AISettingsOut(BaseModel):
 class AISettingsIn(_Strict):
     enabled: bool | None = None
     delaySeconds: int | None = Field(default=None, ge=0, le=604800)
+    outsideHoursDelay: int | None = Field(default=None, ge=0, le=604800,
+                                          description="null goes back to delaySeconds")
     provider: Literal["openai", "anthropic"] | None = None
     model: str | None = Field(default=None, max_length=200)
+    embeddingsModel: str | None = Field(default=None, max_length=200, description="\"\" or null: off (BM25 alone)")
     baseUrl: str | None = Field(default=None, max_length=2000, description="\"\" goes back to the default")
     apiKeyEnv: str | None = Field(default=None, max_length=200, description="\"\" clears it")
     apiKey: str | None = Field(default=None, max_length=500,
@@ -116,7 +122,8 @@ class AISettingsIn(_Strict):
     temperature: float | None = None
 
 
-_FIELDS = {"enabled": "enabled", "delaySeconds": "delay_seconds", "provider": "provider", "model": "model",
+_FIELDS = {"enabled": "enabled", "delaySeconds": "delay_seconds", "outsideHoursDelay": "outside_hours_delay",
+           "provider": "provider", "model": "model", "embeddingsModel": "embeddings_model",
            "baseUrl": "base_url", "apiKeyEnv": "api_key_env", "systemPrompt": "system_prompt",
            "maxAnswers": "max_answers", "maxRepliesPerSession": "max_replies_per_session",
            "maxRepliesPerDay": "max_replies_per_day", "dailyTokens": "daily_tokens",

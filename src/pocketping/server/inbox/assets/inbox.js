@@ -131,8 +131,15 @@
     const list = $("conversations");
     const focusedId = document.activeElement && document.activeElement.closest("#conversations li")
       ? document.activeElement.closest("li").dataset.id : null;
-    const items = sorted().filter(inView).map(renderItem);
-    list.replaceChildren(...items);
+    // A row that reads the same stays the same element, and an unchanged list is left alone:
+    // a click (or hover, or a screen reader's place) on a row survives frames about others.
+    const items = sorted().filter(inView).map((c) => {
+      const fresh = renderItem(c);
+      const old = list.querySelector(`li[data-id="${CSS.escape(c.id)}"]`);
+      return old && old.isEqualNode(fresh) ? old : fresh;
+    });
+    const current = [...list.children];
+    if (items.length !== current.length || items.some((item, i) => item !== current[i])) list.replaceChildren(...items);
     $("list-empty").hidden = items.length > 0;
     $("list-empty").textContent = convs.size ? T.noMatch : T.noConversations;
     $("more").hidden = !cursors.closed;

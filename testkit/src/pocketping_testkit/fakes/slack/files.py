@@ -3,7 +3,8 @@
 Sending is the external upload flow: ``files.getUploadURLExternal`` (``filename``, ``length``)
 answers an ``upload_url`` and a ``file_id``; the bytes are POSTed there (raw or as a
 multipart form); ``files.completeUploadExternal`` (``files`` = ``[{"id", "title"}]``,
-``channel_id``, ``thread_ts``, ``initial_comment``) shares them as one message. Receiving:
+``channel_id``, ``thread_ts``, ``initial_comment``) shares them as one message; ``files.delete``
+(``file``) deletes a file the app uploaded (the messages sharing it keep a tombstone). Receiving:
 a person's ``file_share`` message lists ``files`` whose ``url_private`` answers only with the
 bot token as ``Authorization: Bearer``.
 """
@@ -35,6 +36,7 @@ class SlackFile:
     title: str = ""
     shared: bool = False
     channel: str = ""  # where it was shared
+    owner: str = ""  # the bot id of the app that uploaded it ("" for a person's)
 
     def public(self, fake: FakeSlack) -> dict[str, Any]:
         url = f"{fake.base_url}/files-pri/{fake.team['id']}-{self.id}/{self.name}"
@@ -49,6 +51,7 @@ class Files:
         self.fake = fake
         self.files: dict[str, SlackFile] = {}
         self.uploads: dict[str, str] = {}  # upload id -> file id
+        self.deleted: set[str] = set()  # ids of files deleted with files.delete
 
     # --- Web API methods (called under the fake's lock) --------------------------------------
     def get_upload_url(self, app: FakeApp, params: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +63,7 @@ class Files:
             raise ApiError("invalid_arguments")
         if int(length) > MAX_FILE:
             raise ApiError("file_size_exceeded")
-        file = SlackFile(new_id("F"), name, int(length))
+        file = SlackFile(new_id("F"), name, int(length), owner=app.bot_id)
         self.files[file.id] = file
         upload = secrets.token_hex(8)
         self.uploads[upload] = file.id
@@ -102,6 +105,26 @@ class Files:
                 f.shared, f.channel = True, channel.id
             self.fake._emit(channel, message_event(message, channel))
         return {"files": [{"id": f.id, "title": f.title} for f in files]}
+
+    def delete(self, app: FakeApp, params: dict[str, Any]) -> dict[str, Any]:
+        from pocketping_testkit.fakes.slack.web import ApiError
+
+        file_id = str(params.get("file") or "")
+        if file_id in self.deleted:
+            raise ApiError("file_deleted")
+        file = self.files.get(file_id)
+        if file is None:
+            raise ApiError("file_not_found")
+        if file.owner != app.bot_id:
+            raise ApiError("cant_delete_file")
+        del self.files[file_id]
+        self.deleted.add(file_id)
+        for channel in self.fake.channels.values():  # Slack leaves a tombstone where it was shared
+            for message in channel.messages:
+                if any(isinstance(f, dict) and f.get("id") == file_id for f in message.get("files") or ()):
+                    message["files"] = [{"id": file_id, "mode": "tombstone"} if f.get("id") == file_id else f
+                                        for f in message["files"]]
+        return {}
 
     # --- HTTP: the upload URL and the private download URL ------------------------------------
     async def upload_endpoint(self, request: Request) -> Response:

@@ -36,6 +36,7 @@ SCOPES: dict[str, tuple[str, str] | str | None] = {
     "users.info": "users:read",
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
+    "files.delete": "files:write",
 }
 
 
@@ -89,6 +90,7 @@ class WebApi:
             "users.info": self.users_info,
             "files.getUploadURLExternal": self._scoped("files.getUploadURLExternal", fake.files.get_upload_url),
             "files.completeUploadExternal": self._scoped("files.completeUploadExternal", fake.files.complete),
+            "files.delete": self._scoped("files.delete", fake.files.delete),
         }
 
     async def endpoint(self, request: Request) -> Response:
