@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 
 from pocketping.core import search as words_
 from pocketping.core.search import Hit
+from pocketping.store import direct
 from pocketping.store.db import Database, Tx
 from pocketping.store.schema import messages, search_terms, sessions
 
@@ -37,9 +38,13 @@ def _identity_text(identity: dict[str, Any] | None) -> str:
     return " ".join(str(identity.get(k) or "") for k in ("name", "email"))
 
 
+_INSERT = search_terms.insert()
+_COLUMNS = ("session_id", "message_id", "term")
+
+
 async def _insert(tx: Tx, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await tx.conn.execute(search_terms.insert(), rows)
+        await direct.execute(tx, _INSERT, rows, columns=_COLUMNS)
 
 
 async def index_messages(tx: Tx, items: Iterable[tuple[str, str, str]]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Identity, Message, Rating, Session
 from pocketping.errors import NotFound
-from pocketping.store import search
+from pocketping.store import direct, search
 from pocketping.store.db import Tx
 from pocketping.store.files import dump_attachments, load_attachments
 from pocketping.store.schema import (
@@ -421,9 +421,9 @@ async def set_last_seqs(tx: Tx, last: dict[str, Session]) -> None:
     ``lock_sessions``): the last seq (also the last message's), the operators' read mark and
     unread count, in one statement for the whole batch."""
     if last:
-        await tx.conn.execute(_SEQ_SET, [{"sid": s.id, "seq": s.last_seq, "now": tx.now,
-                                          "oread": s.operator_read_seq, "unread": s.operator_unread}
-                                         for s in last.values()])
+        await direct.execute(tx, _SEQ_SET, [{"sid": s.id, "seq": s.last_seq, "now": tx.now,
+                                             "oread": s.operator_read_seq, "unread": s.operator_unread}
+                                            for s in last.values()])
 
 
 async def allocate_seqs(tx: Tx, session_id: str, count: int) -> int:
@@ -456,17 +456,19 @@ async def find_by_client_ids(tx: Tx, keys: list[tuple[str, str]]) -> dict[tuple[
 
 
 _INSERT_MESSAGES = messages.insert()
+_MESSAGE_COLUMNS = ("id", "session_id", "seq", "kind", "sender", "source", "name", "text", "operator_name",
+                    "client_id", "created_at", "attachments")
 
 
 async def insert_messages(tx: Tx, items: list[Message]) -> None:
     """Insert chat messages in one multi-row statement."""
     if not items:
         return
-    await tx.conn.execute(_INSERT_MESSAGES, [
+    await direct.execute(tx, _INSERT_MESSAGES, [
         {"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
          "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
          "client_id": m.client_id, "created_at": m.created_at,
          "attachments": dump_attachments(tx, m.attachments)}
         for m in items
-    ])
+    ], columns=_MESSAGE_COLUMNS)
     await search.index_messages(tx, ((m.session_id, m.id, m.text) for m in items if m.kind == "message"))
