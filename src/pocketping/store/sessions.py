@@ -421,9 +421,7 @@ async def set_last_seqs(tx: Tx, last: dict[str, Session]) -> None:
     ``lock_sessions``): the last seq (also the last message's), the operators' read mark and
     unread count, in one statement for the whole batch."""
     if last:
-        await direct.execute(tx, _SEQ_SET, [{"sid": s.id, "seq": s.last_seq, "now": tx.now,
-                                             "oread": s.operator_read_seq, "unread": s.operator_unread}
-                                            for s in last.values()])
+        await direct.execute(tx, _SEQ_SET, _seq_rows(tx, last))
 
 
 async def allocate_seqs(tx: Tx, session_id: str, count: int) -> int:
@@ -460,15 +458,61 @@ _MESSAGE_COLUMNS = ("id", "session_id", "seq", "kind", "sender", "source", "name
                     "client_id", "created_at", "attachments")
 
 
+def _message_rows(tx: Tx, items: list[Message]) -> list[dict[str, Any]]:
+    return [{"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
+             "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
+             "client_id": m.client_id, "created_at": m.created_at,
+             "attachments": dump_attachments(tx, m.attachments)} for m in items]
+
+
+def _seq_rows(tx: Tx, last: dict[str, Session]) -> list[dict[str, Any]]:
+    return [{"sid": s.id, "seq": s.last_seq, "now": tx.now, "oread": s.operator_read_seq, "unread": s.operator_unread}
+            for s in last.values()]
+
+
 async def insert_messages(tx: Tx, items: list[Message]) -> None:
     """Insert chat messages in one multi-row statement."""
     if not items:
         return
-    await direct.execute(tx, _INSERT_MESSAGES, [
-        {"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
-         "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
-         "client_id": m.client_id, "created_at": m.created_at,
-         "attachments": dump_attachments(tx, m.attachments)}
-        for m in items
-    ], columns=_MESSAGE_COLUMNS)
+    await direct.execute(tx, _INSERT_MESSAGES, _message_rows(tx, items), columns=_MESSAGE_COLUMNS)
     await search.index_messages(tx, ((m.session_id, m.id, m.text) for m in items if m.kind == "message"))
+
+
+# PostgreSQL: a batch's seqs, messages and search terms in one statement (writable CTEs over
+# arrays: one SQL text whatever the batch size). The terms' foreign key to their message is
+# checked at the statement's end, where the messages' rows are there.
+_PG_STORE = (
+    "WITH s AS (UPDATE sessions SET last_activity = $1::TIMESTAMP WITHOUT TIME ZONE, last_seq = u.seq, "
+    "last_message_seq = u.seq, operator_read_seq = u.oread, operator_unread = u.unread "
+    "FROM unnest($2::VARCHAR[], $3::INTEGER[], $4::INTEGER[], $5::INTEGER[]) AS u(sid, seq, oread, unread) "
+    "WHERE sessions.id = u.sid), "
+    "m AS (INSERT INTO messages (id, session_id, seq, kind, sender, source, name, text, operator_name, client_id, "
+    "created_at, attachments) SELECT * FROM unnest($6::VARCHAR[], $7::VARCHAR[], $8::INTEGER[], $9::VARCHAR[], "
+    "$10::VARCHAR[], $11::VARCHAR[], $12::VARCHAR[], $13::TEXT[], $14::VARCHAR[], $15::VARCHAR[], "
+    "$16::TIMESTAMP WITHOUT TIME ZONE[], $17::TEXT[])) "
+    "INSERT INTO search_terms (session_id, message_id, term) "
+    "SELECT * FROM unnest($18::VARCHAR[], $19::VARCHAR[], $20::VARCHAR[])"
+)
+
+
+async def store_batch(tx: Tx, last: dict[str, Session], items: list[Message]) -> None:
+    """``set_last_seqs`` and ``insert_messages`` (with the search terms) for a batch of chat
+    messages: one statement on PostgreSQL, one job on SQLite's thread, three statements elsewhere."""
+    if not items:
+        await set_last_seqs(tx, last)
+        return
+    rows = _message_rows(tx, items)
+    terms = search.message_rows(tx, ((m.session_id, m.id, m.text) for m in items if m.kind == "message"))
+    seqs = _seq_rows(tx, last)
+    if tx.dialect != "postgresql":
+        await direct.execute_all(tx, [(_SEQ_SET, seqs, ()), (_INSERT_MESSAGES, rows, _MESSAGE_COLUMNS),
+                                      (search.INSERT, terms, search.COLUMNS)])
+        return
+    at = messages.c.created_at.type._cached_bind_processor(tx.conn.dialect)
+    assert at is not None
+    await direct.execute_sql(tx, _PG_STORE, (
+        at(tx.now), [r["sid"] for r in seqs], [r["seq"] for r in seqs], [r["oread"] for r in seqs],
+        [r["unread"] for r in seqs],
+        *([r[c] for r in rows] for c in _MESSAGE_COLUMNS[:10]), [at(r["created_at"]) for r in rows],
+        [r["attachments"] for r in rows],
+        [t["session_id"] for t in terms], [t["message_id"] for t in terms], [t["term"] for t in terms]))

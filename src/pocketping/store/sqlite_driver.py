@@ -56,6 +56,19 @@ def _run(conn: aiosqlite.Connection, operation: str, parameters: Any, many: bool
         cursor.close()
 
 
+def run_all(conn: aiosqlite.Connection, steps: list[tuple[str, Any, bool]]) -> None:
+    """On aiosqlite's thread: several statements (sql, parameters, many) in order, one job."""
+    cursor: sqlite3.Cursor = conn._conn.cursor()
+    try:
+        for operation, parameters, many in steps:
+            if many:
+                cursor.executemany(operation, parameters)
+            else:
+                cursor.execute(operation, parameters)
+    finally:
+        cursor.close()
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
     _awaitable_cursor_close = False  # nothing is left open to close
