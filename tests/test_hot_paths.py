@@ -241,3 +241,26 @@ async def test_a_raced_client_id_fails_as_sqlalchemy_integrity_error(server, pro
 
     with pytest.raises(IntegrityError):
         await server.acall(insert_again())
+
+
+async def test_the_lock_on_the_driver_reads_the_session_as_sqlalchemy_does(server, project):
+    """The lock's read runs on the driver (SQLite, PostgreSQL) with SQLAlchemy's result
+    processing: the session it gives is the one SQLAlchemy's own read gives (aware times, flags)."""
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        await widget.say("something to have times set", client_id="lock-1")
+    finally:
+        await widget.close()
+    svc = server.services
+
+    async def both() -> tuple[Any, Any, Any]:
+        async with svc.db.transaction() as tx:
+            locked, resent = await session_repo.lock_sessions_for(tx, [(widget.session_id, "lock-1")])
+            read = await session_repo.get_session(tx, project.id, widget.session_id)
+            return locked[widget.session_id], read, resent
+
+    locked, read, resent = await server.acall(both())
+    assert locked == read
+    assert locked.first_message_at is not None and locked.first_message_at.tzinfo is not None
+    assert list(resent) == [(widget.session_id, "lock-1")]

@@ -43,6 +43,45 @@ def compiled(statement: Any, dialect: Any,
     return found
 
 
+# statement, dialect -> (sql, parameter names, their bind processors, result keys, their
+# processors, the values of the statement's own literals)
+_READS: dict[tuple[Any, str], tuple[str, tuple[str, ...], tuple[Any, ...], tuple[str, ...], tuple[Any, ...],
+                                    dict[str, Any]]] = {}
+
+
+def compiled_read(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...], tuple[Any, ...], tuple[str, ...],
+                                                          tuple[Any, ...], dict[str, Any]]:
+    key = (statement, dialect.name)
+    found = _READS.get(key)
+    if found is None:
+        c = statement.compile(dialect=dialect)
+        names = tuple(c.positiontup or ())
+        columns = c._result_columns
+        given = c.construct_params(_check=False)  # the values written into the statement (literals)
+        found = _READS[key] = (c.string, names, tuple(c._bind_processors.get(n) for n in names),
+                               tuple(col[0] for col in columns),
+                               tuple(col[3]._cached_result_processor(dialect, None) for col in columns),
+                               {n: v for n, v in given.items() if v is not None})
+    return found
+
+
+async def fetch(tx: Tx, statement: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a SELECT (no expanding parameters) as dicts by column key, their values
+    through the same result processors SQLAlchemy applies."""
+    conn = tx.conn.sync_connection
+    assert conn is not None
+    if tx.dialect not in DIRECT_DIALECTS:
+        return [dict(r) for r in (await tx.conn.execute(statement, params)).mappings()]
+    sql, names, processors, keys, results, literals = compiled_read(statement, conn.dialect)
+    if literals:
+        params = literals | params
+    args = tuple(p(params[n]) if p is not None else params[n] for n, p in zip(names, processors, strict=True))
+    out = []
+    for row in await _run(tx, sql, [args], True):
+        out.append({k: (f(v) if f is not None else v) for k, f, v in zip(keys, results, row, strict=True)})
+    return out
+
+
 async def execute(tx: Tx, statement: Any, rows: list[dict[str, Any]], *, columns: tuple[str, ...] = (),
                   returning: bool = False) -> list[Any]:
     """Run ``statement`` once per row of ``rows`` (one executemany), in ``tx``; with

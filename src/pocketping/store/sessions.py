@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -382,6 +383,18 @@ _LOCK_CHECKING = (select(sessions, _RESENT).where(sessions.c.id.in_(bindparam("i
 _LOCK_CHECKING_FOR_UPDATE = _LOCK_CHECKING.with_for_update()
 
 
+@functools.lru_cache(maxsize=128)
+def _lock_checking(ids: int, cids: int, for_update: bool) -> Any:
+    """``_LOCK_CHECKING`` with one parameter per id (``i0``.., ``c0``..), for the driver (no
+    expanding parameters there); built once per shape."""
+    resent = (select(messages.c.id).where(messages.c.session_id == sessions.c.id,
+                                          messages.c.client_id.in_([bindparam(f"c{k}") for k in range(cids)]))
+              .exists().label("resent"))
+    query = (select(sessions, resent).where(sessions.c.id.in_([bindparam(f"i{k}") for k in range(ids)]))
+             .order_by(sessions.c.id))
+    return query.with_for_update() if for_update else query
+
+
 async def lock_sessions(tx: Tx, session_ids: list[str]) -> dict[str, Session]:
     """The sessions by id, row-locked until commit (in id order, so concurrent batches never deadlock)."""
     query = _LOCK if tx.dialect == "sqlite" else _LOCK_FOR_UPDATE
@@ -400,8 +413,14 @@ async def lock_sessions_for(tx: Tx, keys: list[tuple[str, str | None]]
     if tx.dialect == "mysql" or not wanted:
         resent = await find_by_client_ids(tx, wanted)
         return await lock_sessions(tx, session_ids), resent
-    query = _LOCK_CHECKING if tx.dialect == "sqlite" else _LOCK_CHECKING_FOR_UPDATE
-    rows = (await tx.conn.execute(query, {"ids": session_ids, "cids": sorted({cid for _, cid in wanted})})).mappings()
+    cids = sorted({cid for _, cid in wanted})
+    rows: Any
+    if len(session_ids) <= 64 and len(cids) <= 64:  # (SQLite, PostgreSQL: on the driver)
+        params = {f"i{k}": sid for k, sid in enumerate(session_ids)} | {f"c{k}": cid for k, cid in enumerate(cids)}
+        rows = await direct.fetch(tx, _lock_checking(len(session_ids), len(cids), tx.dialect != "sqlite"), params)
+    else:
+        query = _LOCK_CHECKING if tx.dialect == "sqlite" else _LOCK_CHECKING_FOR_UPDATE
+        rows = (await tx.conn.execute(query, {"ids": session_ids, "cids": cids})).mappings()
     locked, again = {}, set()
     for row in rows:
         locked[row["id"]] = _session(tx, row)
