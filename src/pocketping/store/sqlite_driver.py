@@ -15,6 +15,7 @@ import sqlite3
 from typing import Any
 
 import aiosqlite
+from sqlalchemy import exc
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -98,6 +99,18 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 class _Connection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
+
+    def begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE`` as one job, without SQLAlchemy's statement machinery (from its
+        ``begin`` event, inside its greenlet); a failure is SQLAlchemy's error for it."""
+        try:
+            await_(self._begin_immediate())
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
+
+    async def _begin_immediate(self) -> None:
+        async with self._execute_mutex:
+            await self._connection._execute(_run, self._connection, "BEGIN IMMEDIATE", None, False)
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
