@@ -89,11 +89,7 @@ async def execute(tx: Tx, statement: Any, rows: list[dict[str, Any]], *, columns
     if tx.dialect not in DIRECT_DIALECTS:
         result = await tx.conn.execute(statement, rows if len(rows) > 1 else rows[0])
         return list(result.all()) if returning else []
-    conn = tx.conn.sync_connection
-    assert conn is not None
-    sql, names, processors = compiled(statement, conn.dialect, columns)
-    args = [tuple(p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True))
-            for row in rows]
+    sql, _, args = row_args(statement, tx.conn.dialect, columns, rows)
     return await _run(tx, sql, args, returning)
 
 
@@ -107,27 +103,40 @@ async def execute_all(tx: Tx, steps: list[tuple[Any, list[dict[str, Any]], tuple
         return
     from pocketping.store.sqlite_driver import run_all
 
-    conn = tx.conn.sync_connection
-    assert conn is not None
-    dialect = conn.dialect
     jobs: list[tuple[str, Any, bool]] = []
     for statement, rows, columns in steps:
-        sql, names, processors = compiled(statement, dialect, columns)
-        args = [tuple(p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True))
-                for row in rows]
+        sql, _, args = row_args(statement, tx.conn.dialect, columns, rows)
         jobs.append((sql, args if len(args) > 1 else args[0], len(args) > 1))
+    await on_sqlite_thread(tx, jobs, run_all, jobs)
+
+
+def row_args(statement: Any, dialect: Any, columns: tuple[str, ...],
+             rows: list[dict[str, Any]]) -> tuple[str, tuple[str, ...], list[tuple[Any, ...]]]:
+    """``statement``'s SQL, parameter names and each row's parameters, ready for the driver."""
+    sql, names, processors = compiled(statement, dialect, columns)
+    return sql, names, [tuple(p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True))
+                        for row in rows]
+
+
+async def on_sqlite_thread(tx: Tx, told: list[tuple[str, Any, bool]], fn: Any, *args: Any) -> Any:
+    """Run ``fn(aiosqlite connection, *args)`` as one job on SQLite's thread, in ``tx``, under
+    the adaptor's mutex; ``told``: the statements (sql, parameters, many) it runs, for the
+    engine's listeners. Its sqlite3 errors are raised as SQLAlchemy's."""
+    conn = tx.conn.sync_connection
+    assert conn is not None and tx.dialect == "sqlite"
+    dialect = conn.dialect
     dispatch = conn.dispatch.before_cursor_execute
     if dispatch:
-        for sql, args, many in jobs:
+        for sql, params, many in told:
             for listener in dispatch:
-                listener(conn, None, sql, args, None, many)
+                listener(conn, None, sql, params, None, many)
     adapt: Any = conn.connection.dbapi_connection
     try:
         async with adapt._execute_mutex:
             driver = adapt._connection
-            await driver._execute(run_all, driver, jobs)
+            return await driver._execute(fn, driver, *args)
     except dialect.loaded_dbapi.Error as error:
-        raise exc.DBAPIError.instance(" ; ".join(j[0] for j in jobs), None, error, dialect.loaded_dbapi.Error,
+        raise exc.DBAPIError.instance(" ; ".join(t[0] for t in told), None, error, dialect.loaded_dbapi.Error,
                                       dialect=dialect) from error
 
 

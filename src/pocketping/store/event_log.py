@@ -97,6 +97,28 @@ async def _pg_write(tx: Tx, project_id: str, group: list[dict[str, Any]]) -> Non
         [at(r["created_at"]) if at else r["created_at"] for r in group]))
 
 
+def _bump_and_log_on_thread(conn: Any, upsert: str, params: tuple[Any, ...], insert: str,
+                            rows: list[tuple[Any, ...]], seq_at: int) -> None:
+    """On SQLite's thread: the counter bump, then the rows with the seqs it gave (one job)."""
+    cursor = conn._conn.cursor()
+    try:
+        cursor.execute(upsert, params)
+        (last,) = cursor.fetchone()
+        first = int(last) - len(rows) + 1
+        cursor.executemany(insert, [(*r[:seq_at], first + i, *r[seq_at + 1:]) for i, r in enumerate(rows)])
+    finally:
+        cursor.close()
+
+
+async def _sqlite_write(tx: Tx, project_id: str, group: list[dict[str, Any]]) -> None:
+    dialect = tx.conn.dialect
+    upsert, _, (params,) = direct.row_args(_upsert("sqlite"), dialect, (),
+                                          [{"pid": project_id, "k": len(group), "k2": len(group)}])
+    insert, names, rows = direct.row_args(_INSERT, dialect, _COLUMNS, [{**r, "seq": None} for r in group])
+    await direct.on_sqlite_thread(tx, [(upsert, params, False), (insert, rows, True)], _bump_and_log_on_thread,
+                                  upsert, params, insert, rows, names.index("seq"))
+
+
 async def _write(tx: Tx, rows: list[dict[str, Any]]) -> None:
     by_project: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -105,6 +127,9 @@ async def _write(tx: Tx, rows: list[dict[str, Any]]) -> None:
         group = by_project[project_id]
         if tx.dialect == "postgresql":
             await _pg_write(tx, project_id, group)
+            continue
+        if tx.dialect == "sqlite":
+            await _sqlite_write(tx, project_id, group)
             continue
         first = await _reserve(tx, project_id, len(group))
         for offset, row in enumerate(group):
