@@ -383,7 +383,13 @@ _LOCK_CHECKING = (select(sessions, _RESENT).where(sessions.c.id.in_(bindparam("i
 _LOCK_CHECKING_FOR_UPDATE = _LOCK_CHECKING.with_for_update()
 
 
-@functools.lru_cache(maxsize=128)
+# Batches of at most this many sessions and client ids lock on the driver: every shape is built
+# (and compiled, by store.direct) once and kept; larger ones, under load, where SQLAlchemy's cost
+# is shared by the batch, go through SQLAlchemy's expanding parameters.
+DIRECT_LOCK_MAX = 8
+
+
+@functools.lru_cache(maxsize=2 * DIRECT_LOCK_MAX * DIRECT_LOCK_MAX)  # never evicts: one per shape
 def _lock_checking(ids: int, cids: int, for_update: bool) -> Any:
     """``_LOCK_CHECKING`` with one parameter per id (``i0``.., ``c0``..), for the driver (no
     expanding parameters there); built once per shape."""
@@ -415,7 +421,7 @@ async def lock_sessions_for(tx: Tx, keys: list[tuple[str, str | None]]
         return await lock_sessions(tx, session_ids), resent
     cids = sorted({cid for _, cid in wanted})
     rows: Any
-    if len(session_ids) <= 64 and len(cids) <= 64:  # (SQLite, PostgreSQL: on the driver)
+    if len(session_ids) <= DIRECT_LOCK_MAX and len(cids) <= DIRECT_LOCK_MAX:  # (on the driver)
         params = {f"i{k}": sid for k, sid in enumerate(session_ids)} | {f"c{k}": cid for k, cid in enumerate(cids)}
         rows = await direct.fetch(tx, _lock_checking(len(session_ids), len(cids), tx.dialect != "sqlite"), params)
     else:
