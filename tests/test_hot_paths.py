@@ -1,6 +1,8 @@
 """The hot paths stay lean (docs/performance.md): a page view is one (shared) transaction with
-no replay read for a new session, page views refused in a batch do not spoil the others, and a
-message reads the planners' project settings in one statement.
+no replay read for a new session, page views refused in a batch do not spoil the others, a
+message reads the planners' project settings in one statement, and on PostgreSQL its event is
+logged and counted in one; a message's writes run on the driver (store/direct.py) with the
+engine's listeners told and the driver's errors raised as SQLAlchemy's.
 
 The server's own engine is watched with SQLAlchemy's event hooks (nothing of ours is replaced);
 the shared server also runs background work, so statements are picked out by what they touch."""
@@ -13,10 +15,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
+from pocketping import ids
 from pocketping.actions import sessions as session_actions
+from pocketping.core.models import Message
 from pocketping.errors import Forbidden, Unauthorized
+from pocketping.store import sessions as session_repo
 from pocketping_testkit.widget_client import WidgetClient
 
 
@@ -160,3 +166,101 @@ async def test_a_resend_is_found_by_the_lock_and_not_inserted_again(server, proj
         assert len(watched.statements("INSERT INTO messages")) == inserts
     finally:
         await widget.close()
+
+
+async def test_a_lone_message_is_these_statements(server, project, watched):
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        await widget.say("first")  # (the first message also sets first_message_at)
+        ack = await widget.say("a second word")
+        (stored,) = [tx for tx in watched.touching("INSERT INTO messages")
+                     if any(_mentions(p, ack["id"]) for _, p in tx)]
+        what = [sql for sql, _ in stored if not sql.startswith("BEGIN")]
+        lock = "SELECT sessions.id"
+        planners = "SELECT " + ("$1::VARCHAR" if server.services.db.backend == "postgresql" else
+                                "%s" if server.services.db.backend == "mysql" else "?") + " AS k, webhooks.id AS a,"
+        expected = {
+            # the lock (with the resend check), the seqs, the message and its search terms, the
+            # planners' read, then the event log's seq and row; on PostgreSQL the seqs, message and
+            # terms are one statement, and the event log's seq and row another
+            "postgresql": [lock, "WITH s AS (UPDATE sessions", planners, "WITH c AS (INSERT INTO event_counters"],
+            "sqlite": [lock, "UPDATE sessions", "INSERT INTO messages", "INSERT INTO search_terms", planners,
+                       "INSERT INTO event_counters", "INSERT INTO event_log"],
+        }.get(server.services.db.backend)
+        if expected is None:  # MySQL/MariaDB: the resend lookup apart, no RETURNING on the counter
+            expected = ["SELECT messages.id", lock, "UPDATE sessions", "INSERT INTO messages",
+                        "INSERT INTO search_terms", planners, "INSERT INTO event_counters",
+                        "SELECT event_counters.last_seq", "INSERT INTO event_log"]
+        assert len(what) == len(expected), what
+        assert all(w.startswith(e) for w, e in zip(what, expected, strict=True)), what
+    finally:
+        await widget.close()
+
+
+async def test_the_event_log_numbers_a_transactions_events_in_order(server, project):
+    from pocketping.store.schema import event_log
+
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        for i in range(3):
+            await widget.say(f"number {i}")
+    finally:
+        await widget.close()
+
+    async def logged() -> list[tuple[int, str]]:
+        async with server.services.db.read() as tx:
+            rows = await tx.conn.execute(select(event_log.c.seq, event_log.c.type)
+                                         .where(event_log.c.project_id == project.id).order_by(event_log.c.seq))
+            return [(int(seq), type_) for seq, type_ in rows]
+
+    rows = await server.acall(logged())
+    seqs = [seq for seq, _ in rows]
+    assert seqs == list(range(1, len(seqs) + 1))  # gapless from 1, whatever the statement
+    assert [t for _, t in rows].count("message.created") == 3
+
+
+async def test_a_raced_client_id_fails_as_sqlalchemy_integrity_error(server, project):
+    """The message insert runs on the driver: a duplicate (session, clientId), which two
+    batches racing with the same resend meet, must still be SQLAlchemy's IntegrityError (the
+    group commit answers it with the stored message)."""
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        first = await widget.say("once", client_id="raced-1")
+    finally:
+        await widget.close()
+    svc = server.services
+
+    async def insert_again() -> None:
+        async with svc.db.transaction() as tx:
+            await session_repo.store_batch(tx, {}, [Message(
+                id=ids.new_id(ids.MESSAGE), session_id=widget.session_id, seq=first["seq"] + 100, kind="message",
+                sender="visitor", source="widget", text="once", created_at=tx.now, client_id="raced-1")])
+
+    with pytest.raises(IntegrityError):
+        await server.acall(insert_again())
+
+
+async def test_the_lock_on_the_driver_reads_the_session_as_sqlalchemy_does(server, project):
+    """The lock's read runs on the driver (SQLite, PostgreSQL) with SQLAlchemy's result
+    processing: the session it gives is the one SQLAlchemy's own read gives (aware times, flags)."""
+    widget = await WidgetClient.connect(server.ws_url, project.public_key)
+    try:
+        await widget.expect("synced")
+        await widget.say("something to have times set", client_id="lock-1")
+    finally:
+        await widget.close()
+    svc = server.services
+
+    async def both() -> tuple[Any, Any, Any]:
+        async with svc.db.transaction() as tx:
+            locked, resent = await session_repo.lock_sessions_for(tx, [(widget.session_id, "lock-1")])
+            read = await session_repo.get_session(tx, project.id, widget.session_id)
+            return locked[widget.session_id], read, resent
+
+    locked, read, resent = await server.acall(both())
+    assert locked == read
+    assert locked.first_message_at is not None and locked.first_message_at.tzinfo is not None
+    assert list(resent) == [(widget.session_id, "lock-1")]

@@ -56,3 +56,24 @@ async def test_one_job_per_statement_with_the_same_results(tmp_path: Path) -> No
         threading.setprofile(None)  # type: ignore[arg-type]
     # 21 statements, 21 jobs (SQLAlchemy's adaptor: cursor, execute, fetch and close each).
     assert statements == 21
+
+
+async def test_a_transaction_holds_the_write_lock_from_its_begin(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE (issued by the adaptor itself, as one job): another process's writer
+    waits from the start of ours, before any statement, instead of failing later."""
+    import sqlite3
+
+    engine = create_engine(f"sqlite:///{tmp_path}/lock.db")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (a INTEGER)"))
+    async with engine.begin():
+        other = sqlite3.connect(tmp_path / "lock.db", timeout=0, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+    other = sqlite3.connect(tmp_path / "lock.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # ours committed: free again
+    other.close()
+    await engine.dispose()

@@ -126,8 +126,7 @@ async def _append_batch(tx: Tx, requests: list[AppendRequest]) -> list[Sent | Ba
                 original = results[first_of[r.client_id]]
                 if isinstance(original, Sent):
                     results[i] = dataclasses.replace(original, duplicate=True)
-    await repo.set_last_seqs(tx, last_seqs)
-    await repo.insert_messages(tx, rows)
+    await repo.store_batch(tx, last_seqs, rows)
     await files_repo.attach_files(tx, links)
     return [r if r is not None else RuntimeError("unanswered") for r in results]
 

@@ -65,4 +65,4 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.connection.dbapi_connection.begin_immediate()  # (sqlite_driver: one job on its thread)

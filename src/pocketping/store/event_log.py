@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, delete, select
 
+from pocketping.store import direct
 from pocketping.store.db import Tx
 from pocketping.store.schema import event_counters, event_log
 
@@ -50,6 +51,7 @@ def _upsert(dialect: str) -> Any:
 
 _READ_COUNTER = select(event_counters.c.last_seq).where(event_counters.c.project_id == bindparam("pid"))
 _INSERT = event_log.insert()
+_COLUMNS = ("event_id", "project_id", "seq", "session_id", "type", "payload", "created_at")
 
 
 async def _reserve(tx: Tx, project_id: str, count: int) -> int:
@@ -58,7 +60,7 @@ async def _reserve(tx: Tx, project_id: str, count: int) -> int:
     has seen every smaller one)."""
     params = {"pid": project_id, "k": count, "k2": count}
     if tx.dialect != "mysql":
-        value = (await tx.conn.execute(_upsert(tx.dialect), params)).scalar_one()
+        ((value,),) = await direct.execute(tx, _upsert(tx.dialect), [params], returning=True)
         return int(value) - count + 1
     await tx.conn.execute(_upsert("mysql"), params)
     value = (await tx.conn.execute(_READ_COUNTER, {"pid": project_id})).scalar_one()
@@ -74,16 +76,65 @@ async def append(tx: Tx, *, event_id: str, project_id: str, session_id: str | No
                             "created_at": tx.now}, _write)
 
 
+# PostgreSQL: the counter bump and the rows that take its seqs in one statement (a writable
+# CTE; the rows in the order given, by ordinality), one round trip per project.
+_PG_BUMP_AND_LOG = (
+    "WITH c AS (INSERT INTO event_counters (project_id, last_seq) VALUES ($1::VARCHAR, $2::BIGINT) "
+    "ON CONFLICT (project_id) DO UPDATE SET last_seq = event_counters.last_seq + $2::BIGINT "
+    "RETURNING event_counters.last_seq) "
+    "INSERT INTO event_log (event_id, project_id, seq, session_id, type, payload, created_at) "
+    "SELECT r.event_id, $1::VARCHAR, c.last_seq - $2::BIGINT + r.n, r.session_id, r.type, r.payload, r.created_at "
+    "FROM c, unnest($3::VARCHAR[], $4::VARCHAR[], $5::VARCHAR[], $6::TEXT[], $7::TIMESTAMP WITHOUT TIME ZONE[]) "
+    "WITH ORDINALITY AS r(event_id, session_id, type, payload, created_at, n)"
+)
+
+
+async def _pg_write(tx: Tx, project_id: str, group: list[dict[str, Any]]) -> None:
+    at = event_log.c.created_at.type._cached_bind_processor(tx.conn.dialect)
+    await direct.execute_sql(tx, _PG_BUMP_AND_LOG, (
+        project_id, len(group), [r["event_id"] for r in group], [r["session_id"] for r in group],
+        [r["type"] for r in group], [r["payload"] for r in group],
+        [at(r["created_at"]) if at else r["created_at"] for r in group]))
+
+
+def _bump_and_log_on_thread(conn: Any, upsert: str, params: tuple[Any, ...], insert: str,
+                            rows: list[tuple[Any, ...]], seq_at: int) -> None:
+    """On SQLite's thread: the counter bump, then the rows with the seqs it gave (one job)."""
+    cursor = conn._conn.cursor()
+    try:
+        cursor.execute(upsert, params)
+        (last,) = cursor.fetchone()
+        first = int(last) - len(rows) + 1
+        cursor.executemany(insert, [(*r[:seq_at], first + i, *r[seq_at + 1:]) for i, r in enumerate(rows)])
+    finally:
+        cursor.close()
+
+
+async def _sqlite_write(tx: Tx, project_id: str, group: list[dict[str, Any]]) -> None:
+    dialect = tx.conn.dialect
+    upsert, _, (params,) = direct.row_args(_upsert("sqlite"), dialect, (),
+                                          [{"pid": project_id, "k": len(group), "k2": len(group)}])
+    insert, names, rows = direct.row_args(_INSERT, dialect, _COLUMNS, [{**r, "seq": None} for r in group])
+    await direct.on_sqlite_thread(tx, [(upsert, params, False), (insert, rows, True)], _bump_and_log_on_thread,
+                                  upsert, params, insert, rows, names.index("seq"))
+
+
 async def _write(tx: Tx, rows: list[dict[str, Any]]) -> None:
     by_project: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_project.setdefault(row["project_id"], []).append(row)
     for project_id in sorted(by_project):  # one lock order for every transaction
         group = by_project[project_id]
+        if tx.dialect == "postgresql":
+            await _pg_write(tx, project_id, group)
+            continue
+        if tx.dialect == "sqlite":
+            await _sqlite_write(tx, project_id, group)
+            continue
         first = await _reserve(tx, project_id, len(group))
         for offset, row in enumerate(group):
             row["seq"] = first + offset
-        await tx.conn.execute(_INSERT, group)
+        await direct.execute(tx, _INSERT, group, columns=_COLUMNS)
 
 
 async def after(tx: Tx, project_id: str, cursor: int, *, limit: int = 500,

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import String, Text, bindparam, cast, literal, null, select, type_coerce, union_all
 
+from pocketping.store import direct
 from pocketping.store.bridges import BridgeRef
 from pocketping.store.db import Tx
 from pocketping.store.schema import ai_settings, bridges, webhooks
@@ -51,7 +52,8 @@ async def project_plan(tx: Tx, project_id: str) -> ProjectPlan:
     hooks: list[tuple[str, tuple[str, ...]]] = []
     refs: list[tuple[datetime, str, str]] = []
     timer: tuple[bool, int, int | None] | None = None
-    for kind, a, b, at, c in (await tx.conn.execute(_PLAN, {"pid": project_id})).all():
+    for row in await direct.fetch(tx, _PLAN, {"pid": project_id}):
+        kind, a, b, at, c = row["k"], row["a"], row["b"], row["t"], row["c"]
         if kind == "w":
             hooks.append((str(a), tuple(orjson.loads(b) or ())))
         elif kind == "b":

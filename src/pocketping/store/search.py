@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 
 from pocketping.core import search as words_
 from pocketping.core.search import Hit
+from pocketping.store import direct
 from pocketping.store.db import Database, Tx
 from pocketping.store.schema import messages, search_terms, sessions
 
@@ -37,17 +38,26 @@ def _identity_text(identity: dict[str, Any] | None) -> str:
     return " ".join(str(identity.get(k) or "") for k in ("name", "email"))
 
 
+INSERT = search_terms.insert()
+COLUMNS = ("session_id", "message_id", "term")
+
+
 async def _insert(tx: Tx, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await tx.conn.execute(search_terms.insert(), rows)
+        await direct.execute(tx, INSERT, rows, columns=COLUMNS)
+
+
+def message_rows(tx: Tx, items: Iterable[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """The index rows of new chat messages, given as (session id, message id, plaintext)."""
+    rows: list[dict[str, Any]] = []
+    for session_id, message_id, text in items:
+        rows.extend(_rows(tx, session_id, message_id, text))
+    return rows
 
 
 async def index_messages(tx: Tx, items: Iterable[tuple[str, str, str]]) -> None:
     """Index new chat messages, given as (session id, message id, plaintext)."""
-    rows: list[dict[str, Any]] = []
-    for session_id, message_id, text in items:
-        rows.extend(_rows(tx, session_id, message_id, text))
-    await _insert(tx, rows)
+    await _insert(tx, message_rows(tx, items))
 
 
 async def reindex_message(tx: Tx, session_id: str, message_id: str, text: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 
 from pocketping.core.models import Identity, Message, Rating, Session
 from pocketping.errors import NotFound
-from pocketping.store import search
+from pocketping.store import direct, search
 from pocketping.store.db import Tx
 from pocketping.store.files import dump_attachments, load_attachments
 from pocketping.store.schema import (
@@ -382,6 +383,24 @@ _LOCK_CHECKING = (select(sessions, _RESENT).where(sessions.c.id.in_(bindparam("i
 _LOCK_CHECKING_FOR_UPDATE = _LOCK_CHECKING.with_for_update()
 
 
+# Batches of at most this many sessions and client ids lock on the driver: every shape is built
+# (and compiled, by store.direct) once and kept; larger ones, under load, where SQLAlchemy's cost
+# is shared by the batch, go through SQLAlchemy's expanding parameters.
+DIRECT_LOCK_MAX = 8
+
+
+@functools.lru_cache(maxsize=2 * DIRECT_LOCK_MAX * DIRECT_LOCK_MAX)  # never evicts: one per shape
+def _lock_checking(ids: int, cids: int, for_update: bool) -> Any:
+    """``_LOCK_CHECKING`` with one parameter per id (``i0``.., ``c0``..), for the driver (no
+    expanding parameters there); built once per shape."""
+    resent = (select(messages.c.id).where(messages.c.session_id == sessions.c.id,
+                                          messages.c.client_id.in_([bindparam(f"c{k}") for k in range(cids)]))
+              .exists().label("resent"))
+    query = (select(sessions, resent).where(sessions.c.id.in_([bindparam(f"i{k}") for k in range(ids)]))
+             .order_by(sessions.c.id))
+    return query.with_for_update() if for_update else query
+
+
 async def lock_sessions(tx: Tx, session_ids: list[str]) -> dict[str, Session]:
     """The sessions by id, row-locked until commit (in id order, so concurrent batches never deadlock)."""
     query = _LOCK if tx.dialect == "sqlite" else _LOCK_FOR_UPDATE
@@ -400,8 +419,14 @@ async def lock_sessions_for(tx: Tx, keys: list[tuple[str, str | None]]
     if tx.dialect == "mysql" or not wanted:
         resent = await find_by_client_ids(tx, wanted)
         return await lock_sessions(tx, session_ids), resent
-    query = _LOCK_CHECKING if tx.dialect == "sqlite" else _LOCK_CHECKING_FOR_UPDATE
-    rows = (await tx.conn.execute(query, {"ids": session_ids, "cids": sorted({cid for _, cid in wanted})})).mappings()
+    cids = sorted({cid for _, cid in wanted})
+    rows: Any
+    if len(session_ids) <= DIRECT_LOCK_MAX and len(cids) <= DIRECT_LOCK_MAX:  # (on the driver)
+        params = {f"i{k}": sid for k, sid in enumerate(session_ids)} | {f"c{k}": cid for k, cid in enumerate(cids)}
+        rows = await direct.fetch(tx, _lock_checking(len(session_ids), len(cids), tx.dialect != "sqlite"), params)
+    else:
+        query = _LOCK_CHECKING if tx.dialect == "sqlite" else _LOCK_CHECKING_FOR_UPDATE
+        rows = (await tx.conn.execute(query, {"ids": session_ids, "cids": cids})).mappings()
     locked, again = {}, set()
     for row in rows:
         locked[row["id"]] = _session(tx, row)
@@ -421,9 +446,7 @@ async def set_last_seqs(tx: Tx, last: dict[str, Session]) -> None:
     ``lock_sessions``): the last seq (also the last message's), the operators' read mark and
     unread count, in one statement for the whole batch."""
     if last:
-        await tx.conn.execute(_SEQ_SET, [{"sid": s.id, "seq": s.last_seq, "now": tx.now,
-                                          "oread": s.operator_read_seq, "unread": s.operator_unread}
-                                         for s in last.values()])
+        await direct.execute(tx, _SEQ_SET, _seq_rows(tx, last))
 
 
 async def allocate_seqs(tx: Tx, session_id: str, count: int) -> int:
@@ -456,17 +479,65 @@ async def find_by_client_ids(tx: Tx, keys: list[tuple[str, str]]) -> dict[tuple[
 
 
 _INSERT_MESSAGES = messages.insert()
+_MESSAGE_COLUMNS = ("id", "session_id", "seq", "kind", "sender", "source", "name", "text", "operator_name",
+                    "client_id", "created_at", "attachments")
+
+
+def _message_rows(tx: Tx, items: list[Message]) -> list[dict[str, Any]]:
+    return [{"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
+             "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
+             "client_id": m.client_id, "created_at": m.created_at,
+             "attachments": dump_attachments(tx, m.attachments)} for m in items]
+
+
+def _seq_rows(tx: Tx, last: dict[str, Session]) -> list[dict[str, Any]]:
+    return [{"sid": s.id, "seq": s.last_seq, "now": tx.now, "oread": s.operator_read_seq, "unread": s.operator_unread}
+            for s in last.values()]
 
 
 async def insert_messages(tx: Tx, items: list[Message]) -> None:
     """Insert chat messages in one multi-row statement."""
     if not items:
         return
-    await tx.conn.execute(_INSERT_MESSAGES, [
-        {"id": m.id, "session_id": m.session_id, "seq": m.seq, "kind": m.kind, "sender": m.sender,
-         "source": m.source, "name": m.name, "text": tx.encrypt(m.text), "operator_name": m.operator_name,
-         "client_id": m.client_id, "created_at": m.created_at,
-         "attachments": dump_attachments(tx, m.attachments)}
-        for m in items
-    ])
+    await direct.execute(tx, _INSERT_MESSAGES, _message_rows(tx, items), columns=_MESSAGE_COLUMNS)
     await search.index_messages(tx, ((m.session_id, m.id, m.text) for m in items if m.kind == "message"))
+
+
+# PostgreSQL: a batch's seqs, messages and search terms in one statement (writable CTEs over
+# arrays: one SQL text whatever the batch size). The terms' foreign key to their message is
+# checked at the statement's end, where the messages' rows are there.
+_PG_STORE = (
+    "WITH s AS (UPDATE sessions SET last_activity = $1::TIMESTAMP WITHOUT TIME ZONE, last_seq = u.seq, "
+    "last_message_seq = u.seq, operator_read_seq = u.oread, operator_unread = u.unread "
+    "FROM unnest($2::VARCHAR[], $3::INTEGER[], $4::INTEGER[], $5::INTEGER[]) AS u(sid, seq, oread, unread) "
+    "WHERE sessions.id = u.sid), "
+    "m AS (INSERT INTO messages (id, session_id, seq, kind, sender, source, name, text, operator_name, client_id, "
+    "created_at, attachments) SELECT * FROM unnest($6::VARCHAR[], $7::VARCHAR[], $8::INTEGER[], $9::VARCHAR[], "
+    "$10::VARCHAR[], $11::VARCHAR[], $12::VARCHAR[], $13::TEXT[], $14::VARCHAR[], $15::VARCHAR[], "
+    "$16::TIMESTAMP WITHOUT TIME ZONE[], $17::TEXT[])) "
+    "INSERT INTO search_terms (session_id, message_id, term) "
+    "SELECT * FROM unnest($18::VARCHAR[], $19::VARCHAR[], $20::VARCHAR[])"
+)
+
+
+async def store_batch(tx: Tx, last: dict[str, Session], items: list[Message]) -> None:
+    """``set_last_seqs`` and ``insert_messages`` (with the search terms) for a batch of chat
+    messages: one statement on PostgreSQL, one job on SQLite's thread, three statements elsewhere."""
+    if not items:
+        await set_last_seqs(tx, last)
+        return
+    rows = _message_rows(tx, items)
+    terms = search.message_rows(tx, ((m.session_id, m.id, m.text) for m in items if m.kind == "message"))
+    seqs = _seq_rows(tx, last)
+    if tx.dialect != "postgresql":
+        await direct.execute_all(tx, [(_SEQ_SET, seqs, ()), (_INSERT_MESSAGES, rows, _MESSAGE_COLUMNS),
+                                      (search.INSERT, terms, search.COLUMNS)])
+        return
+    at = messages.c.created_at.type._cached_bind_processor(tx.conn.dialect)
+    assert at is not None
+    await direct.execute_sql(tx, _PG_STORE, (
+        at(tx.now), [r["sid"] for r in seqs], [r["seq"] for r in seqs], [r["oread"] for r in seqs],
+        [r["unread"] for r in seqs],
+        *([r[c] for r in rows] for c in _MESSAGE_COLUMNS[:10]), [at(r["created_at"]) for r in rows],
+        [r["attachments"] for r in rows],
+        [t["session_id"] for t in terms], [t["message_id"] for t in terms], [t["term"] for t in terms]))

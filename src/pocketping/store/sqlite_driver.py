@@ -15,6 +15,7 @@ import sqlite3
 from typing import Any
 
 import aiosqlite
+from sqlalchemy import exc
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -56,6 +57,19 @@ def _run(conn: aiosqlite.Connection, operation: str, parameters: Any, many: bool
         cursor.close()
 
 
+def run_all(conn: aiosqlite.Connection, steps: list[tuple[str, Any, bool]]) -> None:
+    """On aiosqlite's thread: several statements (sql, parameters, many) in order, one job."""
+    cursor: sqlite3.Cursor = conn._conn.cursor()
+    try:
+        for operation, parameters, many in steps:
+            if many:
+                cursor.executemany(operation, parameters)
+            else:
+                cursor.execute(operation, parameters)
+    finally:
+        cursor.close()
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
     _awaitable_cursor_close = False  # nothing is left open to close
@@ -85,6 +99,18 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 class _Connection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
+
+    def begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE`` as one job, without SQLAlchemy's statement machinery (from its
+        ``begin`` event, inside its greenlet); a failure is SQLAlchemy's error for it."""
+        try:
+            await_(self._begin_immediate())
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
+
+    async def _begin_immediate(self) -> None:
+        async with self._execute_mutex:
+            await self._connection._execute(_run, self._connection, "BEGIN IMMEDIATE", None, False)
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
