@@ -113,6 +113,25 @@ def test_signing_keys_are_hkdf_sha256_as_the_cryptography_package_derives_them()
         assert crypto._derive(key, purpose) == expected
 
 
+def test_blind_index_terms_are_a_truncated_hmac_sha256_under_the_purposes_key():
+    """The stored search terms' format: a term indexed before must be found after (the hash is
+    made from a pre-keyed HMAC copied per term), under every key of the ring, every purpose."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.hmac import HMAC
+
+    keys = (os.urandom(32), os.urandom(32))
+    ring = Keyring(keys)
+    for purpose in ("search", "kb", "é"):
+        for value in ("hello", "héllo", "x" * 40, "", "日本語", "hello"):
+            expected = []
+            for key in keys:
+                mac = HMAC(crypto._derive(key, purpose), hashes.SHA256())
+                mac.update(value.encode())
+                expected.append(base64.urlsafe_b64encode(mac.finalize()[:16]).decode().rstrip("="))
+            assert ring.blind(purpose, value) == expected[0]
+            assert ring.blind_all(purpose, value) == tuple(expected)
+
+
 def test_bad_keys_are_refused_with_a_helpful_message(tmp_path):
     with pytest.raises(ConfigurationError, match="32"):
         load_keyring(base64.b64encode(b"short").decode(), None, tmp_path)

@@ -264,3 +264,40 @@ async def test_the_lock_on_the_driver_reads_the_session_as_sqlalchemy_does(serve
     assert locked == read
     assert locked.first_message_at is not None and locked.first_message_at.tzinfo is not None
     assert list(resent) == [(widget.session_id, "lock-1")]
+
+
+async def test_a_large_batch_locks_in_one_sql_text_whatever_its_size(server, project, watched):
+    """Batches above ``DIRECT_LOCK_MAX`` (a closed loop's, under load) lock their sessions and
+    find their resends as the small ones do, and on SQLite and PostgreSQL in one SQL text for
+    any batch size (arrays / JSON arrays on the driver, not one expanded text per size)."""
+    widgets = []
+    for _ in range(session_repo.DIRECT_LOCK_MAX + 4):
+        w = await WidgetClient.connect(server.ws_url, project.public_key)
+        await w.expect("synced")
+        widgets.append(w)
+    try:
+        await widgets[3].say("already here", client_id="big-3")
+    finally:
+        for w in widgets:
+            await w.close()
+    svc = server.services
+
+    async def lock(count: int) -> tuple[Any, Any, Any]:
+        keys = [(w.session_id, f"big-{i}") for i, w in enumerate(widgets[:count])]
+        async with svc.db.transaction() as tx:
+            locked, resent = await session_repo.lock_sessions_for(tx, keys)
+            read = {w.session_id: await session_repo.get_session(tx, project.id, w.session_id)
+                    for w in widgets[:count]}
+            return locked, resent, read
+
+    texts = []
+    for count in (session_repo.DIRECT_LOCK_MAX + 1, session_repo.DIRECT_LOCK_MAX + 4):
+        before = len(watched.statements("FROM sessions"))
+        locked, resent, read = await server.acall(lock(count))
+        assert locked == read
+        assert list(resent) == [(widgets[3].session_id, "big-3")]
+        assert resent[(widgets[3].session_id, "big-3")].text == "already here"
+        texts.append([sql for sql, _ in watched.statements("FROM sessions")[before:] if "resent" in sql])
+    if svc.db.backend in ("sqlite", "postgresql"):
+        assert len(texts[0]) == len(texts[1]) == 1
+        assert texts[0] == texts[1]

@@ -31,6 +31,7 @@ from pocketping.actions.requests import PrechatFirst, Sent
 from pocketping.actions.services import Services
 from pocketping.core.hours import is_open
 from pocketping.core.mail import consent_mode
+from pocketping.core.models import iso
 from pocketping.core.widget_text import visitor_locale, widget_text
 from pocketping.ephemeral import typing_event
 from pocketping.errors import InvalidInput, PocketPingError, RateLimited
@@ -76,7 +77,7 @@ def error_frame(code: str, message: str, **extra: Any) -> bytes:
 def ack_frame(sent: Sent) -> bytes:
     m = sent.message
     return _frame({"type": "ack", "clientId": m.client_id, "id": m.id, "seq": m.seq,
-                   "createdAt": m.to_api()["createdAt"], "duplicate": sent.duplicate})
+                   "createdAt": iso(m.created_at), "duplicate": sent.duplicate})
 
 
 class _Closed(Exception):

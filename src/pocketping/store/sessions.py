@@ -401,6 +401,29 @@ def _lock_checking(ids: int, cids: int, for_update: bool) -> Any:
     return query.with_for_update() if for_update else query
 
 
+@functools.cache
+def _lock_checking_arrays(dialect: str) -> Any:
+    """``_LOCK_CHECKING`` for a batch of any size in one SQL text, its ids and client ids as
+    one parameter each (PostgreSQL: arrays, ``= ANY``; SQLite: JSON arrays read by
+    ``json_each``), so a large batch locks on the driver too: no compiling per batch size, and
+    one prepared statement on PostgreSQL. Built once, on first use."""
+    from sqlalchemy import ARRAY, String, any_
+
+    if dialect == "postgresql":
+        ids: Any = any_(bindparam("ids", type_=ARRAY(String)))
+        cids: Any = any_(bindparam("cids", type_=ARRAY(String)))
+        resent = (select(messages.c.id).where(messages.c.session_id == sessions.c.id, messages.c.client_id == cids)
+                  .exists().label("resent"))
+        return select(sessions, resent).where(sessions.c.id == ids).order_by(sessions.c.id).with_for_update()
+    def listed(name: str) -> Any:
+        each = func.json_each(bindparam(name)).table_valued("value")
+        return select(each.c.value).scalar_subquery()
+
+    resent = (select(messages.c.id).where(messages.c.session_id == sessions.c.id,
+                                          messages.c.client_id.in_(listed("cids"))).exists().label("resent"))
+    return select(sessions, resent).where(sessions.c.id.in_(listed("ids"))).order_by(sessions.c.id)
+
+
 async def lock_sessions(tx: Tx, session_ids: list[str]) -> dict[str, Session]:
     """The sessions by id, row-locked until commit (in id order, so concurrent batches never deadlock)."""
     query = _LOCK if tx.dialect == "sqlite" else _LOCK_FOR_UPDATE
@@ -424,9 +447,13 @@ async def lock_sessions_for(tx: Tx, keys: list[tuple[str, str | None]]
     if len(session_ids) <= DIRECT_LOCK_MAX and len(cids) <= DIRECT_LOCK_MAX:  # (on the driver)
         params = {f"i{k}": sid for k, sid in enumerate(session_ids)} | {f"c{k}": cid for k, cid in enumerate(cids)}
         rows = await direct.fetch(tx, _lock_checking(len(session_ids), len(cids), tx.dialect != "sqlite"), params)
+    elif tx.dialect == "postgresql":
+        rows = await direct.fetch(tx, _lock_checking_arrays("postgresql"), {"ids": session_ids, "cids": cids})
+    elif tx.dialect == "sqlite":
+        rows = await direct.fetch(tx, _lock_checking_arrays("sqlite"),
+                                  {"ids": orjson.dumps(session_ids).decode(), "cids": orjson.dumps(cids).decode()})
     else:
-        query = _LOCK_CHECKING if tx.dialect == "sqlite" else _LOCK_CHECKING_FOR_UPDATE
-        rows = (await tx.conn.execute(query, {"ids": session_ids, "cids": cids})).mappings()
+        rows = (await tx.conn.execute(_LOCK_CHECKING_FOR_UPDATE, {"ids": session_ids, "cids": cids})).mappings()
     locked, again = {}, set()
     for row in rows:
         locked[row["id"]] = _session(tx, row)
