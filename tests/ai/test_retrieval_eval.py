@@ -67,6 +67,7 @@ def chunk_vectors(server: Any, project_id: str) -> tuple[int, int]:
     return server.call(count())
 
 
+@pytest.mark.slow  # the whole evaluation site crawled and ranked (20-30 s per backend): make test-slow
 async def test_bm25_finds_the_right_page_for_nine_questions_in_ten(server, project, site):
     cli = cli_for(server)
     code, added = await asyncio.to_thread(cli, "kb", "add", project.id, serve(site), "--crawl")
@@ -99,6 +100,7 @@ async def test_a_question_answered_by_a_heading_ranks_its_page_first(server, pro
     assert hits and hits[0].endswith("guide.md"), hits
 
 
+@pytest.mark.slow  # the whole evaluation site crawled and ranked (20-30 s per backend): make test-slow
 async def test_embeddings_are_stored_per_chunk_and_ranking_is_hybrid(server, project, site, llm):
     cli = cli_for(server)
     configure(server, project.id, api_key=llm.openai_key, provider="openai", base_url=llm.openai_url)
