@@ -24,6 +24,23 @@ _ran: dict[str, int] = {}
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: runs headless Chromium")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "backends(*names): runs only on these database backends "
+                                       "(a feature of theirs); collected for no other, never skipped")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``backends("postgresql")`` is a test of that backend's own feature: it is
+    not collected for the other backends at all (deselected, not skipped)."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("backends")
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        backend = params.get("database", params.get("fresh_db"))
+        (drop if marker is not None and backend is not None and backend not in marker.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -445,11 +445,10 @@ async def test_a_handlers_done_write_commits_with_the_outcome_and_a_failing_one_
         assert {i.payload["n"]: i.status for i in await q.list_items(tx)} == {0: "done", 1: "done", 2: "done"}
 
 
+@pytest.mark.backends("postgresql")
 async def test_reads_on_postgresql_take_no_transaction_and_see_each_commit(svc):
     """The worker's reads (chain heads, chain rows) cost no BEGIN/ROLLBACK round trip on
     PostgreSQL: the driver's connection is not in a transaction while they run."""
-    if svc.db.backend != "postgresql":
-        pytest.skip("autocommit reads are PostgreSQL's")
     await enqueue(svc, 0)
     async with svc.db.read() as tx:
         assert [i.payload["n"] for i in await q.chain_rows(tx, "t1", "s1", 16)] == [0]
@@ -516,9 +515,8 @@ async def test_a_stopping_worker_gives_back_the_lease_it_took_ahead(svc):
         await second.stop()
 
 
+@pytest.mark.backends("postgresql")
 async def test_a_one_statement_write_commits_by_itself_on_postgresql(svc):
-    if svc.db.backend != "postgresql":
-        pytest.skip("autocommit writes are PostgreSQL's")
     await enqueue(svc, 0)
     async with svc.db.read() as tx:
         ids = [i.id for i in await q.list_items(tx)]
