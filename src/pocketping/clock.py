@@ -73,7 +73,14 @@ class FakeClock:
 async def sleep_or_wake(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
     """Sleep on ``clock`` until ``seconds`` have passed or ``wake`` is set, whichever is first
     (background loops that poll, and are woken early when there is news)."""
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    # The deadline is taken now, not when the sleeper task first runs: a clock that moved in
+    # between (a fake one advanced, a busy loop) must not push the wake-up further out.
+    until = clock.now() + timedelta(seconds=max(0.0, seconds))
+
+    async def sleep() -> None:
+        await clock.sleep(max(0.0, (until - clock.now()).total_seconds()))
+
+    sleeper = asyncio.ensure_future(sleep())
     waker = asyncio.ensure_future(wake.wait())
     try:
         await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
